@@ -1,0 +1,43 @@
+# A thin wrapper: installs the Debian packages runbook needs, then drives CMake.
+#   make deps   install missing build and test dependencies (apt-get)
+#   make        release build in build/
+#   make test   sanitized build (ASan + UBSan) in build-asan/, then the whole suite
+#   make demo   run the demo runbook
+#   make bench  the benchmarks under tests/bench/ (not part of make test)
+
+DEB_PACKAGES := build-essential cmake pkg-config libcmark-dev libpq-dev liblua5.4-dev \
+                libgit2-dev libyaml-dev libcmocka-dev postgresql git procps
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: all deps build test demo bench clean
+
+all: build
+
+deps:
+	@missing=$$(for p in $(DEB_PACKAGES); do \
+	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; \
+	  done); \
+	if [ -n "$$missing" ]; then \
+	  echo "Installing:" $$missing; \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+build: deps
+	cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	cmake --build build -j $(JOBS)
+
+test: deps
+	cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DRB_SANITIZE=ON >/dev/null
+	cmake --build build-asan -j $(JOBS)
+	cd build-asan && ctest --output-on-failure -j $(JOBS)
+
+demo: build
+	./build/runbook run examples/hello.md
+
+bench: build
+	tests/bench/run-all.sh build/runbook
+
+clean:
+	rm -rf build build-asan

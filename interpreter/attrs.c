@@ -1,0 +1,330 @@
+/*
+ * attrs.c - info string parsing and the attribute table.
+ *
+ * Two syntaxes share one result: `{key=value key2="quoted value" flag}` and
+ * Runme's JSON object `{"key":"value"}`. The JSON form is handed to libyaml
+ * (a JSON object is a YAML flow mapping), so no JSON parser lives here.
+ */
+#include "attrs.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+#include <yaml.h>
+
+const rb_attr_spec rb_attr_specs[] = {
+	{"name", RB_ATTR_ID, "step id, unique in the runbook"},
+	{"timeout", RB_ATTR_DURATION, "kill (shell) or cancel (sql) the step when exceeded"},
+	{"retry", RB_ATTR_COUNT, "run again up to N times on failure"},
+	{"retry_delay", RB_ATTR_DURATION, "wait between retries"},
+	{"when", RB_ATTR_LUA, "run only when this Lua expression is true"},
+	{"expect", RB_ATTR_LUA, "a Lua expression that must hold after the step"},
+	{"expect_error", RB_ATTR_TEXT, "the step must fail: SQLSTATE, class or text"},
+	{"capture", RB_ATTR_ID, "store trimmed stdout (shell) or the first value (sql) in a variable"},
+	{"confirm", RB_ATTR_FLAG_OR_TEXT, "ask before running; with a phrase, it must be typed"},
+	{"continue_on_error", RB_ATTR_FLAG, "record a failure and go on"},
+	{"skip", RB_ATTR_FLAG, "documentation only: planned, never run"},
+	{"db", RB_ATTR_ID, "sql: run on a named connection"},
+	{"transaction", RB_ATTR_TXN, "sql: single (default) or none"},
+	{"cwd", RB_ATTR_TEXT, "working directory, relative to the runbook"},
+	{"interactive", RB_ATTR_FLAG, "inherit the terminal instead of capturing output"},
+	{"every", RB_ATTR_DURATION, "abort conditions: how often to check while a step runs"},
+	{NULL, RB_ATTR_TEXT, NULL}
+};
+
+const char *const rb_runme_attrs[] = {
+	"background", "closeTerminalOnSuccess", "mimeType", "promptEnv", "terminalRows",
+	"excludeFromRunAll", "category", "id", "interpreter", "tag", "description",
+	"cell", NULL
+};
+
+const rb_attr_spec *rb_attr_lookup(const char *key)
+{
+	for (const rb_attr_spec *s = rb_attr_specs; s->name; s++)
+		if (strcmp(s->name, key) == 0)
+			return s;
+	return NULL;
+}
+
+int rb_attr_is_runme(const char *key)
+{
+	for (const char *const *p = rb_runme_attrs; *p; p++)
+		if (strcmp(*p, key) == 0)
+			return 1;
+	return 0;
+}
+
+static size_t edit_distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	if (la > 32 || lb > 32)
+		return 99;
+	size_t row[33];
+	for (size_t j = 0; j <= lb; j++)
+		row[j] = j;
+	for (size_t i = 1; i <= la; i++) {
+		size_t prev = row[0];
+		row[0] = i;
+		for (size_t j = 1; j <= lb; j++) {
+			size_t cur = row[j];
+			size_t cost = tolower((unsigned char)a[i - 1]) == tolower((unsigned char)b[j - 1]) ? 0 : 1;
+			size_t best = prev + cost;
+			if (row[j] + 1 < best)
+				best = row[j] + 1;
+			if (row[j - 1] + 1 < best)
+				best = row[j - 1] + 1;
+			row[j] = best;
+			prev = cur;
+		}
+	}
+	return row[lb];
+}
+
+const char *rb_attr_suggest(const char *key)
+{
+	const char *best = NULL;
+	size_t bestd = 3;
+	for (const rb_attr_spec *s = rb_attr_specs; s->name; s++) {
+		size_t d = edit_distance(key, s->name);
+		if (d < bestd) {
+			bestd = d;
+			best = s->name;
+		}
+	}
+	return best;
+}
+
+int rb_parse_flag(const char *v)
+{
+	if (!strcmp(v, "true") || !strcmp(v, "yes") || !strcmp(v, "1"))
+		return 1;
+	if (!strcmp(v, "false") || !strcmp(v, "no") || !strcmp(v, "0"))
+		return 0;
+	return -1;
+}
+
+static void info_add(rb_info *info, const char *key, size_t klen, char *value, int line, int col)
+{
+	info->attrs = rb_xrealloc(info->attrs, (info->nattrs + 1) * sizeof *info->attrs);
+	rb_attr *a = &info->attrs[info->nattrs++];
+	a->key = rb_xstrndup(key, klen);
+	a->value = value;
+	a->line = line;
+	a->col = col;
+	a->known = rb_attr_lookup(a->key) != NULL;
+}
+
+static int is_key_char(int c)
+{
+	return isalnum(c) || c == '_' || c == '-' || c == '.';
+}
+
+/* key=value pairs between the braces; `p` points just after '{'. */
+static int parse_pairs(const char *info, const char *p, const char *end, const char *file,
+		       int line, int col, rb_info *out, rb_error *err)
+{
+	int rc = -1;
+	rb_buf v = RB_BUF_INIT;
+	while (p < end) {
+		while (p < end && (isspace((unsigned char)*p) || *p == ','))
+			p++;
+		if (p >= end)
+			break;
+		const char *k = p;
+		int kcol = col + (int)(k - info);
+		if (!(isalpha((unsigned char)*p) || *p == '_')) {
+			rb_error_set(err, RB_EXIT_USAGE, file, line, kcol,
+				     "expected an attribute name, found '%c'", *p);
+			goto done;
+		}
+		while (p < end && is_key_char((unsigned char)*p))
+			p++;
+		size_t klen = (size_t)(p - k);
+		rb_buf_clear(&v);
+		if (p < end && *p == '=') {
+			p++;
+			if (p < end && (*p == '"' || *p == '\'')) {
+				char q = *p++;
+				const char *open = p - 1;
+				while (p < end && *p != q) {
+					if (*p == '\\' && q == '"' && p + 1 < end &&
+					    (p[1] == '"' || p[1] == '\\'))
+						p++;
+					rb_buf_putc(&v, *p++);
+				}
+				if (p >= end) {
+					rb_error_set(err, RB_EXIT_USAGE, file, line,
+						     col + (int)(open - info),
+						     "unterminated quoted value of attribute '%.*s'",
+						     (int)klen, k);
+					goto done;
+				}
+				p++;
+			} else {
+				const char *s = p;
+				while (p < end && !isspace((unsigned char)*p) && *p != ',')
+					p++;
+				if (p == s) {
+					rb_error_set(err, RB_EXIT_USAGE, file, line, kcol,
+						     "attribute '%.*s' has '=' but no value",
+						     (int)klen, k);
+					goto done;
+				}
+				rb_buf_add(&v, s, (size_t)(p - s));
+			}
+		} else if (p < end && !isspace((unsigned char)*p) && *p != ',') {
+			rb_error_set(err, RB_EXIT_USAGE, file, line, col + (int)(p - info),
+				     "unexpected '%c' after attribute '%.*s'", *p, (int)klen, k);
+			goto done;
+		} else {
+			rb_buf_puts(&v, "true");
+		}
+		for (size_t i = 0; i < out->nattrs; i++) {
+			if (strlen(out->attrs[i].key) == klen && !strncmp(out->attrs[i].key, k, klen)) {
+				rb_error_set(err, RB_EXIT_USAGE, file, line, kcol,
+					     "attribute '%.*s' given twice", (int)klen, k);
+				goto done;
+			}
+		}
+		info_add(out, k, klen, rb_buf_detach(&v), line, kcol);
+	}
+	rc = 0;
+done:
+	rb_buf_free(&v);
+	return rc;
+}
+
+/* Runme's JSON object, read as a YAML flow mapping. */
+static int parse_json(const char *info, const char *brace, const char *end, const char *file,
+		      int line, int col, rb_info *out, rb_error *err)
+{
+	int rc = -1;
+	yaml_parser_t parser;
+	yaml_document_t doc;
+	int have_parser = 0, have_doc = 0;
+	int bcol = col + (int)(brace - info);
+
+	if (!yaml_parser_initialize(&parser)) {
+		rb_error_set(err, RB_EXIT_USAGE, file, line, bcol, "cannot initialise the YAML parser");
+		goto done;
+	}
+	have_parser = 1;
+	yaml_parser_set_input_string(&parser, (const unsigned char *)brace,
+				     (size_t)(end - brace) + 1);
+	if (!yaml_parser_load(&parser, &doc)) {
+		rb_error_set(err, RB_EXIT_USAGE, file, line, bcol + (int)parser.problem_mark.column,
+			     "invalid JSON attributes: %s", parser.problem ? parser.problem : "syntax error");
+		goto done;
+	}
+	have_doc = 1;
+	yaml_node_t *root = yaml_document_get_root_node(&doc);
+	if (!root || root->type != YAML_MAPPING_NODE) {
+		rb_error_set(err, RB_EXIT_USAGE, file, line, bcol, "attributes must be an object");
+		goto done;
+	}
+	for (yaml_node_pair_t *pair = root->data.mapping.pairs.start;
+	     pair < root->data.mapping.pairs.top; pair++) {
+		yaml_node_t *k = yaml_document_get_node(&doc, pair->key);
+		yaml_node_t *v = yaml_document_get_node(&doc, pair->value);
+		int kcol = bcol + (int)k->start_mark.column;
+		if (k->type != YAML_SCALAR_NODE || v->type != YAML_SCALAR_NODE) {
+			rb_error_set(err, RB_EXIT_USAGE, file, line, kcol,
+				     "attribute values must be strings, numbers or booleans");
+			goto done;
+		}
+		const char *key = (const char *)k->data.scalar.value;
+		for (size_t i = 0; i < out->nattrs; i++) {
+			if (!strcmp(out->attrs[i].key, key)) {
+				rb_error_set(err, RB_EXIT_USAGE, file, line, kcol,
+					     "attribute '%s' given twice", key);
+				goto done;
+			}
+		}
+		info_add(out, key, k->data.scalar.length,
+			 rb_xstrndup((const char *)v->data.scalar.value, v->data.scalar.length),
+			 line, kcol);
+	}
+	rc = 0;
+done:
+	if (have_doc)
+		yaml_document_delete(&doc);
+	if (have_parser)
+		yaml_parser_delete(&parser);
+	return rc;
+}
+
+int rb_info_parse(const char *info, const char *file, int line, int col, rb_info *out,
+		  rb_error *err)
+{
+	int rc = -1;
+	rb_buf qual = RB_BUF_INIT;
+	const char *p = info;
+	memset(out, 0, sizeof *out);
+
+	while (isspace((unsigned char)*p))
+		p++;
+	const char *ls = p;
+	while (*p && !isspace((unsigned char)*p) && *p != '{')
+		p++;
+	out->lang = rb_xstrndup(ls, (size_t)(p - ls));
+	for (;;) {
+		while (isspace((unsigned char)*p))
+			p++;
+		if (!*p || *p == '{')
+			break;
+		const char *ws = p;
+		while (*p && !isspace((unsigned char)*p) && *p != '{')
+			p++;
+		if (qual.len)
+			rb_buf_putc(&qual, ' ');
+		rb_buf_add(&qual, ws, (size_t)(p - ws));
+	}
+	out->qualifier = rb_buf_detach(&qual);
+	if (*p == '{') {
+		const char *brace = p;
+		out->brace_col = col + (int)(brace - info);
+		/* The closing brace is the last '}' of the string: quoted values may hold '}'. */
+		const char *close = strrchr(brace, '}');
+		if (!close) {
+			rb_error_set(err, RB_EXIT_USAGE, file, line, out->brace_col,
+				     "unterminated attribute list: '{' has no closing '}'");
+			goto done;
+		}
+		for (const char *t = close + 1; *t; t++) {
+			if (!isspace((unsigned char)*t)) {
+				rb_error_set(err, RB_EXIT_USAGE, file, line, col + (int)(t - info),
+					     "unexpected text after the attribute list");
+				goto done;
+			}
+		}
+		const char *q = brace + 1;
+		while (q < close && isspace((unsigned char)*q))
+			q++;
+		if (q < close && *q == '"') {
+			if (parse_json(info, brace, close, file, line, col, out, err) < 0)
+				goto done;
+		} else if (parse_pairs(info, brace + 1, close, file, line, col, out, err) < 0) {
+			goto done;
+		}
+	}
+	rc = 0;
+done:
+	rb_buf_free(&qual);
+	if (rc < 0)
+		rb_info_free(out);
+	return rc;
+}
+
+void rb_info_free(rb_info *info)
+{
+	if (!info)
+		return;
+	for (size_t i = 0; i < info->nattrs; i++) {
+		free(info->attrs[i].key);
+		free(info->attrs[i].value);
+	}
+	free(info->attrs);
+	free(info->lang);
+	free(info->qualifier);
+	memset(info, 0, sizeof *info);
+}

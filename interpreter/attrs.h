@@ -1,0 +1,74 @@
+/*
+ * attrs.h - the fence's info string: language, qualifier and attributes.
+ *
+ *   ```bash {name=backup timeout=5m confirm}
+ *   ```lua gate {every=5s}
+ *   ```sh {"name":"backup","interactive":false}     (Runme's JSON form)
+ *
+ * The table of known attributes lives here too: it drives validation, the
+ * plan, `check`'s "did you mean" and the documentation test.
+ */
+#ifndef RB_ATTRS_H
+#define RB_ATTRS_H
+
+#include "runbook.h"
+#include "util.h"
+
+/** How an attribute's value is read. */
+typedef enum {
+	RB_ATTR_ID,        /* [A-Za-z0-9_.-]+ */
+	RB_ATTR_DURATION,  /* 30s, 5m, 250ms */
+	RB_ATTR_COUNT,     /* a non-negative integer */
+	RB_ATTR_FLAG,      /* bare, or true/false/yes/no/1/0 */
+	RB_ATTR_LUA,       /* a Lua expression */
+	RB_ATTR_TEXT,      /* free text */
+	RB_ATTR_FLAG_OR_TEXT, /* confirm / confirm="PHRASE" */
+	RB_ATTR_TXN        /* single | none */
+} rb_attr_type;
+
+typedef struct {
+	const char *name;
+	rb_attr_type type;
+	const char *help;   /* one line, for --help and check */
+} rb_attr_spec;
+
+/** The known attributes, terminated by a {NULL} entry. */
+extern const rb_attr_spec rb_attr_specs[];
+
+/** Runme's attributes: accepted, kept and shown, but meaningless here. NULL-terminated. */
+extern const char *const rb_runme_attrs[];
+
+/** The spec for key, or NULL when unknown. */
+const rb_attr_spec *rb_attr_lookup(const char *key);
+
+/** 1 when key is one of Runme's attributes. */
+int rb_attr_is_runme(const char *key);
+
+/** The known attribute nearest to key (edit distance <= 2), or NULL. */
+const char *rb_attr_suggest(const char *key);
+
+/** A parsed info string. All strings are owned by it. */
+typedef struct {
+	char *lang;        /* first word, "" when none */
+	char *qualifier;   /* words between the language and '{' joined by one space; "" when none */
+	rb_attr *attrs;
+	size_t nattrs;
+	int brace_col;     /* column of '{', 0 when there is none */
+} rb_info;
+
+/**
+ * Parses an info string written at file:line, whose first character is at
+ * column col. Returns 0, or -1 with err set (code RB_EXIT_USAGE, position of
+ * the offending character) for an unterminated brace, a malformed pair, a
+ * duplicate key or text after the closing brace. On failure *out is empty.
+ */
+int rb_info_parse(const char *info, const char *file, int line, int col, rb_info *out,
+		  rb_error *err);
+
+/** Releases what rb_info_parse stored. */
+void rb_info_free(rb_info *info);
+
+/** Reads a flag value ("true", "yes", "1", "false", "no", "0"). Returns 0/1, or -1. */
+int rb_parse_flag(const char *value);
+
+#endif

@@ -1,0 +1,47 @@
+/*
+ * engine.h - executes a parsed runbook: the main flow top to bottom, each
+ * step through its executor, with framing, variables and the exit code.
+ *
+ * The engine owns the run's state (variables, per-step results); the
+ * runbook is only read. Everything it prints goes to stdout (step frames and
+ * step output, in order) and stderr (failures, as file:line:col: message).
+ */
+#ifndef RB_ENGINE_H
+#define RB_ENGINE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "runbook.h"
+
+typedef struct {
+	char *const *sets;      /* "K=V" from --set, in order */
+	size_t nsets;
+	const char *from;       /* --from ID: start at this step */
+	const char *only;       /* --only ID: run just this step */
+	int yes;                /* --yes: approve task lists and plain confirmations */
+	const char *confirm;    /* --confirm PHRASE */
+	int64_t grace_ms;       /* between TERM and KILL; 0: 2000 */
+	size_t keep_max;        /* output kept per stream per step; 0: 1 MiB */
+} rb_run_opts;
+
+/** What became of a step. */
+typedef enum {
+	RB_STATUS_NOT_REACHED = 0,
+	RB_STATUS_OK,
+	RB_STATUS_FAILED,
+	RB_STATUS_SKIPPED,
+	RB_STATUS_CANCELLED
+} rb_status;
+
+/** "not reached", "ok", "failed", "skipped", "cancelled". */
+const char *rb_status_name(rb_status s);
+
+/**
+ * Runs the runbook's main flow. Returns an RB_EXIT_* code: 0 when every
+ * step succeeded, 1 when one failed, 2 for bad options, 5 when a process
+ * could not be started, 130 when interrupted.
+ */
+int rb_engine_run(const rb_runbook *rb, const rb_run_opts *opts);
+
+#endif

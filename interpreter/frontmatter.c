@@ -1,0 +1,303 @@
+/*
+ * frontmatter.c - YAML front matter through libyaml's document API.
+ *
+ * libyaml marks are 0-based and relative to the YAML text, which starts on
+ * the line after the opening `---`; positions are shifted to runbook lines.
+ */
+#include "frontmatter.h"
+#include "util.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <yaml.h>
+
+const char *const rb_frontmatter_keys[] = {
+	"title", "database", "databases", "shell", "env", "secrets", "timeout",
+	"on_failure", "manual", "audit", NULL
+};
+
+/* Length of the line starting at p (without its newline). */
+static size_t line_len(const char *p, const char *end)
+{
+	const char *q = p;
+	while (q < end && *q != '\n')
+		q++;
+	return (size_t)(q - p);
+}
+
+static int is_marker(const char *p, size_t n, const char *marker)
+{
+	size_t m = strlen(marker);
+	if (n < m || strncmp(p, marker, m) != 0)
+		return 0;
+	for (size_t i = m; i < n; i++)
+		if (p[i] != ' ' && p[i] != '\t' && p[i] != '\r')
+			return 0;
+	return 1;
+}
+
+long rb_frontmatter_locate(const char *src, size_t len, const char *file, rb_diags *diags)
+{
+	const char *end = src + len;
+	size_t n = line_len(src, end);
+	if (!is_marker(src, n, "---") || src + n >= end)
+		return 0;
+	const char *p = src + n + 1;
+	while (p < end) {
+		size_t m = line_len(p, end);
+		if (is_marker(p, m, "---") || is_marker(p, m, "...")) {
+			const char *after = p + m;
+			if (after < end)
+				after++;
+			return (long)(after - src);
+		}
+		p += m + (p + m < end ? 1 : 0);
+	}
+	rb_diags_add(diags, RB_DIAG_ERROR, file, 1, 1,
+		     "front matter is not closed: add a line '---' after the YAML");
+	return -1;
+}
+
+typedef struct {
+	yaml_document_t *doc;
+	const char *file;
+	rb_diags *diags;
+	int errors;
+} fm_ctx;
+
+static int node_line(yaml_node_t *n)
+{
+	return (int)n->start_mark.line + 2;
+}
+
+static int node_col(yaml_node_t *n)
+{
+	return (int)n->start_mark.column + 1;
+}
+
+static void fm_error(fm_ctx *c, yaml_node_t *n, const char *msg, const char *key)
+{
+	rb_diags_add(c->diags, RB_DIAG_ERROR, c->file, node_line(n), node_col(n), msg, key);
+	c->errors++;
+}
+
+static char *scalar(yaml_node_t *n)
+{
+	return rb_xstrndup((const char *)n->data.scalar.value, n->data.scalar.length);
+}
+
+static int want_scalar(fm_ctx *c, yaml_node_t *n, const char *key)
+{
+	if (n->type == YAML_SCALAR_NODE)
+		return 1;
+	fm_error(c, n, "front matter '%s' must be a single value", key);
+	return 0;
+}
+
+static void set_pos(rb_pos_str *dst, yaml_node_t *n)
+{
+	dst->value = scalar(n);
+	dst->line = node_line(n);
+	dst->col = node_col(n);
+}
+
+/* A mapping of scalars to scalars (env, databases). */
+static void read_map(fm_ctx *c, yaml_node_t *n, const char *key, rb_kv **out, size_t *count)
+{
+	if (n->type != YAML_MAPPING_NODE) {
+		fm_error(c, n, "front matter '%s' must be a mapping of names to values", key);
+		return;
+	}
+	for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
+		yaml_node_t *k = yaml_document_get_node(c->doc, p->key);
+		yaml_node_t *v = yaml_document_get_node(c->doc, p->value);
+		if (k->type != YAML_SCALAR_NODE || v->type != YAML_SCALAR_NODE) {
+			fm_error(c, k, "front matter '%s' entries must be NAME: value", key);
+			continue;
+		}
+		*out = rb_xrealloc(*out, (*count + 1) * sizeof **out);
+		rb_kv *kv = &(*out)[(*count)++];
+		kv->key = scalar(k);
+		kv->value = scalar(v);
+		kv->line = node_line(k);
+		kv->col = node_col(k);
+	}
+}
+
+/* A list of scalars, or one scalar (secrets, manual). */
+static void read_list(fm_ctx *c, yaml_node_t *n, const char *key, rb_pos_str **out, size_t *count)
+{
+	if (n->type == YAML_SCALAR_NODE) {
+		*out = rb_xrealloc(*out, (*count + 1) * sizeof **out);
+		set_pos(&(*out)[(*count)++], n);
+		return;
+	}
+	if (n->type != YAML_SEQUENCE_NODE) {
+		fm_error(c, n, "front matter '%s' must be a list", key);
+		return;
+	}
+	for (yaml_node_item_t *i = n->data.sequence.items.start; i < n->data.sequence.items.top; i++) {
+		yaml_node_t *v = yaml_document_get_node(c->doc, *i);
+		if (v->type != YAML_SCALAR_NODE) {
+			fm_error(c, v, "front matter '%s' items must be single values", key);
+			continue;
+		}
+		*out = rb_xrealloc(*out, (*count + 1) * sizeof **out);
+		set_pos(&(*out)[(*count)++], v);
+	}
+}
+
+static void read_key(fm_ctx *c, rb_front_matter *fm, const char *key, yaml_node_t *k, yaml_node_t *v)
+{
+	if (!strcmp(key, "title")) {
+		if (want_scalar(c, v, key))
+			fm->title = scalar(v);
+	} else if (!strcmp(key, "database")) {
+		if (want_scalar(c, v, key))
+			set_pos(&fm->database, v);
+	} else if (!strcmp(key, "databases")) {
+		read_map(c, v, key, &fm->databases, &fm->ndatabases);
+	} else if (!strcmp(key, "shell")) {
+		if (want_scalar(c, v, key)) {
+			fm->shell = scalar(v);
+			if (strcmp(fm->shell, "bash") && strcmp(fm->shell, "sh"))
+				fm_error(c, v, "front matter '%s' must be bash or sh", key);
+		}
+	} else if (!strcmp(key, "env")) {
+		read_map(c, v, key, &fm->env, &fm->nenv);
+	} else if (!strcmp(key, "secrets")) {
+		read_list(c, v, key, &fm->secrets, &fm->nsecrets);
+	} else if (!strcmp(key, "timeout")) {
+		if (want_scalar(c, v, key) &&
+		    rb_parse_duration((const char *)v->data.scalar.value, &fm->timeout_ms) < 0)
+			fm_error(c, v, "front matter '%s' is not a duration (like 30s, 5m, 1h)", key);
+	} else if (!strcmp(key, "on_failure")) {
+		if (want_scalar(c, v, key))
+			set_pos(&fm->on_failure, v);
+	} else if (!strcmp(key, "manual")) {
+		read_list(c, v, key, &fm->manual, &fm->nmanual);
+	} else if (!strcmp(key, "audit")) {
+		if (v->type != YAML_MAPPING_NODE) {
+			fm_error(c, v, "front matter '%s' must be a mapping (repo, ref)", key);
+			return;
+		}
+		for (yaml_node_pair_t *p = v->data.mapping.pairs.start; p < v->data.mapping.pairs.top; p++) {
+			yaml_node_t *ak = yaml_document_get_node(c->doc, p->key);
+			yaml_node_t *av = yaml_document_get_node(c->doc, p->value);
+			const char *an = ak->type == YAML_SCALAR_NODE ? (const char *)ak->data.scalar.value : "";
+			if (av->type != YAML_SCALAR_NODE || (strcmp(an, "repo") && strcmp(an, "ref"))) {
+				fm_error(c, ak, "front matter '%s' takes only repo: and ref: values", key);
+				continue;
+			}
+			char **dst = !strcmp(an, "repo") ? &fm->audit_repo : &fm->audit_ref;
+			free(*dst);
+			*dst = scalar(av);
+		}
+	} else {
+		fm->unknown = rb_xrealloc(fm->unknown, (fm->nunknown + 1) * sizeof *fm->unknown);
+		rb_kv *kv = &fm->unknown[fm->nunknown++];
+		kv->key = rb_xstrdup(key);
+		kv->value = NULL;
+		kv->line = node_line(k);
+		kv->col = node_col(k);
+	}
+}
+
+int rb_frontmatter_parse(const char *src, size_t span, const char *file, rb_front_matter *fm,
+			 rb_diags *diags)
+{
+	int rc = -1;
+	yaml_parser_t parser;
+	yaml_document_t doc;
+	int have_parser = 0, have_doc = 0;
+	fm_ctx c = {&doc, file, diags, 0};
+
+	memset(fm, 0, sizeof *fm);
+	fm->timeout_ms = -1;
+	fm->present = 1;
+	fm->line = 1;
+
+	/* The YAML text: from after the first line to before the closing marker line. */
+	const char *body = memchr(src, '\n', span);
+	body = body ? body + 1 : src + span;
+	const char *stop = src + span;
+	if (stop > body && stop[-1] == '\n')
+		stop--;
+	while (stop > body && stop[-1] != '\n')
+		stop--;
+
+	if (!yaml_parser_initialize(&parser)) {
+		rb_diags_add(diags, RB_DIAG_ERROR, file, 1, 1, "cannot initialise the YAML parser");
+		goto done;
+	}
+	have_parser = 1;
+	yaml_parser_set_input_string(&parser, (const unsigned char *)body, (size_t)(stop - body));
+	if (!yaml_parser_load(&parser, &doc)) {
+		yaml_mark_t m = parser.problem_mark;
+		rb_diags_add(diags, RB_DIAG_ERROR, file, (int)m.line + 2, (int)m.column + 1,
+			     "invalid front matter: %s%s%s", parser.problem ? parser.problem : "syntax error",
+			     parser.context ? " " : "", parser.context ? parser.context : "");
+		goto done;
+	}
+	have_doc = 1;
+	yaml_node_t *root = yaml_document_get_root_node(&doc);
+	if (!root) {
+		rc = 0; /* empty front matter */
+		goto done;
+	}
+	if (root->type != YAML_MAPPING_NODE) {
+		fm_error(&c, root, "front matter must be a mapping of keys to values%s", "");
+		goto done;
+	}
+	for (yaml_node_pair_t *p = root->data.mapping.pairs.start; p < root->data.mapping.pairs.top; p++) {
+		yaml_node_t *k = yaml_document_get_node(&doc, p->key);
+		yaml_node_t *v = yaml_document_get_node(&doc, p->value);
+		if (k->type != YAML_SCALAR_NODE) {
+			fm_error(&c, k, "front matter keys must be plain names%s", "");
+			continue;
+		}
+		read_key(&c, fm, (const char *)k->data.scalar.value, k, v);
+	}
+	rc = c.errors ? -1 : 0;
+done:
+	if (have_doc)
+		yaml_document_delete(&doc);
+	if (have_parser)
+		yaml_parser_delete(&parser);
+	return rc;
+}
+
+static void free_kvs(rb_kv *kv, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(kv[i].key);
+		free(kv[i].value);
+	}
+	free(kv);
+}
+
+static void free_list(rb_pos_str *l, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(l[i].value);
+	free(l);
+}
+
+void rb_frontmatter_free(rb_front_matter *fm)
+{
+	if (!fm)
+		return;
+	free(fm->title);
+	free(fm->database.value);
+	free_kvs(fm->databases, fm->ndatabases);
+	free(fm->shell);
+	free_kvs(fm->env, fm->nenv);
+	free_list(fm->secrets, fm->nsecrets);
+	free(fm->on_failure.value);
+	free_list(fm->manual, fm->nmanual);
+	free(fm->audit_repo);
+	free(fm->audit_ref);
+	free_kvs(fm->unknown, fm->nunknown);
+	memset(fm, 0, sizeof *fm);
+	fm->timeout_ms = -1;
+}

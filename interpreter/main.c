@@ -1,0 +1,245 @@
+/*
+ * main.c - the command line: argv into options, a result into an exit code.
+ *
+ * One table describes every command and option; it drives both parsing and
+ * --help, so the two cannot disagree.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "diag.h"
+#include "engine.h"
+#include "parse.h"
+#include "plan.h"
+#include "util.h"
+
+#ifndef RB_VERSION
+#define RB_VERSION "0.0.0"
+#endif
+
+enum {
+	CMD_RUN = 1 << 0,
+	CMD_PLAN = 1 << 1,
+	CMD_LIST = 1 << 2
+};
+
+typedef struct {
+	const char *name;
+	unsigned cmd;
+	const char *summary;
+	const char *usage;
+} cli_command;
+
+static const cli_command commands[] = {
+	{"run", CMD_RUN, "run a runbook", "runbook run FILE [options]"},
+	{"plan", CMD_PLAN, "show what a run would do, touching nothing (= run --dry-run)",
+	 "runbook plan FILE [--json]"},
+	{"list", CMD_LIST, "print the step ids, one a line", "runbook list FILE"},
+	{NULL, 0, NULL, NULL}
+};
+
+typedef enum {
+	OPT_DRY_RUN, OPT_JSON, OPT_SET, OPT_YES, OPT_CONFIRM, OPT_FROM, OPT_ONLY, OPT_HELP
+} opt_id;
+
+typedef struct {
+	opt_id id;
+	const char *name;
+	const char *arg;     /* NULL for a flag */
+	unsigned cmds;
+	const char *help;
+} cli_option;
+
+static const cli_option options[] = {
+	{OPT_DRY_RUN, "dry-run", NULL, CMD_RUN, "print the plan instead of running"},
+	{OPT_JSON, "json", NULL, CMD_RUN | CMD_PLAN, "the plan as one JSON document"},
+	{OPT_SET, "set", "K=V", CMD_RUN | CMD_PLAN, "set a variable (repeatable); overrides front matter env"},
+	{OPT_YES, "yes", NULL, CMD_RUN, "approve task lists and plain confirmations"},
+	{OPT_CONFIRM, "confirm", "PHRASE", CMD_RUN, "the phrase a confirm=\"PHRASE\" step asks for"},
+	{OPT_FROM, "from", "ID", CMD_RUN, "start at step ID"},
+	{OPT_ONLY, "only", "ID", CMD_RUN, "run only step ID"},
+	{OPT_HELP, "help", NULL, CMD_RUN | CMD_PLAN | CMD_LIST, "show this help"},
+};
+
+#define NOPTIONS (sizeof options / sizeof options[0])
+
+typedef struct {
+	const cli_command *cmd;
+	const char *file;
+	int dry_run;
+	int json;
+	int help;
+	char **sets;
+	size_t nsets;
+	rb_run_opts run;
+} cli_args;
+
+static void usage_all(FILE *out)
+{
+	fprintf(out, "runbook %s - execute Markdown runbooks\n\nUsage:\n", RB_VERSION);
+	for (const cli_command *c = commands; c->name; c++)
+		fprintf(out, "  %-44s %s\n", c->usage, c->summary);
+	fprintf(out, "  runbook --help | --version\n\n"
+		     "`runbook COMMAND --help` lists a command's options.\n"
+		     "Exit codes: 0 success, 1 a step failed, 2 usage or invalid runbook,\n"
+		     "3 a gate or approval said no, 4 an abort condition fired,\n"
+		     "5 environment (database, audit repository), 130 interrupted.\n");
+}
+
+static void usage_cmd(const cli_command *c, FILE *out)
+{
+	fprintf(out, "Usage: %s\n\n%s.\n\nOptions:\n", c->usage, c->summary);
+	for (size_t i = 0; i < NOPTIONS; i++) {
+		const cli_option *o = &options[i];
+		if (!(o->cmds & c->cmd))
+			continue;
+		char left[64];
+		snprintf(left, sizeof left, "--%s%s%s", o->name, o->arg ? " " : "", o->arg ? o->arg : "");
+		fprintf(out, "  %-20s %s\n", left, o->help);
+	}
+}
+
+static int parse_args(int argc, char **argv, cli_args *a)
+{
+	for (const cli_command *c = commands; c->name; c++)
+		if (!strcmp(argv[1], c->name))
+			a->cmd = c;
+	if (!a->cmd) {
+		fprintf(stderr, "runbook: unknown command '%s' (try runbook --help)\n", argv[1]);
+		return -1;
+	}
+	for (int i = 2; i < argc; i++) {
+		const char *arg = argv[i];
+		if (strncmp(arg, "--", 2) != 0 || !arg[2]) {
+			if (a->file) {
+				fprintf(stderr, "runbook %s: one FILE only (got '%s' and '%s')\n", a->cmd->name,
+					a->file, arg);
+				return -1;
+			}
+			a->file = arg;
+			continue;
+		}
+		const char *name = arg + 2;
+		const char *eq = strchr(name, '=');
+		size_t nlen = eq ? (size_t)(eq - name) : strlen(name);
+		const cli_option *o = NULL;
+		for (size_t k = 0; k < NOPTIONS; k++)
+			if (strlen(options[k].name) == nlen && !strncmp(options[k].name, name, nlen) &&
+			    (options[k].cmds & a->cmd->cmd))
+				o = &options[k];
+		if (!o) {
+			fprintf(stderr, "runbook %s: unknown option '--%.*s' (try runbook %s --help)\n",
+				a->cmd->name, (int)nlen, name, a->cmd->name);
+			return -1;
+		}
+		const char *val = NULL;
+		if (o->arg) {
+			if (eq)
+				val = eq + 1;
+			else if (i + 1 < argc)
+				val = argv[++i];
+			else {
+				fprintf(stderr, "runbook %s: --%s needs a value (%s)\n", a->cmd->name, o->name, o->arg);
+				return -1;
+			}
+		} else if (eq) {
+			fprintf(stderr, "runbook %s: --%s takes no value\n", a->cmd->name, o->name);
+			return -1;
+		}
+		switch (o->id) {
+		case OPT_DRY_RUN: a->dry_run = 1; break;
+		case OPT_JSON: a->json = 1; break;
+		case OPT_SET:
+			a->sets = rb_xrealloc(a->sets, (a->nsets + 1) * sizeof *a->sets);
+			a->sets[a->nsets++] = (char *)val;
+			break;
+		case OPT_YES: a->run.yes = 1; break;
+		case OPT_CONFIRM: a->run.confirm = val; break;
+		case OPT_FROM: a->run.from = val; break;
+		case OPT_ONLY: a->run.only = val; break;
+		case OPT_HELP: a->help = 1; break;
+		}
+	}
+	if (!a->help && !a->file) {
+		fprintf(stderr, "runbook %s: missing FILE\nUsage: %s\n", a->cmd->name, a->cmd->usage);
+		return -1;
+	}
+	return 0;
+}
+
+static int cmd_list(const rb_runbook *rb)
+{
+	for (size_t i = 0; i < rb->nsteps; i++)
+		if (rb->steps[i].id)
+			printf("%s\n", rb->steps[i].id);
+	return RB_EXIT_OK;
+}
+
+static int cmd_plan(const rb_runbook *rb, const cli_args *a)
+{
+	rb_plan_opts po = {a->json, 0};
+	rb_buf out = RB_BUF_INIT;
+	rb_plan_render(rb, &po, &out);
+	fwrite(out.data, 1, out.len, stdout);
+	rb_buf_free(&out);
+	return RB_EXIT_OK;
+}
+
+int main(int argc, char **argv)
+{
+	int rc = RB_EXIT_USAGE;
+	cli_args a;
+	rb_diags diags = RB_DIAGS_INIT;
+	rb_runbook *rb = NULL;
+
+	memset(&a, 0, sizeof a);
+	if (argc < 2) {
+		usage_all(stderr);
+		goto done;
+	}
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+		usage_all(stdout);
+		rc = RB_EXIT_OK;
+		goto done;
+	}
+	if (!strcmp(argv[1], "--version")) {
+		printf("runbook %s\n", RB_VERSION);
+		rc = RB_EXIT_OK;
+		goto done;
+	}
+	if (parse_args(argc, argv, &a) < 0)
+		goto done;
+	if (a.help) {
+		usage_cmd(a.cmd, stdout);
+		rc = RB_EXIT_OK;
+		goto done;
+	}
+
+	rb = rb_parse_file(a.file, &diags);
+	rb_diags_sort(&diags);
+	rb_diags_print(&diags, stderr);
+	if (!rb || diags.errors) {
+		if (diags.errors > 1)
+			fprintf(stderr, "%zu errors\n", diags.errors);
+		goto done;
+	}
+	a.run.sets = a.sets;
+	a.run.nsets = a.nsets;
+	switch (a.cmd->cmd) {
+	case CMD_LIST:
+		rc = cmd_list(rb);
+		break;
+	case CMD_PLAN:
+		rc = cmd_plan(rb, &a);
+		break;
+	case CMD_RUN:
+		rc = a.dry_run ? cmd_plan(rb, &a) : rb_engine_run(rb, &a.run);
+		break;
+	}
+done:
+	rb_runbook_free(rb);
+	rb_diags_free(&diags);
+	free(a.sets);
+	return rc;
+}

@@ -1,0 +1,830 @@
+/*
+ * parse.c - walks cmark's tree of a runbook into sections and steps.
+ *
+ * The front matter is blanked out (not removed) before cmark sees the text,
+ * so every line cmark reports is the line in the file. Columns of attributes
+ * are found in the source line itself, since cmark keeps no position for
+ * the info string.
+ */
+#include "parse.h"
+#include "attrs.h"
+#include "frontmatter.h"
+
+#include <cmark.h>
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+typedef struct {
+	const char *file;
+	const char *src;        /* original text */
+	size_t len;
+	size_t *line_start;     /* byte offset of each line (index line-1) */
+	size_t nlines;
+	rb_runbook *rb;
+	rb_diags *diags;
+	int current;            /* current section */
+	int *per_section;       /* runnable blocks seen per section, for generated ids */
+	size_t per_cap;
+} parse_ctx;
+
+void rb_runbook_free(rb_runbook *rb)
+{
+	if (!rb)
+		return;
+	for (size_t i = 0; i < rb->nsections; i++) {
+		free(rb->sections[i].title);
+		free(rb->sections[i].slug);
+	}
+	free(rb->sections);
+	for (size_t i = 0; i < rb->nsteps; i++) {
+		rb_step *s = &rb->steps[i];
+		free(s->lang);
+		free(s->info);
+		free(s->id);
+		free(s->body);
+		for (size_t k = 0; k < s->nattrs; k++) {
+			free(s->attrs[k].key);
+			free(s->attrs[k].value);
+		}
+		free(s->attrs);
+		for (size_t k = 0; k < s->nitems; k++)
+			free(s->items[k].text);
+		free(s->items);
+		free(s->confirm_phrase);
+		free(s->db);
+		free(s->cwd);
+	}
+	free(rb->steps);
+	rb_frontmatter_free(&rb->fm);
+	free(rb->path);
+	free(rb->dir);
+	free(rb->source);
+	free(rb->title);
+	free(rb);
+}
+
+const char *rb_step_kind_name(rb_step_kind kind)
+{
+	switch (kind) {
+	case RB_STEP_SHELL: return "shell";
+	case RB_STEP_SQL: return "sql";
+	case RB_STEP_LUA: return "lua";
+	case RB_STEP_GATE: return "gate";
+	case RB_STEP_ABORT: return "abort";
+	case RB_STEP_APPROVAL: return "approval";
+	case RB_STEP_DOC: break;
+	}
+	return "doc";
+}
+
+int rb_step_runnable(const rb_step *s)
+{
+	return s->kind != RB_STEP_DOC && !s->skip;
+}
+
+const char *rb_step_attr(const rb_step *s, const char *key)
+{
+	for (size_t i = 0; i < s->nattrs; i++)
+		if (!strcmp(s->attrs[i].key, key))
+			return s->attrs[i].value;
+	return NULL;
+}
+
+size_t rb_runbook_count(const rb_runbook *rb, rb_role role)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < rb->nsteps; i++)
+		if (rb->steps[i].role == role && rb_step_runnable(&rb->steps[i]))
+			n++;
+	return n;
+}
+
+const rb_step *rb_runbook_find_step(const rb_runbook *rb, const char *id)
+{
+	for (size_t i = 0; i < rb->nsteps; i++)
+		if (rb->steps[i].id && !strcmp(rb->steps[i].id, id))
+			return &rb->steps[i];
+	return NULL;
+}
+
+void rb_section_path(const rb_runbook *rb, int section, rb_buf *b)
+{
+	int chain[16];
+	int n = 0;
+	for (int s = section; s > 0 && n < 16; s = rb->sections[s].parent)
+		chain[n++] = s;
+	for (int i = n - 1; i >= 0; i--) {
+		rb_buf_puts(b, rb->sections[chain[i]].title);
+		if (i)
+			rb_buf_puts(b, " \xe2\x80\xba ");
+	}
+}
+
+rb_step_kind rb_kind_of(const char *lang, const char *qualifier)
+{
+	char l[16];
+	size_t n = strlen(lang);
+	if (n >= sizeof l)
+		return RB_STEP_DOC;
+	for (size_t i = 0; i <= n; i++)
+		l[i] = (char)tolower((unsigned char)lang[i]);
+	if (!strcmp(l, "bash") || !strcmp(l, "sh") || !strcmp(l, "shell"))
+		return RB_STEP_SHELL;
+	if (!strcmp(l, "sql") || !strcmp(l, "postgresql") || !strcmp(l, "pgsql") || !strcmp(l, "psql"))
+		return RB_STEP_SQL;
+	if (!strcmp(l, "lua")) {
+		if (!strcmp(qualifier, "gate"))
+			return RB_STEP_GATE;
+		if (!strcmp(qualifier, "abort"))
+			return RB_STEP_ABORT;
+		return RB_STEP_LUA;
+	}
+	return RB_STEP_DOC;
+}
+
+/* Decodes one UTF-8 code point (input already validated). */
+static unsigned decode(const unsigned char **p)
+{
+	const unsigned char *s = *p;
+	unsigned cp;
+	int extra;
+	if (s[0] < 0x80) {
+		cp = s[0];
+		extra = 0;
+	} else if ((s[0] & 0xE0) == 0xC0) {
+		cp = s[0] & 0x1F;
+		extra = 1;
+	} else if ((s[0] & 0xF0) == 0xE0) {
+		cp = s[0] & 0x0F;
+		extra = 2;
+	} else {
+		cp = s[0] & 0x07;
+		extra = 3;
+	}
+	for (int i = 1; i <= extra && s[i]; i++)
+		cp = (cp << 6) | (s[i] & 0x3F);
+	*p = s + 1 + extra;
+	return cp;
+}
+
+/* Letters and digits of the scripts people write headings in; symbols,
+ * punctuation and emoji are dropped as GitHub drops them. */
+static int slug_keeps(unsigned cp)
+{
+	if (cp < 0x80)
+		return isalnum((int)cp) || cp == '_' || cp == '-' || cp == ' ';
+	if (cp >= 0xC0 && cp <= 0x24F)
+		return cp != 0xD7 && cp != 0xF7;
+	return (cp >= 0x370 && cp <= 0x3FF) || (cp >= 0x400 && cp <= 0x52F) ||
+	       (cp >= 0x590 && cp <= 0x5FF) || (cp >= 0x600 && cp <= 0x6FF) ||
+	       (cp >= 0x900 && cp <= 0xDFF) || (cp >= 0x1E00 && cp <= 0x1FFF) ||
+	       (cp >= 0x3040 && cp <= 0x30FF) || (cp >= 0x3400 && cp <= 0x9FFF) ||
+	       (cp >= 0xAC00 && cp <= 0xD7AF);
+}
+
+char *rb_slugify(const char *text)
+{
+	rb_buf b = RB_BUF_INIT;
+	const unsigned char *p = (const unsigned char *)text;
+	while (*p) {
+		const unsigned char *start = p;
+		unsigned cp = decode(&p);
+		if (!slug_keeps(cp))
+			continue;
+		if (cp == ' ')
+			rb_buf_putc(&b, '-');
+		else if (cp < 0x80)
+			rb_buf_putc(&b, (char)tolower((int)cp));
+		else if (cp >= 0xC0 && cp <= 0xDE && cp != 0xD7)
+			rb_buf_printf(&b, "%c%c", (char)(0xC0 | ((cp + 0x20) >> 6)),
+				      (char)(0x80 | ((cp + 0x20) & 0x3F)));
+		else
+			rb_buf_add(&b, (const char *)start, (size_t)(p - start));
+	}
+	return rb_buf_detach(&b);
+}
+
+/* Inline content as plain text; code spans keep their backticks. */
+static void flatten(cmark_node *n, rb_buf *b)
+{
+	for (cmark_node *c = cmark_node_first_child(n); c; c = cmark_node_next(c)) {
+		switch (cmark_node_get_type(c)) {
+		case CMARK_NODE_TEXT:
+		case CMARK_NODE_HTML_INLINE:
+			rb_buf_puts(b, cmark_node_get_literal(c));
+			break;
+		case CMARK_NODE_CODE:
+			rb_buf_putc(b, '`');
+			rb_buf_puts(b, cmark_node_get_literal(c));
+			rb_buf_putc(b, '`');
+			break;
+		case CMARK_NODE_SOFTBREAK:
+		case CMARK_NODE_LINEBREAK:
+			rb_buf_putc(b, ' ');
+			break;
+		default:
+			flatten(c, b);
+			break;
+		}
+	}
+}
+
+static char *trimmed(rb_buf *b)
+{
+	char *s = rb_buf_detach(b);
+	size_t n = strlen(s);
+	while (n && isspace((unsigned char)s[n - 1]))
+		s[--n] = '\0';
+	size_t k = 0;
+	while (s[k] && isspace((unsigned char)s[k]))
+		k++;
+	memmove(s, s + k, n - k + 1);
+	return s;
+}
+
+static int add_section(parse_ctx *c, int level, char *title, int line, int col)
+{
+	rb_runbook *rb = c->rb;
+	rb->sections = rb_xrealloc(rb->sections, (rb->nsections + 1) * sizeof *rb->sections);
+	if (c->per_cap < rb->nsections + 1) {
+		c->per_cap = c->per_cap ? c->per_cap * 2 : 64;
+		c->per_section = rb_xrealloc(c->per_section, c->per_cap * sizeof *c->per_section);
+	}
+	int idx = (int)rb->nsections++;
+	rb_section *s = &rb->sections[idx];
+	memset(s, 0, sizeof *s);
+	s->level = level;
+	s->title = title;
+	s->line = line;
+	s->col = col;
+	s->parent = -1;
+	if (idx > 0) {
+		int p = c->current;
+		while (p > 0 && rb->sections[p].level >= level)
+			p = rb->sections[p].parent;
+		s->parent = p < 0 ? 0 : p;
+	}
+	c->per_section[idx] = 0;
+	c->current = idx;
+	return idx;
+}
+
+static rb_step *add_step(parse_ctx *c, rb_step_kind kind, int line, int col)
+{
+	rb_runbook *rb = c->rb;
+	rb->steps = rb_xrealloc(rb->steps, (rb->nsteps + 1) * sizeof *rb->steps);
+	rb_step *s = &rb->steps[rb->nsteps++];
+	memset(s, 0, sizeof *s);
+	s->kind = kind;
+	s->section = c->current;
+	s->line = line;
+	s->col = col;
+	s->timeout_ms = -1;
+	s->retry = -1;
+	s->retry_delay_ms = -1;
+	s->every_ms = -1;
+	return s;
+}
+
+/* Column of the info string on a fence line, from the source text. */
+static int info_column(parse_ctx *c, int line)
+{
+	if (line < 1 || (size_t)line > c->nlines)
+		return 1;
+	const char *ls = c->src + c->line_start[line - 1];
+	const char *end = c->src + c->len;
+	const char *p = ls;
+	while (p < end && *p != '\n' && *p != '`' && *p != '~')
+		p++;
+	char f = p < end ? *p : 0;
+	while (p < end && *p == f && f)
+		p++;
+	while (p < end && (*p == ' ' || *p == '\t'))
+		p++;
+	return (int)(p - ls) + 1;
+}
+
+/* 1 when the code block at `line` starts with a fence (not indented code). */
+static int is_fenced(parse_ctx *c, int line)
+{
+	if (line < 1 || (size_t)line > c->nlines)
+		return 0;
+	const char *p = c->src + c->line_start[line - 1];
+	const char *end = c->src + c->len;
+	while (p < end && *p != '\n') {
+		if (p + 2 < end && ((p[0] == '`' && p[1] == '`' && p[2] == '`') ||
+				    (p[0] == '~' && p[1] == '~' && p[2] == '~')))
+			return 1;
+		if (*p != ' ' && *p != '\t' && *p != '>' && *p != '-' && *p != '*' && *p != '+' &&
+		    *p != '.' && *p != ')' && !isdigit((unsigned char)*p))
+			return 0;
+		p++;
+	}
+	return 0;
+}
+
+static int valid_id(const char *s, int var)
+{
+	if (!*s)
+		return 0;
+	if (var && !(isalpha((unsigned char)*s) || *s == '_'))
+		return 0;
+	for (; *s; s++)
+		if (!(isalnum((unsigned char)*s) || *s == '_' || (!var && (*s == '-' || *s == '.'))))
+			return 0;
+	return 1;
+}
+
+/* Applies validated attributes to the typed fields of the step. */
+static void apply_attrs(parse_ctx *c, rb_step *s)
+{
+	const char *f = c->file;
+	for (size_t i = 0; i < s->nattrs; i++) {
+		rb_attr *a = &s->attrs[i];
+		const rb_attr_spec *spec = rb_attr_lookup(a->key);
+		if (!spec) {
+			if (rb_attr_is_runme(a->key))
+				continue;
+			const char *hint = rb_attr_suggest(a->key);
+			rb_diags_add(c->diags, RB_DIAG_ERROR, f, a->line, a->col,
+				     "unknown attribute '%s'%s%s%s", a->key,
+				     hint ? " (did you mean '" : "", hint ? hint : "", hint ? "'?)" : "");
+			continue;
+		}
+		const char *v = a->value;
+		int64_t d = 0;
+		int flag = 0;
+		switch (spec->type) {
+		case RB_ATTR_DURATION:
+			if (rb_parse_duration(v, &d) < 0 || d <= 0) {
+				rb_diags_add(c->diags, RB_DIAG_ERROR, f, a->line, a->col,
+					     "attribute '%s': '%s' is not a duration (like 30s, 5m, 250ms)",
+					     a->key, v);
+				continue;
+			}
+			break;
+		case RB_ATTR_COUNT: {
+			char *end = NULL;
+			long n = strtol(v, &end, 10);
+			if (!*v || *end || n < 0 || n > 1000) {
+				rb_diags_add(c->diags, RB_DIAG_ERROR, f, a->line, a->col,
+					     "attribute '%s': '%s' is not a count from 0 to 1000", a->key, v);
+				continue;
+			}
+			d = n;
+			break;
+		}
+		case RB_ATTR_FLAG:
+			flag = rb_parse_flag(v);
+			if (flag < 0) {
+				rb_diags_add(c->diags, RB_DIAG_ERROR, f, a->line, a->col,
+					     "attribute '%s': '%s' is not true or false", a->key, v);
+				continue;
+			}
+			break;
+		case RB_ATTR_ID:
+			if (!valid_id(v, !strcmp(a->key, "capture"))) {
+				rb_diags_add(c->diags, RB_DIAG_ERROR, f, a->line, a->col,
+					     "attribute '%s': '%s' is not a valid %s", a->key, v,
+					     !strcmp(a->key, "capture") ? "variable name ([A-Za-z_][A-Za-z0-9_]*)"
+									 : "id (letters, digits, '_', '-', '.')");
+				continue;
+			}
+			break;
+		case RB_ATTR_TXN:
+			if (strcmp(v, "single") && strcmp(v, "none")) {
+				rb_diags_add(c->diags, RB_DIAG_ERROR, f, a->line, a->col,
+					     "attribute 'transaction' must be single or none, not '%s'", v);
+				continue;
+			}
+			break;
+		case RB_ATTR_LUA:
+		case RB_ATTR_TEXT:
+		case RB_ATTR_FLAG_OR_TEXT:
+			if (!*v) {
+				rb_diags_add(c->diags, RB_DIAG_ERROR, f, a->line, a->col,
+					     "attribute '%s' is empty", a->key);
+				continue;
+			}
+			break;
+		}
+
+		/* Attributes that only mean something for some kinds of step. */
+		const char *only = NULL;
+		if ((!strcmp(a->key, "db") || !strcmp(a->key, "transaction")) && s->kind != RB_STEP_SQL)
+			only = "sql";
+		else if (!strcmp(a->key, "every") && s->kind != RB_STEP_ABORT)
+			only = "lua abort";
+		else if ((!strcmp(a->key, "capture") || !strcmp(a->key, "expect_error")) &&
+			 s->kind != RB_STEP_SHELL && s->kind != RB_STEP_SQL)
+			only = "bash and sql";
+		else if ((!strcmp(a->key, "interactive") || !strcmp(a->key, "cwd")) &&
+			 s->kind != RB_STEP_SHELL)
+			only = "shell";
+		if (only) {
+			rb_diags_add(c->diags, RB_DIAG_ERROR, f, a->line, a->col,
+				     "attribute '%s' applies only to %s steps", a->key, only);
+			continue;
+		}
+
+		rb_pos_str here = {NULL, a->line, a->col};
+		if (!strcmp(a->key, "name")) {
+			free(s->id);
+			s->id = rb_xstrdup(v);
+			s->id_explicit = 1;
+		} else if (!strcmp(a->key, "timeout")) {
+			s->timeout_ms = d;
+		} else if (!strcmp(a->key, "retry")) {
+			s->retry = (int)d;
+		} else if (!strcmp(a->key, "retry_delay")) {
+			s->retry_delay_ms = d;
+		} else if (!strcmp(a->key, "every")) {
+			s->every_ms = d;
+		} else if (!strcmp(a->key, "when")) {
+			here.value = a->value;
+			s->when = here;
+		} else if (!strcmp(a->key, "expect")) {
+			here.value = a->value;
+			s->expect = here;
+		} else if (!strcmp(a->key, "expect_error")) {
+			here.value = a->value;
+			s->expect_error = here;
+		} else if (!strcmp(a->key, "capture")) {
+			here.value = a->value;
+			s->capture = here;
+		} else if (!strcmp(a->key, "confirm")) {
+			int b = rb_parse_flag(v);
+			s->confirm = b != 0;
+			free(s->confirm_phrase);
+			s->confirm_phrase = b < 0 ? rb_xstrdup(v) : NULL;
+		} else if (!strcmp(a->key, "continue_on_error")) {
+			s->continue_on_error = flag;
+		} else if (!strcmp(a->key, "skip")) {
+			s->skip = flag;
+		} else if (!strcmp(a->key, "interactive")) {
+			s->interactive = flag;
+		} else if (!strcmp(a->key, "db")) {
+			free(s->db);
+			s->db = rb_xstrdup(v);
+		} else if (!strcmp(a->key, "transaction")) {
+			s->transaction = !strcmp(v, "none") ? RB_TXN_NONE : RB_TXN_SINGLE;
+		} else if (!strcmp(a->key, "cwd")) {
+			free(s->cwd);
+			s->cwd = rb_xstrdup(v);
+		}
+	}
+}
+
+static void on_code_block(parse_ctx *c, cmark_node *n)
+{
+	int line = cmark_node_get_start_line(n);
+	int col = cmark_node_get_start_column(n);
+	const char *info = cmark_node_get_fence_info(n);
+	const char *body = cmark_node_get_literal(n);
+	int fenced = is_fenced(c, line);
+	rb_info pi;
+	rb_error err = RB_ERROR_INIT;
+	rb_step_kind kind = RB_STEP_DOC;
+	int icol = info_column(c, line);
+
+	if (!info)
+		info = "";
+	memset(&pi, 0, sizeof pi);
+	if (fenced) {
+		if (rb_info_parse(info, c->file, line, icol, &pi, &err) == 0) {
+			kind = rb_kind_of(pi.lang, pi.qualifier);
+		} else {
+			/* An attribute error matters only on a block that would run:
+			 * read the language alone to know. */
+			char *lang = rb_xstrdup(info);
+			char *brace = strchr(lang, '{');
+			rb_error e2 = RB_ERROR_INIT;
+			if (brace)
+				*brace = '\0';
+			if (rb_info_parse(lang, c->file, line, icol, &pi, &e2) == 0)
+				kind = rb_kind_of(pi.lang, pi.qualifier);
+			rb_error_clear(&e2);
+			free(lang);
+			if (kind != RB_STEP_DOC)
+				rb_diags_add(c->diags, RB_DIAG_ERROR, c->file, err.line, err.col, "%s",
+					     err.message);
+			rb_error_clear(&err);
+		}
+	}
+	rb_step *s = add_step(c, kind, line, col);
+	s->info = rb_xstrdup(info);
+	s->lang = rb_xstrdup(pi.lang ? pi.lang : "");
+	s->body = rb_xstrdup(body ? body : "");
+	s->body_line = fenced ? line + 1 : line;
+	if (kind != RB_STEP_DOC) {
+		if (pi.qualifier && *pi.qualifier && kind == RB_STEP_LUA)
+			rb_diags_add(c->diags, RB_DIAG_ERROR, c->file, line, icol,
+				     "unknown lua block kind '%s': use 'lua', 'lua gate' or 'lua abort'",
+				     pi.qualifier);
+		else if (pi.qualifier && *pi.qualifier && kind != RB_STEP_GATE && kind != RB_STEP_ABORT)
+			rb_diags_add(c->diags, RB_DIAG_ERROR, c->file, line, icol,
+				     "unexpected '%s' after the language '%s': attributes go in braces",
+				     pi.qualifier, pi.lang);
+		s->attrs = pi.attrs;
+		s->nattrs = pi.nattrs;
+		pi.attrs = NULL;
+		pi.nattrs = 0;
+		apply_attrs(c, s);
+	}
+	rb_info_free(&pi);
+}
+
+/* "[ ] text", "[x] text": returns 0 (unchecked), 1 (checked) or -1. */
+static int task_marker(const char *t)
+{
+	if (t[0] != '[' || (t[1] != ' ' && t[1] != 'x' && t[1] != 'X') || t[2] != ']')
+		return -1;
+	if (t[3] != '\0' && t[3] != ' ' && t[3] != '\t')
+		return -1;
+	return t[1] != ' ';
+}
+
+static void on_list(parse_ctx *c, cmark_node *list)
+{
+	rb_step *s = NULL;
+	for (cmark_node *item = cmark_node_first_child(list); item; item = cmark_node_next(item)) {
+		cmark_node *para = cmark_node_first_child(item);
+		if (!para || cmark_node_get_type(para) != CMARK_NODE_PARAGRAPH)
+			continue;
+		rb_buf b = RB_BUF_INIT;
+		flatten(para, &b);
+		char *text = trimmed(&b);
+		int checked = task_marker(text);
+		if (checked >= 0) {
+			if (!s) {
+				s = add_step(c, RB_STEP_APPROVAL, cmark_node_get_start_line(item),
+					     cmark_node_get_start_column(item));
+				s->lang = rb_xstrdup("tasks");
+				s->info = rb_xstrdup("");
+				s->body = rb_xstrdup("");
+				s->body_line = s->line;
+			}
+			s->items = rb_xrealloc(s->items, (s->nitems + 1) * sizeof *s->items);
+			rb_approval_item *it = &s->items[s->nitems++];
+			const char *t = text + 3;
+			while (*t == ' ' || *t == '\t')
+				t++;
+			it->text = rb_xstrdup(t);
+			it->checked = checked;
+			it->line = cmark_node_get_start_line(item);
+			it->col = cmark_node_get_start_column(item);
+		}
+		free(text);
+	}
+}
+
+static int section_matches(const rb_section *sec, const char *name)
+{
+	if (name[0] == '#')
+		name++;
+	return !strcmp(sec->slug, name) || !strcasecmp(sec->title, name);
+}
+
+static void assign_roles(parse_ctx *c)
+{
+	rb_runbook *rb = c->rb;
+	rb_front_matter *fm = &rb->fm;
+	int *target = rb_xcalloc(rb->nsections, sizeof *target);
+	if (fm->on_failure.value) {
+		int found = 0;
+		for (size_t i = 1; i < rb->nsections; i++) {
+			if (section_matches(&rb->sections[i], fm->on_failure.value)) {
+				target[i] = RB_ROLE_ON_FAILURE;
+				rb->on_failure_section = (int)i;
+				found = 1;
+				break;
+			}
+		}
+		if (!found)
+			rb_diags_add(c->diags, RB_DIAG_ERROR, c->file, fm->on_failure.line, fm->on_failure.col,
+				     "on_failure: no section '%s' in this runbook", fm->on_failure.value);
+	}
+	for (size_t m = 0; m < fm->nmanual; m++) {
+		int found = 0;
+		for (size_t i = 1; i < rb->nsections; i++) {
+			if (section_matches(&rb->sections[i], fm->manual[m].value)) {
+				if (target[i] == RB_ROLE_ON_FAILURE)
+					rb_diags_add(c->diags, RB_DIAG_ERROR, c->file, fm->manual[m].line,
+						     fm->manual[m].col,
+						     "section '%s' cannot be both on_failure and manual",
+						     fm->manual[m].value);
+				else
+					target[i] = RB_ROLE_MANUAL;
+				found = 1;
+			}
+		}
+		if (!found)
+			rb_diags_add(c->diags, RB_DIAG_ERROR, c->file, fm->manual[m].line, fm->manual[m].col,
+				     "manual: no section '%s' in this runbook", fm->manual[m].value);
+	}
+	for (size_t i = 0; i < rb->nsections; i++) {
+		rb_section *s = &rb->sections[i];
+		s->role = target[i] ? (rb_role)target[i]
+				    : (s->parent >= 0 ? rb->sections[s->parent].role : RB_ROLE_MAIN);
+	}
+	free(target);
+}
+
+/* Generated ids, numbering, uniqueness. */
+static void finish_steps(parse_ctx *c)
+{
+	rb_runbook *rb = c->rb;
+	rb_strset ids = RB_STRSET_INIT;
+	int number[3] = {0, 0, 0};
+	for (size_t i = 0; i < rb->nsteps; i++) {
+		rb_step *s = &rb->steps[i];
+		s->role = rb->sections[s->section].role;
+		if (s->kind == RB_STEP_DOC)
+			continue;
+		int n = ++c->per_section[s->section];
+		if (!s->id) {
+			const char *slug = rb->sections[s->section].slug;
+			s->id = rb_xasprintf("%s-%d", *slug ? slug : "step", n);
+		}
+		if (rb_step_runnable(s))
+			s->number = ++number[s->role];
+	}
+	/* Explicit names first, so a generated id never steals an explicit one's place. */
+	for (int pass = 1; pass >= 0; pass--) {
+		for (size_t i = 0; i < rb->nsteps; i++) {
+			rb_step *s = &rb->steps[i];
+			if (!s->id || s->id_explicit != pass)
+				continue;
+			if (!rb_strset_add(&ids, s->id, (int)i)) {
+				const rb_step *first = &rb->steps[rb_strset_get(&ids, s->id)];
+				const char *name = rb_step_attr(s, "name");
+				int line = s->line, col = s->col;
+				for (size_t k = 0; name && k < s->nattrs; k++)
+					if (!strcmp(s->attrs[k].key, "name")) {
+						line = s->attrs[k].line;
+						col = s->attrs[k].col;
+					}
+				rb_diags_add(c->diags, RB_DIAG_ERROR, c->file, line, col,
+					     "duplicate step name '%s' (also used at line %d)", s->id,
+					     first->line);
+			}
+		}
+	}
+	rb_strset_free(&ids);
+}
+
+static char *dir_of(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	if (!slash)
+		return rb_xstrdup(".");
+	if (slash == path)
+		return rb_xstrdup("/");
+	return rb_xstrndup(path, (size_t)(slash - path));
+}
+
+rb_runbook *rb_parse(const char *path, const char *src, size_t len, rb_diags *diags)
+{
+	rb_runbook *rb = NULL;
+	char *copy = NULL;
+	cmark_node *doc = NULL;
+	cmark_iter *it = NULL;
+	rb_strset slugs = RB_STRSET_INIT;
+	parse_ctx c;
+	size_t bad = 0;
+
+	memset(&c, 0, sizeof c);
+	if (!rb_utf8_valid(src, len, &bad)) {
+		int line = 1, col = 1;
+		for (size_t i = 0; i < bad; i++) {
+			if (src[i] == '\n') {
+				line++;
+				col = 1;
+			} else {
+				col++;
+			}
+		}
+		rb_diags_add(diags, RB_DIAG_ERROR, path, line, col,
+			     src[bad] == '\0' ? "a NUL byte: this is a binary file, not a Markdown runbook"
+					      : "invalid UTF-8: runbooks must be UTF-8 text");
+		goto done;
+	}
+
+	rb = rb_xcalloc(1, sizeof *rb);
+	rb->path = rb_xstrdup(path);
+	rb->dir = dir_of(path);
+	rb->source = rb_xstrndup(src, len);
+	rb->source_len = len;
+	rb->on_failure_section = -1;
+	rb->fm.timeout_ms = -1;
+
+	c.file = path;
+	c.src = src;
+	c.len = len;
+	c.rb = rb;
+	c.diags = diags;
+	c.line_start = rb_xmalloc(sizeof *c.line_start * 64);
+	size_t lcap = 64;
+	c.line_start[c.nlines++] = 0;
+	for (size_t i = 0; i < len; i++) {
+		if (src[i] == '\n' && i + 1 <= len) {
+			if (c.nlines == lcap) {
+				lcap *= 2;
+				c.line_start = rb_xrealloc(c.line_start, lcap * sizeof *c.line_start);
+			}
+			c.line_start[c.nlines++] = i + 1;
+		}
+	}
+
+	copy = rb_xstrndup(src, len);
+	long span = rb_frontmatter_locate(src, len, path, diags);
+	if (span > 0) {
+		rb_frontmatter_parse(src, (size_t)span, path, &rb->fm, diags);
+		for (size_t i = 0; i < rb->fm.nunknown; i++)
+			rb_diags_add(diags, RB_DIAG_WARNING, path, rb->fm.unknown[i].line,
+				     rb->fm.unknown[i].col, "unknown front matter key '%s'",
+				     rb->fm.unknown[i].key);
+		for (long i = 0; i < span; i++)
+			if (copy[i] != '\n')
+				copy[i] = ' ';
+	}
+
+	add_section(&c, 0, rb_xstrdup(""), 1, 1);
+	rb->sections[0].slug = rb_xstrdup("");
+
+	doc = cmark_parse_document(copy, len, CMARK_OPT_DEFAULT);
+	it = cmark_iter_new(doc);
+	cmark_event_type ev;
+	while ((ev = cmark_iter_next(it)) != CMARK_EVENT_DONE) {
+		if (ev != CMARK_EVENT_ENTER)
+			continue;
+		cmark_node *n = cmark_iter_get_node(it);
+		switch (cmark_node_get_type(n)) {
+		case CMARK_NODE_HEADING: {
+			rb_buf b = RB_BUF_INIT;
+			flatten(n, &b);
+			char *title = trimmed(&b);
+			int idx = add_section(&c, cmark_node_get_heading_level(n), title,
+					      cmark_node_get_start_line(n), cmark_node_get_start_column(n));
+			char *base = rb_slugify(title);
+			char *slug = rb_xstrdup(base);
+			for (int k = 1; !rb_strset_add(&slugs, slug, idx); k++) {
+				free(slug);
+				slug = rb_xasprintf("%s-%d", base, k);
+			}
+			free(base);
+			rb->sections[idx].slug = slug;
+			break;
+		}
+		case CMARK_NODE_CODE_BLOCK:
+			on_code_block(&c, n);
+			break;
+		case CMARK_NODE_LIST:
+			on_list(&c, n);
+			break;
+		default:
+			break;
+		}
+	}
+
+	assign_roles(&c);
+	finish_steps(&c);
+
+	if (rb->fm.title)
+		rb->title = rb_xstrdup(rb->fm.title);
+	for (size_t i = 1; !rb->title && i < rb->nsections; i++)
+		rb->title = rb_xstrdup(rb->sections[i].title);
+	if (!rb->title) {
+		const char *slash = strrchr(path, '/');
+		rb->title = rb_xstrdup(slash ? slash + 1 : path);
+	}
+done:
+	if (it)
+		cmark_iter_free(it);
+	if (doc)
+		cmark_node_free(doc);
+	rb_strset_free(&slugs);
+	free(copy);
+	free(c.line_start);
+	free(c.per_section);
+	return rb;
+}
+
+rb_runbook *rb_parse_file(const char *path, rb_diags *diags)
+{
+	char *src = NULL;
+	size_t len = 0;
+	rb_error err = RB_ERROR_INIT;
+	rb_runbook *rb = NULL;
+	if (rb_read_file(path, &src, &len, &err) < 0) {
+		rb_diags_add(diags, RB_DIAG_ERROR, path, 0, 0, "%s", err.message);
+		goto done;
+	}
+	rb = rb_parse(path, src, len, diags);
+done:
+	rb_error_clear(&err);
+	free(src);
+	return rb;
+}

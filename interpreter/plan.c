@@ -1,0 +1,338 @@
+/*
+ * plan.c - the plan in text and JSON.
+ */
+#include "plan.h"
+#include "json.h"
+
+#include <string.h>
+
+static const char *role_name(rb_role r)
+{
+	return r == RB_ROLE_ON_FAILURE ? "on_failure" : r == RB_ROLE_MANUAL ? "manual" : "main";
+}
+
+static void kv_object(rb_json *j, const char *key, const rb_kv *kv, size_t n)
+{
+	rb_json_key(j, key);
+	rb_json_object_begin(j);
+	for (size_t i = 0; i < n; i++) {
+		rb_json_key(j, kv[i].key);
+		rb_json_string(j, kv[i].value);
+	}
+	rb_json_end(j, '}');
+}
+
+static void pos_list(rb_json *j, const char *key, const rb_pos_str *l, size_t n)
+{
+	rb_json_key(j, key);
+	rb_json_array_begin(j);
+	for (size_t i = 0; i < n; i++)
+		rb_json_string(j, l[i].value);
+	rb_json_end(j, ']');
+}
+
+static void render_json(const rb_runbook *rb, rb_buf *out)
+{
+	rb_json j;
+	rb_json_init(&j, out, 1);
+	const rb_front_matter *fm = &rb->fm;
+	rb_json_object_begin(&j);
+	rb_json_key(&j, "file");
+	rb_json_string(&j, rb->path);
+	rb_json_key(&j, "title");
+	rb_json_string(&j, rb->title);
+
+	rb_json_key(&j, "front_matter");
+	if (!fm->present) {
+		rb_json_null(&j);
+	} else {
+		rb_json_object_begin(&j);
+		if (fm->title) {
+			rb_json_key(&j, "title");
+			rb_json_string(&j, fm->title);
+		}
+		if (fm->database.value) {
+			rb_json_key(&j, "database");
+			rb_json_string(&j, fm->database.value);
+		}
+		if (fm->ndatabases)
+			kv_object(&j, "databases", fm->databases, fm->ndatabases);
+		if (fm->shell) {
+			rb_json_key(&j, "shell");
+			rb_json_string(&j, fm->shell);
+		}
+		if (fm->nenv)
+			kv_object(&j, "env", fm->env, fm->nenv);
+		if (fm->nsecrets)
+			pos_list(&j, "secrets", fm->secrets, fm->nsecrets);
+		if (fm->timeout_ms >= 0) {
+			rb_json_key(&j, "timeout_ms");
+			rb_json_int(&j, fm->timeout_ms);
+		}
+		if (fm->on_failure.value) {
+			rb_json_key(&j, "on_failure");
+			rb_json_string(&j, fm->on_failure.value);
+		}
+		if (fm->nmanual)
+			pos_list(&j, "manual", fm->manual, fm->nmanual);
+		if (fm->audit_repo || fm->audit_ref) {
+			rb_json_key(&j, "audit");
+			rb_json_object_begin(&j);
+			rb_json_key(&j, "repo");
+			rb_json_string(&j, fm->audit_repo);
+			rb_json_key(&j, "ref");
+			rb_json_string(&j, fm->audit_ref);
+			rb_json_end(&j, '}');
+		}
+		rb_json_end(&j, '}');
+	}
+
+	rb_json_key(&j, "counts");
+	rb_json_object_begin(&j);
+	rb_json_key(&j, "main");
+	rb_json_int(&j, (int64_t)rb_runbook_count(rb, RB_ROLE_MAIN));
+	rb_json_key(&j, "on_failure");
+	rb_json_int(&j, (int64_t)rb_runbook_count(rb, RB_ROLE_ON_FAILURE));
+	rb_json_key(&j, "manual");
+	rb_json_int(&j, (int64_t)rb_runbook_count(rb, RB_ROLE_MANUAL));
+	size_t docs = 0;
+	for (size_t i = 0; i < rb->nsteps; i++)
+		docs += rb->steps[i].kind == RB_STEP_DOC;
+	rb_json_key(&j, "documentation");
+	rb_json_int(&j, (int64_t)docs);
+	rb_json_end(&j, '}');
+
+	rb_json_key(&j, "sections");
+	rb_json_array_begin(&j);
+	for (size_t i = 1; i < rb->nsections; i++) {
+		const rb_section *s = &rb->sections[i];
+		rb_json_object_begin(&j);
+		rb_json_key(&j, "slug");
+		rb_json_string(&j, s->slug);
+		rb_json_key(&j, "title");
+		rb_json_string(&j, s->title);
+		rb_json_key(&j, "level");
+		rb_json_int(&j, s->level);
+		rb_json_key(&j, "line");
+		rb_json_int(&j, s->line);
+		rb_json_key(&j, "parent");
+		rb_json_string(&j, s->parent > 0 ? rb->sections[s->parent].slug : NULL);
+		rb_json_key(&j, "role");
+		rb_json_string(&j, role_name(s->role));
+		rb_json_end(&j, '}');
+	}
+	rb_json_end(&j, ']');
+
+	rb_json_key(&j, "steps");
+	rb_json_array_begin(&j);
+	for (size_t i = 0; i < rb->nsteps; i++) {
+		const rb_step *s = &rb->steps[i];
+		rb_json_object_begin(&j);
+		rb_json_key(&j, "number");
+		if (s->number)
+			rb_json_int(&j, s->number);
+		else
+			rb_json_null(&j);
+		rb_json_key(&j, "id");
+		rb_json_string(&j, s->id);
+		rb_json_key(&j, "kind");
+		rb_json_string(&j, rb_step_kind_name(s->kind));
+		rb_json_key(&j, "lang");
+		rb_json_string(&j, s->lang);
+		rb_json_key(&j, "role");
+		rb_json_string(&j, role_name(s->role));
+		rb_json_key(&j, "runs");
+		rb_json_bool(&j, rb_step_runnable(s) && s->role != RB_ROLE_MANUAL);
+		rb_json_key(&j, "section");
+		rb_json_string(&j, s->section > 0 ? rb->sections[s->section].slug : NULL);
+		rb_buf path = RB_BUF_INIT;
+		rb_section_path(rb, s->section, &path);
+		rb_json_key(&j, "path");
+		rb_json_string(&j, rb_buf_cstr(&path));
+		rb_buf_free(&path);
+		rb_json_key(&j, "line");
+		rb_json_int(&j, s->line);
+		rb_json_key(&j, "col");
+		rb_json_int(&j, s->col);
+		if (s->nattrs) {
+			rb_json_key(&j, "attrs");
+			rb_json_object_begin(&j);
+			for (size_t k = 0; k < s->nattrs; k++) {
+				rb_json_key(&j, s->attrs[k].key);
+				rb_json_string(&j, s->attrs[k].value);
+			}
+			rb_json_end(&j, '}');
+		}
+		if (s->kind == RB_STEP_APPROVAL) {
+			rb_json_key(&j, "items");
+			rb_json_array_begin(&j);
+			for (size_t k = 0; k < s->nitems; k++) {
+				rb_json_object_begin(&j);
+				rb_json_key(&j, "text");
+				rb_json_string(&j, s->items[k].text);
+				rb_json_key(&j, "checked");
+				rb_json_bool(&j, s->items[k].checked);
+				rb_json_key(&j, "line");
+				rb_json_int(&j, s->items[k].line);
+				rb_json_end(&j, '}');
+			}
+			rb_json_end(&j, ']');
+		} else {
+			rb_json_key(&j, "body_line");
+			rb_json_int(&j, s->body_line);
+			rb_json_key(&j, "body");
+			rb_json_string(&j, s->body);
+		}
+		rb_json_end(&j, '}');
+	}
+	rb_json_end(&j, ']');
+
+	rb_json_key(&j, "on_failure");
+	rb_json_string(&j, rb->on_failure_section >= 0 ? rb->sections[rb->on_failure_section].slug : NULL);
+	rb_json_key(&j, "manual");
+	rb_json_array_begin(&j);
+	for (size_t i = 1; i < rb->nsections; i++) {
+		const rb_section *s = &rb->sections[i];
+		if (s->role == RB_ROLE_MANUAL && (s->parent < 0 || rb->sections[s->parent].role != RB_ROLE_MANUAL))
+			rb_json_string(&j, s->slug);
+	}
+	rb_json_end(&j, ']');
+	rb_json_end(&j, '}');
+	rb_buf_putc(out, '\n');
+}
+
+static void body_preview(const char *body, int max, rb_buf *out)
+{
+	int shown = 0, total = 0;
+	const char *p = body;
+	while (*p) {
+		const char *nl = strchr(p, '\n');
+		size_t n = nl ? (size_t)(nl - p) : strlen(p);
+		if (shown < max) {
+			rb_buf_puts(out, "      | ");
+			rb_buf_add(out, p, n);
+			rb_buf_putc(out, '\n');
+			shown++;
+		}
+		total++;
+		p += n + (nl ? 1 : 0);
+	}
+	if (total > shown)
+		rb_buf_printf(out, "      | ... (%d more line%s)\n", total - shown,
+			      total - shown == 1 ? "" : "s");
+}
+
+static void render_step(const rb_runbook *rb, const rb_step *s, size_t total, int preview,
+			rb_buf *out)
+{
+	if (s->kind == RB_STEP_DOC) {
+		rb_buf_printf(out, "  [-] doc%s%s%s  %s:%d  (documentation, not run)\n",
+			      *s->lang ? " (" : "", s->lang, *s->lang ? ")" : "", rb->path, s->line);
+		return;
+	}
+	if (s->number && s->role != RB_ROLE_MANUAL)
+		rb_buf_printf(out, "  [%d/%zu] ", s->number, total);
+	else
+		rb_buf_puts(out, "  [-] ");
+	rb_buf_printf(out, "%s  %s  %s:%d", s->kind == RB_STEP_APPROVAL ? "approval" :
+		      s->kind == RB_STEP_SHELL || s->kind == RB_STEP_SQL ? s->lang :
+		      rb_step_kind_name(s->kind), s->id, rb->path, s->line);
+	if (s->skip)
+		rb_buf_puts(out, "  (skip: not run)");
+	else if (s->role == RB_ROLE_MANUAL)
+		rb_buf_puts(out, "  (manual: never run)");
+	else if (s->role == RB_ROLE_ON_FAILURE)
+		rb_buf_puts(out, "  (runs on failure)");
+	rb_buf_putc(out, '\n');
+	rb_buf path = RB_BUF_INIT;
+	rb_section_path(rb, s->section, &path);
+	if (path.len)
+		rb_buf_printf(out, "      section: %s\n", path.data);
+	rb_buf_free(&path);
+	if (s->nattrs) {
+		rb_buf_puts(out, "      attributes:");
+		for (size_t k = 0; k < s->nattrs; k++)
+			rb_buf_printf(out, " %s=%s%s", s->attrs[k].key, s->attrs[k].value,
+				      s->attrs[k].known ? "" : " (runme, ignored)");
+		rb_buf_putc(out, '\n');
+	}
+	if (s->kind == RB_STEP_APPROVAL) {
+		for (size_t k = 0; k < s->nitems; k++)
+			rb_buf_printf(out, "      [%c] %s\n", s->items[k].checked ? 'x' : ' ',
+				      s->items[k].text);
+		return;
+	}
+	body_preview(s->body, preview, out);
+}
+
+static void render_text(const rb_runbook *rb, const rb_plan_opts *opts, rb_buf *out)
+{
+	int preview = opts->preview_lines > 0 ? opts->preview_lines : 6;
+	size_t main_n = rb_runbook_count(rb, RB_ROLE_MAIN);
+	size_t docs = 0, approvals = 0, gates = 0, aborts = 0;
+	for (size_t i = 0; i < rb->nsteps; i++) {
+		const rb_step *s = &rb->steps[i];
+		docs += s->kind == RB_STEP_DOC;
+		if (s->role != RB_ROLE_MAIN || !rb_step_runnable(s))
+			continue;
+		approvals += s->kind == RB_STEP_APPROVAL;
+		gates += s->kind == RB_STEP_GATE;
+		aborts += s->kind == RB_STEP_ABORT;
+	}
+	rb_buf_printf(out, "Plan: %s\n", rb->title);
+	rb_buf_printf(out, "File: %s\n", rb->path);
+	const rb_front_matter *fm = &rb->fm;
+	if (fm->database.value)
+		rb_buf_printf(out, "Database: %s\n", fm->database.value);
+	for (size_t i = 0; i < fm->ndatabases; i++)
+		rb_buf_printf(out, "Database %s: %s\n", fm->databases[i].key, fm->databases[i].value);
+	if (fm->nenv) {
+		rb_buf_puts(out, "Variables:");
+		for (size_t i = 0; i < fm->nenv; i++)
+			rb_buf_printf(out, " %s", fm->env[i].key);
+		rb_buf_putc(out, '\n');
+	}
+	if (fm->timeout_ms >= 0) {
+		char d[32];
+		rb_format_duration(fm->timeout_ms, d, sizeof d);
+		rb_buf_printf(out, "Default timeout: %s\n", d);
+	}
+	rb_buf_printf(out, "Steps: %zu to run (%zu approval%s, %zu gate%s, %zu abort condition%s), "
+		      "%zu documentation block%s not run\n\n",
+		      main_n, approvals, approvals == 1 ? "" : "s", gates, gates == 1 ? "" : "s",
+		      aborts, aborts == 1 ? "" : "s", docs, docs == 1 ? "" : "s");
+	for (size_t i = 0; i < rb->nsteps; i++)
+		if (rb->steps[i].role == RB_ROLE_MAIN)
+			render_step(rb, &rb->steps[i], main_n, preview, out);
+	if (rb->on_failure_section >= 0) {
+		rb_buf_printf(out, "\nOn failure: section \"%s\" (#%s) runs after a failure, a false "
+			      "gate, an abort or an interrupt\n",
+			      rb->sections[rb->on_failure_section].title,
+			      rb->sections[rb->on_failure_section].slug);
+		size_t n = rb_runbook_count(rb, RB_ROLE_ON_FAILURE);
+		for (size_t i = 0; i < rb->nsteps; i++)
+			if (rb->steps[i].role == RB_ROLE_ON_FAILURE)
+				render_step(rb, &rb->steps[i], n, preview, out);
+	}
+	int any_manual = 0;
+	for (size_t i = 1; i < rb->nsections; i++) {
+		const rb_section *s = &rb->sections[i];
+		if (s->role != RB_ROLE_MANUAL || rb->sections[s->parent].role == RB_ROLE_MANUAL)
+			continue;
+		if (!any_manual)
+			rb_buf_puts(out, "\nManual sections (reference only, never run):\n");
+		any_manual = 1;
+		rb_buf_printf(out, "  \"%s\" (#%s) %s:%d\n", s->title, s->slug, rb->path, s->line);
+	}
+	for (size_t i = 0; any_manual && i < rb->nsteps; i++)
+		if (rb->steps[i].role == RB_ROLE_MANUAL)
+			render_step(rb, &rb->steps[i], 0, preview, out);
+}
+
+void rb_plan_render(const rb_runbook *rb, const rb_plan_opts *opts, rb_buf *out)
+{
+	if (opts->json)
+		render_json(rb, out);
+	else
+		render_text(rb, opts, out);
+}

@@ -1,0 +1,22 @@
+/*
+ * plan.h - what a run would do, printed without doing any of it.
+ *
+ * `runbook plan` and `runbook run --dry-run` print this; the JSON form is
+ * the parser's golden output. Printing spawns nothing, connects to nothing
+ * and writes nothing but the output buffer.
+ */
+#ifndef RB_PLAN_H
+#define RB_PLAN_H
+
+#include "runbook.h"
+#include "util.h"
+
+typedef struct {
+	int json;           /* one JSON document instead of text */
+	int preview_lines;  /* body lines shown per step in text form (default 6) */
+} rb_plan_opts;
+
+/** Appends the plan of rb to out (owned by the caller). */
+void rb_plan_render(const rb_runbook *rb, const rb_plan_opts *opts, rb_buf *out);
+
+#endif

@@ -1,0 +1,177 @@
+/*
+ * runbook.h - the parsed runbook: front matter, sections, steps.
+ *
+ * A runbook is produced by rb_parse() (parse.h) and owned by the caller, who
+ * releases it with rb_runbook_free(). Every string inside it is owned by the
+ * runbook. Nothing here runs anything: the plan (plan.h) prints this
+ * structure and the engine (engine.h) executes it.
+ */
+#ifndef RB_RUNBOOK_H
+#define RB_RUNBOOK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util.h"
+
+/** What a fenced block (or a task list) is, from its language. */
+typedef enum {
+	RB_STEP_DOC = 0,  /* documentation: shown by the plan, never run */
+	RB_STEP_SHELL,    /* bash, sh, shell */
+	RB_STEP_SQL,      /* sql, postgresql, pgsql, psql */
+	RB_STEP_LUA,      /* lua */
+	RB_STEP_GATE,     /* lua gate */
+	RB_STEP_ABORT,    /* lua abort */
+	RB_STEP_APPROVAL  /* a Markdown task list */
+} rb_step_kind;
+
+/** Where a section (and so its steps) runs. Inherited by subsections. */
+typedef enum {
+	RB_ROLE_MAIN = 0,    /* the normal top-to-bottom flow */
+	RB_ROLE_ON_FAILURE,  /* the front matter's on_failure section */
+	RB_ROLE_MANUAL       /* a front matter manual: section, never run */
+} rb_role;
+
+/** A string with the place it was written. */
+typedef struct {
+	char *value;
+	int line;
+	int col;
+} rb_pos_str;
+
+/** One attribute of a step, as written in the fence's info string. */
+typedef struct {
+	char *key;
+	char *value;  /* "true" for a bare flag */
+	int line;
+	int col;
+	int known;    /* 1: meaningful here; 0: a Runme key that is kept and shown */
+} rb_attr;
+
+/** One item of a task list. */
+typedef struct {
+	char *text;
+	int checked;
+	int line;
+	int col;
+} rb_approval_item;
+
+typedef struct {
+	int level;     /* 1..6, 0 for the implicit root before any heading */
+	char *title;   /* heading text, inline markup flattened */
+	char *slug;    /* GitHub anchor slug, unique in the document */
+	int line;
+	int col;
+	int parent;    /* index into rb_runbook.sections, -1 for none */
+	rb_role role;
+} rb_section;
+
+/** The transaction mode of a SQL step. */
+typedef enum { RB_TXN_SINGLE = 0, RB_TXN_NONE } rb_txn_mode;
+
+typedef struct {
+	rb_step_kind kind;
+	char *lang;        /* the fence's language as written ("bash", "lua"), "" for none, "tasks" for approvals */
+	char *info;        /* the whole info string as written */
+	char *id;          /* explicit name= or generated "<section-slug>-<n>" */
+	int id_explicit;
+	int section;       /* index into rb_runbook.sections */
+	rb_role role;      /* from the section */
+	int line;          /* line of the opening fence (or first task item) */
+	int col;
+	int body_line;     /* line of the body's first line */
+	char *body;        /* the block's content, exactly as written */
+	int number;        /* 1-based position among the runnable steps of its role; 0 for documentation */
+
+	rb_attr *attrs;
+	size_t nattrs;
+
+	rb_approval_item *items;  /* RB_STEP_APPROVAL only */
+	size_t nitems;
+
+	/* Typed attributes, validated by the parser. -1 / NULL means "not given". */
+	int64_t timeout_ms;
+	int retry;
+	int64_t retry_delay_ms;
+	int64_t every_ms;
+	rb_pos_str when;
+	rb_pos_str expect;
+	rb_pos_str expect_error;
+	rb_pos_str capture;
+	int confirm;            /* confirm or confirm="PHRASE" */
+	char *confirm_phrase;   /* NULL for a plain yes/no confirmation */
+	int continue_on_error;
+	int skip;
+	int interactive;
+	char *db;
+	rb_txn_mode transaction;
+	char *cwd;
+} rb_step;
+
+/** A key/value pair of the front matter, in document order. */
+typedef struct {
+	char *key;
+	char *value;
+	int line;
+	int col;
+} rb_kv;
+
+/** The YAML front matter, typed. Absent keys are NULL / 0 / -1. */
+typedef struct {
+	int present;
+	int line;             /* line of the opening --- */
+	char *title;
+	rb_pos_str database;
+	rb_kv *databases;     /* named connections */
+	size_t ndatabases;
+	char *shell;
+	rb_kv *env;           /* variables with defaults */
+	size_t nenv;
+	rb_pos_str *secrets;
+	size_t nsecrets;
+	int64_t timeout_ms;   /* -1 when absent */
+	rb_pos_str on_failure;
+	rb_pos_str *manual;
+	size_t nmanual;
+	char *audit_repo;
+	char *audit_ref;
+	rb_kv *unknown;       /* keys this version does not know: warnings in run, errors in check */
+	size_t nunknown;
+} rb_front_matter;
+
+typedef struct {
+	char *path;          /* as given on the command line */
+	char *dir;           /* the runbook's directory: default cwd of shell steps */
+	char *source;        /* the whole file */
+	size_t source_len;
+	char *title;         /* front matter title, else the first heading, else the file name */
+	rb_front_matter fm;
+	rb_section *sections;
+	size_t nsections;
+	rb_step *steps;      /* every block in document order, documentation included */
+	size_t nsteps;
+	int on_failure_section;  /* index, -1 when none */
+} rb_runbook;
+
+/** Releases the runbook and everything it owns. NULL is fine. */
+void rb_runbook_free(rb_runbook *rb);
+
+/** "shell", "sql", "lua", "gate", "abort", "approval", "doc". */
+const char *rb_step_kind_name(rb_step_kind kind);
+
+/** 1 when the step is executable (not documentation, not skip). */
+int rb_step_runnable(const rb_step *s);
+
+/** The attribute's value as written, or NULL. */
+const char *rb_step_attr(const rb_step *s, const char *key);
+
+/** Number of runnable (non-documentation) steps with the given role. */
+size_t rb_runbook_count(const rb_runbook *rb, rb_role role);
+
+/** The step with this id, or NULL. */
+const rb_step *rb_runbook_find_step(const rb_runbook *rb, const char *id);
+
+/** Appends "Section › Subsection" (the path of a section, root left out) to b. */
+void rb_section_path(const rb_runbook *rb, int section, rb_buf *b);
+
+#endif

@@ -1,0 +1,84 @@
+/*
+ * shell.h - runs one shell step as a process and streams its output.
+ *
+ * The protocol, step by step:
+ *   1. Two pipes are made (stdout, stderr), close-on-exec.
+ *   2. The child puts itself in a new process group (setpgid(0, 0)), resets
+ *      signal dispositions, takes /dev/null as stdin (or the terminal when
+ *      interactive), the pipes' write ends as stdout/stderr, changes to cwd
+ *      and execs `bash -e -o pipefail -c SCRIPT LABEL` (`sh -e -c` for sh).
+ *      The parent closes the write ends right after fork.
+ *   3. The parent polls the read ends, the signal self-pipe (signals.h) and
+ *      the clock. Output is handed to opts->sink as it arrives, in chunks,
+ *      never accumulated whole; at most opts->keep_max bytes of each stream
+ *      are kept in the result (for captures and the audit record).
+ *   4. On timeout, interrupt or cancel: SIGTERM to the whole group, SIGKILL
+ *      after opts->grace_ms.
+ *   5. When the shell itself exits, whatever it left running in its group
+ *      (background jobs) is sent SIGTERM, then SIGKILL after the grace, and
+ *      reaped: a step never leaves a process behind. A process that must
+ *      outlive its step has to leave the group deliberately (setsid).
+ *   6. Both read ends are closed by the parent before returning.
+ * A death by signal is reported as 128 + signo, as a shell reports it.
+ */
+#ifndef RB_SHELL_H
+#define RB_SHELL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util.h"
+
+/** Receives output as it arrives: stream 1 (stdout) or 2 (stderr). */
+typedef void (*rb_output_sink)(void *ctx, int stream, const char *data, size_t len);
+
+/** Called every poll_every_ms while the step runs; nonzero cancels it. */
+typedef int (*rb_cancel_poll)(void *ctx);
+
+typedef struct {
+	const char *shell;        /* "bash" (default) or "sh" */
+	const char *script;       /* the step's body */
+	const char *label;        /* $0 of the script, e.g. "deploy.md:12" */
+	const char *cwd;          /* NULL: inherit */
+	char *const *envp;        /* NULL: inherit */
+	int64_t timeout_ms;       /* <= 0: none */
+	int64_t grace_ms;         /* between TERM and KILL; <= 0: 2000 */
+	int interactive;          /* inherit stdin/stdout/stderr, keep no output */
+	size_t keep_max;          /* bytes kept per stream in the result */
+	rb_output_sink sink;      /* NULL: write to fds 1 and 2 */
+	void *sink_ctx;
+	rb_cancel_poll poll;      /* NULL: none */
+	void *poll_ctx;
+	int64_t poll_every_ms;
+} rb_shell_opts;
+
+typedef enum {
+	RB_END_EXITED = 0,   /* the shell exited on its own (status has its code) */
+	RB_END_TIMEOUT,
+	RB_END_INTERRUPTED,  /* SIGINT/SIGTERM/SIGHUP reached runbook */
+	RB_END_CANCELLED     /* opts->poll asked to stop */
+} rb_end_reason;
+
+typedef struct {
+	int status;            /* exit code, or 128 + signo */
+	rb_end_reason reason;
+	char *out;             /* kept stdout (NUL-terminated, owned), at most keep_max bytes */
+	size_t out_len;
+	size_t out_total;      /* bytes the step wrote in all */
+	char *err;
+	size_t err_len;
+	size_t err_total;
+	int64_t duration_ms;
+	int leftovers;         /* 1 when background processes had to be stopped */
+} rb_shell_result;
+
+/**
+ * Runs the step. Returns 0 when the process could be run (whatever its exit
+ * status), -1 with err set (RB_EXIT_ENV) when it could not be started.
+ * The result is always initialised; free it with rb_shell_result_free.
+ */
+int rb_shell_run(const rb_shell_opts *opts, rb_shell_result *res, rb_error *err);
+
+void rb_shell_result_free(rb_shell_result *res);
+
+#endif

@@ -1,0 +1,29 @@
+/*
+ * signals.h - SIGINT, SIGTERM, SIGHUP and SIGCHLD turned into readable events.
+ *
+ * The handlers only record the signal and write one byte to a self-pipe, so
+ * the executors can wait on child output, the clock and signals with one
+ * poll(). This is the one piece of process-wide state in the interpreter.
+ */
+#ifndef RB_SIGNALS_H
+#define RB_SIGNALS_H
+
+/** Installs the handlers and ignores SIGPIPE. Idempotent. Returns 0 or -1. */
+int rb_signals_install(void);
+
+/** The read end of the self-pipe (non-blocking), for poll(). -1 before install. */
+int rb_signals_fd(void);
+
+/** Empties the self-pipe. */
+void rb_signals_drain(void);
+
+/** The first SIGINT/SIGTERM/SIGHUP received, or 0. Sticky until reset. */
+int rb_signals_interrupted(void);
+
+/** Forgets a recorded interrupt (tests). */
+void rb_signals_reset(void);
+
+/** Restores default dispositions: for a child between fork and exec. */
+void rb_signals_child_defaults(void);
+
+#endif
