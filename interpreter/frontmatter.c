@@ -234,9 +234,15 @@ int rb_frontmatter_parse(const char *src, size_t span, const char *file, rb_fron
 	yaml_parser_set_input_string(&parser, (const unsigned char *)body, (size_t)(stop - body));
 	if (!yaml_parser_load(&parser, &doc)) {
 		yaml_mark_t m = parser.problem_mark;
-		rb_diags_add(diags, RB_DIAG_ERROR, file, (int)m.line + 2, (int)m.column + 1,
-			     "invalid front matter: %s%s%s", parser.problem ? parser.problem : "syntax error",
-			     parser.context ? " " : "", parser.context ? parser.context : "");
+		if (parser.context)
+			rb_diags_add(diags, RB_DIAG_ERROR, file, (int)m.line + 2, (int)m.column + 1,
+				     "invalid front matter: %s %s started at line %d, column %d",
+				     parser.problem ? parser.problem : "syntax error", parser.context,
+				     (int)parser.context_mark.line + 2, (int)parser.context_mark.column + 1);
+		else
+			rb_diags_add(diags, RB_DIAG_ERROR, file, (int)m.line + 2, (int)m.column + 1,
+				     "invalid front matter: %s",
+				     parser.problem ? parser.problem : "syntax error");
 		goto done;
 	}
 	have_doc = 1;

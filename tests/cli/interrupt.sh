@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# SIGINT and SIGTERM stop the running step's whole process group and exit 130.
+set -euo pipefail
+bin=$1
+dir=$(mktemp -d)
+trap 'rm -rf "$dir"' EXIT
+cat > "$dir/r.md" <<'MD'
+# Interrupt me
+
+```bash
+echo started
+sleep 1011 & sleep 1012
+```
+
+```bash
+echo never
+```
+MD
+for sig in INT TERM; do
+  "$bin" run "$dir/r.md" > "$dir/out" 2>&1 &
+  pid=$!
+  for _ in $(seq 50); do grep -q started "$dir/out" && break; sleep 0.1; done
+  kill -s "$sig" "$pid"
+  rc=0; wait "$pid" || rc=$?
+  if [ "$rc" != 130 ]; then echo "SIG$sig: expected exit 130, got $rc"; cat "$dir/out"; exit 1; fi
+  sleep 0.2
+  if pgrep -f 'sleep 101[12]' >/dev/null; then echo "SIG$sig: processes left behind"; exit 1; fi
+  if grep -q never "$dir/out"; then echo "SIG$sig: ran the next step"; exit 1; fi
+  grep -q interrupted "$dir/out"
+done
+echo "interrupts stop the step and exit 130"

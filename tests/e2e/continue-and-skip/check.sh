@@ -1,0 +1,3 @@
+grep -qx 'last runs' out.txt
+! grep -q 'skipped step ran' out.txt
+grep -q 'continuing' out.txt

@@ -1,0 +1,2 @@
+grep -qx gone out.txt
+grep -q 'background processes left by the step were stopped' out.txt

@@ -1,0 +1,1 @@
+grep -q 'failed with exit code 137' err.txt
