@@ -1,14 +1,26 @@
 /*
  * engine.c - the run loop.
  *
- * Each step goes: selection (--from/--only, skip) -> header line ->
- * executor -> result line -> captures. The first failing step stops the run
- * unless it says continue_on_error.
+ * Each step of the main flow goes: selection (--from/--only, skip) ->
+ * abort conditions -> when= -> confirm -> header -> executor (with
+ * retries) -> expect= -> result line -> captures. The first failing step
+ * stops the run unless it says continue_on_error; a false gate or a refused
+ * approval stops it with exit 3, a fired abort condition with exit 4. After
+ * any of these, and after an interrupt, the on_failure section runs: all of
+ * its steps, whatever fails among them, and the run keeps its exit code.
+ *
+ * Every event goes to opts->record (the journal and audit record) when
+ * there is one; every text shown or recorded passes through the redactor.
  */
 #define _GNU_SOURCE
 #include "engine.h"
+#include "approve.h"
+#include "db.h"
+#include "luavm.h"
+#include "pgserver.h"
 #include "shell.h"
 #include "signals.h"
+#include "sqlexec.h"
 #include "vars.h"
 
 #include <errno.h>
@@ -16,17 +28,24 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #ifdef __linux__
 #include <sys/prctl.h>
 #endif
 
+#define DEFAULT_EVERY_MS 5000
+#define RECORD_OUTPUT_MAX 16384
+
 typedef struct {
 	rb_status status;
-	int exit_code;
+	int exit_code;        /* shell: exit status; sql: 0 or 1 */
 	int64_t duration_ms;
-	char *out;        /* kept stdout */
-	char *err;        /* kept stderr */
+	char *out;            /* kept stdout */
+	char *err;            /* kept stderr, or the SQL error message */
+	char sqlstate[6];
+	rb_sql_rows rows;     /* sql: the last result's rows */
+	int is_sql;
 } step_result;
 
 typedef struct {
@@ -34,7 +53,24 @@ typedef struct {
 	const rb_run_opts *opts;
 	rb_vars vars;
 	step_result *results;   /* one per rb->steps entry */
-	size_t total;           /* runnable main-flow steps */
+	size_t total;           /* runnable steps of the role running */
+	rb_dbset *dbs;          /* the run's connections */
+	rb_dbset *monitor;      /* a second connection for Lua while a sql step holds the first */
+	int sql_busy;
+	rb_pgserver *pg;        /* --ephemeral-db */
+	rb_approver approver;
+	rb_redactor own_redactor;
+	rb_redactor *redactor;
+	const char *lua_dirs[3];
+	char *local_lua;
+	const rb_step **aborts; /* abort conditions armed so far */
+	size_t naborts;
+	int64_t every_ms;       /* how often they are checked while a step runs */
+	int64_t next_check;
+	const rb_step *fired;   /* the abort condition that fired */
+	char *fired_reason;
+	const rb_step *failed_step;
+	char *failure_reason;
 } run_state;
 
 const char *rb_status_name(rb_status s)
@@ -49,29 +85,48 @@ const char *rb_status_name(rb_status s)
 	return "not reached";
 }
 
-static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void say(const char *fmt, ...)
+/* Text for the terminal or the record, secrets hidden. Caller frees. */
+static char *clean(const run_state *r, const char *text)
 {
-	va_list ap;
-	va_start(ap, fmt);
-	vfprintf(stdout, fmt, ap);
-	va_end(ap);
-	fflush(stdout);
+	return rb_redact(r->redactor, text ? text : "");
 }
 
-static void step_error(const run_state *r, const rb_step *s, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static void step_error(const run_state *r, const rb_step *s, const char *fmt, ...)
+static void say(const run_state *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void say(const run_state *r, const char *fmt, ...)
 {
+	rb_buf b = RB_BUF_INIT;
 	va_list ap;
-	fflush(stdout);
-	fprintf(stderr, "%s:%d:%d: step '%s': ", r->rb->path, s->line, s->col, s->id);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	rb_buf_vprintf(&b, fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
-	fflush(stderr);
+	char *c = clean(r, b.data);
+	fputs(c, stdout);
+	fflush(stdout);
+	free(c);
+	rb_buf_free(&b);
 }
+
+/* "file:line:col: step 'id': message" on stderr; remembered as the failure reason. */
+static void step_error_at(run_state *r, const rb_step *s, int line, int col, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+static void step_error_at(run_state *r, const rb_step *s, int line, int col, const char *fmt, ...)
+{
+	rb_buf b = RB_BUF_INIT;
+	va_list ap;
+	va_start(ap, fmt);
+	rb_buf_vprintf(&b, fmt, ap);
+	va_end(ap);
+	char *c = clean(r, b.data);
+	fflush(stdout);
+	fprintf(stderr, "%s:%d:%d: step '%s': %s\n", r->rb->path, line ? line : s->line,
+		line ? col : s->col, s->id, c);
+	fflush(stderr);
+	free(r->failure_reason);
+	r->failure_reason = c;
+	rb_buf_free(&b);
+}
+
+#define step_error(r, s, ...) step_error_at((r), (s), 0, 0, __VA_ARGS__)
 
 static char *trim_dup(const char *s)
 {
@@ -90,79 +145,415 @@ static char *join_dir(const char *dir, const char *path)
 	return rb_xasprintf("%s/%s", dir, path);
 }
 
-/* Runs a shell step; returns the step's status. */
-static rb_status run_shell(run_state *r, const rb_step *s, step_result *res, int *exit_code)
+static void set_var(run_state *r, const char *name, const char *value, rb_var_source src)
+{
+	rb_vars_set(&r->vars, name, value, src);
+	if (rb_redact_name_is_secret(name))
+		rb_redactor_add(r->redactor, value);
+}
+
+/* --- Lua host ----------------------------------------------------------- */
+
+static const char *host_var_get(void *ctx, const char *name)
+{
+	return rb_vars_get(&((run_state *)ctx)->vars, name);
+}
+
+static void host_var_set(void *ctx, const char *name, const char *value)
+{
+	run_state *r = ctx;
+	if (value)
+		set_var(r, name, value, RB_VAR_CAPTURE);
+	else
+		rb_vars_unset(&r->vars, name);
+}
+
+static void host_var_each(void *ctx, void (*fn)(void *, const char *, const char *), void *ctx2)
+{
+	run_state *r = ctx;
+	for (size_t i = 0; i < r->vars.count; i++)
+		fn(ctx2, r->vars.items[i].name, r->vars.items[i].value);
+}
+
+static int host_step(void *ctx, const char *id, rb_lua_step *out)
+{
+	run_state *r = ctx;
+	const rb_step *s = rb_runbook_find_step(r->rb, id);
+	if (!s)
+		return -1;
+	const step_result *res = &r->results[s - r->rb->steps];
+	out->status = rb_status_name(res->status);
+	out->exit_code = res->exit_code;
+	out->stdout_text = res->out;
+	out->stderr_text = res->err;
+	out->sqlstate = res->sqlstate;
+	out->row_count = res->is_sql ? res->rows.row_count : -1;
+	out->duration_ms = res->duration_ms;
+	out->ncols = res->rows.ncols;
+	out->names = res->rows.names;
+	out->cells = res->rows.cells;
+	out->nrows = res->rows.nrows;
+	return 0;
+}
+
+static char column_type(Oid t)
+{
+	switch (t) {
+	case 16: return 'b';                       /* bool */
+	case 20: case 21: case 23: case 26:        /* int8, int2, int4, oid */
+	case 700: case 701: case 1700:             /* float4, float8, numeric */
+		return 'n';
+	default: return 's';
+	}
+}
+
+static int host_sql(void *ctx, const char *query, const char *const *params, int nparams,
+		    rb_lua_rows *rows, char **error)
+{
+	run_state *r = ctx;
+	rb_error err = RB_ERROR_INIT;
+	PGconn *conn = NULL;
+	int rc = -1;
+	rb_dbset *set = r->dbs;
+	if (r->sql_busy) {
+		if (!r->monitor) {
+			const char *dflt = r->opts->db_url ? r->opts->db_url
+				: r->pg ? rb_pgserver_url(r->pg) : r->rb->fm.database.value;
+			r->monitor = rb_dbset_new(dflt, NULL, NULL, 0);
+		}
+		set = r->monitor;
+	}
+	if (rb_dbset_get(set, NULL, &r->vars, &conn, &err) < 0) {
+		*error = rb_xstrdup(err.message);
+		goto done;
+	}
+	PGresult *res = PQexecParams(conn, query, nparams, NULL, params, NULL, NULL, 0);
+	ExecStatusType st = PQresultStatus(res);
+	if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
+		const char *m = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+		const char *code = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+		*error = rb_xasprintf("sql(): %s%s%s", code ? code : "", code ? ": " : "",
+				      m ? m : PQerrorMessage(conn));
+		PQclear(res);
+		goto done;
+	}
+	rows->ncols = PQnfields(res);
+	rows->nrows = (size_t)PQntuples(res);
+	rows->names = rb_xcalloc((size_t)rows->ncols + 1, sizeof *rows->names);
+	rows->types = rb_xcalloc((size_t)rows->ncols + 1, 1);
+	rows->cells = rb_xcalloc(rows->nrows * (size_t)rows->ncols + 1, sizeof *rows->cells);
+	for (int c = 0; c < rows->ncols; c++) {
+		rows->names[c] = rb_xstrdup(PQfname(res, c));
+		rows->types[c] = column_type(PQftype(res, c));
+	}
+	for (size_t i = 0; i < rows->nrows; i++)
+		for (int c = 0; c < rows->ncols; c++)
+			rows->cells[i * (size_t)rows->ncols + (size_t)c] =
+				PQgetisnull(res, (int)i, c) ? NULL : rb_xstrdup(PQgetvalue(res, (int)i, c));
+	PQclear(res);
+	rc = 0;
+done:
+	rb_error_clear(&err);
+	return rc;
+}
+
+static void discard(void *ctx, int stream, const char *data, size_t len)
+{
+	(void)ctx;
+	(void)stream;
+	(void)data;
+	(void)len;
+}
+
+static int host_sh(void *ctx, const char *cmd, int *code, char **output, char **error)
+{
+	run_state *r = ctx;
+	rb_shell_opts o;
+	rb_shell_result sr;
+	rb_error err = RB_ERROR_INIT;
+	char **envp = rb_vars_envp(&r->vars);
+	int rc = -1;
+	memset(&o, 0, sizeof o);
+	o.script = cmd;
+	o.label = "sh()";
+	o.cwd = r->rb->dir;
+	o.envp = envp;
+	o.timeout_ms = 60000;
+	o.keep_max = 1 << 20;
+	o.sink = discard; /* output is returned, not shown */
+	if (rb_shell_run(&o, &sr, &err) < 0) {
+		*error = rb_xstrdup(err.message);
+		goto done;
+	}
+	*code = sr.status;
+	*output = trim_dup(sr.out);
+	rb_shell_result_free(&sr);
+	rc = 0;
+done:
+	rb_error_clear(&err);
+	rb_vars_envp_free(envp);
+	return rc;
+}
+
+static void host_log(void *ctx, const char *msg)
+{
+	run_state *r = ctx;
+	say(r, "  log: %s\n", msg);
+}
+
+static rb_lua_host make_host(run_state *r)
+{
+	rb_lua_host h = {r, host_var_get, host_var_set, host_var_each, host_step, host_sql, host_sh,
+			 host_log};
+	return h;
+}
+
+/* Evaluates Lua from step s (its body, or an attribute's expression). */
+static void eval_lua(run_state *r, const char *code, int expression, int line, rb_lua_result *res)
+{
+	rb_lua_host host = make_host(r);
+	rb_lua_origin origin = {r->rb->path, line, r->rb->dir};
+	rb_lua_eval(code, expression, &origin, &host, r->lua_dirs, NULL, res);
+}
+
+/* --- abort conditions ----------------------------------------------------- */
+
+/* Evaluates every armed abort condition; returns 1 (and records why) when one fires. */
+static int check_aborts(run_state *r)
+{
+	for (size_t i = 0; i < r->naborts && !r->fired; i++) {
+		const rb_step *a = r->aborts[i];
+		rb_lua_result res;
+		eval_lua(r, a->body, 0, a->body_line, &res);
+		if (!res.ok) {
+			r->fired = a;
+			r->fired_reason = rb_xasprintf("the abort condition failed to evaluate: %s",
+						       res.message ? res.message : "error");
+		} else if (res.truthy) {
+			r->fired = a;
+			r->fired_reason = rb_xstrdup(res.message ? res.message : "the abort condition is true");
+		}
+		rb_lua_result_free(&res);
+	}
+	return r->fired != NULL;
+}
+
+static int abort_poll(void *ctx)
+{
+	run_state *r = ctx;
+	int64_t now = rb_now_ms();
+	if (now < r->next_check)
+		return 0;
+	r->next_check = now + r->every_ms;
+	return check_aborts(r);
+}
+
+/* --- executors ------------------------------------------------------------ */
+
+/* How a step ended, before expect_error and continue_on_error are applied. */
+typedef struct {
+	int failed;
+	rb_end_reason reason;
+	int exit_code;
+	const char *sqlstate;
+	const char *message;  /* error text for failures, and for expect_error */
+	const char *output;   /* stdout, for expect_error on shell steps */
+	int line, col;        /* where the error is; 0: the step's fence */
+	int64_t duration_ms;
+} outcome;
+
+static const char *counter(const run_state *r, const rb_step *s, char *buf, size_t size)
+{
+	if (s->role == RB_ROLE_ON_FAILURE)
+		snprintf(buf, size, "[on failure %d/%zu]", s->number, r->total);
+	else
+		snprintf(buf, size, "[%d/%zu]", s->number, r->total);
+	return buf;
+}
+
+/* Prints the result line and the error, applies expect_error; returns the status. */
+static rb_status conclude(run_state *r, const rb_step *s, const outcome *oc)
+{
+	char d[32], n[48];
+	rb_format_duration(oc->duration_ms, d, sizeof d);
+	counter(r, s, n, sizeof n);
+	if (oc->reason == RB_END_INTERRUPTED) {
+		say(r, "%s interrupted after %s (stopped)\n", n, d);
+		free(r->failure_reason);
+		r->failure_reason = rb_xstrdup("interrupted");
+		return RB_STATUS_CANCELLED;
+	}
+	if (oc->reason == RB_END_CANCELLED) {
+		say(r, "%s cancelled after %s: an abort condition fired\n", n, d);
+		return RB_STATUS_CANCELLED;
+	}
+	if (oc->reason == RB_END_TIMEOUT) {
+		say(r, "%s timed out after %s (stopped)\n", n, d);
+		step_error(r, s, "timed out after %s%s", d,
+			   s->kind == RB_STEP_SQL ? "; the statement was cancelled on the server and rolled back" : "");
+		return RB_STATUS_FAILED;
+	}
+	if (s->expect_error.value) {
+		const char *want = s->expect_error.value;
+		int matched = 0;
+		if (oc->failed && s->kind == RB_STEP_SQL)
+			matched = rb_sql_error_matches(want, oc->sqlstate, oc->message);
+		else if (oc->failed)
+			matched = strstr(oc->message ? oc->message : "", want) ||
+				  strstr(oc->output ? oc->output : "", want) ||
+				  (atoi(want) != 0 && atoi(want) == oc->exit_code);
+		const char *code = oc->sqlstate && *oc->sqlstate ? oc->sqlstate : NULL;
+		if (matched) {
+			say(r, "%s ok: failed as expected (%s%s%s) in %s\n", n, code ? code : "",
+			    code ? ": " : "", want, d);
+			return RB_STATUS_OK;
+		}
+		say(r, "%s failed: expected an error matching '%s'\n", n, want);
+		if (oc->failed)
+			step_error(r, s, "expected an error matching '%s', got %s%s%s", want,
+				   code ? code : "", code ? ": " : "", oc->message ? oc->message : "");
+		else
+			step_error(r, s, "expected an error matching '%s', but the step succeeded", want);
+		return RB_STATUS_FAILED;
+	}
+	if (!oc->failed) {
+		say(r, "%s ok in %s\n", n, d);
+		return RB_STATUS_OK;
+	}
+	if (s->kind == RB_STEP_SQL) {
+		const char *code = oc->sqlstate && *oc->sqlstate ? oc->sqlstate : NULL;
+		say(r, "%s failed: %s%s in %s\n", n, code ? "SQLSTATE " : "error", code ? code : "", d);
+		step_error_at(r, s, oc->line, oc->col, "ERROR%s%s: %s", code ? " " : "", code ? code : "",
+			      oc->message ? oc->message : "failed");
+		return RB_STATUS_FAILED;
+	}
+	say(r, "%s failed: exit %d in %s\n", n, oc->exit_code, d);
+	step_error(r, s, "failed with exit code %d", oc->exit_code);
+	return RB_STATUS_FAILED;
+}
+
+static void keep_text(char **dst, const char *src)
+{
+	free(*dst);
+	*dst = rb_xstrdup(src ? src : "");
+}
+
+static int64_t step_timeout(const run_state *r, const rb_step *s)
+{
+	return s->timeout_ms > 0 ? s->timeout_ms : r->rb->fm.timeout_ms;
+}
+
+typedef struct {
+	const run_state *r;
+	rb_redact_stream streams[2];
+} term_sink;
+
+/* Step output to the terminal as it comes, secrets hidden. */
+static void to_terminal(void *ctx, int stream, const char *data, size_t len)
+{
+	term_sink *t = ctx;
+	if (!t->r->redactor->count) {
+		fflush(NULL);
+		ssize_t w;
+		size_t off = 0;
+		while (off < len && (w = write(stream, data + off, len - off)) > 0)
+			off += (size_t)w;
+		return;
+	}
+	rb_buf b = RB_BUF_INIT;
+	rb_redact_stream_feed(&t->streams[stream - 1], data, len, &b);
+	if (b.len) {
+		ssize_t w;
+		size_t off = 0;
+		while (off < b.len && (w = write(stream, b.data + off, b.len - off)) > 0)
+			off += (size_t)w;
+	}
+	rb_buf_free(&b);
+}
+
+/* Runs a shell step; returns the step's status and sets *env on environment failures. */
+static rb_status run_shell(run_state *r, const rb_step *s, step_result *res, int *env)
 {
 	rb_status st = RB_STATUS_FAILED;
 	rb_error err = RB_ERROR_INIT;
 	rb_shell_result sr;
+	outcome oc;
+	term_sink sink;
 	char *cwd = join_dir(r->rb->dir, s->cwd ? s->cwd : ".");
 	char *label = rb_xasprintf("%s:%d", r->rb->path, s->line);
 	rb_vars_set(&r->vars, "RUNBOOK_STEP", s->id, RB_VAR_RUNBOOK);
 	char **envp = rb_vars_envp(&r->vars);
-	int64_t timeout = s->timeout_ms > 0 ? s->timeout_ms : r->rb->fm.timeout_ms;
 	const char *shell = !strcmp(s->lang, "sh") ? "sh" : r->rb->fm.shell ? r->rb->fm.shell : "bash";
 	if (!strcmp(s->lang, "bash"))
 		shell = "bash";
 
 	rb_shell_opts o;
 	memset(&o, 0, sizeof o);
+	memset(&oc, 0, sizeof oc);
+	memset(&sr, 0, sizeof sr);
+	sink.r = r;
+	rb_redact_stream_init(&sink.streams[0], r->redactor);
+	rb_redact_stream_init(&sink.streams[1], r->redactor);
 	o.shell = shell;
 	o.script = s->body;
 	o.label = label;
 	o.cwd = cwd;
 	o.envp = envp;
-	o.timeout_ms = timeout;
+	o.timeout_ms = step_timeout(r, s);
 	o.grace_ms = r->opts->grace_ms;
 	o.interactive = s->interactive;
 	o.keep_max = r->opts->keep_max ? r->opts->keep_max : 1 << 20;
+	o.sink = to_terminal;
+	o.sink_ctx = &sink;
+	if (r->naborts) {
+		o.poll = abort_poll;
+		o.poll_ctx = r;
+		o.poll_every_ms = 100;
+	}
 
 	if (rb_shell_run(&o, &sr, &err) < 0) {
 		step_error(r, s, "%s", err.message);
-		*exit_code = -1;
+		*env = 1;
 		goto done;
 	}
-	*exit_code = sr.status;
+	for (int i = 0; i < 2; i++) {
+		rb_buf tail = RB_BUF_INIT;
+		rb_redact_stream_flush(&sink.streams[i], &tail);
+		if (tail.len) {
+			ssize_t w = write(i + 1, tail.data, tail.len);
+			(void)w;
+		}
+		rb_buf_free(&tail);
+	}
+	res->exit_code = sr.status;
 	res->duration_ms = sr.duration_ms;
-	free(res->out);
-	free(res->err);
-	res->out = rb_xstrdup(sr.out);
-	res->err = rb_xstrdup(sr.err);
-	char d[32];
-	rb_format_duration(sr.duration_ms, d, sizeof d);
-	if (sr.reason == RB_END_TIMEOUT) {
-		say("[%d/%zu] timed out after %s (process group stopped)\n", s->number, r->total, d);
-		step_error(r, s, "timed out after %s", d);
-		*exit_code = sr.status;
-		goto done;
+	keep_text(&res->out, sr.out);
+	keep_text(&res->err, sr.err);
+	oc.reason = sr.reason;
+	oc.exit_code = sr.status;
+	oc.failed = sr.status != 0;
+	oc.message = sr.err;
+	oc.output = sr.out;
+	oc.duration_ms = sr.duration_ms;
+	if (sr.leftovers) {
+		char n[48];
+		say(r, "%s note: background processes left by the step were stopped\n", counter(r, s, n, sizeof n));
 	}
-	if (sr.reason == RB_END_INTERRUPTED) {
-		say("[%d/%zu] interrupted after %s (process group stopped)\n", s->number, r->total, d);
-		st = RB_STATUS_CANCELLED;
-		goto done;
-	}
-	if (sr.status != 0) {
-		say("[%d/%zu] failed: exit %d in %s\n", s->number, r->total, sr.status, d);
-		step_error(r, s, "failed with exit code %d", sr.status);
-		goto done;
-	}
-	if (s->capture.value) {
+	st = conclude(r, s, &oc);
+	if (st == RB_STATUS_OK && s->capture.value && !oc.failed) {
 		if (sr.out_total > sr.out_len) {
-			say("[%d/%zu] failed: output too large to capture\n", s->number, r->total);
 			step_error(r, s, "capture=%s: output of %zu bytes is larger than the %zu kept",
 				   s->capture.value, sr.out_total, sr.out_len);
+			st = RB_STATUS_FAILED;
 			goto done;
 		}
 		char *v = trim_dup(sr.out);
-		rb_vars_set(&r->vars, s->capture.value, v, RB_VAR_CAPTURE);
+		set_var(r, s->capture.value, v, RB_VAR_CAPTURE);
 		free(v);
 	}
-	if (sr.leftovers)
-		say("[%d/%zu] note: background processes left by the step were stopped\n", s->number,
-		    r->total);
-	say("[%d/%zu] ok in %s\n", s->number, r->total, d);
-	st = RB_STATUS_OK;
 done:
+	rb_redact_stream_free(&sink.streams[0]);
+	rb_redact_stream_free(&sink.streams[1]);
 	rb_shell_result_free(&sr);
 	rb_error_clear(&err);
 	rb_vars_envp_free(envp);
@@ -171,25 +562,333 @@ done:
 	return st;
 }
 
+/* Runs a sql step over the run's connection; returns the step's status. */
+static rb_status run_sql(run_state *r, const rb_step *s, step_result *res, int *env, int *usage)
+{
+	rb_status st = RB_STATUS_FAILED;
+	rb_error err = RB_ERROR_INIT;
+	rb_sqlexec_result sr;
+	outcome oc;
+	PGconn *conn = NULL;
+	char *shown = NULL;
+	size_t shown_len = 0;
+	FILE *out = NULL;
+	memset(&sr, 0, sizeof sr);
+	memset(&oc, 0, sizeof oc);
+	res->is_sql = 1;
+
+	if (rb_dbset_get(r->dbs, s->db, &r->vars, &conn, &err) < 0) {
+		step_error(r, s, "%s", err.message);
+		*env = err.code == RB_EXIT_ENV;
+		*usage = !*env;
+		goto done;
+	}
+	/* Results are printed per statement through a memory stream, so they can be redacted. */
+	out = r->redactor->count ? open_memstream(&shown, &shown_len) : NULL;
+	rb_sqlexec_opts o;
+	memset(&o, 0, sizeof o);
+	o.conn = conn;
+	o.file = r->rb->path;
+	o.dir = r->rb->dir;
+	o.body = s->body;
+	o.body_line = s->body_line;
+	o.body_col = s->col;
+	o.mode = s->transaction;
+	o.timeout_ms = step_timeout(r, s);
+	o.vars = &r->vars;
+	o.out = out ? out : stdout;
+	if (r->naborts) {
+		o.poll = abort_poll;
+		o.poll_ctx = r;
+		o.poll_every_ms = 100;
+	}
+	r->sql_busy = 1;
+	int ran = rb_sqlexec_run(&o, &sr, &err);
+	r->sql_busy = 0;
+	if (out) {
+		fclose(out);
+		out = NULL;
+		char *c = clean(r, shown);
+		fputs(c, stdout);
+		fflush(stdout);
+		free(c);
+	}
+	if (ran < 0) {
+		if (err.file)
+			step_error_at(r, s, err.line, err.col, "%s", err.message);
+		else
+			step_error(r, s, "%s", err.message);
+		char n[48];
+		say(r, "%s failed: the block could not be run\n", counter(r, s, n, sizeof n));
+		*env = err.code == RB_EXIT_ENV;
+		*usage = !*env;
+		goto done;
+	}
+	res->duration_ms = sr.duration_ms;
+	res->exit_code = sr.ok ? 0 : 1;
+	snprintf(res->sqlstate, sizeof res->sqlstate, "%s", sr.sqlstate);
+	keep_text(&res->err, sr.message);
+	rb_sql_rows_free(&res->rows);
+	res->rows = sr.rows;
+	memset(&sr.rows, 0, sizeof sr.rows);
+	oc.reason = sr.reason;
+	oc.failed = !sr.ok;
+	oc.exit_code = res->exit_code;
+	oc.sqlstate = sr.sqlstate;
+	oc.message = sr.message;
+	oc.line = sr.err_line;
+	oc.col = sr.err_col;
+	oc.duration_ms = sr.duration_ms;
+	st = conclude(r, s, &oc);
+	if (st == RB_STATUS_OK && s->capture.value && !oc.failed) {
+		const rb_sql_rows *rows = &res->rows;
+		if (!rows->nrows || !rows->ncols) {
+			step_error(r, s, "capture=%s: the last statement returned no row", s->capture.value);
+			st = RB_STATUS_FAILED;
+			goto done;
+		}
+		set_var(r, s->capture.value, rows->cells[0] ? rows->cells[0] : "", RB_VAR_CAPTURE);
+	}
+done:
+	if (out)
+		fclose(out);
+	free(shown);
+	rb_sqlexec_result_free(&sr);
+	rb_error_clear(&err);
+	return st;
+}
+
+/* A lua step: runs for its effects on vars; an error fails it. */
+static rb_status run_lua(run_state *r, const rb_step *s, step_result *res)
+{
+	rb_lua_result lr;
+	char n[48], d[32];
+	int64_t t0 = rb_now_ms();
+	eval_lua(r, s->body, 0, s->body_line, &lr);
+	res->duration_ms = rb_now_ms() - t0;
+	rb_format_duration(res->duration_ms, d, sizeof d);
+	counter(r, s, n, sizeof n);
+	rb_status st = RB_STATUS_OK;
+	if (!lr.ok) {
+		say(r, "%s failed in %s\n", n, d);
+		step_error_at(r, s, lr.error_line, 1, "%s", lr.message ? lr.message : "error");
+		keep_text(&res->err, lr.message);
+		res->exit_code = 1;
+		st = RB_STATUS_FAILED;
+	} else {
+		say(r, "%s ok in %s\n", n, d);
+	}
+	rb_lua_result_free(&lr);
+	return st;
+}
+
+/* A gate: falsy stops the run (exit 3) with the gate's message. Sets *said_no. */
+static rb_status run_gate(run_state *r, const rb_step *s, step_result *res, int *said_no)
+{
+	rb_lua_result lr;
+	char n[48];
+	eval_lua(r, s->body, 0, s->body_line, &lr);
+	counter(r, s, n, sizeof n);
+	rb_status st = RB_STATUS_OK;
+	keep_text(&res->out, lr.message);
+	if (!lr.ok) {
+		say(r, "%s gate failed to evaluate\n", n);
+		step_error_at(r, s, lr.error_line, 1, "gate error: %s", lr.message ? lr.message : "error");
+		*said_no = 1;
+		st = RB_STATUS_FAILED;
+	} else if (!lr.truthy) {
+		say(r, "%s gate closed: %s\n", n, lr.message ? lr.message : "the gate returned false");
+		step_error(r, s, "gate closed: %s", lr.message ? lr.message : "the gate returned false");
+		*said_no = 1;
+		st = RB_STATUS_FAILED;
+	} else {
+		say(r, "%s gate open%s%s\n", n, lr.message ? ": " : "", lr.message ? lr.message : "");
+	}
+	res->exit_code = st == RB_STATUS_OK ? 0 : 1;
+	rb_lua_result_free(&lr);
+	return st;
+}
+
+static const char *operator_name(void)
+{
+	const char *u = getenv("USER");
+	if (!u || !*u)
+		u = getenv("LOGNAME");
+	return u && *u ? u : "unknown";
+}
+
+static void record_approval(run_state *r, const rb_step *s, const char *item, int approved,
+			    const char *how)
+{
+	if (r->opts->record)
+		rb_record_event(r->opts->record, "approval", "step", s->id, "item", item, "who",
+				operator_name(), "how", how, "approved", approved ? "yes" : "no", NULL);
+}
+
+/* A task list: every unchecked item must be approved. Sets *said_no. */
+static rb_status run_approval(run_state *r, const rb_step *s, int *said_no)
+{
+	char n[48];
+	counter(r, s, n, sizeof n);
+	for (size_t i = 0; i < s->nitems; i++) {
+		const rb_approval_item *it = &s->items[i];
+		const char *how = "checked in the runbook";
+		int ok = it->checked || rb_approve_item(&r->approver, it->text, &how);
+		say(r, "  [%c] %s  (%s)\n", ok ? 'x' : ' ', it->text, how);
+		record_approval(r, s, it->text, ok, how);
+		if (!ok) {
+			say(r, "%s not approved\n", n);
+			step_error_at(r, s, it->line, it->col, "not approved: %s (%s)%s", it->text, how,
+				      r->approver.interactive || r->approver.yes ? ""
+				      : "; run on a terminal, or pass --yes to approve");
+			*said_no = 1;
+			return RB_STATUS_FAILED;
+		}
+	}
+	say(r, "%s approved\n", n);
+	return RB_STATUS_OK;
+}
+
+/* confirm / confirm="PHRASE" before a step. Returns 1 when it may run. */
+static int confirmed(run_state *r, const rb_step *s)
+{
+	const char *how = NULL;
+	int ok;
+	char *q = rb_xasprintf("run step '%s' (%s:%d)?", s->id, r->rb->path, s->line);
+	if (s->confirm_phrase)
+		ok = rb_approve_phrase(&r->approver, q, s->confirm_phrase, &how);
+	else
+		ok = rb_approve_item(&r->approver, q, &how);
+	record_approval(r, s, s->confirm_phrase ? s->confirm_phrase : "run this step", ok, how);
+	if (!ok)
+		step_error(r, s, "not confirmed (%s)%s", how,
+			   s->confirm_phrase ? "; pass --confirm with the exact phrase" : "; pass --yes");
+	free(q);
+	return ok;
+}
+
 static void header(run_state *r, const rb_step *s)
 {
 	rb_buf b = RB_BUF_INIT;
+	char n[48];
 	rb_section_path(r->rb, s->section, &b);
-	say("[%d/%zu] %s%s%s (%s)\n", s->number, r->total, rb_buf_cstr(&b), b.len ? " \xe2\x80\xba " : "",
-	    s->id, s->lang);
+	say(r, "%s %s%s%s (%s)\n", counter(r, s, n, sizeof n), rb_buf_cstr(&b),
+	    b.len ? " \xe2\x80\xba " : "", s->id, s->kind == RB_STEP_APPROVAL ? "approval" :
+	    s->kind == RB_STEP_GATE ? "gate" : s->lang);
 	rb_buf_free(&b);
 }
 
-/* Kinds this engine can execute; the others are refused before anything runs. */
+static void interruptible_sleep(int64_t ms)
+{
+	int64_t end = rb_now_ms() + ms;
+	while (!rb_signals_interrupted() && rb_now_ms() < end) {
+		struct timespec t = {0, 20 * 1000000L};
+		nanosleep(&t, NULL);
+	}
+}
+
+static void record_step_end(run_state *r, const rb_step *s, const step_result *res)
+{
+	if (!r->opts->record)
+		return;
+	char code[16], dur[32];
+	snprintf(code, sizeof code, "%d", res->exit_code);
+	rb_format_duration(res->duration_ms, dur, sizeof dur);
+	const char *out = res->out ? res->out : "";
+	const char *err = res->err ? res->err : "";
+	rb_buf o = RB_BUF_INIT;
+	/* Bounded output, the elision said. */
+	size_t on = strlen(out), en = strlen(err);
+	rb_buf_add(&o, out, on < RECORD_OUTPUT_MAX ? on : RECORD_OUTPUT_MAX);
+	if (on > RECORD_OUTPUT_MAX)
+		rb_buf_printf(&o, "\n[... %zu more bytes of stdout not kept]\n", on - RECORD_OUTPUT_MAX);
+	if (en && !res->is_sql) {
+		rb_buf_puts(&o, on ? "\n--- stderr\n" : "--- stderr\n");
+		rb_buf_add(&o, err, en < RECORD_OUTPUT_MAX ? en : RECORD_OUTPUT_MAX);
+		if (en > RECORD_OUTPUT_MAX)
+			rb_buf_printf(&o, "\n[... %zu more bytes of stderr not kept]\n", en - RECORD_OUTPUT_MAX);
+	}
+	rb_record_event(r->opts->record, "end", "id", s->id, "status", rb_status_name(res->status),
+			"exit", s->kind == RB_STEP_SHELL ? code : NULL,
+			"sqlstate", *res->sqlstate ? res->sqlstate : NULL,
+			"message", res->status == RB_STATUS_FAILED || res->is_sql ? (res->is_sql ? res->err : r->failure_reason) : NULL,
+			"duration", dur, "output", o.data,
+			"capture", s->capture.value,
+			"value", s->capture.value && res->status == RB_STATUS_OK ? rb_vars_get(&r->vars, s->capture.value) : NULL,
+			NULL);
+	rb_buf_free(&o);
+}
+
+/* Runs one step through its executor, with retries and expect=. */
+static rb_status execute(run_state *r, const rb_step *s, step_result *res, int *rc)
+{
+	rb_status st = RB_STATUS_FAILED;
+	int attempts = 1 + (s->retry > 0 ? s->retry : 0);
+	for (int attempt = 1; attempt <= attempts; attempt++) {
+		int env = 0, usage = 0, said_no = 0;
+		switch (s->kind) {
+		case RB_STEP_SHELL: st = run_shell(r, s, res, &env); break;
+		case RB_STEP_SQL: st = run_sql(r, s, res, &env, &usage); break;
+		case RB_STEP_LUA: st = run_lua(r, s, res); break;
+		case RB_STEP_GATE: st = run_gate(r, s, res, &said_no); break;
+		case RB_STEP_APPROVAL: st = run_approval(r, s, &said_no); break;
+		default: st = RB_STATUS_OK; break;
+		}
+		if (st == RB_STATUS_OK && s->expect.value) {
+			rb_lua_result lr;
+			eval_lua(r, s->expect.value, 1, s->expect.line, &lr);
+			if (!lr.ok || !lr.truthy) {
+				step_error_at(r, s, s->expect.line, s->expect.col, "expect=%s %s%s",
+					      s->expect.value, lr.ok ? "does not hold" : "failed: ",
+					      lr.ok ? "" : lr.message);
+				st = RB_STATUS_FAILED;
+			}
+			rb_lua_result_free(&lr);
+		}
+		if (st == RB_STATUS_CANCELLED) {
+			*rc = r->fired ? RB_EXIT_ABORT : RB_EXIT_INTERRUPTED;
+			return st;
+		}
+		if (st == RB_STATUS_OK) {
+			*rc = RB_EXIT_OK;
+			return st;
+		}
+		*rc = said_no ? RB_EXIT_GATE : env ? RB_EXIT_ENV : usage ? RB_EXIT_USAGE : RB_EXIT_STEP;
+		if (said_no || usage || attempt == attempts || rb_signals_interrupted())
+			break;
+		char n[48];
+		say(r, "%s retrying (attempt %d of %d)%s\n", counter(r, s, n, sizeof n), attempt + 1,
+		    attempts, s->retry_delay_ms > 0 ? " after a delay" : "");
+		if (s->retry_delay_ms > 0)
+			interruptible_sleep(s->retry_delay_ms);
+	}
+	return st;
+}
+
+/* Kinds this engine can execute. */
 static int supported(rb_step_kind k)
 {
-	return k == RB_STEP_SHELL;
+	return k != RB_STEP_DOC;
 }
 
 static int setup(run_state *r)
 {
 	const rb_runbook *rb = r->rb;
 	const rb_run_opts *o = r->opts;
+	r->redactor = o->redactor ? o->redactor : &r->own_redactor;
+	if (o->ephemeral_db) {
+		rb_error err = RB_ERROR_INIT;
+		rb_pgserver_opts po;
+		memset(&po, 0, sizeof po);
+		po.keep = o->keep_db;
+		po.log = stdout;
+		if (rb_pgserver_start(&po, &r->pg, &err) < 0) {
+			fprintf(stderr, "runbook: --ephemeral-db: %s\n", err.message);
+			rb_error_clear(&err);
+			return RB_EXIT_ENV;
+		}
+		rb_pgserver_export_env(r->pg);
+	}
 	rb_vars_load_environ(&r->vars);
 	for (size_t i = 0; i < rb->fm.nenv; i++)
 		if (!rb_vars_find(&r->vars, rb->fm.env[i].key) ||
@@ -207,8 +906,44 @@ static int setup(run_state *r)
 		rb_vars_set(&r->vars, name, eq + 1, RB_VAR_SET);
 		free(name);
 	}
+	/* Secrets: named in the front matter, or by their names, and DSN passwords. */
+	for (size_t i = 0; i < r->vars.count; i++) {
+		const rb_var *v = &r->vars.items[i];
+		int secret = rb_redact_name_is_secret(v->name);
+		for (size_t k = 0; !secret && k < rb->fm.nsecrets; k++)
+			secret = !strcmp(rb->fm.secrets[k].value, v->name);
+		if (secret)
+			rb_redactor_add(r->redactor, v->value);
+		char *pw = strstr(v->value, "://") || strstr(v->value, "password") ? rb_dsn_password(v->value) : NULL;
+		if (pw)
+			rb_redactor_add(r->redactor, pw);
+		free(pw);
+	}
+	if (o->db_url) {
+		char *pw = rb_dsn_password(o->db_url);
+		if (pw)
+			rb_redactor_add(r->redactor, pw);
+		free(pw);
+	}
+	const char **names = rb_xcalloc(rb->fm.ndatabases + 1, sizeof *names);
+	const char **dsns = rb_xcalloc(rb->fm.ndatabases + 1, sizeof *dsns);
+	for (size_t i = 0; i < rb->fm.ndatabases; i++) {
+		names[i] = rb->fm.databases[i].key;
+		dsns[i] = rb->fm.databases[i].value;
+	}
+	/* --ephemeral-db wins over the front matter: the runbook runs against the throwaway server. */
+	const char *dflt = o->db_url ? o->db_url : r->pg ? rb_pgserver_url(r->pg) : rb->fm.database.value;
+	r->dbs = rb_dbset_new(dflt, names, dsns, rb->fm.ndatabases);
+	free(names);
+	free(dsns);
 	rb_vars_set(&r->vars, "RUNBOOK_FILE", rb->path, RB_VAR_RUNBOOK);
 	rb_vars_set(&r->vars, "RUNBOOK_DIR", rb->dir, RB_VAR_RUNBOOK);
+	r->local_lua = rb_xasprintf("%s/lua", rb->dir);
+	r->lua_dirs[0] = r->local_lua;
+	r->lua_dirs[1] = o->lua_dir;
+	r->lua_dirs[2] = NULL;
+	rb_approver_init(&r->approver, o->yes, o->confirm);
+	r->every_ms = 0;
 	const char *selected[2] = {o->from, o->only};
 	for (int k = 0; k < 2; k++) {
 		if (selected[k] && !rb_runbook_find_step(rb, selected[k])) {
@@ -225,7 +960,142 @@ static int setup(run_state *r)
 			return RB_EXIT_USAGE;
 		}
 	}
+	if (o->record) {
+		for (size_t i = 0; i < o->nsets; i++) {
+			const char *eq = strchr(o->sets[i], '=');
+			char *name = rb_xstrndup(o->sets[i], (size_t)(eq - o->sets[i]));
+			rb_record_event(o->record, "var", "name", name, "value", eq + 1, "source", "--set", NULL);
+			free(name);
+		}
+	}
 	return RB_EXIT_OK;
+}
+
+/* Arms an abort condition: checked before each later step and while steps run. */
+static void arm(run_state *r, const rb_step *s)
+{
+	r->aborts = rb_xrealloc(r->aborts, (r->naborts + 1) * sizeof *r->aborts);
+	r->aborts[r->naborts++] = s;
+	int64_t every = s->every_ms > 0 ? s->every_ms : DEFAULT_EVERY_MS;
+	if (!r->every_ms || every < r->every_ms)
+		r->every_ms = every;
+	r->next_check = rb_now_ms() + r->every_ms;
+	char n[48], d[32];
+	rb_format_duration(every, d, sizeof d);
+	say(r, "%s abort condition '%s' armed: checked before every step and every %s\n",
+	    counter(r, s, n, sizeof n), s->id, d);
+}
+
+/*
+ * Runs the steps of one role in order. For the main flow the first failure
+ * stops it; for the handler every step runs. Returns an RB_EXIT_* code.
+ */
+static int run_role(run_state *r, rb_role role)
+{
+	const rb_runbook *rb = r->rb;
+	const rb_run_opts *o = r->opts;
+	int handler = role == RB_ROLE_ON_FAILURE;
+	int rc = RB_EXIT_OK;
+	int started = handler || o->from == NULL;
+	r->total = rb_runbook_count(rb, role);
+	for (size_t i = 0; i < rb->nsteps; i++) {
+		const rb_step *s = &rb->steps[i];
+		step_result *res = &r->results[i];
+		if (s->role != role || s->kind == RB_STEP_DOC)
+			continue;
+		if (!handler && o->from && !strcmp(s->id, o->from))
+			started = 1;
+		if (!rb_step_runnable(s) || !started || (!handler && o->only && strcmp(s->id, o->only))) {
+			res->status = RB_STATUS_SKIPPED;
+			continue;
+		}
+		if (s->kind == RB_STEP_ABORT) {
+			if (!handler)
+				arm(r, s);
+			res->status = RB_STATUS_OK;
+			continue;
+		}
+		if (!handler && rb_signals_interrupted()) {
+			rc = RB_EXIT_INTERRUPTED;
+			break;
+		}
+		if (!handler && r->naborts && check_aborts(r)) {
+			rc = RB_EXIT_ABORT;
+			break;
+		}
+		if (s->when.value) {
+			rb_lua_result lr;
+			eval_lua(r, s->when.value, 1, s->when.line, &lr);
+			int go = lr.ok && lr.truthy;
+			if (!lr.ok)
+				step_error_at(r, s, s->when.line, s->when.col, "when= failed: %s", lr.message);
+			rb_lua_result_free(&lr);
+			if (!go) {
+				char n[48];
+				say(r, "%s %s skipped: when=%s is false\n", counter(r, s, n, sizeof n), s->id,
+				    s->when.value);
+				res->status = RB_STATUS_SKIPPED;
+				continue;
+			}
+		}
+		header(r, s);
+		if (o->record) {
+			char num[16], line[16];
+			rb_buf path = RB_BUF_INIT;
+			snprintf(num, sizeof num, "%d", s->number);
+			snprintf(line, sizeof line, "%d", s->line);
+			rb_section_path(rb, s->section, &path);
+			rb_record_event(o->record, "step", "id", s->id, "number", num, "kind",
+					rb_step_kind_name(s->kind), "lang", s->lang, "line", line, "section",
+					path.data, "role", handler ? "on_failure" : "main", NULL);
+			rb_buf_free(&path);
+		}
+		int step_rc = RB_EXIT_OK;
+		if (s->confirm && !confirmed(r, s)) {
+			res->status = RB_STATUS_FAILED;
+			step_rc = RB_EXIT_GATE;
+		} else {
+			res->status = execute(r, s, res, &step_rc);
+		}
+		record_step_end(r, s, res);
+		if (res->status == RB_STATUS_OK)
+			continue;
+		if (!r->failed_step)
+			r->failed_step = s;
+		if (handler)
+			continue; /* a handler runs all its steps */
+		if (step_rc == RB_EXIT_STEP && s->continue_on_error) {
+			char n[48];
+			say(r, "%s continuing: the step allows failure (continue_on_error)\n",
+			    counter(r, s, n, sizeof n));
+			r->failed_step = NULL;
+			continue;
+		}
+		rc = step_rc == RB_EXIT_OK ? RB_EXIT_STEP : step_rc;
+		break;
+	}
+	return rc;
+}
+
+static void run_handler(run_state *r, int rc)
+{
+	const rb_runbook *rb = r->rb;
+	if (rb->on_failure_section < 0 || rb_runbook_count(rb, RB_ROLE_ON_FAILURE) == 0)
+		return;
+	/* A second Ctrl-C must be able to stop the handler itself. */
+	rb_signals_reset();
+	const char *reason = rc == RB_EXIT_ABORT ? r->fired_reason
+			     : rc == RB_EXIT_INTERRUPTED ? "interrupted"
+			     : r->failure_reason ? r->failure_reason : "failed";
+	set_var(r, "FAILED_STEP", r->fired ? r->fired->id : r->failed_step ? r->failed_step->id : "",
+		RB_VAR_RUNBOOK);
+	set_var(r, "FAILURE_REASON", reason ? reason : "failed", RB_VAR_RUNBOOK);
+	set_var(r, "FAILURE_EXIT_CODE", rc == RB_EXIT_ABORT ? "4" : rc == RB_EXIT_GATE ? "3"
+		: rc == RB_EXIT_INTERRUPTED ? "130" : rc == RB_EXIT_ENV ? "5" : "1", RB_VAR_RUNBOOK);
+	say(r, "Running the failure handler \"%s\"\n", rb->sections[rb->on_failure_section].title);
+	if (r->opts->record)
+		rb_record_event(r->opts->record, "note", "text", "the on_failure section ran", NULL);
+	run_role(r, RB_ROLE_ON_FAILURE);
 }
 
 int rb_engine_run(const rb_runbook *rb, const rb_run_opts *opts)
@@ -235,8 +1105,7 @@ int rb_engine_run(const rb_runbook *rb, const rb_run_opts *opts)
 	memset(&r, 0, sizeof r);
 	r.rb = rb;
 	r.opts = opts;
-	r.results = rb_xcalloc(rb->nsteps, sizeof *r.results);
-	r.total = rb_runbook_count(rb, RB_ROLE_MAIN);
+	r.results = rb_xcalloc(rb->nsteps ? rb->nsteps : 1, sizeof *r.results);
 
 	rb_signals_install();
 #ifdef __linux__
@@ -247,65 +1116,53 @@ int rb_engine_run(const rb_runbook *rb, const rb_run_opts *opts)
 	if (rc != RB_EXIT_OK)
 		goto done;
 
-	say("Running %s (%s): %zu step%s\n", rb->title, rb->path, r.total, r.total == 1 ? "" : "s");
-	int started = opts->from == NULL;
+	size_t total = rb_runbook_count(rb, RB_ROLE_MAIN);
+	say(&r, "Running %s (%s): %zu step%s\n", rb->title, rb->path, total, total == 1 ? "" : "s");
+	rc = run_role(&r, RB_ROLE_MAIN);
+	if (rc == RB_EXIT_OK && rb_signals_interrupted())
+		rc = RB_EXIT_INTERRUPTED;
+	if (rc == RB_EXIT_ABORT) {
+		fflush(stdout);
+		fprintf(stderr, "%s:%d:%d: abort condition '%s' fired: %s\n", rb->path, r.fired->line,
+			r.fired->col, r.fired->id, r.fired_reason);
+		if (opts->record)
+			rb_record_event(opts->record, "abort", "step", r.fired->id, "reason", r.fired_reason, NULL);
+	}
 	size_t ok = 0, failed = 0, skipped = 0;
 	for (size_t i = 0; i < rb->nsteps; i++) {
-		const rb_step *s = &rb->steps[i];
-		step_result *res = &r.results[i];
-		if (s->role != RB_ROLE_MAIN || s->kind == RB_STEP_DOC)
+		if (rb->steps[i].role != RB_ROLE_MAIN || !rb_step_runnable(&rb->steps[i]) ||
+		    rb->steps[i].kind == RB_STEP_ABORT)
 			continue;
-		if (opts->from && !strcmp(s->id, opts->from))
-			started = 1;
-		if (!rb_step_runnable(s) || !started || (opts->only && strcmp(s->id, opts->only))) {
-			res->status = RB_STATUS_SKIPPED;
-			continue;
-		}
-		if (rb_signals_interrupted()) {
-			rc = RB_EXIT_INTERRUPTED;
-			break;
-		}
-		header(&r, s);
-		int exit_code = 0;
-		res->status = run_shell(&r, s, res, &exit_code);
-		res->exit_code = exit_code;
-		if (res->status == RB_STATUS_OK) {
-			ok++;
-			continue;
-		}
-		if (res->status == RB_STATUS_CANCELLED || rb_signals_interrupted()) {
-			rc = RB_EXIT_INTERRUPTED;
-			break;
-		}
-		failed++;
-		if (exit_code < 0) {
-			rc = RB_EXIT_ENV;
-			break;
-		}
-		if (s->continue_on_error) {
-			say("[%d/%zu] continuing: the step allows failure (continue_on_error)\n", s->number,
-			    r.total);
-			continue;
-		}
-		rc = RB_EXIT_STEP;
-		break;
-	}
-	for (size_t i = 0; i < rb->nsteps; i++)
+		ok += r.results[i].status == RB_STATUS_OK;
+		failed += r.results[i].status == RB_STATUS_FAILED || r.results[i].status == RB_STATUS_CANCELLED;
 		skipped += r.results[i].status == RB_STATUS_SKIPPED;
+	}
+	if (rc != RB_EXIT_OK && rc != RB_EXIT_USAGE)
+		run_handler(&r, rc);
 	if (rc == RB_EXIT_INTERRUPTED)
-		say("Interrupted: %zu ok, %zu failed; the run stopped.\n", ok, failed);
+		say(&r, "Interrupted: %zu ok, %zu failed; the run stopped.\n", ok, failed);
 	else if (rc == RB_EXIT_OK)
-		say("Done: %zu ok%s, %zu failed%s\n", ok, failed ? " (with allowed failures)" : "", failed,
+		say(&r, "Done: %zu ok, %zu failed%s%s\n", ok, failed, failed ? " (allowed)" : "",
 		    skipped ? ", some steps skipped" : "");
 	else
-		say("Stopped: %zu ok, %zu failed, %zu not reached\n", ok, failed,
-		    r.total - ok - failed - skipped);
+		say(&r, "Stopped (exit %d): %zu ok, %zu failed, %zu not run\n", rc, ok, failed,
+		    total - ok - failed);
 done:
 	for (size_t i = 0; i < rb->nsteps; i++) {
 		free(r.results[i].out);
 		free(r.results[i].err);
+		rb_sql_rows_free(&r.results[i].rows);
 	}
 	free(r.results);
+	rb_dbset_free(r.dbs);
+	rb_dbset_free(r.monitor);
+	if (r.pg)
+		rb_pgserver_stop(r.pg);
 	rb_vars_free(&r.vars);
+	rb_redactor_free(&r.own_redactor);
+	free(r.local_lua);
+	free(r.aborts);
+	free(r.fired_reason);
+	free(r.failure_reason);
 	return rc;
 }

@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "record.h"
+#include "redact.h"
 #include "runbook.h"
 
 typedef struct {
@@ -23,6 +25,12 @@ typedef struct {
 	const char *confirm;    /* --confirm PHRASE */
 	int64_t grace_ms;       /* between TERM and KILL; 0: 2000 */
 	size_t keep_max;        /* output kept per stream per step; 0: 1 MiB */
+	const char *db_url;     /* --db URL: the default connection */
+	int ephemeral_db;       /* --ephemeral-db: start a throwaway PostgreSQL */
+	int keep_db;            /* --keep-db: leave it running at the end */
+	const char *lua_dir;    /* the shipped Lua helpers (require); NULL: none */
+	rb_record *record;      /* events of the run go here (audit); NULL: none */
+	rb_redactor *redactor;  /* secrets the engine finds are added here; NULL: a private one */
 } rb_run_opts;
 
 /** What became of a step. */
@@ -39,8 +47,9 @@ const char *rb_status_name(rb_status s);
 
 /**
  * Runs the runbook's main flow. Returns an RB_EXIT_* code: 0 when every
- * step succeeded, 1 when one failed, 2 for bad options, 5 when a process
- * could not be started, 130 when interrupted.
+ * step succeeded, 1 when one failed, 2 for bad options or a step that cannot
+ * be prepared, 5 when a process, the database or the ephemeral server could
+ * not be started or reached, 130 when interrupted.
  */
 int rb_engine_run(const rb_runbook *rb, const rb_run_opts *opts);
 

@@ -32,7 +32,7 @@ typedef struct {
 } cli_command;
 
 static const cli_command commands[] = {
-	{"run", CMD_RUN, "run a runbook", "runbook run FILE [options]"},
+	{"run", CMD_RUN, "run a runbook", "runbook run FILE [--dry-run] [--db URL | --ephemeral-db] [--set K=V]... [options]"},
 	{"plan", CMD_PLAN, "show what a run would do, touching nothing (= run --dry-run)",
 	 "runbook plan FILE [--json]"},
 	{"list", CMD_LIST, "print the step ids, one a line", "runbook list FILE"},
@@ -40,7 +40,8 @@ static const cli_command commands[] = {
 };
 
 typedef enum {
-	OPT_DRY_RUN, OPT_JSON, OPT_SET, OPT_YES, OPT_CONFIRM, OPT_FROM, OPT_ONLY, OPT_HELP
+	OPT_DRY_RUN, OPT_JSON, OPT_SET, OPT_YES, OPT_CONFIRM, OPT_FROM, OPT_ONLY, OPT_DB,
+	OPT_EPHEMERAL_DB, OPT_KEEP_DB, OPT_HELP
 } opt_id;
 
 typedef struct {
@@ -59,6 +60,10 @@ static const cli_option options[] = {
 	{OPT_CONFIRM, "confirm", "PHRASE", CMD_RUN, "the phrase a confirm=\"PHRASE\" step asks for"},
 	{OPT_FROM, "from", "ID", CMD_RUN, "start at step ID"},
 	{OPT_ONLY, "only", "ID", CMD_RUN, "run only step ID"},
+	{OPT_DB, "db", "URL", CMD_RUN, "the default database connection (overrides the front matter)"},
+	{OPT_EPHEMERAL_DB, "ephemeral-db", NULL, CMD_RUN,
+	 "run against a throwaway local PostgreSQL, removed at exit"},
+	{OPT_KEEP_DB, "keep-db", NULL, CMD_RUN, "with --ephemeral-db: keep the server and print how to connect"},
 	{OPT_HELP, "help", NULL, CMD_RUN | CMD_PLAN | CMD_LIST, "show this help"},
 };
 
@@ -158,8 +163,19 @@ static int parse_args(int argc, char **argv, cli_args *a)
 		case OPT_CONFIRM: a->run.confirm = val; break;
 		case OPT_FROM: a->run.from = val; break;
 		case OPT_ONLY: a->run.only = val; break;
+		case OPT_DB: a->run.db_url = val; break;
+		case OPT_EPHEMERAL_DB: a->run.ephemeral_db = 1; break;
+		case OPT_KEEP_DB: a->run.keep_db = 1; break;
 		case OPT_HELP: a->help = 1; break;
 		}
+	}
+	if (a->run.db_url && a->run.ephemeral_db) {
+		fprintf(stderr, "runbook %s: --db and --ephemeral-db exclude each other\n", a->cmd->name);
+		return -1;
+	}
+	if (a->run.keep_db && !a->run.ephemeral_db) {
+		fprintf(stderr, "runbook %s: --keep-db goes with --ephemeral-db\n", a->cmd->name);
+		return -1;
 	}
 	if (!a->help && !a->file) {
 		fprintf(stderr, "runbook %s: missing FILE\nUsage: %s\n", a->cmd->name, a->cmd->usage);

@@ -2,7 +2,11 @@
  * plan.c - the plan in text and JSON.
  */
 #include "plan.h"
+#include "db.h"
 #include "json.h"
+#include "sqlsplit.h"
+
+#include <stdlib.h>
 
 #include <string.h>
 
@@ -178,6 +182,12 @@ static void render_json(const rb_runbook *rb, rb_buf *out)
 			}
 			rb_json_end(&j, ']');
 		} else {
+			if (s->kind == RB_STEP_SQL) {
+				rb_json_key(&j, "db");
+				rb_json_string(&j, s->db ? s->db : "default");
+				rb_json_key(&j, "transaction");
+				rb_json_string(&j, s->transaction == RB_TXN_NONE ? "none" : "single");
+			}
 			rb_json_key(&j, "body_line");
 			rb_json_int(&j, s->body_line);
 			rb_json_key(&j, "body");
@@ -222,6 +232,62 @@ static void body_preview(const char *body, int max, rb_buf *out)
 			      total - shown == 1 ? "" : "s");
 }
 
+/* The connection a sql step uses, as written, password hidden. */
+static char *connection_of(const rb_runbook *rb, const rb_step *s)
+{
+	if (s->db) {
+		for (size_t i = 0; i < rb->fm.ndatabases; i++)
+			if (!strcmp(rb->fm.databases[i].key, s->db)) {
+				char *dsn = rb_dsn_redact(rb->fm.databases[i].value);
+				char *d = rb_xasprintf("%s (%s)", s->db, dsn);
+				free(dsn);
+				return d;
+			}
+		return rb_xasprintf("%s (not declared under databases:)", s->db);
+	}
+	if (rb->fm.database.value) {
+		char *dsn = rb_dsn_redact(rb->fm.database.value);
+		char *d = rb_xasprintf("default (%s)", dsn);
+		free(dsn);
+		return d;
+	}
+	return rb_xstrdup("default (--db, --ephemeral-db, DATABASE_URL or PG* variables)");
+}
+
+/* Statements of a sql step, their first lines, and how they run. */
+static void sql_summary(const rb_runbook *rb, const rb_step *s, rb_buf *out)
+{
+	rb_sql_item *items = NULL;
+	size_t n = 0;
+	rb_error err = RB_ERROR_INIT;
+	char *conn = connection_of(rb, s);
+	rb_buf_printf(out, "      connection: %s\n", conn);
+	free(conn);
+	if (rb_sql_split(s->body, rb->path, s->body_line, 1, &items, &n, &err) < 0) {
+		rb_buf_printf(out, "      does not split: %s:%d:%d: %s\n", rb->path, err.line, err.col,
+			      err.message);
+		rb_error_clear(&err);
+		return;
+	}
+	int own = rb_sql_has_txn_control(items, n);
+	rb_buf_printf(out, "      transaction: %s\n",
+		      own ? "as written (the block has its own BEGIN/COMMIT)"
+		      : s->transaction == RB_TXN_NONE ? "none (autocommit, statement by statement)"
+						      : "single (the whole block, rolled back on error)");
+	for (size_t i = 0; i < n; i++) {
+		const rb_sql_item *it = &items[i];
+		const char *t = it->kind == RB_SQL_META ? NULL : it->text;
+		if (t) {
+			size_t k = strcspn(t, "\n");
+			rb_buf_printf(out, "      %d: %.*s%s\n", it->line, (int)(k > 100 ? 100 : k), t,
+				      t[k] || k > 100 ? " ..." : "");
+		} else {
+			rb_buf_printf(out, "      %d: \\%s %s\n", it->line, it->command, it->args);
+		}
+	}
+	rb_sql_items_free(items, n);
+}
+
 static void render_step(const rb_runbook *rb, const rb_step *s, size_t total, int preview,
 			rb_buf *out)
 {
@@ -260,6 +326,10 @@ static void render_step(const rb_runbook *rb, const rb_step *s, size_t total, in
 		for (size_t k = 0; k < s->nitems; k++)
 			rb_buf_printf(out, "      [%c] %s\n", s->items[k].checked ? 'x' : ' ',
 				      s->items[k].text);
+		return;
+	}
+	if (s->kind == RB_STEP_SQL) {
+		sql_summary(rb, s, out);
 		return;
 	}
 	body_preview(s->body, preview, out);

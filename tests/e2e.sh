@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # End-to-end test: one directory per case, run in a scratch copy.
 #   runbook.md      the runbook
-#   args            optional: extra arguments to `runbook run` (one line, shell words)
+#   args            optional: extra arguments to `runbook run`, in shell quoting
 #   expected.exit   the exit code
 #   expected.out    optional: stdout, with durations normalised to N.NNNs
 #   expected.err    optional: stderr, same normalisation
@@ -16,7 +16,7 @@ cp -R "$src/." "$work/"
 cd "$work" || exit 1
 args=()
 if [ -f args ]; then
-  read -r -a args < args
+  eval "args=($(cat args))"
 fi
 normalise() { sed -E 's/[0-9]+\.[0-9]{3}s/N.NNNs/g'; }
 "$bin" run "${args[@]}" runbook.md >out.raw 2>err.raw </dev/null

@@ -3,6 +3,7 @@
 set -euo pipefail
 bin=$1
 dir=$(mktemp -d)
+chmod 755 "$dir"
 trap 'rm -rf "$dir"' EXIT
 cat > "$dir/r.md" <<'MD'
 # Interrupt me
@@ -29,3 +30,16 @@ for sig in INT TERM; do
   grep -q interrupted "$dir/out"
 done
 echo "interrupts stop the step and exit 130"
+
+# Ctrl-C during a SQL statement cancels it, stops the throwaway server and removes it.
+mkdir -m 755 "$dir/tmp"
+printf '# SQL\n\n```sql\nSELECT 1 AS started;\nSELECT pg_sleep(60);\n```\n' > "$dir/s.md"
+TMPDIR=$dir/tmp "$bin" run --ephemeral-db "$dir/s.md" > "$dir/out" 2>&1 &
+pid=$!
+for _ in $(seq 100); do grep -q '(1 row)' "$dir/out" && break; sleep 0.1; done
+sleep 0.3
+kill -INT "$pid"
+rc=0; wait "$pid" || rc=$?
+[ "$rc" = 130 ] || { echo "sql: expected exit 130, got $rc"; cat "$dir/out"; exit 1; }
+[ -z "$(ls -A "$dir/tmp")" ] || { echo "sql: server directory left behind"; exit 1; }
+echo "an interrupted SQL step is cancelled and the server removed"

@@ -1,0 +1,37 @@
+/*
+ * approve.h - asking a person: task-list items (y/N) and typed confirmation
+ * phrases.
+ *
+ * On a terminal (standard input is a tty) each question is asked on stderr
+ * and answered on stdin. Without a terminal nobody can answer, so the
+ * answer is no — fail closed — unless the command line approved in advance
+ * (--yes for items and plain confirmations, --confirm PHRASE for phrases).
+ * Every decision says how it was made, for the audit record.
+ */
+#ifndef RB_APPROVE_H
+#define RB_APPROVE_H
+
+typedef struct {
+	int interactive;         /* ask on the terminal */
+	int yes;                 /* --yes */
+	const char *phrase;      /* --confirm PHRASE, or NULL */
+} rb_approver;
+
+/** Fills a with the process's situation (isatty(0)) and the flags. */
+void rb_approver_init(rb_approver *a, int yes, const char *phrase);
+
+/**
+ * Asks to approve one item. Returns 1 (approved) or 0 (refused) and sets
+ * *how to a static string: "terminal", "--yes", "refused at the terminal",
+ * "no terminal and no --yes".
+ */
+int rb_approve_item(const rb_approver *a, const char *question, const char **how);
+
+/**
+ * Asks for phrase to be typed exactly (or given with --confirm). Returns 1
+ * or 0 and sets *how as above ("--confirm", "typed at the terminal", ...).
+ */
+int rb_approve_phrase(const rb_approver *a, const char *question, const char *phrase,
+		      const char **how);
+
+#endif

@@ -1,0 +1,55 @@
+/*
+ * db.h - the run's database connections: one per database, opened lazily on
+ * first use and kept until the run ends.
+ *
+ * The default connection comes from --db, else the front matter's
+ * `database:`, else DATABASE_URL, else libpq's own defaults (PG* variables).
+ * Named ones come from the front matter's `databases:` and are used with
+ * `db=NAME`. Connection strings may hold ${VAR} references, expanded from
+ * the run's variables when the connection is opened. A DSN's password never
+ * appears in anything this module prints: see rb_dsn_redact.
+ */
+#ifndef RB_DB_H
+#define RB_DB_H
+
+#include <libpq-fe.h>
+
+#include "util.h"
+#include "vars.h"
+
+typedef struct rb_dbset rb_dbset;
+
+/**
+ * A new set. default_dsn may be NULL (then DATABASE_URL or libpq defaults);
+ * names/dsns are the front matter's named connections (count n). All strings
+ * are copied. The caller frees the set with rb_dbset_free.
+ */
+rb_dbset *rb_dbset_new(const char *default_dsn, const char *const *names,
+		       const char *const *dsns, size_t n);
+
+/**
+ * The open connection for name (NULL or "" for the default), connecting on
+ * first use with variables from vars. Returns 0 and the connection (owned by
+ * the set), or -1 with err set: RB_EXIT_USAGE for an unknown name or an
+ * undefined variable, RB_EXIT_ENV when the server cannot be reached.
+ */
+int rb_dbset_get(rb_dbset *set, const char *name, const rb_vars *vars, PGconn **out,
+		 rb_error *err);
+
+/** The connection string of name as written (before expansion), redacted; caller frees. */
+char *rb_dbset_describe(const rb_dbset *set, const char *name);
+
+/** Closes every connection (rolling back anything left open) and frees the set. */
+void rb_dbset_free(rb_dbset *set);
+
+/**
+ * A copy of a connection string with any password replaced by "***": the
+ * user:password@ part of a URL, a password= query parameter, and the
+ * password= keyword of the key=value form. Caller frees.
+ */
+char *rb_dsn_redact(const char *dsn);
+
+/** The password in dsn, or NULL; caller frees. For redacting it in output. */
+char *rb_dsn_password(const char *dsn);
+
+#endif

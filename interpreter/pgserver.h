@@ -1,0 +1,73 @@
+/*
+ * pgserver.h - a throwaway local PostgreSQL for `run --ephemeral-db` and the
+ * test suite.
+ *
+ * initdb into a private temporary directory, then postgres listening on a
+ * Unix socket in that directory only (no TCP), tuned for speed over
+ * durability (fsync off: the data is thrown away). PostgreSQL refuses to run
+ * as root, so as root both run as the `postgres` system user. The server
+ * runs in its own session, so a Ctrl-C at the terminal reaches runbook, not
+ * the server; runbook stops it itself (rb_pgserver_stop), after a failure,
+ * a timeout or an interrupt as well.
+ *
+ * The server binaries are those of RUNBOOK_PG_BINDIR when it is set, else of
+ * `pg_config --bindir`, else the newest /usr/lib/postgresql/N/bin.
+ *
+ * Child processes: initdb and postgres are forked with stdin on /dev/null
+ * and stdout/stderr appended to <dir>/server.log; the parent keeps no pipe
+ * to them. initdb is waited for; the postmaster is reaped by
+ * rb_pgserver_stop.
+ */
+#ifndef RB_PGSERVER_H
+#define RB_PGSERVER_H
+
+#include <stdio.h>
+
+#include "util.h"
+
+typedef struct rb_pgserver rb_pgserver;
+
+typedef struct {
+	int keep;              /* do not delete on stop: print how to connect instead */
+	FILE *log;             /* progress lines; NULL: quiet */
+	const char *base_dir;  /* where the temporary directory goes; NULL: $TMPDIR or /tmp */
+} rb_pgserver_opts;
+
+/**
+ * Starts a server. Returns 0 and a server owned by the caller (stop it with
+ * rb_pgserver_stop), or -1 with err set (RB_EXIT_ENV): server binaries
+ * missing (naming the package to install), no `postgres` user when root,
+ * initdb or start-up failing (with the end of the server log).
+ */
+int rb_pgserver_start(const rb_pgserver_opts *opts, rb_pgserver **out, rb_error *err);
+
+/** The socket directory (PGHOST). Owned by the server. */
+const char *rb_pgserver_host(const rb_pgserver *s);
+/** The port (names the socket file). */
+int rb_pgserver_port(const rb_pgserver *s);
+/** The database superuser. Owned by the server. */
+const char *rb_pgserver_user(const rb_pgserver *s);
+/** The database name ("postgres"). */
+const char *rb_pgserver_dbname(const rb_pgserver *s);
+/** A libpq URL for it: postgresql://USER@/postgres?host=...&port=... Owned by the server. */
+const char *rb_pgserver_url(const rb_pgserver *s);
+/** The data directory. Owned by the server. */
+const char *rb_pgserver_datadir(const rb_pgserver *s);
+
+/**
+ * Exports PGHOST, PGPORT, PGUSER, PGDATABASE and DATABASE_URL into the
+ * process environment (so steps inherit them) and removes PGPASSWORD,
+ * PGSERVICE, PGHOSTADDR that could point elsewhere. Returns 0.
+ */
+int rb_pgserver_export_env(const rb_pgserver *s);
+
+/** Async-signal-safe: sends the postmaster SIGQUIT. rb_pgserver_stop still follows. */
+void rb_pgserver_kill_async(const rb_pgserver *s);
+
+/**
+ * Stops the server (fast shutdown, SIGKILL after 5 s), removes its directory
+ * unless keep (then prints how to connect on opts->log), frees s. NULL is fine.
+ */
+void rb_pgserver_stop(rb_pgserver *s);
+
+#endif

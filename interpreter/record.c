@@ -1,0 +1,486 @@
+/*
+ * record.c - events, the journal, and the two renderings of a record.
+ */
+#define _GNU_SOURCE
+#include "record.h"
+#include "json.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static void encode(rb_buf *b, const char *s)
+{
+	for (; *s; s++) {
+		if (*s == '%' || *s == '\t' || *s == '\n' || *s == '\r')
+			rb_buf_printf(b, "%%%02X", (unsigned char)*s);
+		else
+			rb_buf_putc(b, *s);
+	}
+}
+
+static char *decode(const char *s, size_t n)
+{
+	rb_buf b = RB_BUF_INIT;
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] == '%' && i + 2 < n) {
+			char hex[3] = {s[i + 1], s[i + 2], 0};
+			rb_buf_putc(&b, (char)strtol(hex, NULL, 16));
+			i += 2;
+		} else {
+			rb_buf_putc(&b, s[i]);
+		}
+	}
+	return rb_buf_detach(&b);
+}
+
+static int mkdirs(const char *path)
+{
+	char *p = rb_xstrdup(path);
+	int rc = 0;
+	for (char *s = p + 1; *s; s++) {
+		if (*s != '/')
+			continue;
+		*s = '\0';
+		if (mkdir(p, 0777) < 0 && errno != EEXIST)
+			rc = -1;
+		*s = '/';
+	}
+	free(p);
+	return rc;
+}
+
+int rb_record_open(rb_record *rec, const char *journal_path, const rb_redactor *redactor,
+		   rb_error *err)
+{
+	memset(rec, 0, sizeof *rec);
+	rec->fd = -1;
+	rec->redactor = redactor;
+	if (!journal_path)
+		return 0;
+	mkdirs(journal_path);
+	rec->fd = open(journal_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	if (rec->fd < 0)
+		return rb_error_set(err, RB_EXIT_ENV, journal_path, 0, 0, "cannot create the run journal: %s",
+				    strerror(errno));
+	if (flock(rec->fd, LOCK_EX | LOCK_NB) < 0) {
+		close(rec->fd);
+		rec->fd = -1;
+		return rb_error_set(err, RB_EXIT_ENV, journal_path, 0, 0, "the run journal is in use");
+	}
+	rec->journal_path = rb_xstrdup(journal_path);
+	return 0;
+}
+
+static rb_event *push(rb_record *rec, const char *type)
+{
+	if (rec->count == rec->cap) {
+		rec->cap = rec->cap ? rec->cap * 2 : 32;
+		rec->events = rb_xrealloc(rec->events, rec->cap * sizeof *rec->events);
+	}
+	rb_event *e = &rec->events[rec->count++];
+	e->type = rb_xstrdup(type);
+	e->fields = NULL;
+	e->nfields = 0;
+	return e;
+}
+
+static void add_field(rb_event *e, const char *key, char *value)
+{
+	e->fields = rb_xrealloc(e->fields, (e->nfields + 1) * sizeof *e->fields);
+	e->fields[e->nfields].key = rb_xstrdup(key);
+	e->fields[e->nfields].value = value;
+	e->nfields++;
+}
+
+static void write_all(int fd, const char *p, size_t n)
+{
+	while (n) {
+		ssize_t w = write(fd, p, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return;
+		p += w;
+		n -= (size_t)w;
+	}
+}
+
+void rb_record_event(rb_record *rec, const char *type, ...)
+{
+	va_list ap;
+	rb_event *e = push(rec, type);
+	rb_buf line = RB_BUF_INIT;
+	rb_buf_puts(&line, type);
+	va_start(ap, type);
+	for (;;) {
+		const char *key = va_arg(ap, const char *);
+		if (!key)
+			break;
+		const char *value = va_arg(ap, const char *);
+		if (!value)
+			continue;
+		char *clean = rec->redactor ? rb_redact(rec->redactor, value) : rb_xstrdup(value);
+		rb_buf_putc(&line, '\t');
+		rb_buf_puts(&line, key);
+		rb_buf_putc(&line, '=');
+		encode(&line, clean);
+		add_field(e, key, clean);
+	}
+	va_end(ap);
+	rb_buf_putc(&line, '\n');
+	if (rec->fd >= 0) {
+		write_all(rec->fd, line.data, line.len);
+		fsync(rec->fd);
+	}
+	rb_buf_free(&line);
+}
+
+const char *rb_event_get(const rb_event *e, const char *key)
+{
+	for (size_t i = 0; i < e->nfields; i++)
+		if (!strcmp(e->fields[i].key, key))
+			return e->fields[i].value;
+	return NULL;
+}
+
+const char *rb_record_get(const rb_record *rec, const char *type, const char *id, const char *key)
+{
+	for (size_t i = rec->count; i-- > 0;) {
+		const rb_event *e = &rec->events[i];
+		if (strcmp(e->type, type))
+			continue;
+		if (id) {
+			const char *eid = rb_event_get(e, "id");
+			if (!eid || strcmp(eid, id))
+				continue;
+		}
+		return rb_event_get(e, key);
+	}
+	return NULL;
+}
+
+int rb_record_load(rb_record *rec, const char *journal_path, rb_error *err)
+{
+	char *text = NULL;
+	size_t len = 0;
+	memset(rec, 0, sizeof *rec);
+	rec->fd = -1;
+	if (rb_read_file(journal_path, &text, &len, err) < 0)
+		return -1;
+	const char *p = text, *end = text + len;
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		if (!nl)
+			break; /* a torn last line: the kill came mid-write */
+		const char *tab = memchr(p, '\t', (size_t)(nl - p));
+		const char *tend = tab ? tab : nl;
+		char *type = rb_xstrndup(p, (size_t)(tend - p));
+		rb_event *e = push(rec, type);
+		free(type);
+		while (tab && tab < nl) {
+			const char *f = tab + 1;
+			const char *next = memchr(f, '\t', (size_t)(nl - f));
+			const char *fend = next ? next : nl;
+			const char *eq = memchr(f, '=', (size_t)(fend - f));
+			if (eq) {
+				char *key = rb_xstrndup(f, (size_t)(eq - f));
+				add_field(e, key, decode(eq + 1, (size_t)(fend - eq - 1)));
+				free(key);
+			}
+			tab = next;
+		}
+		p = nl + 1;
+	}
+	free(text);
+	return 0;
+}
+
+int rb_record_journal_busy(const char *journal_path)
+{
+	int fd = open(journal_path, O_RDONLY | O_CLOEXEC);
+	int busy = 0;
+	if (fd < 0)
+		return 0;
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0)
+		busy = errno == EWOULDBLOCK;
+	close(fd);
+	return busy;
+}
+
+void rb_record_close(rb_record *rec)
+{
+	if (rec->fd >= 0)
+		close(rec->fd);
+	for (size_t i = 0; i < rec->count; i++) {
+		rb_event *e = &rec->events[i];
+		for (size_t k = 0; k < e->nfields; k++) {
+			free(e->fields[k].key);
+			free(e->fields[k].value);
+		}
+		free(e->fields);
+		free(e->type);
+	}
+	free(rec->events);
+	free(rec->journal_path);
+	memset(rec, 0, sizeof *rec);
+	rec->fd = -1;
+}
+
+/* --- rendering ---------------------------------------------------------- */
+
+static const char *or(const char *v, const char *dflt)
+{
+	return v && *v ? v : dflt;
+}
+
+/* The "end" event of step id, or NULL when it never ended. */
+static const rb_event *step_end(const rb_record *rec, const char *id)
+{
+	for (size_t i = rec->count; i-- > 0;) {
+		const rb_event *e = &rec->events[i];
+		if (!strcmp(e->type, "end") && !strcmp(or(rb_event_get(e, "id"), ""), id))
+			return e;
+	}
+	return NULL;
+}
+
+static const char *result_of(const rb_record *rec)
+{
+	return or(rb_record_get(rec, "finish", NULL, "result"), "interrupted");
+}
+
+char *rb_record_summary(const rb_record *rec)
+{
+	const char *title = or(rb_record_get(rec, "run", NULL, "title"), "runbook");
+	const char *result = result_of(rec);
+	const char *exit_code = or(rb_record_get(rec, "finish", NULL, "exit"), "?");
+	const char *failed_at = rb_record_get(rec, "finish", NULL, "failed_step");
+	const char *duration = or(rb_record_get(rec, "finish", NULL, "duration"), "");
+	size_t steps = 0;
+	for (size_t i = 0; i < rec->count; i++)
+		steps += !strcmp(rec->events[i].type, "end");
+	if (!strcmp(result, "succeeded"))
+		return rb_xasprintf("%s: succeeded (%zu step%s, %s)", title, steps, steps == 1 ? "" : "s",
+				    duration);
+	if (failed_at)
+		return rb_xasprintf("%s: %s at %s (exit %s)", title, result, failed_at, exit_code);
+	return rb_xasprintf("%s: %s (exit %s)", title, result, exit_code);
+}
+
+static void md_cell(rb_buf *b, const char *s)
+{
+	for (; s && *s; s++) {
+		if (*s == '|')
+			rb_buf_puts(b, "\\|");
+		else if (*s == '\n')
+			rb_buf_putc(b, ' ');
+		else
+			rb_buf_putc(b, *s);
+	}
+}
+
+char *rb_record_markdown(const rb_record *rec)
+{
+	rb_buf b = RB_BUF_INIT;
+	char *summary = rb_record_summary(rec);
+	rb_buf_printf(&b, "# %s\n\n", summary);
+	free(summary);
+	static const char *const run_keys[][2] = {
+		{"runbook", "Runbook"}, {"hash", "Content (git blob)"}, {"commit", "Runbook repository at"},
+		{"operator", "Operator"}, {"host", "Host"}, {"start", "Started"}, {"command", "Command"},
+		{NULL, NULL}
+	};
+	for (int i = 0; run_keys[i][0]; i++) {
+		const char *v = rb_record_get(rec, "run", NULL, run_keys[i][0]);
+		if (v)
+			rb_buf_printf(&b, "- **%s:** `%s`\n", run_keys[i][1], v);
+	}
+	const char *end = rb_record_get(rec, "finish", NULL, "end");
+	rb_buf_printf(&b, "- **Ended:** `%s`\n", or(end, "never: the run was interrupted"));
+	rb_buf_printf(&b, "- **Duration:** %s\n", or(rb_record_get(rec, "finish", NULL, "duration"), "unknown"));
+	rb_buf_printf(&b, "- **Result:** %s (exit %s)\n", result_of(rec),
+		      or(rb_record_get(rec, "finish", NULL, "exit"), "none"));
+
+	int any = 0;
+	for (size_t i = 0; i < rec->count; i++) {
+		const rb_event *e = &rec->events[i];
+		if (strcmp(e->type, "var"))
+			continue;
+		if (!any)
+			rb_buf_puts(&b, "\n## Variables\n\n| name | value | from |\n|---|---|---|\n");
+		any = 1;
+		rb_buf_puts(&b, "| `");
+		md_cell(&b, rb_event_get(e, "name"));
+		rb_buf_puts(&b, "` | `");
+		md_cell(&b, rb_event_get(e, "value"));
+		rb_buf_puts(&b, "` | ");
+		md_cell(&b, rb_event_get(e, "source"));
+		rb_buf_puts(&b, " |\n");
+	}
+
+	rb_buf_puts(&b, "\n## Steps\n\n| # | step | kind | status | exit / SQLSTATE | duration |\n"
+			"|---|---|---|---|---|---|\n");
+	for (size_t i = 0; i < rec->count; i++) {
+		const rb_event *e = &rec->events[i];
+		if (strcmp(e->type, "step"))
+			continue;
+		const char *id = or(rb_event_get(e, "id"), "?");
+		const rb_event *x = step_end(rec, id);
+		const char *code = x ? or(rb_event_get(x, "sqlstate"), rb_event_get(x, "exit")) : NULL;
+		rb_buf_printf(&b, "| %s | `%s` | %s | %s | %s | %s |\n", or(rb_event_get(e, "number"), ""),
+			      id, or(rb_event_get(e, "kind"), ""),
+			      x ? or(rb_event_get(x, "status"), "?") : "interrupted", or(code, ""),
+			      x ? or(rb_event_get(x, "duration"), "") : "");
+	}
+	for (size_t i = 0; i < rec->count; i++) {
+		const rb_event *e = &rec->events[i];
+		if (strcmp(e->type, "step"))
+			continue;
+		const char *id = or(rb_event_get(e, "id"), "?");
+		const rb_event *x = step_end(rec, id);
+		rb_buf_printf(&b, "\n### %s `%s`\n\n", or(rb_event_get(e, "number"), "-"), id);
+		rb_buf_printf(&b, "- **Where:** %s:%s%s%s\n", or(rb_record_get(rec, "run", NULL, "runbook"), "?"),
+			      or(rb_event_get(e, "line"), "?"), rb_event_get(e, "section") ? " — " : "",
+			      or(rb_event_get(e, "section"), ""));
+		if (!x) {
+			rb_buf_puts(&b, "- **Status:** interrupted while running\n");
+			continue;
+		}
+		rb_buf_printf(&b, "- **Status:** %s\n", or(rb_event_get(x, "status"), "?"));
+		static const char *const keys[][2] = {
+			{"exit", "Exit code"}, {"sqlstate", "SQLSTATE"}, {"duration", "Duration"},
+			{"message", "Message"}, {"capture", "Captured into"}, {"value", "Captured value"},
+			{"approved_by", "Approved by"}, {NULL, NULL}
+		};
+		for (int k = 0; keys[k][0]; k++) {
+			const char *v = rb_event_get(x, keys[k][0]);
+			if (v && *v)
+				rb_buf_printf(&b, "- **%s:** %s\n", keys[k][1], v);
+		}
+		const char *out = rb_event_get(x, "output");
+		if (out && *out) {
+			rb_buf_puts(&b, "\n```text\n");
+			rb_buf_puts(&b, out);
+			if (out[strlen(out) - 1] != '\n')
+				rb_buf_putc(&b, '\n');
+			rb_buf_puts(&b, "```\n");
+		}
+	}
+
+	any = 0;
+	for (size_t i = 0; i < rec->count; i++) {
+		const rb_event *e = &rec->events[i];
+		if (strcmp(e->type, "approval"))
+			continue;
+		if (!any)
+			rb_buf_puts(&b, "\n## Approvals\n\n| step | item | who | how |\n|---|---|---|---|\n");
+		any = 1;
+		rb_buf_puts(&b, "| `");
+		md_cell(&b, rb_event_get(e, "step"));
+		rb_buf_puts(&b, "` | ");
+		md_cell(&b, rb_event_get(e, "item"));
+		rb_buf_puts(&b, " | ");
+		md_cell(&b, rb_event_get(e, "who"));
+		rb_buf_puts(&b, " | ");
+		md_cell(&b, rb_event_get(e, "how"));
+		rb_buf_puts(&b, " |\n");
+	}
+	for (size_t i = 0; i < rec->count; i++) {
+		const rb_event *e = &rec->events[i];
+		if (!strcmp(e->type, "abort"))
+			rb_buf_printf(&b, "\n## Abort condition fired\n\n`%s`: %s\n", or(rb_event_get(e, "step"), "?"),
+				      or(rb_event_get(e, "reason"), ""));
+		else if (!strcmp(e->type, "note"))
+			rb_buf_printf(&b, "\n> %s\n", or(rb_event_get(e, "text"), ""));
+	}
+	return rb_buf_detach(&b);
+}
+
+char *rb_record_json(const rb_record *rec)
+{
+	rb_buf b = RB_BUF_INIT;
+	rb_json j;
+	rb_json_init(&j, &b, 1);
+	rb_json_object_begin(&j);
+	rb_json_key(&j, "format");
+	rb_json_string(&j, "runbook-record/1");
+	rb_json_key(&j, "result");
+	rb_json_string(&j, result_of(rec));
+	const char *code = rb_record_get(rec, "finish", NULL, "exit");
+	rb_json_key(&j, "exit_code");
+	if (code)
+		rb_json_int(&j, atoll(code));
+	else
+		rb_json_null(&j);
+	/* Every event, in order, with its fields: nothing is lost between journal and record. */
+	static const char *const singles[] = {"run", "finish", NULL};
+	for (int s = 0; singles[s]; s++) {
+		rb_json_key(&j, singles[s]);
+		const rb_event *found = NULL;
+		for (size_t i = 0; i < rec->count; i++)
+			if (!strcmp(rec->events[i].type, singles[s]))
+				found = &rec->events[i];
+		if (!found) {
+			rb_json_null(&j);
+			continue;
+		}
+		rb_json_object_begin(&j);
+		for (size_t k = 0; k < found->nfields; k++) {
+			rb_json_key(&j, found->fields[k].key);
+			rb_json_string(&j, found->fields[k].value);
+		}
+		rb_json_end(&j, '}');
+	}
+	rb_json_key(&j, "steps");
+	rb_json_array_begin(&j);
+	for (size_t i = 0; i < rec->count; i++) {
+		const rb_event *e = &rec->events[i];
+		if (strcmp(e->type, "step"))
+			continue;
+		const rb_event *x = step_end(rec, or(rb_event_get(e, "id"), ""));
+		rb_json_object_begin(&j);
+		for (size_t k = 0; k < e->nfields; k++) {
+			rb_json_key(&j, e->fields[k].key);
+			rb_json_string(&j, e->fields[k].value);
+		}
+		if (!x) {
+			rb_json_key(&j, "status");
+			rb_json_string(&j, "interrupted");
+		}
+		for (size_t k = 0; x && k < x->nfields; k++) {
+			if (!strcmp(x->fields[k].key, "id"))
+				continue;
+			rb_json_key(&j, x->fields[k].key);
+			rb_json_string(&j, x->fields[k].value);
+		}
+		rb_json_end(&j, '}');
+	}
+	rb_json_end(&j, ']');
+	static const char *const lists[] = {"var", "approval", "abort", "note", NULL};
+	static const char *const names[] = {"variables", "approvals", "aborts", "notes", NULL};
+	for (int l = 0; lists[l]; l++) {
+		rb_json_key(&j, names[l]);
+		rb_json_array_begin(&j);
+		for (size_t i = 0; i < rec->count; i++) {
+			const rb_event *e = &rec->events[i];
+			if (strcmp(e->type, lists[l]))
+				continue;
+			rb_json_object_begin(&j);
+			for (size_t k = 0; k < e->nfields; k++) {
+				rb_json_key(&j, e->fields[k].key);
+				rb_json_string(&j, e->fields[k].value);
+			}
+			rb_json_end(&j, '}');
+		}
+		rb_json_end(&j, ']');
+	}
+	rb_json_end(&j, '}');
+	rb_buf_putc(&b, '\n');
+	return rb_buf_detach(&b);
+}

@@ -1,0 +1,973 @@
+/*
+ * sqlsplit.c - psql-compatible statement splitting and :VAR interpolation.
+ *
+ * One tokenizer (next_token) serves the splitter, the statement classifier
+ * and the interpolator, so they never disagree about what is a string, a
+ * comment or a variable. It reads a whole quoted construct as one token and,
+ * when one is not closed, says where it began. It mirrors the parts of
+ * psql's lexer that decide where statements end; everything else (numbers,
+ * operators) only needs to be skipped without being mistaken for those.
+ */
+#include "sqlsplit.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+typedef enum {
+	TK_SPACE,
+	TK_LINE_COMMENT,
+	TK_BLOCK_COMMENT,
+	TK_STRING,
+	TK_DOLLAR,
+	TK_QIDENT,
+	TK_IDENT,
+	TK_NUMBER,
+	TK_OPEN,
+	TK_CLOSE,
+	TK_SEMI,
+	TK_BACKSLASH,   /* starts a meta-command */
+	TK_ESCAPED,     /* psql's \; and \: */
+	TK_TYPECAST,
+	TK_VAR,
+	TK_OTHER
+} tok_kind;
+
+typedef enum { VAR_RAW, VAR_LITERAL, VAR_IDENT, VAR_TEST } var_form;
+
+typedef struct {
+	tok_kind kind;
+	size_t start;
+	size_t end;
+	var_form form;    /* TK_VAR */
+	size_t name;      /* TK_VAR: offset and length of the name */
+	size_t name_len;
+} token;
+
+/* String flavours, by what a backslash and a doubled quote mean inside. */
+typedef enum {
+	STR_STD,   /* '' is a quote, backslash is plain */
+	STR_ESC,   /* '' and \x both escape */
+	STR_BIT    /* B'' and X'': no escapes, '' ends one string and starts another */
+} str_mode;
+
+typedef struct {
+	const char *s;
+	size_t len;
+	int std_strings;
+} lexer;
+
+/* Why a token could not be read. */
+typedef struct {
+	const char *what;   /* what is unterminated, e.g. "quoted identifier" */
+	size_t start;       /* where the unterminated construct begins */
+	size_t tag_len;     /* dollar quotes: length of the $tag$ at start */
+} lex_error;
+
+static int is_space(unsigned char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f';
+}
+
+static int is_newline(unsigned char c)
+{
+	return c == '\n' || c == '\r';
+}
+
+static int is_digit(unsigned char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+static int is_ident_start(unsigned char c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_' || c >= 0x80;
+}
+
+/* Also the characters of a dollar-quote tag and of a psql variable name. */
+static int is_name_char(unsigned char c)
+{
+	return is_ident_start(c) || is_digit(c);
+}
+
+static int is_ident_cont(unsigned char c)
+{
+	return is_name_char(c) || c == '$';
+}
+
+static unsigned char at(const lexer *lx, size_t i)
+{
+	return i < lx->len ? (unsigned char)lx->s[i] : 0;
+}
+
+/*
+ * SQL joins string constants separated by whitespace that contains a
+ * newline ('a'\n'b' is 'ab'), and the continuation keeps the first part's
+ * escaping rules. i is just past a closing quote: returns the offset of the
+ * quote that continues the constant, or 0.
+ */
+static size_t quote_continues(const lexer *lx, size_t i)
+{
+	int newline = 0;
+	while (i < lx->len) {
+		unsigned char c = at(lx, i);
+		if (c == ' ' || c == '\t' || c == '\f') {
+			i++;
+		} else if (is_newline(c)) {
+			newline = 1;
+			i++;
+		} else if (c == '-' && at(lx, i + 1) == '-') {
+			while (i < lx->len && !is_newline(at(lx, i)))
+				i++;
+			if (i == lx->len)
+				return 0; /* a comment here must be followed by a newline */
+		} else {
+			return c == '\'' && newline ? i : 0;
+		}
+	}
+	return 0;
+}
+
+/* A quoted string whose token starts at start and whose opening quote is at open. */
+static int scan_string(const lexer *lx, size_t start, size_t open, str_mode mode, token *t,
+		       lex_error *e)
+{
+	size_t i = open + 1, piece = start;
+	for (;;) {
+		if (i >= lx->len) {
+			e->what = "quoted string";
+			e->start = piece;
+			return -1;
+		}
+		unsigned char c = at(lx, i);
+		if (c == '\\' && mode == STR_ESC) {
+			i += 2;
+			continue;
+		}
+		if (c != '\'') {
+			i++;
+			continue;
+		}
+		if (mode != STR_BIT && at(lx, i + 1) == '\'') {
+			i += 2;
+			continue;
+		}
+		size_t next = quote_continues(lx, i + 1);
+		if (!next) {
+			t->kind = TK_STRING;
+			t->end = i + 1;
+			return 0;
+		}
+		piece = next;
+		i = next + 1;
+	}
+}
+
+static int scan_qident(const lexer *lx, size_t start, size_t open, token *t, lex_error *e)
+{
+	size_t i = open + 1;
+	for (;;) {
+		if (i >= lx->len) {
+			e->what = "quoted identifier";
+			e->start = start;
+			return -1;
+		}
+		if (at(lx, i) == '"') {
+			if (at(lx, i + 1) != '"')
+				break;
+			i++;
+		}
+		i++;
+	}
+	t->kind = TK_QIDENT;
+	t->end = i + 1;
+	return 0;
+}
+
+/* Block comments nest, unlike C's. */
+static int scan_comment(const lexer *lx, size_t start, token *t, lex_error *e)
+{
+	size_t i = start + 2;
+	int depth = 1;
+	while (depth > 0) {
+		if (i >= lx->len) {
+			e->what = "/* comment";
+			e->start = start;
+			return -1;
+		}
+		if (at(lx, i) == '/' && at(lx, i + 1) == '*') {
+			depth++;
+			i += 2;
+		} else if (at(lx, i) == '*' && at(lx, i + 1) == '/') {
+			depth--;
+			i += 2;
+		} else {
+			i++;
+		}
+	}
+	t->kind = TK_BLOCK_COMMENT;
+	t->end = i;
+	return 0;
+}
+
+/* Length of the $tag$ or $$ delimiter at i, or 0 when there is none. */
+static size_t dollar_tag(const lexer *lx, size_t i)
+{
+	size_t j = i + 1;
+	if (at(lx, j) == '$')
+		return 2;
+	if (j >= lx->len || !is_ident_start(at(lx, j)))
+		return 0;
+	while (j < lx->len && is_name_char(at(lx, j)))
+		j++;
+	return at(lx, j) == '$' ? j + 1 - i : 0;
+}
+
+/* The body is opaque: it ends at the first copy of the opening delimiter. */
+static int scan_dollar(const lexer *lx, size_t start, size_t tag_len, token *t, lex_error *e)
+{
+	const char *tag = lx->s + start;
+	for (size_t i = start + tag_len; i + tag_len <= lx->len; i++) {
+		if (lx->s[i] == '$' && memcmp(lx->s + i, tag, tag_len) == 0) {
+			t->kind = TK_DOLLAR;
+			t->end = i + tag_len;
+			return 0;
+		}
+	}
+	e->what = "dollar-quoted string";
+	e->start = start;
+	e->tag_len = tag_len;
+	return -1;
+}
+
+/* :NAME, :'NAME', :"NAME" and :{?NAME} at i; 0 when the ':' starts none of them. */
+static int scan_var(const lexer *lx, size_t i, token *t)
+{
+	size_t j = i + 1, k;
+	if (j < lx->len && is_name_char(at(lx, j))) {
+		for (k = j; k < lx->len && is_name_char(at(lx, k)); k++)
+			;
+		t->form = VAR_RAW;
+		t->name = j;
+		t->name_len = k - j;
+		t->end = k;
+		t->kind = TK_VAR;
+		return 1;
+	}
+	if (at(lx, j) == '\'' || at(lx, j) == '"') {
+		unsigned char q = at(lx, j);
+		for (k = j + 1; k < lx->len && is_name_char(at(lx, k)); k++)
+			;
+		if (k > j + 1 && at(lx, k) == q) {
+			t->form = q == '\'' ? VAR_LITERAL : VAR_IDENT;
+			t->name = j + 1;
+			t->name_len = k - j - 1;
+			t->end = k + 1;
+			t->kind = TK_VAR;
+			return 1;
+		}
+		return 0;
+	}
+	if (at(lx, j) == '{' && at(lx, j + 1) == '?') {
+		for (k = j + 2; k < lx->len && is_name_char(at(lx, k)); k++)
+			;
+		if (k > j + 2 && at(lx, k) == '}') {
+			t->form = VAR_TEST;
+			t->name = j + 2;
+			t->name_len = k - j - 2;
+			t->end = k + 1;
+			t->kind = TK_VAR;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/* Reads the token at i (< lx->len). Returns 0, or -1 with e filled. */
+static int next_token(const lexer *lx, size_t i, token *t, lex_error *e)
+{
+	unsigned char c = at(lx, i), d = at(lx, i + 1);
+	str_mode plain = lx->std_strings ? STR_STD : STR_ESC;
+	memset(t, 0, sizeof *t);
+	t->kind = TK_OTHER;
+	t->start = i;
+	t->end = i + 1;
+
+	if (is_space(c)) {
+		while (t->end < lx->len && is_space(at(lx, t->end)))
+			t->end++;
+		t->kind = TK_SPACE;
+		return 0;
+	}
+	if (c == '-' && d == '-') {
+		while (t->end < lx->len && !is_newline(at(lx, t->end)))
+			t->end++;
+		t->kind = TK_LINE_COMMENT;
+		return 0;
+	}
+	if (c == '/' && d == '*')
+		return scan_comment(lx, i, t, e);
+	if (c == '\'')
+		return scan_string(lx, i, i, plain, t, e);
+	if (d == '\'') {
+		/* Prefixes only count at the start of a token: abce'x' is a word, then a string. */
+		if (c == 'e' || c == 'E')
+			return scan_string(lx, i, i + 1, STR_ESC, t, e);
+		if (c == 'b' || c == 'B' || c == 'x' || c == 'X')
+			return scan_string(lx, i, i + 1, STR_BIT, t, e);
+		if (c == 'n' || c == 'N')
+			return scan_string(lx, i, i + 1, plain, t, e);
+	}
+	if ((c == 'u' || c == 'U') && d == '&') {
+		if (at(lx, i + 2) == '\'')
+			return scan_string(lx, i, i + 2, STR_STD, t, e);
+		if (at(lx, i + 2) == '"')
+			return scan_qident(lx, i, i + 2, t, e);
+		return 0; /* a lone "U" that psql does not count as an identifier */
+	}
+	if (c == '"')
+		return scan_qident(lx, i, i, t, e);
+	if (c == '$') {
+		size_t tag = dollar_tag(lx, i);
+		/* Else a lone '$', or a parameter such as $1 (a tag never starts with a digit). */
+		return tag ? scan_dollar(lx, i, tag, t, e) : 0;
+	}
+	if (is_ident_start(c)) {
+		while (t->end < lx->len && is_ident_cont(at(lx, t->end)))
+			t->end++;
+		t->kind = TK_IDENT;
+		return 0;
+	}
+	if (is_digit(c)) {
+		/* Digits glued to letters ("1end") are one token, never a keyword. */
+		while (t->end < lx->len && is_digit(at(lx, t->end)))
+			t->end++;
+		if (is_ident_start(at(lx, t->end)))
+			while (t->end < lx->len && is_ident_cont(at(lx, t->end)))
+				t->end++;
+		t->kind = TK_NUMBER;
+		return 0;
+	}
+	switch (c) {
+	case '(':
+		t->kind = TK_OPEN;
+		break;
+	case ')':
+		t->kind = TK_CLOSE;
+		break;
+	case ';':
+		t->kind = TK_SEMI;
+		break;
+	case '\\':
+		if (d == ';' || d == ':') {
+			t->kind = TK_ESCAPED;
+			t->end = i + 2;
+		} else {
+			t->kind = TK_BACKSLASH;
+		}
+		break;
+	case ':':
+		if (d == ':') {
+			t->kind = TK_TYPECAST;
+			t->end = i + 2;
+		} else {
+			scan_var(lx, i, t);
+		}
+		break;
+	default:
+		break;
+	}
+	return 0;
+}
+
+/*
+ * Runbook positions of offsets, asked for in increasing order (a smaller
+ * offset restarts the count). The first line starts at column col0.
+ */
+typedef struct {
+	const char *s;
+	size_t off;
+	size_t line_start;
+	int line;
+	int line0;
+	int col0;
+} pos_cursor;
+
+static void pos_init(pos_cursor *p, const char *s, int line, int col)
+{
+	p->s = s;
+	p->off = 0;
+	p->line_start = 0;
+	p->line = line;
+	p->line0 = line;
+	p->col0 = col;
+}
+
+static void pos_at(pos_cursor *p, size_t off, int *line, int *col)
+{
+	if (off < p->off)
+		pos_init(p, p->s, p->line0, p->col0);
+	for (; p->off < off; p->off++) {
+		char c = p->s[p->off];
+		if (c == '\r' || (c == '\n' && !(p->off > 0 && p->s[p->off - 1] == '\r')))
+			p->line++;
+		if (c == '\r' || c == '\n')
+			p->line_start = p->off + 1;
+	}
+	*line = p->line;
+	*col = (int)(off - p->line_start) + (p->line == p->line0 ? p->col0 : 1);
+}
+
+static void report_lex_error(const lexer *lx, const lex_error *e, pos_cursor *p, const char *file,
+			     rb_error *err)
+{
+	int line, col;
+	pos_at(p, e->start, &line, &col);
+	if (e->tag_len)
+		rb_error_set(err, RB_EXIT_USAGE, file, line, col,
+			     "unterminated dollar-quoted string %.*s starting here", (int)e->tag_len,
+			     lx->s + e->start);
+	else
+		rb_error_set(err, RB_EXIT_USAGE, file, line, col, "unterminated %s starting here",
+			     e->what);
+}
+
+/* ---- classifying a statement ---- */
+
+/* Case-insensitive (ASCII) comparison of s[0..len) with a lowercase keyword. */
+static int word_is(const char *s, size_t len, const char *kw)
+{
+	size_t k;
+	for (k = 0; k < len && kw[k]; k++) {
+		char c = s[k];
+		if (c >= 'A' && c <= 'Z')
+			c = (char)(c - 'A' + 'a');
+		if (c != kw[k])
+			return 0;
+	}
+	return k == len && !kw[k];
+}
+
+#define MAX_WORDS 32
+
+/* The first significant tokens of a statement, identifiers lowercased. */
+typedef struct {
+	tok_kind kind[MAX_WORDS];
+	char text[MAX_WORDS][32];
+	size_t n;
+	int last_is_concurrently;
+} words;
+
+static int is_word(const words *w, size_t k, const char *kw)
+{
+	return k < w->n && w->kind[k] == TK_IDENT && strcmp(w->text[k], kw) == 0;
+}
+
+/* Index just past the parenthesised group opening at k (or k when none). */
+static size_t skip_group(const words *w, size_t k)
+{
+	if (k >= w->n || w->kind[k] != TK_OPEN)
+		return k;
+	int depth = 0;
+	for (; k < w->n; k++) {
+		if (w->kind[k] == TK_OPEN)
+			depth++;
+		else if (w->kind[k] == TK_CLOSE && --depth == 0)
+			return k + 1;
+	}
+	return k;
+}
+
+static int is_txn_control(const words *w)
+{
+	if (is_word(w, 0, "begin") || is_word(w, 0, "end") || is_word(w, 0, "abort"))
+		return 1;
+	if ((is_word(w, 0, "start") || is_word(w, 0, "prepare")) && is_word(w, 1, "transaction"))
+		return 1;
+	if (is_word(w, 0, "commit") || is_word(w, 0, "rollback")) {
+		size_t k = 1;
+		if (is_word(w, 1, "prepared"))
+			return 0; /* finishes another, prepared transaction */
+		if (is_word(w, k, "work") || is_word(w, k, "transaction"))
+			k++;
+		return !is_word(w, k, "to"); /* ROLLBACK TO SAVEPOINT needs a transaction */
+	}
+	return 0;
+}
+
+/* REINDEX [(options)] {INDEX|TABLE|SCHEMA|DATABASE|SYSTEM} [CONCURRENTLY] name */
+static int reindex_outside(const words *w)
+{
+	size_t k = 1;
+	if (k < w->n && w->kind[k] == TK_OPEN) {
+		size_t end = skip_group(w, k);
+		for (size_t j = k; j < end; j++)
+			if (is_word(w, j, "concurrently") && !is_word(w, j + 1, "false") &&
+			    !is_word(w, j + 1, "off") && !(j + 1 < w->n && !strcmp(w->text[j + 1], "0")))
+				return 1;
+		k = end;
+	}
+	/* These commit once per table, so they cannot be inside a block either. */
+	if (is_word(w, k, "schema") || is_word(w, k, "database") || is_word(w, k, "system"))
+		return 1;
+	return is_word(w, k + 1, "concurrently");
+}
+
+static int no_txn_block(const words *w)
+{
+	if (is_word(w, 0, "vacuum"))
+		return 1;
+	if (is_word(w, 0, "create") || is_word(w, 0, "drop")) {
+		size_t k = 1;
+		if (is_word(w, 1, "database") || is_word(w, 1, "tablespace"))
+			return 1;
+		if (is_word(w, 0, "create") && is_word(w, k, "unique"))
+			k++;
+		return is_word(w, k, "index") && is_word(w, k + 1, "concurrently");
+	}
+	if (is_word(w, 0, "reindex"))
+		return reindex_outside(w);
+	if (is_word(w, 0, "alter")) {
+		if (is_word(w, 1, "system"))
+			return 1;
+		if (is_word(w, 1, "database") && is_word(w, 3, "set") && is_word(w, 4, "tablespace"))
+			return 1;
+		if (is_word(w, 1, "table") && w->last_is_concurrently)
+			for (size_t k = 2; k + 1 < w->n; k++)
+				if (is_word(w, k, "detach") && is_word(w, k + 1, "partition"))
+					return 1;
+		return 0;
+	}
+	if ((is_word(w, 0, "commit") || is_word(w, 0, "rollback")) && is_word(w, 1, "prepared"))
+		return 1;
+	if (is_word(w, 0, "discard") && is_word(w, 1, "all"))
+		return 1;
+	if (is_word(w, 0, "cluster")) {
+		/* Only CLUSTER of every table: CLUSTER [VERBOSE] or CLUSTER (options). */
+		size_t k = is_word(w, 1, "verbose") ? 2 : skip_group(w, 1);
+		return k >= w->n;
+	}
+	return 0;
+}
+
+static void classify_words(const words *w, rb_sql_item *it)
+{
+	if (!w->n)
+		return;
+	it->is_txn_control |= is_txn_control(w);
+	it->no_txn_block |= no_txn_block(w);
+}
+
+/* Sets the flags of a statement; each part joined by psql's \; counts. */
+static void classify(rb_sql_item *it, int std_strings)
+{
+	lexer lx = {it->text, strlen(it->text), std_strings};
+	words w;
+	lex_error e;
+	token t;
+	int depth = 0;
+	memset(&w, 0, sizeof w);
+	for (size_t i = 0; i < lx.len; i = t.end) {
+		if (next_token(&lx, i, &t, &e) < 0)
+			break; /* cannot happen on text the splitter produced */
+		if (t.kind == TK_SPACE || t.kind == TK_LINE_COMMENT || t.kind == TK_BLOCK_COMMENT)
+			continue;
+		if (t.kind == TK_ESCAPED && lx.s[t.start + 1] == ';' && depth == 0) {
+			classify_words(&w, it);
+			memset(&w, 0, sizeof w);
+			continue;
+		}
+		if (t.kind == TK_OPEN)
+			depth++;
+		else if (t.kind == TK_CLOSE && depth > 0)
+			depth--;
+		size_t len = t.end - t.start;
+		w.last_is_concurrently =
+			t.kind == TK_IDENT && word_is(lx.s + t.start, len, "concurrently");
+		if (w.n < MAX_WORDS) {
+			size_t k, n = len < sizeof w.text[0] - 1 ? len : sizeof w.text[0] - 1;
+			for (k = 0; k < n; k++) {
+				char ch = lx.s[t.start + k];
+				w.text[w.n][k] = (char)(ch >= 'A' && ch <= 'Z' ? ch - 'A' + 'a' : ch);
+			}
+			w.text[w.n][k] = '\0';
+			w.kind[w.n] = t.kind; /* a cut word is longer than any keyword */
+			w.n++;
+		}
+	}
+	classify_words(&w, it);
+}
+
+/* ---- splitting ---- */
+
+/* Where the splitter stands. */
+typedef struct {
+	lexer lx;
+	const char *file;
+	rb_error *err;
+	pos_cursor pos;
+	rb_sql_item *items;
+	size_t n;
+	size_t cap;
+	/* the statement being read */
+	int have_stmt;
+	size_t stmt_start;
+	size_t stmt_end;
+	int stmt_line;
+	int stmt_col;
+	size_t *blanks;       /* pairs of offsets: meta-commands inside the statement */
+	size_t nblanks;
+	size_t blanks_cap;
+	/* psql's BEGIN ... END tracking inside CREATE FUNCTION/PROCEDURE */
+	int paren_depth;
+	int begin_depth;
+	size_t ident_count;
+	char idents[4];
+} splitter;
+
+static rb_sql_item *push_item(splitter *sp)
+{
+	if (sp->n == sp->cap) {
+		sp->cap = sp->cap ? sp->cap * 2 : 8;
+		sp->items = rb_xrealloc(sp->items, sp->cap * sizeof *sp->items);
+	}
+	rb_sql_item *it = &sp->items[sp->n++];
+	memset(it, 0, sizeof *it);
+	return it;
+}
+
+/* A token that belongs to the current statement. */
+static void take(splitter *sp, const token *t)
+{
+	if (!sp->have_stmt) {
+		sp->have_stmt = 1;
+		sp->stmt_start = t->start;
+		pos_at(&sp->pos, t->start, &sp->stmt_line, &sp->stmt_col);
+	}
+	sp->stmt_end = t->end;
+}
+
+static void finish_statement(splitter *sp, int std_strings)
+{
+	if (!sp->have_stmt)
+		goto reset;
+	size_t start = sp->stmt_start, end = sp->stmt_end;
+	rb_sql_item *it = push_item(sp);
+	it->kind = RB_SQL_STATEMENT;
+	it->line = sp->stmt_line;
+	it->col = sp->stmt_col;
+	it->text = rb_xstrndup(sp->lx.s + start, end - start);
+	for (size_t k = 0; k < sp->nblanks; k++) {
+		size_t lo = sp->blanks[2 * k], hi = sp->blanks[2 * k + 1];
+		if (hi > end)
+			hi = end;
+		if (lo < hi)
+			memset(it->text + (lo - start), ' ', hi - lo);
+	}
+	classify(it, std_strings);
+reset:
+	sp->have_stmt = 0;
+	sp->nblanks = 0;
+}
+
+/*
+ * psql's heuristic for the bodies of CREATE [OR REPLACE] FUNCTION/PROCEDURE
+ * ... BEGIN ATOMIC ... END: once a statement starts with those words, every
+ * BEGIN (and every CASE inside one) opens a level that END closes, and a
+ * semicolon only ends the statement at level 0.
+ */
+static void track_ident(splitter *sp, const char *w, size_t len)
+{
+	if (sp->ident_count == 0)
+		memset(sp->idents, 0, sizeof sp->idents);
+	if (sp->ident_count < sizeof sp->idents &&
+	    (word_is(w, len, "create") || word_is(w, len, "function") ||
+	     word_is(w, len, "procedure") || word_is(w, len, "or") || word_is(w, len, "replace")))
+		sp->idents[sp->ident_count] = (char)(w[0] | 0x20);
+	sp->ident_count++;
+
+	const char *id = sp->idents;
+	int routine = id[0] == 'c' &&
+		      (id[1] == 'f' || id[1] == 'p' ||
+		       (id[1] == 'o' && id[2] == 'r' && (id[3] == 'f' || id[3] == 'p')));
+	if (!routine || sp->paren_depth != 0)
+		return;
+	if (word_is(w, len, "begin"))
+		sp->begin_depth++;
+	else if (word_is(w, len, "case") && sp->begin_depth >= 1)
+		sp->begin_depth++;
+	else if (word_is(w, len, "end") && sp->begin_depth > 0)
+		sp->begin_depth--;
+}
+
+/* Skips a quoted meta-command argument opened at i; returns the offset after it, or 0. */
+static size_t skip_arg_quote(const lexer *lx, size_t i)
+{
+	unsigned char q = at(lx, i);
+	for (size_t k = i + 1; k < lx->len && !is_newline(at(lx, k)); k++) {
+		unsigned char c = at(lx, k);
+		if (q == '\'' && c == '\\' && k + 1 < lx->len && !is_newline(at(lx, k + 1))) {
+			k++;
+		} else if (c == q) {
+			if (q == '\'' && at(lx, k + 1) == '\'')
+				k++;
+			else
+				return k + 1;
+		}
+	}
+	return 0;
+}
+
+/*
+ * The meta-command whose backslash is at i. Like psql: the name runs to
+ * whitespace or a backslash; the arguments to the end of the line or an
+ * unquoted backslash, and a "\\" there is eaten and SQL resumes after it.
+ * Stores where reading goes on in *next.
+ */
+static int read_meta(splitter *sp, size_t i, size_t *next)
+{
+	const lexer *lx = &sp->lx;
+	size_t name_end = i + 1, k, args_start, args_end;
+	while (name_end < lx->len && !is_space(at(lx, name_end)) && at(lx, name_end) != '\\')
+		name_end++;
+	for (k = name_end; k < lx->len && !is_newline(at(lx, k)) && at(lx, k) != '\\';) {
+		unsigned char c = at(lx, k);
+		token t;
+		if (c == ':' && scan_var(lx, k, &t)) {
+			k = t.end;
+		} else if (c == '\'' || c == '"' || c == '`') {
+			size_t after = skip_arg_quote(lx, k);
+			if (!after) {
+				int line, col;
+				pos_at(&sp->pos, k, &line, &col);
+				rb_error_set(sp->err, RB_EXIT_USAGE, sp->file, line, col,
+					     "unterminated quoted string in the arguments of \\%.*s",
+					     (int)(name_end - i - 1), lx->s + i + 1);
+				return -1;
+			}
+			k = after;
+		} else {
+			k++;
+		}
+	}
+	args_end = k;
+	*next = at(lx, k) == '\\' && at(lx, k + 1) == '\\' ? k + 2 : k;
+	args_start = name_end;
+	while (args_start < args_end && is_space(at(lx, args_start)))
+		args_start++;
+	while (args_end > args_start && is_space(at(lx, args_end - 1)))
+		args_end--;
+	if (args_start == args_end)
+		args_start = args_end = name_end;
+
+	rb_sql_item *it = push_item(sp);
+	it->kind = RB_SQL_META;
+	pos_at(&sp->pos, i, &it->line, &it->col);
+	it->args_col = it->col + (int)(args_start - i);
+	it->command = rb_xstrndup(lx->s + i + 1, name_end - i - 1);
+	it->args = rb_xstrndup(lx->s + args_start, args_end - args_start);
+	it->text = rb_xstrndup(lx->s + i, args_end - i);
+	if (sp->have_stmt) {
+		/* Written inside a statement: blank it out of the statement's text. */
+		if (sp->nblanks == sp->blanks_cap) {
+			sp->blanks_cap = sp->blanks_cap ? sp->blanks_cap * 2 : 4;
+			sp->blanks = rb_xrealloc(sp->blanks, 2 * sp->blanks_cap * sizeof *sp->blanks);
+		}
+		sp->blanks[2 * sp->nblanks] = i;
+		sp->blanks[2 * sp->nblanks + 1] = *next;
+		sp->nblanks++;
+	}
+	return 0;
+}
+
+int rb_sql_split(const char *body, const char *file, int first_line, int std_strings,
+		 rb_sql_item **items, size_t *count, rb_error *err)
+{
+	int rc = -1;
+	splitter sp;
+	memset(&sp, 0, sizeof sp);
+	if (items)
+		*items = NULL;
+	if (count)
+		*count = 0;
+	if (!body || !items || !count) {
+		rb_error_set(err, RB_EXIT_USAGE, file, first_line, 0, "no SQL text to split");
+		goto done;
+	}
+	sp.lx.s = body;
+	sp.lx.len = strlen(body);
+	sp.lx.std_strings = std_strings;
+	sp.file = file;
+	sp.err = err;
+	pos_init(&sp.pos, body, first_line, 1);
+
+	size_t i = 0;
+	while (i < sp.lx.len) {
+		token t;
+		lex_error e;
+		memset(&e, 0, sizeof e);
+		if (next_token(&sp.lx, i, &t, &e) < 0) {
+			report_lex_error(&sp.lx, &e, &sp.pos, file, err);
+			goto done;
+		}
+		switch (t.kind) {
+		case TK_SPACE:
+		case TK_LINE_COMMENT:
+		case TK_BLOCK_COMMENT:
+			break;
+		case TK_SEMI:
+			if (sp.paren_depth == 0 && sp.begin_depth == 0) {
+				finish_statement(&sp, std_strings);
+				sp.ident_count = 0;
+			} else {
+				take(&sp, &t);
+			}
+			break;
+		case TK_BACKSLASH:
+			if (read_meta(&sp, t.start, &i) < 0)
+				goto done;
+			continue;
+		case TK_ESCAPED:
+			if (body[t.start + 1] == ';')
+				sp.ident_count = 0; /* psql starts counting words again */
+			take(&sp, &t);
+			break;
+		case TK_IDENT:
+			track_ident(&sp, body + t.start, t.end - t.start);
+			take(&sp, &t);
+			break;
+		case TK_OPEN:
+			sp.paren_depth++;
+			take(&sp, &t);
+			break;
+		case TK_CLOSE:
+			if (sp.paren_depth > 0)
+				sp.paren_depth--;
+			take(&sp, &t);
+			break;
+		default:
+			take(&sp, &t);
+			break;
+		}
+		i = t.end;
+	}
+	finish_statement(&sp, std_strings);
+	*items = sp.items;
+	*count = sp.n;
+	sp.items = NULL;
+	sp.n = 0;
+	rc = 0;
+done:
+	rb_sql_items_free(sp.items, sp.n);
+	free(sp.blanks);
+	return rc;
+}
+
+void rb_sql_items_free(rb_sql_item *items, size_t count)
+{
+	for (size_t i = 0; items && i < count; i++) {
+		free(items[i].text);
+		free(items[i].command);
+		free(items[i].args);
+	}
+	free(items);
+}
+
+int rb_sql_has_txn_control(const rb_sql_item *items, size_t count)
+{
+	for (size_t i = 0; items && i < count; i++)
+		if (items[i].kind == RB_SQL_STATEMENT && items[i].is_txn_control)
+			return 1;
+	return 0;
+}
+
+/* ---- interpolation ---- */
+
+/*
+ * What PQescapeLiteral and PQescapeIdentifier write for a UTF-8 value: the
+ * quote character doubled; for a literal with a backslash, the E'' form
+ * (valid whatever standard_conforming_strings says) with backslashes
+ * doubled and a leading space so it cannot glue onto a preceding word.
+ */
+static void append_quoted(rb_buf *b, const char *v, char q)
+{
+	int escape = q == '\'' && strchr(v, '\\') != NULL;
+	if (escape)
+		rb_buf_puts(b, " E");
+	rb_buf_putc(b, q);
+	for (; *v; v++) {
+		if (*v == q || (escape && *v == '\\'))
+			rb_buf_putc(b, *v);
+		rb_buf_putc(b, *v);
+	}
+	rb_buf_putc(b, q);
+}
+
+int rb_sql_interpolate(const char *stmt, const char *file, int line, int col, int std_strings,
+		       rb_sql_lookup lookup, void *ctx, char **out, rb_error *err)
+{
+	int rc = -1;
+	rb_buf b = RB_BUF_INIT;
+	char *name = NULL;
+	pos_cursor pos;
+	lexer lx;
+	if (out)
+		*out = NULL;
+	if (!stmt || !out) {
+		rb_error_set(err, RB_EXIT_USAGE, file, line, col, "no SQL text to interpolate");
+		goto done;
+	}
+	lx.s = stmt;
+	lx.len = strlen(stmt);
+	lx.std_strings = std_strings;
+	pos_init(&pos, stmt, line, col);
+
+	for (size_t i = 0; i < lx.len;) {
+		token t;
+		lex_error e;
+		memset(&e, 0, sizeof e);
+		if (next_token(&lx, i, &t, &e) < 0) {
+			report_lex_error(&lx, &e, &pos, file, err);
+			goto done;
+		}
+		i = t.end;
+		if (t.kind == TK_ESCAPED) {
+			rb_buf_putc(&b, stmt[t.start + 1]);
+			continue;
+		}
+		/* Variables never start with a digit, which keeps a[1:2] intact. */
+		if (t.kind != TK_VAR || is_digit((unsigned char)stmt[t.name])) {
+			rb_buf_add(&b, stmt + t.start, t.end - t.start);
+			continue;
+		}
+		free(name);
+		name = rb_xstrndup(stmt + t.name, t.name_len);
+		const char *v = lookup ? lookup(ctx, name) : NULL;
+		if (t.form == VAR_TEST) {
+			rb_buf_puts(&b, v ? "TRUE" : "FALSE");
+			continue;
+		}
+		int vline, vcol;
+		if (!v) {
+			pos_at(&pos, t.start, &vline, &vcol);
+			rb_error_set(err, RB_EXIT_USAGE, file, vline, vcol, "undefined variable :%s", name);
+			goto done;
+		}
+		if (t.form == VAR_RAW) {
+			rb_buf_puts(&b, v);
+			continue;
+		}
+		if (!rb_utf8_valid(v, strlen(v), NULL)) {
+			pos_at(&pos, t.start, &vline, &vcol);
+			rb_error_set(err, RB_EXIT_USAGE, file, vline, vcol,
+				     "variable :%s is not valid UTF-8 and cannot be quoted", name);
+			goto done;
+		}
+		append_quoted(&b, v, t.form == VAR_LITERAL ? '\'' : '"');
+	}
+	*out = rb_buf_detach(&b);
+	rc = 0;
+done:
+	free(name);
+	rb_buf_free(&b);
+	return rc;
+}

@@ -1,0 +1,116 @@
+/*
+ * sqlsplit.h - the body of a sql step read the way psql reads it: where each
+ * statement ends, which lines are backslash meta-commands, and how :VAR,
+ * :'VAR' and :"VAR" are replaced.
+ *
+ * Splitting follows the rules of psql's lexer (psqlscan.l): a semicolon ends
+ * a statement unless it is inside a quoted string of any kind (standard,
+ * E'', U&'', B''/X'', continued across lines), a dollar quote, a quoted
+ * identifier, a -- or nested block comment, parentheses, or the
+ * BEGIN ATOMIC ... END body of CREATE [OR REPLACE] FUNCTION/PROCEDURE. A
+ * backslash outside all of those starts a meta-command, as in psql: its
+ * arguments run to the end of the line or to the next unquoted backslash,
+ * and "\\" ends them and goes back to SQL on the same line.
+ *
+ * Interpolation runs on one statement after splitting, so a value can never
+ * move a statement boundary. Unlike psql, an undefined variable is an error.
+ *
+ * Positions: line numbers are runbook lines; columns count bytes from 1 on
+ * the body's own lines (a caller whose block is indented adds the
+ * indentation). "\r\n", "\n" and a lone "\r" each end a line.
+ *
+ * Ownership: rb_sql_split hands over an array that the caller releases with
+ * rb_sql_items_free; rb_sql_interpolate hands over a string the caller
+ * releases with free(). Nothing here keeps state between calls.
+ */
+#ifndef RB_SQLSPLIT_H
+#define RB_SQLSPLIT_H
+
+#include <stddef.h>
+
+#include "util.h"
+
+/** What an item of a split body is. */
+typedef enum {
+	RB_SQL_STATEMENT = 0,  /* SQL to send to the server */
+	RB_SQL_META            /* a psql backslash meta-command */
+} rb_sql_kind;
+
+/**
+ * One statement or meta-command, in the order psql would run them: a
+ * meta-command written in the middle of a statement comes before that
+ * statement. All strings are owned by the item.
+ */
+typedef struct {
+	rb_sql_kind kind;
+	int line;            /* runbook line of the first token, or of the backslash */
+	int col;             /* its 1-based byte column on that line of the body */
+	/*
+	 * STATEMENT: the statement without its terminating ';', from its first
+	 * token to the end of its last one (leading and trailing whitespace and
+	 * comments left out). A meta-command written inside it is replaced by
+	 * spaces, so lines and columns within the text still match the runbook.
+	 * META: the command as written, from the backslash to the end of its
+	 * arguments. Never NULL.
+	 */
+	char *text;
+	char *command;       /* META: the name without the backslash ("echo", "i"); else NULL */
+	char *args;          /* META: the arguments as written, trimmed ("" when none); else NULL */
+	int args_col;        /* META: column of the arguments' first byte (just after the name when none) */
+	int is_txn_control;  /* BEGIN, START TRANSACTION, COMMIT, END, ROLLBACK (not ROLLBACK TO),
+				ABORT, PREPARE TRANSACTION */
+	int no_txn_block;    /* cannot run inside a transaction block (CREATE INDEX CONCURRENTLY,
+				VACUUM, CREATE DATABASE, ALTER SYSTEM, ...) */
+} rb_sql_item;
+
+/**
+ * Splits body (a NUL-terminated string) into statements and meta-commands.
+ * first_line is the runbook line of the body's first line; file is only
+ * copied into errors. std_strings is the server's
+ * standard_conforming_strings: when 0, a backslash escapes the next byte in
+ * plain '...' strings too. Statements that are empty or only comments
+ * produce no item; a last statement without ';' is still one.
+ *
+ * Returns 0 and stores a new array in *items (NULL when *count is 0), or -1
+ * with err set (RB_EXIT_USAGE, position of the start of the offending quote,
+ * dollar quote, identifier or comment) and *items NULL, *count 0.
+ */
+int rb_sql_split(const char *body, const char *file, int first_line, int std_strings,
+		 rb_sql_item **items, size_t *count, rb_error *err);
+
+/** Releases items returned by rb_sql_split (NULL is fine). */
+void rb_sql_items_free(rb_sql_item *items, size_t count);
+
+/** 1 when any statement is transaction control: such a block runs as written. */
+int rb_sql_has_txn_control(const rb_sql_item *items, size_t count);
+
+/**
+ * Returns a variable's value, or NULL when it is undefined. The value is
+ * only read during the call that asked for it.
+ */
+typedef const char *(*rb_sql_lookup)(void *ctx, const char *name);
+
+/**
+ * Replaces psql variable references in one statement (or meta-command
+ * argument text), outside quotes, dollar quotes and comments:
+ *   :'NAME'  the value as a string literal, as PQescapeLiteral writes it
+ *            ('' doubled; with a backslash, " E'...'" with \\ doubled)
+ *   :"NAME"  the value as a quoted identifier ("" doubled)
+ *   :NAME    the value as is
+ *   :{?NAME} TRUE when NAME is defined, else FALSE
+ * A name is made of ASCII letters, digits, '_' and bytes >= 0x80, and does
+ * not start with a digit, so array slices such as a[1:2] stay as written.
+ * "::" and a ':' that starts none of these forms are kept; psql's "\:" and
+ * "\;" become ':' and ';'. Values used in the quoted forms must be valid
+ * UTF-8: the quoting is byte-wise, which is safe for UTF-8 and other
+ * encodings whose multibyte characters never contain ASCII bytes.
+ *
+ * line and col are the runbook position of stmt's first byte; an error
+ * (undefined variable, value that is not UTF-8, unterminated quote in stmt)
+ * carries the exact position of the construct, RB_EXIT_USAGE, and leaves
+ * *out NULL. On success *out is a new string the caller frees.
+ */
+int rb_sql_interpolate(const char *stmt, const char *file, int line, int col, int std_strings,
+		       rb_sql_lookup lookup, void *ctx, char **out, rb_error *err);
+
+#endif

@@ -1,0 +1,1 @@
+grep -qx 'NOTICE:  halfway there' err.txt

@@ -1,0 +1,1 @@
+SELECT 'from an included file' AS source;
