@@ -6,7 +6,7 @@
 #   make bench  the benchmarks under tests/bench/ (not part of make test)
 
 DEB_PACKAGES := build-essential cmake pkg-config libcmark-dev libpq-dev liblua5.4-dev \
-                libgit2-dev libyaml-dev libcmocka-dev postgresql git procps
+                libgit2-dev libyaml-dev libcmocka-dev postgresql git procps python3 bc util-linux
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 

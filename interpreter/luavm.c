@@ -405,7 +405,8 @@ static int sb_require(lua_State *L)
 	vm *v = get_vm(L);
 	const char *name = luaL_checkstring(L, 1);
 	lua_getfield(L, LUA_REGISTRYINDEX, "rb.loaded");
-	lua_getfield(L, -1, name);
+	int loaded = lua_gettop(L);
+	lua_getfield(L, loaded, name);
 	if (!lua_isnil(L, -1))
 		return 1;
 	lua_pop(L, 1);
@@ -413,8 +414,8 @@ static int sb_require(lua_State *L)
 		if (!(*p == '_' || *p == '.' || (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
 		      (*p >= '0' && *p <= '9')))
 			return luaL_error(L, "require: '%s' is not a module name", name);
-	luaL_Buffer tried;
-	luaL_buffinit(L, &tried);
+	lua_pushliteral(L, "");
+	int tried = lua_gettop(L);
 	char *rel = rb_xstrdup(name);
 	for (char *p = rel; *p; p++)
 		if (*p == '.')
@@ -440,18 +441,16 @@ static int sb_require(lua_State *L)
 				lua_pushboolean(L, 1);
 			}
 			lua_pushvalue(L, -1);
-			lua_setfield(L, -3, name);
+			lua_setfield(L, loaded, name);
 			return 1;
 		}
-		luaL_addstring(&tried, "\n\tno file '");
-		luaL_addstring(&tried, path);
-		luaL_addstring(&tried, "'");
 		rb_error_clear(&err);
+		lua_pushfstring(L, "\n\tno file '%s'", path);
 		free(path);
+		lua_concat(L, 2);
 	}
 	free(rel);
-	luaL_pushresult(&tried);
-	return luaL_error(L, "module '%s' not found:%s", name, lua_tostring(L, -1));
+	return luaL_error(L, "module '%s' not found:%s", name, lua_tostring(L, tried));
 }
 
 static int msghandler(lua_State *L)

@@ -4,9 +4,12 @@
  * One table describes every command and option; it drives both parsing and
  * --help, so the two cannot disagree.
  */
+#define _DEFAULT_SOURCE
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "diag.h"
 #include "engine.h"
@@ -184,6 +187,40 @@ static int parse_args(int argc, char **argv, cli_args *a)
 	return 0;
 }
 
+/*
+ * Where the shipped Lua helpers are: RUNBOOK_LUA_PATH, else next to the
+ * binary as installed (bin/../share/runbook/lua), else the configured install
+ * directory, else the source tree of a development build. Caller frees.
+ */
+static char *lua_dir(void)
+{
+	const char *env = getenv("RUNBOOK_LUA_PATH");
+	if (env && *env)
+		return rb_xstrdup(env);
+	char exe[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+	if (n > 0) {
+		exe[n] = '\0';
+		char *slash = strrchr(exe, '/');
+		if (slash) {
+			*slash = '\0';
+			char *d = rb_xasprintf("%s/../share/runbook/lua", exe);
+			if (access(d, R_OK) == 0)
+				return d;
+			free(d);
+		}
+	}
+#ifdef RB_LUA_DIR
+	if (access(RB_LUA_DIR, R_OK) == 0)
+		return rb_xstrdup(RB_LUA_DIR);
+#endif
+#ifdef RB_SOURCE_LUA_DIR
+	if (access(RB_SOURCE_LUA_DIR, R_OK) == 0)
+		return rb_xstrdup(RB_SOURCE_LUA_DIR);
+#endif
+	return NULL;
+}
+
 static int cmd_list(const rb_runbook *rb)
 {
 	for (size_t i = 0; i < rb->nsteps; i++)
@@ -208,6 +245,7 @@ int main(int argc, char **argv)
 	cli_args a;
 	rb_diags diags = RB_DIAGS_INIT;
 	rb_runbook *rb = NULL;
+	char *luadir = NULL;
 
 	memset(&a, 0, sizeof a);
 	if (argc < 2) {
@@ -242,6 +280,8 @@ int main(int argc, char **argv)
 	}
 	a.run.sets = a.sets;
 	a.run.nsets = a.nsets;
+	luadir = lua_dir();
+	a.run.lua_dir = luadir;
 	switch (a.cmd->cmd) {
 	case CMD_LIST:
 		rc = cmd_list(rb);
@@ -257,5 +297,6 @@ done:
 	rb_runbook_free(rb);
 	rb_diags_free(&diags);
 	free(a.sets);
+	free(luadir);
 	return rc;
 }
