@@ -871,6 +871,9 @@ static int supported(rb_step_kind k)
 	return k != RB_STEP_DOC;
 }
 
+static void collect_secrets(const rb_runbook *rb, const rb_vars *vars, const rb_run_opts *o,
+			    rb_redactor *red);
+
 static int setup(run_state *r)
 {
 	const rb_runbook *rb = r->rb;
@@ -906,25 +909,14 @@ static int setup(run_state *r)
 		rb_vars_set(&r->vars, name, eq + 1, RB_VAR_SET);
 		free(name);
 	}
-	/* Secrets: named in the front matter, or by their names, and DSN passwords. */
-	for (size_t i = 0; i < r->vars.count; i++) {
-		const rb_var *v = &r->vars.items[i];
-		int secret = rb_redact_name_is_secret(v->name);
-		for (size_t k = 0; !secret && k < rb->fm.nsecrets; k++)
-			secret = !strcmp(rb->fm.secrets[k].value, v->name);
-		if (secret)
-			rb_redactor_add(r->redactor, v->value);
-		char *pw = strstr(v->value, "://") || strstr(v->value, "password") ? rb_dsn_password(v->value) : NULL;
-		if (pw)
-			rb_redactor_add(r->redactor, pw);
-		free(pw);
+	for (size_t i = 0; i < o->nrestores; i++) {
+		const char *eq = strchr(o->restores[i], '=');
+		char *name = eq ? rb_xstrndup(o->restores[i], (size_t)(eq - o->restores[i])) : NULL;
+		if (name)
+			rb_vars_set(&r->vars, name, eq + 1, RB_VAR_CAPTURE);
+		free(name);
 	}
-	if (o->db_url) {
-		char *pw = rb_dsn_password(o->db_url);
-		if (pw)
-			rb_redactor_add(r->redactor, pw);
-		free(pw);
-	}
+	collect_secrets(rb, &r->vars, o, r->redactor);
 	const char **names = rb_xcalloc(rb->fm.ndatabases + 1, sizeof *names);
 	const char **dsns = rb_xcalloc(rb->fm.ndatabases + 1, sizeof *dsns);
 	for (size_t i = 0; i < rb->fm.ndatabases; i++) {
@@ -969,6 +961,54 @@ static int setup(run_state *r)
 		}
 	}
 	return RB_EXIT_OK;
+}
+
+/* Secrets: named in the front matter, or by their names, and DSN passwords. */
+static void collect_secrets(const rb_runbook *rb, const rb_vars *vars, const rb_run_opts *o,
+			    rb_redactor *red)
+{
+	for (size_t i = 0; i < vars->count; i++) {
+		const rb_var *v = &vars->items[i];
+		int secret = rb_redact_name_is_secret(v->name);
+		for (size_t k = 0; !secret && k < rb->fm.nsecrets; k++)
+			secret = !strcmp(rb->fm.secrets[k].value, v->name);
+		if (secret)
+			rb_redactor_add(red, v->value);
+		char *pw = strstr(v->value, "://") || strstr(v->value, "password") ? rb_dsn_password(v->value) : NULL;
+		if (pw)
+			rb_redactor_add(red, pw);
+		free(pw);
+	}
+	const char *dsns[2] = {o->db_url, rb->fm.database.value};
+	for (int k = 0; k < 2; k++) {
+		char *pw = dsns[k] ? rb_dsn_password(dsns[k]) : NULL;
+		if (pw && !strstr(pw, "${"))
+			rb_redactor_add(red, pw);
+		free(pw);
+	}
+	for (size_t i = 0; i < rb->fm.ndatabases; i++) {
+		char *pw = rb_dsn_password(rb->fm.databases[i].value);
+		if (pw && !strstr(pw, "${"))
+			rb_redactor_add(red, pw);
+		free(pw);
+	}
+}
+
+void rb_engine_collect_secrets(const rb_runbook *rb, const rb_run_opts *opts, rb_redactor *r)
+{
+	rb_vars vars = RB_VARS_INIT;
+	rb_vars_load_environ(&vars);
+	for (size_t i = 0; i < rb->fm.nenv; i++)
+		rb_vars_set(&vars, rb->fm.env[i].key, rb->fm.env[i].value, RB_VAR_DEFAULT);
+	for (size_t i = 0; i < opts->nsets; i++) {
+		const char *eq = strchr(opts->sets[i], '=');
+		char *name = eq ? rb_xstrndup(opts->sets[i], (size_t)(eq - opts->sets[i])) : NULL;
+		if (name && rb_var_name_valid(name))
+			rb_vars_set(&vars, name, eq + 1, RB_VAR_SET);
+		free(name);
+	}
+	collect_secrets(rb, &vars, opts, r);
+	rb_vars_free(&vars);
 }
 
 /* Arms an abort condition: checked before each later step and while steps run. */
@@ -1038,7 +1078,6 @@ static int run_role(run_state *r, rb_role role)
 				continue;
 			}
 		}
-		header(r, s);
 		if (o->record) {
 			char num[16], line[16];
 			rb_buf path = RB_BUF_INIT;
@@ -1050,6 +1089,7 @@ static int run_role(run_state *r, rb_role role)
 					path.data, "role", handler ? "on_failure" : "main", NULL);
 			rb_buf_free(&path);
 		}
+		header(r, s); /* after the journal knows the step started */
 		int step_rc = RB_EXIT_OK;
 		if (s->confirm && !confirmed(r, s)) {
 			res->status = RB_STATUS_FAILED;

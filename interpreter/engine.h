@@ -31,6 +31,8 @@ typedef struct {
 	const char *lua_dir;    /* the shipped Lua helpers (require); NULL: none */
 	rb_record *record;      /* events of the run go here (audit); NULL: none */
 	rb_redactor *redactor;  /* secrets the engine finds are added here; NULL: a private one */
+	char *const *restores;  /* "K=V" captures restored by --resume */
+	size_t nrestores;
 } rb_run_opts;
 
 /** What became of a step. */
@@ -44,6 +46,15 @@ typedef enum {
 
 /** "not reached", "ok", "failed", "skipped", "cancelled". */
 const char *rb_status_name(rb_status s);
+
+/**
+ * Adds the run's secret values to r: variables named in the front matter's
+ * secrets or with secret-looking names (process environment, front matter
+ * env, --set), and passwords of connection strings. The engine does this
+ * itself; callers that write before the run starts (the audit record's
+ * command line) call it first.
+ */
+void rb_engine_collect_secrets(const rb_runbook *rb, const rb_run_opts *opts, rb_redactor *r);
 
 /**
  * Runs the runbook's main flow. Returns an RB_EXIT_* code: 0 when every

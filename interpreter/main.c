@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "audit.h"
 #include "diag.h"
 #include "engine.h"
 #include "parse.h"
@@ -24,7 +25,9 @@
 enum {
 	CMD_RUN = 1 << 0,
 	CMD_PLAN = 1 << 1,
-	CMD_LIST = 1 << 2
+	CMD_LIST = 1 << 2,
+	CMD_LOG = 1 << 3,
+	CMD_SHOW = 1 << 4
 };
 
 typedef struct {
@@ -39,12 +42,16 @@ static const cli_command commands[] = {
 	{"plan", CMD_PLAN, "show what a run would do, touching nothing (= run --dry-run)",
 	 "runbook plan FILE [--json]"},
 	{"list", CMD_LIST, "print the step ids, one a line", "runbook list FILE"},
+	{"log", CMD_LOG, "list past runs from the audit ref (of FILE only, when given)",
+	 "runbook log [FILE] [--audit-repo DIR]"},
+	{"show", CMD_SHOW, "print the record of one run (RUN: run id or its start, or a commit)",
+	 "runbook show RUN [--json] [--audit-repo DIR]"},
 	{NULL, 0, NULL, NULL}
 };
 
 typedef enum {
 	OPT_DRY_RUN, OPT_JSON, OPT_SET, OPT_YES, OPT_CONFIRM, OPT_FROM, OPT_ONLY, OPT_DB,
-	OPT_EPHEMERAL_DB, OPT_KEEP_DB, OPT_HELP
+	OPT_EPHEMERAL_DB, OPT_KEEP_DB, OPT_AUDIT_REPO, OPT_NO_AUDIT, OPT_RESUME, OPT_FORCE, OPT_HELP
 } opt_id;
 
 typedef struct {
@@ -57,7 +64,7 @@ typedef struct {
 
 static const cli_option options[] = {
 	{OPT_DRY_RUN, "dry-run", NULL, CMD_RUN, "print the plan instead of running"},
-	{OPT_JSON, "json", NULL, CMD_RUN | CMD_PLAN, "the plan as one JSON document"},
+	{OPT_JSON, "json", NULL, CMD_RUN | CMD_PLAN | CMD_SHOW, "JSON output (the plan; show: record.json)"},
 	{OPT_SET, "set", "K=V", CMD_RUN | CMD_PLAN, "set a variable (repeatable); overrides front matter env"},
 	{OPT_YES, "yes", NULL, CMD_RUN, "approve task lists and plain confirmations"},
 	{OPT_CONFIRM, "confirm", "PHRASE", CMD_RUN, "the phrase a confirm=\"PHRASE\" step asks for"},
@@ -67,7 +74,13 @@ static const cli_option options[] = {
 	{OPT_EPHEMERAL_DB, "ephemeral-db", NULL, CMD_RUN,
 	 "run against a throwaway local PostgreSQL, removed at exit"},
 	{OPT_KEEP_DB, "keep-db", NULL, CMD_RUN, "with --ephemeral-db: keep the server and print how to connect"},
-	{OPT_HELP, "help", NULL, CMD_RUN | CMD_PLAN | CMD_LIST, "show this help"},
+	{OPT_AUDIT_REPO, "audit-repo", "DIR", CMD_RUN | CMD_PLAN | CMD_LOG | CMD_SHOW,
+	 "the git repository of audit records"},
+	{OPT_NO_AUDIT, "no-audit", NULL, CMD_RUN, "do not record the run"},
+	{OPT_RESUME, "resume", NULL, CMD_RUN,
+	 "continue the last failed or interrupted run after its last successful step"},
+	{OPT_FORCE, "force", NULL, CMD_RUN, "with --resume: resume even if the runbook changed"},
+	{OPT_HELP, "help", NULL, CMD_RUN | CMD_PLAN | CMD_LIST | CMD_LOG | CMD_SHOW, "show this help"},
 };
 
 #define NOPTIONS (sizeof options / sizeof options[0])
@@ -78,6 +91,10 @@ typedef struct {
 	int dry_run;
 	int json;
 	int help;
+	const char *audit_repo;
+	int no_audit;
+	int resume;
+	int force;
 	char **sets;
 	size_t nsets;
 	rb_run_opts run;
@@ -169,6 +186,10 @@ static int parse_args(int argc, char **argv, cli_args *a)
 		case OPT_DB: a->run.db_url = val; break;
 		case OPT_EPHEMERAL_DB: a->run.ephemeral_db = 1; break;
 		case OPT_KEEP_DB: a->run.keep_db = 1; break;
+		case OPT_AUDIT_REPO: a->audit_repo = val; break;
+		case OPT_NO_AUDIT: a->no_audit = 1; break;
+		case OPT_RESUME: a->resume = 1; break;
+		case OPT_FORCE: a->force = 1; break;
 		case OPT_HELP: a->help = 1; break;
 		}
 	}
@@ -180,7 +201,12 @@ static int parse_args(int argc, char **argv, cli_args *a)
 		fprintf(stderr, "runbook %s: --keep-db goes with --ephemeral-db\n", a->cmd->name);
 		return -1;
 	}
-	if (!a->help && !a->file) {
+	if (a->resume && (a->run.from || a->run.only)) {
+		fprintf(stderr, "runbook %s: --resume picks the steps itself: no --from or --only with it\n",
+			a->cmd->name);
+		return -1;
+	}
+	if (!a->help && !a->file && a->cmd->cmd != CMD_LOG) {
 		fprintf(stderr, "runbook %s: missing FILE\nUsage: %s\n", a->cmd->name, a->cmd->usage);
 		return -1;
 	}
@@ -231,12 +257,65 @@ static int cmd_list(const rb_runbook *rb)
 
 static int cmd_plan(const rb_runbook *rb, const cli_args *a)
 {
-	rb_plan_opts po = {a->json, 0};
+	char *audit = a->no_audit ? rb_xstrdup("none (--no-audit)") : rb_audit_describe(rb, a->audit_repo);
+	rb_plan_opts po = {a->json, 0, audit};
 	rb_buf out = RB_BUF_INIT;
 	rb_plan_render(rb, &po, &out);
 	fwrite(out.data, 1, out.len, stdout);
 	rb_buf_free(&out);
+	free(audit);
 	return RB_EXIT_OK;
+}
+
+/* run: resume point, audit record around the engine, exit code. */
+static int cmd_run(const rb_runbook *rb, cli_args *a, int argc, char **argv)
+{
+	int rc = RB_EXIT_OK;
+	rb_redactor redactor = RB_REDACTOR_INIT;
+	rb_audit *audit = NULL;
+	rb_error err = RB_ERROR_INIT;
+	rb_resume_point rp;
+	memset(&rp, 0, sizeof rp);
+
+	if (a->resume) {
+		if (rb_audit_resume_point(rb, a->audit_repo, a->force, &rp, &err) < 0) {
+			char *m = rb_error_format(&err);
+			fprintf(stderr, "%s\n", m);
+			free(m);
+			rc = err.code ? err.code : RB_EXIT_USAGE;
+			goto done;
+		}
+		printf("Resuming run %s at step '%s' (%zu captured value%s restored)\n", rp.run, rp.from,
+		       rp.ncaptures, rp.ncaptures == 1 ? "" : "s");
+		a->run.from = rp.from;
+		a->run.restores = rp.captures;
+		a->run.nrestores = rp.ncaptures;
+	}
+	rb_engine_collect_secrets(rb, &a->run, &redactor);
+	a->run.redactor = &redactor;
+	if (!a->no_audit) {
+		rb_audit_opts ao = {a->audit_repo, argc, argv, &redactor};
+		if (rb_audit_begin(rb, &ao, &audit, &err) < 0) {
+			fprintf(stderr, "runbook: cannot record this run: %s\n", err.message);
+			rc = RB_EXIT_ENV;
+			goto done;
+		}
+		a->run.record = rb_audit_record(audit);
+		if (a->resume)
+			rb_record_event(a->run.record, "note", "text", "resumed run", "from", rp.from, "run", rp.run, NULL);
+		if (a->run.from || a->run.only)
+			rb_record_event(a->run.record, "note", "text", "steps selected", "from", a->run.from,
+					"only", a->run.only, NULL);
+	}
+	rc = rb_engine_run(rb, &a->run);
+	if (audit && rb_audit_finish(audit, rc, &err) < 0 && rc == RB_EXIT_OK)
+		rc = RB_EXIT_ENV;
+done:
+	rb_audit_free(audit);
+	rb_error_clear(&err);
+	rb_resume_point_free(&rp);
+	rb_redactor_free(&redactor);
+	return rc;
 }
 
 int main(int argc, char **argv)
@@ -270,6 +349,14 @@ int main(int argc, char **argv)
 		goto done;
 	}
 
+	if (a.cmd->cmd == CMD_SHOW) {
+		rc = rb_audit_show(a.audit_repo, a.file, NULL, a.json);
+		goto done;
+	}
+	if (a.cmd->cmd == CMD_LOG && !a.file) {
+		rc = rb_audit_log(a.audit_repo, NULL, NULL);
+		goto done;
+	}
 	rb = rb_parse_file(a.file, &diags);
 	rb_diags_sort(&diags);
 	rb_diags_print(&diags, stderr);
@@ -290,7 +377,10 @@ int main(int argc, char **argv)
 		rc = cmd_plan(rb, &a);
 		break;
 	case CMD_RUN:
-		rc = a.dry_run ? cmd_plan(rb, &a) : rb_engine_run(rb, &a.run);
+		rc = a.dry_run ? cmd_plan(rb, &a) : cmd_run(rb, &a, argc, argv);
+		break;
+	case CMD_LOG:
+		rc = rb_audit_log(a.audit_repo, rb, NULL);
 		break;
 	}
 done:

@@ -35,7 +35,7 @@ static void pos_list(rb_json *j, const char *key, const rb_pos_str *l, size_t n)
 	rb_json_end(j, ']');
 }
 
-static void render_json(const rb_runbook *rb, rb_buf *out)
+static void render_json(const rb_runbook *rb, const rb_plan_opts *opts, rb_buf *out)
 {
 	rb_json j;
 	rb_json_init(&j, out, 1);
@@ -199,6 +199,10 @@ static void render_json(const rb_runbook *rb, rb_buf *out)
 
 	rb_json_key(&j, "on_failure");
 	rb_json_string(&j, rb->on_failure_section >= 0 ? rb->sections[rb->on_failure_section].slug : NULL);
+	if (opts->audit) {
+		rb_json_key(&j, "audit");
+		rb_json_string(&j, opts->audit);
+	}
 	rb_json_key(&j, "manual");
 	rb_json_array_begin(&j);
 	for (size_t i = 1; i < rb->nsections; i++) {
@@ -362,6 +366,8 @@ static void render_text(const rb_runbook *rb, const rb_plan_opts *opts, rb_buf *
 			rb_buf_printf(out, " %s", fm->env[i].key);
 		rb_buf_putc(out, '\n');
 	}
+	if (opts->audit)
+		rb_buf_printf(out, "Audit record: %s\n", opts->audit);
 	if (fm->timeout_ms >= 0) {
 		char d[32];
 		rb_format_duration(fm->timeout_ms, d, sizeof d);
@@ -402,7 +408,7 @@ static void render_text(const rb_runbook *rb, const rb_plan_opts *opts, rb_buf *
 void rb_plan_render(const rb_runbook *rb, const rb_plan_opts *opts, rb_buf *out)
 {
 	if (opts->json)
-		render_json(rb, out);
+		render_json(rb, opts, out);
 	else
 		render_text(rb, opts, out);
 }

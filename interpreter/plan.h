@@ -14,6 +14,7 @@
 typedef struct {
 	int json;           /* one JSON document instead of text */
 	int preview_lines;  /* body lines shown per step in text form (default 6) */
+	const char *audit;  /* where the record of a run would go; NULL: not shown */
 } rb_plan_opts;
 
 /** Appends the plan of rb to out (owned by the caller). */

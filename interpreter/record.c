@@ -165,14 +165,10 @@ const char *rb_record_get(const rb_record *rec, const char *type, const char *id
 	return NULL;
 }
 
-int rb_record_load(rb_record *rec, const char *journal_path, rb_error *err)
+void rb_record_parse(rb_record *rec, const char *text, size_t len)
 {
-	char *text = NULL;
-	size_t len = 0;
 	memset(rec, 0, sizeof *rec);
 	rec->fd = -1;
-	if (rb_read_file(journal_path, &text, &len, err) < 0)
-		return -1;
 	const char *p = text, *end = text + len;
 	while (p < end) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
@@ -197,8 +193,36 @@ int rb_record_load(rb_record *rec, const char *journal_path, rb_error *err)
 		}
 		p = nl + 1;
 	}
+}
+
+int rb_record_load(rb_record *rec, const char *journal_path, rb_error *err)
+{
+	char *text = NULL;
+	size_t len = 0;
+	memset(rec, 0, sizeof *rec);
+	rec->fd = -1;
+	if (rb_read_file(journal_path, &text, &len, err) < 0)
+		return -1;
+	rb_record_parse(rec, text, len);
 	free(text);
 	return 0;
+}
+
+char *rb_record_text(const rb_record *rec)
+{
+	rb_buf b = RB_BUF_INIT;
+	for (size_t i = 0; i < rec->count; i++) {
+		const rb_event *e = &rec->events[i];
+		rb_buf_puts(&b, e->type);
+		for (size_t k = 0; k < e->nfields; k++) {
+			rb_buf_putc(&b, '\t');
+			rb_buf_puts(&b, e->fields[k].key);
+			rb_buf_putc(&b, '=');
+			encode(&b, e->fields[k].value);
+		}
+		rb_buf_putc(&b, '\n');
+	}
+	return rb_buf_detach(&b);
 }
 
 int rb_record_journal_busy(const char *journal_path)
@@ -261,6 +285,18 @@ char *rb_record_summary(const rb_record *rec)
 	const char *result = result_of(rec);
 	const char *exit_code = or(rb_record_get(rec, "finish", NULL, "exit"), "?");
 	const char *failed_at = rb_record_get(rec, "finish", NULL, "failed_step");
+	for (size_t i = 0; !failed_at && i < rec->count; i++) {
+		const rb_event *e = &rec->events[i];
+		const char *st = rb_event_get(e, "status");
+		if (!strcmp(e->type, "end") && st && (!strcmp(st, "failed") || !strcmp(st, "cancelled")))
+			failed_at = rb_event_get(e, "id");
+	}
+	for (size_t i = 0; !failed_at && i < rec->count; i++) {
+		/* a step started and never ended: the kill came during it */
+		const rb_event *e = &rec->events[i];
+		if (!strcmp(e->type, "step") && !step_end(rec, or(rb_event_get(e, "id"), "")))
+			failed_at = rb_event_get(e, "id");
+	}
 	const char *duration = or(rb_record_get(rec, "finish", NULL, "duration"), "");
 	size_t steps = 0;
 	for (size_t i = 0; i < rec->count; i++)

@@ -68,6 +68,12 @@ const char *rb_event_get(const rb_event *e, const char *key);
  */
 int rb_record_load(rb_record *rec, const char *journal_path, rb_error *err);
 
+/** Like rb_record_load, from text in memory (a journal read back from git). */
+void rb_record_parse(rb_record *rec, const char *text, size_t len);
+
+/** The journal's text (every event as written). Caller frees. */
+char *rb_record_text(const rb_record *rec);
+
 /** 1 when another live process holds the journal's lock. */
 int rb_record_journal_busy(const char *journal_path);
 

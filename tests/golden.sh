@@ -18,7 +18,7 @@ if [ -f error ]; then
     echo "expected exit 2, got $rc"; cat "$actual"; exit 1
   fi
 else
-  "$bin" plan --json runbook.md >"$actual"
+  "$bin" plan --json --audit-repo AUDIT runbook.md >"$actual"
   rc=$?
   expected=plan.json
   if [ "$rc" -ne 0 ]; then

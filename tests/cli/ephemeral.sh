@@ -13,7 +13,7 @@ chmod 644 "$dir/r.md"
 # Missing server binaries.
 rc=0; out=$(RUNBOOK_PG_BINDIR=/nonexistent "$bin" run --ephemeral-db "$dir/r.md" 2>&1) || rc=$?
 [ "$rc" = 5 ] || { echo "missing server: expected exit 5, got $rc"; echo "$out"; exit 1; }
-echo "$out" | grep -q "PostgreSQL server binaries not found (looked in /nonexistent); install the Debian package 'postgresql'"
+grep -q "PostgreSQL server binaries not found (looked in /nonexistent); install the Debian package 'postgresql'" <<< "$(echo "$out")"
 
 # A normal run leaves no directory behind.
 mkdir -m 755 "$dir/tmp"
@@ -35,7 +35,7 @@ rm -rf "$(sed -n 's/.*rm -rf \(.*\)$/\1/p' "$dir/keep")"
 if [ "$(id -u)" = 0 ]; then
   grep -q 'user=postgres$' "$dir/out"
   if command -v setpriv >/dev/null && id nobody >/dev/null 2>&1; then
-    setpriv --reuid=nobody --regid=nogroup --clear-groups env HOME=/tmp "$bin" run --ephemeral-db "$dir/r.md" > "$dir/nobody"
+    setpriv --reuid=nobody --regid=nogroup --clear-groups env HOME=/tmp "$bin" run --no-audit --ephemeral-db "$dir/r.md" > "$dir/nobody"
     grep -q '^answer=42 user=nobody$' "$dir/nobody"
   fi
 fi
@@ -43,6 +43,6 @@ fi
 # A DSN's password never reaches the terminal.
 rc=0; out=$("$bin" run --db 'postgresql://someone:hunter2secret@/nodb?host=/nonexistent' "$dir/r.md" 2>&1) || rc=$?
 [ "$rc" = 5 ] || { echo "unreachable database: expected exit 5, got $rc"; exit 1; }
-echo "$out" | grep -q 'someone:\*\*\*@'
+grep -q 'someone:\*\*\*@' <<< "$(echo "$out")"
 if echo "$out" | grep -q hunter2secret; then echo "password printed"; exit 1; fi
 echo "ephemeral ok"

@@ -38,6 +38,6 @@ expect ehg-production-promotion.md 10 5 2 15
 expect ehg-staging-one-pager.md 7 0 0 7
 expect signal-harvester-staging-deploy.md 10 0 0 10
 # The javascript block and the unlabeled block of the promotion are documentation.
-"$bin" plan "$seeds/ehg-production-promotion.md" | grep -q '\[-\] doc (javascript)  .*:195  (documentation, not run)'
-"$bin" plan "$seeds/ehg-production-promotion.md" | grep -q '\[-\] doc  .*:260  (documentation, not run)'
+grep -q '\[-\] doc (javascript)  .*:195  (documentation, not run)' <<< "$("$bin" plan "$seeds/ehg-production-promotion.md")"
+grep -q '\[-\] doc  .*:260  (documentation, not run)' <<< "$("$bin" plan "$seeds/ehg-production-promotion.md")"
 echo "seeds plan as written"

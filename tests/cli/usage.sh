@@ -3,10 +3,10 @@
 set -euo pipefail
 bin=$1
 expect_rc() { local want=$1; shift; local rc=0; "$@" >/dev/null 2>&1 || rc=$?; [ "$rc" = "$want" ] || { echo "expected $want from: $*, got $rc"; exit 1; }; }
-"$bin" --help | grep -q 'runbook run FILE'
+grep -q 'runbook run FILE' <<< "$("$bin" --help)"
 "$bin" --version | grep -qE '^runbook [0-9]+\.[0-9]+\.[0-9]+$'
-"$bin" run --help | grep -q -- '--dry-run'
-"$bin" plan --help | grep -q -- '--json'
+grep -q -- '--dry-run' <<< "$("$bin" run --help)"
+grep -q -- '--json' <<< "$("$bin" plan --help)"
 expect_rc 2 "$bin"
 expect_rc 2 "$bin" frobnicate x.md
 expect_rc 2 "$bin" run
@@ -21,7 +21,7 @@ expect_rc 0 "$bin" list "$dir/r.md"
 [ "$("$bin" list "$dir/r.md")" = "t-1" ]
 # --dry-run is plan: nothing runs.
 printf '# T\n\n```bash\ntouch %s/ran\n```\n' "$dir" > "$dir/touch.md"
-"$bin" run --dry-run "$dir/touch.md" | grep -q 'Plan: T'
+grep -q 'Plan: T' <<< "$("$bin" run --dry-run "$dir/touch.md")"
 [ ! -e "$dir/ran" ]
 "$bin" run "$dir/touch.md" >/dev/null
 [ -e "$dir/ran" ]

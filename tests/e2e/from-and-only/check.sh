@@ -2,5 +2,5 @@
 grep -qx 'step b' out.txt
 grep -qx 'step c' out.txt
 out=$("$1" run --only b runbook.md)
-echo "$out" | grep -qx 'step b'
-! echo "$out" | grep -q 'step [ac]'
+grep -qx 'step b' <<< "$(echo "$out")"
+! grep -q 'step [ac]' <<< "$(echo "$out")"

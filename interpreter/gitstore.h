@@ -1,0 +1,86 @@
+/*
+ * gitstore.h - writes files as a commit on a ref of a git repository through
+ * libgit2, without touching any work tree, index or HEAD.
+ *
+ * Blobs and trees are written straight into the object database, the new
+ * tree is the ref's current tree with the files added, and the ref moves by
+ * compare-and-swap: when another process moved it meanwhile, the commit is
+ * rebuilt on the new tip and tried again, so concurrent writers all land.
+ */
+#ifndef RB_GITSTORE_H
+#define RB_GITSTORE_H
+
+#include <stddef.h>
+
+#include "util.h"
+
+typedef struct rb_gitstore rb_gitstore;
+
+/** One file of a commit: path inside the tree ("runs/2026/11/21/x/record.md"). */
+typedef struct {
+	const char *path;
+	const char *data;
+	size_t len;
+} rb_gitstore_file;
+
+/**
+ * Opens the repository at dir: a work tree, a bare repository, or (discover=1)
+ * any directory inside one. With create=1 and no repository there, makes a
+ * bare one at dir. Returns 0, or -1 with err set (RB_EXIT_ENV).
+ */
+int rb_gitstore_open(const char *dir, int discover, int create, rb_gitstore **out, rb_error *err);
+
+/** The repository's git directory; owned by the store. */
+const char *rb_gitstore_gitdir(const rb_gitstore *g);
+
+/** The repository's work tree, or NULL for a bare one; owned by the store. */
+const char *rb_gitstore_workdir(const rb_gitstore *g);
+
+/**
+ * Commits files on ref with message, by name <email> (NULL: the repository's
+ * user.name/user.email, else "runbook"). Writes the new commit's id (40 hex
+ * characters and a NUL) to oid_hex. Returns 0, or -1 with err set.
+ */
+int rb_gitstore_commit(rb_gitstore *g, const char *ref, const rb_gitstore_file *files, size_t n,
+		       const char *message, const char *name, const char *email, char oid_hex[41],
+		       rb_error *err);
+
+/**
+ * Checks that objects and refs can be written (a probe object is written
+ * and the refs directory is checked for write access). 0, or -1 with err.
+ */
+int rb_gitstore_check_writable(rb_gitstore *g, rb_error *err);
+
+/** The configured user.name and user.email, or NULL; caller frees. */
+char *rb_gitstore_config(rb_gitstore *g, const char *key);
+
+/** The commit HEAD points at in the repository containing dir, as hex; NULL when none. Caller frees. */
+char *rb_gitstore_head_of(const char *dir);
+
+/** One commit of a ref's history, newest first (see rb_gitstore_log). Strings are borrowed. */
+typedef struct {
+	const char *id;        /* 40 hex characters */
+	const char *message;   /* the whole message */
+	const char *author;    /* "name <email>" */
+	long long time;        /* seconds since the epoch */
+} rb_gitstore_commit_info;
+
+/**
+ * Calls fn for each commit reachable from ref, newest first, until fn
+ * returns nonzero (which is then returned). 0 when the ref does not exist.
+ */
+int rb_gitstore_log(rb_gitstore *g, const char *ref, int (*fn)(void *ctx, const rb_gitstore_commit_info *c),
+		    void *ctx);
+
+/**
+ * Reads path from the tree of commit (hex id, or a ref name). Returns 0 and
+ * a NUL-terminated copy the caller frees, or -1 when absent.
+ */
+int rb_gitstore_read(rb_gitstore *g, const char *commit, const char *path, char **data, size_t *len);
+
+/** The git blob id of data (what `git hash-object` prints), as hex into out. */
+void rb_gitstore_hash(const char *data, size_t len, char out[41]);
+
+void rb_gitstore_free(rb_gitstore *g);
+
+#endif
