@@ -4,13 +4,14 @@
 #   make test   sanitized build (ASan + UBSan) in build-asan/, then the whole suite
 #   make demo   run the demo runbook
 #   make bench  the benchmarks under tests/bench/ (not part of make test)
+#   make valgrind  plans, runs and the unit tests under valgrind's leak checker
 
 DEB_PACKAGES := build-essential cmake pkg-config libcmark-dev libpq-dev liblua5.4-dev \
-                libgit2-dev libyaml-dev libcmocka-dev postgresql git procps python3 bc util-linux
+                libgit2-dev libyaml-dev libcmocka-dev postgresql git procps python3 bc time util-linux
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps build test demo bench clean
+.PHONY: all deps build test demo bench valgrind clean
 
 all: build
 
@@ -38,6 +39,10 @@ demo: build
 
 bench: build
 	tests/bench/run-all.sh build/runbook
+
+valgrind: build
+	@command -v valgrind >/dev/null || $(SUDO) apt-get install -y -qq valgrind
+	RUNBOOK=build/runbook tests/valgrind.sh
 
 clean:
 	rm -rf build build-asan

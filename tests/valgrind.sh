@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Leak check: plans of every runbook we ship, real runs (shell, SQL on a
+# throwaway server, Lua, audit), and the unit tests, under valgrind.
+set -euo pipefail
+bin=$(realpath "${RUNBOOK:-build/runbook}")
+vg=(valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect --error-exitcode=99
+    --trace-children=no)
+work=$(mktemp -d)
+chmod 755 "$work"
+trap 'rm -rf "$work"' EXIT
+fail=0
+check() { # check EXPECTED_EXIT CMD...
+  local want=$1 rc=0; shift
+  "${vg[@]}" "$@" > "$work/out" 2> "$work/err" || rc=$?
+  if [ "$rc" = 99 ] || { [ "$want" != any ] && [ "$rc" != "$want" ]; }; then
+    echo "FAIL ($rc): $*"; cat "$work/err"; fail=1
+  else
+    echo "ok: $*"
+  fi
+}
+for f in examples/*.md runbooks/*.md tests/golden/tour/runbook.md ../shared/seeds/*.md; do
+  [ -f "$f" ] && check 0 "$bin" plan --json "$f"
+done
+check 0 "$bin" run --no-audit examples/hello.md
+for t in sql-gate-and-rollback when-expect-retry gate-closed approvals-refused; do
+  rm -rf "$work/case" && cp -R "tests/e2e/$t" "$work/case"
+  (cd "$work/case" && check any "$bin" run $(cat args 2>/dev/null) --audit-repo "$work/audit" runbook.md)
+done
+for u in build/tests/test_*; do [ -x "$u" ] && RB_NO_TIMING=1 RB_TEST_DATA=$PWD/tests check 0 "$u"; done
+exit "$fail"
