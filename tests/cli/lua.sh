@@ -15,7 +15,7 @@ grep -q 'instruction limit exceeded' err || { echo "no instruction limit message
 [ $((t1 - t0)) -lt 2000 ] || { echo "runaway gate took $((t1 - t0)) ms"; exit 1; }
 
 # A memory bomb is stopped and reported as such.
-printf '# Bomb\n\n```lua gate\nlocal t = {} for i = 1, 1e9 do t[i] = string.rep("x", 4096) .. i end\n```\n' > bomb.md
+printf '# Bomb\n\n```lua gate\nlocal t = {} for i = 1, 1e9 do t[i] = string.rep("x", 1048576) .. i end\n```\n' > bomb.md
 rc=0; "$bin" run bomb.md > out 2> err || rc=$?
 [ "$rc" = 3 ] && grep -q 'memory limit exceeded' err || { echo "memory bomb: rc=$rc"; cat err; exit 1; }
 
