@@ -33,7 +33,7 @@ return file.exists("stop"), "a stop file appeared"
 
 ```bash {name=long}
 ( sleep 1; touch stop ) &
-sleep 30
+sleep "$NAP"
 ```
 
 ```bash
@@ -46,13 +46,14 @@ echo never reached
 echo "cleaned up after $FAILED_STEP: $FAILURE_REASON"
 ```
 MD
-t0=$(now_ms); rc=0; "$bin" run abort.md > out 2> err || rc=$?; t1=$(now_ms)
+nap=30.$$  # a duration no other test uses, to find this step's process
+t0=$(now_ms); rc=0; "$bin" run --set NAP=$nap abort.md > out 2> err || rc=$?; t1=$(now_ms)
 [ "$rc" = 4 ] || { echo "abort: expected exit 4, got $rc"; cat out err; exit 1; }
 [ $((t1 - t0)) -lt 3500 ] || { echo "abort took $((t1 - t0)) ms"; exit 1; }
 grep -qx 'cleaned up after watched-1: a stop file appeared' out
 grep -q "abort condition 'watched-1' fired: a stop file appeared" err
 ! grep -q 'never reached' out
-if pgrep -f 'sleep 3[0]$' >/dev/null; then echo "the step's process survived"; exit 1; fi
+if pgrep -f "^sleep $nap\$" >/dev/null; then echo "the step's process survived"; pgrep -af "^sleep $nap\$"; exit 1; fi
 
 # Approvals on a real terminal: y approves, anything else refuses; a phrase must be typed exactly.
 cat > ask.md <<'MD'
