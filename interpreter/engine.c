@@ -865,12 +865,6 @@ static rb_status execute(run_state *r, const rb_step *s, step_result *res, int *
 	return st;
 }
 
-/* Kinds this engine can execute. */
-static int supported(rb_step_kind k)
-{
-	return k != RB_STEP_DOC;
-}
-
 static void collect_secrets(const rb_runbook *rb, const rb_vars *vars, const rb_run_opts *o,
 			    rb_redactor *red);
 
@@ -941,14 +935,6 @@ static int setup(run_state *r)
 		if (selected[k] && !rb_runbook_find_step(rb, selected[k])) {
 			fprintf(stderr, "runbook: %s: no step with id '%s' (see `runbook list %s`)\n",
 				rb->path, selected[k], rb->path);
-			return RB_EXIT_USAGE;
-		}
-	}
-	for (size_t i = 0; i < rb->nsteps; i++) {
-		const rb_step *s = &rb->steps[i];
-		if (s->role == RB_ROLE_MAIN && rb_step_runnable(s) && !supported(s->kind)) {
-			fprintf(stderr, "%s:%d:%d: step '%s': %s steps cannot be executed by this version\n",
-				rb->path, s->line, s->col, s->id, rb_step_kind_name(s->kind));
 			return RB_EXIT_USAGE;
 		}
 	}

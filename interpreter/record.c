@@ -321,6 +321,45 @@ static void md_cell(rb_buf *b, const char *s)
 	}
 }
 
+/* A table of every event of one type, a column per key, the first in backticks. */
+static void md_table(rb_buf *b, const rb_record *rec, const char *type, const char *title,
+		     const char *const *keys, const char *header)
+{
+	int any = 0;
+	for (size_t i = 0; i < rec->count; i++) {
+		const rb_event *e = &rec->events[i];
+		if (strcmp(e->type, type))
+			continue;
+		if (!any) {
+			rb_buf_printf(b, "\n## %s\n\n%s\n|", title, header);
+			for (size_t k = 0; keys[k]; k++)
+				rb_buf_puts(b, "---|");
+			rb_buf_putc(b, '\n');
+		}
+		any = 1;
+		for (size_t k = 0; keys[k]; k++) {
+			rb_buf_puts(b, k ? " | " : "| `");
+			md_cell(b, rb_event_get(e, keys[k]));
+			if (!k)
+				rb_buf_putc(b, '`');
+		}
+		rb_buf_puts(b, " |\n");
+	}
+}
+
+/* A fence longer than any run of backticks in text, so output cannot close it. */
+static void md_fence(rb_buf *b, const char *text)
+{
+	size_t longest = 0, run = 0;
+	for (const char *p = text; *p; p++) {
+		run = *p == '`' ? run + 1 : 0;
+		if (run > longest)
+			longest = run;
+	}
+	for (size_t i = 0; i < (longest < 3 ? 3 : longest + 1); i++)
+		rb_buf_putc(b, '`');
+}
+
 char *rb_record_markdown(const rb_record *rec)
 {
 	rb_buf b = RB_BUF_INIT;
@@ -343,22 +382,8 @@ char *rb_record_markdown(const rb_record *rec)
 	rb_buf_printf(&b, "- **Result:** %s (exit %s)\n", result_of(rec),
 		      or(rb_record_get(rec, "finish", NULL, "exit"), "none"));
 
-	int any = 0;
-	for (size_t i = 0; i < rec->count; i++) {
-		const rb_event *e = &rec->events[i];
-		if (strcmp(e->type, "var"))
-			continue;
-		if (!any)
-			rb_buf_puts(&b, "\n## Variables\n\n| name | value | from |\n|---|---|---|\n");
-		any = 1;
-		rb_buf_puts(&b, "| `");
-		md_cell(&b, rb_event_get(e, "name"));
-		rb_buf_puts(&b, "` | `");
-		md_cell(&b, rb_event_get(e, "value"));
-		rb_buf_puts(&b, "` | ");
-		md_cell(&b, rb_event_get(e, "source"));
-		rb_buf_puts(&b, " |\n");
-	}
+	static const char *const var_keys[] = {"name", "value", "source", NULL};
+	md_table(&b, rec, "var", "Variables", var_keys, "| name | value | from |");
 
 	rb_buf_puts(&b, "\n## Steps\n\n| # | step | kind | status | exit / SQLSTATE | duration |\n"
 			"|---|---|---|---|---|---|\n");
@@ -401,32 +426,19 @@ char *rb_record_markdown(const rb_record *rec)
 		}
 		const char *out = rb_event_get(x, "output");
 		if (out && *out) {
-			rb_buf_puts(&b, "\n```text\n");
+			rb_buf_putc(&b, '\n');
+			md_fence(&b, out);
+			rb_buf_puts(&b, "text\n");
 			rb_buf_puts(&b, out);
 			if (out[strlen(out) - 1] != '\n')
 				rb_buf_putc(&b, '\n');
-			rb_buf_puts(&b, "```\n");
+			md_fence(&b, out);
+			rb_buf_putc(&b, '\n');
 		}
 	}
 
-	any = 0;
-	for (size_t i = 0; i < rec->count; i++) {
-		const rb_event *e = &rec->events[i];
-		if (strcmp(e->type, "approval"))
-			continue;
-		if (!any)
-			rb_buf_puts(&b, "\n## Approvals\n\n| step | item | who | how |\n|---|---|---|---|\n");
-		any = 1;
-		rb_buf_puts(&b, "| `");
-		md_cell(&b, rb_event_get(e, "step"));
-		rb_buf_puts(&b, "` | ");
-		md_cell(&b, rb_event_get(e, "item"));
-		rb_buf_puts(&b, " | ");
-		md_cell(&b, rb_event_get(e, "who"));
-		rb_buf_puts(&b, " | ");
-		md_cell(&b, rb_event_get(e, "how"));
-		rb_buf_puts(&b, " |\n");
-	}
+	static const char *const approval_keys[] = {"step", "item", "who", "how", NULL};
+	md_table(&b, rec, "approval", "Approvals", approval_keys, "| step | item | who | how |");
 	for (size_t i = 0; i < rec->count; i++) {
 		const rb_event *e = &rec->events[i];
 		if (!strcmp(e->type, "abort"))
