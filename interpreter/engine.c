@@ -106,10 +106,14 @@ static void say(const run_state *r, const char *fmt, ...)
 	rb_buf_free(&b);
 }
 
-/* "file:line:col: step 'id': message" on stderr; remembered as the failure reason. */
-static void step_error_at(run_state *r, const rb_step *s, int line, int col, const char *fmt, ...)
-	__attribute__((format(printf, 5, 6)));
-static void step_error_at(run_state *r, const rb_step *s, int line, int col, const char *fmt, ...)
+/*
+ * "file:line:col: step 'id': message" on stderr; remembered as the failure
+ * reason. file NULL is the runbook; line 0 is the step's fence.
+ */
+static void step_error_in(run_state *r, const rb_step *s, const char *file, int line, int col,
+			  const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+static void step_error_in(run_state *r, const rb_step *s, const char *file, int line, int col,
+			  const char *fmt, ...)
 {
 	rb_buf b = RB_BUF_INIT;
 	va_list ap;
@@ -118,7 +122,7 @@ static void step_error_at(run_state *r, const rb_step *s, int line, int col, con
 	va_end(ap);
 	char *c = clean(r, b.data);
 	fflush(stdout);
-	fprintf(stderr, "%s:%d:%d: step '%s': %s\n", r->rb->path, line ? line : s->line,
+	fprintf(stderr, "%s:%d:%d: step '%s': %s\n", file ? file : r->rb->path, line ? line : s->line,
 		line ? col : s->col, s->id, c);
 	fflush(stderr);
 	free(r->failure_reason);
@@ -126,7 +130,8 @@ static void step_error_at(run_state *r, const rb_step *s, int line, int col, con
 	rb_buf_free(&b);
 }
 
-#define step_error(r, s, ...) step_error_at((r), (s), 0, 0, __VA_ARGS__)
+#define step_error_at(r, s, line, col, ...) step_error_in((r), (s), NULL, (line), (col), __VA_ARGS__)
+#define step_error(r, s, ...) step_error_in((r), (s), NULL, 0, 0, __VA_ARGS__)
 
 static char *trim_dup(const char *s)
 {
@@ -191,20 +196,10 @@ static int host_step(void *ctx, const char *id, rb_lua_step *out)
 	out->duration_ms = res->duration_ms;
 	out->ncols = res->rows.ncols;
 	out->names = res->rows.names;
+	out->types = res->rows.types;
 	out->cells = res->rows.cells;
 	out->nrows = res->rows.nrows;
 	return 0;
-}
-
-static char column_type(Oid t)
-{
-	switch (t) {
-	case 16: return 'b';                       /* bool */
-	case 20: case 21: case 23: case 26:        /* int8, int2, int4, oid */
-	case 700: case 701: case 1700:             /* float4, float8, numeric */
-		return 'n';
-	default: return 's';
-	}
 }
 
 static int host_sql(void *ctx, const char *query, const char *const *params, int nparams,
@@ -244,7 +239,7 @@ static int host_sql(void *ctx, const char *query, const char *const *params, int
 	rows->cells = rb_xcalloc(rows->nrows * (size_t)rows->ncols + 1, sizeof *rows->cells);
 	for (int c = 0; c < rows->ncols; c++) {
 		rows->names[c] = rb_xstrdup(PQfname(res, c));
-		rows->types[c] = column_type(PQftype(res, c));
+		rows->types[c] = rb_sql_column_type(PQftype(res, c));
 	}
 	for (size_t i = 0; i < rows->nrows; i++)
 		for (int c = 0; c < rows->ncols; c++)
@@ -358,7 +353,8 @@ typedef struct {
 	const char *sqlstate;
 	const char *message;  /* error text for failures, and for expect_error */
 	const char *output;   /* stdout, for expect_error on shell steps */
-	int line, col;        /* where the error is; 0: the step's fence */
+	const char *file;     /* where the error is: NULL for the runbook, or an \\i file */
+	int line, col;        /* 0: the step's fence */
 	int64_t duration_ms;
 } outcome;
 
@@ -423,7 +419,7 @@ static rb_status conclude(run_state *r, const rb_step *s, const outcome *oc)
 	if (s->kind == RB_STEP_SQL) {
 		const char *code = oc->sqlstate && *oc->sqlstate ? oc->sqlstate : NULL;
 		say(r, "%s failed: %s%s in %s\n", n, code ? "SQLSTATE " : "error", code ? code : "", d);
-		step_error_at(r, s, oc->line, oc->col, "ERROR%s%s: %s", code ? " " : "", code ? code : "",
+		step_error_in(r, s, oc->file, oc->line, oc->col, "ERROR%s%s: %s", code ? " " : "", code ? code : "",
 			      oc->message ? oc->message : "failed");
 		return RB_STATUS_FAILED;
 	}
@@ -614,10 +610,7 @@ static rb_status run_sql(run_state *r, const rb_step *s, step_result *res, int *
 		free(c);
 	}
 	if (ran < 0) {
-		if (err.file)
-			step_error_at(r, s, err.line, err.col, "%s", err.message);
-		else
-			step_error(r, s, "%s", err.message);
+		step_error_in(r, s, err.file, err.line, err.col, "%s", err.message);
 		char n[48];
 		say(r, "%s failed: the block could not be run\n", counter(r, s, n, sizeof n));
 		*env = err.code == RB_EXIT_ENV;
@@ -636,6 +629,7 @@ static rb_status run_sql(run_state *r, const rb_step *s, step_result *res, int *
 	oc.exit_code = res->exit_code;
 	oc.sqlstate = sr.sqlstate;
 	oc.message = sr.message;
+	oc.file = sr.err_file && strcmp(sr.err_file, r->rb->path) ? sr.err_file : NULL;
 	oc.line = sr.err_line;
 	oc.col = sr.err_col;
 	oc.duration_ms = sr.duration_ms;

@@ -317,7 +317,7 @@ static int steps_index(lua_State *L)
 	}
 	lua_pushnumber(L, (lua_Number)s.duration_ms / 1000.0);
 	lua_setfield(L, -2, "duration");
-	push_rows(L, s.ncols, s.names, NULL, s.cells, s.nrows);
+	push_rows(L, s.ncols, s.names, s.types, s.cells, s.nrows);
 	lua_setfield(L, -2, "rows");
 	return 1;
 }

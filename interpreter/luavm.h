@@ -41,6 +41,7 @@ typedef struct {
 	int64_t duration_ms;
 	int ncols;                  /* rows: ncols names and nrows * ncols cells (NULL = SQL NULL) */
 	char *const *names;
+	const char *types;          /* ncols: 'n', 'b' or 's' (see rb_lua_rows); NULL: all text */
 	char *const *cells;
 	size_t nrows;
 } rb_lua_step;

@@ -216,6 +216,7 @@ void rb_sql_rows_free(rb_sql_rows *r)
 	for (size_t i = 0; i < r->nrows * (size_t)r->ncols; i++)
 		free(r->cells[i]);
 	free(r->names);
+	free(r->types);
 	free(r->cells);
 	memset(r, 0, sizeof *r);
 }
@@ -223,7 +224,9 @@ void rb_sql_rows_free(rb_sql_rows *r)
 void rb_sqlexec_result_free(rb_sqlexec_result *res)
 {
 	free(res->message);
+	free(res->err_file);
 	res->message = NULL;
+	res->err_file = NULL;
 	rb_sql_rows_free(&res->rows);
 }
 
@@ -344,6 +347,8 @@ static void record_error(rb_sqlexec_result *res, const PGresult *r, PGconn *conn
 	free(res->message);
 	res->message = rb_buf_detach(&b);
 	snprintf(res->sqlstate, sizeof res->sqlstate, "%s", state ? state : "");
+	free(res->err_file);
+	res->err_file = rb_xstrdup(p->file);
 	res->err_line = p->line;
 	res->err_col = p->col;
 	if (position)
@@ -383,6 +388,29 @@ static void maybe_cancel(exec_ctx *c, PGconn *conn, watch *w, rb_sqlexec_result 
 		PQfreeCancel(cancel);
 	}
 	w->cancel_sent = 1;
+}
+
+char rb_sql_column_type(Oid t)
+{
+	switch (t) {
+	case 16: return 'b';                       /* bool */
+	case 20: case 21: case 23: case 26:        /* int8, int2, int4, oid */
+	case 700: case 701: case 1700:             /* float4, float8, numeric */
+		return 'n';
+	default: return 's';
+	}
+}
+
+static void take_header(rb_sql_rows *rows, const PGresult *r)
+{
+	rb_sql_rows_free(rows);
+	rows->ncols = PQnfields(r);
+	rows->names = rb_xcalloc((size_t)rows->ncols + 1, sizeof *rows->names);
+	rows->types = rb_xcalloc((size_t)rows->ncols + 1, 1);
+	for (int k = 0; k < rows->ncols; k++) {
+		rows->names[k] = rb_xstrdup(PQfname(r, k));
+		rows->types[k] = rb_sql_column_type(PQftype(r, k));
+	}
 }
 
 /* Takes one row of a result into rows (kept up to keep), counting all. */
@@ -450,23 +478,14 @@ static int exec_one(exec_ctx *c, PGconn *conn, const prepared *p, watch *w, rb_s
 		switch (PQresultStatus(r)) {
 		case PGRES_SINGLE_TUPLE:
 			if (!in_rows) {
-				rb_sql_rows_free(&rows);
-				rows.ncols = PQnfields(r);
-				rows.names = rb_xcalloc((size_t)rows.ncols, sizeof *rows.names);
-				for (int k = 0; k < rows.ncols; k++)
-					rows.names[k] = rb_xstrdup(PQfname(r, k));
+				take_header(&rows, r);
 				in_rows = 1;
 			}
 			take_row(&rows, r, 0, keep);
 			break;
 		case PGRES_TUPLES_OK:
-			if (!in_rows) { /* zero rows: the header comes with the final result */
-				rb_sql_rows_free(&rows);
-				rows.ncols = PQnfields(r);
-				rows.names = rb_xcalloc((size_t)rows.ncols, sizeof *rows.names);
-				for (int k = 0; k < rows.ncols; k++)
-					rows.names[k] = rb_xstrdup(PQfname(r, k));
-			}
+			if (!in_rows) /* zero rows: the header comes with the final result */
+				take_header(&rows, r);
 			for (int i = 0; i < PQntuples(r); i++)
 				take_row(&rows, r, i, keep);
 			print_table(c->out, &rows, rows.nrows < display ? rows.nrows : display, rows.row_count);

@@ -36,6 +36,7 @@
 typedef struct {
 	int ncols;
 	char **names;        /* ncols column names */
+	char *types;         /* ncols: 'n' number, 'b' boolean, 's' anything else */
 	char **cells;        /* nrows * ncols, row-major */
 	size_t nrows;        /* rows kept (<= keep_rows) */
 	int64_t row_count;   /* rows returned, or affected for INSERT/UPDATE/DELETE */
@@ -64,7 +65,8 @@ typedef struct {
 	rb_end_reason reason;     /* RB_END_EXITED unless stopped from outside */
 	char sqlstate[6];         /* of the error, "" when none */
 	char *message;            /* primary message, DETAIL and HINT; NULL when ok */
-	int err_line;             /* runbook position of the error (statement or character) */
+	char *err_file;           /* where the failing statement was written (the runbook, or a \\i file) */
+	int err_line;             /* position of the error (statement or character) in err_file */
 	int err_col;
 	rb_sql_rows rows;         /* the last row-returning statement's rows */
 	int have_rows;
@@ -83,6 +85,9 @@ typedef struct {
 int rb_sqlexec_run(const rb_sqlexec_opts *opts, rb_sqlexec_result *res, rb_error *err);
 
 void rb_sqlexec_result_free(rb_sqlexec_result *res);
+
+/** How a gate sees a column of type t: 'n' number, 'b' boolean, 's' text. */
+char rb_sql_column_type(Oid t);
 
 /** Frees what rows owns. */
 void rb_sql_rows_free(rb_sql_rows *rows);

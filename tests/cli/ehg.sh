@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# The EHG staging runbook end to end on a throwaway server, its effects
+# checked from outside with psql: roles and their privileges, RLS, views
+# readable as analyst_ro, audit rows; and no password on the terminal.
+set -euo pipefail
+bin=$1
+src=${RB_SOURCE_DIR:?}
+dir=$(mktemp -d)
+chmod 755 "$dir"
+pid=
+trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; sleep 0.3; rm -rf "$dir" "${srv:-/nonexistent}"' EXIT
+"$bin" run --ephemeral-db --keep-db --no-audit --set CODEX_STAGING_PASSWORD=cdx-staging-pw-7781 \
+  "$src/runbooks/ehg-staging.md" > "$dir/out" 2>&1 || { cat "$dir/out"; exit 1; }
+url=$(sed -n "s/^  psql '\(.*\)'$/\1/p" "$dir/out")
+pid=$(sed -n 's/.*keeps running (pid \([0-9]*\)).*/\1/p' "$dir/out")
+srv=$(sed -n 's/.*rm -rf \(.*\)$/\1/p' "$dir/out")
+q() { psql -XAtq "$url" -c "$1"; }
+[ "$(q "select count(*) from pg_roles where rolname in ('ehg_admin','eng_service','vh_service','analyst_ro','codex_staging')")" = 5 ]
+[ "$(q "select count(*) from pg_tables where schemaname in ('eng','vh') and not rowsecurity")" = 0 ]
+[ "$(q "select count(*) from pg_tables where schemaname in ('eng','vh')")" -ge 6 ]
+[ "$(q "select has_table_privilege('codex_staging', 'eng.strategic_directives_v2', 'DELETE')")" = f ]
+[ "$(q "select has_table_privilege('codex_staging', 'eng.strategic_directives_v2', 'UPDATE')")" = t ]
+[ "$(q "select has_table_privilege('codex_staging', 'vh.ventures', 'INSERT')")" = f ]
+[ "$(q "select has_table_privilege('codex_staging', 'vh.venture_directive_links', 'INSERT')")" = t ]
+[ "$(q "select has_schema_privilege('codex_staging', 'eng', 'CREATE')")" = f ]
+[ "$(q "select has_table_privilege('analyst_ro', 'eng.strategic_directives_v2', 'SELECT')")" = f ]
+[ "$(q "select has_table_privilege('analyst_ro', 'views.eng_governance_summary', 'SELECT')")" = t ]
+[ "$(q "select rolvaliduntil between now() + interval '7 hours' and now() + interval '8 hours' from pg_roles where rolname = 'codex_staging'")" = t ]
+[ "$(q "set role analyst_ro; select count(*) > 0 from views.vh_linkage_status")" = t ]
+[ "$(q "select count(*) > 0 from audit.change_log where user_name = 'codex_staging'")" = t ]
+[ "$(q "select count(*) from audit.bootstrap_status where status = 'complete'")" = 6 ]
+# The role's password was set from the secret (its hash is there), never printed.
+[ "$(q "select rolpassword like 'SCRAM-SHA-256%' from pg_authid where rolname = 'codex_staging'")" = t ]
+if grep -q cdx-staging-pw-7781 "$dir/out"; then echo "password printed"; exit 1; fi
+echo "ehg staging ok"
