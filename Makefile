@@ -2,7 +2,7 @@
 #   make deps   install missing build and test dependencies (apt-get)
 #   make        release build in build/
 #   make test   sanitized build (ASan + UBSan) in build-asan/, then the whole suite
-#   make demo   run the demo runbook
+#   make demo   EHG staging then production promotion on a throwaway PostgreSQL, audited
 #   make bench  the benchmarks under tests/bench/ (not part of make test)
 #   make valgrind  plans, runs and the unit tests under valgrind's leak checker
 
@@ -35,7 +35,7 @@ test: deps
 	cd build-asan && ctest --output-on-failure -j $(JOBS)
 
 demo: build
-	./build/runbook run examples/hello.md
+	runbooks/demo.sh build/runbook
 
 bench: build
 	tests/bench/run-all.sh build/runbook

@@ -33,3 +33,29 @@ q() { psql -XAtq "$url" -c "$1"; }
 [ "$(q "select rolpassword like 'SCRAM-SHA-256%' from pg_authid where rolname = 'codex_staging'")" = t ]
 if grep -q cdx-staging-pw-7781 "$dir/out"; then echo "password printed"; exit 1; fi
 echo "ehg staging ok"
+
+# The promotion on the staged database succeeds, with the backup verified.
+"$bin" run --yes --no-audit --set "PROD_DATABASE_URL=$url" --set "BACKUP_DIR=$dir" \
+  "$src/runbooks/ehg-production-promotion.md" > "$dir/promo" 2>&1 || { cat "$dir/promo"; exit 1; }
+grep -q 'gate open: no vh role can write eng tables' "$dir/promo"
+[ "$(q "select count(*) from audit.change_log where operation = 'NOTE' and table_name = 'promotion'")" = 1 ]
+
+# A broken migration injected into a copy: phase 1 commits a change, phase 2
+# fails, the rollback restores the backup, the schemas end as they began.
+cp -R "$src/runbooks" "$src/sql" "$dir/"
+echo "CREATE TABLE eng.added_by_promotion (id int);" >> "$dir/sql/ehg/eng/002_sensitive.sql"
+echo "ALTER TABLE vh.ventures ADD COLUMN broken int REFERENCES vh.no_such_table (id);" >> "$dir/sql/ehg/vh/002_linkage.sql"
+dump() { pg_dump --schema-only -n eng -n vh -n views -n audit "$url" | grep -v -e '^--' -e '^\\restrict' -e '^\\unrestrict' | sed '/^$/d'; }
+dump > "$dir/before.sql"
+rows_before=$(q "select count(*) from eng.strategic_directives_v2")
+rc=0; "$bin" run --yes --no-audit --set "PROD_DATABASE_URL=$url" --set "BACKUP_DIR=$dir" \
+  "$dir/runbooks/ehg-production-promotion.md" > "$dir/broken" 2>&1 || rc=$?
+[ "$rc" = 1 ] || { echo "broken promotion: expected exit 1, got $rc"; cat "$dir/broken"; exit 1; }
+grep -q "step 'vh-migrations': ERROR 42P01" "$dir/broken"
+grep -q 'restoring .* after vh-migrations' "$dir/broken"
+grep -q 'Running the failure handler "Rollback plan"' "$dir/broken"
+dump > "$dir/after.sql"
+diff -u "$dir/before.sql" "$dir/after.sql" || { echo "the schemas changed"; exit 1; }
+[ "$(q "select to_regclass('eng.added_by_promotion') is null")" = t ]
+[ "$(q "select count(*) from eng.strategic_directives_v2")" = "$rows_before" ]
+echo "ehg promotion and rollback ok"
