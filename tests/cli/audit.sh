@@ -123,7 +123,8 @@ sleep 1021
 MD
 "$bin" run killed.md > out 2>&1 &
 pid=$!
-for _ in $(seq 100); do grep -q 'Killed › during' out && break; sleep 0.05; done
+for _ in $(seq 400); do grep -q 'Killed › during' out && break; sleep 0.05; done
+grep -q 'Killed › during' out || { echo 'the step never started'; cat out; exit 1; }
 kill -9 $pid; wait $pid 2>/dev/null || true
 pkill -f 'sleep 102[1]' || true
 ls .git/runbook/journal/*.log >/dev/null
