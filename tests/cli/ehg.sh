@@ -59,3 +59,27 @@ diff -u "$dir/before.sql" "$dir/after.sql" || { echo "the schemas changed"; exit
 [ "$(q "select to_regclass('eng.added_by_promotion') is null")" = t ]
 [ "$(q "select count(*) from eng.strategic_directives_v2")" = "$rows_before" ]
 echo "ehg promotion and rollback ok"
+
+# Direct to production: refused outside the window without the override,
+# applied with it, the completion row written.
+rc=0; "$bin" run --yes --confirm "DIRECT TO PRODUCTION" --no-audit --set "PROD_DATABASE_URL=$url" \
+  --set "BACKUP_DIR=$dir" "$src/runbooks/ehg-direct-to-production.md" > "$dir/direct" 2>&1 || rc=$?
+hour=$(date -u +%H)
+if [ "$hour" -lt 2 ] || [ "$hour" -ge 4 ]; then
+  [ "$rc" = 3 ] && grep -q "step 'maintenance-window': gate closed: outside the maintenance window" "$dir/direct" \
+    || { echo "direct: expected the window gate to close, rc=$rc"; cat "$dir/direct"; exit 1; }
+fi
+"$bin" run --yes --confirm "DIRECT TO PRODUCTION" --no-audit --set "PROD_DATABASE_URL=$url" \
+  --set "BACKUP_DIR=$dir" --set REHEARSAL_OVERRIDE=rehearsal \
+  "$src/runbooks/ehg-direct-to-production.md" > "$dir/direct" 2>&1 || { cat "$dir/direct"; exit 1; }
+[ "$(q "select count(*) >= 1 from audit.change_log where table_name = 'PROD_HOUSEKEEPING_COMPLETE'")" = t ]
+echo "ehg direct to production ok"
+
+# The self-contained housekeeping check, and its tripwire on a violating tree.
+"$bin" run --ephemeral-db --no-audit "$src/runbooks/ehg-housekeeping-staging.md" > "$dir/hk" 2>&1 || { cat "$dir/hk"; exit 1; }
+grep -q 'no venture code writes eng tables' "$dir/hk"
+cp -R "$src/examples/boundary-sample" "$dir/tree"
+echo 'cur.execute("DELETE FROM eng.governance_decisions")' >> "$dir/tree/apps/vh/ingest.py"
+rc=0; "$bin" run --ephemeral-db --no-audit --set "SOURCE_TREE=$dir/tree" "$src/runbooks/ehg-housekeeping-staging.md" > "$dir/hk" 2>&1 || rc=$?
+[ "$rc" = 1 ] && grep -q 'BOUNDARY VIOLATION' "$dir/hk" || { echo "tripwire: rc=$rc"; cat "$dir/hk"; exit 1; }
+echo "ehg housekeeping ok"

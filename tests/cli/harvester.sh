@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Signal Harvester staging: without Docker it stops at its first gate (exit 3,
+# a clear message); its env-file gates accept a good file and refuse bad ones.
+set -euo pipefail
+bin=$1
+src=${RB_SOURCE_DIR:?}
+rb=$src/runbooks/signal-harvester-staging.md
+fx=$src/tests/fixtures/env
+if ! docker version >/dev/null 2>&1; then
+  rc=0; out=$("$bin" run --no-audit "$rb" 2>&1) || rc=$?
+  [ "$rc" = 3 ] || { echo "without Docker: expected exit 3, got $rc"; echo "$out"; exit 1; }
+  grep -q "step 'docker-24': gate closed: Docker is not available here" <<< "$out"
+  ! grep -q 'compose-2' <<< "$out"
+fi
+gate() { # gate STEP ENVFILE -> exit code
+  local rc=0
+  "$bin" run --no-audit --only "$1" --set "ENV_FILE=$2" "$rb" > /dev/null 2>&1 || rc=$?
+  echo "$rc"
+}
+[ "$(gate env-file-complete "$fx/good.env")" = 0 ]
+[ "$(gate bcrypt-escaped "$fx/good.env")" = 0 ]
+[ "$(gate env-file-complete "$fx/missing-keys.env")" = 3 ]
+out=$("$bin" run --no-audit --only env-file-complete --set "ENV_FILE=$fx/missing-keys.env" "$rb" 2>&1 || true)
+grep -q 'lacks REDIS_PASSWORD, TLS_EMAIL' <<< "$out"
+[ "$(gate bcrypt-escaped "$fx/unescaped-hash.env")" = 3 ]
+[ "$(gate env-file-complete "$fx/nonexistent.env")" = 3 ]
+echo "signal harvester gates ok"
