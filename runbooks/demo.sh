@@ -7,7 +7,7 @@
 set -euo pipefail
 bin=$(realpath "$1")
 here=$(cd "$(dirname "$0")" && pwd)
-audit=${2:-$here/../build/demo-audit}
+audit=${2:-$(cd "$here/.." && pwd)/build/demo-audit}
 mkdir -p "$(dirname "$audit")"
 work=$(mktemp -d)
 chmod 755 "$work"
