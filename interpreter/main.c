@@ -13,7 +13,12 @@
 
 #include "audit.h"
 #include "diag.h"
+#include "json.h"
+#include "lint.h"
+#include "scaffold.h"
+#include "attrs.h"
 #include "engine.h"
+#include "frontmatter.h"
 #include "parse.h"
 #include "plan.h"
 #include "util.h"
@@ -27,7 +32,9 @@ enum {
 	CMD_PLAN = 1 << 1,
 	CMD_LIST = 1 << 2,
 	CMD_LOG = 1 << 3,
-	CMD_SHOW = 1 << 4
+	CMD_SHOW = 1 << 4,
+	CMD_CHECK = 1 << 5,
+	CMD_NEW = 1 << 6
 };
 
 typedef struct {
@@ -41,6 +48,10 @@ static const cli_command commands[] = {
 	{"run", CMD_RUN, "run a runbook", "runbook run FILE [--dry-run] [--db URL | --ephemeral-db] [--set K=V]... [options]"},
 	{"plan", CMD_PLAN, "show what a run would do, touching nothing (= run --dry-run)",
 	 "runbook plan FILE [--json]"},
+	{"check", CMD_CHECK, "lint: everything that can be known without running, compiler-style",
+	 "runbook check FILE... [--strict] [--json] [--db URL]"},
+	{"new", CMD_NEW, "write a scaffold runbook that passes check --strict",
+	 "runbook new FILE [--template basic|sql|promotion]"},
 	{"list", CMD_LIST, "print the step ids, one a line", "runbook list FILE"},
 	{"log", CMD_LOG, "list past runs from the audit ref (of FILE only, when given)",
 	 "runbook log [FILE] [--audit-repo DIR]"},
@@ -51,7 +62,8 @@ static const cli_command commands[] = {
 
 typedef enum {
 	OPT_DRY_RUN, OPT_JSON, OPT_SET, OPT_YES, OPT_CONFIRM, OPT_FROM, OPT_ONLY, OPT_DB,
-	OPT_EPHEMERAL_DB, OPT_KEEP_DB, OPT_AUDIT_REPO, OPT_NO_AUDIT, OPT_RESUME, OPT_FORCE, OPT_HELP
+	OPT_EPHEMERAL_DB, OPT_KEEP_DB, OPT_AUDIT_REPO, OPT_NO_AUDIT, OPT_RESUME, OPT_FORCE, OPT_STRICT,
+	OPT_TEMPLATE, OPT_HELP
 } opt_id;
 
 typedef struct {
@@ -64,13 +76,17 @@ typedef struct {
 
 static const cli_option options[] = {
 	{OPT_DRY_RUN, "dry-run", NULL, CMD_RUN, "print the plan instead of running"},
-	{OPT_JSON, "json", NULL, CMD_RUN | CMD_PLAN | CMD_SHOW, "JSON output (the plan; show: record.json)"},
+	{OPT_JSON, "json", NULL, CMD_RUN | CMD_PLAN | CMD_SHOW | CMD_CHECK,
+	 "JSON output (the plan; show: record.json; check: the diagnostics)"},
 	{OPT_SET, "set", "K=V", CMD_RUN | CMD_PLAN, "set a variable (repeatable); overrides front matter env"},
 	{OPT_YES, "yes", NULL, CMD_RUN, "approve task lists and plain confirmations"},
 	{OPT_CONFIRM, "confirm", "PHRASE", CMD_RUN, "the phrase a confirm=\"PHRASE\" step asks for"},
 	{OPT_FROM, "from", "ID", CMD_RUN, "start at step ID"},
 	{OPT_ONLY, "only", "ID", CMD_RUN, "run only step ID"},
-	{OPT_DB, "db", "URL", CMD_RUN, "the default database connection (overrides the front matter)"},
+	{OPT_DB, "db", "URL", CMD_RUN | CMD_CHECK,
+	 "run: the default database connection; check: trial-run SQL blocks there, rolled back"},
+	{OPT_STRICT, "strict", NULL, CMD_CHECK, "warnings fail too (exit 1)"},
+	{OPT_TEMPLATE, "template", "NAME", CMD_NEW, "basic (default), sql or promotion"},
 	{OPT_EPHEMERAL_DB, "ephemeral-db", NULL, CMD_RUN,
 	 "run against a throwaway local PostgreSQL, removed at exit"},
 	{OPT_KEEP_DB, "keep-db", NULL, CMD_RUN, "with --ephemeral-db: keep the server and print how to connect"},
@@ -80,7 +96,8 @@ static const cli_option options[] = {
 	{OPT_RESUME, "resume", NULL, CMD_RUN,
 	 "continue the last failed or interrupted run after its last successful step"},
 	{OPT_FORCE, "force", NULL, CMD_RUN, "with --resume: resume even if the runbook changed"},
-	{OPT_HELP, "help", NULL, CMD_RUN | CMD_PLAN | CMD_LIST | CMD_LOG | CMD_SHOW, "show this help"},
+	{OPT_HELP, "help", NULL, CMD_RUN | CMD_PLAN | CMD_LIST | CMD_LOG | CMD_SHOW | CMD_CHECK | CMD_NEW,
+	 "show this help"},
 };
 
 #define NOPTIONS (sizeof options / sizeof options[0])
@@ -95,6 +112,11 @@ typedef struct {
 	int no_audit;
 	int resume;
 	int force;
+	int strict;
+	const char *template_name;
+	const char *check_db;
+	char **files;        /* check: every FILE */
+	size_t nfiles;
 	char **sets;
 	size_t nsets;
 	rb_run_opts run;
@@ -137,6 +159,12 @@ static int parse_args(int argc, char **argv, cli_args *a)
 	for (int i = 2; i < argc; i++) {
 		const char *arg = argv[i];
 		if (strncmp(arg, "--", 2) != 0 || !arg[2]) {
+			if (a->cmd->cmd == CMD_CHECK) {
+				a->files = rb_xrealloc(a->files, (a->nfiles + 1) * sizeof *a->files);
+				a->files[a->nfiles++] = (char *)arg;
+				a->file = a->files[0];
+				continue;
+			}
 			if (a->file) {
 				fprintf(stderr, "runbook %s: one FILE only (got '%s' and '%s')\n", a->cmd->name,
 					a->file, arg);
@@ -190,9 +218,13 @@ static int parse_args(int argc, char **argv, cli_args *a)
 		case OPT_NO_AUDIT: a->no_audit = 1; break;
 		case OPT_RESUME: a->resume = 1; break;
 		case OPT_FORCE: a->force = 1; break;
+		case OPT_STRICT: a->strict = 1; break;
+		case OPT_TEMPLATE: a->template_name = val; break;
 		case OPT_HELP: a->help = 1; break;
 		}
 	}
+	if (a->cmd->cmd == CMD_CHECK && a->run.db_url)
+		a->check_db = a->run.db_url;
 	if (a->run.db_url && a->run.ephemeral_db) {
 		fprintf(stderr, "runbook %s: --db and --ephemeral-db exclude each other\n", a->cmd->name);
 		return -1;
@@ -267,6 +299,56 @@ static int cmd_plan(const rb_runbook *rb, const cli_args *a)
 	return RB_EXIT_OK;
 }
 
+/* check: every file, every finding, one exit code. */
+static int cmd_check(const cli_args *a)
+{
+	int errors = 0, warnings = 0;
+	rb_buf json = RB_BUF_INIT;
+	rb_json j;
+	rb_json_init(&j, &json, 1);
+	rb_json_array_begin(&j);
+	for (size_t f = 0; f < a->nfiles; f++) {
+		rb_diags d = RB_DIAGS_INIT;
+		rb_runbook *rb = rb_parse_file(a->files[f], &d);
+		if (rb) {
+			rb_lint_opts lo = {a->check_db, 0};
+			rb_lint(rb, &lo, &d);
+		}
+		rb_diags_sort(&d);
+		if (a->json) {
+			for (size_t i = 0; i < d.count; i++) {
+				const rb_diag *g = &d.items[i];
+				rb_json_object_begin(&j);
+				rb_json_key(&j, "file");
+				rb_json_string(&j, g->file);
+				rb_json_key(&j, "line");
+				rb_json_int(&j, g->line);
+				rb_json_key(&j, "col");
+				rb_json_int(&j, g->col);
+				rb_json_key(&j, "severity");
+				rb_json_string(&j, g->severity == RB_DIAG_ERROR ? "error" : "warning");
+				rb_json_key(&j, "message");
+				rb_json_string(&j, g->message);
+				rb_json_end(&j, '}');
+			}
+		} else {
+			rb_diags_print(&d, stdout);
+		}
+		errors += (int)d.errors;
+		warnings += (int)d.warnings;
+		rb_runbook_free(rb);
+		rb_diags_free(&d);
+	}
+	rb_json_end(&j, ']');
+	if (a->json)
+		printf("%s\n", json.data);
+	else if (errors || warnings)
+		printf("%d error%s, %d warning%s\n", errors, errors == 1 ? "" : "s", warnings,
+		       warnings == 1 ? "" : "s");
+	rb_buf_free(&json);
+	return errors ? RB_EXIT_USAGE : warnings && a->strict ? RB_EXIT_STEP : RB_EXIT_OK;
+}
+
 /* run: resume point, audit record around the engine, exit code. */
 static int cmd_run(const rb_runbook *rb, cli_args *a, int argc, char **argv)
 {
@@ -336,6 +418,17 @@ int main(int argc, char **argv)
 		rc = RB_EXIT_OK;
 		goto done;
 	}
+	if (!strcmp(argv[1], "--list-keys")) {
+		/* Every attribute and front matter key the parser accepts (for the docs test). */
+		for (const rb_attr_spec *sp = rb_attr_specs; sp->name; sp++)
+			printf("%s\n", sp->name);
+		for (const char *const *k = rb_runme_attrs; *k; k++)
+			printf("%s\n", *k);
+		for (const char *const *k = rb_frontmatter_keys; *k; k++)
+			printf("%s\n", *k);
+		rc = RB_EXIT_OK;
+		goto done;
+	}
 	if (!strcmp(argv[1], "--version")) {
 		printf("runbook %s\n", RB_VERSION);
 		rc = RB_EXIT_OK;
@@ -351,6 +444,22 @@ int main(int argc, char **argv)
 
 	if (a.cmd->cmd == CMD_SHOW) {
 		rc = rb_audit_show(a.audit_repo, a.file, NULL, a.json);
+		goto done;
+	}
+	if (a.cmd->cmd == CMD_CHECK) {
+		rc = cmd_check(&a);
+		goto done;
+	}
+	if (a.cmd->cmd == CMD_NEW) {
+		rb_error err = RB_ERROR_INIT;
+		rc = rb_scaffold_write(a.file, a.template_name ? a.template_name : "basic", &err);
+		if (rc != RB_EXIT_OK) {
+			fprintf(stderr, "runbook new: %s\n", err.message);
+			rb_error_clear(&err);
+		} else {
+			printf("wrote %s: try `runbook check --strict %s` and `runbook run --ephemeral-db --yes %s`\n",
+			       a.file, a.file, a.file);
+		}
 		goto done;
 	}
 	if (a.cmd->cmd == CMD_LOG && !a.file) {
@@ -387,6 +496,7 @@ done:
 	rb_runbook_free(rb);
 	rb_diags_free(&diags);
 	free(a.sets);
+	free(a.files);
 	free(luadir);
 	return rc;
 }

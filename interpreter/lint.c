@@ -1,0 +1,393 @@
+/*
+ * lint.c - the checks of `runbook check`.
+ */
+#define _GNU_SOURCE
+#include "lint.h"
+#include "luavm.h"
+#include "sqlsplit.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <libpq-fe.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+typedef struct {
+	const rb_runbook *rb;
+	rb_diags *d;
+	rb_strset known;   /* variables defined so far, in document order */
+} lint_ctx;
+
+static void err_at(lint_ctx *c, int line, int col, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static void err_at(lint_ctx *c, int line, int col, const char *fmt, ...)
+{
+	rb_buf b = RB_BUF_INIT;
+	va_list ap;
+	va_start(ap, fmt);
+	rb_buf_vprintf(&b, fmt, ap);
+	va_end(ap);
+	rb_diags_add(c->d, RB_DIAG_ERROR, c->rb->path, line, col, "%s", b.data);
+	rb_buf_free(&b);
+}
+
+static void warn_at(lint_ctx *c, int line, int col, const char *msg, const char *what)
+{
+	rb_diags_add(c->d, RB_DIAG_WARNING, c->rb->path, line, col, msg, what);
+}
+
+/* --- Lua ------------------------------------------------------------------ */
+
+static void lua_compiles(lint_ctx *c, const char *code, int expression, int line, int col, const char *what)
+{
+	rb_lua_origin origin = {c->rb->path, line, NULL};
+	int eline = 0;
+	char *msg = NULL;
+	if (rb_lua_check(code, expression, &origin, &eline, &msg) < 0)
+		err_at(c, eline ? eline : line, eline && eline != line ? 1 : col, "%s does not compile: %s", what, msg);
+	free(msg);
+}
+
+/* steps.ID / steps["ID"] must name a step written before `self` (or self, for expect=). */
+static void step_refs(lint_ctx *c, const char *code, int line, int col, size_t self, int allow_self)
+{
+	const char *p = code;
+	while ((p = strstr(p, "steps")) != NULL) {
+		if (p > code && (isalnum((unsigned char)p[-1]) || p[-1] == '_')) {
+			p += 5;
+			continue;
+		}
+		const char *q = p + 5;
+		char id[256];
+		size_t n = 0;
+		if (*q == '.') {
+			q++;
+			while ((isalnum((unsigned char)*q) || *q == '_') && n < sizeof id - 1)
+				id[n++] = *q++;
+		} else if (*q == '[' && (q[1] == '"' || q[1] == '\'')) {
+			char quote = q[1];
+			q += 2;
+			while (*q && *q != quote && n < sizeof id - 1)
+				id[n++] = *q++;
+		}
+		id[n] = '\0';
+		int l = line;
+		for (const char *t = code; t < p; t++)
+			l += *t == '\n';
+		if (n) {
+			const rb_step *s = rb_runbook_find_step(c->rb, id);
+			size_t at = s ? (size_t)(s - c->rb->steps) : 0;
+			if (!s)
+				err_at(c, l, col, "steps.%s: no step with that id", id);
+			else if (at > self || (at == self && !allow_self))
+				err_at(c, l, col, "steps.%s: that step comes later, so it has not run yet", id);
+		}
+		p = q;
+	}
+}
+
+/* Names assigned with vars.NAME = in Lua code become known. */
+static void lua_assignments(lint_ctx *c, const char *code)
+{
+	const char *p = code;
+	while ((p = strstr(p, "vars.")) != NULL) {
+		const char *q = p + 5;
+		const char *name = q;
+		while (isalnum((unsigned char)*q) || *q == '_')
+			q++;
+		size_t n = (size_t)(q - name);
+		while (*q == ' ' || *q == '\t')
+			q++;
+		if (n && *q == '=' && q[1] != '=') {
+			char *v = rb_xstrndup(name, n);
+			rb_strset_add(&c->known, v, 1);
+			free(v);
+		}
+		p = q;
+	}
+}
+
+/* --- SQL ------------------------------------------------------------------- */
+
+typedef struct {
+	lint_ctx *c;
+} known_ctx;
+
+static const char *known_lookup(void *ctx, const char *name)
+{
+	lint_ctx *c = ctx;
+	return rb_strset_get(&c->known, name) >= 0 ? "x" : NULL;
+}
+
+static void sql_block(lint_ctx *c, const rb_step *s, PGconn *trial)
+{
+	rb_sql_item *items = NULL;
+	size_t n = 0;
+	rb_error err = RB_ERROR_INIT;
+	if (rb_sql_split(s->body, c->rb->path, s->body_line, 1, &items, &n, &err) < 0) {
+		err_at(c, err.line, err.col + s->col - 1, "%s", err.message);
+		rb_error_clear(&err);
+		return;
+	}
+	int began = 0;
+	int own = rb_sql_has_txn_control(items, n);
+	if (trial && !own && PQstatus(trial) == CONNECTION_OK) {
+		PQclear(PQexec(trial, "BEGIN"));
+		began = 1;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const rb_sql_item *it = &items[i];
+		int col = it->col + s->col - 1;
+		if (it->kind == RB_SQL_META) {
+			const char *m = it->command;
+			if (!strcmp(m, "set")) {
+				char name[128];
+				if (sscanf(it->args, "%127[A-Za-z0-9_]", name) == 1)
+					rb_strset_add(&c->known, name, 1);
+			} else if (strcmp(m, "echo") && strcmp(m, "i") && strcmp(m, "include") && strcmp(m, "ir") &&
+				   strcmp(m, "include_relative") && strcmp(m, "timing")) {
+				err_at(c, it->line, col,
+				       "unsupported psql meta-command \\%s (supported: \\echo, \\set, \\i, \\ir, \\timing)", m);
+			}
+			continue;
+		}
+		char *out = NULL;
+		if (rb_sql_interpolate(it->text, c->rb->path, it->line, col, 1, known_lookup, c, &out, &err) < 0) {
+			err_at(c, err.line, err.col, "%s (define it in the front matter's env, capture it in an "
+				"earlier step, or set it with \\set)", err.message);
+			rb_error_clear(&err);
+			continue;
+		}
+		if (s->transaction == RB_TXN_SINGLE && !own && it->no_txn_block)
+			err_at(c, it->line, col, "this statement cannot run inside a transaction block: add "
+				"transaction=none to the step's attributes");
+		if (began && !it->no_txn_block && !it->is_txn_control) {
+			PQexec(trial, "SAVEPOINT lint");
+			PGresult *r = PQexec(trial, out);
+			ExecStatusType st = PQresultStatus(r);
+			if (st == PGRES_FATAL_ERROR && !s->expect_error.value) {
+				const char *msg = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
+				const char *code = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+				err_at(c, it->line, col, "on the database: ERROR %s: %s", code ? code : "",
+				       msg ? msg : "failed");
+			}
+			PQclear(r);
+			PQclear(PQexec(trial, st == PGRES_FATAL_ERROR ? "ROLLBACK TO SAVEPOINT lint" : "RELEASE SAVEPOINT lint"));
+		}
+		free(out);
+	}
+	if (began)
+		PQclear(PQexec(trial, "ROLLBACK"));
+	rb_sql_items_free(items, n);
+}
+
+/* --- shell ----------------------------------------------------------------- */
+
+/* Runs argv with input on stdin; returns its stderr+stdout (caller frees) and exit status. */
+static char *run_tool(char *const argv[], const char *input, int *status)
+{
+	int in[2], out[2];
+	rb_buf b = RB_BUF_INIT;
+	*status = -1;
+	if (pipe2(in, O_CLOEXEC) < 0)
+		return rb_buf_detach(&b);
+	if (pipe2(out, O_CLOEXEC) < 0) {
+		close(in[0]);
+		close(in[1]);
+		return rb_buf_detach(&b);
+	}
+	pid_t pid = fork();
+	if (pid == 0) {
+		dup2(in[0], 0);
+		dup2(out[1], 1);
+		dup2(out[1], 2);
+		execvp(argv[0], argv);
+		_exit(127);
+	}
+	close(in[0]);
+	close(out[1]);
+	size_t len = strlen(input), off = 0;
+	while (pid > 0 && off < len) {
+		ssize_t w = write(in[1], input + off, len - off);
+		if (w <= 0)
+			break;
+		off += (size_t)w;
+	}
+	close(in[1]);
+	char chunk[4096];
+	ssize_t r;
+	while ((r = read(out[0], chunk, sizeof chunk)) > 0)
+		rb_buf_add(&b, chunk, (size_t)r);
+	close(out[0]);
+	int st = 0;
+	if (pid > 0 && waitpid(pid, &st, 0) == pid)
+		*status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+	return rb_buf_detach(&b);
+}
+
+static int on_path(const char *tool)
+{
+	const char *path = getenv("PATH");
+	char *copy = rb_xstrdup(path ? path : "/usr/bin:/bin");
+	int found = 0;
+	for (char *dir = strtok(copy, ":"); dir && !found; dir = strtok(NULL, ":")) {
+		char *p = rb_xasprintf("%s/%s", dir, tool);
+		found = access(p, X_OK) == 0;
+		free(p);
+	}
+	free(copy);
+	return found;
+}
+
+static void shell_block(lint_ctx *c, const rb_step *s, int shellcheck)
+{
+	const char *sh = !strcmp(s->lang, "sh") ? "sh" : "bash";
+	char *const argv[] = {(char *)sh, "-n", NULL};
+	int status = 0;
+	char *out = run_tool(argv, s->body, &status);
+	if (status != 0) {
+		/* "bash: line 3: syntax error near unexpected token `fi'" */
+		const char *l = strstr(out, "line ");
+		int line = l ? atoi(l + 5) : 1;
+		char *nl = strchr(out, '\n');
+		if (nl)
+			*nl = '\0';
+		const char *msg = l ? strchr(l, ':') : NULL;
+		err_at(c, s->body_line + (line > 0 ? line - 1 : 0), s->col, "shell syntax: %s",
+		       msg ? msg + 2 : out);
+	}
+	free(out);
+	if (!shellcheck || status != 0)
+		return;
+	char *const sc[] = {"shellcheck", "-f", "gcc", "-s", (char *)sh, "-", NULL};
+	out = run_tool(sc, s->body, &status);
+	for (char *line = strtok(out, "\n"); line; line = strtok(NULL, "\n")) {
+		int l = 0, col = 0;
+		char sev[32], msg[1024];
+		if (sscanf(line, "-:%d:%d: %31[a-z]: %1023[^\n]", &l, &col, sev, msg) == 4)
+			rb_diags_add(c->d, RB_DIAG_WARNING, c->rb->path, s->body_line + l - 1, col + s->col - 1,
+				     "shellcheck: %s", msg);
+	}
+	free(out);
+}
+
+/* --- destructive commands -------------------------------------------------- */
+
+static const char *destructive(const rb_step *s, const char *line)
+{
+	static const char *const shell_words[] = {"rm -rf", "rm -fr", "compose down -v", "system prune",
+						  "pg_restore --clean", "pg_restore -c", "dropdb", NULL};
+	static const char *const sql_words[] = {"drop ", "truncate ", NULL};
+	static const char *const sql_labels[] = {"DROP", "TRUNCATE", NULL};
+	for (const char *const *w = shell_words; *w; w++)
+		if (strstr(line, *w))
+			return *w;
+	if (s->kind == RB_STEP_SQL || strstr(line, "psql")) {
+		for (int w = 0; sql_words[w]; w++)
+			if (strcasestr(line, sql_words[w]) && !strcasestr(line, "if exists") &&
+			    !strcasestr(line, "drop trigger") && !strcasestr(line, "drop policy"))
+				return sql_labels[w];
+		const char *del = strcasestr(line, "delete from");
+		if (del && !strcasestr(del, "where"))
+			return "DELETE without WHERE";
+	}
+	return NULL;
+}
+
+static void destructive_check(lint_ctx *c, const rb_step *s)
+{
+	if (s->role != RB_ROLE_MAIN || s->confirm || s->expect_error.value || s->skip)
+		return;
+	int line = s->body_line;
+	const char *p = s->body;
+	while (*p) {
+		const char *nl = strchr(p, '\n');
+		size_t n = nl ? (size_t)(nl - p) : strlen(p);
+		char *text = rb_xstrndup(p, n);
+		const char *what = text[0] == '#' || !strncmp(text, "--", 2) ? NULL : destructive(s, text);
+		if (what)
+			warn_at(c, line, s->col,
+				"destructive command (%s) outside a handler or manual section: add confirm to the step",
+				what);
+		free(text);
+		line++;
+		p += n + (nl ? 1 : 0);
+	}
+}
+
+void rb_lint(const rb_runbook *rb, const rb_lint_opts *opts, rb_diags *diags)
+{
+	lint_ctx c = {rb, diags, RB_STRSET_INIT};
+	PGconn *trial = NULL;
+	int shellcheck = !(opts && opts->no_shellcheck) && on_path("shellcheck");
+
+	/* In check, an unknown front matter key is an error (in run, a warning). */
+	for (size_t i = 0; i < diags->count; i++) {
+		rb_diag *g = &diags->items[i];
+		if (g->severity == RB_DIAG_WARNING && !strncmp(g->message, "unknown front matter key", 24)) {
+			g->severity = RB_DIAG_ERROR;
+			diags->warnings--;
+			diags->errors++;
+		}
+	}
+	for (size_t i = 0; i < rb->fm.nenv; i++)
+		rb_strset_add(&c.known, rb->fm.env[i].key, 1);
+	for (size_t i = 0; i < rb->fm.nsecrets; i++)
+		rb_strset_add(&c.known, rb->fm.secrets[i].value, 1);
+	static const char *const builtin[] = {"RUNBOOK_FILE", "RUNBOOK_DIR", "RUNBOOK_STEP", "FAILED_STEP",
+					      "FAILURE_REASON", "FAILURE_EXIT_CODE", NULL};
+	for (const char *const *b = builtin; *b; b++)
+		rb_strset_add(&c.known, *b, 1);
+	if (opts && opts->db_url) {
+		trial = PQconnectdb(opts->db_url);
+		if (PQstatus(trial) != CONNECTION_OK) {
+			rb_diags_add(diags, RB_DIAG_ERROR, rb->path, 0, 0, "--db: cannot connect: %s",
+				     PQerrorMessage(trial));
+			PQfinish(trial);
+			trial = NULL;
+		}
+	}
+
+	for (size_t i = 0; i < rb->nsteps; i++) {
+		const rb_step *s = &rb->steps[i];
+		if (s->kind == RB_STEP_DOC)
+			continue;
+		if (s->when.value) {
+			lua_compiles(&c, s->when.value, 1, s->when.line, s->when.col, "when=");
+			step_refs(&c, s->when.value, s->when.line, s->when.col, i, 0);
+		}
+		if (s->expect.value) {
+			lua_compiles(&c, s->expect.value, 1, s->expect.line, s->expect.col, "expect=");
+			step_refs(&c, s->expect.value, s->expect.line, s->expect.col, i, 1);
+		}
+		switch (s->kind) {
+		case RB_STEP_LUA:
+		case RB_STEP_GATE:
+		case RB_STEP_ABORT:
+			lua_compiles(&c, s->body, 0, s->body_line, 1,
+				     s->kind == RB_STEP_GATE ? "the gate" : s->kind == RB_STEP_ABORT ? "the abort condition" : "the lua step");
+			step_refs(&c, s->body, s->body_line, 1, i, 0);
+			lua_assignments(&c, s->body);
+			break;
+		case RB_STEP_SQL:
+			sql_block(&c, s, trial);
+			destructive_check(&c, s);
+			break;
+		case RB_STEP_SHELL:
+			shell_block(&c, s, shellcheck);
+			destructive_check(&c, s);
+			break;
+		default:
+			break;
+		}
+		if (s->capture.value)
+			rb_strset_add(&c.known, s->capture.value, 1);
+	}
+	if (trial)
+		PQfinish(trial);
+	rb_strset_free(&c.known);
+}

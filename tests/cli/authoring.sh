@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Authoring: new scaffolds pass check --strict and run; every shipped runbook
+# is clean under check --strict; check --json is JSON; docs/format.md names
+# every attribute and front matter key the parser accepts.
+set -euo pipefail
+bin=$1
+src=${RB_SOURCE_DIR:?}
+dir=$(mktemp -d)
+chmod 755 "$dir"
+trap 'rm -rf "$dir"' EXIT
+for t in basic sql promotion; do
+  "$bin" new --template "$t" "$dir/$t.md" > /dev/null
+  "$bin" check --strict "$dir/$t.md"
+done
+"$bin" run --ephemeral-db --yes --no-audit "$dir/basic.md" > "$dir/out"
+grep -q '^Done: 5 ok, 0 failed' "$dir/out"
+rc=0; "$bin" new "$dir/basic.md" 2> "$dir/err" || rc=$?
+[ "$rc" = 2 ] && grep -q 'never overwrites' "$dir/err"
+rc=0; "$bin" new --template nope "$dir/nope.md" 2> /dev/null || rc=$?
+[ "$rc" = 2 ]
+
+for f in "$src"/runbooks/*.md "$src"/examples/*.md; do
+  "$bin" check --strict "$f" > "$dir/check" || { echo "not clean: $f"; cat "$dir/check"; exit 1; }
+done
+
+"$bin" check --json "$src/tests/check/acceptance/runbook.md" > "$dir/json" || true
+python3 - "$dir/json" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert [(x["line"], x["col"]) for x in d] == [(2, 13), (6, 10), (13, 1), (17, 8)], d
+assert all(x["severity"] == "error" for x in d)
+PY
+
+# The reference documents everything the parser accepts.
+doc=$src/docs/format.md
+for key in $("$bin" --list-keys); do
+  grep -q "\`$key\`" "$doc" || { echo "docs/format.md does not document '$key'"; exit 1; }
+done
+# ... and nothing it documents as an attribute is rejected.
+keys=$("$bin" --list-keys)
+documented=$(awk '/^## 4. Attributes/{on=1} /^## 5/{on=0} on && /^\| `[a-z_]+` \|/' "$doc" | sed 's/^| `\([a-z_]*\)`.*/\1/')
+[ -n "$documented" ]
+for a in $documented; do
+  grep -qx "$a" <<< "$keys" || { echo "docs/format.md documents '$a', which the parser rejects"; exit 1; }
+done
+echo "authoring ok"
