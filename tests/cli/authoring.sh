@@ -31,6 +31,24 @@ assert [(x["line"], x["col"]) for x in d] == [(2, 13), (6, 10), (13, 1), (17, 8)
 assert all(x["severity"] == "error" for x in d)
 PY
 
+# --db trial-runs SQL blocks in a rolled-back transaction and reports the server's errors.
+printf '# T\n\n```sql {name=make}\nCREATE TABLE t (x int);\nSELECT x FROM t;\nSELECT y FROM nowhere;\n```\n' > "$dir/db.md"
+"$bin" run --yes --ephemeral-db --keep-db --no-audit "$dir/basic.md" > "$dir/keep"
+url=$(sed -n "s/^  psql '\(.*\)'$/\1/p" "$dir/keep")
+pid=$(sed -n 's/.*keeps running (pid \([0-9]*\)).*/\1/p' "$dir/keep")
+rc=0; "$bin" check --db "$url" "$dir/db.md" > "$dir/dbcheck" 2>&1 || rc=$?
+[ "$(psql -XAtc "select to_regclass('t') is null" "$url")" = t ] || { kill "$pid"; echo "check --db left a table behind"; exit 1; }
+kill "$pid"; sleep 0.3; rm -rf "$(sed -n 's/.*rm -rf \(.*\)$/\1/p' "$dir/keep")"
+[ "$rc" = 2 ] && grep -q 'db.md:6:1: error: on the database: ERROR 42P01: relation "nowhere" does not exist' "$dir/dbcheck" \
+  || { echo "check --db: rc=$rc"; cat "$dir/dbcheck"; exit 1; }
+
+# shellcheck findings land on runbook lines, when shellcheck is installed.
+if command -v shellcheck > /dev/null; then
+  printf '# T\n\nProse.\n\n```bash\necho ok\ncd $SOMEWHERE\n```\n' > "$dir/sc.md"
+  "$bin" check "$dir/sc.md" > "$dir/sc" || true
+  grep -q 'sc.md:7:4: warning: shellcheck: .*SC2086' "$dir/sc" || { echo "shellcheck mapping:"; cat "$dir/sc"; exit 1; }
+fi
+
 # The reference documents everything the parser accepts.
 doc=$src/docs/format.md
 for key in $("$bin" --list-keys); do
