@@ -166,7 +166,7 @@ static void sql_block(lint_ctx *c, const rb_step *s, PGconn *trial)
 			err_at(c, it->line, col, "this statement cannot run inside a transaction block: add "
 				"transaction=none to the step's attributes");
 		if (began && !it->no_txn_block && !it->is_txn_control) {
-			PQexec(trial, "SAVEPOINT lint");
+			PQclear(PQexec(trial, "SAVEPOINT lint"));
 			PGresult *r = PQexec(trial, out);
 			ExecStatusType st = PQresultStatus(r);
 			if (st == PGRES_FATAL_ERROR && !s->expect_error.value) {
