@@ -160,6 +160,11 @@ static int parse_pairs(const char *info, const char *p, const char *end, const c
 					goto done;
 				}
 				p++;
+				if (p < end && !isspace((unsigned char)*p) && *p != ',') {
+					rb_error_set(err, RB_EXIT_USAGE, file, line, col + (int)(p - info),
+						     "unexpected '%c' after attribute '%.*s'", *p, (int)klen, k);
+					goto done;
+				}
 			} else {
 				const char *s = p;
 				while (p < end && !isspace((unsigned char)*p) && *p != ',')
@@ -283,8 +288,27 @@ int rb_info_parse(const char *info, const char *file, int line, int col, rb_info
 	if (*p == '{') {
 		const char *brace = p;
 		out->brace_col = col + (int)(brace - info);
-		/* The closing brace is the last '}' of the string: quoted values may hold '}'. */
-		const char *close = strrchr(brace, '}');
+		/* The closing brace is the first one outside quotes: values may hold '}'. */
+		const char *close = NULL;
+		char quote = 0;
+		int depth = 0;
+		for (const char *t = brace; *t && !close; t++) {
+			if (quote) {
+				if (*t == '\\' && quote == '"' && t[1])
+					t++;
+				else if (*t == quote)
+					quote = 0;
+			} else if (*t == '"' || *t == '\'') {
+				quote = *t;
+			} else if (*t == '{') {
+				depth++;
+			} else if (*t == '}' && --depth == 0) {
+				close = t;
+			}
+		}
+		/* An unterminated quote is the better message: let the pair reader find it. */
+		if (!close && quote)
+			close = strrchr(brace, '}');
 		if (!close) {
 			rb_error_set(err, RB_EXIT_USAGE, file, line, out->brace_col,
 				     "unterminated attribute list: '{' has no closing '}'");

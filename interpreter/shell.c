@@ -133,6 +133,7 @@ int rb_shell_run(const rb_shell_opts *o, rb_shell_result *res, rb_error *err)
 	}
 
 	int child_done = 0, term_sent = 0, kill_sent = 0, st = 0;
+	int64_t drain_until = INT64_MAX; /* pipes held by a process that left the group */
 	int64_t deadline = o->timeout_ms > 0 ? start + o->timeout_ms : INT64_MAX;
 	int64_t kill_at = INT64_MAX;
 	int64_t next_poll = o->poll && o->poll_every_ms > 0 ? start + o->poll_every_ms : INT64_MAX;
@@ -161,6 +162,20 @@ int rb_shell_run(const rb_shell_opts *o, rb_shell_result *res, rb_error *err)
 		}
 		if (child_done && outp[0] < 0 && errp[0] < 0 && !group_alive)
 			break;
+		/* The group is gone but a process that left it (setsid) still holds our
+		 * pipes: take what is already there, then stop waiting for it. */
+		if (child_done && !group_alive && drain_until == INT64_MAX)
+			drain_until = now + 200;
+		if (now >= drain_until) {
+			for (int i = 0; i < 2; i++) {
+				int *fd = i == 0 ? &outp[0] : &errp[0];
+				if (*fd >= 0) {
+					close(*fd);
+					*fd = -1;
+				}
+			}
+			continue;
+		}
 		if (!term_sent) {
 			rb_end_reason why = RB_END_EXITED;
 			if (rb_signals_interrupted())
@@ -184,7 +199,7 @@ int rb_shell_run(const rb_shell_opts *o, rb_shell_result *res, rb_error *err)
 			kill_sent = 1;
 		}
 
-		int64_t wake = min64(min64(deadline, next_poll), kill_sent ? INT64_MAX : kill_at);
+		int64_t wake = min64(min64(min64(deadline, next_poll), kill_sent ? INT64_MAX : kill_at), drain_until);
 		int timeout = wake == INT64_MAX ? 1000 : (int)min64(1000, wake - now < 0 ? 0 : wake - now);
 		if (child_done && outp[0] < 0 && errp[0] < 0)
 			timeout = timeout > 20 ? 20 : timeout; /* waiting for stopped leftovers to go */

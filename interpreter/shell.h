@@ -18,6 +18,8 @@
  *      (background jobs) is sent SIGTERM, then SIGKILL after the grace, and
  *      reaped: a step never leaves a process behind. A process that must
  *      outlive its step has to leave the group deliberately (setsid).
+ *      A process that left the group on purpose (setsid) is not stopped; if
+ *      it keeps the pipes open, they are drained for 200 ms more and closed.
  *   6. Both read ends are closed by the parent before returning.
  * A death by signal is reported as 128 + signo, as a shell reports it.
  */

@@ -21,6 +21,8 @@ check() { # check EXPECTED_EXIT CMD...
 for f in examples/*.md runbooks/*.md tests/golden/tour/runbook.md ../shared/seeds/*.md; do
   [ -f "$f" ] && check 0 "$bin" plan --json "$f"
 done
+for f in runbooks/*.md examples/*.md; do check 0 "$bin" check --strict "$f"; done
+check 2 "$bin" check tests/check/acceptance/runbook.md
 check 0 "$bin" run --no-audit examples/hello.md
 for t in sql-gate-and-rollback when-expect-retry gate-closed approvals-refused; do
   rm -rf "$work/case" && cp -R "tests/e2e/$t" "$work/case"
