@@ -262,7 +262,17 @@ int rb_frontmatter_parse(const char *src, size_t span, const char *file, rb_fron
 			fm_error(&c, k, "front matter keys must be plain names%s", "");
 			continue;
 		}
-		read_key(&c, fm, (const char *)k->data.scalar.value, k, v);
+		const char *name = (const char *)k->data.scalar.value;
+		int twice = 0;
+		for (yaml_node_pair_t *q = root->data.mapping.pairs.start; q < p && !twice; q++) {
+			yaml_node_t *qk = yaml_document_get_node(&doc, q->key);
+			twice = qk->type == YAML_SCALAR_NODE && !strcmp((const char *)qk->data.scalar.value, name);
+		}
+		if (twice) {
+			fm_error(&c, k, "front matter key '%s' given twice", name);
+			continue;
+		}
+		read_key(&c, fm, name, k, v);
 	}
 	rc = c.errors ? -1 : 0;
 done:

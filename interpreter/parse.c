@@ -212,9 +212,10 @@ static void flatten(cmark_node *n, rb_buf *b)
 	for (cmark_node *c = cmark_node_first_child(n); c; c = cmark_node_next(c)) {
 		switch (cmark_node_get_type(c)) {
 		case CMARK_NODE_TEXT:
-		case CMARK_NODE_HTML_INLINE:
 			rb_buf_puts(b, cmark_node_get_literal(c));
 			break;
+		case CMARK_NODE_HTML_INLINE:
+			break; /* tags are markup, not text: GitHub's anchors leave them out */
 		case CMARK_NODE_CODE:
 			rb_buf_putc(b, '`');
 			rb_buf_puts(b, cmark_node_get_literal(c));
