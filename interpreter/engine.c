@@ -54,6 +54,7 @@ typedef struct {
 	rb_vars vars;
 	step_result *results;   /* one per rb->steps entry */
 	size_t total;           /* runnable steps of the role running */
+	const char *default_dsn; /* --db, else the throwaway server, else the front matter's */
 	rb_dbset *dbs;          /* the run's connections */
 	rb_dbset *monitor;      /* a second connection for Lua while a sql step holds the first */
 	int sql_busy;
@@ -133,16 +134,6 @@ static void step_error_in(run_state *r, const rb_step *s, const char *file, int 
 #define step_error_at(r, s, line, col, ...) step_error_in((r), (s), NULL, (line), (col), __VA_ARGS__)
 #define step_error(r, s, ...) step_error_in((r), (s), NULL, 0, 0, __VA_ARGS__)
 
-static char *trim_dup(const char *s)
-{
-	while (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r')
-		s++;
-	size_t n = strlen(s);
-	while (n && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\n' || s[n - 1] == '\r'))
-		n--;
-	return rb_xstrndup(s, n);
-}
-
 static char *join_dir(const char *dir, const char *path)
 {
 	if (path[0] == '/')
@@ -211,11 +202,8 @@ static int host_sql(void *ctx, const char *query, const char *const *params, int
 	int rc = -1;
 	rb_dbset *set = r->dbs;
 	if (r->sql_busy) {
-		if (!r->monitor) {
-			const char *dflt = r->opts->db_url ? r->opts->db_url
-				: r->pg ? rb_pgserver_url(r->pg) : r->rb->fm.database.value;
-			r->monitor = rb_dbset_new(dflt, NULL, NULL, 0);
-		}
+		if (!r->monitor)
+			r->monitor = rb_dbset_new(r->default_dsn, NULL, NULL, 0);
 		set = r->monitor;
 	}
 	if (rb_dbset_get(set, NULL, &r->vars, &conn, &err) < 0) {
@@ -281,7 +269,7 @@ static int host_sh(void *ctx, const char *cmd, int *code, char **output, char **
 		goto done;
 	}
 	*code = sr.status;
-	*output = trim_dup(sr.out);
+	*output = rb_trim_dup(sr.out);
 	rb_shell_result_free(&sr);
 	rc = 0;
 done:
@@ -543,7 +531,7 @@ static rb_status run_shell(run_state *r, const rb_step *s, step_result *res, int
 			st = RB_STATUS_FAILED;
 			goto done;
 		}
-		char *v = trim_dup(sr.out);
+		char *v = rb_trim_dup(sr.out);
 		set_var(r, s->capture.value, v, RB_VAR_CAPTURE);
 		free(v);
 	}
@@ -912,8 +900,8 @@ static int setup(run_state *r)
 		dsns[i] = rb->fm.databases[i].value;
 	}
 	/* --ephemeral-db wins over the front matter: the runbook runs against the throwaway server. */
-	const char *dflt = o->db_url ? o->db_url : r->pg ? rb_pgserver_url(r->pg) : rb->fm.database.value;
-	r->dbs = rb_dbset_new(dflt, names, dsns, rb->fm.ndatabases);
+	r->default_dsn = o->db_url ? o->db_url : r->pg ? rb_pgserver_url(r->pg) : rb->fm.database.value;
+	r->dbs = rb_dbset_new(r->default_dsn, names, dsns, rb->fm.ndatabases);
 	free(names);
 	free(dsns);
 	rb_vars_set(&r->vars, "RUNBOOK_FILE", rb->path, RB_VAR_RUNBOOK);

@@ -4,6 +4,7 @@
 #define _GNU_SOURCE
 #include "lint.h"
 #include "luavm.h"
+#include "sqlexec.h"
 #include "sqlsplit.h"
 
 #include <ctype.h>
@@ -148,10 +149,8 @@ static void sql_block(lint_ctx *c, const rb_step *s, PGconn *trial)
 				char name[128];
 				if (sscanf(it->args, "%127[A-Za-z0-9_]", name) == 1)
 					rb_strset_add(&c->known, name, 1);
-			} else if (strcmp(m, "echo") && strcmp(m, "i") && strcmp(m, "include") && strcmp(m, "ir") &&
-				   strcmp(m, "include_relative") && strcmp(m, "timing")) {
-				err_at(c, it->line, col,
-				       "unsupported psql meta-command \\%s (supported: \\echo, \\set, \\i, \\ir, \\timing)", m);
+			} else if (!rb_sql_meta_supported(m)) {
+				err_at(c, it->line, col, RB_SQL_META_UNSUPPORTED, m);
 			}
 			continue;
 		}

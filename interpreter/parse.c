@@ -676,16 +676,6 @@ static void finish_steps(parse_ctx *c)
 	rb_strset_free(&ids);
 }
 
-static char *dir_of(const char *path)
-{
-	const char *slash = strrchr(path, '/');
-	if (!slash)
-		return rb_xstrdup(".");
-	if (slash == path)
-		return rb_xstrdup("/");
-	return rb_xstrndup(path, (size_t)(slash - path));
-}
-
 rb_runbook *rb_parse(const char *path, const char *src, size_t len, rb_diags *diags)
 {
 	rb_runbook *rb = NULL;
@@ -715,7 +705,7 @@ rb_runbook *rb_parse(const char *path, const char *src, size_t len, rb_diags *di
 
 	rb = rb_xcalloc(1, sizeof *rb);
 	rb->path = rb_xstrdup(path);
-	rb->dir = dir_of(path);
+	rb->dir = rb_dirname_dup(path);
 	rb->source = rb_xstrndup(src, len);
 	rb->source_len = len;
 	rb->on_failure_section = -1;

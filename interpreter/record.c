@@ -450,6 +450,17 @@ char *rb_record_markdown(const rb_record *rec)
 	return rb_buf_detach(&b);
 }
 
+/* Fields of e as members of the current JSON object, but `skip`. */
+static void json_fields(rb_json *j, const rb_event *e, const char *skip)
+{
+	for (size_t k = 0; k < e->nfields; k++) {
+		if (skip && !strcmp(e->fields[k].key, skip))
+			continue;
+		rb_json_key(j, e->fields[k].key);
+		rb_json_string(j, e->fields[k].value);
+	}
+}
+
 char *rb_record_json(const rb_record *rec)
 {
 	rb_buf b = RB_BUF_INIT;
@@ -479,10 +490,7 @@ char *rb_record_json(const rb_record *rec)
 			continue;
 		}
 		rb_json_object_begin(&j);
-		for (size_t k = 0; k < found->nfields; k++) {
-			rb_json_key(&j, found->fields[k].key);
-			rb_json_string(&j, found->fields[k].value);
-		}
+		json_fields(&j, found, NULL);
 		rb_json_end(&j, '}');
 	}
 	rb_json_key(&j, "steps");
@@ -493,20 +501,13 @@ char *rb_record_json(const rb_record *rec)
 			continue;
 		const rb_event *x = step_end(rec, or(rb_event_get(e, "id"), ""));
 		rb_json_object_begin(&j);
-		for (size_t k = 0; k < e->nfields; k++) {
-			rb_json_key(&j, e->fields[k].key);
-			rb_json_string(&j, e->fields[k].value);
-		}
+		json_fields(&j, e, NULL);
 		if (!x) {
 			rb_json_key(&j, "status");
 			rb_json_string(&j, "interrupted");
 		}
-		for (size_t k = 0; x && k < x->nfields; k++) {
-			if (!strcmp(x->fields[k].key, "id"))
-				continue;
-			rb_json_key(&j, x->fields[k].key);
-			rb_json_string(&j, x->fields[k].value);
-		}
+		if (x)
+			json_fields(&j, x, "id");
 		rb_json_end(&j, '}');
 	}
 	rb_json_end(&j, ']');
@@ -520,10 +521,7 @@ char *rb_record_json(const rb_record *rec)
 			if (strcmp(e->type, lists[l]))
 				continue;
 			rb_json_object_begin(&j);
-			for (size_t k = 0; k < e->nfields; k++) {
-				rb_json_key(&j, e->fields[k].key);
-				rb_json_string(&j, e->fields[k].value);
-			}
+			json_fields(&j, e, NULL);
 			rb_json_end(&j, '}');
 		}
 		rb_json_end(&j, ']');

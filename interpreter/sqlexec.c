@@ -65,20 +65,14 @@ static void list_free(prepared_list *l)
 	free(l->items);
 }
 
-static char *trim(const char *s)
+int rb_sql_meta_supported(const char *cmd)
 {
-	while (*s == ' ' || *s == '\t')
-		s++;
-	size_t n = strlen(s);
-	while (n && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r' || s[n - 1] == '\n'))
-		n--;
-	return rb_xstrndup(s, n);
-}
-
-static char *dir_of(const char *path)
-{
-	const char *slash = strrchr(path, '/');
-	return slash ? rb_xstrndup(path, (size_t)(slash - path)) : rb_xstrdup(".");
+	static const char *const supported[] = {"echo", "set", "i", "include", "ir", "include_relative",
+						"timing", NULL};
+	for (const char *const *m = supported; *m; m++)
+		if (!strcmp(*m, cmd))
+			return 1;
+	return 0;
 }
 
 static int prepare_text(exec_ctx *c, const char *file, const char *body, int line, int col,
@@ -89,7 +83,7 @@ static int include(exec_ctx *c, const rb_sql_item *it, const char *file, int dep
 		   int std_strings, rb_error *err)
 {
 	int rc = -1;
-	char *name = trim(it->args);
+	char *name = rb_trim_dup(it->args);
 	char *path = NULL, *text = NULL, *base = NULL;
 	size_t len = 0;
 	rb_error ferr = RB_ERROR_INIT;
@@ -105,7 +99,7 @@ static int include(exec_ctx *c, const rb_sql_item *it, const char *file, int dep
 		goto done;
 	}
 	/* \i resolves from the runbook's directory, \ir from the including file's. */
-	base = !strcmp(it->command, "ir") ? dir_of(file) : rb_xstrdup(c->o->dir ? c->o->dir : ".");
+	base = !strcmp(it->command, "ir") ? rb_dirname_dup(file) : rb_xstrdup(c->o->dir ? c->o->dir : ".");
 	path = name[0] == '/' ? rb_xstrdup(name) : rb_xasprintf("%s/%s", base, name);
 	if (rb_read_file(path, &text, &len, &ferr) < 0) {
 		rb_error_set(err, RB_EXIT_USAGE, file, it->line, it->col, "\\%s %s: %s", it->command,
@@ -150,7 +144,7 @@ static int prepare_text(exec_ctx *c, const char *file, const char *body, int lin
 		const char *cmd = it->command;
 		if (!strcmp(cmd, "echo")) {
 			char *text = NULL;
-			char *raw = trim(it->args);
+			char *raw = rb_trim_dup(it->args);
 			int r = rb_sql_interpolate(raw, file, it->line, icol, std_strings, lookup, c->vars,
 						   &text, err);
 			free(raw);
@@ -163,7 +157,7 @@ static int prepare_text(exec_ctx *c, const char *file, const char *body, int lin
 			p->line = it->line;
 			p->col = icol;
 		} else if (!strcmp(cmd, "set")) {
-			char *args = trim(it->args);
+			char *args = rb_trim_dup(it->args);
 			char *sp = args + strcspn(args, " \t");
 			char *value = *sp ? sp + 1 : sp;
 			*sp = '\0';
@@ -187,7 +181,7 @@ static int prepare_text(exec_ctx *c, const char *file, const char *body, int lin
 			if (include(c, it, file, depth, std_strings, err) < 0)
 				goto done;
 		} else if (!strcmp(cmd, "timing")) {
-			char *a = trim(it->args);
+			char *a = rb_trim_dup(it->args);
 			prepared *p = add(&c->list);
 			p->is_echo = 0;
 			p->text = NULL;
@@ -197,9 +191,7 @@ static int prepare_text(exec_ctx *c, const char *file, const char *body, int lin
 			p->timing = !*a || !strcmp(a, "on") ? 1 : 0;
 			free(a);
 		} else {
-			rb_error_set(err, RB_EXIT_USAGE, file, it->line, icol,
-				     "unsupported psql meta-command \\%s (supported: \\echo, \\set, \\i, \\ir, \\timing)",
-				     cmd);
+			rb_error_set(err, RB_EXIT_USAGE, file, it->line, icol, RB_SQL_META_UNSUPPORTED, cmd);
 			goto done;
 		}
 	}
@@ -336,7 +328,7 @@ static void record_error(rb_sqlexec_result *res, const PGresult *r, PGconn *conn
 	if (primary) {
 		rb_buf_puts(&b, primary);
 	} else {
-		char *m = trim(PQerrorMessage(conn));
+		char *m = rb_trim_dup(PQerrorMessage(conn));
 		rb_buf_puts(&b, m);
 		free(m);
 	}
@@ -444,7 +436,7 @@ static int exec_one(exec_ctx *c, PGconn *conn, const prepared *p, watch *w, rb_s
 	memset(&rows, 0, sizeof rows);
 
 	if (!PQsendQuery(conn, p->text)) {
-		char *m = trim(PQerrorMessage(conn));
+		char *m = rb_trim_dup(PQerrorMessage(conn));
 		rb_error_set(err, RB_EXIT_ENV, p->file, p->line, p->col, "cannot send the statement: %s", m);
 		free(m);
 		return -1;
@@ -464,7 +456,7 @@ static int exec_one(exec_ctx *c, PGconn *conn, const prepared *p, watch *w, rb_s
 			if (nf == 2 && (pf[1].revents & POLLIN))
 				rb_signals_drain();
 			if (!PQconsumeInput(conn)) {
-				char *m = trim(PQerrorMessage(conn));
+				char *m = rb_trim_dup(PQerrorMessage(conn));
 				rb_error_set(err, RB_EXIT_ENV, p->file, p->line, p->col,
 					     "lost the connection to the server: %s", m);
 				free(m);
@@ -537,7 +529,7 @@ static int exec_one(exec_ctx *c, PGconn *conn, const prepared *p, watch *w, rb_s
 	}
 	rb_sql_rows_free(&rows);
 	if (rc == 0 && PQstatus(conn) != CONNECTION_OK) {
-		char *m = trim(PQerrorMessage(conn));
+		char *m = rb_trim_dup(PQerrorMessage(conn));
 		rb_error_set(err, RB_EXIT_ENV, p->file, p->line, p->col, "lost the connection to the server: %s", m);
 		free(m);
 		rc = -1;

@@ -86,6 +86,13 @@ int rb_sqlexec_run(const rb_sqlexec_opts *opts, rb_sqlexec_result *res, rb_error
 
 void rb_sqlexec_result_free(rb_sqlexec_result *res);
 
+/** 1 when the psql meta-command (name without the backslash) runs in sql steps. */
+int rb_sql_meta_supported(const char *cmd);
+
+/** The message for any other, with %s for its name. */
+#define RB_SQL_META_UNSUPPORTED \
+	"unsupported psql meta-command \\%s (supported: \\echo, \\set, \\i, \\ir, \\timing)"
+
 /** How a gate sees a column of type t: 'n' number, 'b' boolean, 's' text. */
 char rb_sql_column_type(Oid t);
 

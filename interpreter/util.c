@@ -254,6 +254,26 @@ void rb_format_duration(int64_t ms, char *buf, size_t size)
 			 (long long)((ms / 60000) % 60));
 }
 
+char *rb_trim_dup(const char *s)
+{
+	while (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r')
+		s++;
+	size_t n = strlen(s);
+	while (n && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\n' || s[n - 1] == '\r'))
+		n--;
+	return rb_xstrndup(s, n);
+}
+
+char *rb_dirname_dup(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	if (!slash)
+		return rb_xstrdup(".");
+	if (slash == path)
+		return rb_xstrdup("/");
+	return rb_xstrndup(path, (size_t)(slash - path));
+}
+
 int64_t rb_now_ms(void)
 {
 	struct timespec ts;

@@ -88,6 +88,12 @@ void rb_format_duration(int64_t ms, char *buf, size_t size);
 /** Monotonic clock in milliseconds. */
 int64_t rb_now_ms(void);
 
+/** A copy of s without leading and trailing whitespace. Caller frees. */
+char *rb_trim_dup(const char *s);
+
+/** The directory part of path ("." when there is none, "/" for the root). Caller frees. */
+char *rb_dirname_dup(const char *path);
+
 /** Reads a whole file. Returns 0 and a NUL-terminated buffer, or -1 with err set. */
 int rb_read_file(const char *path, char **out, size_t *len, rb_error *err);
 
