@@ -29,6 +29,7 @@ const rb_attr_spec rb_attr_specs[] = {
 	{"cwd", RB_ATTR_TEXT, "working directory, relative to the runbook"},
 	{"interactive", RB_ATTR_FLAG, "inherit the terminal instead of capturing output"},
 	{"every", RB_ATTR_DURATION, "abort conditions: how often to check while a step runs"},
+	{"during_handler", RB_ATTR_FLAG, "abort conditions: stay armed while the on_failure section runs"},
 	{NULL, RB_ATTR_TEXT, NULL}
 };
 

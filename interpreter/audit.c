@@ -262,9 +262,8 @@ static const char *result_word(int code)
 	case RB_EXIT_STEP: return "failed";
 	case RB_EXIT_GATE: return "stopped by a gate or approval";
 	case RB_EXIT_ABORT: return "aborted";
-	case RB_EXIT_INTERRUPTED: return "interrupted";
 	case RB_EXIT_ENV: return "failed (environment)";
-	default: return "failed (invalid)";
+	default: return code > 128 ? "interrupted" : "failed (invalid)";
 	}
 }
 

@@ -18,6 +18,7 @@
 #include "db.h"
 #include "luavm.h"
 #include "pgserver.h"
+#include "preflight.h"
 #include "shell.h"
 #include "signals.h"
 #include "sqlexec.h"
@@ -70,6 +71,7 @@ typedef struct {
 	int64_t next_check;
 	const rb_step *fired;   /* the abort condition that fired */
 	char *fired_reason;
+	int in_handler;         /* the on_failure section is running: only during_handler aborts count */
 	const rb_step *failed_step;
 	char *failure_reason;
 } run_state;
@@ -141,11 +143,31 @@ static char *join_dir(const char *dir, const char *path)
 	return rb_xasprintf("%s/%s", dir, path);
 }
 
+/* 1 when the variable is secret: named in secrets:, or by its name. */
+static int secret_name(const rb_runbook *rb, const char *name)
+{
+	if (rb_redact_name_is_secret(name))
+		return 1;
+	for (size_t k = 0; k < rb->fm.nsecrets; k++)
+		if (!strcmp(rb->fm.secrets[k].value, name))
+			return 1;
+	return 0;
+}
+
+/* Sets a variable; a secret's new value is hidden before anything can print it. */
 static void set_var(run_state *r, const char *name, const char *value, rb_var_source src)
 {
-	rb_vars_set(&r->vars, name, value, src);
-	if (rb_redact_name_is_secret(name))
+	if (secret_name(r->rb, name))
 		rb_redactor_add(r->redactor, value);
+	rb_vars_set(&r->vars, name, value, src);
+}
+
+/* Hides the current value of every secret variable (after code that sets variables itself). */
+static void hide_secret_vars(run_state *r)
+{
+	for (size_t i = 0; i < r->vars.count; i++)
+		if (secret_name(r->rb, r->vars.items[i].name))
+			rb_redactor_add(r->redactor, r->vars.items[i].value);
 }
 
 /* --- Lua host ----------------------------------------------------------- */
@@ -301,13 +323,26 @@ static void eval_lua(run_state *r, const char *code, int expression, int line, r
 
 /* --- abort conditions ----------------------------------------------------- */
 
+/* 1 when an abort condition is armed and counts now (in the handler: during_handler ones). */
+static int aborts_live(const run_state *r)
+{
+	for (size_t i = 0; i < r->naborts; i++)
+		if (!r->in_handler || r->aborts[i]->during_handler)
+			return 1;
+	return 0;
+}
+
 /* Evaluates every armed abort condition; returns 1 (and records why) when one fires. */
 static int check_aborts(run_state *r)
 {
 	for (size_t i = 0; i < r->naborts && !r->fired; i++) {
 		const rb_step *a = r->aborts[i];
 		rb_lua_result res;
+		if (r->in_handler && !a->during_handler)
+			continue;
 		eval_lua(r, a->body, 0, a->body_line, &res);
+		if (!res.ok || res.truthy)
+			free(r->fired_reason); /* the previous one was reported before the handler began */
 		if (!res.ok) {
 			r->fired = a;
 			r->fired_reason = rb_xasprintf("the abort condition failed to evaluate: %s",
@@ -329,6 +364,13 @@ static int abort_poll(void *ctx)
 		return 0;
 	r->next_check = now + r->every_ms;
 	return check_aborts(r);
+}
+
+/* The exit code of an interrupted run: 128 + the signal, as shells report it. */
+static int interrupted_code(void)
+{
+	int sig = rb_signals_interrupted();
+	return sig ? 128 + sig : RB_EXIT_INTERRUPTED;
 }
 
 /* --- executors ------------------------------------------------------------ */
@@ -430,29 +472,59 @@ static int64_t step_timeout(const run_state *r, const rb_step *s)
 typedef struct {
 	const run_state *r;
 	rb_redact_stream streams[2];
+	int hold;             /* the step captures a secret: keep output until it is known */
+	rb_buf held[2];       /* at most HOLD_MAX bytes a stream */
+	size_t dropped[2];
 } term_sink;
+
+#define HOLD_MAX (256 * 1024)
+
+static void write_all(int fd, const char *data, size_t len)
+{
+	ssize_t w;
+	size_t off = 0;
+	while (off < len && (w = write(fd, data + off, len - off)) > 0)
+		off += (size_t)w;
+}
 
 /* Step output to the terminal as it comes, secrets hidden. */
 static void to_terminal(void *ctx, int stream, const char *data, size_t len)
 {
 	term_sink *t = ctx;
+	if (t->hold) {
+		rb_buf *h = &t->held[stream - 1];
+		size_t room = h->len < HOLD_MAX ? HOLD_MAX - h->len : 0;
+		rb_buf_add(h, data, len < room ? len : room);
+		t->dropped[stream - 1] += len > room ? len - room : 0;
+		return;
+	}
 	if (!t->r->redactor->count) {
 		fflush(NULL);
-		ssize_t w;
-		size_t off = 0;
-		while (off < len && (w = write(stream, data + off, len - off)) > 0)
-			off += (size_t)w;
+		write_all(stream, data, len);
 		return;
 	}
 	rb_buf b = RB_BUF_INIT;
 	rb_redact_stream_feed(&t->streams[stream - 1], data, len, &b);
-	if (b.len) {
-		ssize_t w;
-		size_t off = 0;
-		while (off < b.len && (w = write(stream, b.data + off, b.len - off)) > 0)
-			off += (size_t)w;
-	}
+	write_all(stream, b.data, b.len);
 	rb_buf_free(&b);
+}
+
+/* Shows what a secret-capturing step held back, now that its secret is known. */
+static void release_held(term_sink *t)
+{
+	for (int i = 0; i < 2 && t->hold; i++) {
+		if (t->held[i].len) {
+			char *c = rb_redact(t->r->redactor, rb_buf_cstr(&t->held[i]));
+			write_all(i + 1, c, strlen(c));
+			free(c);
+		}
+		if (t->dropped[i]) {
+			char *note = rb_xasprintf("[... %zu more bytes held back and not shown]\n", t->dropped[i]);
+			write_all(i + 1, note, strlen(note));
+			free(note);
+		}
+		rb_buf_free(&t->held[i]);
+	}
 }
 
 /* Runs a shell step; returns the step's status and sets *env on environment failures. */
@@ -475,7 +547,9 @@ static rb_status run_shell(run_state *r, const rb_step *s, step_result *res, int
 	memset(&o, 0, sizeof o);
 	memset(&oc, 0, sizeof oc);
 	memset(&sr, 0, sizeof sr);
+	memset(&sink, 0, sizeof sink);
 	sink.r = r;
+	sink.hold = s->capture.value && secret_name(r->rb, s->capture.value);
 	rb_redact_stream_init(&sink.streams[0], r->redactor);
 	rb_redact_stream_init(&sink.streams[1], r->redactor);
 	o.shell = shell;
@@ -489,7 +563,7 @@ static rb_status run_shell(run_state *r, const rb_step *s, step_result *res, int
 	o.keep_max = r->opts->keep_max ? r->opts->keep_max : 1 << 20;
 	o.sink = to_terminal;
 	o.sink_ctx = &sink;
-	if (r->naborts) {
+	if (aborts_live(r)) {
 		o.poll = abort_poll;
 		o.poll_ctx = r;
 		o.poll_every_ms = 100;
@@ -503,12 +577,15 @@ static rb_status run_shell(run_state *r, const rb_step *s, step_result *res, int
 	for (int i = 0; i < 2; i++) {
 		rb_buf tail = RB_BUF_INIT;
 		rb_redact_stream_flush(&sink.streams[i], &tail);
-		if (tail.len) {
-			ssize_t w = write(i + 1, tail.data, tail.len);
-			(void)w;
-		}
+		write_all(i + 1, tail.data, tail.len);
 		rb_buf_free(&tail);
 	}
+	if (sink.hold && sr.status == 0 && sr.reason == RB_END_EXITED && sr.out_total <= sr.out_len) {
+		char *v = rb_trim_dup(sr.out);
+		set_var(r, s->capture.value, v, RB_VAR_CAPTURE);
+		free(v);
+	}
+	release_held(&sink);
 	res->exit_code = sr.status;
 	res->duration_ms = sr.duration_ms;
 	keep_text(&res->out, sr.out);
@@ -536,6 +613,7 @@ static rb_status run_shell(run_state *r, const rb_step *s, step_result *res, int
 		free(v);
 	}
 done:
+	release_held(&sink);
 	rb_redact_stream_free(&sink.streams[0]);
 	rb_redact_stream_free(&sink.streams[1]);
 	rb_shell_result_free(&sr);
@@ -567,8 +645,10 @@ static rb_status run_sql(run_state *r, const rb_step *s, step_result *res, int *
 		*usage = !*env;
 		goto done;
 	}
-	/* Results are printed per statement through a memory stream, so they can be redacted. */
-	out = r->redactor->count ? open_memstream(&shown, &shown_len) : NULL;
+	/* Results are printed per statement through a memory stream, so they can
+	 * be redacted, when there are secrets or the block may set one (\set). */
+	out = r->redactor->count || r->rb->fm.nsecrets || strstr(s->body, "\\set")
+		      ? open_memstream(&shown, &shown_len) : NULL;
 	rb_sqlexec_opts o;
 	memset(&o, 0, sizeof o);
 	o.conn = conn;
@@ -581,7 +661,7 @@ static rb_status run_sql(run_state *r, const rb_step *s, step_result *res, int *
 	o.timeout_ms = step_timeout(r, s);
 	o.vars = &r->vars;
 	o.out = out ? out : stdout;
-	if (r->naborts) {
+	if (aborts_live(r)) {
 		o.poll = abort_poll;
 		o.poll_ctx = r;
 		o.poll_every_ms = 100;
@@ -589,6 +669,7 @@ static rb_status run_sql(run_state *r, const rb_step *s, step_result *res, int *
 	r->sql_busy = 1;
 	int ran = rb_sqlexec_run(&o, &sr, &err);
 	r->sql_busy = 0;
+	hide_secret_vars(r); /* \set may have given a secret a new value */
 	if (out) {
 		fclose(out);
 		out = NULL;
@@ -828,7 +909,7 @@ static rb_status execute(run_state *r, const rb_step *s, step_result *res, int *
 			rb_lua_result_free(&lr);
 		}
 		if (st == RB_STATUS_CANCELLED) {
-			*rc = r->fired ? RB_EXIT_ABORT : RB_EXIT_INTERRUPTED;
+			*rc = r->fired ? RB_EXIT_ABORT : interrupted_code();
 			return st;
 		}
 		if (st == RB_STATUS_OK) {
@@ -854,7 +935,13 @@ static int setup(run_state *r)
 {
 	const rb_runbook *rb = r->rb;
 	const rb_run_opts *o = r->opts;
+	rb_error perr = RB_ERROR_INIT;
 	r->redactor = o->redactor ? o->redactor : &r->own_redactor;
+	if (rb_preflight_options(rb, o, &perr) < 0) {
+		fprintf(stderr, "runbook: %s\n", perr.message);
+		rb_error_clear(&perr);
+		return RB_EXIT_USAGE;
+	}
 	if (o->ephemeral_db) {
 		rb_error err = RB_ERROR_INIT;
 		rb_pgserver_opts po;
@@ -875,13 +962,7 @@ static int setup(run_state *r)
 			rb_vars_set(&r->vars, rb->fm.env[i].key, rb->fm.env[i].value, RB_VAR_DEFAULT);
 	for (size_t i = 0; i < o->nsets; i++) {
 		const char *eq = strchr(o->sets[i], '=');
-		char *name = eq ? rb_xstrndup(o->sets[i], (size_t)(eq - o->sets[i])) : NULL;
-		if (!name || !rb_var_name_valid(name)) {
-			fprintf(stderr, "runbook: --set %s: expected NAME=VALUE with NAME like [A-Za-z_][A-Za-z0-9_]*\n",
-				o->sets[i]);
-			free(name);
-			return RB_EXIT_USAGE;
-		}
+		char *name = rb_xstrndup(o->sets[i], (size_t)(eq - o->sets[i]));
 		rb_vars_set(&r->vars, name, eq + 1, RB_VAR_SET);
 		free(name);
 	}
@@ -912,14 +993,6 @@ static int setup(run_state *r)
 	r->lua_dirs[2] = NULL;
 	rb_approver_init(&r->approver, o->yes, o->confirm);
 	r->every_ms = 0;
-	const char *selected[2] = {o->from, o->only};
-	for (int k = 0; k < 2; k++) {
-		if (selected[k] && !rb_runbook_find_step(rb, selected[k])) {
-			fprintf(stderr, "runbook: %s: no step with id '%s' (see `runbook list %s`)\n",
-				rb->path, selected[k], rb->path);
-			return RB_EXIT_USAGE;
-		}
-	}
 	if (o->record) {
 		for (size_t i = 0; i < o->nsets; i++) {
 			const char *eq = strchr(o->sets[i], '=');
@@ -937,10 +1010,7 @@ static void collect_secrets(const rb_runbook *rb, const rb_vars *vars, const rb_
 {
 	for (size_t i = 0; i < vars->count; i++) {
 		const rb_var *v = &vars->items[i];
-		int secret = rb_redact_name_is_secret(v->name);
-		for (size_t k = 0; !secret && k < rb->fm.nsecrets; k++)
-			secret = !strcmp(rb->fm.secrets[k].value, v->name);
-		if (secret)
+		if (secret_name(rb, v->name))
 			rb_redactor_add(red, v->value);
 		char *pw = strstr(v->value, "://") || strstr(v->value, "password") ? rb_dsn_password(v->value) : NULL;
 		if (pw)
@@ -1023,12 +1093,17 @@ static int run_role(run_state *r, rb_role role)
 			res->status = RB_STATUS_OK;
 			continue;
 		}
-		if (!handler && rb_signals_interrupted()) {
-			rc = RB_EXIT_INTERRUPTED;
+		if (rb_signals_interrupted()) {
+			/* In the handler, a second signal: no further step starts. */
+			rc = interrupted_code();
+			if (!r->failed_step)
+				r->failed_step = s;
 			break;
 		}
-		if (!handler && r->naborts && check_aborts(r)) {
+		if (aborts_live(r) && check_aborts(r)) {
 			rc = RB_EXIT_ABORT;
+			if (!r->failed_step)
+				r->failed_step = s; /* the step about to run */
 			break;
 		}
 		if (s->when.value) {
@@ -1070,8 +1145,14 @@ static int run_role(run_state *r, rb_role role)
 			continue;
 		if (!r->failed_step)
 			r->failed_step = s;
-		if (handler)
-			continue; /* a handler runs all its steps */
+		if (handler) {
+			if (r->fired || rb_signals_interrupted()) {
+				/* stopped by a during_handler abort or a second signal */
+				rc = r->fired ? RB_EXIT_ABORT : interrupted_code();
+				break;
+			}
+			continue; /* otherwise a handler runs all its steps */
+		}
 		if (step_rc == RB_EXIT_STEP && s->continue_on_error) {
 			char n[48];
 			say(r, "%s continuing: the step allows failure (continue_on_error)\n",
@@ -1093,17 +1174,31 @@ static void run_handler(run_state *r, int rc)
 	/* A second Ctrl-C must be able to stop the handler itself. */
 	rb_signals_reset();
 	const char *reason = rc == RB_EXIT_ABORT ? r->fired_reason
-			     : rc == RB_EXIT_INTERRUPTED ? "interrupted"
+			     : rc > 128 ? "interrupted"
 			     : r->failure_reason ? r->failure_reason : "failed";
-	set_var(r, "FAILED_STEP", r->fired ? r->fired->id : r->failed_step ? r->failed_step->id : "",
-		RB_VAR_RUNBOOK);
+	char code[16];
+	snprintf(code, sizeof code, "%d", rc);
+	set_var(r, "FAILED_STEP", r->failed_step ? r->failed_step->id : "", RB_VAR_RUNBOOK);
 	set_var(r, "FAILURE_REASON", reason ? reason : "failed", RB_VAR_RUNBOOK);
-	set_var(r, "FAILURE_EXIT_CODE", rc == RB_EXIT_ABORT ? "4" : rc == RB_EXIT_GATE ? "3"
-		: rc == RB_EXIT_INTERRUPTED ? "130" : rc == RB_EXIT_ENV ? "5" : "1", RB_VAR_RUNBOOK);
+	set_var(r, "FAILURE_EXIT_CODE", code, RB_VAR_RUNBOOK);
+	set_var(r, "ABORT_CONDITION", rc == RB_EXIT_ABORT && r->fired ? r->fired->id : "", RB_VAR_RUNBOOK);
 	say(r, "Running the failure handler \"%s\"\n", rb->sections[rb->on_failure_section].title);
 	if (r->opts->record)
 		rb_record_event(r->opts->record, "note", "text", "the on_failure section ran", NULL);
-	run_role(r, RB_ROLE_ON_FAILURE);
+	/* The abort condition that stopped the run stays quiet now: the handler
+	 * must be able to finish. Only during_handler conditions are checked. */
+	r->in_handler = 1;
+	r->fired = NULL;
+	if (run_role(r, RB_ROLE_ON_FAILURE) != RB_EXIT_OK) {
+		if (r->fired)
+			say(r, "The failure handler was stopped: abort condition '%s' fired: %s\n", r->fired->id,
+			    r->fired_reason);
+		else
+			say(r, "The failure handler was stopped by a second interrupt.\n");
+		if (r->opts->record)
+			rb_record_event(r->opts->record, "note", "text", "the on_failure section was stopped",
+					"reason", r->fired ? r->fired_reason : "interrupted", NULL);
+	}
 }
 
 int rb_engine_run(const rb_runbook *rb, const rb_run_opts *opts)
@@ -1128,11 +1223,13 @@ int rb_engine_run(const rb_runbook *rb, const rb_run_opts *opts)
 	say(&r, "Running %s (%s): %zu step%s\n", rb->title, rb->path, total, total == 1 ? "" : "s");
 	rc = run_role(&r, RB_ROLE_MAIN);
 	if (rc == RB_EXIT_OK && rb_signals_interrupted())
-		rc = RB_EXIT_INTERRUPTED;
+		rc = interrupted_code();
 	if (rc == RB_EXIT_ABORT) {
+		char *why = clean(&r, r.fired_reason);
 		fflush(stdout);
 		fprintf(stderr, "%s:%d:%d: abort condition '%s' fired: %s\n", rb->path, r.fired->line,
-			r.fired->col, r.fired->id, r.fired_reason);
+			r.fired->col, r.fired->id, why);
+		free(why);
 		if (opts->record)
 			rb_record_event(opts->record, "abort", "step", r.fired->id, "reason", r.fired_reason, NULL);
 	}
@@ -1147,7 +1244,7 @@ int rb_engine_run(const rb_runbook *rb, const rb_run_opts *opts)
 	}
 	if (rc != RB_EXIT_OK && rc != RB_EXIT_USAGE)
 		run_handler(&r, rc);
-	if (rc == RB_EXIT_INTERRUPTED)
+	if (rc > 128)
 		say(&r, "Interrupted: %zu ok, %zu failed; the run stopped.\n", ok, failed);
 	else if (rc == RB_EXIT_OK)
 		say(&r, "Done: %zu ok, %zu failed%s%s\n", ok, failed, failed ? " (allowed)" : "",

@@ -21,6 +21,7 @@ typedef struct {
 	const rb_runbook *rb;
 	rb_diags *d;
 	rb_strset known;   /* variables defined so far, in document order */
+	const rb_strset *outside; /* defined before the run (environment, --set); may be NULL */
 } lint_ctx;
 
 static void err_at(lint_ctx *c, int line, int col, const char *fmt, ...)
@@ -48,8 +49,13 @@ static void lua_compiles(lint_ctx *c, const char *code, int expression, int line
 	rb_lua_origin origin = {c->rb->path, line, NULL};
 	int eline = 0;
 	char *msg = NULL;
-	if (rb_lua_check(code, expression, &origin, &eline, &msg) < 0)
+	/* An expression is one attribute on one line: its position is the attribute's,
+	 * even when Lua notices the problem at the closing parenthesis it is wrapped in. */
+	if (rb_lua_check(code, expression, &origin, &eline, &msg) < 0) {
+		if (expression)
+			eline = line;
 		err_at(c, eline ? eline : line, eline && eline != line ? 1 : col, "%s does not compile: %s", what, msg);
+	}
 	free(msg);
 }
 
@@ -121,7 +127,8 @@ typedef struct {
 static const char *known_lookup(void *ctx, const char *name)
 {
 	lint_ctx *c = ctx;
-	return rb_strset_get(&c->known, name) >= 0 ? "x" : NULL;
+	return rb_strset_get(&c->known, name) >= 0 || (c->outside && rb_strset_get(c->outside, name) >= 0)
+		       ? "x" : NULL;
 }
 
 static void sql_block(lint_ctx *c, const rb_step *s, PGconn *trial)
@@ -320,12 +327,12 @@ static void destructive_check(lint_ctx *c, const rb_step *s)
 
 void rb_lint(const rb_runbook *rb, const rb_lint_opts *opts, rb_diags *diags)
 {
-	lint_ctx c = {rb, diags, RB_STRSET_INIT};
+	lint_ctx c = {rb, diags, RB_STRSET_INIT, opts ? opts->known : NULL};
 	PGconn *trial = NULL;
 	int shellcheck = !(opts && opts->no_shellcheck) && on_path("shellcheck");
 
 	/* In check, an unknown front matter key is an error (in run, a warning). */
-	for (size_t i = 0; i < diags->count; i++) {
+	for (size_t i = 0; !(opts && opts->run) && i < diags->count; i++) {
 		rb_diag *g = &diags->items[i];
 		if (g->severity == RB_DIAG_WARNING && !strncmp(g->message, "unknown front matter key", 24)) {
 			g->severity = RB_DIAG_ERROR;
@@ -338,7 +345,7 @@ void rb_lint(const rb_runbook *rb, const rb_lint_opts *opts, rb_diags *diags)
 	for (size_t i = 0; i < rb->fm.nsecrets; i++)
 		rb_strset_add(&c.known, rb->fm.secrets[i].value, 1);
 	static const char *const builtin[] = {"RUNBOOK_FILE", "RUNBOOK_DIR", "RUNBOOK_STEP", "FAILED_STEP",
-					      "FAILURE_REASON", "FAILURE_EXIT_CODE", NULL};
+					      "FAILURE_REASON", "FAILURE_EXIT_CODE", "ABORT_CONDITION", NULL};
 	for (const char *const *b = builtin; *b; b++)
 		rb_strset_add(&c.known, *b, 1);
 	if (opts && opts->db_url) {

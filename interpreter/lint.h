@@ -15,10 +15,13 @@
 
 #include "diag.h"
 #include "runbook.h"
+#include "util.h"
 
 typedef struct {
 	const char *db_url;    /* trial-compile SQL blocks on this database; NULL: don't */
 	int no_shellcheck;     /* skip shellcheck even when installed */
+	int run;               /* run's pre-flight: unknown front matter keys stay warnings */
+	const rb_strset *known; /* variables defined from outside (environment, --set); NULL: none */
 } rb_lint_opts;
 
 /** Adds every finding about rb to diags (the parser's are already there). */

@@ -21,6 +21,7 @@
 #include "frontmatter.h"
 #include "parse.h"
 #include "plan.h"
+#include "preflight.h"
 #include "util.h"
 
 #ifndef RB_VERSION
@@ -63,7 +64,7 @@ static const cli_command commands[] = {
 typedef enum {
 	OPT_DRY_RUN, OPT_JSON, OPT_SET, OPT_YES, OPT_CONFIRM, OPT_FROM, OPT_ONLY, OPT_DB,
 	OPT_EPHEMERAL_DB, OPT_KEEP_DB, OPT_AUDIT_REPO, OPT_NO_AUDIT, OPT_RESUME, OPT_FORCE, OPT_STRICT,
-	OPT_TEMPLATE, OPT_HELP
+	OPT_TEMPLATE, OPT_NO_PREFLIGHT, OPT_HELP
 } opt_id;
 
 typedef struct {
@@ -96,6 +97,8 @@ static const cli_option options[] = {
 	{OPT_RESUME, "resume", NULL, CMD_RUN,
 	 "continue the last failed or interrupted run after its last successful step"},
 	{OPT_FORCE, "force", NULL, CMD_RUN, "with --resume: resume even if the runbook changed"},
+	{OPT_NO_PREFLIGHT, "no-preflight", NULL, CMD_RUN,
+	 "skip the offline checks made before step 1 (recorded; for runbooks that generate code)"},
 	{OPT_HELP, "help", NULL, CMD_RUN | CMD_PLAN | CMD_LIST | CMD_LOG | CMD_SHOW | CMD_CHECK | CMD_NEW,
 	 "show this help"},
 };
@@ -113,6 +116,7 @@ typedef struct {
 	int resume;
 	int force;
 	int strict;
+	int no_preflight;
 	const char *template_name;
 	const char *check_db;
 	char **files;        /* check: every FILE */
@@ -131,7 +135,8 @@ static void usage_all(FILE *out)
 		     "`runbook COMMAND --help` lists a command's options.\n"
 		     "Exit codes: 0 success, 1 a step failed, 2 usage or invalid runbook,\n"
 		     "3 a gate or approval said no, 4 an abort condition fired,\n"
-		     "5 environment (database, audit repository), 130 interrupted.\n");
+		     "5 environment (database, audit repository),\n"
+		     "128+N stopped by signal N (130 SIGINT, 143 SIGTERM, 129 SIGHUP).\n");
 }
 
 static void usage_cmd(const cli_command *c, FILE *out)
@@ -220,6 +225,7 @@ static int parse_args(int argc, char **argv, cli_args *a)
 		case OPT_FORCE: a->force = 1; break;
 		case OPT_STRICT: a->strict = 1; break;
 		case OPT_TEMPLATE: a->template_name = val; break;
+		case OPT_NO_PREFLIGHT: a->no_preflight = 1; break;
 		case OPT_HELP: a->help = 1; break;
 		}
 	}
@@ -311,7 +317,7 @@ static int cmd_check(const cli_args *a)
 		rb_diags d = RB_DIAGS_INIT;
 		rb_runbook *rb = rb_parse_file(a->files[f], &d);
 		if (rb) {
-			rb_lint_opts lo = {a->check_db, 0};
+			rb_lint_opts lo = {a->check_db, 0, 0, NULL};
 			rb_lint(rb, &lo, &d);
 		}
 		rb_diags_sort(&d);
@@ -373,6 +379,26 @@ static int cmd_run(const rb_runbook *rb, cli_args *a, int argc, char **argv)
 		a->run.restores = rp.captures;
 		a->run.nrestores = rp.ncaptures;
 	}
+	/* Nothing has started yet: a run refused here is not recorded. */
+	if (rb_preflight_options(rb, &a->run, &err) < 0) {
+		fprintf(stderr, "runbook: %s\n", err.message);
+		rc = RB_EXIT_USAGE;
+		goto done;
+	}
+	if (!a->no_preflight) {
+		rb_diags d = RB_DIAGS_INIT;
+		size_t errors = rb_preflight_lint(rb, &a->run, &d);
+		rb_diags_sort(&d);
+		rb_diags_print(&d, stderr);
+		if (errors)
+			fprintf(stderr, "runbook: %s: %zu error%s found before the run: nothing was run "
+				"(see `runbook check %s`)\n", rb->path, errors, errors == 1 ? "" : "s", rb->path);
+		rb_diags_free(&d);
+		if (errors) {
+			rc = RB_EXIT_USAGE;
+			goto done;
+		}
+	}
 	rb_engine_collect_secrets(rb, &a->run, &redactor);
 	a->run.redactor = &redactor;
 	if (!a->no_audit) {
@@ -388,6 +414,9 @@ static int cmd_run(const rb_runbook *rb, cli_args *a, int argc, char **argv)
 		if (a->run.from || a->run.only)
 			rb_record_event(a->run.record, "note", "text", "steps selected", "from", a->run.from,
 					"only", a->run.only, NULL);
+		if (a->no_preflight)
+			rb_record_event(a->run.record, "note", "text",
+					"pre-flight checks skipped (--no-preflight)", NULL);
 	}
 	rc = rb_engine_run(rb, &a->run);
 	if (audit && rb_audit_finish(audit, rc, &err) < 0 && rc == RB_EXIT_OK)

@@ -416,7 +416,8 @@ static void apply_attrs(parse_ctx *c, rb_step *s)
 		const char *only = NULL;
 		if ((!strcmp(a->key, "db") || !strcmp(a->key, "transaction")) && s->kind != RB_STEP_SQL)
 			only = "sql";
-		else if (!strcmp(a->key, "every") && s->kind != RB_STEP_ABORT)
+		else if ((!strcmp(a->key, "every") || !strcmp(a->key, "during_handler")) &&
+			 s->kind != RB_STEP_ABORT)
 			only = "lua abort";
 		else if ((!strcmp(a->key, "capture") || !strcmp(a->key, "expect_error")) &&
 			 s->kind != RB_STEP_SHELL && s->kind != RB_STEP_SQL)
@@ -466,6 +467,8 @@ static void apply_attrs(parse_ctx *c, rb_step *s)
 			s->skip = flag;
 		} else if (!strcmp(a->key, "interactive")) {
 			s->interactive = flag;
+		} else if (!strcmp(a->key, "during_handler")) {
+			s->during_handler = flag;
 		} else if (!strcmp(a->key, "db")) {
 			free(s->db);
 			s->db = rb_xstrdup(v);

@@ -28,7 +28,7 @@ int rb_redact_name_is_secret(const char *name)
 	return n > 4 && !strcmp(name + n - 4, "_KEY");
 }
 
-void rb_redactor_add(rb_redactor *r, const char *value)
+static void add_one(rb_redactor *r, const char *value)
 {
 	size_t n = strlen(value);
 	if (n < 3)
@@ -47,6 +47,19 @@ void rb_redactor_add(rb_redactor *r, const char *value)
 	r->count++;
 	if (n > r->longest)
 		r->longest = n;
+}
+
+void rb_redactor_add(rb_redactor *r, const char *value)
+{
+	if (!value)
+		return;
+	/* A value read from a file or a command often ends in a newline or
+	 * padding that is not part of it anywhere else: hide the bare value. */
+	char *bare = rb_trim_dup(value);
+	add_one(r, value);
+	if (strcmp(bare, value))
+		add_one(r, bare);
+	free(bare);
 }
 
 /* The secret matching at p (at most avail bytes), or 0. */

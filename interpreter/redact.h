@@ -26,7 +26,11 @@ typedef struct {
 /** 1 when a variable name looks like it holds a secret. */
 int rb_redact_name_is_secret(const char *name);
 
-/** Adds a secret value (copied). Values shorter than 3 bytes are ignored: too common to hide. */
+/**
+ * Adds a secret value (copied), and the value without surrounding white
+ * space when that differs. Values shorter than 3 bytes are ignored: too
+ * common to hide. NULL is ignored.
+ */
 void rb_redactor_add(rb_redactor *r, const char *value);
 
 /** A copy of text with every secret replaced by "***"; caller frees. */

@@ -103,6 +103,7 @@ typedef struct {
 	int continue_on_error;
 	int skip;
 	int interactive;
+	int during_handler;     /* lua abort: stays armed while the on_failure section runs */
 	char *db;
 	rb_txn_mode transaction;
 	char *cwd;

@@ -161,7 +161,9 @@ grep -q 'password is \*\*\*' out
 grep -q 'token is \*\*\*' out
 grep -q 'dsn is postgresql://app:\*\*\*@db.internal/app' out
 if grep -q -e hunter2-XYZZY-secret -e tok-9f8e7d6c5b out; then echo "secret on the terminal"; exit 1; fi
-if git cat-file --batch-all-objects --batch | grep -a -q -e hunter2-XYZZY-secret -e tok-9f8e7d6c5b; then
+# Into a file first: with pipefail, grep -q leaving early would turn a match into a failure of git.
+git cat-file --batch-all-objects --batch > ../objects.txt
+if grep -a -q -e hunter2-XYZZY-secret -e tok-9f8e7d6c5b ../objects.txt; then
   echo "a secret reached a git object"; exit 1
 fi
 if grep -r -q -e hunter2-XYZZY-secret .git; then echo "a secret reached the git directory"; exit 1; fi

@@ -30,7 +30,7 @@ run 3 approvals.md
 run 0 approvals.md --yes --confirm "SHIP IT"
 grep -qx shipped "$dir/out"
 run 4 abort-and-rollback.md
-grep -q 'rolling back after stop-file: someone created the STOP file' "$dir/out"
+grep -q 'rolling back after long-work (stop-file fired): someone created the STOP file' "$dir/out"
 ! grep -q 'never printed' "$dir/out"
 [ ! -e state.txt ]
 run 0 retries-and-timeouts.md

@@ -43,14 +43,15 @@ echo never reached
 ## Clean up
 
 ```bash
-echo "cleaned up after $FAILED_STEP: $FAILURE_REASON"
+echo "cleaned up after $FAILED_STEP: $FAILURE_REASON ($ABORT_CONDITION)"
 ```
 MD
 nap=30.$$  # a duration no other test uses, to find this step's process
 t0=$(now_ms); rc=0; "$bin" run --set NAP=$nap abort.md > out 2> err || rc=$?; t1=$(now_ms)
 [ "$rc" = 4 ] || { echo "abort: expected exit 4, got $rc"; cat out err; exit 1; }
 [ $((t1 - t0)) -lt 3500 ] || { echo "abort took $((t1 - t0)) ms"; exit 1; }
-grep -qx 'cleaned up after watched-1: a stop file appeared' out
+# FAILED_STEP is the step that was running; ABORT_CONDITION the condition.
+grep -qx 'cleaned up after long: a stop file appeared (watched-1)' out
 grep -q "abort condition 'watched-1' fired: a stop file appeared" err
 ! grep -q 'never reached' out
 if pgrep -f "^sleep $nap\$" >/dev/null; then echo "the step's process survived"; pgrep -af "^sleep $nap\$"; exit 1; fi
