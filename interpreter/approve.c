@@ -3,8 +3,13 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include "approve.h"
+#include "signals.h"
+#include "visible.h"
 
+#include <errno.h>
+#include <poll.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -15,13 +20,54 @@ void rb_approver_init(rb_approver *a, int yes, const char *phrase)
 	a->phrase = phrase;
 }
 
-/* One line from stdin without its newline; 0 at end of input. */
+/*
+ * One line from standard input without its newline; 0 at end of input or
+ * when a signal arrives. Reads with read(2) after poll(), watching the
+ * signal pipe too, so Ctrl-C, SIGTERM and SIGHUP are honoured at once
+ * instead of after the answer (a restarted fgets would wait for it).
+ */
 static int read_answer(char *buf, size_t size)
 {
-	if (!fgets(buf, (int)size, stdin))
-		return 0;
-	buf[strcspn(buf, "\r\n")] = '\0';
+	size_t n = 0;
+	for (;;) {
+		if (rb_signals_interrupted())
+			return 0;
+		struct pollfd p[2] = {{0, POLLIN, 0}, {rb_signals_fd(), POLLIN, 0}};
+		int k = poll(p, 2, 100);
+		if (k < 0 && errno != EINTR)
+			return 0;
+		if (k <= 0)
+			continue;
+		if (p[1].revents)
+			rb_signals_drain();
+		if (!p[0].revents)
+			continue;
+		char c;
+		ssize_t r = read(0, &c, 1);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return 0;
+		if (c == '\n')
+			break;
+		if (n + 1 < size)
+			buf[n++] = c;
+	}
+	buf[n] = '\0';
+	if (n && buf[n - 1] == '\r')
+		buf[n - 1] = '\0';
 	return 1;
+}
+
+/* The question on stderr, with anything the document hid made visible. */
+static void ask(const char *fmt, const char *a, const char *b)
+{
+	char *va = rb_visible(a), *vb = rb_visible(b);
+	fflush(stdout);
+	fprintf(stderr, fmt, va, vb);
+	fflush(stderr);
+	free(va);
+	free(vb);
 }
 
 int rb_approve_item(const rb_approver *a, const char *question, const char **how)
@@ -35,15 +81,13 @@ int rb_approve_item(const rb_approver *a, const char *question, const char **how
 		return 0;
 	}
 	char answer[64];
-	fflush(stdout);
-	fprintf(stderr, "  approve: %s [y/N] ", question);
-	fflush(stderr);
+	ask("  approve: %s%s [y/N] ", question, "");
 	if (read_answer(answer, sizeof answer) && (!strcmp(answer, "y") || !strcmp(answer, "Y") ||
 						   !strcmp(answer, "yes"))) {
 		*how = "terminal";
 		return 1;
 	}
-	*how = "refused at the terminal";
+	*how = rb_signals_interrupted() ? "interrupted at the terminal" : "refused at the terminal";
 	return 0;
 }
 
@@ -63,13 +107,11 @@ int rb_approve_phrase(const rb_approver *a, const char *question, const char *ph
 		return 0;
 	}
 	char answer[256];
-	fflush(stdout);
-	fprintf(stderr, "  %s\n  type %s to go on: ", question, phrase);
-	fflush(stderr);
+	ask("  %s\n  type %s to go on: ", question, phrase);
 	if (read_answer(answer, sizeof answer) && !strcmp(answer, phrase)) {
 		*how = "typed at the terminal";
 		return 1;
 	}
-	*how = "phrase not typed at the terminal";
+	*how = rb_signals_interrupted() ? "interrupted at the terminal" : "phrase not typed at the terminal";
 	return 0;
 }

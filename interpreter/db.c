@@ -1,11 +1,19 @@
 /*
  * db.c - connections and connection-string redaction.
  */
+#define _POSIX_C_SOURCE 200809L
 #include "db.h"
+#include "signals.h"
+#include "visible.h"
 
 #include <ctype.h>
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#define DEFAULT_CONNECT_TIMEOUT_MS 10000
 
 typedef struct {
 	char *name;   /* "" for the default */
@@ -16,6 +24,7 @@ typedef struct {
 struct rb_dbset {
 	rb_db *dbs;
 	size_t n;
+	rb_redactor *redactor;  /* not owned; NULL: nothing to hide */
 };
 
 rb_dbset *rb_dbset_new(const char *default_dsn, const char *const *names,
@@ -43,15 +52,94 @@ static rb_db *find(const rb_dbset *s, const char *name)
 	return NULL;
 }
 
-/* Shows notices as they arrive, on stderr, like psql. */
+void rb_dbset_set_redactor(rb_dbset *set, rb_redactor *r)
+{
+	set->redactor = r;
+}
+
+/* Shows notices as they arrive, on stderr, like psql: secrets hidden, controls visible. */
 static void notice_receiver(void *arg, const PGresult *res)
 {
-	(void)arg;
+	const rb_dbset *set = arg;
 	const char *sev = PQresultErrorField(res, PG_DIAG_SEVERITY);
 	const char *msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+	char *line = rb_xasprintf("%s:  %s", sev ? sev : "NOTICE", msg ? msg : "");
+	char *hidden = rb_redact(set->redactor, line);
+	char *shown = rb_visible(hidden);
 	fflush(stdout);
-	fprintf(stderr, "%s:  %s\n", sev ? sev : "NOTICE", msg ? msg : "");
+	fprintf(stderr, "%s\n", shown);
 	fflush(stderr);
+	free(shown);
+	free(hidden);
+	free(line);
+}
+
+/* connect_timeout from the connection string (seconds), else the default; in ms. */
+static int64_t connect_timeout_ms(const char *dsn)
+{
+	int64_t ms = DEFAULT_CONNECT_TIMEOUT_MS;
+	char *errmsg = NULL;
+	PQconninfoOption *opts = PQconninfoParse(dsn, &errmsg);
+	for (PQconninfoOption *o = opts; o && o->keyword; o++)
+		if (!strcmp(o->keyword, "connect_timeout") && o->val && atoi(o->val) > 0)
+			ms = (int64_t)atoi(o->val) * 1000;
+	PQconninfoFree(opts);
+	PQfreemem(errmsg);
+	return ms;
+}
+
+/*
+ * Connects without blocking signals out: PQconnectStart/PQconnectPoll in a
+ * poll() loop that also watches the signal pipe and a deadline, so Ctrl-C
+ * and SIGTERM are honoured within the poll interval and a server that
+ * accepts but never answers costs at most the connect timeout.
+ * Returns the connection (CONNECTION_OK), or NULL with *why set (malloc'd)
+ * and *code an RB_EXIT_* value.
+ */
+static PGconn *connect_async(const char *dsn, char **why, int *code)
+{
+	int64_t limit = connect_timeout_ms(dsn);
+	int64_t deadline = rb_now_ms() + limit;
+	PGconn *c = PQconnectStart(dsn);
+	PostgresPollingStatusType st = PGRES_POLLING_WRITING;
+	*why = NULL;
+	*code = RB_EXIT_ENV;
+	if (!c) {
+		*why = rb_xstrdup("out of memory");
+		goto fail;
+	}
+	if (PQstatus(c) == CONNECTION_BAD)
+		goto bad;
+	while (st != PGRES_POLLING_OK && st != PGRES_POLLING_FAILED) {
+		struct pollfd p[2] = {{PQsocket(c), (short)(st == PGRES_POLLING_READING ? POLLIN : POLLOUT), 0},
+				      {rb_signals_fd(), POLLIN, 0}};
+		int64_t left = deadline - rb_now_ms();
+		if (rb_signals_interrupted()) {
+			*code = 128 + rb_signals_interrupted();
+			*why = rb_xstrdup("interrupted while connecting");
+			goto fail;
+		}
+		if (left <= 0) {
+			*why = rb_xasprintf("no answer within the connect timeout (%lds)", (long)(limit / 1000));
+			goto fail;
+		}
+		int n = poll(p, p[1].fd >= 0 ? 2 : 1, (int)(left < 100 ? left : 100));
+		if (n < 0 && errno != EINTR) {
+			*why = rb_xasprintf("poll: %s", strerror(errno));
+			goto fail;
+		}
+		if (n > 0 && p[1].revents)
+			rb_signals_drain();
+		if (n > 0 && p[0].revents)
+			st = PQconnectPoll(c);
+	}
+	if (st == PGRES_POLLING_OK)
+		return c;
+bad:
+	*why = rb_xstrdup(PQerrorMessage(c));
+fail:
+	PQfinish(c);
+	return NULL;
 }
 
 int rb_dbset_get(rb_dbset *set, const char *name, const rb_vars *vars, PGconn **out,
@@ -83,29 +171,128 @@ int rb_dbset_get(rb_dbset *set, const char *name, const rb_vars *vars, PGconn **
 		const char *url = rb_vars_get(vars, "DATABASE_URL");
 		dsn = rb_xstrdup(url ? url : "");
 	}
-	db->conn = PQconnectdb(dsn);
-	if (!db->conn || PQstatus(db->conn) != CONNECTION_OK) {
-		char *msg = db->conn ? rb_xstrdup(PQerrorMessage(db->conn)) : rb_xstrdup("out of memory");
+	/* A password that came from a variable is hidden before anything can show it. */
+	char *pw = rb_dsn_password(dsn);
+	if (pw && set->redactor)
+		rb_redactor_add(set->redactor, pw);
+	free(pw);
+	int code = RB_EXIT_ENV;
+	char *msg = NULL;
+	db->conn = connect_async(dsn, &msg, &code);
+	if (!db->conn) {
 		size_t k = strlen(msg);
 		while (k && (msg[k - 1] == '\n' || msg[k - 1] == ' '))
 			msg[--k] = '\0';
 		shown = rb_dsn_redact(*dsn ? dsn : "(libpq defaults)");
-		rb_error_set(err, RB_EXIT_ENV, NULL, 0, 0, "cannot connect to %s%s%s: %s",
-			     *db->name ? db->name : "the database", *db->name ? " at " : " at ", shown, msg);
+		char *hidden = rb_redact(set->redactor, msg);
+		rb_error_set(err, code, NULL, 0, 0, "cannot connect to %s%s%s: %s",
+			     *db->name ? db->name : "the database", *db->name ? " at " : " at ", shown, hidden);
+		free(hidden);
 		free(msg);
-		PQfinish(db->conn);
-		db->conn = NULL;
 		goto done;
 	}
 	/* Interpolation quotes byte-wise, which is safe in UTF-8: talk UTF-8. */
 	PQsetClientEncoding(db->conn, "UTF8");
-	PQsetNoticeReceiver(db->conn, notice_receiver, NULL);
+	PQsetNoticeReceiver(db->conn, notice_receiver, set);
 	*out = db->conn;
 	rc = 0;
 done:
 	free(dsn);
 	free(missing);
 	free(shown);
+	return rc;
+}
+
+/*
+ * Waits for the results of what was sent on c, cancelling the statement once
+ * when a signal arrives or the deadline passes. Keeps the last result in
+ * *last (caller clears). Returns 0, or -1 with *error (malloc'd).
+ */
+static int wait_results(PGconn *c, int64_t deadline, PGresult **last, char **error)
+{
+	int cancelled = 0;
+	*last = NULL;
+	for (;;) {
+		while (PQisBusy(c)) {
+			int64_t now = rb_now_ms();
+			if (!cancelled && (rb_signals_interrupted() || now >= deadline)) {
+				char buf[256];
+				PGcancel *k = PQgetCancel(c);
+				if (k) {
+					PQcancel(k, buf, sizeof buf);
+					PQfreeCancel(k);
+				}
+				cancelled = rb_signals_interrupted() ? 2 : 1;
+				deadline = now + 2000; /* for the cancel to come back */
+			} else if (cancelled && now >= deadline) {
+				*error = rb_xstrdup("the server did not answer the cancel request");
+				return -1;
+			}
+			struct pollfd p[2] = {{PQsocket(c), POLLIN, 0}, {rb_signals_fd(), POLLIN, 0}};
+			int64_t left = deadline - now;
+			if (poll(p, 2, (int)(left < 0 ? 0 : left > 100 ? 100 : left)) > 0 && p[1].revents)
+				rb_signals_drain();
+			if (!PQconsumeInput(c)) {
+				*error = rb_trim_dup(PQerrorMessage(c));
+				return -1;
+			}
+		}
+		PGresult *r = PQgetResult(c);
+		if (!r)
+			break;
+		PQclear(*last);
+		*last = r;
+	}
+	if (cancelled) {
+		*error = rb_xstrdup(cancelled == 2 ? "interrupted" : "time limit of the evaluation reached");
+		PQclear(*last);
+		*last = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+int rb_db_query_readonly(PGconn *c, const char *query, const char *const *params, int nparams,
+			 int64_t deadline, PGresult **out, char **error)
+{
+	int rc = -1;
+	PGresult *r = NULL;
+	int64_t left = deadline - rb_now_ms();
+	*out = NULL;
+	*error = NULL;
+	if (left <= 0) {
+		*error = rb_xstrdup("time limit of the evaluation reached");
+		goto done;
+	}
+	char *begin = rb_xasprintf("BEGIN READ ONLY; SET LOCAL statement_timeout = %ld", (long)left);
+	int sent = PQsendQuery(c, begin);
+	free(begin);
+	if (!sent || wait_results(c, deadline, &r, error) < 0)
+		goto rollback;
+	if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+		*error = rb_trim_dup(PQresultErrorMessage(r));
+		goto rollback;
+	}
+	PQclear(r);
+	r = NULL;
+	if (!PQsendQueryParams(c, query, nparams, NULL, params, NULL, NULL, 0) ||
+	    wait_results(c, deadline, &r, error) < 0)
+		goto rollback;
+	*out = r;
+	r = NULL;
+	rc = 0;
+rollback:
+	if (!*error && rc < 0)
+		*error = rb_trim_dup(PQerrorMessage(c));
+	PQclear(r);
+	r = NULL;
+	if (PQtransactionStatus(c) != PQTRANS_IDLE && PQsendQuery(c, "ROLLBACK")) {
+		char *ignored = NULL;
+		if (wait_results(c, rb_now_ms() + 2000, &r, &ignored) < 0)
+			free(ignored);
+		PQclear(r);
+	}
+done:
 	return rc;
 }
 

@@ -14,6 +14,7 @@
 
 #include <libpq-fe.h>
 
+#include "redact.h"
 #include "util.h"
 #include "vars.h"
 
@@ -28,13 +29,34 @@ rb_dbset *rb_dbset_new(const char *default_dsn, const char *const *names,
 		       const char *const *dsns, size_t n);
 
 /**
+ * Secrets found while connecting (a password that came from a variable) are
+ * added to r, and server notices are printed through it. r is not owned and
+ * must outlive the set; NULL (the default) hides nothing.
+ */
+void rb_dbset_set_redactor(rb_dbset *set, rb_redactor *r);
+
+/**
  * The open connection for name (NULL or "" for the default), connecting on
- * first use with variables from vars. Returns 0 and the connection (owned by
- * the set), or -1 with err set: RB_EXIT_USAGE for an unknown name or an
- * undefined variable, RB_EXIT_ENV when the server cannot be reached.
+ * first use with variables from vars. Connecting watches the signal pipe
+ * (signals.h) and a deadline: the connection string's connect_timeout, else
+ * 10 s. Returns 0 and the connection (owned by the set), or -1 with err set:
+ * RB_EXIT_USAGE for an unknown name or an undefined variable, RB_EXIT_ENV
+ * when the server cannot be reached in time, 128 + the signal when
+ * interrupted.
  */
 int rb_dbset_get(rb_dbset *set, const char *name, const rb_vars *vars, PGconn **out,
 		 rb_error *err);
+
+/**
+ * Runs query (with text parameters) in a read-only transaction whose
+ * statement_timeout is the time left until deadline (rb_now_ms clock), then
+ * rolls it back: what Lua's sql() may do. A signal or the deadline cancels
+ * the statement. Returns 0 and *out (the last result, whatever its status;
+ * caller clears), or -1 and *error (malloc'd): not sent, cancelled
+ * ("interrupted", "time limit ..."), or the connection failed.
+ */
+int rb_db_query_readonly(PGconn *c, const char *query, const char *const *params, int nparams,
+			 int64_t deadline, PGresult **out, char **error);
 
 /** The connection string of name as written (before expansion), redacted; caller frees. */
 char *rb_dbset_describe(const rb_dbset *set, const char *name);

@@ -23,6 +23,7 @@
 #include "signals.h"
 #include "sqlexec.h"
 #include "vars.h"
+#include "visible.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -36,6 +37,7 @@
 #endif
 
 #define DEFAULT_EVERY_MS 5000
+#define LUA_MAX_MS 5000  /* luavm.h's default wall-clock limit of an evaluation */
 #define RECORD_OUTPUT_MAX 16384
 
 typedef struct {
@@ -59,6 +61,7 @@ typedef struct {
 	rb_dbset *dbs;          /* the run's connections */
 	rb_dbset *monitor;      /* a second connection for Lua while a sql step holds the first */
 	int sql_busy;
+	int64_t lua_deadline;   /* the running Lua evaluation's end: sql() may not outlast it */
 	rb_pgserver *pg;        /* --ephemeral-db */
 	rb_approver approver;
 	rb_redactor own_redactor;
@@ -103,8 +106,10 @@ static void say(const run_state *r, const char *fmt, ...)
 	rb_buf_vprintf(&b, fmt, ap);
 	va_end(ap);
 	char *c = clean(r, b.data);
-	fputs(c, stdout);
+	char *v = rb_visible(c);
+	fputs(v, stdout);
 	fflush(stdout);
+	free(v);
 	free(c);
 	rb_buf_free(&b);
 }
@@ -124,9 +129,11 @@ static void step_error_in(run_state *r, const rb_step *s, const char *file, int 
 	rb_buf_vprintf(&b, fmt, ap);
 	va_end(ap);
 	char *c = clean(r, b.data);
+	char *v = rb_visible(c);
 	fflush(stdout);
 	fprintf(stderr, "%s:%d:%d: step '%s': %s\n", file ? file : r->rb->path, line ? line : s->line,
-		line ? col : s->col, s->id, c);
+		line ? col : s->col, s->id, v);
+	free(v);
 	fflush(stderr);
 	free(r->failure_reason);
 	r->failure_reason = c;
@@ -143,21 +150,10 @@ static char *join_dir(const char *dir, const char *path)
 	return rb_xasprintf("%s/%s", dir, path);
 }
 
-/* 1 when the variable is secret: named in secrets:, or by its name. */
-static int secret_name(const rb_runbook *rb, const char *name)
-{
-	if (rb_redact_name_is_secret(name))
-		return 1;
-	for (size_t k = 0; k < rb->fm.nsecrets; k++)
-		if (!strcmp(rb->fm.secrets[k].value, name))
-			return 1;
-	return 0;
-}
-
 /* Sets a variable; a secret's new value is hidden before anything can print it. */
 static void set_var(run_state *r, const char *name, const char *value, rb_var_source src)
 {
-	if (secret_name(r->rb, name))
+	if (rb_runbook_is_secret(r->rb, name))
 		rb_redactor_add(r->redactor, value);
 	rb_vars_set(&r->vars, name, value, src);
 }
@@ -166,7 +162,7 @@ static void set_var(run_state *r, const char *name, const char *value, rb_var_so
 static void hide_secret_vars(run_state *r)
 {
 	for (size_t i = 0; i < r->vars.count; i++)
-		if (secret_name(r->rb, r->vars.items[i].name))
+		if (rb_runbook_is_secret(r->rb, r->vars.items[i].name))
 			rb_redactor_add(r->redactor, r->vars.items[i].value);
 }
 
@@ -224,15 +220,23 @@ static int host_sql(void *ctx, const char *query, const char *const *params, int
 	int rc = -1;
 	rb_dbset *set = r->dbs;
 	if (r->sql_busy) {
-		if (!r->monitor)
+		if (!r->monitor) {
 			r->monitor = rb_dbset_new(r->default_dsn, NULL, NULL, 0);
+			rb_dbset_set_redactor(r->monitor, r->redactor);
+		}
 		set = r->monitor;
 	}
 	if (rb_dbset_get(set, NULL, &r->vars, &conn, &err) < 0) {
 		*error = rb_xstrdup(err.message);
 		goto done;
 	}
-	PGresult *res = PQexecParams(conn, query, nparams, NULL, params, NULL, NULL, 0);
+	PGresult *res = NULL;
+	if (rb_db_query_readonly(conn, query, params, nparams, r->lua_deadline, &res, error) < 0) {
+		char *m = rb_xasprintf("sql(): %s", *error);
+		free(*error);
+		*error = m;
+		goto done;
+	}
 	ExecStatusType st = PQresultStatus(res);
 	if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
 		const char *m = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
@@ -318,6 +322,7 @@ static void eval_lua(run_state *r, const char *code, int expression, int line, r
 {
 	rb_lua_host host = make_host(r);
 	rb_lua_origin origin = {r->rb->path, line, r->rb->dir};
+	r->lua_deadline = rb_now_ms() + LUA_MAX_MS;
 	rb_lua_eval(code, expression, &origin, &host, r->lua_dirs, NULL, res);
 }
 
@@ -341,6 +346,11 @@ static int check_aborts(run_state *r)
 		if (r->in_handler && !a->during_handler)
 			continue;
 		eval_lua(r, a->body, 0, a->body_line, &res);
+		if (rb_signals_interrupted()) {
+			/* Stopped by a signal, not by the condition: the caller sees the signal. */
+			rb_lua_result_free(&res);
+			break;
+		}
 		if (!res.ok || res.truthy)
 			free(r->fired_reason); /* the previous one was reported before the handler began */
 		if (!res.ok) {
@@ -549,7 +559,7 @@ static rb_status run_shell(run_state *r, const rb_step *s, step_result *res, int
 	memset(&sr, 0, sizeof sr);
 	memset(&sink, 0, sizeof sink);
 	sink.r = r;
-	sink.hold = s->capture.value && secret_name(r->rb, s->capture.value);
+	sink.hold = s->capture.value && rb_runbook_is_secret(r->rb, s->capture.value);
 	rb_redact_stream_init(&sink.streams[0], r->redactor);
 	rb_redact_stream_init(&sink.streams[1], r->redactor);
 	o.shell = shell;
@@ -639,7 +649,13 @@ static rb_status run_sql(run_state *r, const rb_step *s, step_result *res, int *
 	memset(&oc, 0, sizeof oc);
 	res->is_sql = 1;
 
-	if (rb_dbset_get(r->dbs, s->db, &r->vars, &conn, &err) < 0) {
+	if (rb_dbset_get(r->dbs, s->db, &r->vars, &conn, &err) < 0 && err.code > 128) {
+		char n[48];
+		say(r, "%s interrupted while connecting (stopped)\n", counter(r, s, n, sizeof n));
+		st = RB_STATUS_CANCELLED;
+		goto done;
+	}
+	if (!conn) {
 		step_error(r, s, "%s", err.message);
 		*env = err.code == RB_EXIT_ENV;
 		*usage = !*env;
@@ -732,7 +748,10 @@ static rb_status run_lua(run_state *r, const rb_step *s, step_result *res)
 	rb_format_duration(res->duration_ms, d, sizeof d);
 	counter(r, s, n, sizeof n);
 	rb_status st = RB_STATUS_OK;
-	if (!lr.ok) {
+	if (rb_signals_interrupted()) {
+		say(r, "%s interrupted after %s (stopped)\n", n, d);
+		st = RB_STATUS_CANCELLED;
+	} else if (!lr.ok) {
 		say(r, "%s failed in %s\n", n, d);
 		step_error_at(r, s, lr.error_line, 1, "%s", lr.message ? lr.message : "error");
 		keep_text(&res->err, lr.message);
@@ -754,7 +773,10 @@ static rb_status run_gate(run_state *r, const rb_step *s, step_result *res, int 
 	counter(r, s, n, sizeof n);
 	rb_status st = RB_STATUS_OK;
 	keep_text(&res->out, lr.message);
-	if (!lr.ok) {
+	if (rb_signals_interrupted()) {
+		say(r, "%s interrupted while the gate was evaluated (stopped)\n", n);
+		st = RB_STATUS_CANCELLED;
+	} else if (!lr.ok) {
 		say(r, "%s gate failed to evaluate\n", n);
 		step_error_at(r, s, lr.error_line, 1, "gate error: %s", lr.message ? lr.message : "error");
 		*said_no = 1;
@@ -799,6 +821,10 @@ static rb_status run_approval(run_state *r, const rb_step *s, int *said_no)
 		int ok = it->checked || rb_approve_item(&r->approver, it->text, &how);
 		say(r, "  [%c] %s  (%s)\n", ok ? 'x' : ' ', it->text, how);
 		record_approval(r, s, it->text, ok, how);
+		if (!ok && rb_signals_interrupted()) {
+			say(r, "%s interrupted at the prompt (stopped)\n", n);
+			return RB_STATUS_CANCELLED;
+		}
 		if (!ok) {
 			say(r, "%s not approved\n", n);
 			step_error_at(r, s, it->line, it->col, "not approved: %s (%s)%s", it->text, how,
@@ -931,6 +957,28 @@ static rb_status execute(run_state *r, const rb_step *s, step_result *res, int *
 static void collect_secrets(const rb_runbook *rb, const rb_vars *vars, const rb_run_opts *o,
 			    rb_redactor *red);
 
+/* "NAME=value" entries into v (options were checked by rb_preflight_options). */
+static void set_pairs(rb_vars *v, char *const *pairs, size_t n, rb_var_source src)
+{
+	for (size_t i = 0; i < n; i++) {
+		const char *eq = strchr(pairs[i], '=');
+		char *name = eq ? rb_xstrndup(pairs[i], (size_t)(eq - pairs[i])) : NULL;
+		if (name && rb_var_name_valid(name))
+			rb_vars_set(v, name, eq + 1, src);
+		free(name);
+	}
+}
+
+/* The run's variables before step 1, lowest precedence first (vars.h). */
+static void load_vars(const rb_runbook *rb, const rb_run_opts *o, rb_vars *v)
+{
+	rb_vars_load_environ(v);
+	for (size_t i = 0; i < rb->fm.nenv; i++)
+		rb_vars_set(v, rb->fm.env[i].key, rb->fm.env[i].value, RB_VAR_DEFAULT);
+	set_pairs(v, o->sets, o->nsets, RB_VAR_SET);
+	set_pairs(v, o->restores, o->nrestores, RB_VAR_CAPTURE);
+}
+
 static int setup(run_state *r)
 {
 	const rb_runbook *rb = r->rb;
@@ -955,24 +1003,7 @@ static int setup(run_state *r)
 		}
 		rb_pgserver_export_env(r->pg);
 	}
-	rb_vars_load_environ(&r->vars);
-	for (size_t i = 0; i < rb->fm.nenv; i++)
-		if (!rb_vars_find(&r->vars, rb->fm.env[i].key) ||
-		    rb_vars_find(&r->vars, rb->fm.env[i].key)->source == RB_VAR_ENV)
-			rb_vars_set(&r->vars, rb->fm.env[i].key, rb->fm.env[i].value, RB_VAR_DEFAULT);
-	for (size_t i = 0; i < o->nsets; i++) {
-		const char *eq = strchr(o->sets[i], '=');
-		char *name = rb_xstrndup(o->sets[i], (size_t)(eq - o->sets[i]));
-		rb_vars_set(&r->vars, name, eq + 1, RB_VAR_SET);
-		free(name);
-	}
-	for (size_t i = 0; i < o->nrestores; i++) {
-		const char *eq = strchr(o->restores[i], '=');
-		char *name = eq ? rb_xstrndup(o->restores[i], (size_t)(eq - o->restores[i])) : NULL;
-		if (name)
-			rb_vars_set(&r->vars, name, eq + 1, RB_VAR_CAPTURE);
-		free(name);
-	}
+	load_vars(rb, o, &r->vars);
 	collect_secrets(rb, &r->vars, o, r->redactor);
 	const char **names = rb_xcalloc(rb->fm.ndatabases + 1, sizeof *names);
 	const char **dsns = rb_xcalloc(rb->fm.ndatabases + 1, sizeof *dsns);
@@ -983,6 +1014,7 @@ static int setup(run_state *r)
 	/* --ephemeral-db wins over the front matter: the runbook runs against the throwaway server. */
 	r->default_dsn = o->db_url ? o->db_url : r->pg ? rb_pgserver_url(r->pg) : rb->fm.database.value;
 	r->dbs = rb_dbset_new(r->default_dsn, names, dsns, rb->fm.ndatabases);
+	rb_dbset_set_redactor(r->dbs, r->redactor);
 	free(names);
 	free(dsns);
 	rb_vars_set(&r->vars, "RUNBOOK_FILE", rb->path, RB_VAR_RUNBOOK);
@@ -1010,41 +1042,30 @@ static void collect_secrets(const rb_runbook *rb, const rb_vars *vars, const rb_
 {
 	for (size_t i = 0; i < vars->count; i++) {
 		const rb_var *v = &vars->items[i];
-		if (secret_name(rb, v->name))
+		if (rb_runbook_is_secret(rb, v->name))
 			rb_redactor_add(red, v->value);
 		char *pw = strstr(v->value, "://") || strstr(v->value, "password") ? rb_dsn_password(v->value) : NULL;
 		if (pw)
 			rb_redactor_add(red, pw);
 		free(pw);
 	}
-	const char *dsns[2] = {o->db_url, rb->fm.database.value};
-	for (int k = 0; k < 2; k++) {
-		char *pw = dsns[k] ? rb_dsn_password(dsns[k]) : NULL;
-		if (pw && !strstr(pw, "${"))
-			rb_redactor_add(red, pw);
+	/* Connection strings' passwords, as they will be after ${VAR} expansion. */
+	for (size_t k = 0; k < rb->fm.ndatabases + 2; k++) {
+		const char *dsn = k == 0 ? o->db_url : k == 1 ? rb->fm.database.value : rb->fm.databases[k - 2].value;
+		char *missing = NULL;
+		char *expanded = dsn ? rb_vars_expand(vars, dsn, &missing) : NULL;
+		char *pw = expanded ? rb_dsn_password(expanded) : NULL;
+		rb_redactor_add(red, pw);
 		free(pw);
-	}
-	for (size_t i = 0; i < rb->fm.ndatabases; i++) {
-		char *pw = rb_dsn_password(rb->fm.databases[i].value);
-		if (pw && !strstr(pw, "${"))
-			rb_redactor_add(red, pw);
-		free(pw);
+		free(expanded);
+		free(missing);
 	}
 }
 
 void rb_engine_collect_secrets(const rb_runbook *rb, const rb_run_opts *opts, rb_redactor *r)
 {
 	rb_vars vars = RB_VARS_INIT;
-	rb_vars_load_environ(&vars);
-	for (size_t i = 0; i < rb->fm.nenv; i++)
-		rb_vars_set(&vars, rb->fm.env[i].key, rb->fm.env[i].value, RB_VAR_DEFAULT);
-	for (size_t i = 0; i < opts->nsets; i++) {
-		const char *eq = strchr(opts->sets[i], '=');
-		char *name = eq ? rb_xstrndup(opts->sets[i], (size_t)(eq - opts->sets[i])) : NULL;
-		if (name && rb_var_name_valid(name))
-			rb_vars_set(&vars, name, eq + 1, RB_VAR_SET);
-		free(name);
-	}
+	load_vars(rb, opts, &vars);
 	collect_secrets(rb, &vars, opts, r);
 	rb_vars_free(&vars);
 }
@@ -1135,8 +1156,8 @@ static int run_role(run_state *r, rb_role role)
 		header(r, s); /* after the journal knows the step started */
 		int step_rc = RB_EXIT_OK;
 		if (s->confirm && !confirmed(r, s)) {
-			res->status = RB_STATUS_FAILED;
-			step_rc = RB_EXIT_GATE;
+			res->status = rb_signals_interrupted() ? RB_STATUS_CANCELLED : RB_STATUS_FAILED;
+			step_rc = rb_signals_interrupted() ? interrupted_code() : RB_EXIT_GATE;
 		} else {
 			res->status = execute(r, s, res, &step_rc);
 		}
@@ -1225,7 +1246,9 @@ int rb_engine_run(const rb_runbook *rb, const rb_run_opts *opts)
 	if (rc == RB_EXIT_OK && rb_signals_interrupted())
 		rc = interrupted_code();
 	if (rc == RB_EXIT_ABORT) {
-		char *why = clean(&r, r.fired_reason);
+		char *hidden = clean(&r, r.fired_reason);
+		char *why = rb_visible(hidden);
+		free(hidden);
 		fflush(stdout);
 		fprintf(stderr, "%s:%d:%d: abort condition '%s' fired: %s\n", rb->path, r.fired->line,
 			r.fired->col, r.fired->id, why);

@@ -7,6 +7,7 @@
 #define _DEFAULT_SOURCE
 #include <limits.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -17,7 +18,10 @@
 #include "lint.h"
 #include "scaffold.h"
 #include "attrs.h"
+#include "db.h"
 #include "engine.h"
+#include "redact.h"
+#include "vars.h"
 #include "frontmatter.h"
 #include "parse.h"
 #include "plan.h"
@@ -64,7 +68,7 @@ static const cli_command commands[] = {
 typedef enum {
 	OPT_DRY_RUN, OPT_JSON, OPT_SET, OPT_YES, OPT_CONFIRM, OPT_FROM, OPT_ONLY, OPT_DB,
 	OPT_EPHEMERAL_DB, OPT_KEEP_DB, OPT_AUDIT_REPO, OPT_NO_AUDIT, OPT_RESUME, OPT_FORCE, OPT_STRICT,
-	OPT_TEMPLATE, OPT_NO_PREFLIGHT, OPT_HELP
+	OPT_TEMPLATE, OPT_NO_PREFLIGHT, OPT_SET_ENV, OPT_SECRETS_FILE, OPT_HELP
 } opt_id;
 
 typedef struct {
@@ -80,6 +84,10 @@ static const cli_option options[] = {
 	{OPT_JSON, "json", NULL, CMD_RUN | CMD_PLAN | CMD_SHOW | CMD_CHECK,
 	 "JSON output (the plan; show: record.json; check: the diagnostics)"},
 	{OPT_SET, "set", "K=V", CMD_RUN | CMD_PLAN, "set a variable (repeatable); overrides front matter env"},
+	{OPT_SET_ENV, "set-env", "NAME", CMD_RUN,
+	 "set variable NAME from runbook's own environment (a secret stays out of ps)"},
+	{OPT_SECRETS_FILE, "secrets-file", "FILE", CMD_RUN,
+	 "NAME=VALUE lines, each a secret (the file must not be readable by others: chmod 600)"},
 	{OPT_YES, "yes", NULL, CMD_RUN, "approve task lists and plain confirmations"},
 	{OPT_CONFIRM, "confirm", "PHRASE", CMD_RUN, "the phrase a confirm=\"PHRASE\" step asks for"},
 	{OPT_FROM, "from", "ID", CMD_RUN, "start at step ID"},
@@ -121,8 +129,10 @@ typedef struct {
 	const char *check_db;
 	char **files;        /* check: every FILE */
 	size_t nfiles;
-	char **sets;
+	char **sets;         /* "NAME=value", owned: --set, --set-env, --secrets-file */
 	size_t nsets;
+	char *db_url;        /* owned copy of --db (argv's is scrubbed) */
+	rb_redactor file_secrets; /* values from --secrets-file: secret whatever their names */
 	rb_run_opts run;
 } cli_args;
 
@@ -150,6 +160,103 @@ static void usage_cmd(const cli_command *c, FILE *out)
 		snprintf(left, sizeof left, "--%s%s%s", o->name, o->arg ? " " : "", o->arg ? o->arg : "");
 		fprintf(out, "  %-20s %s\n", left, o->help);
 	}
+}
+
+static void add_set(cli_args *a, char *owned)
+{
+	a->sets = rb_xrealloc(a->sets, (a->nsets + 1) * sizeof *a->sets);
+	a->sets[a->nsets++] = owned;
+}
+
+/*
+ * Overwrites a secret value in argv with '*', so that ps and /proc/PID/cmdline
+ * show it no longer (there is a window before this runs: the warning says
+ * how to pass secrets without it).
+ */
+static void scrub_secret_set(const rb_runbook *rb, char *kv)
+{
+	char *eq = strchr(kv, '=');
+	if (!eq)
+		return;
+	char *name = rb_xstrndup(kv, (size_t)(eq - kv));
+	if (rb_runbook_is_secret(rb, name) && eq[1]) {
+		fprintf(stderr, "runbook: warning: --set %s puts a secret on the command line, where other "
+			"local users can read it; use --set-env %s or --secrets-file FILE\n", name, name);
+		memset(eq + 1, '*', strlen(eq + 1));
+	}
+	free(name);
+}
+
+/* Every secret --set value in argv (values were copied by parse_args). */
+static void scrub_secret_sets(const rb_runbook *rb, int argc, char **argv)
+{
+	for (int i = 2; i < argc; i++) {
+		if (!strcmp(argv[i], "--set") && i + 1 < argc)
+			scrub_secret_set(rb, argv[++i]);
+		else if (!strncmp(argv[i], "--set=", 6))
+			scrub_secret_set(rb, argv[i] + 6);
+	}
+}
+
+static void scrub_db_arg(char *arg)
+{
+	char *pw = rb_dsn_password(arg);
+	if (pw) {
+		char *at = strstr(arg, pw);
+		fprintf(stderr, "runbook: warning: --db holds a password, which other local users can read "
+			"on the command line; use PGPASSWORD, ~/.pgpass or PGSERVICE\n");
+		if (at)
+			memset(at, '*', strlen(pw));
+	}
+	free(pw);
+}
+
+/* --secrets-file: NAME=VALUE lines (# comments, blank lines); mode 0600 or stricter. */
+static int read_secrets_file(cli_args *a, const char *path)
+{
+	int rc = -1;
+	struct stat st;
+	FILE *f = NULL;
+	char *line = NULL;
+	size_t cap = 0;
+	int lineno = 0;
+	if (stat(path, &st) < 0 || !S_ISREG(st.st_mode)) {
+		fprintf(stderr, "runbook: --secrets-file %s: not a readable file\n", path);
+		goto done;
+	}
+	if (st.st_mode & 077) {
+		fprintf(stderr, "runbook: --secrets-file %s: readable by others (mode %03o): chmod 600 %s\n", path,
+			(unsigned)(st.st_mode & 0777), path);
+		goto done;
+	}
+	f = fopen(path, "r");
+	if (!f) {
+		fprintf(stderr, "runbook: --secrets-file %s: cannot open it\n", path);
+		goto done;
+	}
+	while (getline(&line, &cap, f) >= 0) {
+		lineno++;
+		line[strcspn(line, "\r\n")] = '\0';
+		char *t = line + strspn(line, " \t");
+		if (!*t || *t == '#')
+			continue;
+		char *eq = strchr(t, '=');
+		char *name = eq ? rb_xstrndup(t, (size_t)(eq - t)) : NULL;
+		int ok = name && rb_var_name_valid(name);
+		free(name);
+		if (!ok) {
+			fprintf(stderr, "%s:%d: expected NAME=VALUE\n", path, lineno);
+			goto done;
+		}
+		add_set(a, rb_xstrdup(t));
+		rb_redactor_add(&a->file_secrets, eq + 1);
+	}
+	rc = 0;
+done:
+	if (f)
+		fclose(f);
+	free(line);
+	return rc;
 }
 
 static int parse_args(int argc, char **argv, cli_args *a)
@@ -209,14 +316,32 @@ static int parse_args(int argc, char **argv, cli_args *a)
 		case OPT_DRY_RUN: a->dry_run = 1; break;
 		case OPT_JSON: a->json = 1; break;
 		case OPT_SET:
-			a->sets = rb_xrealloc(a->sets, (a->nsets + 1) * sizeof *a->sets);
-			a->sets[a->nsets++] = (char *)val;
+			add_set(a, rb_xstrdup(val));
+			break;
+		case OPT_SET_ENV: {
+			const char *v = getenv(val);
+			if (!v || !rb_var_name_valid(val)) {
+				fprintf(stderr, "runbook %s: --set-env %s: no such variable in the environment\n",
+					a->cmd->name, val);
+				return -1;
+			}
+			add_set(a, rb_xasprintf("%s=%s", val, v));
+			break;
+		}
+		case OPT_SECRETS_FILE:
+			if (read_secrets_file(a, val) < 0)
+				return -1;
 			break;
 		case OPT_YES: a->run.yes = 1; break;
 		case OPT_CONFIRM: a->run.confirm = val; break;
 		case OPT_FROM: a->run.from = val; break;
 		case OPT_ONLY: a->run.only = val; break;
-		case OPT_DB: a->run.db_url = val; break;
+		case OPT_DB:
+			free(a->db_url);
+			a->db_url = rb_xstrdup(val);
+			a->run.db_url = a->db_url;
+			scrub_db_arg(argv[i]);
+			break;
 		case OPT_EPHEMERAL_DB: a->run.ephemeral_db = 1; break;
 		case OPT_KEEP_DB: a->run.keep_db = 1; break;
 		case OPT_AUDIT_REPO: a->audit_repo = val; break;
@@ -355,6 +480,46 @@ static int cmd_check(const cli_args *a)
 	return errors ? RB_EXIT_USAGE : warnings && a->strict ? RB_EXIT_STEP : RB_EXIT_OK;
 }
 
+/* 1 when NAME is given by --set, --set-env or --secrets-file. */
+static int given(const cli_args *a, const char *name)
+{
+	size_t n = strlen(name);
+	for (size_t i = 0; i < a->nsets; i++)
+		if (!strncmp(a->sets[i], name, n) && a->sets[i][n] == '=')
+			return 1;
+	return 0;
+}
+
+/*
+ * A secret captured by the run being resumed was never stored (the record
+ * holds ***). It is dropped from the restored values when the operator
+ * gives it again; otherwise the resume is refused, naming it: *** is never
+ * a value.
+ */
+static int resume_secrets(const rb_runbook *rb, const cli_args *a, rb_resume_point *rp)
+{
+	size_t kept = 0;
+	int rc = 0;
+	for (size_t i = 0; i < rp->ncaptures; i++) {
+		char *kv = rp->captures[i];
+		char *eq = strchr(kv, '=');
+		char *name = rb_xstrndup(kv, eq ? (size_t)(eq - kv) : strlen(kv));
+		int hidden = eq && strstr(eq + 1, "***") && (rb_runbook_is_secret(rb, name) || !strcmp(eq + 1, "***"));
+		if (hidden && !given(a, name)) {
+			fprintf(stderr, "runbook: --resume: the secret %s captured by run %s was never stored; give it "
+				"again with --set-env %s or --secrets-file FILE\n", name, rp->run, name);
+			rc = -1;
+		}
+		if (hidden || given(a, name))
+			free(kv);
+		else
+			rp->captures[kept++] = kv;
+		free(name);
+	}
+	rp->ncaptures = kept;
+	return rc;
+}
+
 /* run: resume point, audit record around the engine, exit code. */
 static int cmd_run(const rb_runbook *rb, cli_args *a, int argc, char **argv)
 {
@@ -364,6 +529,7 @@ static int cmd_run(const rb_runbook *rb, cli_args *a, int argc, char **argv)
 	rb_error err = RB_ERROR_INIT;
 	rb_resume_point rp;
 	memset(&rp, 0, sizeof rp);
+	scrub_secret_sets(rb, argc, argv);
 
 	if (a->resume) {
 		if (rb_audit_resume_point(rb, a->audit_repo, a->force, &rp, &err) < 0) {
@@ -371,6 +537,10 @@ static int cmd_run(const rb_runbook *rb, cli_args *a, int argc, char **argv)
 			fprintf(stderr, "%s\n", m);
 			free(m);
 			rc = err.code ? err.code : RB_EXIT_USAGE;
+			goto done;
+		}
+		if (resume_secrets(rb, a, &rp) < 0) {
+			rc = RB_EXIT_USAGE;
 			goto done;
 		}
 		printf("Resuming run %s at step '%s' (%zu captured value%s restored)\n", rp.run, rp.from,
@@ -400,6 +570,14 @@ static int cmd_run(const rb_runbook *rb, cli_args *a, int argc, char **argv)
 		}
 	}
 	rb_engine_collect_secrets(rb, &a->run, &redactor);
+	for (size_t i = 0; i < a->file_secrets.count; i++)
+		rb_redactor_add(&redactor, a->file_secrets.values[i]);
+	for (size_t i = 0; i < redactor.count; i++)
+		if (strlen(redactor.values[i]) < 4) {
+			fprintf(stderr, "runbook: warning: a secret value is shorter than 4 characters: every "
+				"occurrence of it is hidden in output and records, and it is easy to guess\n");
+			break;
+		}
 	a->run.redactor = &redactor;
 	if (!a->no_audit) {
 		rb_audit_opts ao = {a->audit_repo, argc, argv, &redactor};
@@ -524,7 +702,11 @@ int main(int argc, char **argv)
 done:
 	rb_runbook_free(rb);
 	rb_diags_free(&diags);
+	for (size_t i = 0; i < a.nsets; i++)
+		free(a.sets[i]);
 	free(a.sets);
+	free(a.db_url);
+	rb_redactor_free(&a.file_secrets);
 	free(a.files);
 	free(luadir);
 	return rc;

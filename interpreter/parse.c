@@ -7,6 +7,7 @@
  * the info string.
  */
 #include "parse.h"
+#include "redact.h"
 #include "attrs.h"
 #include "frontmatter.h"
 
@@ -99,6 +100,16 @@ size_t rb_runbook_count(const rb_runbook *rb, rb_role role)
 		if (rb->steps[i].role == role && rb_step_runnable(&rb->steps[i]))
 			n++;
 	return n;
+}
+
+int rb_runbook_is_secret(const rb_runbook *rb, const char *name)
+{
+	if (rb_redact_name_is_secret(name))
+		return 1;
+	for (size_t k = 0; rb && k < rb->fm.nsecrets; k++)
+		if (!strcmp(rb->fm.secrets[k].value, name))
+			return 1;
+	return 0;
 }
 
 const rb_step *rb_runbook_find_step(const rb_runbook *rb, const char *id)

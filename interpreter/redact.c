@@ -20,18 +20,31 @@ static int contains_ci(const char *s, const char *word)
 	return 0;
 }
 
+static int ends_ci(const char *s, const char *suffix)
+{
+	size_t n = strlen(s), k = strlen(suffix);
+	return n > k && contains_ci(s + n - k, suffix);
+}
+
 int rb_redact_name_is_secret(const char *name)
 {
-	size_t n = strlen(name);
-	if (contains_ci(name, "PASSWORD") || contains_ci(name, "SECRET") || contains_ci(name, "TOKEN"))
-		return 1;
-	return n > 4 && !strcmp(name + n - 4, "_KEY");
+	static const char *const inside[] = {"PASSWORD", "PASSWD", "SECRET", "TOKEN", "CREDENTIAL",
+					     "APIKEY", "API_KEY", "PRIVATE_KEY", NULL};
+	static const char *const ends[] = {"_KEY", "_PASS", "_PWD", NULL};
+	for (const char *const *w = inside; *w; w++)
+		if (contains_ci(name, *w))
+			return 1;
+	for (const char *const *w = ends; *w; w++)
+		if (ends_ci(name, *w))
+			return 1;
+	/* PGPASSWORD is caught above; PGPASSFILE names a file, not a secret. */
+	return 0;
 }
 
 static void add_one(rb_redactor *r, const char *value)
 {
 	size_t n = strlen(value);
-	if (n < 3)
+	if (n == 0)
 		return;
 	for (size_t i = 0; i < r->count; i++)
 		if (!strcmp(r->values[i], value))

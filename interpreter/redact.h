@@ -3,8 +3,9 @@
  * terminal, the journal and the audit record.
  *
  * A secret is the value of a variable named in the front matter's
- * `secrets:`, of a variable whose name looks secret (*PASSWORD*, *SECRET*,
- * *TOKEN*, *_KEY), or the password inside a connection string. Streams are
+ * `secrets:`, of a variable whose name looks secret (any case: *PASSWORD*,
+ * *PASSWD*, *SECRET*, *TOKEN*, *CREDENTIAL*, *APIKEY*, *API_KEY*, *_KEY,
+ * *_PASS, *_PWD), or the password inside a connection string. Streams are
  * redacted across chunk boundaries: a stream holds back the few bytes that
  * could be the start of a secret until the next chunk shows they are not.
  */
@@ -28,8 +29,9 @@ int rb_redact_name_is_secret(const char *name);
 
 /**
  * Adds a secret value (copied), and the value without surrounding white
- * space when that differs. Values shorter than 3 bytes are ignored: too
- * common to hide. NULL is ignored.
+ * space when that differs. Secrets of any length are hidden (a short one
+ * hides every occurrence of those characters: the pre-flight warns about
+ * it). NULL and "" are ignored.
  */
 void rb_redactor_add(rb_redactor *r, const char *value);
 

@@ -169,6 +169,9 @@ const char *rb_step_attr(const rb_step *s, const char *key);
 /** Number of runnable (non-documentation) steps with the given role. */
 size_t rb_runbook_count(const rb_runbook *rb, rb_role role);
 
+/** 1 when variable name is secret: named in the front matter's secrets:, or by its look (redact.h). */
+int rb_runbook_is_secret(const rb_runbook *rb, const char *name);
+
 /** The step with this id, or NULL. */
 const rb_step *rb_runbook_find_step(const rb_runbook *rb, const char *id);
 

@@ -30,8 +30,10 @@ static void test_whole_and_trimmed(void **state)
 	redacts_to(&r, "pw=s3cret-value.", "pw=***.");
 	redacts_to(&r, "raw:  s3cret-value\nend", "raw:***end");
 	rb_redactor_add(&r, NULL);
-	rb_redactor_add(&r, "ab"); /* too short to hide */
+	rb_redactor_add(&r, "");
 	redacts_to(&r, "ab s3cret-value", "ab ***");
+	rb_redactor_add(&r, "q7"); /* secrets of any length are hidden */
+	redacts_to(&r, "q7 s3cret-value", "*** ***");
 	rb_redactor_free(&r);
 }
 
@@ -52,8 +54,17 @@ static void test_secret_names(void **state)
 	assert_true(rb_redact_name_is_secret("API_TOKEN"));
 	assert_true(rb_redact_name_is_secret("CLIENT_SECRET"));
 	assert_true(rb_redact_name_is_secret("SIGNING_KEY"));
+	assert_true(rb_redact_name_is_secret("aws_secret_access_key"));
+	assert_true(rb_redact_name_is_secret("stripe_key"));
+	assert_true(rb_redact_name_is_secret("PGPASSWORD"));
+	assert_true(rb_redact_name_is_secret("DB_PASS"));
+	assert_true(rb_redact_name_is_secret("Admin_Pwd"));
+	assert_true(rb_redact_name_is_secret("GCP_CREDENTIALS"));
 	assert_false(rb_redact_name_is_secret("RELEASE"));
 	assert_false(rb_redact_name_is_secret("KEY"));
+	assert_false(rb_redact_name_is_secret("MONKEY"));
+	assert_false(rb_redact_name_is_secret("PGPASSFILE"));
+	assert_false(rb_redact_name_is_secret("PASSAGE"));
 }
 
 /* Every chunk size from 1 to the text's length gives the same result as the whole. */
