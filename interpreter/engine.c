@@ -19,6 +19,7 @@
 #include "luavm.h"
 #include "pgserver.h"
 #include "preflight.h"
+#include "select.h"
 #include "shell.h"
 #include "signals.h"
 #include "sqlexec.h"
@@ -56,6 +57,7 @@ typedef struct {
 	const rb_run_opts *opts;
 	rb_vars vars;
 	step_result *results;   /* one per rb->steps entry */
+	rb_selection *sel;      /* one per rb->steps entry: what this run does with it */
 	size_t total;           /* runnable steps of the role running */
 	const char *default_dsn; /* --db, else the throwaway server, else the front matter's */
 	rb_dbset *dbs;          /* the run's connections */
@@ -1086,6 +1088,67 @@ static void arm(run_state *r, const rb_step *s)
 }
 
 /*
+ * A guard checked again before a partial run may read what a skipped step
+ * would have left: a capture (vars.NAME) or a result (steps.ID). When that
+ * is missing, it fails naming the step to run instead of failing obscurely.
+ */
+static int guard_inputs_ready(run_state *r, const rb_step *g)
+{
+	const rb_runbook *rb = r->rb;
+	for (const rb_step *s = rb->steps; s < g; s++) {
+		if (r->results[s - rb->steps].status != RB_STATUS_SKIPPED || !s->id)
+			continue;
+		int needs_capture = s->capture.value && !rb_vars_get(&r->vars, s->capture.value) &&
+				    rb_code_mentions(g->body, "vars", s->capture.value);
+		int needs_result = rb_code_mentions(g->body, "steps", s->id);
+		if (!needs_capture && !needs_result)
+			continue;
+		step_error(r, g, "this guard needs %s%s, which step '%s' (%s:%d) sets, and this run skips that "
+			   "step: run from it (--from %s), or pass --skip-guards",
+			   needs_capture ? "vars." : "steps.", needs_capture ? s->capture.value : s->id, s->id,
+			   rb->path, s->line, s->id);
+		return 0;
+	}
+	return 1;
+}
+
+/*
+ * --skip-guards: the guards this partial run would check again are listed,
+ * and skipping them is an approval of its own, asked and recorded.
+ */
+static int approve_skipped_guards(run_state *r)
+{
+	const rb_runbook *rb = r->rb;
+	rb_buf list = RB_BUF_INIT;
+	int ok = 1;
+	for (size_t i = 0; i < rb->nsteps; i++)
+		if (r->sel[i] == RB_SEL_GUARD_SKIPPED)
+			rb_buf_printf(&list, "%s%s", list.len ? ", " : "", rb->steps[i].id);
+	if (!list.len)
+		goto done;
+	say(r, "--skip-guards: these guards will not be checked: %s\n", list.data);
+	const char *how = NULL;
+	char *q = rb_xasprintf("skip the guards %s?", list.data);
+	ok = rb_approve_item(&r->approver, q, &how);
+	free(q);
+	if (r->opts->record) {
+		rb_record_event(r->opts->record, "approval", "step", "--skip-guards", "item", list.data, "who",
+				operator_name(), "how", how, "approved", ok ? "yes" : "no", NULL);
+		if (ok)
+			rb_record_event(r->opts->record, "note", "text", "guards skipped (--skip-guards)", "guards",
+					list.data, "who", operator_name(), NULL);
+	}
+	if (!ok) {
+		fflush(stdout);
+		fprintf(stderr, "runbook: %s: skipping the guards was not approved (%s)%s\n", rb->path, how,
+			r->approver.interactive || r->approver.yes ? "" : "; run on a terminal, or pass --yes");
+	}
+done:
+	rb_buf_free(&list);
+	return ok;
+}
+
+/*
  * Runs the steps of one role in order. For the main flow the first failure
  * stops it; for the handler every step runs. Returns an RB_EXIT_* code.
  */
@@ -1095,16 +1158,13 @@ static int run_role(run_state *r, rb_role role)
 	const rb_run_opts *o = r->opts;
 	int handler = role == RB_ROLE_ON_FAILURE;
 	int rc = RB_EXIT_OK;
-	int started = handler || o->from == NULL;
 	r->total = rb_runbook_count(rb, role);
 	for (size_t i = 0; i < rb->nsteps; i++) {
 		const rb_step *s = &rb->steps[i];
 		step_result *res = &r->results[i];
 		if (s->role != role || s->kind == RB_STEP_DOC)
 			continue;
-		if (!handler && o->from && !strcmp(s->id, o->from))
-			started = 1;
-		if (!rb_step_runnable(s) || !started || (!handler && o->only && strcmp(s->id, o->only))) {
+		if (r->sel[i] == RB_SEL_SKIP || r->sel[i] == RB_SEL_GUARD_SKIPPED) {
 			res->status = RB_STATUS_SKIPPED;
 			continue;
 		}
@@ -1155,7 +1215,10 @@ static int run_role(run_state *r, rb_role role)
 		}
 		header(r, s); /* after the journal knows the step started */
 		int step_rc = RB_EXIT_OK;
-		if (s->confirm && !confirmed(r, s)) {
+		if (r->sel[i] == RB_SEL_GUARD && !guard_inputs_ready(r, s)) {
+			res->status = RB_STATUS_FAILED;
+			step_rc = RB_EXIT_GATE;
+		} else if (s->confirm && !confirmed(r, s)) {
 			res->status = rb_signals_interrupted() ? RB_STATUS_CANCELLED : RB_STATUS_FAILED;
 			step_rc = rb_signals_interrupted() ? interrupted_code() : RB_EXIT_GATE;
 		} else {
@@ -1230,6 +1293,8 @@ int rb_engine_run(const rb_runbook *rb, const rb_run_opts *opts)
 	r.rb = rb;
 	r.opts = opts;
 	r.results = rb_xcalloc(rb->nsteps ? rb->nsteps : 1, sizeof *r.results);
+	r.sel = rb_xcalloc(rb->nsteps ? rb->nsteps : 1, sizeof *r.sel);
+	rb_select_steps(rb, opts->from, opts->only, opts->skip_guards, r.sel);
 
 	rb_signals_install();
 #ifdef __linux__
@@ -1242,6 +1307,10 @@ int rb_engine_run(const rb_runbook *rb, const rb_run_opts *opts)
 
 	size_t total = rb_runbook_count(rb, RB_ROLE_MAIN);
 	say(&r, "Running %s (%s): %zu step%s\n", rb->title, rb->path, total, total == 1 ? "" : "s");
+	if (!approve_skipped_guards(&r)) {
+		rc = rb_signals_interrupted() ? interrupted_code() : RB_EXIT_GATE;
+		goto done;
+	}
 	rc = run_role(&r, RB_ROLE_MAIN);
 	if (rc == RB_EXIT_OK && rb_signals_interrupted())
 		rc = interrupted_code();
@@ -1282,6 +1351,7 @@ done:
 		rb_sql_rows_free(&r.results[i].rows);
 	}
 	free(r.results);
+	free(r.sel);
 	rb_dbset_free(r.dbs);
 	rb_dbset_free(r.monitor);
 	if (r.pg)

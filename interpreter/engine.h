@@ -21,6 +21,7 @@ typedef struct {
 	size_t nsets;
 	const char *from;       /* --from ID: start at this step */
 	const char *only;       /* --only ID: run just this step */
+	int skip_guards;        /* --skip-guards: do not check the guards before --from/--only again */
 	int yes;                /* --yes: approve task lists and plain confirmations */
 	const char *confirm;    /* --confirm PHRASE */
 	int64_t grace_ms;       /* between TERM and KILL; 0: 2000 */

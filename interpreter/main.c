@@ -68,7 +68,7 @@ static const cli_command commands[] = {
 typedef enum {
 	OPT_DRY_RUN, OPT_JSON, OPT_SET, OPT_YES, OPT_CONFIRM, OPT_FROM, OPT_ONLY, OPT_DB,
 	OPT_EPHEMERAL_DB, OPT_KEEP_DB, OPT_AUDIT_REPO, OPT_NO_AUDIT, OPT_RESUME, OPT_FORCE, OPT_STRICT,
-	OPT_TEMPLATE, OPT_NO_PREFLIGHT, OPT_SET_ENV, OPT_SECRETS_FILE, OPT_HELP
+	OPT_TEMPLATE, OPT_NO_PREFLIGHT, OPT_SET_ENV, OPT_SECRETS_FILE, OPT_SKIP_GUARDS, OPT_HELP
 } opt_id;
 
 typedef struct {
@@ -92,6 +92,8 @@ static const cli_option options[] = {
 	{OPT_CONFIRM, "confirm", "PHRASE", CMD_RUN, "the phrase a confirm=\"PHRASE\" step asks for"},
 	{OPT_FROM, "from", "ID", CMD_RUN, "start at step ID"},
 	{OPT_ONLY, "only", "ID", CMD_RUN, "run only step ID"},
+	{OPT_SKIP_GUARDS, "skip-guards", NULL, CMD_RUN,
+	 "with --from/--only/--resume: do not check the gates and approvals before it again (asked, recorded)"},
 	{OPT_DB, "db", "URL", CMD_RUN | CMD_CHECK,
 	 "run: the default database connection; check: trial-run SQL blocks there, rolled back"},
 	{OPT_STRICT, "strict", NULL, CMD_CHECK, "warnings fail too (exit 1)"},
@@ -336,6 +338,7 @@ static int parse_args(int argc, char **argv, cli_args *a)
 		case OPT_CONFIRM: a->run.confirm = val; break;
 		case OPT_FROM: a->run.from = val; break;
 		case OPT_ONLY: a->run.only = val; break;
+		case OPT_SKIP_GUARDS: a->run.skip_guards = 1; break;
 		case OPT_DB:
 			free(a->db_url);
 			a->db_url = rb_xstrdup(val);

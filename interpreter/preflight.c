@@ -25,6 +25,10 @@ int rb_preflight_options(const rb_runbook *rb, const rb_run_opts *opts, rb_error
 			goto done;
 		}
 	}
+	if (opts->skip_guards && !opts->from && !opts->only) {
+		rb_error_set(err, RB_EXIT_USAGE, NULL, 0, 0, "--skip-guards goes with --from, --only or --resume");
+		goto done;
+	}
 	const char *selected[2] = {opts->from, opts->only};
 	for (int k = 0; k < 2; k++) {
 		if (selected[k] && !rb_runbook_find_step(rb, selected[k])) {

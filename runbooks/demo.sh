@@ -26,8 +26,9 @@ server_dir=$(sed -n 's/.*rm -rf \(.*\)$/\1/p' "$work/staging.out")
 
 echo
 echo "== 2. Production promotion (the same server standing in for production)"
-"$bin" run --yes --audit-repo "$audit" --set "PROD_DATABASE_URL=$url" --set "BACKUP_DIR=$work" \
-  "$here/ehg-production-promotion.md"
+# The connection string is a secret: passed through the environment, not argv.
+PROD_DATABASE_URL=$url "$bin" run --yes --audit-repo "$audit" --set-env PROD_DATABASE_URL \
+  --set "BACKUP_DIR=$work" "$here/ehg-production-promotion.md"
 
 echo
 echo "== 3. The audit log: git log refs/heads/runbook-audit in $audit"

@@ -69,6 +69,21 @@ if [ "$hour" -lt 2 ] || [ "$hour" -ge 4 ]; then
   [ "$rc" = 3 ] && grep -q "step 'maintenance-window': gate closed: outside the maintenance window" "$dir/direct" \
     || { echo "direct: expected the window gate to close, rc=$rc"; cat "$dir/direct"; exit 1; }
 fi
+# --from past the gates keeps them: the backup gate needs the skipped backup
+# step's capture; given a fresh backup, the window gate still refuses.
+rc=0; "$bin" run --yes --no-audit --from apply --set "PROD_DATABASE_URL=$url" \
+  "$src/runbooks/ehg-direct-to-production.md" > "$dir/direct" 2>&1 || rc=$?
+[ "$rc" = 3 ] && grep -q "step 'backup-fresh': this guard needs vars.BACKUP_FILE, which step 'backup'" "$dir/direct" \
+  || { echo "direct --from apply: expected the backup guard to refuse, rc=$rc"; cat "$dir/direct"; exit 1; }
+# A backup as the runbook takes it: the rollback handler restores it after the refusal.
+pg_dump --format=custom --schema=eng --schema=vh --schema=views --schema=audit --dbname="$url" --file="$dir/fresh.dump"
+if [ "$hour" -lt 2 ] || [ "$hour" -ge 4 ]; then
+  rc=0; "$bin" run --yes --no-audit --from apply --set "PROD_DATABASE_URL=$url" --set "BACKUP_FILE=$dir/fresh.dump" \
+    "$src/runbooks/ehg-direct-to-production.md" > "$dir/direct" 2>&1 || rc=$?
+  [ "$rc" = 3 ] && grep -q "step 'maintenance-window': gate closed: outside the maintenance window" "$dir/direct" \
+    || { echo "direct --from apply: expected the window gate to close, rc=$rc"; cat "$dir/direct"; exit 1; }
+  grep -q "gate open" "$dir/direct" || { echo "direct --from apply: the backup gate was not checked"; exit 1; }
+fi
 "$bin" run --yes --confirm "DIRECT TO PRODUCTION" --no-audit --set "PROD_DATABASE_URL=$url" \
   --set "BACKUP_DIR=$dir" --set REHEARSAL_OVERRIDE=rehearsal \
   "$src/runbooks/ehg-direct-to-production.md" > "$dir/direct" 2>&1 || { cat "$dir/direct"; exit 1; }

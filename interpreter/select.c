@@ -1,0 +1,75 @@
+/*
+ * select.c - the steps a (partial) run executes.
+ */
+#include "select.h"
+
+#include <ctype.h>
+#include <string.h>
+
+const char *rb_selection_name(rb_selection s)
+{
+	switch (s) {
+	case RB_SEL_RUN: return "run";
+	case RB_SEL_GUARD: return "guard";
+	case RB_SEL_GUARD_SKIPPED: return "guard skipped";
+	case RB_SEL_ARM: return "arm";
+	case RB_SEL_COMPUTE: return "compute";
+	case RB_SEL_SKIP: break;
+	}
+	return "skip";
+}
+
+/* What a step written before the first selected one does in a partial run. */
+static rb_selection before_start(const rb_step *s, int skip_guards)
+{
+	switch (s->kind) {
+	case RB_STEP_GATE:
+	case RB_STEP_APPROVAL:
+		return skip_guards ? RB_SEL_GUARD_SKIPPED : RB_SEL_GUARD;
+	case RB_STEP_ABORT:
+		return RB_SEL_ARM;
+	case RB_STEP_LUA:
+		return RB_SEL_COMPUTE;
+	default:
+		return RB_SEL_SKIP;
+	}
+}
+
+void rb_select_steps(const rb_runbook *rb, const char *from, const char *only, int skip_guards,
+		     rb_selection *sel)
+{
+	const char *first = only ? only : from;
+	int seen = first == NULL;  /* reached the first selected step */
+	for (size_t i = 0; i < rb->nsteps; i++) {
+		const rb_step *s = &rb->steps[i];
+		sel[i] = RB_SEL_SKIP;
+		if (!rb_step_runnable(s) || s->role == RB_ROLE_MANUAL)
+			continue;
+		if (s->role == RB_ROLE_ON_FAILURE) {
+			sel[i] = RB_SEL_RUN;
+			continue;
+		}
+		int here = first && !strcmp(s->id, first);
+		if (here)
+			seen = 1;
+		if (!seen)
+			sel[i] = before_start(s, skip_guards);
+		else if (!only || here)
+			sel[i] = RB_SEL_RUN;
+	}
+}
+
+int rb_code_mentions(const char *code, const char *table, const char *name)
+{
+	size_t tn = strlen(table), nn = strlen(name);
+	for (const char *p = code; (p = strstr(p, table)) != NULL; p += tn) {
+		if (p > code && (isalnum((unsigned char)p[-1]) || p[-1] == '_' || p[-1] == '.'))
+			continue;
+		const char *q = p + tn;
+		if (*q == '.' && !strncmp(q + 1, name, nn) && !isalnum((unsigned char)q[1 + nn]) && q[1 + nn] != '_')
+			return 1;
+		if (*q == '[' && (q[1] == '"' || q[1] == '\'') && !strncmp(q + 2, name, nn) && q[2 + nn] == q[1])
+			return 1;
+	}
+	return 0;
+}
