@@ -25,6 +25,7 @@ struct rb_dbset {
 	rb_db *dbs;
 	size_t n;
 	rb_redactor *redactor;  /* not owned; NULL: nothing to hide */
+	int noted_old_server;
 };
 
 rb_dbset *rb_dbset_new(const char *default_dsn, const char *const *names,
@@ -194,6 +195,15 @@ int rb_dbset_get(rb_dbset *set, const char *name, const rb_vars *vars, PGconn **
 	/* Interpolation quotes byte-wise, which is safe in UTF-8: talk UTF-8. */
 	PQsetClientEncoding(db->conn, "UTF8");
 	PQsetNoticeReceiver(db->conn, notice_receiver, set);
+	/* If runbook dies mid-statement, the server notices within a second that
+	 * nobody listens and cancels the statement (PostgreSQL 14 and later). */
+	if (PQserverVersion(db->conn) >= 140000)
+		PQclear(PQexec(db->conn, "SET client_connection_check_interval = 1000"));
+	else if (!set->noted_old_server) {
+		set->noted_old_server = 1;
+		fprintf(stderr, "runbook: note: the server is older than PostgreSQL 14: a statement outlives a "
+			"runbook that dies (no client_connection_check_interval)\n");
+	}
 	*out = db->conn;
 	rc = 0;
 done:

@@ -20,6 +20,7 @@
 #include "pgserver.h"
 #include "preflight.h"
 #include "select.h"
+#include "watchdog.h"
 #include "shell.h"
 #include "signals.h"
 #include "sqlexec.h"
@@ -58,6 +59,8 @@ typedef struct {
 	rb_vars vars;
 	step_result *results;   /* one per rb->steps entry */
 	rb_selection *sel;      /* one per rb->steps entry: what this run does with it */
+	rb_watchdog *watchdog;  /* stops the running step's group if runbook dies */
+	const rb_step *current; /* the step running now */
 	size_t total;           /* runnable steps of the role running */
 	const char *default_dsn; /* --db, else the throwaway server, else the front matter's */
 	rb_dbset *dbs;          /* the run's connections */
@@ -276,6 +279,21 @@ static void discard(void *ctx, int stream, const char *data, size_t len)
 	(void)len;
 }
 
+/*
+ * A process group started for the current step: the watchdog stops it if
+ * runbook dies, and the journal keeps it so that the next run's recovery can
+ * tell whether it survived.
+ */
+static void on_process(void *ctx, int pgid)
+{
+	run_state *r = ctx;
+	char n[16];
+	rb_watchdog_watch(r->watchdog, pgid);
+	snprintf(n, sizeof n, "%d", pgid);
+	if (r->opts->record && r->current)
+		rb_record_event(r->opts->record, "process", "step", r->current->id, "pgid", n, NULL);
+}
+
 static int host_sh(void *ctx, const char *cmd, int *code, char **output, char **error)
 {
 	run_state *r = ctx;
@@ -292,7 +310,11 @@ static int host_sh(void *ctx, const char *cmd, int *code, char **output, char **
 	o.timeout_ms = 60000;
 	o.keep_max = 1 << 20;
 	o.sink = discard; /* output is returned, not shown */
-	if (rb_shell_run(&o, &sr, &err) < 0) {
+	o.on_start = on_process;
+	o.on_start_ctx = r;
+	int ran = rb_shell_run(&o, &sr, &err);
+	rb_watchdog_watch(r->watchdog, 0);
+	if (ran < 0) {
 		*error = rb_xstrdup(err.message);
 		goto done;
 	}
@@ -581,7 +603,11 @@ static rb_status run_shell(run_state *r, const rb_step *s, step_result *res, int
 		o.poll_every_ms = 100;
 	}
 
-	if (rb_shell_run(&o, &sr, &err) < 0) {
+	o.on_start = on_process;
+	o.on_start_ctx = r;
+	int ran = rb_shell_run(&o, &sr, &err);
+	rb_watchdog_watch(r->watchdog, 0);
+	if (ran < 0) {
 		step_error(r, s, "%s", err.message);
 		*env = 1;
 		goto done;
@@ -662,6 +688,11 @@ static rb_status run_sql(run_state *r, const rb_step *s, step_result *res, int *
 		*env = err.code == RB_EXIT_ENV;
 		*usage = !*env;
 		goto done;
+	}
+	if (r->opts->record) {
+		char pid[16];
+		snprintf(pid, sizeof pid, "%d", PQbackendPID(conn));
+		rb_record_event(r->opts->record, "process", "step", s->id, "backend", pid, NULL);
 	}
 	/* Results are printed per statement through a memory stream, so they can
 	 * be redacted, when there are secrets or the block may set one (\set). */
@@ -1214,6 +1245,7 @@ static int run_role(run_state *r, rb_role role)
 			rb_buf_free(&path);
 		}
 		header(r, s); /* after the journal knows the step started */
+		r->current = s;
 		int step_rc = RB_EXIT_OK;
 		if (r->sel[i] == RB_SEL_GUARD && !guard_inputs_ready(r, s)) {
 			res->status = RB_STATUS_FAILED;
@@ -1304,6 +1336,13 @@ int rb_engine_run(const rb_runbook *rb, const rb_run_opts *opts)
 	rc = setup(&r);
 	if (rc != RB_EXIT_OK)
 		goto done;
+	rb_error werr = RB_ERROR_INIT;
+	if (rb_watchdog_start(opts->grace_ms, &r.watchdog, &werr) < 0) {
+		fprintf(stderr, "runbook: %s\n", werr.message);
+		rb_error_clear(&werr);
+		rc = RB_EXIT_ENV;
+		goto done;
+	}
 
 	size_t total = rb_runbook_count(rb, RB_ROLE_MAIN);
 	say(&r, "Running %s (%s): %zu step%s\n", rb->title, rb->path, total, total == 1 ? "" : "s");
@@ -1350,6 +1389,7 @@ done:
 		free(r.results[i].err);
 		rb_sql_rows_free(&r.results[i].rows);
 	}
+	rb_watchdog_stop(r.watchdog);
 	free(r.results);
 	free(r.sel);
 	rb_dbset_free(r.dbs);

@@ -120,6 +120,8 @@ int rb_shell_run(const rb_shell_opts *o, rb_shell_result *res, rb_error *err)
 		child(o, outp[1], errp[1], use_tty);
 
 	setpgid(pid, pid); /* also in the child: whichever runs first wins the race */
+	if (o->on_start)
+		o->on_start(o->on_start_ctx, (int)pid);
 	if (use_tty) {
 		void (*old)(int) = signal(SIGTTOU, SIG_IGN);
 		tcsetpgrp(0, pid);

@@ -52,6 +52,9 @@ typedef struct {
 	rb_cancel_poll poll;      /* NULL: none */
 	void *poll_ctx;
 	int64_t poll_every_ms;
+	/** Called right after the fork with the step's process group id (its pid); NULL: none. */
+	void (*on_start)(void *ctx, int pgid);
+	void *on_start_ctx;
 } rb_shell_opts;
 
 typedef enum {
