@@ -1,8 +1,13 @@
 /*
  * diag.c - the diagnostics list.
+ *
+ * Messages quote the document (ids, attribute values, commands), so they
+ * are printed with hidden characters made visible: a diagnostic about an
+ * escape sequence must not be one.
  */
 #include "diag.h"
 #include "util.h"
+#include "visible.h"
 
 #include <stdarg.h>
 #include <stdlib.h>
@@ -52,14 +57,17 @@ void rb_diags_print(const rb_diags *d, FILE *out)
 {
 	for (size_t i = 0; i < d->count; i++) {
 		const rb_diag *g = &d->items[i];
-		fputs(g->file, out);
+		char *file = rb_visible(g->file);
+		char *message = rb_visible(g->message);
+		fputs(file, out);
 		if (g->line > 0) {
 			fprintf(out, ":%d", g->line);
 			if (g->col > 0)
 				fprintf(out, ":%d", g->col);
 		}
-		fprintf(out, ": %s: %s\n", g->severity == RB_DIAG_ERROR ? "error" : "warning",
-			g->message);
+		fprintf(out, ": %s: %s\n", g->severity == RB_DIAG_ERROR ? "error" : "warning", message);
+		free(message);
+		free(file);
 	}
 }
 

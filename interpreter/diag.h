@@ -37,7 +37,8 @@ void rb_diags_add(rb_diags *d, rb_severity sev, const char *file, int line, int 
 		  const char *fmt, ...) __attribute__((format(printf, 6, 7)));
 /** Sorts by file order of position (stable for equal positions). */
 void rb_diags_sort(rb_diags *d);
-/** Prints every diagnostic, one a line: "file:line:col: error: message". */
+/** Prints every diagnostic, one a line: "file:line:col: error: message", with
+ * hidden characters in file and message made visible (visible.h). */
 void rb_diags_print(const rb_diags *d, FILE *out);
 /** Releases the diagnostics (the struct itself is the caller's). */
 void rb_diags_free(rb_diags *d);

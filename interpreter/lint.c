@@ -6,6 +6,7 @@
 #include "luavm.h"
 #include "sqlexec.h"
 #include "sqlsplit.h"
+#include "visible.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -22,6 +23,8 @@ typedef struct {
 	rb_diags *d;
 	rb_strset known;   /* variables defined so far, in document order */
 	const rb_strset *outside; /* defined before the run (environment, --set); may be NULL */
+	int src_line;      /* line_offset's place in the source: line src_line starts at src_off */
+	size_t src_off;
 } lint_ctx;
 
 static void err_at(lint_ctx *c, int line, int col, const char *fmt, ...)
@@ -281,6 +284,144 @@ static void shell_block(lint_ctx *c, const rb_step *s, int shellcheck)
 	free(out);
 }
 
+/* --- hidden characters ----------------------------------------------------- */
+
+/*
+ * A control character or a bidirectional control inside something that runs
+ * makes a terminal (or an editor) show other code than what runs: an escape
+ * sequence can erase the rest of a line, a right-to-left override reorders
+ * it. Reviewing by reading is then meaningless, so each one is an error.
+ */
+static void hidden_error(lint_ctx *c, int line, int col, const char *where, const char *at,
+			 size_t len, const char *name)
+{
+	char *raw = rb_xstrndup(at, len);
+	char *shown = rb_visible(raw);
+	err_at(c, line, col, "hidden character in %s: %s (shown as %s); a terminal would not show what runs",
+	       where, name, shown);
+	free(shown);
+	free(raw);
+}
+
+/* Characters (not bytes) in text[0..n): what an editor counts as columns. */
+static int chars_in(const char *text, size_t n)
+{
+	int k = 0;
+	for (size_t i = 0; i < n; i++)
+		k += ((unsigned char)text[i] & 0xc0) != 0x80;
+	return k;
+}
+
+/*
+ * Each hidden character of text, whose first line is `line` and starts at
+ * column col0; columns count characters. Returns how many there were.
+ */
+static size_t hidden_in_text(lint_ctx *c, const char *text, int line, int col0, const char *where)
+{
+	size_t from = 0, len = 0, counted = 0, found = 0;
+	int col = 0; /* bytes before `counted` on its line: columns count bytes, as cmark's do */
+	const char *name;
+	long at;
+	while ((at = rb_visible_next(text, from, &len, &name)) >= 0) {
+		for (; counted < (size_t)at; counted++) {
+			if (text[counted] == '\n') {
+				line++;
+				col = 0;
+			} else {
+				col++;
+			}
+		}
+		hidden_error(c, line, col + col0, where, text + at, len, name);
+		found++;
+		from = (size_t)at + len;
+	}
+	return found;
+}
+
+/*
+ * Byte offset of line `line` (1-based) in the source, lines ended as
+ * CommonMark ends them (\n, \r\n or a lone \r), so that it matches the
+ * parser's step lines. Steps come in document order: the walk goes on from
+ * the line asked for last.
+ */
+static size_t line_offset(lint_ctx *c, int line)
+{
+	const char *src = c->rb->source;
+	size_t n = c->rb->source_len;
+	if (line < c->src_line) {
+		c->src_line = 1;
+		c->src_off = 0;
+	}
+	size_t i = c->src_off;
+	int l = c->src_line;
+	for (; l < line && i < n; i++)
+		if (src[i] == '\n' || (src[i] == '\r' && (i + 1 >= n || src[i + 1] != '\n')))
+			l++;
+	c->src_line = l;
+	c->src_off = i;
+	return i;
+}
+
+/* Hidden characters of an executable step: body, fence line, attributes. */
+static void hidden_check(lint_ctx *c, const rb_step *s)
+{
+	const char *src = c->rb->source ? c->rb->source : "";
+	size_t n = c->rb->source ? c->rb->source_len : 0;
+	size_t len, attrs = 0;
+	const char *name;
+	int end_line = s->body_line;
+	for (const char *p = s->body; *p; p++)
+		end_line += *p == '\n';
+
+	hidden_in_text(c, s->body, s->body_line, s->col, "an executable block");
+
+	/* The fence line as written: its characters have exact positions. */
+	size_t start = c->rb->source ? line_offset(c, s->line) : 0, stop = start;
+	while (stop < n && src[stop] != '\n' && src[stop] != '\r')
+		stop++;
+	char *fence = rb_xstrndup(src + start, stop - start);
+	size_t raw = hidden_in_text(c, fence, s->line, 1, "the info string of an executable block");
+	free(fence);
+
+	/* A lone carriage return ends a line for CommonMark, so it is not in the
+	 * body, but `cat` shows the line after it over the line before it. */
+	int line = s->line;
+	size_t ls = start;
+	for (size_t i = start; i < n && line <= end_line; i++) {
+		if (src[i] != '\n' && src[i] != '\r')
+			continue;
+		if (src[i] == '\r' && i + 1 < n && src[i + 1] == '\n')
+			continue;
+		if (src[i] == '\r')
+			hidden_error(c, line, chars_in(src + ls, i - ls) + 1, "an executable block", src + i, 1,
+				     "carriage return");
+		line++;
+		ls = i + 1;
+	}
+	if (raw)
+		return;
+
+	/* Not in the source but in an attribute: written as a character reference
+	 * or a JSON/YAML escape and decoded by the parser. Shown at the attribute. */
+	for (size_t k = 0; k < s->nattrs; k++) {
+		const rb_attr *a = &s->attrs[k];
+		const char *texts[2] = {a->key, a->value};
+		for (int t = 0; t < 2; t++) {
+			long at = texts[t] ? rb_visible_next(texts[t], 0, &len, &name) : -1;
+			for (; at >= 0; at = rb_visible_next(texts[t], (size_t)at + len, &len, &name)) {
+				char *where = rb_xasprintf("the attribute '%s' (written as an escape)", a->key);
+				hidden_error(c, a->line, a->col, where, texts[t] + at, len, name);
+				free(where);
+				attrs++;
+			}
+		}
+	}
+	long at = s->info && !attrs ? rb_visible_next(s->info, 0, &len, &name) : -1;
+	if (at >= 0)
+		hidden_error(c, s->line, s->col, "the info string of an executable block (written as an escape)",
+			     s->info + at, len, name);
+}
+
 /* --- destructive commands -------------------------------------------------- */
 
 static const char *destructive(const rb_step *s, const char *line)
@@ -327,7 +468,7 @@ static void destructive_check(lint_ctx *c, const rb_step *s)
 
 void rb_lint(const rb_runbook *rb, const rb_lint_opts *opts, rb_diags *diags)
 {
-	lint_ctx c = {rb, diags, RB_STRSET_INIT, opts ? opts->known : NULL};
+	lint_ctx c = {rb, diags, RB_STRSET_INIT, opts ? opts->known : NULL, 1, 0};
 	PGconn *trial = NULL;
 	int shellcheck = !(opts && opts->no_shellcheck) && on_path("shellcheck");
 
@@ -362,6 +503,8 @@ void rb_lint(const rb_runbook *rb, const rb_lint_opts *opts, rb_diags *diags)
 		const rb_step *s = &rb->steps[i];
 		if (s->kind == RB_STEP_DOC)
 			continue;
+		if (s->kind != RB_STEP_APPROVAL)
+			hidden_check(&c, s);
 		if (s->when.value) {
 			lua_compiles(&c, s->when.value, 1, s->when.line, s->when.col, "when=");
 			step_refs(&c, s->when.value, s->when.line, s->when.col, i, 0);

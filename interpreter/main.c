@@ -22,6 +22,7 @@
 #include "engine.h"
 #include "redact.h"
 #include "vars.h"
+#include "visible.h"
 #include "frontmatter.h"
 #include "parse.h"
 #include "plan.h"
@@ -462,7 +463,9 @@ static int cmd_check(const cli_args *a)
 				rb_json_key(&j, "severity");
 				rb_json_string(&j, g->severity == RB_DIAG_ERROR ? "error" : "warning");
 				rb_json_key(&j, "message");
-				rb_json_string(&j, g->message);
+				char *shown = rb_visible(g->message);
+				rb_json_string(&j, shown);
+				free(shown);
 				rb_json_end(&j, '}');
 			}
 		} else {

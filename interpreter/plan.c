@@ -1,50 +1,149 @@
 /*
  * plan.c - the plan in text and JSON.
+ *
+ * The plan is what a reviewer reads before approving a run, so it shows
+ * what is there: the text form is built whole, then its secrets are hidden
+ * and its hidden characters made visible (visible.h) in one pass; the JSON
+ * form redacts each string and escapes the characters json.c leaves raw
+ * (DEL, C1 controls, bidirectional controls). Secrets are the password of
+ * every connection string and the values of secret front matter variables.
  */
 #include "plan.h"
 #include "db.h"
 #include "json.h"
+#include "redact.h"
 #include "sqlsplit.h"
+#include "visible.h"
 
 #include <stdlib.h>
-
 #include <string.h>
+
+/* 1 when the front matter variable name holds a secret: listed in secrets: or named like one. */
+static int secret_name(const rb_runbook *rb, const char *name)
+{
+	for (size_t i = 0; i < rb->fm.nsecrets; i++)
+		if (!strcmp(rb->fm.secrets[i].value, name))
+			return 1;
+	return rb_redact_name_is_secret(name);
+}
+
+/* A connection string's password, unless it is a ${VAR} reference, goes into red. */
+static void add_dsn_password(rb_redactor *red, const char *dsn)
+{
+	char *pw = dsn ? rb_dsn_password(dsn) : NULL;
+	if (pw && !strstr(pw, "${"))
+		rb_redactor_add(red, pw);
+	free(pw);
+}
+
+/* Every secret the document itself holds: passwords of its connection strings
+ * (database:, databases:, env values that are connection strings) and the
+ * values of its secret variables. */
+static void collect_secrets(const rb_runbook *rb, rb_redactor *red)
+{
+	const rb_front_matter *fm = &rb->fm;
+	add_dsn_password(red, fm->database.value);
+	for (size_t i = 0; i < fm->ndatabases; i++)
+		add_dsn_password(red, fm->databases[i].value);
+	for (size_t i = 0; i < fm->nenv; i++) {
+		const char *v = fm->env[i].value;
+		if (!v)
+			continue;
+		if (secret_name(rb, fm->env[i].key))
+			rb_redactor_add(red, v);
+		else if (strstr(v, "://") || strstr(v, "password"))
+			add_dsn_password(red, v);
+	}
+}
 
 static const char *role_name(rb_role r)
 {
 	return r == RB_ROLE_ON_FAILURE ? "on_failure" : r == RB_ROLE_MANUAL ? "manual" : "main";
 }
 
-static void kv_object(rb_json *j, const char *key, const rb_kv *kv, size_t n)
+/* A string from the document, its secrets hidden; NULL writes null. */
+static void jstr(rb_json *j, const rb_redactor *red, const char *s)
+{
+	char *r = s ? rb_redact(red, s) : NULL;
+	rb_json_string(j, r);
+	free(r);
+}
+
+/* A connection string, its password shown as ***. */
+static void jdsn(rb_json *j, const rb_redactor *red, const char *dsn)
+{
+	char *r = dsn ? rb_dsn_redact(dsn) : NULL;
+	jstr(j, red, r);
+	free(r);
+}
+
+/* databases: (values are connection strings) or env: (secret values hidden). */
+static void kv_object(rb_json *j, const rb_runbook *rb, const rb_redactor *red, const char *key,
+		      const rb_kv *kv, size_t n, int dsns)
 {
 	rb_json_key(j, key);
 	rb_json_object_begin(j);
 	for (size_t i = 0; i < n; i++) {
 		rb_json_key(j, kv[i].key);
-		rb_json_string(j, kv[i].value);
+		if (!dsns && kv[i].value && secret_name(rb, kv[i].key))
+			rb_json_string(j, "***");
+		else if (dsns || (kv[i].value && (strstr(kv[i].value, "://") || strstr(kv[i].value, "password"))))
+			jdsn(j, red, kv[i].value);
+		else
+			jstr(j, red, kv[i].value);
 	}
 	rb_json_end(j, '}');
 }
 
-static void pos_list(rb_json *j, const char *key, const rb_pos_str *l, size_t n)
+static void pos_list(rb_json *j, const rb_redactor *red, const char *key, const rb_pos_str *l, size_t n)
 {
 	rb_json_key(j, key);
 	rb_json_array_begin(j);
 	for (size_t i = 0; i < n; i++)
-		rb_json_string(j, l[i].value);
+		jstr(j, red, l[i].value);
 	rb_json_end(j, ']');
 }
 
-static void render_json(const rb_runbook *rb, const rb_plan_opts *opts, rb_buf *out)
+/* The code point of the UTF-8 sequence at p, n bytes long (1..3). */
+static unsigned code_point(const unsigned char *p, size_t n)
+{
+	if (n == 1)
+		return p[0];
+	if (n == 2)
+		return ((unsigned)(p[0] & 0x1f) << 6) | (p[1] & 0x3f);
+	return ((unsigned)(p[0] & 0x0f) << 12) | ((unsigned)(p[1] & 0x3f) << 6) | (p[2] & 0x3f);
+}
+
+/*
+ * Appends JSON text to out with the hidden characters json.c writes raw (DEL,
+ * C1 and bidirectional controls) as \uXXXX. json.c escapes every other
+ * control character, and JSON's own syntax (brackets, quotes, commas, white
+ * space) has none of these, so each one is inside a string.
+ */
+static void json_visible(const char *json, rb_buf *out)
+{
+	size_t from = 0, len = 0;
+	const char *name;
+	long at;
+	while ((at = rb_visible_next(json, from, &len, &name)) >= 0) {
+		rb_buf_add(out, json + from, (size_t)at - from);
+		rb_buf_printf(out, "\\u%04x", code_point((const unsigned char *)json + at, len));
+		from = (size_t)at + len;
+	}
+	rb_buf_puts(out, json + from);
+}
+
+static void render_json(const rb_runbook *rb, const rb_plan_opts *opts, const rb_redactor *red,
+			rb_buf *out)
 {
 	rb_json j;
 	rb_json_init(&j, out, 1);
 	const rb_front_matter *fm = &rb->fm;
 	rb_json_object_begin(&j);
 	rb_json_key(&j, "file");
-	rb_json_string(&j, rb->path);
+	jstr(&j, red, rb->path);
 	rb_json_key(&j, "title");
-	rb_json_string(&j, rb->title);
+	jstr(&j, red, rb->title);
 
 	rb_json_key(&j, "front_matter");
 	if (!fm->present) {
@@ -53,39 +152,39 @@ static void render_json(const rb_runbook *rb, const rb_plan_opts *opts, rb_buf *
 		rb_json_object_begin(&j);
 		if (fm->title) {
 			rb_json_key(&j, "title");
-			rb_json_string(&j, fm->title);
+			jstr(&j, red, fm->title);
 		}
 		if (fm->database.value) {
 			rb_json_key(&j, "database");
-			rb_json_string(&j, fm->database.value);
+			jdsn(&j, red, fm->database.value);
 		}
 		if (fm->ndatabases)
-			kv_object(&j, "databases", fm->databases, fm->ndatabases);
+			kv_object(&j, rb, red, "databases", fm->databases, fm->ndatabases, 1);
 		if (fm->shell) {
 			rb_json_key(&j, "shell");
-			rb_json_string(&j, fm->shell);
+			jstr(&j, red, fm->shell);
 		}
 		if (fm->nenv)
-			kv_object(&j, "env", fm->env, fm->nenv);
+			kv_object(&j, rb, red, "env", fm->env, fm->nenv, 0);
 		if (fm->nsecrets)
-			pos_list(&j, "secrets", fm->secrets, fm->nsecrets);
+			pos_list(&j, red, "secrets", fm->secrets, fm->nsecrets);
 		if (fm->timeout_ms >= 0) {
 			rb_json_key(&j, "timeout_ms");
 			rb_json_int(&j, fm->timeout_ms);
 		}
 		if (fm->on_failure.value) {
 			rb_json_key(&j, "on_failure");
-			rb_json_string(&j, fm->on_failure.value);
+			jstr(&j, red, fm->on_failure.value);
 		}
 		if (fm->nmanual)
-			pos_list(&j, "manual", fm->manual, fm->nmanual);
+			pos_list(&j, red, "manual", fm->manual, fm->nmanual);
 		if (fm->audit_repo || fm->audit_ref) {
 			rb_json_key(&j, "audit");
 			rb_json_object_begin(&j);
 			rb_json_key(&j, "repo");
-			rb_json_string(&j, fm->audit_repo);
+			jstr(&j, red, fm->audit_repo);
 			rb_json_key(&j, "ref");
-			rb_json_string(&j, fm->audit_ref);
+			jstr(&j, red, fm->audit_ref);
 			rb_json_end(&j, '}');
 		}
 		rb_json_end(&j, '}');
@@ -112,15 +211,15 @@ static void render_json(const rb_runbook *rb, const rb_plan_opts *opts, rb_buf *
 		const rb_section *s = &rb->sections[i];
 		rb_json_object_begin(&j);
 		rb_json_key(&j, "slug");
-		rb_json_string(&j, s->slug);
+		jstr(&j, red, s->slug);
 		rb_json_key(&j, "title");
-		rb_json_string(&j, s->title);
+		jstr(&j, red, s->title);
 		rb_json_key(&j, "level");
 		rb_json_int(&j, s->level);
 		rb_json_key(&j, "line");
 		rb_json_int(&j, s->line);
 		rb_json_key(&j, "parent");
-		rb_json_string(&j, s->parent > 0 ? rb->sections[s->parent].slug : NULL);
+		jstr(&j, red, s->parent > 0 ? rb->sections[s->parent].slug : NULL);
 		rb_json_key(&j, "role");
 		rb_json_string(&j, role_name(s->role));
 		rb_json_end(&j, '}');
@@ -138,21 +237,21 @@ static void render_json(const rb_runbook *rb, const rb_plan_opts *opts, rb_buf *
 		else
 			rb_json_null(&j);
 		rb_json_key(&j, "id");
-		rb_json_string(&j, s->id);
+		jstr(&j, red, s->id);
 		rb_json_key(&j, "kind");
 		rb_json_string(&j, rb_step_kind_name(s->kind));
 		rb_json_key(&j, "lang");
-		rb_json_string(&j, s->lang);
+		jstr(&j, red, s->lang);
 		rb_json_key(&j, "role");
 		rb_json_string(&j, role_name(s->role));
 		rb_json_key(&j, "runs");
 		rb_json_bool(&j, rb_step_runnable(s) && s->role != RB_ROLE_MANUAL);
 		rb_json_key(&j, "section");
-		rb_json_string(&j, s->section > 0 ? rb->sections[s->section].slug : NULL);
+		jstr(&j, red, s->section > 0 ? rb->sections[s->section].slug : NULL);
 		rb_buf path = RB_BUF_INIT;
 		rb_section_path(rb, s->section, &path);
 		rb_json_key(&j, "path");
-		rb_json_string(&j, rb_buf_cstr(&path));
+		jstr(&j, red, rb_buf_cstr(&path));
 		rb_buf_free(&path);
 		rb_json_key(&j, "line");
 		rb_json_int(&j, s->line);
@@ -163,7 +262,7 @@ static void render_json(const rb_runbook *rb, const rb_plan_opts *opts, rb_buf *
 			rb_json_object_begin(&j);
 			for (size_t k = 0; k < s->nattrs; k++) {
 				rb_json_key(&j, s->attrs[k].key);
-				rb_json_string(&j, s->attrs[k].value);
+				jstr(&j, red, s->attrs[k].value);
 			}
 			rb_json_end(&j, '}');
 		}
@@ -173,7 +272,7 @@ static void render_json(const rb_runbook *rb, const rb_plan_opts *opts, rb_buf *
 			for (size_t k = 0; k < s->nitems; k++) {
 				rb_json_object_begin(&j);
 				rb_json_key(&j, "text");
-				rb_json_string(&j, s->items[k].text);
+				jstr(&j, red, s->items[k].text);
 				rb_json_key(&j, "checked");
 				rb_json_bool(&j, s->items[k].checked);
 				rb_json_key(&j, "line");
@@ -184,31 +283,31 @@ static void render_json(const rb_runbook *rb, const rb_plan_opts *opts, rb_buf *
 		} else {
 			if (s->kind == RB_STEP_SQL) {
 				rb_json_key(&j, "db");
-				rb_json_string(&j, s->db ? s->db : "default");
+				jstr(&j, red, s->db ? s->db : "default");
 				rb_json_key(&j, "transaction");
 				rb_json_string(&j, s->transaction == RB_TXN_NONE ? "none" : "single");
 			}
 			rb_json_key(&j, "body_line");
 			rb_json_int(&j, s->body_line);
 			rb_json_key(&j, "body");
-			rb_json_string(&j, s->body);
+			jstr(&j, red, s->body);
 		}
 		rb_json_end(&j, '}');
 	}
 	rb_json_end(&j, ']');
 
 	rb_json_key(&j, "on_failure");
-	rb_json_string(&j, rb->on_failure_section >= 0 ? rb->sections[rb->on_failure_section].slug : NULL);
+	jstr(&j, red, rb->on_failure_section >= 0 ? rb->sections[rb->on_failure_section].slug : NULL);
 	if (opts->audit) {
 		rb_json_key(&j, "audit");
-		rb_json_string(&j, opts->audit);
+		jstr(&j, red, opts->audit);
 	}
 	rb_json_key(&j, "manual");
 	rb_json_array_begin(&j);
 	for (size_t i = 1; i < rb->nsections; i++) {
 		const rb_section *s = &rb->sections[i];
 		if (s->role == RB_ROLE_MANUAL && (s->parent < 0 || rb->sections[s->parent].role != RB_ROLE_MANUAL))
-			rb_json_string(&j, s->slug);
+			jstr(&j, red, s->slug);
 	}
 	rb_json_end(&j, ']');
 	rb_json_end(&j, '}');
@@ -282,8 +381,14 @@ static void sql_summary(const rb_runbook *rb, const rb_step *s, rb_buf *out)
 		const rb_sql_item *it = &items[i];
 		const char *t = it->kind == RB_SQL_META ? NULL : it->text;
 		if (t) {
-			size_t k = strcspn(t, "\n");
-			rb_buf_printf(out, "      %d: %.*s%s\n", it->line, (int)(k > 100 ? 100 : k), t,
+			size_t k = strcspn(t, "\n"), shown = k;
+			if (shown > 100) {
+				/* cut at a character boundary, not inside one */
+				shown = 100;
+				while (shown > 0 && ((unsigned char)t[shown] & 0xc0) == 0x80)
+					shown--;
+			}
+			rb_buf_printf(out, "      %d: %.*s%s\n", it->line, (int)shown, t,
 				      t[k] || k > 100 ? " ..." : "");
 		} else {
 			rb_buf_printf(out, "      %d: \\%s %s\n", it->line, it->command, it->args);
@@ -356,10 +461,16 @@ static void render_text(const rb_runbook *rb, const rb_plan_opts *opts, rb_buf *
 	rb_buf_printf(out, "Plan: %s\n", rb->title);
 	rb_buf_printf(out, "File: %s\n", rb->path);
 	const rb_front_matter *fm = &rb->fm;
-	if (fm->database.value)
-		rb_buf_printf(out, "Database: %s\n", fm->database.value);
-	for (size_t i = 0; i < fm->ndatabases; i++)
-		rb_buf_printf(out, "Database %s: %s\n", fm->databases[i].key, fm->databases[i].value);
+	if (fm->database.value) {
+		char *dsn = rb_dsn_redact(fm->database.value);
+		rb_buf_printf(out, "Database: %s\n", dsn);
+		free(dsn);
+	}
+	for (size_t i = 0; i < fm->ndatabases; i++) {
+		char *dsn = rb_dsn_redact(fm->databases[i].value);
+		rb_buf_printf(out, "Database %s: %s\n", fm->databases[i].key, dsn);
+		free(dsn);
+	}
 	if (fm->nenv) {
 		rb_buf_puts(out, "Variables:");
 		for (size_t i = 0; i < fm->nenv; i++)
@@ -407,8 +518,18 @@ static void render_text(const rb_runbook *rb, const rb_plan_opts *opts, rb_buf *
 
 void rb_plan_render(const rb_runbook *rb, const rb_plan_opts *opts, rb_buf *out)
 {
-	if (opts->json)
-		render_json(rb, opts, out);
-	else
-		render_text(rb, opts, out);
+	rb_redactor red = RB_REDACTOR_INIT;
+	rb_buf raw = RB_BUF_INIT, hidden = RB_BUF_INIT;
+	collect_secrets(rb, &red);
+	if (opts->json) {
+		render_json(rb, opts, &red, &raw);
+		json_visible(rb_buf_cstr(&raw), out);
+	} else {
+		render_text(rb, opts, &raw);
+		rb_redact_into(&red, raw.data, raw.len, &hidden);
+		rb_visible_into(hidden.data, hidden.len, out);
+	}
+	rb_buf_free(&hidden);
+	rb_buf_free(&raw);
+	rb_redactor_free(&red);
 }

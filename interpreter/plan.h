@@ -4,6 +4,12 @@
  * `runbook plan` and `runbook run --dry-run` print this; the JSON form is
  * the parser's golden output. Printing spawns nothing, connects to nothing
  * and writes nothing but the output buffer.
+ *
+ * The plan is safe to show on a terminal: every text from the document has
+ * its hidden characters made visible (visible.h; in JSON, as \u escapes),
+ * a connection string's password is shown as ***, and so is the value of a
+ * front matter variable that is secret (named in secrets: or named like a
+ * secret, redact.h) wherever the document repeats it.
  */
 #ifndef RB_PLAN_H
 #define RB_PLAN_H

@@ -26,7 +26,12 @@ static size_t hidden_at(const unsigned char *p, size_t avail, unsigned *cp, cons
 		*name = "C1 control character";
 		return 2;
 	}
-	if (*p == 0xe2 && avail >= 3) {
+	if (*p == 0xd8 && avail >= 2 && p[1] == 0x9c) {
+		*cp = 0x061c;
+		*name = "Unicode bidirectional control character";
+		return 2;
+	}
+	if (*p == 0xe2 && avail >= 3 && (p[1] & 0xc0) == 0x80 && (p[2] & 0xc0) == 0x80) {
 		unsigned c = ((unsigned)(p[0] & 0x0f) << 12) | ((unsigned)(p[1] & 0x3f) << 6) | (p[2] & 0x3f);
 		if (c == 0x200e || c == 0x200f || (c >= 0x202a && c <= 0x202e) || (c >= 0x2066 && c <= 0x2069)) {
 			*cp = c;
@@ -54,8 +59,8 @@ void rb_visible_into(const char *text, size_t len, rb_buf *out)
 		rb_buf_add(out, text + run, i - run);
 		if (cp == 0x1b)
 			rb_buf_puts(out, "\\e");
-		else if (cp < 0x100)
-			rb_buf_printf(out, n == 1 ? "\\x%02x" : "\\u%04x", cp);
+		else if (n == 1)
+			rb_buf_printf(out, "\\x%02x", cp);
 		else
 			rb_buf_printf(out, "\\u%04x", cp);
 		i += n;
@@ -75,10 +80,15 @@ char *rb_visible(const char *text)
 
 long rb_visible_next(const char *text, size_t from, size_t *len, const char **name)
 {
-	size_t n = strlen(text);
-	for (size_t i = from; i < n; i++) {
+	/* No strlen: callers step through a text hidden character by hidden
+	 * character, and each step must cost only the bytes it passes. */
+	const unsigned char *t = (const unsigned char *)text;
+	for (size_t i = from; t[i]; i++) {
 		unsigned cp;
-		size_t k = hidden_at((const unsigned char *)text + i, n - i, &cp, name);
+		size_t avail = 1;
+		while (avail < 3 && t[i + avail])
+			avail++;
+		size_t k = hidden_at(t + i, avail, &cp, name);
 		if (k) {
 			*len = k;
 			return (long)i;

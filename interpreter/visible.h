@@ -11,8 +11,9 @@
  *
  * Made visible: C0 controls but tab and newline (ESC as \e, others as \xNN:
  * BEL \x07, CR \x0d), DEL (\x7f), C1 controls U+0080..U+009F (\u0085) and
- * the bidirectional controls U+200E, U+200F, U+202A..U+202E, U+2066..U+2069
- * (\u202e). Everything else, backslashes included, is copied unchanged.
+ * the bidirectional controls U+061C, U+200E, U+200F, U+202A..U+202E,
+ * U+2066..U+2069 (\u202e). Everything else, backslashes included, is copied
+ * unchanged, and so are bytes that are not valid UTF-8.
  */
 #ifndef RB_VISIBLE_H
 #define RB_VISIBLE_H
@@ -28,10 +29,11 @@ void rb_visible_into(const char *text, size_t len, rb_buf *out);
 char *rb_visible(const char *text);
 
 /**
- * Finds the next hidden character in text at or after byte `from`. Returns
- * its byte offset and sets *len (its length in bytes) and *name (a static
- * description such as "escape (ESC)" or "right-to-left override U+202E"),
- * or returns -1 when there is none.
+ * Finds the next hidden character in text at or after byte `from` (at most
+ * strlen(text)). Returns its byte offset and sets *len (its length in bytes)
+ * and *name (a static description such as "escape character (ESC)" or
+ * "right-to-left override U+202E"), or returns -1 when there is none. Text
+ * before `from` is not read, so stepping through a text costs its length.
  */
 long rb_visible_next(const char *text, size_t from, size_t *len, const char **name);
 
