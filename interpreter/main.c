@@ -91,9 +91,9 @@ static const cli_option options[] = {
 	 "NAME=VALUE lines, each a secret (the file must not be readable by others: chmod 600)"},
 	{OPT_YES, "yes", NULL, CMD_RUN, "approve task lists and plain confirmations"},
 	{OPT_CONFIRM, "confirm", "PHRASE", CMD_RUN, "the phrase a confirm=\"PHRASE\" step asks for"},
-	{OPT_FROM, "from", "ID", CMD_RUN, "start at step ID"},
-	{OPT_ONLY, "only", "ID", CMD_RUN, "run only step ID"},
-	{OPT_SKIP_GUARDS, "skip-guards", NULL, CMD_RUN,
+	{OPT_FROM, "from", "ID", CMD_RUN | CMD_PLAN, "start at step ID (the guards before it are checked again)"},
+	{OPT_ONLY, "only", "ID", CMD_RUN | CMD_PLAN, "run only step ID (the guards before it are checked again)"},
+	{OPT_SKIP_GUARDS, "skip-guards", NULL, CMD_RUN | CMD_PLAN,
 	 "with --from/--only/--resume: do not check the gates and approvals before it again (asked, recorded)"},
 	{OPT_DB, "db", "URL", CMD_RUN | CMD_CHECK,
 	 "run: the default database connection; check: trial-run SQL blocks there, rolled back"},
@@ -105,7 +105,7 @@ static const cli_option options[] = {
 	{OPT_AUDIT_REPO, "audit-repo", "DIR", CMD_RUN | CMD_PLAN | CMD_LOG | CMD_SHOW,
 	 "the git repository of audit records"},
 	{OPT_NO_AUDIT, "no-audit", NULL, CMD_RUN, "do not record the run"},
-	{OPT_RESUME, "resume", NULL, CMD_RUN,
+	{OPT_RESUME, "resume", NULL, CMD_RUN | CMD_PLAN,
 	 "continue the last failed or interrupted run after its last successful step"},
 	{OPT_FORCE, "force", NULL, CMD_RUN, "with --resume: resume even if the runbook changed"},
 	{OPT_NO_PREFLIGHT, "no-preflight", NULL, CMD_RUN,
@@ -422,16 +422,46 @@ static int cmd_list(const rb_runbook *rb)
 	return RB_EXIT_OK;
 }
 
+/* plan (and run --dry-run): the whole runbook, or what a partial run or a resume would do. */
 static int cmd_plan(const rb_runbook *rb, const cli_args *a)
 {
+	int rc = RB_EXIT_OK;
+	rb_error err = RB_ERROR_INIT;
+	rb_resume_point rp;
+	char *resume = NULL;
+	memset(&rp, 0, sizeof rp);
 	char *audit = a->no_audit ? rb_xstrdup("none (--no-audit)") : rb_audit_describe(rb, a->audit_repo);
-	rb_plan_opts po = {a->json, 0, audit};
+	rb_plan_opts po = {a->json, 0, audit, a->run.from, a->run.only, a->run.skip_guards, NULL};
+	if (a->resume) {
+		if (rb_audit_resume_point(rb, a->audit_repo, a->force, &rp, &err) < 0) {
+			char *m = rb_error_format(&err);
+			fprintf(stderr, "%s\n", m);
+			free(m);
+			rc = err.code ? err.code : RB_EXIT_USAGE;
+			goto done;
+		}
+		resume = rb_xasprintf("continues run %s at step '%s' (%zu captured value%s restored)", rp.run,
+				      rp.from, rp.ncaptures, rp.ncaptures == 1 ? "" : "s");
+		po.from = rp.from;
+		po.resume = resume;
+	}
+	rb_run_opts selected = a->run;
+	selected.from = po.from;
+	if (rb_preflight_options(rb, &selected, &err) < 0) {
+		fprintf(stderr, "runbook: %s\n", err.message);
+		rc = RB_EXIT_USAGE;
+		goto done;
+	}
 	rb_buf out = RB_BUF_INIT;
 	rb_plan_render(rb, &po, &out);
 	fwrite(out.data, 1, out.len, stdout);
 	rb_buf_free(&out);
+done:
+	rb_error_clear(&err);
+	rb_resume_point_free(&rp);
+	free(resume);
 	free(audit);
-	return RB_EXIT_OK;
+	return rc;
 }
 
 /* check: every file, every finding, one exit code. */

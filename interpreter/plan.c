@@ -13,19 +13,11 @@
 #include "json.h"
 #include "redact.h"
 #include "sqlsplit.h"
+#include "select.h"
 #include "visible.h"
 
 #include <stdlib.h>
 #include <string.h>
-
-/* 1 when the front matter variable name holds a secret: listed in secrets: or named like one. */
-static int secret_name(const rb_runbook *rb, const char *name)
-{
-	for (size_t i = 0; i < rb->fm.nsecrets; i++)
-		if (!strcmp(rb->fm.secrets[i].value, name))
-			return 1;
-	return rb_redact_name_is_secret(name);
-}
 
 /* A connection string's password, unless it is a ${VAR} reference, goes into red. */
 static void add_dsn_password(rb_redactor *red, const char *dsn)
@@ -49,7 +41,7 @@ static void collect_secrets(const rb_runbook *rb, rb_redactor *red)
 		const char *v = fm->env[i].value;
 		if (!v)
 			continue;
-		if (secret_name(rb, fm->env[i].key))
+		if (rb_runbook_is_secret(rb, fm->env[i].key))
 			rb_redactor_add(red, v);
 		else if (strstr(v, "://") || strstr(v, "password"))
 			add_dsn_password(red, v);
@@ -85,7 +77,7 @@ static void kv_object(rb_json *j, const rb_runbook *rb, const rb_redactor *red, 
 	rb_json_object_begin(j);
 	for (size_t i = 0; i < n; i++) {
 		rb_json_key(j, kv[i].key);
-		if (!dsns && kv[i].value && secret_name(rb, kv[i].key))
+		if (!dsns && kv[i].value && rb_runbook_is_secret(rb, kv[i].key))
 			rb_json_string(j, "***");
 		else if (dsns || (kv[i].value && (strstr(kv[i].value, "://") || strstr(kv[i].value, "password"))))
 			jdsn(j, red, kv[i].value);
@@ -226,11 +218,29 @@ static void render_json(const rb_runbook *rb, const rb_plan_opts *opts, const rb
 	}
 	rb_json_end(&j, ']');
 
+	rb_selection *sel = NULL;
+	if (opts->from || opts->only) {
+		sel = rb_xcalloc(rb->nsteps + 1, sizeof *sel);
+		rb_select_steps(rb, opts->from, opts->only, opts->skip_guards, sel);
+		rb_json_key(&j, "selection");
+		rb_json_object_begin(&j);
+		rb_json_key(&j, opts->only ? "only" : "from");
+		jstr(&j, red, opts->only ? opts->only : opts->from);
+		rb_json_key(&j, "skip_guards");
+		rb_json_bool(&j, opts->skip_guards);
+		rb_json_key(&j, "resume");
+		jstr(&j, red, opts->resume);
+		rb_json_end(&j, '}');
+	}
 	rb_json_key(&j, "steps");
 	rb_json_array_begin(&j);
 	for (size_t i = 0; i < rb->nsteps; i++) {
 		const rb_step *s = &rb->steps[i];
 		rb_json_object_begin(&j);
+		if (sel && s->role == RB_ROLE_MAIN && rb_step_runnable(s)) {
+			rb_json_key(&j, "selected");
+			rb_json_string(&j, rb_selection_name(sel[i]));
+		}
 		rb_json_key(&j, "number");
 		if (s->number)
 			rb_json_int(&j, s->number);
@@ -295,6 +305,7 @@ static void render_json(const rb_runbook *rb, const rb_plan_opts *opts, const rb
 		rb_json_end(&j, '}');
 	}
 	rb_json_end(&j, ']');
+	free(sel);
 
 	rb_json_key(&j, "on_failure");
 	jstr(&j, red, rb->on_failure_section >= 0 ? rb->sections[rb->on_failure_section].slug : NULL);
@@ -397,8 +408,46 @@ static void sql_summary(const rb_runbook *rb, const rb_step *s, rb_buf *out)
 	rb_sql_items_free(items, n);
 }
 
+/* What a partial run does with a step it does not simply run, for the plan. */
+static const char *selection_note(rb_selection sel)
+{
+	switch (sel) {
+	case RB_SEL_GUARD: return "  (guard: checked again before the selection)";
+	case RB_SEL_GUARD_SKIPPED: return "  (guard: skipped by --skip-guards)";
+	case RB_SEL_ARM: return "  (armed before the selection)";
+	case RB_SEL_COMPUTE: return "  (runs again: computes what the guards read)";
+	case RB_SEL_SKIP: return "  (not selected: skipped)";
+	case RB_SEL_RUN: break;
+	}
+	return "";
+}
+
+/* The summary of a partial run: which guards, which steps. */
+static void render_selection(const rb_runbook *rb, const rb_plan_opts *opts, const rb_selection *sel,
+			     rb_buf *out)
+{
+	static const rb_selection order[] = {RB_SEL_GUARD, RB_SEL_GUARD_SKIPPED, RB_SEL_ARM, RB_SEL_COMPUTE,
+					     RB_SEL_RUN, RB_SEL_SKIP};
+	static const char *const label[] = {"checks again", "skips the guards (--skip-guards)", "arms",
+					    "computes", "runs", "skips"};
+	if (opts->resume)
+		rb_buf_printf(out, "Resume: %s\n", opts->resume);
+	rb_buf_printf(out, "Selection: %s %s\n", opts->only ? "--only" : "--from", opts->only ? opts->only : opts->from);
+	for (size_t k = 0; k < sizeof order / sizeof order[0]; k++) {
+		size_t n = 0;
+		for (size_t i = 0; i < rb->nsteps; i++) {
+			const rb_step *st = &rb->steps[i];
+			if (st->role != RB_ROLE_MAIN || !rb_step_runnable(st) || sel[i] != order[k])
+				continue;
+			rb_buf_printf(out, "%s%s", n++ ? ", " : "  ", st->id);
+		}
+		if (n)
+			rb_buf_printf(out, " -- %s\n", label[k]);
+	}
+}
+
 static void render_step(const rb_runbook *rb, const rb_step *s, size_t total, int preview,
-			rb_buf *out)
+			const rb_selection *sel, rb_buf *out)
 {
 	if (s->kind == RB_STEP_DOC) {
 		rb_buf_printf(out, "  [-] doc%s%s%s  %s:%d  (documentation, not run)\n",
@@ -418,6 +467,8 @@ static void render_step(const rb_runbook *rb, const rb_step *s, size_t total, in
 		rb_buf_puts(out, "  (manual: never run)");
 	else if (s->role == RB_ROLE_ON_FAILURE)
 		rb_buf_puts(out, "  (runs on failure)");
+	else if (sel)
+		rb_buf_puts(out, selection_note(sel[s - rb->steps]));
 	rb_buf_putc(out, '\n');
 	rb_buf path = RB_BUF_INIT;
 	rb_section_path(rb, s->section, &path);
@@ -488,9 +539,17 @@ static void render_text(const rb_runbook *rb, const rb_plan_opts *opts, rb_buf *
 		      "%zu documentation block%s not run\n\n",
 		      main_n, approvals, approvals == 1 ? "" : "s", gates, gates == 1 ? "" : "s",
 		      aborts, aborts == 1 ? "" : "s", docs, docs == 1 ? "" : "s");
+	rb_selection *sel = NULL;
+	if (opts->from || opts->only) {
+		sel = rb_xcalloc(rb->nsteps + 1, sizeof *sel);
+		rb_select_steps(rb, opts->from, opts->only, opts->skip_guards, sel);
+		render_selection(rb, opts, sel, out);
+		rb_buf_putc(out, '\n');
+	}
 	for (size_t i = 0; i < rb->nsteps; i++)
 		if (rb->steps[i].role == RB_ROLE_MAIN)
-			render_step(rb, &rb->steps[i], main_n, preview, out);
+			render_step(rb, &rb->steps[i], main_n, preview, sel, out);
+	free(sel);
 	if (rb->on_failure_section >= 0) {
 		rb_buf_printf(out, "\nOn failure: section \"%s\" (#%s) runs after a failure, a false "
 			      "gate, an abort or an interrupt\n",
@@ -499,7 +558,7 @@ static void render_text(const rb_runbook *rb, const rb_plan_opts *opts, rb_buf *
 		size_t n = rb_runbook_count(rb, RB_ROLE_ON_FAILURE);
 		for (size_t i = 0; i < rb->nsteps; i++)
 			if (rb->steps[i].role == RB_ROLE_ON_FAILURE)
-				render_step(rb, &rb->steps[i], n, preview, out);
+				render_step(rb, &rb->steps[i], n, preview, NULL, out);
 	}
 	int any_manual = 0;
 	for (size_t i = 1; i < rb->nsections; i++) {
@@ -513,7 +572,7 @@ static void render_text(const rb_runbook *rb, const rb_plan_opts *opts, rb_buf *
 	}
 	for (size_t i = 0; any_manual && i < rb->nsteps; i++)
 		if (rb->steps[i].role == RB_ROLE_MANUAL)
-			render_step(rb, &rb->steps[i], 0, preview, out);
+			render_step(rb, &rb->steps[i], 0, preview, NULL, out);
 }
 
 void rb_plan_render(const rb_runbook *rb, const rb_plan_opts *opts, rb_buf *out)

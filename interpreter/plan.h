@@ -21,6 +21,10 @@ typedef struct {
 	int json;           /* one JSON document instead of text */
 	int preview_lines;  /* body lines shown per step in text form (default 6) */
 	const char *audit;  /* where the record of a run would go; NULL: not shown */
+	const char *from;   /* --from / --only: show the partial run's selection (select.h) */
+	const char *only;
+	int skip_guards;
+	const char *resume; /* --resume: one line on the run continued; NULL: none */
 } rb_plan_opts;
 
 /** Appends the plan of rb to out (owned by the caller). */

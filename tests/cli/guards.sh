@@ -62,6 +62,21 @@ echo after
 ```
 MD
 
+# 0. The plan shows the same selection, touching nothing.
+"$bin" plan --only destroy prod.md > out
+grep -qx '  production-change-2, window -- checks again' out || fail "plan --only: guards not listed"
+grep -qx '  stop-file -- arms' out || fail "plan --only: abort condition not listed"
+grep -qx '  clock -- computes' out || fail "plan --only: lua step not listed"
+grep -qx '  destroy -- runs' out || fail "plan --only: the selected step not listed"
+grep -qx '  prepare, after -- skips' out || fail "plan --only: skipped steps not listed"
+"$bin" plan --from destroy --skip-guards prod.md > out
+grep -qx '  production-change-2, window -- skips the guards (--skip-guards)' out || fail "plan --skip-guards"
+grep -qx '  destroy, after -- runs' out || fail "plan --from: the steps to run"
+"$bin" plan --json --only destroy prod.md > out
+python3 -c 'import json,sys; d=json.load(open("out")); s={x["id"]: x.get("selected") for x in d["steps"]}; assert s["window"]=="guard" and s["destroy"]=="run" and s["prepare"]=="skip" and s["clock"]=="compute", s' \
+  || fail "plan --json: selection"
+[ ! -e "$audit" ] || fail "plan wrote something"
+
 # 1. Closed gate: --only and --from on the destructive step stop at it.
 for sel in "--only destroy" "--from destroy"; do
   # shellcheck disable=SC2086
@@ -151,6 +166,9 @@ MD
 run 1 resume.md
 touch fixed
 touch -d '-1 hour' backup.dump
+"$bin" plan --audit-repo "$audit" --resume resume.md > out || fail "plan --resume failed"
+grep -q "^Resume: continues run .* at step 'migrate'" out || fail "plan --resume: the run continued"
+grep -qx '  backup-fresh -- checks again' out || fail "plan --resume: the backup gate is not re-checked"
 run 3 --resume resume.md
 grep -q "step 'backup-fresh': gate closed" err || fail "--resume did not re-check the backup gate"
 grep -q migrated out && fail "--resume migrated behind a stale backup"
