@@ -1,23 +1,40 @@
 /*
- * luavm.c - the Lua sandbox: a fresh state per evaluation, limits through
- * the allocator and a count hook, and the runbook API built on the host.
+ * luavm.c - the Lua sandbox: a fresh state per evaluation in a child
+ * process, limits through the allocator, a count hook and the parent's
+ * deadline, and the runbook API built on the host (reached through
+ * luavm_wire.c).
  *
  * Chunks are compiled with (line - 1) newlines in front, so Lua's own line
  * numbers are the runbook's and its messages read "deploy.md:42: ...".
  */
-#define _POSIX_C_SOURCE 200809L
+#define _GNU_SOURCE
 #include "luavm.h"
+#include "luavm_wire.h"
+#include "signals.h"
 
 #include <errno.h>
 #include <lauxlib.h>
 #include <lua.h>
 #include <lualib.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
 
 #define HOOK_EVERY 1000
+#define KILL_GRACE_MS 250   /* past max_ms, before the child is killed from outside */
+#define POLL_MAX_MS 50      /* how often the parent looks at the clock and the signals */
+#define READ_CHUNK (64 * 1024)
 
 enum { LIMIT_NONE = 0, LIMIT_RUN = 1, LIMIT_MEMORY = 2 };
 
@@ -106,17 +123,22 @@ static int sb_xpcall(lua_State *L)
 	return finish_pcall(L, status, 2);
 }
 
-/* load of text chunks only; the environment defaults to the sandbox. */
+/*
+ * load of text chunks only; the environment defaults to the sandbox. The
+ * original load is this closure's upvalue: no Lua code can reach it (there
+ * is no debug library), so no call can pass it mode "b".
+ */
 static int sb_load(lua_State *L)
 {
 	int n = lua_gettop(L);
 	if (n >= 3 && !lua_isnil(L, 3))
 		luaL_argcheck(L, strchr(luaL_checkstring(L, 3), 'b') == NULL, 3,
 			      "binary chunks are not allowed");
-	lua_settop(L, n < 4 ? 4 : n);
+	if (n < 3)
+		lua_settop(L, 3); /* an absent env stays absent: the sandbox's globals */
 	lua_pushliteral(L, "t");
 	lua_replace(L, 3);
-	lua_getglobal(L, "\x01load");
+	lua_pushvalue(L, lua_upvalueindex(1));
 	lua_insert(L, 1);
 	lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
 	return lua_gettop(L);
@@ -322,7 +344,7 @@ static int steps_index(lua_State *L)
 	return 1;
 }
 
-static void free_rows(rb_lua_rows *r)
+void rb_lua_rows_free(rb_lua_rows *r)
 {
 	for (int c = 0; c < r->ncols; c++)
 		free(r->names ? r->names[c] : NULL);
@@ -353,12 +375,12 @@ static int query(lua_State *L)
 	if (v->host->sql(v->host->ctx, q, params, n, &rows, &error) < 0) {
 		lua_pushstring(L, error ? error : "query failed");
 		free(error);
-		free_rows(&rows);
+		rb_lua_rows_free(&rows);
 		return lua_error(L);
 	}
 	push_rows(L, rows.ncols, rows.names, rows.types, rows.cells, rows.nrows);
 	lua_pushinteger(L, rows.ncols);
-	free_rows(&rows);
+	rb_lua_rows_free(&rows);
 	return 2;
 }
 
@@ -526,8 +548,8 @@ static void build_sandbox(lua_State *L)
 	lua_pop(L, 2);
 
 	lua_getglobal(L, "load");
-	lua_setglobal(L, "\x01load");
-	lua_register(L, "load", sb_load);
+	lua_pushcclosure(L, sb_load, 1);
+	lua_setglobal(L, "load");
 	lua_register(L, "pcall", sb_pcall);
 	lua_register(L, "xpcall", sb_xpcall);
 	lua_register(L, "print", sb_log);
@@ -579,19 +601,20 @@ static int line_of(const char *msg, const char *file)
 	return *p == ':' ? atoi(p + 1) : 0;
 }
 
-int rb_lua_eval(const char *code, int expression, const rb_lua_origin *origin,
-		const rb_lua_host *host, const char *const *search_dirs, const rb_lua_limits *limits,
-		rb_lua_result *res)
+/* Runs the chunk in this process (the child): the sandbox as such. */
+static void evaluate(const char *code, int expression, const rb_lua_origin *origin,
+		     const rb_lua_host *host, const char *const *search_dirs,
+		     const rb_lua_limits *lim, int64_t deadline, rb_lua_result *res)
 {
 	vm v;
 	lua_State *L = NULL;
 	char *src = NULL, *chunkname = NULL;
 	memset(res, 0, sizeof *res);
 	memset(&v, 0, sizeof v);
-	v.max = limits && limits->max_bytes ? limits->max_bytes : 64u << 20;
-	v.max_instructions = limits && limits->max_instructions ? limits->max_instructions : 50000000;
-	v.max_ms = limits && limits->max_ms ? limits->max_ms : 5000;
-	v.deadline = rb_now_ms() + v.max_ms;
+	v.max = lim->max_bytes;
+	v.max_instructions = lim->max_instructions;
+	v.max_ms = lim->max_ms;
+	v.deadline = deadline;
 	v.host = host;
 	v.dirs = search_dirs;
 	v.origin = origin;
@@ -642,6 +665,198 @@ done:
 		lua_close(L);
 	free(src);
 	free(chunkname);
+}
+
+/* Closes every inherited descriptor but the channel, which becomes 3:
+ * database sockets, the audit repository and the signal self-pipe belong to
+ * the parent. 0-2 stay open and unused, for a sanitizer's report. */
+static int keep_only(int fd)
+{
+	if (fd != 3) {
+		if (dup2(fd, 3) < 0)
+			return -1;
+		fd = 3;
+	}
+	if (close_range(4, ~0U, 0) < 0) {
+		long max = sysconf(_SC_OPEN_MAX);
+		for (long i = 4; i < (max > 0 && max < 65536 ? max : 65536); i++)
+			close((int)i);
+	}
+	return fd;
+}
+
+/* The child: never returns, never calls exit() (no atexit handlers, no
+ * flushing of stdio buffers that belong to the parent). */
+_Noreturn static void child_main(int fd, pid_t parent, const char *code, int expression,
+				 const rb_lua_origin *origin, const rb_lua_host *host,
+				 const char *const *search_dirs, const rb_lua_limits *lim,
+				 int64_t deadline)
+{
+	rb_signals_child_defaults();
+#ifdef __linux__
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	prctl(PR_SET_NAME, "runbook-lua", 0, 0, 0);
+#endif
+	if (getppid() != parent)
+		_exit(RB_LUA_WIRE_LOST);
+	fd = keep_only(fd);
+	if (fd < 0)
+		_exit(RB_LUA_WIRE_LOST);
+	/* No core file for a crash, and a CPU bound should the parent be stuck. */
+	struct rlimit no_core = {0, 0};
+	setrlimit(RLIMIT_CORE, &no_core);
+	rlim_t cpu_s = (rlim_t)(lim->max_ms / 1000 + 2);
+	struct rlimit cpu = {cpu_s, cpu_s + 1};
+	setrlimit(RLIMIT_CPU, &cpu);
+
+	rb_lua_wire w;
+	rb_lua_host proxy;
+	rb_lua_result res;
+	rb_lua_wire_proxy(&w, fd, host, &proxy);
+	evaluate(code, expression, origin, host ? &proxy : NULL, search_dirs, lim, deadline, &res);
+	_exit(rb_lua_wire_send_result(&w, &res) == 0 ? 0 : RB_LUA_WIRE_LOST);
+}
+
+static void fail_with(rb_lua_result *res, char *message)
+{
+	rb_lua_result_free(res);
+	memset(res, 0, sizeof *res);
+	res->message = message;
+}
+
+enum { STOP_NONE, STOP_TIME, STOP_SIGNAL, STOP_BROKEN };
+
+/*
+ * The parent: serves the child's requests until its result and the end of
+ * the channel, or stops it at the deadline or an interrupt; reaps it; turns
+ * how it ended into res.
+ */
+static void supervise(pid_t pid, int fd, const rb_lua_host *host, const char *file, int line,
+		      const rb_lua_limits *lim, int64_t deadline, rb_lua_result *res)
+{
+	rb_buf in = RB_BUF_INIT;
+	char *chunk = rb_xmalloc(READ_CHUNK);
+	int done = 0, eof = 0, stop = STOP_NONE, status = 0;
+	int64_t kill_at = deadline + KILL_GRACE_MS;
+	int sigfd = rb_signals_fd();
+	const char *broken = NULL;
+
+	while (!eof) {
+		int64_t now = rb_now_ms();
+		if (!done && rb_signals_interrupted())
+			stop = STOP_SIGNAL;
+		else if (now >= kill_at)
+			stop = STOP_TIME;
+		if (stop)
+			break;
+		struct pollfd pf[2] = {{fd, POLLIN, 0}, {sigfd, POLLIN, 0}};
+		int64_t nap = kill_at - now < POLL_MAX_MS ? kill_at - now : POLL_MAX_MS;
+		int pr = poll(pf, sigfd >= 0 ? 2 : 1, (int)nap);
+		if (pr < 0) {
+			if (errno == EINTR)
+				continue;
+			stop = STOP_BROKEN;
+			broken = "poll failed";
+			break;
+		}
+		if (sigfd >= 0 && (pf[1].revents & POLLIN))
+			rb_signals_drain();
+		if (!(pf[0].revents & (POLLIN | POLLHUP | POLLERR)))
+			continue;
+		ssize_t n = read(fd, chunk, READ_CHUNK);
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (n <= 0) {
+			eof = 1; /* the child closed its end: it exited */
+			continue;
+		}
+		if (done)
+			continue; /* nothing may follow the result */
+		rb_buf_add(&in, chunk, (size_t)n);
+		int served = rb_lua_wire_serve(fd, &in, host, res, &done);
+		if (served < 0) {
+			stop = STOP_BROKEN;
+			broken = "sent a malformed message";
+			break;
+		}
+		/* The callbacks' time counted; now the child may report the limit itself. */
+		if (served > 0 && rb_now_ms() + KILL_GRACE_MS > kill_at)
+			kill_at = rb_now_ms() + KILL_GRACE_MS;
+	}
+	if (stop)
+		kill(pid, SIGKILL);
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+
+	if (done) {
+		/* the evaluation finished; how the child left after it does not matter */
+	} else if (stop == STOP_SIGNAL || (stop != STOP_TIME && rb_signals_interrupted())) {
+		fail_with(res, rb_xstrdup("interrupted"));
+		res->interrupted = 1;
+	} else if (stop == STOP_TIME) {
+		char limit[32];
+		if (lim->max_ms % 1000 == 0)
+			snprintf(limit, sizeof limit, "%llds", (long long)(lim->max_ms / 1000));
+		else
+			snprintf(limit, sizeof limit, "%lld ms", (long long)lim->max_ms);
+		fail_with(res, rb_xasprintf("%s:%d: time limit exceeded (%s), stopped inside a library function",
+					    file, line, limit));
+		res->limit_hit = LIMIT_RUN;
+	} else if (stop == STOP_BROKEN) {
+		fail_with(res, rb_xasprintf("%s:%d: the Lua evaluation %s; it was stopped", file, line, broken));
+	} else if (WIFSIGNALED(status)) {
+		fail_with(res, rb_xasprintf("%s:%d: the Lua evaluation crashed (signal %d)", file, line,
+					    WTERMSIG(status)));
+	} else {
+		fail_with(res, rb_xasprintf("%s:%d: the Lua evaluation ended without a result (exit status %d)",
+					    file, line, WIFEXITED(status) ? WEXITSTATUS(status) : -1));
+	}
+	rb_buf_free(&in);
+	free(chunk);
+}
+
+int rb_lua_eval(const char *code, int expression, const rb_lua_origin *origin,
+		const rb_lua_host *host, const char *const *search_dirs, const rb_lua_limits *limits,
+		rb_lua_result *res)
+{
+	int sv[2] = {-1, -1};
+	rb_lua_limits lim;
+	const char *file = origin && origin->file ? origin->file : "chunk";
+	int line = origin && origin->line > 0 ? origin->line : 1;
+	memset(res, 0, sizeof *res);
+	lim.max_bytes = limits && limits->max_bytes ? limits->max_bytes : 64u << 20;
+	lim.max_instructions = limits && limits->max_instructions ? limits->max_instructions : 50000000;
+	lim.max_ms = limits && limits->max_ms ? limits->max_ms : 5000;
+	int64_t deadline = rb_now_ms() + lim.max_ms;
+
+	if (rb_signals_interrupted()) {
+		res->message = rb_xstrdup("interrupted");
+		res->interrupted = 1;
+		goto done;
+	}
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+		res->message = rb_xasprintf("%s:%d: cannot start the Lua evaluation: %s", file, line,
+					    strerror(errno));
+		goto done;
+	}
+	pid_t parent = getpid();
+	pid_t pid = fork();
+	if (pid < 0) {
+		res->message = rb_xasprintf("%s:%d: cannot start the Lua evaluation: %s", file, line,
+					    strerror(errno));
+		goto done;
+	}
+	if (pid == 0) {
+		close(sv[0]);
+		child_main(sv[1], parent, code, expression, origin, host, search_dirs, &lim, deadline);
+	}
+	close(sv[1]);
+	sv[1] = -1;
+	supervise(pid, sv[0], host, file, line, &lim, deadline, res);
+done:
+	for (int i = 0; i < 2; i++)
+		if (sv[i] >= 0)
+			close(sv[i]);
 	return 0;
 }
 

@@ -11,6 +11,33 @@
  * cannot catch that stop), a custom allocator caps memory, and both are
  * reported as such. Errors carry the runbook's file:line and a traceback.
  *
+ * No binary chunk can be loaded: Lua has no bytecode verifier, and crafted
+ * bytecode reads and writes arbitrary memory. Every path that compiles
+ * (the chunk itself, `load`, `require`, rb_lua_check) passes mode "t";
+ * string.dump is absent; the original `load` is an upvalue of the sandbox's
+ * C closure, so nothing of the host's own functions is reachable from Lua.
+ *
+ * Each evaluation runs in a forked child process, killed at its deadline.
+ * Why: the count hook only fires between VM instructions, so a chunk that
+ * spends its time inside one C library call (a backtracking string.find
+ * pattern, string.rep("", 1e15)) is out of the hook's reach; only a
+ * process can be stopped from outside at any point. The child also
+ * contains whatever a bug in Lua or in the sandbox lets through: a crash
+ * ends the evaluation with an error, not runbook. The child builds the sandbox and runs the
+ * chunk with the hook and the allocator cap as before, so ordinary
+ * runaways end with the same messages; it never calls the host callbacks
+ * (a socket request to the parent, which calls them and answers; see
+ * luavm_wire.h), touches no inherited descriptor besides its channel, and
+ * leaves with _exit(). The parent waits with poll() on the channel, the
+ * signal self-pipe (signals.h) and the deadline (max_ms plus 250 ms of
+ * grace): past it, or at SIGINT/SIGTERM/SIGHUP, the child is SIGKILLed and
+ * reaped. Time the parent spends in a callback counts against the deadline,
+ * but the child is not killed while a callback runs (it is bounded by its
+ * own means): after an answer the child gets at least the grace to report
+ * the time limit itself. The cost is one fork per evaluation: a few
+ * milliseconds (tens under ASan), paid by gates and conditions that run a
+ * few times per step at most.
+ *
  * What the chunk can see of the run (vars, env, steps, sql, sh, log) comes
  * through the host callbacks below; the VM holds no pointer into the engine
  * beyond one evaluation.
@@ -99,25 +126,37 @@ typedef struct {
 	int error_line;       /* runbook line of the error, 0 when unknown */
 	int limit_hit;        /* 1: instruction or time limit, 2: memory limit */
 	int failed;           /* fail(msg) was called */
+	int interrupted;      /* stopped by SIGINT/SIGTERM/SIGHUP (rb_signals_interrupted()):
+				 ok = 0, message "interrupted"; the caller exits 128 + signal */
 } rb_lua_result;
 
 /**
  * Evaluates a chunk (or, with expression=1, `return <code>`) in a fresh
- * sandbox. search_dirs (NULL-terminated, may be NULL) are where `require`
- * looks for NAME.lua. Returns 0 and fills res; res->ok says whether the
- * chunk succeeded. Never raises.
+ * sandbox, in a child process. search_dirs (NULL-terminated, may be NULL)
+ * are where `require` looks for NAME.lua. Returns 0 and fills res; res->ok
+ * says whether the chunk succeeded. Never raises. The host callbacks run in
+ * the calling process, one at a time, while the chunk waits. A child that
+ * dies (a crash) or cannot be started gives an error result; a child still
+ * running at the deadline is killed ("time limit exceeded ..., stopped inside
+ * a library function", limit_hit = 1). When an interrupt is pending
+ * (rb_signals_interrupted()), the evaluation stops or does not start and
+ * res->interrupted is set. The child is always reaped before returning.
  */
 int rb_lua_eval(const char *code, int expression, const rb_lua_origin *origin,
 		const rb_lua_host *host, const char *const *search_dirs, const rb_lua_limits *limits,
 		rb_lua_result *res);
 
 /**
- * Compiles without running: 0 when the chunk (or expression) is valid Lua,
- * else -1 with *line (runbook line) and *message (caller frees).
+ * Compiles without running (in this process: compiling is bounded): 0 when
+ * the chunk (or expression) is valid Lua text, else -1 with *line (runbook
+ * line) and *message (caller frees). A binary chunk is refused.
  */
 int rb_lua_check(const char *code, int expression, const rb_lua_origin *origin, int *line,
 		 char **message);
 
 void rb_lua_result_free(rb_lua_result *res);
+
+/** Frees every pointer in rows (see rb_lua_rows) and zeroes it. */
+void rb_lua_rows_free(rb_lua_rows *rows);
 
 #endif
