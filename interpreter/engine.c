@@ -1244,6 +1244,20 @@ static int run_role(run_state *r, rb_role role)
 					path.data, "role", handler ? "on_failure" : "main", NULL);
 			rb_buf_free(&path);
 		}
+		if (!handler && o->record && rb_record_failed(o->record)) {
+			/* Fail closed: a change must not go on unrecorded. The handler
+			 * still runs: it is what makes a half-done change safe. */
+			fflush(stdout);
+			fprintf(stderr, "runbook: %s\nrunbook: the run stops before step '%s': it could not be recorded\n",
+				rb_record_error(o->record), s->id);
+			rb_record_event(o->record, "end", "id", s->id, "status", "cancelled", "message",
+					"not run: the run journal could not be written", NULL);
+			res->status = RB_STATUS_CANCELLED;
+			if (!r->failed_step)
+				r->failed_step = s;
+			rc = RB_EXIT_ENV;
+			break;
+		}
 		header(r, s); /* after the journal knows the step started */
 		r->current = s;
 		int step_rc = RB_EXIT_OK;

@@ -4,9 +4,13 @@
 #define _DEFAULT_SOURCE
 #include "gitstore.h"
 
+#include <errno.h>
 #include <git2.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -32,11 +36,31 @@ static void lib_done(void)
 		git_libgit2_shutdown();
 }
 
-static int git_fail(rb_error *err, const char *what)
+/*
+ * Call right at the failure, with the errno taken there: the message is that
+ * of the call that failed (callers clear the last error before it). Some
+ * failures come without a message (a loose object whose write hit a full
+ * disk): then the system's reason is given. A nearly full filesystem is
+ * said, since it is the likely cause.
+ */
+static int git_fail(rb_error *err, const rb_gitstore *g, const char *what, int sys)
 {
 	const git_error *e = git_error_last();
-	return rb_error_set(err, RB_EXIT_ENV, NULL, 0, 0, "%s: %s", what,
-			    e && e->message ? e->message : "unknown libgit2 error");
+	char space[512] = "";
+	struct statvfs vfs;
+	if (g && statvfs(g->gitdir, &vfs) == 0) {
+		unsigned long long avail = (unsigned long long)vfs.f_bavail * (unsigned long long)vfs.f_frsize;
+		if (avail < 1024 * 1024)
+			snprintf(space, sizeof space, " (%llu KiB free on the filesystem of %s)", avail / 1024, g->gitdir);
+	}
+	if (e && e->message && *e->message)
+		return rb_error_set(err, RB_EXIT_ENV, NULL, 0, 0, "%s: %s%s", what, e->message, space);
+	/* libgit2 makes many calls that fail harmlessly (ENOENT): only a write error is believed. */
+	if (sys != ENOSPC && sys != EDQUOT && sys != EROFS && sys != EIO && sys != EACCES && sys != EPERM &&
+	    sys != EFBIG)
+		sys = 0;
+	return rb_error_set(err, RB_EXIT_ENV, NULL, 0, 0, "%s: %s%s", what,
+			    sys ? strerror(sys) : "libgit2 gave no reason", space);
 }
 
 int rb_gitstore_open(const char *dir, int discover, int create, rb_gitstore **out, rb_error *err)
@@ -45,18 +69,22 @@ int rb_gitstore_open(const char *dir, int discover, int create, rb_gitstore **ou
 	git_repository *repo = NULL;
 	rb_gitstore *g = NULL;
 	lib_init();
+	git_error_clear();
+	errno = 0;
 	int r = git_repository_open_ext(&repo, dir, discover ? 0 : GIT_REPOSITORY_OPEN_NO_SEARCH, NULL);
 	if (r == GIT_ENOTFOUND && create) {
 		git_repository_init_options o;
 		git_repository_init_options_init(&o, GIT_REPOSITORY_INIT_OPTIONS_VERSION);
 		o.flags = GIT_REPOSITORY_INIT_BARE | GIT_REPOSITORY_INIT_MKPATH;
+		git_error_clear();
+		errno = 0;
 		r = git_repository_init_ext(&repo, dir, &o);
 	}
 	if (r < 0) {
 		if (r == GIT_ENOTFOUND)
 			rb_error_set(err, RB_EXIT_ENV, NULL, 0, 0, "%s is not a git repository", dir);
 		else
-			git_fail(err, dir);
+			git_fail(err, NULL, dir, errno);
 		goto done;
 	}
 	g = rb_xcalloc(1, sizeof *g);
@@ -107,6 +135,7 @@ static int try_commit(rb_gitstore *g, const char *ref, const git_tree_update *up
 	git_tree *base = NULL, *tree = NULL;
 	git_reference *newref = NULL;
 	int have_parent = git_reference_name_to_id(&parent_id, g->repo, ref) == 0;
+	git_error_clear(); /* a ref not there yet is no error */
 
 	if (have_parent) {
 		if ((r = git_commit_lookup(&parent, g->repo, &parent_id)) < 0 ||
@@ -142,8 +171,10 @@ int rb_gitstore_commit(rb_gitstore *g, const char *ref, const rb_gitstore_file *
 	char *cfg_name = NULL, *cfg_email = NULL;
 
 	for (size_t i = 0; i < n; i++) {
+		git_error_clear();
+		errno = 0;
 		if (git_blob_create_from_buffer(&updates[i].id, g->repo, files[i].data, files[i].len) < 0) {
-			git_fail(err, "cannot write the audit record");
+			git_fail(err, g, "cannot write the audit record", errno);
 			goto done;
 		}
 		updates[i].action = GIT_TREE_UPDATE_UPSERT;
@@ -154,21 +185,34 @@ int rb_gitstore_commit(rb_gitstore *g, const char *ref, const rb_gitstore_file *
 		name = cfg_name = rb_gitstore_config(g, "user.name");
 	if (!email)
 		email = cfg_email = rb_gitstore_config(g, "user.email");
+	git_error_clear();
 	if (git_signature_now(&sig, name ? name : "runbook", email ? email : "runbook@localhost") < 0) {
-		git_fail(err, "cannot make the commit signature");
+		git_fail(err, NULL, "cannot make the commit signature", 0);
 		goto done;
 	}
 	git_oid id;
 	int r = GIT_EMODIFIED;
+	int sys = 0;
 	for (int attempt = 0; attempt < CAS_ATTEMPTS; attempt++) {
+		git_error_clear();
+		errno = 0;
 		r = try_commit(g, ref, updates, n, message, sig, &id);
+		sys = errno;
 		if (r != GIT_EMODIFIED && r != GIT_EEXISTS && r != GIT_ELOCKED)
 			break;
 		struct timespec pause = {0, (long)(1 + attempt * 2) * 1000000L};
 		nanosleep(&pause, NULL);
 	}
+	if (r == GIT_ELOCKED) {
+		char *lock = rb_xasprintf("%s%s.lock", git_repository_commondir(g->repo), ref);
+		rb_error_set(err, RB_EXIT_ENV, NULL, 0, 0,
+			     "cannot commit the audit record: %s is locked by %s; if no git process is running, "
+			     "remove that file", ref, lock);
+		free(lock);
+		goto done;
+	}
 	if (r < 0) {
-		git_fail(err, "cannot commit the audit record");
+		git_fail(err, g, "cannot commit the audit record", sys);
 		goto done;
 	}
 	git_oid_tostr(oid_hex, 41, &id);
@@ -186,8 +230,10 @@ int rb_gitstore_check_writable(rb_gitstore *g, rb_error *err)
 	git_oid id;
 	char *refs = rb_xasprintf("%s/refs", g->gitdir);
 	int rc = -1;
+	git_error_clear();
+	errno = 0;
 	if (git_blob_create_from_buffer(&id, g->repo, "", 0) < 0) {
-		git_fail(err, "the audit repository is not writable");
+		git_fail(err, g, "the audit repository is not writable", errno);
 		goto done;
 	}
 	if (access(refs, W_OK) != 0) {
@@ -199,6 +245,107 @@ int rb_gitstore_check_writable(rb_gitstore *g, rb_error *err)
 done:
 	free(refs);
 	return rc;
+}
+
+int rb_gitstore_check_ref_lock(rb_gitstore *g, const char *ref, int stale_s, int wait_ms, rb_error *err)
+{
+	int rc = -1;
+	char *lock = rb_xasprintf("%s%s.lock", git_repository_commondir(g->repo), ref);
+	int64_t deadline = rb_now_ms() + wait_ms;
+	struct stat st;
+	for (;;) {
+		if (stat(lock, &st) < 0) {
+			if (errno == ENOENT)
+				break;
+			rb_error_set(err, RB_EXIT_ENV, NULL, 0, 0, "cannot check the lock of %s (%s): %s", ref, lock,
+				     strerror(errno));
+			goto done;
+		}
+		long long age = (long long)(time(NULL) - st.st_mtime);
+		if (age >= stale_s) {
+			rb_error_set(err, RB_EXIT_ENV, NULL, 0, 0,
+				     "the audit ref %s is locked by %s, left %lld s ago by a process that did not "
+				     "finish; if no git process is running, remove that file",
+				     ref, lock, age);
+			goto done;
+		}
+		if (rb_now_ms() >= deadline) {
+			rb_error_set(err, RB_EXIT_ENV, NULL, 0, 0,
+				     "the audit ref %s is still locked by %s after %d ms; if no git process is "
+				     "running, remove that file", ref, lock, wait_ms);
+			goto done;
+		}
+		struct timespec pause = {0, 50 * 1000000L};
+		nanosleep(&pause, NULL);
+	}
+	rc = 0;
+done:
+	free(lock);
+	return rc;
+}
+
+int rb_gitstore_free_space(rb_gitstore *g, unsigned long long *bytes, rb_error *err)
+{
+	struct statvfs vfs;
+	if (statvfs(g->gitdir, &vfs) < 0)
+		return rb_error_set(err, RB_EXIT_ENV, NULL, 0, 0, "cannot tell the free space of %s: %s", g->gitdir,
+				    strerror(errno));
+	*bytes = (unsigned long long)vfs.f_bavail * (unsigned long long)vfs.f_frsize;
+	return 0;
+}
+
+/* The tree entry at path in the tree of commit c; NULL when absent. Caller frees. */
+static git_tree_entry *entry_of(git_commit *c, const char *path)
+{
+	git_tree *tree = NULL;
+	git_tree_entry *entry = NULL;
+	if (git_commit_tree(&tree, c) == 0 && git_tree_entry_bypath(&entry, tree, path) < 0)
+		entry = NULL;
+	git_tree_free(tree);
+	return entry;
+}
+
+int rb_gitstore_exists(rb_gitstore *g, const char *commit, const char *path)
+{
+	git_object *obj = NULL;
+	git_commit *c = NULL;
+	git_tree_entry *entry = NULL;
+	if (git_revparse_single(&obj, g->repo, commit) == 0 &&
+	    git_commit_lookup(&c, g->repo, git_object_id(obj)) == 0)
+		entry = entry_of(c, path);
+	int found = entry != NULL;
+	git_tree_entry_free(entry);
+	git_commit_free(c);
+	git_object_free(obj);
+	git_error_clear();
+	return found;
+}
+
+int rb_gitstore_added(rb_gitstore *g, const char *commit, const char *path)
+{
+	git_oid id;
+	git_commit *c = NULL, *parent = NULL;
+	git_tree_entry *here = NULL, *before = NULL;
+	int added = 0;
+	if (git_oid_fromstr(&id, commit) < 0 || git_commit_lookup(&c, g->repo, &id) < 0)
+		goto done;
+	if (!(here = entry_of(c, path)))
+		goto done;
+	if (git_commit_parentcount(c) == 0) {
+		added = 1;
+		goto done;
+	}
+	if (git_commit_parent(&parent, c, 0) < 0)
+		goto done;
+	before = entry_of(parent, path);
+	added = before == NULL;
+done:
+	git_tree_entry_free(here);
+	git_tree_entry_free(before);
+	git_commit_free(parent);
+	git_commit_free(c);
+	git_error_clear();
+	return added;
 }
 
 char *rb_gitstore_head_of(const char *dir)

@@ -6,6 +6,10 @@
  * tree is the ref's current tree with the files added, and the ref moves by
  * compare-and-swap: when another process moved it meanwhile, the commit is
  * rebuilt on the new tip and tried again, so concurrent writers all land.
+ *
+ * Errors carry libgit2's message of the call that failed: the last error is
+ * cleared before each call and read right at the failure, so that a message
+ * left over from an earlier, harmless failure is never reported.
  */
 #ifndef RB_GITSTORE_H
 #define RB_GITSTORE_H
@@ -50,6 +54,31 @@ int rb_gitstore_commit(rb_gitstore *g, const char *ref, const rb_gitstore_file *
  * and the refs directory is checked for write access). 0, or -1 with err.
  */
 int rb_gitstore_check_writable(rb_gitstore *g, rb_error *err);
+
+/**
+ * Checks that nothing holds ref's lock file (<common git dir>/<ref>.lock),
+ * which would make the commit at the end of a run fail. A lock older than
+ * stale_s seconds is left by a process that died: -1 at once, err naming
+ * the file and saying to remove it if no git process is running. A newer
+ * one is waited for, up to wait_ms; -1 if it is still there then. 0 when
+ * there is no lock (any more).
+ */
+int rb_gitstore_check_ref_lock(rb_gitstore *g, const char *ref, int stale_s, int wait_ms, rb_error *err);
+
+/**
+ * Free space for an unprivileged writer on the filesystem of the git
+ * directory, in bytes, into *bytes. 0, or -1 with err (statvfs failed).
+ */
+int rb_gitstore_free_space(rb_gitstore *g, unsigned long long *bytes, rb_error *err);
+
+/** 1 when path (a file or a directory) is in the tree of commit (hex id or ref), else 0. */
+int rb_gitstore_exists(rb_gitstore *g, const char *commit, const char *path);
+
+/**
+ * 1 when the commit (hex id) added path: it is in the commit's tree and not
+ * in its first parent's (any tree for a root commit), else 0.
+ */
+int rb_gitstore_added(rb_gitstore *g, const char *commit, const char *path);
 
 /** The configured user.name and user.email, or NULL; caller frees. */
 char *rb_gitstore_config(rb_gitstore *g, const char *key);

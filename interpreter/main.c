@@ -25,6 +25,7 @@
 #include "visible.h"
 #include "frontmatter.h"
 #include "parse.h"
+#include "pgserver.h"
 #include "plan.h"
 #include "preflight.h"
 #include "util.h"
@@ -566,6 +567,8 @@ static int cmd_run(const rb_runbook *rb, cli_args *a, int argc, char **argv)
 	rb_resume_point rp;
 	memset(&rp, 0, sizeof rp);
 	scrub_secret_sets(rb, argc, argv);
+	/* Throwaway servers of runbooks that were killed are stopped and removed. */
+	rb_pgserver_reap_orphans(NULL, stderr);
 
 	if (a->resume) {
 		if (rb_audit_resume_point(rb, a->audit_repo, a->force, &rp, &err) < 0) {

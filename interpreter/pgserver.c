@@ -1,5 +1,6 @@
 /*
- * pgserver.c - initdb, postgres on a private socket, and clean removal.
+ * pgserver.c - initdb, postgres on a private socket, and clean removal,
+ * including of the servers of runbook processes that were killed.
  */
 #define _GNU_SOURCE
 #include "pgserver.h"
@@ -20,6 +21,8 @@
 
 #define START_TIMEOUT_MS 30000
 #define STOP_GRACE_MS 5000
+#define DIR_PREFIX "runbook-pg-"
+#define OWNER_FILE "runbook.pid"
 
 struct rb_pgserver {
 	char *dir;        /* the temporary directory: data/, the socket, server.log */
@@ -85,8 +88,36 @@ static char *find_bindir(rb_buf *looked)
 	return best;
 }
 
-/* Forks and execs argv as the server's user, output appended to the log. */
-static pid_t spawn(const rb_pgserver *s, char *const argv[], int new_session)
+/*
+ * The server's whole environment: PATH, the C locale and UTC, and the
+ * library path if one is set. Nothing else of runbook's (its secrets, its
+ * PG* variables) reaches initdb or postgres. Caller frees with free_env.
+ */
+static char **server_env(void)
+{
+	const char *path = getenv("PATH");
+	const char *libs = getenv("LD_LIBRARY_PATH");
+	char **env = rb_xcalloc(8, sizeof *env);
+	size_t n = 0;
+	env[n++] = rb_xasprintf("PATH=%s", path && *path ? path : "/usr/local/bin:/usr/bin:/bin");
+	env[n++] = rb_xstrdup("LC_ALL=C");
+	env[n++] = rb_xstrdup("LANG=C");
+	env[n++] = rb_xstrdup("TZ=UTC");
+	if (libs && *libs)
+		env[n++] = rb_xasprintf("LD_LIBRARY_PATH=%s", libs);
+	env[n] = NULL;
+	return env;
+}
+
+static void free_env(char **env)
+{
+	for (size_t i = 0; env && env[i]; i++)
+		free(env[i]);
+	free(env);
+}
+
+/* Forks and execs argv as the server's user, output appended to the log, with env only. */
+static pid_t spawn(const rb_pgserver *s, char *const argv[], char *const env[], int new_session)
 {
 	pid_t pid = fork();
 	if (pid != 0)
@@ -110,7 +141,7 @@ static pid_t spawn(const rb_pgserver *s, char *const argv[], int new_session)
 			_exit(126);
 		}
 	}
-	execv(argv[0], argv);
+	execve(argv[0], argv, env);
 	dprintf(2, "runbook: cannot run %s: %s\n", argv[0], strerror(errno));
 	_exit(127);
 }
@@ -168,6 +199,203 @@ static void percent_encode(rb_buf *b, const char *s)
 	}
 }
 
+/* Field n (1-based, as in proc(5)) of /proc/pid/stat, into out; -1 when unreadable. */
+static int proc_stat_field(pid_t pid, int n, char *out, size_t size)
+{
+	char path[64], buf[1024];
+	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return -1;
+	size_t len = fread(buf, 1, sizeof buf - 1, f);
+	fclose(f);
+	buf[len] = '\0';
+	char *p = strrchr(buf, ')'); /* the command name may hold spaces and parentheses */
+	if (!p || n < 3)
+		return -1;
+	p++;
+	for (int field = 3; field <= n; field++) {
+		while (*p == ' ')
+			p++;
+		size_t w = strcspn(p, " \n");
+		if (!w)
+			return -1;
+		if (field == n) {
+			snprintf(out, size, "%.*s", (int)w, p);
+			return 0;
+		}
+		p += w;
+	}
+	return -1;
+}
+
+/* 1 while pid runs (a zombie does not). */
+static int alive(pid_t pid)
+{
+	char state[8];
+	if (pid <= 0 || (kill(pid, 0) < 0 && errno == ESRCH))
+		return 0;
+	if (proc_stat_field(pid, 3, state, sizeof state) == 0 && (state[0] == 'Z' || state[0] == 'X'))
+		return 0;
+	return 1;
+}
+
+/* The pid namespace of this process ("pid:[4026531836]"), or "-" where unknown. */
+static void pid_namespace(char *out, size_t size)
+{
+	ssize_t n = readlink("/proc/self/ns/pid", out, size - 1);
+	if (n <= 0 || memchr(out, ' ', (size_t)n))
+		n = snprintf(out, size, "-");
+	out[n] = '\0';
+}
+
+/*
+ * Writes <dir>/runbook.pid: this process's pid, start time and pid
+ * namespace, so that a later run can tell it died (and not mistake a
+ * process of another namespace sharing this directory for it).
+ */
+static void write_owner(const char *dir)
+{
+	char start[32] = "0", ns[64];
+	proc_stat_field(getpid(), 22, start, sizeof start);
+	pid_namespace(ns, sizeof ns);
+	char *path = rb_xasprintf("%s/" OWNER_FILE, dir);
+	FILE *f = fopen(path, "we");
+	if (f) {
+		fprintf(f, "%d %s %s\n", (int)getpid(), start, ns);
+		fclose(f);
+	}
+	free(path);
+}
+
+/*
+ * 1 when the runbook that owns dir is gone: its runbook.pid is ours (a
+ * regular file owned by our uid) and names a process that no longer runs
+ * (or a newer one that got the same pid). 0 when it runs, or when dir is
+ * not known to be runbook's (no such file: being created, or kept).
+ */
+static int owner_gone(const char *dir, pid_t *owner)
+{
+	char *path = rb_xasprintf("%s/" OWNER_FILE, dir);
+	struct stat st;
+	int gone = 0, pid = 0;
+	char start[32] = "", ns[64] = "", here[64], now[32];
+	FILE *f = NULL;
+	if (lstat(path, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid() || !(f = fopen(path, "re")))
+		goto done;
+	if (fscanf(f, "%d %31s %63s", &pid, start, ns) < 1 || pid <= 0)
+		goto done;
+	pid_namespace(here, sizeof here);
+	if (*ns && strcmp(ns, "-") && strcmp(ns, here))
+		goto done; /* a runbook of another pid namespace: its pid means nothing here */
+	*owner = (pid_t)pid;
+	if (!alive((pid_t)pid))
+		gone = 1;
+	else if (*start && strcmp(start, "0") && proc_stat_field((pid_t)pid, 22, now, sizeof now) == 0)
+		gone = strcmp(now, start) != 0; /* the pid was reused */
+done:
+	if (f)
+		fclose(f);
+	free(path);
+	return gone;
+}
+
+/*
+ * The postmaster of the data directory under dir when it still runs as
+ * uid: the first line of postmaster.pid, checked against the process's
+ * owner and command line (a pid alone may have been reused). 0: none.
+ */
+static pid_t orphan_postmaster(const char *dir, uid_t uid)
+{
+	char *pidfile = rb_xasprintf("%s/data/postmaster.pid", dir);
+	char *datadir = rb_xasprintf("%s/data", dir);
+	char proc[64], cmd[4096];
+	struct stat st;
+	int pid = 0;
+	pid_t found = 0;
+	FILE *f = fopen(pidfile, "re");
+	if (!f || fscanf(f, "%d", &pid) != 1 || pid <= 0 || !alive((pid_t)pid))
+		goto done;
+	snprintf(proc, sizeof proc, "/proc/%d", pid);
+	if (stat(proc, &st) < 0 || st.st_uid != uid)
+		goto done;
+	snprintf(proc, sizeof proc, "/proc/%d/cmdline", pid);
+	FILE *c = fopen(proc, "re");
+	size_t n = c ? fread(cmd, 1, sizeof cmd - 1, c) : 0;
+	if (c)
+		fclose(c);
+	cmd[n] = '\0';
+	for (size_t i = 0; i < n; i += strlen(cmd + i) + 1) {
+		if (!strcmp(cmd + i, datadir))
+			found = (pid_t)pid;
+	}
+done:
+	if (f)
+		fclose(f);
+	free(pidfile);
+	free(datadir);
+	return found;
+}
+
+/* Sends sig to pid and waits up to ms for it to go. 1 when it went. */
+static int signal_and_wait(pid_t pid, int sig, int ms)
+{
+	kill(pid, sig);
+	int64_t deadline = rb_now_ms() + ms;
+	while (alive(pid)) {
+		if (rb_now_ms() > deadline)
+			return 0;
+		struct timespec pause = {0, 10 * 1000000L};
+		nanosleep(&pause, NULL);
+	}
+	return 1;
+}
+
+int rb_pgserver_reap_orphans(const char *tmpdir, FILE *log)
+{
+	const char *base = tmpdir && *tmpdir ? tmpdir : getenv("TMPDIR");
+	if (!base || !*base)
+		base = "/tmp";
+	uid_t server_uid = geteuid();
+	if (geteuid() == 0) {
+		struct passwd *pw = getpwnam("postgres");
+		if (pw)
+			server_uid = pw->pw_uid;
+	}
+	int count = 0;
+	DIR *d = opendir(base);
+	struct dirent *e;
+	while (d && (e = readdir(d)) != NULL) {
+		if (strncmp(e->d_name, DIR_PREFIX, strlen(DIR_PREFIX)))
+			continue;
+		char *dir = rb_xasprintf("%s/%s", base, e->d_name);
+		struct stat st;
+		pid_t owner = 0;
+		if (lstat(dir, &st) == 0 && S_ISDIR(st.st_mode) && (st.st_uid == geteuid() || st.st_uid == server_uid) &&
+		    owner_gone(dir, &owner)) {
+			pid_t pm = orphan_postmaster(dir, server_uid);
+			/* Immediate shutdown: the data is thrown away anyway. */
+			if (pm && !signal_and_wait(pm, SIGQUIT, STOP_GRACE_MS))
+				signal_and_wait(pm, SIGKILL, 2000);
+			if (!pm || !alive(pm)) {
+				remove_tree(dir);
+				if (log) {
+					char spm[32] = "none running";
+					if (pm)
+						snprintf(spm, sizeof spm, "pid %d, stopped", (int)pm);
+					fprintf(log, "runbook: removed the throwaway PostgreSQL left in %s by runbook "
+						     "pid %d, which is gone (server %s)\n", dir, (int)owner, spm);
+				}
+				count++;
+			}
+		}
+		free(dir);
+	}
+	if (d)
+		closedir(d);
+	return count;
+}
+
 int rb_pgserver_start(const rb_pgserver_opts *opts, rb_pgserver **out, rb_error *err)
 {
 	int rc = -1;
@@ -175,6 +403,7 @@ int rb_pgserver_start(const rb_pgserver_opts *opts, rb_pgserver **out, rb_error 
 	char *bindir = find_bindir(&looked);
 	rb_pgserver *s = rb_xcalloc(1, sizeof *s);
 	char *initdb = NULL, *postgres = NULL, *tmpl = NULL;
+	char **env = server_env();
 	int64_t t0 = rb_now_ms();
 	s->log = opts ? opts->log : NULL;
 	s->keep = opts ? opts->keep : 0;
@@ -204,7 +433,8 @@ int rb_pgserver_start(const rb_pgserver_opts *opts, rb_pgserver **out, rb_error 
 	}
 
 	const char *base = opts && opts->base_dir ? opts->base_dir : getenv("TMPDIR");
-	tmpl = rb_xasprintf("%s/runbook-pg-XXXXXX", base && *base ? base : "/tmp");
+	rb_pgserver_reap_orphans(base, s->log ? s->log : stderr);
+	tmpl = rb_xasprintf("%s/" DIR_PREFIX "XXXXXX", base && *base ? base : "/tmp");
 	if (!mkdtemp(tmpl)) {
 		rb_error_set(err, RB_EXIT_ENV, NULL, 0, 0, "cannot create a directory for the server in %s: %s",
 			     base && *base ? base : "/tmp", strerror(errno));
@@ -212,6 +442,7 @@ int rb_pgserver_start(const rb_pgserver_opts *opts, rb_pgserver **out, rb_error 
 	}
 	s->dir = tmpl;
 	tmpl = NULL;
+	write_owner(s->dir); /* before anything runs there: a kill from now on leaves a reapable orphan */
 	s->datadir = rb_xasprintf("%s/data", s->dir);
 	s->logfile = rb_xasprintf("%s/server.log", s->dir);
 	if (s->as_other && chown(s->dir, s->run_uid, s->run_gid) < 0) {
@@ -231,7 +462,7 @@ int rb_pgserver_start(const rb_pgserver_opts *opts, rb_pgserver **out, rb_error 
 	char *user_opt = rb_xasprintf("--username=%s", s->user);
 	char *const init_argv[] = {initdb, "-D", s->datadir, "--auth=trust", user_opt, "--no-sync",
 				   "--encoding=UTF8", "--locale=C", "--no-instructions", NULL};
-	pid_t ip = spawn(s, init_argv, 0);
+	pid_t ip = spawn(s, init_argv, env, 0);
 	int st = 0;
 	if (ip < 0 || waitpid(ip, &st, 0) < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
 		char *tail = log_tail(s->logfile);
@@ -251,7 +482,7 @@ int rb_pgserver_start(const rb_pgserver_opts *opts, rb_pgserver **out, rb_error 
 				 "-c", port, "-c", "fsync=off", "-c", "full_page_writes=off",
 				 "-c", "synchronous_commit=off", "-c", "shared_buffers=16MB",
 				 "-c", "max_connections=40", "-c", "logging_collector=off", NULL};
-	s->pid = spawn(s, pg_argv, 1);
+	s->pid = spawn(s, pg_argv, env, 1);
 	free(sock);
 	free(port);
 	if (s->pid < 0) {
@@ -300,6 +531,7 @@ done:
 		rb_pgserver_stop(s);
 	}
 	rb_buf_free(&looked);
+	free_env(env);
 	free(bindir);
 	free(initdb);
 	free(postgres);
@@ -353,6 +585,12 @@ void rb_pgserver_stop(rb_pgserver *s)
 			struct timespec pause = {0, 5 * 1000000L};
 			nanosleep(&pause, NULL);
 		}
+	}
+	if (s->keep && s->dir) {
+		/* A server kept on purpose is no orphan: later runs leave it alone. */
+		char *owner = rb_xasprintf("%s/" OWNER_FILE, s->dir);
+		unlink(owner);
+		free(owner);
 	}
 	if (s->keep && s->pid > 0 && s->log)
 		fprintf(s->log, "runbook: the throwaway PostgreSQL keeps running (pid %d):\n"

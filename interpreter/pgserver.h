@@ -16,7 +16,16 @@
  * Child processes: initdb and postgres are forked with stdin on /dev/null
  * and stdout/stderr appended to <dir>/server.log; the parent keeps no pipe
  * to them. initdb is waited for; the postmaster is reaped by
- * rb_pgserver_stop.
+ * rb_pgserver_stop. Their environment is not runbook's: only PATH,
+ * LC_ALL=C, LANG=C, TZ=UTC (and LD_LIBRARY_PATH when set), so no secret of
+ * runbook's environment is ever in the server's /proc/PID/environ.
+ *
+ * Orphans: the directory (<tmp>/runbook-pg-XXXXXX) holds runbook.pid, the
+ * pid, start time and pid namespace of the runbook that made it, written
+ * right after the directory. A runbook killed with SIGKILL cannot stop its
+ * server; the next rb_pgserver_start (and rb_pgserver_reap_orphans) stops
+ * the server of every such directory whose runbook is gone and removes the
+ * directory.
  */
 #ifndef RB_PGSERVER_H
 #define RB_PGSERVER_H
@@ -34,7 +43,9 @@ typedef struct {
 } rb_pgserver_opts;
 
 /**
- * Starts a server. Returns 0 and a server owned by the caller (stop it with
+ * Starts a server, after reaping the orphans in the same temporary
+ * directory (rb_pgserver_reap_orphans, reporting on opts->log, else stderr).
+ * Returns 0 and a server owned by the caller (stop it with
  * rb_pgserver_stop), or -1 with err set (RB_EXIT_ENV): server binaries
  * missing (naming the package to install), no `postgres` user when root,
  * initdb or start-up failing (with the end of the server log).
@@ -66,8 +77,24 @@ void rb_pgserver_kill_async(const rb_pgserver *s);
 
 /**
  * Stops the server (fast shutdown, SIGKILL after 5 s), removes its directory
- * unless keep (then prints how to connect on opts->log), frees s. NULL is fine.
+ * unless keep (then prints how to connect on opts->log, and removes
+ * runbook.pid so that no later run takes the kept server for an orphan),
+ * frees s. NULL is fine.
  */
 void rb_pgserver_stop(rb_pgserver *s);
+
+/**
+ * Reaps the throwaway servers of runbook processes that were killed: in
+ * tmpdir (NULL: $TMPDIR, else /tmp), every directory runbook-pg-* owned by
+ * us (or, as root, by the postgres user) whose runbook.pid is ours and names
+ * a process of our pid namespace that is gone (or a newer process that got
+ * its pid). Its postmaster (postmaster.pid's first line,
+ * checked to be that data directory's server) gets SIGQUIT, then SIGKILL
+ * after 5 s, and the directory is removed. Prints one line per orphan on
+ * log (NULL: quiet). Directories without runbook.pid (being created, kept
+ * with --keep-db, made by older versions) are left alone. Returns how many
+ * were reaped. Safe to call at the start of every run.
+ */
+int rb_pgserver_reap_orphans(const char *tmpdir, FILE *log);
 
 #endif

@@ -1,9 +1,14 @@
 /*
  * record.c - events, the journal, and the two renderings of a record.
+ *
+ * The journal is written with its failures checked: the first one is kept
+ * (rec->failed, rec->error) and ends the journaling, so a journal is always
+ * a prefix of the run, never a run with holes in it.
  */
 #define _GNU_SOURCE
 #include "record.h"
 #include "json.h"
+#include "visible.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -74,6 +79,10 @@ int rb_record_open(rb_record *rec, const char *journal_path, const rb_redactor *
 		return rb_error_set(err, RB_EXIT_ENV, journal_path, 0, 0, "the run journal is in use");
 	}
 	rec->journal_path = rb_xstrdup(journal_path);
+	struct stat st;
+	if (fstat(rec->fd, &st) == 0)
+		rec->size = rec->reserved = (uint64_t)st.st_size;
+	rec->can_reserve = 1;
 	return 0;
 }
 
@@ -98,17 +107,149 @@ static void add_field(rb_event *e, const char *key, char *value)
 	e->nfields++;
 }
 
-static void write_all(int fd, const char *p, size_t n)
+/* Writes all of p; 0, or the errno of the failure (*done: the bytes that did go). */
+static int write_all(int fd, const char *p, size_t n, size_t *done)
 {
+	*done = 0;
 	while (n) {
 		ssize_t w = write(fd, p, n);
 		if (w < 0 && errno == EINTR)
 			continue;
-		if (w <= 0)
-			return;
+		if (w < 0)
+			return errno;
+		if (w == 0)
+			return EIO;
 		p += w;
 		n -= (size_t)w;
+		*done += (size_t)w;
 	}
+	return 0;
+}
+
+static int sync_fd(int fd)
+{
+	while (fsync(fd) < 0) {
+		if (errno != EINTR)
+			return errno;
+	}
+	return 0;
+}
+
+/* Remembers the first failure; the journal is written no more. */
+static void journal_failed(rb_record *rec, int e, const char *what)
+{
+	if (rec->failed)
+		return;
+	rec->failed = e;
+	rec->error = rb_xasprintf("cannot %s the run journal %s: %s", what, rec->journal_path, strerror(e));
+}
+
+/*
+ * Keeps RB_JOURNAL_RESERVE bytes allocated beyond the next n bytes. 0 when
+ * they are, or when the filesystem cannot allocate ahead (then plain writes
+ * are all there is); else the errno (no space).
+ */
+static int reserve(rb_record *rec, size_t n)
+{
+#ifdef FALLOC_FL_KEEP_SIZE
+	uint64_t need = rec->size + n + RB_JOURNAL_RESERVE;
+	if (!rec->can_reserve || need <= rec->reserved)
+		return 0;
+	need = (need + 4095) & ~(uint64_t)4095;
+	int r;
+	while ((r = fallocate(rec->fd, FALLOC_FL_KEEP_SIZE, (off_t)rec->reserved,
+			      (off_t)(need - rec->reserved))) < 0 && errno == EINTR)
+		;
+	if (r == 0) {
+		rec->reserved = need;
+		return 0;
+	}
+	if (errno == ENOSPC || errno == EDQUOT || errno == EFBIG || errno == EIO)
+		return errno;
+	rec->can_reserve = 0; /* EOPNOTSUPP and the like: this filesystem does not */
+	return 0;
+#else
+	(void)n;
+	rec->can_reserve = 0;
+	return 0;
+#endif
+}
+
+/* Values longer than this are cut in the shortened event written into the reserve. */
+#define SHORT_VALUE_MAX 200
+
+/*
+ * The last lines of a journal that could not grow, written into the space
+ * reserved for them: the event that did not fit, shortened (long values such
+ * as a step's output cut, so that what the step did is still known), and a
+ * note saying the journal was cut there and why.
+ */
+static void write_cut_marker(rb_record *rec, const rb_event *e, size_t lost, int why)
+{
+	const char *id = rb_event_get(e, "id");
+	rb_buf shortened = RB_BUF_INIT, line = RB_BUF_INIT;
+	rb_buf_puts(&shortened, e->type);
+	for (size_t k = 0; k < e->nfields; k++) {
+		const char *v = e->fields[k].value;
+		size_t n = strlen(v);
+		rb_buf_printf(&shortened, "\t%s=", e->fields[k].key);
+		if (n <= SHORT_VALUE_MAX) {
+			encode(&shortened, v);
+			continue;
+		}
+		size_t cut = SHORT_VALUE_MAX;
+		while (cut > 0 && ((unsigned char)v[cut] & 0xC0) == 0x80)
+			cut--;
+		char *head = rb_xstrndup(v, cut);
+		char *tail = rb_xasprintf("\n[... %zu more bytes not journaled: %s]", n - cut, strerror(why));
+		encode(&shortened, head);
+		encode(&shortened, tail);
+		free(head);
+		free(tail);
+	}
+	rb_buf_putc(&shortened, '\n');
+	uint64_t room = rec->reserved - rec->size;
+	int whole = shortened.len + 512 <= room; /* the note stays well under 512 bytes */
+	char *text = rb_xasprintf("the run journal was cut here (%s): the '%s' event%s%s%s (%zu bytes) %s, and no "
+				  "later event could be written", strerror(why), e->type, id ? " of step '" : "",
+				  id ? id : "", id ? "'" : "", lost,
+				  whole ? "is above with its long values shortened" : "could not be written");
+	if (whole)
+		rb_buf_add(&line, shortened.data, shortened.len);
+	rb_buf_puts(&line, "note\ttext=");
+	encode(&line, text);
+	rb_buf_puts(&line, "\tjournal=cut\terror=");
+	encode(&line, strerror(why));
+	rb_buf_putc(&line, '\n');
+	size_t done = 0;
+	if (line.len <= room && write_all(rec->fd, line.data, line.len, &done) == 0)
+		sync_fd(rec->fd);
+	rec->size += done;
+	free(text);
+	rb_buf_free(&shortened);
+	rb_buf_free(&line);
+}
+
+/* Appends one encoded event to the journal, checking everything. */
+static void journal_append(rb_record *rec, const rb_event *e, const rb_buf *line)
+{
+	size_t done = 0;
+	int r;
+	if (rec->fd < 0 || rec->failed)
+		return;
+	if ((r = reserve(rec, line->len)) != 0) {
+		write_cut_marker(rec, e, line->len, r);
+		journal_failed(rec, r, "write");
+		return;
+	}
+	r = write_all(rec->fd, line->data, line->len, &done);
+	rec->size += done;
+	if (r != 0) {
+		journal_failed(rec, r, "write");
+		return;
+	}
+	if ((r = sync_fd(rec->fd)) != 0)
+		journal_failed(rec, r, "fsync");
 }
 
 void rb_record_event(rb_record *rec, const char *type, ...)
@@ -134,11 +275,18 @@ void rb_record_event(rb_record *rec, const char *type, ...)
 	}
 	va_end(ap);
 	rb_buf_putc(&line, '\n');
-	if (rec->fd >= 0) {
-		write_all(rec->fd, line.data, line.len);
-		fsync(rec->fd);
-	}
+	journal_append(rec, e, &line);
 	rb_buf_free(&line);
+}
+
+int rb_record_failed(const rb_record *rec)
+{
+	return rec->failed;
+}
+
+const char *rb_record_error(const rb_record *rec)
+{
+	return rec->error;
 }
 
 const char *rb_event_get(const rb_event *e, const char *key)
@@ -172,8 +320,10 @@ void rb_record_parse(rb_record *rec, const char *text, size_t len)
 	const char *p = text, *end = text + len;
 	while (p < end) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
-		if (!nl)
-			break; /* a torn last line: the kill came mid-write */
+		if (!nl) {
+			rec->torn = (size_t)(end - p); /* the kill, or a full disk, came mid-write */
+			break;
+		}
 		const char *tab = memchr(p, '\t', (size_t)(nl - p));
 		const char *tend = tab ? tab : nl;
 		char *type = rb_xstrndup(p, (size_t)(tend - p));
@@ -252,6 +402,7 @@ void rb_record_close(rb_record *rec)
 	}
 	free(rec->events);
 	free(rec->journal_path);
+	free(rec->error);
 	memset(rec, 0, sizeof *rec);
 	rec->fd = -1;
 }
@@ -279,9 +430,36 @@ static const char *result_of(const rb_record *rec)
 	return or(rb_record_get(rec, "finish", NULL, "result"), "interrupted");
 }
 
+char *rb_record_one_line(const char *text, size_t max)
+{
+	rb_buf flat = RB_BUF_INIT, vis = RB_BUF_INIT;
+	int space = 0;
+	for (const char *p = text ? text : ""; *p; p++) {
+		if (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r' || *p == '\v' || *p == '\f') {
+			space = flat.len > 0;
+			continue;
+		}
+		if (space)
+			rb_buf_putc(&flat, ' ');
+		space = 0;
+		rb_buf_putc(&flat, *p);
+	}
+	rb_visible_into(flat.data ? flat.data : "", flat.len, &vis);
+	if (vis.len > max) {
+		size_t cut = max;
+		while (cut > 0 && ((unsigned char)vis.data[cut] & 0xC0) == 0x80)
+			cut--; /* not inside a UTF-8 sequence */
+		vis.len = cut;
+		rb_buf_puts(&vis, "...");
+	}
+	rb_buf_free(&flat);
+	return rb_buf_detach(&vis);
+}
+
 char *rb_record_summary(const rb_record *rec)
 {
-	const char *title = or(rb_record_get(rec, "run", NULL, "title"), "runbook");
+	char *title = rb_record_one_line(or(rb_record_get(rec, "run", NULL, "title"), "runbook"),
+					 RB_SUMMARY_TITLE_MAX);
 	const char *result = result_of(rec);
 	const char *exit_code = or(rb_record_get(rec, "finish", NULL, "exit"), "?");
 	const char *failed_at = rb_record_get(rec, "finish", NULL, "failed_step");
@@ -299,14 +477,20 @@ char *rb_record_summary(const rb_record *rec)
 	}
 	const char *duration = or(rb_record_get(rec, "finish", NULL, "duration"), "");
 	size_t steps = 0;
+	char *line;
 	for (size_t i = 0; i < rec->count; i++)
 		steps += !strcmp(rec->events[i].type, "end");
 	if (!strcmp(result, "succeeded"))
-		return rb_xasprintf("%s: succeeded (%zu step%s, %s)", title, steps, steps == 1 ? "" : "s",
-				    duration);
-	if (failed_at)
-		return rb_xasprintf("%s: %s at %s (exit %s)", title, result, failed_at, exit_code);
-	return rb_xasprintf("%s: %s (exit %s)", title, result, exit_code);
+		line = rb_xasprintf("%s: succeeded (%zu step%s, %s)", title, steps, steps == 1 ? "" : "s", duration);
+	else if (failed_at)
+		line = rb_xasprintf("%s: %s at %s (exit %s)", title, result, failed_at, exit_code);
+	else
+		line = rb_xasprintf("%s: %s (exit %s)", title, result, exit_code);
+	/* Every part is one line and bounded, whatever the document or the journal says. */
+	char *one = rb_record_one_line(line, RB_SUMMARY_MAX);
+	free(line);
+	free(title);
+	return one;
 }
 
 static void md_cell(rb_buf *b, const char *s)
@@ -373,8 +557,11 @@ char *rb_record_markdown(const rb_record *rec)
 	};
 	for (int i = 0; run_keys[i][0]; i++) {
 		const char *v = rb_record_get(rec, "run", NULL, run_keys[i][0]);
-		if (v)
-			rb_buf_printf(&b, "- **%s:** `%s`\n", run_keys[i][1], v);
+		if (v) {
+			char *one = rb_record_one_line(v, 4096);
+			rb_buf_printf(&b, "- **%s:** `%s`\n", run_keys[i][1], one);
+			free(one);
+		}
 	}
 	const char *end = rb_record_get(rec, "finish", NULL, "end");
 	rb_buf_printf(&b, "- **Ended:** `%s`\n", or(end, "never: the run was interrupted"));

@@ -12,6 +12,17 @@
  *
  * Every value is redacted before it is stored (redact.h): nothing secret is
  * ever written to the journal, and so never reaches a git object.
+ *
+ * Every write and fsync of the journal is checked. The first failure (a full
+ * disk, an I/O error) is remembered for good: later events are kept in
+ * memory only, and rb_record_failed() tells the engine to stop before the
+ * next step, since a change must not go on unrecorded. Where the filesystem
+ * can allocate ahead (fallocate), RB_JOURNAL_RESERVE bytes beyond the last
+ * event are always allocated, so that when no more space can be had the
+ * last lines still fit: the event that did not, its long values (a step's
+ * output) shortened, and a note with journal=cut saying so. Elsewhere a
+ * failed write may leave a torn last line, which rb_record_parse counts
+ * (torn) and recovery reports.
  */
 #ifndef RB_RECORD_H
 #define RB_RECORD_H
@@ -33,6 +44,13 @@ typedef struct {
 	size_t nfields;
 } rb_event;
 
+/** Bytes kept allocated beyond the journal's end, for the lines that say it was cut. */
+#define RB_JOURNAL_RESERVE 4096
+
+/** The longest title in a summary (bytes, before "..."); the whole summary is bounded too. */
+#define RB_SUMMARY_TITLE_MAX 120
+#define RB_SUMMARY_MAX 240
+
 typedef struct {
 	rb_event *events;
 	size_t count;
@@ -40,6 +58,12 @@ typedef struct {
 	int fd;                      /* journal, -1 when none */
 	char *journal_path;
 	const rb_redactor *redactor; /* not owned; NULL: nothing to hide */
+	int failed;                  /* errno of the first failed journal write or fsync; 0: none */
+	char *error;                 /* what failed, naming the journal; NULL when nothing did */
+	uint64_t size;               /* bytes of the journal written so far */
+	uint64_t reserved;           /* bytes allocated ahead (fallocate); 0 when unsupported */
+	int can_reserve;             /* the filesystem allocates ahead */
+	size_t torn;                 /* rb_record_parse: bytes of an incomplete last line dropped */
 } rb_record;
 
 /**
@@ -52,9 +76,25 @@ int rb_record_open(rb_record *rec, const char *journal_path, const rb_redactor *
 
 /**
  * Appends an event: type, then NULL-terminated key, value pairs (a NULL
- * value is skipped). Values are redacted, then journaled and fsync'd.
+ * value is skipped). Values are redacted, then journaled and fsync'd. When
+ * the journal cannot be written the event is still kept in memory, and the
+ * record fails (rb_record_failed): nothing more is written to the journal.
  */
 void rb_record_event(rb_record *rec, const char *type, ...);
+
+/**
+ * The errno of the first journal write or fsync that failed, or 0 while
+ * every event reached the journal. Sticky: once set it stays. The engine
+ * checks it before each step and stops the run (RB_EXIT_ENV) when set.
+ */
+int rb_record_failed(const rb_record *rec);
+
+/**
+ * What failed, naming the journal file: "cannot write the run journal
+ * /repo/.git/runbook/journal/<run>.log: No space left on device"; NULL when
+ * nothing failed. Owned by the record.
+ */
+const char *rb_record_error(const rb_record *rec);
 
 /** The value of key in the last event of type (optionally with id=...), or NULL. */
 const char *rb_record_get(const rb_record *rec, const char *type, const char *id, const char *key);
@@ -64,7 +104,8 @@ const char *rb_event_get(const rb_event *e, const char *key);
 
 /**
  * Reads a journal back into rec (no journal is attached). Returns 0, or -1
- * with err when the file cannot be read. A torn last line is ignored.
+ * with err when the file cannot be read. A torn last line is left out and
+ * its length kept in rec->torn.
  */
 int rb_record_load(rb_record *rec, const char *journal_path, rb_error *err);
 
@@ -83,8 +124,21 @@ char *rb_record_markdown(const rb_record *rec);
 /** Renders the machine record. Caller frees. */
 char *rb_record_json(const rb_record *rec);
 
-/** The commit message: "<title>: succeeded (12 steps, 3.2s)" or "... failed at <step> (exit 1)". */
+/**
+ * The commit summary: "<title>: succeeded (12 steps, 3.2s)" or "... failed at
+ * <step> (exit 1)". Always one line of at most RB_SUMMARY_MAX bytes (plus
+ * "..."), made by rb_record_one_line. Caller frees.
+ */
 char *rb_record_summary(const rb_record *rec);
+
+/**
+ * text (NULL: "") as one line that is safe to show and to put in a commit
+ * message: tabs, line and page breaks become spaces (runs of spaces become
+ * one, none at either end), other hidden characters become visible escapes
+ * (visible.h: ESC as \e), and more than max bytes are cut at a character
+ * boundary and end in "...". Caller frees.
+ */
+char *rb_record_one_line(const char *text, size_t max);
 
 /** Closes the journal (keeping the file) and frees the events. */
 void rb_record_close(rb_record *rec);
