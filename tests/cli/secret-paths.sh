@@ -137,6 +137,9 @@ nowhere file-secret-7781 file-pw-1123
 DB_PASSWORD=env-pw-8812 "$bin" run --audit-repo "$audit" --set-env DB_PASSWORD ps.md > out 2> err || fail "--set-env run failed"
 grep -qx 'have \*\*\* none' out || fail "--set-env value not redacted"
 nowhere env-pw-8812
+DB_PASSWORD=q7 "$bin" run --audit-repo "$audit" --set-env DB_PASSWORD ps.md > out 2> err || fail "short secret run failed"
+grep -q 'warning: a secret value is shorter than 4 characters' err || fail "no warning for a short secret"
+grep -qx 'have \*\*\* none' out || fail "a short secret was not hidden"
 rc=0; "$bin" run --audit-repo "$audit" --set-env NOT_IN_ENV_X ps.md > out 2> err || rc=$?
 [ "$rc" = 2 ] || fail "--set-env of a missing variable: expected 2, got $rc"
 
