@@ -26,6 +26,7 @@ const rb_attr_spec rb_attr_specs[] = {
 	{"skip", RB_ATTR_FLAG, "documentation only: planned, never run"},
 	{"db", RB_ATTR_ID, "sql: run on a named connection"},
 	{"transaction", RB_ATTR_TXN, "sql: single (default) or none"},
+	{"lock_timeout", RB_ATTR_DURATION, "sql: give up waiting for a lock after this long (default 5s; 0: wait)"},
 	{"cwd", RB_ATTR_TEXT, "working directory, relative to the runbook"},
 	{"interactive", RB_ATTR_FLAG, "inherit the terminal instead of capturing output"},
 	{"every", RB_ATTR_DURATION, "abort conditions: how often to check while a step runs"},

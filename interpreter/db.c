@@ -26,6 +26,7 @@ struct rb_dbset {
 	size_t n;
 	rb_redactor *redactor;  /* not owned; NULL: nothing to hide */
 	int noted_old_server;
+	rb_db_session session;  /* strings not owned */
 };
 
 rb_dbset *rb_dbset_new(const char *default_dsn, const char *const *names,
@@ -58,6 +59,11 @@ void rb_dbset_set_redactor(rb_dbset *set, rb_redactor *r)
 	set->redactor = r;
 }
 
+void rb_dbset_configure(rb_dbset *set, const rb_db_session *session)
+{
+	set->session = *session;
+}
+
 /* Shows notices as they arrive, on stderr, like psql: secrets hidden, controls visible. */
 static void notice_receiver(void *arg, const PGresult *res)
 {
@@ -76,9 +82,9 @@ static void notice_receiver(void *arg, const PGresult *res)
 }
 
 /* connect_timeout from the connection string (seconds), else the default; in ms. */
-static int64_t connect_timeout_ms(const char *dsn)
+static int64_t connect_timeout_ms(const char *dsn, int64_t fallback)
 {
-	int64_t ms = DEFAULT_CONNECT_TIMEOUT_MS;
+	int64_t ms = fallback > 0 ? fallback : DEFAULT_CONNECT_TIMEOUT_MS;
 	char *errmsg = NULL;
 	PQconninfoOption *opts = PQconninfoParse(dsn, &errmsg);
 	for (PQconninfoOption *o = opts; o && o->keyword; o++)
@@ -97,11 +103,16 @@ static int64_t connect_timeout_ms(const char *dsn)
  * Returns the connection (CONNECTION_OK), or NULL with *why set (malloc'd)
  * and *code an RB_EXIT_* value.
  */
-static PGconn *connect_async(const char *dsn, char **why, int *code)
+static PGconn *connect_async(const rb_dbset *set, const char *dsn, char **why, int *code)
 {
-	int64_t limit = connect_timeout_ms(dsn);
+	int64_t limit = connect_timeout_ms(dsn, set->session.connect_timeout_ms);
 	int64_t deadline = rb_now_ms() + limit;
-	PGconn *c = PQconnectStart(dsn);
+	/* TCP keepalives first, so that the connection string's own win; the
+	 * application name last, so that pg_stat_activity names this run. */
+	const char *keys[] = {"keepalives", "keepalives_idle", "keepalives_interval", "keepalives_count",
+			      "dbname", "application_name", NULL};
+	const char *values[] = {"1", "30", "10", "3", dsn, set->session.application_name, NULL};
+	PGconn *c = PQconnectStartParams(keys, values, 1);
 	PostgresPollingStatusType st = PGRES_POLLING_WRITING;
 	*why = NULL;
 	*code = RB_EXIT_ENV;
@@ -137,7 +148,7 @@ static PGconn *connect_async(const char *dsn, char **why, int *code)
 	if (st == PGRES_POLLING_OK)
 		return c;
 bad:
-	*why = rb_xstrdup(PQerrorMessage(c));
+	*why = rb_pq_error(c);
 fail:
 	PQfinish(c);
 	return NULL;
@@ -155,10 +166,15 @@ int rb_dbset_get(rb_dbset *set, const char *name, const rb_vars *vars, PGconn **
 			     name);
 		goto done;
 	}
-	if (db->conn) {
+	if (db->conn && PQstatus(db->conn) == CONNECTION_OK) {
 		*out = db->conn;
 		rc = 0;
 		goto done;
+	}
+	if (db->conn) {
+		/* The server went away (restarted, say): open a fresh connection. */
+		PQfinish(db->conn);
+		db->conn = NULL;
 	}
 	if (db->dsn) {
 		dsn = rb_vars_expand(vars, db->dsn, &missing);
@@ -179,15 +195,15 @@ int rb_dbset_get(rb_dbset *set, const char *name, const rb_vars *vars, PGconn **
 	free(pw);
 	int code = RB_EXIT_ENV;
 	char *msg = NULL;
-	db->conn = connect_async(dsn, &msg, &code);
+	db->conn = connect_async(set, dsn, &msg, &code);
 	if (!db->conn) {
 		size_t k = strlen(msg);
 		while (k && (msg[k - 1] == '\n' || msg[k - 1] == ' '))
 			msg[--k] = '\0';
 		shown = rb_dsn_redact(*dsn ? dsn : "(libpq defaults)");
 		char *hidden = rb_redact(set->redactor, msg);
-		rb_error_set(err, code, NULL, 0, 0, "cannot connect to %s%s%s: %s",
-			     *db->name ? db->name : "the database", *db->name ? " at " : " at ", shown, hidden);
+		rb_error_set(err, code, NULL, 0, 0, "cannot connect to %s at %s: %s",
+			     *db->name ? db->name : "the database", shown, hidden);
 		free(hidden);
 		free(msg);
 		goto done;
@@ -204,6 +220,8 @@ int rb_dbset_get(rb_dbset *set, const char *name, const rb_vars *vars, PGconn **
 		fprintf(stderr, "runbook: note: the server is older than PostgreSQL 14: a statement outlives a "
 			"runbook that dies (no client_connection_check_interval)\n");
 	}
+	if (set->session.on_connect)
+		set->session.on_connect(set->session.ctx, db->name, db->conn);
 	*out = db->conn;
 	rc = 0;
 done:
@@ -243,7 +261,7 @@ static int wait_results(PGconn *c, int64_t deadline, PGresult **last, char **err
 			if (poll(p, 2, (int)(left < 0 ? 0 : left > 100 ? 100 : left)) > 0 && p[1].revents)
 				rb_signals_drain();
 			if (!PQconsumeInput(c)) {
-				*error = rb_trim_dup(PQerrorMessage(c));
+				*error = rb_pq_error(c);
 				return -1;
 			}
 		}
@@ -293,7 +311,7 @@ int rb_db_query_readonly(PGconn *c, const char *query, const char *const *params
 	rc = 0;
 rollback:
 	if (!*error && rc < 0)
-		*error = rb_trim_dup(PQerrorMessage(c));
+		*error = rb_pq_error(c);
 	PQclear(r);
 	r = NULL;
 	if (PQtransactionStatus(c) != PQTRANS_IDLE && PQsendQuery(c, "ROLLBACK")) {
@@ -304,6 +322,55 @@ rollback:
 	}
 done:
 	return rc;
+}
+
+char *rb_pq_error(const PGconn *c)
+{
+	rb_buf b = RB_BUF_INIT;
+	int space = 0;
+	for (const char *p = c ? PQerrorMessage(c) : "out of memory"; *p; p++) {
+		int ws = *p == ' ' || *p == '\t' || *p == '\n' || *p == '\r';
+		if (ws) {
+			space = b.len > 0;
+			continue;
+		}
+		if (space)
+			rb_buf_putc(&b, ' ');
+		space = 0;
+		rb_buf_putc(&b, *p);
+	}
+	return rb_buf_detach(&b);
+}
+
+char *rb_db_blocker(PGconn *monitor, int pid)
+{
+	char *text = NULL, *error = NULL;
+	PGresult *r = NULL;
+	char p[16];
+	snprintf(p, sizeof p, "%d", pid);
+	const char *params[] = {p};
+	const char *q =
+		"select a.pid, coalesce(a.application_name, ''), coalesce(a.state, ''), "
+		"coalesce(extract(epoch from now() - coalesce(a.xact_start, a.query_start))::bigint, 0), "
+		"coalesce(split_part(a.query, E'\\n', 1), '') "
+		"from pg_stat_activity a where a.pid = any(pg_blocking_pids($1::int)) order by a.xact_start limit 1";
+	if (rb_db_query_readonly(monitor, q, params, 1, rb_now_ms() + 2000, &r, &error) < 0 ||
+	    PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) < 1)
+		goto done;
+	text = rb_xasprintf("pid %s (application_name '%s', %s, in a transaction for %ss, query: %.200s)",
+			    PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 1), PQgetvalue(r, 0, 2), PQgetvalue(r, 0, 3),
+			    PQgetvalue(r, 0, 4));
+done:
+	PQclear(r);
+	free(error);
+	return text;
+}
+
+char *rb_db_target(PGconn *c)
+{
+	const char *host = PQhost(c);
+	return rb_xasprintf("host=%s port=%s dbname=%s user=%s", host && *host ? host : "(socket)", PQport(c),
+			    PQdb(c), PQuser(c));
 }
 
 char *rb_dbset_describe(const rb_dbset *set, const char *name)

@@ -28,6 +28,37 @@ typedef struct rb_dbset rb_dbset;
 rb_dbset *rb_dbset_new(const char *default_dsn, const char *const *names,
 		       const char *const *dsns, size_t n);
 
+/** How the set's connections are opened; every field may be zero. */
+typedef struct {
+	const char *application_name;  /* shown in pg_stat_activity: runbook/<slug>/<run id> */
+	int64_t connect_timeout_ms;    /* when the connection string has no connect_timeout; 0: 10 s */
+	/** Called once per new connection (name "" for the default), e.g. to record its target. */
+	void (*on_connect)(void *ctx, const char *name, PGconn *conn);
+	void *ctx;
+} rb_db_session;
+
+/**
+ * Sets how connections are opened from now on (strings are not copied: they
+ * must outlive the set). Every connection also gets TCP keepalives (unless
+ * its connection string says otherwise) and client_connection_check_interval
+ * (PostgreSQL 14 and later).
+ */
+void rb_dbset_configure(rb_dbset *set, const rb_db_session *session);
+
+/**
+ * Who blocks backend pid, read on another connection (monitor): "pid N
+ * (application_name 'A', STATE, in a transaction for Ss, query: FIRST LINE)",
+ * or NULL when nobody does (or the question could not be answered within
+ * 2 s). Caller frees.
+ */
+char *rb_db_blocker(PGconn *monitor, int pid);
+
+/** libpq's last error for c as one line (its line breaks and indentation folded); caller frees. */
+char *rb_pq_error(const PGconn *c);
+
+/** "host=H port=P dbname=D user=U" of an open connection, password-free; caller frees. */
+char *rb_db_target(PGconn *c);
+
 /**
  * Secrets found while connecting (a password that came from a variable) are
  * added to r, and server notices are printed through it. r is not owned and
@@ -39,7 +70,7 @@ void rb_dbset_set_redactor(rb_dbset *set, rb_redactor *r);
  * The open connection for name (NULL or "" for the default), connecting on
  * first use with variables from vars. Connecting watches the signal pipe
  * (signals.h) and a deadline: the connection string's connect_timeout, else
- * 10 s. Returns 0 and the connection (owned by the set), or -1 with err set:
+ * the session's, else 10 s. Returns 0 and the connection (owned by the set), or -1 with err set:
  * RB_EXIT_USAGE for an unknown name or an undefined variable, RB_EXIT_ENV
  * when the server cannot be reached in time, 128 + the signal when
  * interrupted.

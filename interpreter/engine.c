@@ -18,7 +18,9 @@
 #include "db.h"
 #include "luavm.h"
 #include "pgserver.h"
+#include "parse.h"
 #include "preflight.h"
+#include "runlock.h"
 #include "select.h"
 #include "watchdog.h"
 #include "shell.h"
@@ -39,7 +41,8 @@
 #endif
 
 #define DEFAULT_EVERY_MS 5000
-#define LUA_MAX_MS 5000  /* luavm.h's default wall-clock limit of an evaluation */
+#define LUA_MAX_MS 5000
+#define DEFAULT_LOCK_TIMEOUT_MS 5000  /* docs/format.md: why 5 s */  /* luavm.h's default wall-clock limit of an evaluation */
 #define RECORD_OUTPUT_MAX 16384
 
 typedef struct {
@@ -51,6 +54,7 @@ typedef struct {
 	char sqlstate[6];
 	rb_sql_rows rows;     /* sql: the last result's rows */
 	int is_sql;
+	int attempts;         /* runs of the step, retries included */
 } step_result;
 
 typedef struct {
@@ -60,6 +64,15 @@ typedef struct {
 	step_result *results;   /* one per rb->steps entry */
 	rb_selection *sel;      /* one per rb->steps entry: what this run does with it */
 	rb_watchdog *watchdog;  /* stops the running step's group if runbook dies */
+	rb_runlock *lock;       /* one run of this runbook at a time */
+	rb_db_session session;  /* how connections are opened */
+	char *app_name;         /* runbook/<slug>/<run id>, in pg_stat_activity */
+	const char **db_names;  /* the front matter's named connections, for both sets */
+	const char **db_dsns;
+	int sql_backend;        /* the running SQL step's backend pid */
+	int64_t sql_started;
+	int64_t next_lock_check;
+	char *blocker;          /* who blocked the running SQL step, last seen */
 	const rb_step *current; /* the step running now */
 	size_t total;           /* runnable steps of the role running */
 	const char *default_dsn; /* --db, else the throwaway server, else the front matter's */
@@ -216,6 +229,37 @@ static int host_step(void *ctx, const char *id, rb_lua_step *out)
 	return 0;
 }
 
+/* A connection set as the run opens them: redacted, named, recorded. */
+static rb_dbset *new_dbset(run_state *r)
+{
+	rb_dbset *set = rb_dbset_new(r->default_dsn, r->db_names, r->db_dsns, r->rb->fm.ndatabases);
+	rb_dbset_set_redactor(set, r->redactor);
+	rb_dbset_configure(set, &r->session);
+	return set;
+}
+
+/* The second set of connections: Lua while a SQL step holds the first, lock watching. */
+static rb_dbset *monitor_set(run_state *r)
+{
+	if (!r->monitor)
+		r->monitor = new_dbset(r);
+	return r->monitor;
+}
+
+/* Every new connection's target and server version go into the record. */
+static void on_connect(void *ctx, const char *name, PGconn *conn)
+{
+	run_state *r = ctx;
+	if (!r->opts->record)
+		return;
+	char *target = rb_db_target(conn);
+	char version[16];
+	snprintf(version, sizeof version, "%d", PQserverVersion(conn));
+	rb_record_event(r->opts->record, "database", "name", *name ? name : "default", "target", target,
+			"server_version", version, NULL);
+	free(target);
+}
+
 static int host_sql(void *ctx, const char *query, const char *const *params, int nparams,
 		    rb_lua_rows *rows, char **error)
 {
@@ -224,13 +268,8 @@ static int host_sql(void *ctx, const char *query, const char *const *params, int
 	PGconn *conn = NULL;
 	int rc = -1;
 	rb_dbset *set = r->dbs;
-	if (r->sql_busy) {
-		if (!r->monitor) {
-			r->monitor = rb_dbset_new(r->default_dsn, NULL, NULL, 0);
-			rb_dbset_set_redactor(r->monitor, r->redactor);
-		}
-		set = r->monitor;
-	}
+	if (r->sql_busy)
+		set = monitor_set(r);
 	if (rb_dbset_get(set, NULL, &r->vars, &conn, &err) < 0) {
 		*error = rb_xstrdup(err.message);
 		goto done;
@@ -398,6 +437,31 @@ static int abort_poll(void *ctx)
 		return 0;
 	r->next_check = now + r->every_ms;
 	return check_aborts(r);
+}
+
+/*
+ * While a SQL statement runs: abort conditions, and who blocks it. A
+ * statement still running after a second is looked at once a second from
+ * the monitor connection, so that a lock timeout can name its blocker.
+ */
+static int sql_poll(void *ctx)
+{
+	run_state *r = ctx;
+	int64_t now = rb_now_ms();
+	if (r->sql_backend && now - r->sql_started >= 1000 && now >= r->next_lock_check) {
+		PGconn *m = NULL;
+		rb_error err = RB_ERROR_INIT;
+		r->next_lock_check = now + 1000;
+		if (rb_dbset_get(monitor_set(r), r->current ? r->current->db : NULL, &r->vars, &m, &err) == 0) {
+			char *who = rb_db_blocker(m, r->sql_backend);
+			if (who) {
+				free(r->blocker);
+				r->blocker = who;
+			}
+		}
+		rb_error_clear(&err);
+	}
+	return aborts_live(r) ? abort_poll(ctx) : 0;
 }
 
 /* The exit code of an interrupted run: 128 + the signal, as shells report it. */
@@ -708,16 +772,38 @@ static rb_status run_sql(run_state *r, const rb_step *s, step_result *res, int *
 	o.body_col = s->col;
 	o.mode = s->transaction;
 	o.timeout_ms = step_timeout(r, s);
+	o.lock_timeout_ms = s->lock_timeout_ms >= 0 ? s->lock_timeout_ms
+			    : r->rb->fm.lock_timeout_ms >= 0 ? r->rb->fm.lock_timeout_ms : DEFAULT_LOCK_TIMEOUT_MS;
 	o.vars = &r->vars;
 	o.out = out ? out : stdout;
-	if (aborts_live(r)) {
-		o.poll = abort_poll;
-		o.poll_ctx = r;
-		o.poll_every_ms = 100;
-	}
+	o.poll = sql_poll;
+	o.poll_ctx = r;
+	o.poll_every_ms = 100;
 	r->sql_busy = 1;
+	r->sql_backend = PQbackendPID(conn);
+	r->sql_started = rb_now_ms();
+	r->next_lock_check = 0;
+	free(r->blocker);
+	r->blocker = NULL;
 	int ran = rb_sqlexec_run(&o, &sr, &err);
+	if (ran < 0 && sr.not_started && rb_dbset_get(r->dbs, s->db, &r->vars, &conn, &err) == 0) {
+		/* The connection had died between steps (a server restart): nothing
+		 * of the block was sent, so it runs once more on a fresh one. */
+		rb_sqlexec_result_free(&sr);
+		rb_error_clear(&err);
+		o.conn = conn;
+		r->sql_backend = PQbackendPID(conn);
+		ran = rb_sqlexec_run(&o, &sr, &err);
+	}
 	r->sql_busy = 0;
+	r->sql_backend = 0;
+	if (!strcmp(sr.sqlstate, "55P03")) {
+		/* lock_not_available: say who held the lock. */
+		char *m = rb_xasprintf("%s; blocked by %s", sr.message ? sr.message : "lock timeout",
+				       r->blocker ? r->blocker : "a session that could not be identified");
+		free(sr.message);
+		sr.message = m;
+	}
 	hide_secret_vars(r); /* \set may have given a secret a new value */
 	if (out) {
 		fclose(out);
@@ -913,8 +999,9 @@ static void record_step_end(run_state *r, const rb_step *s, const step_result *r
 {
 	if (!r->opts->record)
 		return;
-	char code[16], dur[32];
+	char code[16], dur[32], tries[16];
 	snprintf(code, sizeof code, "%d", res->exit_code);
+	snprintf(tries, sizeof tries, "%d", res->attempts);
 	rb_format_duration(res->duration_ms, dur, sizeof dur);
 	const char *out = res->out ? res->out : "";
 	const char *err = res->err ? res->err : "";
@@ -934,7 +1021,7 @@ static void record_step_end(run_state *r, const rb_step *s, const step_result *r
 			"exit", s->kind == RB_STEP_SHELL ? code : NULL,
 			"sqlstate", *res->sqlstate ? res->sqlstate : NULL,
 			"message", res->status == RB_STATUS_FAILED || res->is_sql ? (res->is_sql ? res->err : r->failure_reason) : NULL,
-			"duration", dur, "output", o.data,
+			"duration", dur, "attempts", res->attempts > 1 ? tries : NULL, "output", o.data,
 			"capture", s->capture.value,
 			"value", s->capture.value && res->status == RB_STATUS_OK ? rb_vars_get(&r->vars, s->capture.value) : NULL,
 			NULL);
@@ -948,6 +1035,7 @@ static rb_status execute(run_state *r, const rb_step *s, step_result *res, int *
 	int attempts = 1 + (s->retry > 0 ? s->retry : 0);
 	for (int attempt = 1; attempt <= attempts; attempt++) {
 		int env = 0, usage = 0, said_no = 0;
+		res->attempts = attempt;
 		switch (s->kind) {
 		case RB_STEP_SHELL: st = run_shell(r, s, res, &env); break;
 		case RB_STEP_SQL: st = run_sql(r, s, res, &env, &usage); break;
@@ -1046,10 +1134,23 @@ static int setup(run_state *r)
 	}
 	/* --ephemeral-db wins over the front matter: the runbook runs against the throwaway server. */
 	r->default_dsn = o->db_url ? o->db_url : r->pg ? rb_pgserver_url(r->pg) : rb->fm.database.value;
-	r->dbs = rb_dbset_new(r->default_dsn, names, dsns, rb->fm.ndatabases);
-	rb_dbset_set_redactor(r->dbs, r->redactor);
-	free(names);
-	free(dsns);
+	r->db_names = names;
+	r->db_dsns = dsns;
+	const char *run_id = o->record ? rb_record_get(o->record, "run", NULL, "id") : NULL;
+	char *slug = rb_slugify(rb->title);
+	if (strlen(slug) > 16)
+		slug[16] = '\0';
+	r->app_name = run_id ? rb_xasprintf("runbook/%s/%s", slug, run_id)
+			     : rb_xasprintf("runbook/%s/pid%ld", slug, (long)getpid());
+	free(slug);
+	if (strlen(r->app_name) > 63)
+		r->app_name[63] = '\0'; /* the server keeps 63 bytes (NAMEDATALEN) */
+	rb_vars_set(&r->vars, "RUNBOOK_RUN_ID", run_id ? run_id : "", RB_VAR_RUNBOOK);
+	r->session.application_name = r->app_name;
+	r->session.connect_timeout_ms = rb->fm.connect_timeout_ms > 0 ? rb->fm.connect_timeout_ms : 0;
+	r->session.on_connect = on_connect;
+	r->session.ctx = r;
+	r->dbs = new_dbset(r);
 	rb_vars_set(&r->vars, "RUNBOOK_FILE", rb->path, RB_VAR_RUNBOOK);
 	rb_vars_set(&r->vars, "RUNBOOK_DIR", rb->dir, RB_VAR_RUNBOOK);
 	r->local_lua = rb_xasprintf("%s/lua", rb->dir);
@@ -1141,6 +1242,50 @@ static int guard_inputs_ready(run_state *r, const rb_step *g)
 		return 0;
 	}
 	return 1;
+}
+
+/*
+ * The run lock (runlock.h), before step 1: on the connection of the first
+ * SQL step, else — no database, or its connection string needs a variable
+ * not known yet — on a lock file. Returns an RB_EXIT_* code.
+ */
+static int take_run_lock(run_state *r)
+{
+	const rb_runbook *rb = r->rb;
+	const rb_step *sql = NULL;
+	PGconn *conn = NULL;
+	rb_error err = RB_ERROR_INIT;
+	int rc = RB_EXIT_OK;
+	if (rb->fm.lock_off)
+		goto done;
+	for (size_t i = 0; i < rb->nsteps && !sql; i++)
+		if (rb->steps[i].kind == RB_STEP_SQL && rb_step_runnable(&rb->steps[i]) &&
+		    rb->steps[i].role != RB_ROLE_MANUAL)
+			sql = &rb->steps[i];
+	if (sql && rb_dbset_get(r->dbs, sql->db, &r->vars, &conn, &err) < 0 && err.code != RB_EXIT_USAGE) {
+		fflush(stdout);
+		fprintf(stderr, "runbook: %s\n", err.message);
+		rc = err.code;
+		goto done;
+	}
+	rb_error_clear(&err);
+	const char *run_id = r->opts->record ? rb_record_get(r->opts->record, "run", NULL, "id") : NULL;
+	char *who = rb_xasprintf("pid %ld, run %s", (long)getpid(), run_id ? run_id : "(not recorded)");
+	const char *name = rb->fm.lock ? rb->fm.lock : rb->title;
+	if (rb_runlock_take(conn, name, who, r->opts->wait_lock_ms, &r->lock, &err) < 0) {
+		char *m = clean(r, err.message);
+		fflush(stdout);
+		fprintf(stderr, "runbook: %s: %s\n", rb->path, m);
+		free(m);
+		rc = err.code;
+	} else if (r->opts->record) {
+		rb_record_event(r->opts->record, "note", "text", conn ? "run lock taken (advisory lock)"
+				: "run lock taken (lock file)", "lock", name, NULL);
+	}
+	free(who);
+done:
+	rb_error_clear(&err);
+	return rc;
 }
 
 /*
@@ -1358,6 +1503,9 @@ int rb_engine_run(const rb_runbook *rb, const rb_run_opts *opts)
 		goto done;
 	}
 
+	rc = take_run_lock(&r);
+	if (rc != RB_EXIT_OK)
+		goto done;
 	size_t total = rb_runbook_count(rb, RB_ROLE_MAIN);
 	say(&r, "Running %s (%s): %zu step%s\n", rb->title, rb->path, total, total == 1 ? "" : "s");
 	if (!approve_skipped_guards(&r)) {
@@ -1404,8 +1552,13 @@ done:
 		rb_sql_rows_free(&r.results[i].rows);
 	}
 	rb_watchdog_stop(r.watchdog);
+	rb_runlock_release(r.lock);
 	free(r.results);
 	free(r.sel);
+	free(r.db_names);
+	free(r.db_dsns);
+	free(r.app_name);
+	free(r.blocker);
 	rb_dbset_free(r.dbs);
 	rb_dbset_free(r.monitor);
 	if (r.pg)

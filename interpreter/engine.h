@@ -22,6 +22,7 @@ typedef struct {
 	const char *from;       /* --from ID: start at this step */
 	const char *only;       /* --only ID: run just this step */
 	int skip_guards;        /* --skip-guards: do not check the guards before --from/--only again */
+	int64_t wait_lock_ms;   /* --wait-lock: wait this long for the run lock; 0: refuse at once */
 	int yes;                /* --yes: approve task lists and plain confirmations */
 	const char *confirm;    /* --confirm PHRASE */
 	int64_t grace_ms;       /* between TERM and KILL; 0: 2000 */

@@ -13,7 +13,7 @@
 
 const char *const rb_frontmatter_keys[] = {
 	"title", "database", "databases", "shell", "env", "secrets", "timeout",
-	"on_failure", "manual", "audit", NULL
+	"on_failure", "manual", "audit", "connect_timeout", "lock_timeout", "lock", NULL
 };
 
 /* Length of the line starting at p (without its newline). */
@@ -171,6 +171,16 @@ static void read_key(fm_ctx *c, rb_front_matter *fm, const char *key, yaml_node_
 		if (want_scalar(c, v, key) &&
 		    rb_parse_duration((const char *)v->data.scalar.value, &fm->timeout_ms) < 0)
 			fm_error(c, v, "front matter '%s' is not a duration (like 30s, 5m, 1h)", key);
+	} else if (!strcmp(key, "connect_timeout") || !strcmp(key, "lock_timeout")) {
+		int64_t *dst = !strcmp(key, "connect_timeout") ? &fm->connect_timeout_ms : &fm->lock_timeout_ms;
+		if (want_scalar(c, v, key) && rb_parse_duration((const char *)v->data.scalar.value, dst) < 0)
+			fm_error(c, v, "front matter '%s' is not a duration (like 500ms, 5s, 1m)", key);
+	} else if (!strcmp(key, "lock")) {
+		if (want_scalar(c, v, key)) {
+			free(fm->lock);
+			fm->lock = scalar(v);
+			fm->lock_off = !strcmp(fm->lock, "false") || !strcmp(fm->lock, "no") || !strcmp(fm->lock, "off");
+		}
 	} else if (!strcmp(key, "on_failure")) {
 		if (want_scalar(c, v, key))
 			set_pos(&fm->on_failure, v);
@@ -213,7 +223,7 @@ int rb_frontmatter_parse(const char *src, size_t span, const char *file, rb_fron
 	fm_ctx c = {&doc, file, diags, 0};
 
 	memset(fm, 0, sizeof *fm);
-	fm->timeout_ms = -1;
+	fm->timeout_ms = fm->connect_timeout_ms = fm->lock_timeout_ms = -1;
 	fm->present = 1;
 	fm->line = 1;
 
@@ -313,7 +323,8 @@ void rb_frontmatter_free(rb_front_matter *fm)
 	free_list(fm->manual, fm->nmanual);
 	free(fm->audit_repo);
 	free(fm->audit_ref);
+	free(fm->lock);
 	free_kvs(fm->unknown, fm->nunknown);
 	memset(fm, 0, sizeof *fm);
-	fm->timeout_ms = -1;
+	fm->timeout_ms = fm->connect_timeout_ms = fm->lock_timeout_ms = -1;
 }

@@ -294,6 +294,7 @@ static rb_step *add_step(parse_ctx *c, rb_step_kind kind, int line, int col)
 	s->line = line;
 	s->col = col;
 	s->timeout_ms = -1;
+	s->lock_timeout_ms = -1;
 	s->retry = -1;
 	s->retry_delay_ms = -1;
 	s->every_ms = -1;
@@ -425,7 +426,8 @@ static void apply_attrs(parse_ctx *c, rb_step *s)
 
 		/* Attributes that only mean something for some kinds of step. */
 		const char *only = NULL;
-		if ((!strcmp(a->key, "db") || !strcmp(a->key, "transaction")) && s->kind != RB_STEP_SQL)
+		if ((!strcmp(a->key, "db") || !strcmp(a->key, "transaction") || !strcmp(a->key, "lock_timeout")) &&
+		    s->kind != RB_STEP_SQL)
 			only = "sql";
 		else if ((!strcmp(a->key, "every") || !strcmp(a->key, "during_handler")) &&
 			 s->kind != RB_STEP_ABORT)
@@ -449,6 +451,8 @@ static void apply_attrs(parse_ctx *c, rb_step *s)
 			s->id_explicit = 1;
 		} else if (!strcmp(a->key, "timeout")) {
 			s->timeout_ms = d;
+		} else if (!strcmp(a->key, "lock_timeout")) {
+			s->lock_timeout_ms = d;
 		} else if (!strcmp(a->key, "retry")) {
 			s->retry = (int)d;
 		} else if (!strcmp(a->key, "retry_delay")) {
@@ -723,7 +727,7 @@ rb_runbook *rb_parse(const char *path, const char *src, size_t len, rb_diags *di
 	rb->source = rb_xstrndup(src, len);
 	rb->source_len = len;
 	rb->on_failure_section = -1;
-	rb->fm.timeout_ms = -1;
+	rb->fm.timeout_ms = rb->fm.connect_timeout_ms = rb->fm.lock_timeout_ms = -1;
 
 	c.file = path;
 	c.src = src;

@@ -106,6 +106,7 @@ typedef struct {
 	int during_handler;     /* lua abort: stays armed while the on_failure section runs */
 	char *db;
 	rb_txn_mode transaction;
+	int64_t lock_timeout_ms;  /* sql: -1 when not given */
 	char *cwd;
 } rb_step;
 
@@ -131,6 +132,10 @@ typedef struct {
 	rb_pos_str *secrets;
 	size_t nsecrets;
 	int64_t timeout_ms;   /* -1 when absent */
+	int64_t connect_timeout_ms; /* -1 when absent: 10 s */
+	int64_t lock_timeout_ms;    /* -1 when absent: 5 s for SQL steps; 0: wait forever */
+	char *lock;           /* the run lock's name; NULL: the title */
+	int lock_off;         /* lock: false */
 	rb_pos_str on_failure;
 	rb_pos_str *manual;
 	size_t nmanual;

@@ -4,6 +4,7 @@
  */
 #define _GNU_SOURCE
 #include "sqlexec.h"
+#include "db.h"
 #include "signals.h"
 #include "sqlsplit.h"
 
@@ -37,6 +38,7 @@ typedef struct {
 	rb_vars *vars;
 	prepared_list list;
 	FILE *out;
+	int in_txn;   /* the block runs inside the transaction we opened */
 } exec_ctx;
 
 static const char *lookup(void *ctx, const char *name)
@@ -328,7 +330,7 @@ static void record_error(rb_sqlexec_result *res, const PGresult *r, PGconn *conn
 	if (primary) {
 		rb_buf_puts(&b, primary);
 	} else {
-		char *m = rb_trim_dup(PQerrorMessage(conn));
+		char *m = rb_pq_error(conn);
 		rb_buf_puts(&b, m);
 		free(m);
 	}
@@ -436,7 +438,7 @@ static int exec_one(exec_ctx *c, PGconn *conn, const prepared *p, watch *w, rb_s
 	memset(&rows, 0, sizeof rows);
 
 	if (!PQsendQuery(conn, p->text)) {
-		char *m = rb_trim_dup(PQerrorMessage(conn));
+		char *m = rb_pq_error(conn);
 		rb_error_set(err, RB_EXIT_ENV, p->file, p->line, p->col, "cannot send the statement: %s", m);
 		free(m);
 		return -1;
@@ -456,9 +458,11 @@ static int exec_one(exec_ctx *c, PGconn *conn, const prepared *p, watch *w, rb_s
 			if (nf == 2 && (pf[1].revents & POLLIN))
 				rb_signals_drain();
 			if (!PQconsumeInput(conn)) {
-				char *m = rb_trim_dup(PQerrorMessage(conn));
+				char *m = rb_pq_error(conn);
 				rb_error_set(err, RB_EXIT_ENV, p->file, p->line, p->col,
-					     "lost the connection to the server: %s", m);
+					     "lost the connection to the server: %s; %s", m,
+					     c->in_txn ? "the server rolled the block's transaction back"
+						       : "this statement's outcome is unknown: check before retrying");
 				free(m);
 				rb_sql_rows_free(&rows);
 				return -1;
@@ -529,8 +533,10 @@ static int exec_one(exec_ctx *c, PGconn *conn, const prepared *p, watch *w, rb_s
 	}
 	rb_sql_rows_free(&rows);
 	if (rc == 0 && PQstatus(conn) != CONNECTION_OK) {
-		char *m = rb_trim_dup(PQerrorMessage(conn));
-		rb_error_set(err, RB_EXIT_ENV, p->file, p->line, p->col, "lost the connection to the server: %s", m);
+		char *m = rb_pq_error(conn);
+		rb_error_set(err, RB_EXIT_ENV, p->file, p->line, p->col, "lost the connection to the server: %s; %s", m,
+			     c->in_txn ? "the server rolled the block's transaction back"
+				       : "this statement's outcome is unknown: check before retrying");
 		free(m);
 		rc = -1;
 	}
@@ -585,10 +591,25 @@ int rb_sqlexec_run(const rb_sqlexec_opts *o, rb_sqlexec_result *res, rb_error *e
 	}
 	if (PQtransactionStatus(o->conn) != PQTRANS_IDLE)
 		control(o->conn, "ROLLBACK", NULL, NULL, 0, 0);
+	/* The server enforces the step's limits too: a lost client cannot leave
+	 * work running, and no statement queues forever behind another's lock. */
+	char *limits = rb_xasprintf("SET statement_timeout = %lld; SET lock_timeout = %lld",
+				    (long long)(o->timeout_ms > 0 ? o->timeout_ms + 1000 : 0),
+				    (long long)(o->lock_timeout_ms > 0 ? o->lock_timeout_ms : 0));
+	int limited = control(o->conn, limits, NULL, NULL, 0, 0);
+	free(limits);
+	if (limited < 0 && PQstatus(o->conn) != CONNECTION_OK) {
+		char *m = rb_pq_error(o->conn);
+		rb_error_set(err, RB_EXIT_ENV, o->file, o->body_line, 1,
+			     "lost the connection to the server before the block started: %s", m);
+		res->not_started = 1;
+		free(m);
+		goto done;
+	}
 	if (o->mode == RB_TXN_SINGLE && !own_txn && c.list.n) {
 		if (control(o->conn, "BEGIN", res, o->file, o->body_line, 1) < 0)
 			goto finished;
-		began = 1;
+		began = c.in_txn = 1;
 	}
 
 	watch w = {o->timeout_ms > 0 ? start + o->timeout_ms : INT64_MAX,
@@ -617,8 +638,18 @@ int rb_sqlexec_run(const rb_sqlexec_opts *o, rb_sqlexec_result *res, rb_error *e
 finished:
 	/* Never leave a transaction open: commit ours on success, roll back anything else. */
 	if (res->ok && began) {
-		if (control(o->conn, "COMMIT", res, o->file, o->body_line, 1) < 0)
+		if (control(o->conn, "COMMIT", res, o->file, o->body_line, 1) < 0) {
+			if (PQstatus(o->conn) != CONNECTION_OK) {
+				/* COMMIT was sent; whether it arrived is not known. */
+				char *m = rb_pq_error(o->conn);
+				rb_error_set(err, RB_EXIT_ENV, o->file, o->body_line, 1,
+					     "lost the connection while COMMIT was in flight: outcome unknown, "
+					     "check the database before retrying (%s)", m);
+				free(m);
+				goto done;
+			}
 			control(o->conn, "ROLLBACK", NULL, NULL, 0, 0);
+		}
 	} else if (res->ok && PQtransactionStatus(o->conn) != PQTRANS_IDLE) {
 		control(o->conn, "ROLLBACK", NULL, NULL, 0, 0);
 		free(res->message);

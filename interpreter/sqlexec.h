@@ -50,8 +50,9 @@ typedef struct {
 	int body_line;            /* runbook line of the body's first line */
 	int body_col;             /* column where body lines start (list-item indentation + 1) */
 	rb_txn_mode mode;
-	int64_t timeout_ms;       /* <= 0: none */
-	rb_cancel_poll poll;      /* abort conditions; NULL: none */
+	int64_t timeout_ms;       /* <= 0: none; also the server's statement_timeout */
+	int64_t lock_timeout_ms;  /* the server's lock_timeout for the block; <= 0: wait for locks */
+	rb_cancel_poll poll;      /* abort conditions, lock watch; NULL: none */
 	void *poll_ctx;
 	int64_t poll_every_ms;
 	rb_vars *vars;            /* :VAR values; \set writes here */
@@ -72,6 +73,7 @@ typedef struct {
 	int have_rows;
 	int statements;           /* statements executed */
 	int64_t duration_ms;
+	int not_started;          /* failed before anything of the block was sent: safe to run again */
 } rb_sqlexec_result;
 
 /**

@@ -93,18 +93,13 @@ rc=0; "$bin" run --resume deploy.md > out 2>&1 || rc=$?
 git checkout -q deploy.md
 git commit -qm "no fix"
 
-# Two runs at once both land.
-cat > slow.md <<'MD'
-# Slow
-
-```bash
-sleep 0.5
-```
-MD
+# Runs at once all land (three runbooks: one runbook runs once at a time, runlock.h).
+for n in 1 2 3; do printf '# Slow %s\n\n```bash\nsleep 0.5\n```\n' "$n" > "slow$n.md"; done
+cp slow1.md slow.md
 before=$(git rev-list --count refs/heads/runbook-audit)
-"$bin" run slow.md >/dev/null & p1=$!
-"$bin" run slow.md >/dev/null & p2=$!
-"$bin" run slow.md >/dev/null & p3=$!
+"$bin" run slow1.md >/dev/null & p1=$!
+"$bin" run slow2.md >/dev/null & p2=$!
+"$bin" run slow3.md >/dev/null & p3=$!
 wait $p1 $p2 $p3
 after=$(git rev-list --count refs/heads/runbook-audit)
 [ $((after - before)) = 3 ] || { echo "concurrent runs: expected 3 new commits, got $((after - before))"; exit 1; }
