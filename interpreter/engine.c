@@ -65,6 +65,7 @@ typedef struct {
 	rb_selection *sel;      /* one per rb->steps entry: what this run does with it */
 	rb_watchdog *watchdog;  /* stops the running step's group if runbook dies */
 	rb_runlock *lock;       /* one run of this runbook at a time */
+	char *lock_dir;         /* where its lock file is, when it has one */
 	rb_db_session session;  /* how connections are opened */
 	char *app_name;         /* runbook/<slug>/<run id>, in pg_stat_activity */
 	const char **db_names;  /* the front matter's named connections, for both sets */
@@ -1272,7 +1273,12 @@ static int take_run_lock(run_state *r)
 	const char *run_id = r->opts->record ? rb_record_get(r->opts->record, "run", NULL, "id") : NULL;
 	char *who = rb_xasprintf("pid %ld, run %s", (long)getpid(), run_id ? run_id : "(not recorded)");
 	const char *name = rb->fm.lock ? rb->fm.lock : rb->title;
-	if (rb_runlock_take(conn, name, who, r->opts->wait_lock_ms, &r->lock, &err) < 0) {
+	/* Without a database: a lock file beside the audit journal (its directory's parent). */
+	const char *journal = r->opts->record ? r->opts->record->journal_path : NULL;
+	char *jdir = journal ? rb_dirname_dup(journal) : NULL;
+	r->lock_dir = jdir ? rb_dirname_dup(jdir) : NULL;
+	free(jdir);
+	if (rb_runlock_take(conn, name, r->lock_dir, who, r->opts->wait_lock_ms, &r->lock, &err) < 0) {
 		char *m = clean(r, err.message);
 		fflush(stdout);
 		fprintf(stderr, "runbook: %s: %s\n", rb->path, m);
@@ -1553,6 +1559,7 @@ done:
 	}
 	rb_watchdog_stop(r.watchdog);
 	rb_runlock_release(r.lock);
+	free(r.lock_dir);
 	free(r.results);
 	free(r.sel);
 	free(r.db_names);

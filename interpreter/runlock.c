@@ -20,6 +20,7 @@ struct rb_runlock {
 	char *key;      /* 'runbook:' || name */
 	int fd;         /* the locked file, -1 for none */
 	char *path;     /* the lock file, removed when released */
+	const char *dir; /* where lock files go; NULL: the temporary directory */
 };
 
 #define KEY_SQL "hashtextextended($1, 0)"
@@ -60,9 +61,9 @@ static int try_advisory(PGconn *c, const char *key, rb_error *err)
 	return rc;
 }
 
-static char *lock_path(const char *key)
+static char *lock_path(const char *dir, const char *key)
 {
-	const char *tmp = getenv("TMPDIR");
+	const char *tmp = dir ? dir : getenv("TMPDIR");
 	uint64_t h = 1469598103934665603ULL; /* FNV-1a: a stable file name for any lock name */
 	for (const unsigned char *p = (const unsigned char *)key; *p; p++)
 		h = (h ^ *p) * 1099511628211ULL;
@@ -73,7 +74,7 @@ static char *lock_path(const char *key)
 /* 1 taken, 0 held, -1 error. */
 static int try_file(rb_runlock *l, const char *who, char **holder, rb_error *err)
 {
-	char *path = lock_path(l->key);
+	char *path = lock_path(l->dir, l->key);
 	int rc = -1;
 	if (l->fd < 0)
 		l->fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
@@ -114,13 +115,14 @@ done:
 	return rc;
 }
 
-int rb_runlock_take(PGconn *conn, const char *name, const char *who, int64_t wait_ms, rb_runlock **out,
-		    rb_error *err)
+int rb_runlock_take(PGconn *conn, const char *name, const char *dir, const char *who, int64_t wait_ms,
+		    rb_runlock **out, rb_error *err)
 {
 	int rc = -1;
 	char *holder = NULL;
 	rb_runlock *l = rb_xcalloc(1, sizeof *l);
 	l->conn = conn;
+	l->dir = dir;
 	l->fd = -1;
 	l->key = rb_xasprintf("runbook:%s", name);
 	int64_t deadline = rb_now_ms() + (wait_ms > 0 ? wait_ms : 0);
