@@ -27,6 +27,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <libpq-fe.h>
+
 #define DEFAULT_REF "refs/heads/runbook-audit"
 #define TRAILER_MAX 1024
 
@@ -70,6 +72,11 @@ static void choose_repo(const rb_runbook *rb, const char *repo_opt, repo_choice 
 		}
 		rb_error_clear(&e);
 	}
+}
+
+static const char *or_empty(const char *s)
+{
+	return s ? s : "";
 }
 
 static const char *ref_of(const rb_runbook *rb, const char *ref_opt)
@@ -157,7 +164,7 @@ done:
 	return ok;
 }
 
-/* The commit message: one summary line, then the trailers, each value one line. */
+/* The commit message: one summary line, then the trailers (audit.h), each value one line. */
 static char *commit_message(const rb_record *rec, const char *id)
 {
 	char *summary = rb_record_summary(rec);
@@ -165,7 +172,10 @@ static char *commit_message(const rb_record *rec, const char *id)
 	const char *result = rb_record_get(rec, "finish", NULL, "result");
 	char *runbook = rb_record_one_line(abs ? abs : "?", TRAILER_MAX);
 	char *res = rb_record_one_line(result ? result : "interrupted", TRAILER_MAX);
-	char *m = rb_xasprintf("%s\n\nRun: %s\nRunbook: %s\nResult: %s\n", summary, id, runbook, res);
+	const char *resumes = rb_record_get(rec, "run", NULL, "resumes");
+	char *link = resumes && valid_run_id(resumes) ? rb_xasprintf("Resumes: %s\n", resumes) : rb_xstrdup("");
+	char *m = rb_xasprintf("%s\n\nRun: %s\nRunbook: %s\nResult: %s\n%s", summary, id, runbook, res, link);
+	free(link);
 	free(summary);
 	free(runbook);
 	free(res);
@@ -239,6 +249,46 @@ static int journal_cut(const rb_record *rec)
 	return cut;
 }
 
+/* What recovery adds to a killed run's journal: a note on a torn last line, and the finish. */
+static void complete_interrupted(rb_record *rec)
+{
+	int cut = journal_cut(rec);
+	if (rec->torn) {
+		char *text = rb_xasprintf("the run journal was cut: its last line (%zu bytes) is incomplete, so the "
+					  "last event is missing", rec->torn);
+		rb_record_event(rec, "note", "text", text, "journal", "torn", NULL);
+		free(text);
+	}
+	if (!rb_record_get(rec, "finish", NULL, "result"))
+		rb_record_event(rec, "finish", "result", "interrupted", "exit", "none", "end",
+				cut ? "unknown: the run journal could not be written" : "unknown: the run was killed",
+				NULL);
+}
+
+/*
+ * Notes in a killed run's record what it left running (survivor.h), and
+ * says so on stderr: the processes alive now, and the backends its journal
+ * names, which cannot be checked without a connection.
+ */
+static void note_survivors(rb_record *rec, const char *id)
+{
+	static const char *const kinds[] = {"group", "process", "backend"};
+	rb_survivors sv = RB_SURVIVORS_INIT;
+	rb_survivors_find(rec, id, 1, &sv);
+	for (size_t i = 0; i < sv.count; i++) {
+		const rb_survivor *s = &sv.items[i];
+		char *what = rb_survivor_describe(s), pid[24];
+		char *text = rb_xasprintf("%s: %s", s->kind == RB_SURVIVOR_BACKEND ? "survivor candidate" : "survivor",
+					  what);
+		snprintf(pid, sizeof pid, "%ld", s->id);
+		rb_record_event(rec, "note", "text", text, "survivor", kinds[s->kind], "pid", pid, "step", s->step, NULL);
+		fprintf(stderr, "runbook: run %s: %s\n", id, text);
+		free(text);
+		free(what);
+	}
+	rb_survivors_free(&sv);
+}
+
 /*
  * Commits one interrupted run's journal, holding its lock meanwhile so that
  * two invocations never both commit it. A run whose directory is already on
@@ -277,16 +327,9 @@ static int recover_one(rb_gitstore *g, const char *path)
 		}
 	}
 	int cut = journal_cut(&rec);
-	if (rec.torn) {
-		char *text = rb_xasprintf("the run journal was cut: its last line (%zu bytes) is incomplete, so the "
-					  "last event is missing", rec.torn);
-		rb_record_event(&rec, "note", "text", text, "journal", "torn", NULL);
-		free(text);
-	}
-	if (!rb_record_get(&rec, "finish", NULL, "result"))
-		rb_record_event(&rec, "finish", "result", "interrupted", "exit", "none", "end",
-				cut ? "unknown: the run journal could not be written" : "unknown: the run was killed",
-				NULL);
+	complete_interrupted(&rec);
+	if (id)
+		note_survivors(&rec, id);
 	if (commit_record(g, &rec, oid, &err) < 0) {
 		fprintf(stderr, "runbook: cannot commit the interrupted run in %s: %s\n", path, err.message);
 		goto done;
@@ -425,7 +468,8 @@ int rb_audit_begin(const rb_runbook *rb, const rb_audit_opts *opts, rb_audit **o
 	abs = realpath(rb->path, NULL);
 	rb_record_event(&a->rec, "run", "id", a->id, "path", a->path, "ref", a->ref, "title", rb->title,
 			"runbook", rb->path, "runbook_abs", abs ? abs : rb->path, "hash", hash, "commit", head,
-			"operator", who, "host", host, "start", when, "command", cmd, NULL);
+			"operator", who, "host", host, "start", when, "command", cmd, "resumes", opts->resumes,
+			"chain", opts->resumes ? opts->chain : NULL, NULL);
 	if (rb_record_failed(&a->rec)) {
 		rb_error_set(err, RB_EXIT_ENV, NULL, 0, 0, "%s", rb_record_error(&a->rec));
 		unlink(a->journal);
@@ -541,6 +585,7 @@ typedef struct {
 	char *id;
 	char *runbook;
 	char *result;
+	char *resumes;     /* the run this one continues, or NULL */
 } run_info;
 
 static void run_info_free(run_info *r)
@@ -548,13 +593,15 @@ static void run_info_free(run_info *r)
 	free(r->id);
 	free(r->runbook);
 	free(r->result);
+	free(r->resumes);
 	memset(r, 0, sizeof *r);
 }
 
 /*
  * Reads the trailers strictly: only the message's final block (after the
  * last blank line), every line of it "Key: value" with a known key given
- * once, and Run present. 0 and r filled, or -1 (not a record of runbook's).
+ * once (Run, Runbook, Result; Resumes for a resumed run), and Run present.
+ * 0 and r filled, or -1 (not a record of runbook's).
  */
 static int parse_trailers(const char *message, run_info *r)
 {
@@ -579,7 +626,8 @@ static int parse_trailers(const char *message, run_info *r)
 		size_t kl = (size_t)(colon - p);
 		char **slot = kl == 3 && !strncmp(p, "Run", 3) ? &r->id
 			      : kl == 7 && !strncmp(p, "Runbook", 7) ? &r->runbook
-			      : kl == 6 && !strncmp(p, "Result", 6) ? &r->result : NULL;
+			      : kl == 6 && !strncmp(p, "Result", 6) ? &r->result
+			      : kl == 7 && !strncmp(p, "Resumes", 7) ? &r->resumes : NULL;
 		if (!slot || *slot)
 			goto done; /* an unknown key, or one given twice: not runbook's */
 		*slot = rb_xstrndup(colon + 2, (size_t)(eol - colon - 2));
@@ -594,8 +642,8 @@ done:
 }
 
 /*
- * The run commit c records, or -1: its trailers are read strictly, the id
- * has the shape of a run id, and the run's directory is one c added.
+ * The run commit c records, or -1: its trailers are read strictly, the ids
+ * have the shape of a run id, and the run's directory is one c added.
  */
 static int read_run(rb_gitstore *g, const rb_gitstore_commit_info *c, run_info *r)
 {
@@ -605,7 +653,8 @@ static int read_run(rb_gitstore *g, const rb_gitstore_commit_info *c, run_info *
 		goto done;
 	dir = run_path_of(r->id);
 	record = rb_xasprintf("%s/record.json", dir);
-	if (!valid_run_id(r->id) || !rb_gitstore_added(g, c->id, record)) {
+	if (!valid_run_id(r->id) || (r->resumes && !valid_run_id(r->resumes)) ||
+	    !rb_gitstore_added(g, c->id, record)) {
 		run_info_free(r);
 		rc = -1;
 	}
@@ -648,7 +697,10 @@ static int print_commit(void *ctx, const rb_gitstore_commit_info *c)
 	char *first = rb_xstrndup(c->message, strcspn(c->message, "\n"));
 	char *subject = rb_record_one_line(first, RB_SUMMARY_MAX + 3);
 	char *author = rb_record_one_line(c->author, TRAILER_MAX);
-	printf("%s  %s  %s  (%s)\n", when, r.id, subject, author);
+	if (r.resumes)
+		printf("%s  %s  %s  (%s)  resumes %s\n", when, r.id, subject, author, r.resumes);
+	else
+		printf("%s  %s  %s  (%s)\n", when, r.id, subject, author);
 	free(first);
 	free(subject);
 	free(author);
@@ -685,30 +737,828 @@ int rb_audit_log(const char *repo_opt, const rb_runbook *rb, const char *ref)
 typedef struct {
 	rb_gitstore *g;
 	const char *want;       /* a run id (or prefix), or a commit id (prefix) */
-	const char *runbook;    /* or: the newest run of this runbook (absolute path) */
-	char *commit;
+	char *commit;           /* found: its commit, run id and Runbook trailer */
 	char *id;
+	char *runbook;
 } find_ctx;
 
 static int find_run(void *ctx, const rb_gitstore_commit_info *c)
 {
 	find_ctx *f = ctx;
 	run_info r;
-	int hit;
+	size_t wl = strlen(f->want);
 	if (read_run(f->g, c, &r) < 0)
 		return 0;
-	if (f->runbook)
-		hit = run_of(&r, f->runbook);
-	else {
-		size_t wl = strlen(f->want);
-		hit = (wl && !strncmp(r.id, f->want, wl)) || (wl >= 4 && !strncmp(c->id, f->want, wl));
-	}
+	int hit = (wl && !strncmp(r.id, f->want, wl)) || (wl >= 4 && !strncmp(c->id, f->want, wl));
 	if (hit) {
 		f->commit = rb_xstrdup(c->id);
 		f->id = rb_xstrdup(r.id);
+		f->runbook = rb_xstrdup(r.runbook ? r.runbook : "");
 	}
 	run_info_free(&r);
 	return hit;
+}
+
+/* --- the runs of one runbook, and resume chains --------------------------- */
+
+/* A run of one runbook: on the ref, or (in a preview) a killed run's journal not committed yet. */
+typedef struct {
+	char *id;
+	char *commit;      /* NULL: pending */
+	char *journal;     /* pending: the journal file */
+	long long time;    /* the commit's time */
+	rb_record rec;
+	int state;         /* 0: not read yet, 1: read, -1: unreadable */
+} run_entry;
+
+typedef struct {
+	rb_gitstore *g;
+	const char *runbook;   /* the runbook's absolute path in its Runbook trailer's form */
+	run_entry *items;      /* newest first */
+	size_t count;
+} run_list;
+
+static run_entry *run_list_add(run_list *l, const char *id, const char *commit, const char *journal)
+{
+	l->items = rb_xrealloc(l->items, (l->count + 1) * sizeof *l->items);
+	run_entry *e = &l->items[l->count++];
+	memset(e, 0, sizeof *e);
+	e->rec.fd = -1;
+	e->id = rb_xstrdup(id);
+	e->commit = commit ? rb_xstrdup(commit) : NULL;
+	e->journal = journal ? rb_xstrdup(journal) : NULL;
+	return e;
+}
+
+static int collect_run(void *ctx, const rb_gitstore_commit_info *c)
+{
+	run_list *l = ctx;
+	run_info r;
+	if (read_run(l->g, c, &r) < 0)
+		return 0;
+	if (r.runbook && !strcmp(r.runbook, l->runbook))
+		run_list_add(l, r.id, c->id, NULL)->time = c->time;
+	run_info_free(&r);
+	return 0;
+}
+
+/* 1 when run a's commit is newer than b's: b's record is in a's tree (the audit ref is linear). */
+static int newer(run_list *l, const run_entry *a, const run_entry *b)
+{
+	char *dir = run_path_of(b->id);
+	char *record = rb_xasprintf("%s/record.json", dir);
+	int yes = rb_gitstore_exists(l->g, a->commit, record);
+	free(dir);
+	free(record);
+	return yes;
+}
+
+/*
+ * The log is in commit-time order, which says nothing between commits of
+ * the same second: those are put in the ref's order, newest first.
+ */
+static void order_ties(run_list *l)
+{
+	for (size_t i = 0; i < l->count;) {
+		size_t j = i + 1;
+		while (j < l->count && l->items[j].time == l->items[i].time)
+			j++;
+		for (size_t p = i; p + 1 < j; p++) {
+			size_t best = p;
+			for (size_t q = p + 1; q < j; q++)
+				if (newer(l, &l->items[q], &l->items[best]))
+					best = q;
+			run_entry t = l->items[p];
+			l->items[p] = l->items[best];
+			l->items[best] = t;
+		}
+		i = j;
+	}
+}
+
+/* The runs of runbook (trailer form) on ref, newest first. */
+static void run_list_read(run_list *l, rb_gitstore *g, const char *ref, const char *runbook)
+{
+	memset(l, 0, sizeof *l);
+	l->g = g;
+	l->runbook = runbook;
+	rb_gitstore_log(g, ref, collect_run, l);
+	order_ties(l);
+}
+
+static void run_list_free(run_list *l)
+{
+	for (size_t i = 0; i < l->count; i++) {
+		free(l->items[i].id);
+		free(l->items[i].commit);
+		free(l->items[i].journal);
+		rb_record_close(&l->items[i].rec);
+	}
+	free(l->items);
+	memset(l, 0, sizeof *l);
+}
+
+/* Reads e's journal once (a pending one completed as recovery would): 0, or -1 when it cannot be read. */
+static int run_entry_load(run_list *l, run_entry *e)
+{
+	char *data = NULL, *dir = NULL, *path = NULL;
+	size_t len = 0;
+	rb_error err = RB_ERROR_INIT;
+	if (e->state)
+		goto done;
+	e->state = -1;
+	if (e->commit) {
+		dir = run_path_of(e->id);
+		path = rb_xasprintf("%s/journal.log", dir);
+		if (rb_gitstore_read(l->g, e->commit, path, &data, &len) == 0) {
+			rb_record_parse(&e->rec, data, len);
+			e->state = 1;
+		}
+	} else if (rb_record_load(&e->rec, e->journal, &err) == 0) {
+		complete_interrupted(&e->rec);
+		e->state = 1;
+	}
+done:
+	free(data);
+	free(dir);
+	free(path);
+	rb_error_clear(&err);
+	return e->state > 0 ? 0 : -1;
+}
+
+static run_entry *run_list_find(run_list *l, const char *id)
+{
+	for (size_t i = 0; i < l->count; i++)
+		if (!strcmp(l->items[i].id, id))
+			return &l->items[i];
+	return NULL;
+}
+
+/* The run rec continues: its run event's resumes, or (runs made before chains) its "resumed run" note's run. */
+static const char *resumes_of(const rb_record *rec)
+{
+	const char *r = rb_record_get(rec, "run", NULL, "resumes");
+	for (size_t i = 0; !r && i < rec->count; i++) {
+		const rb_event *e = &rec->events[i];
+		const char *text = rb_event_get(e, "text");
+		if (!strcmp(e->type, "note") && text && !strcmp(text, "resumed run"))
+			r = rb_event_get(e, "run");
+	}
+	return r && valid_run_id(r) ? r : NULL;
+}
+
+static int by_id_newest_first(const void *a, const void *b)
+{
+	return strcmp(((const run_entry *)b)->id, ((const run_entry *)a)->id);
+}
+
+/*
+ * Looks at the journals left in the repository for runs of l's runbook: one
+ * still locked is a run still going (*running: its id); with pending, one
+ * not locked and not on ref yet (a killed run that a preview must not
+ * commit) goes first in l, as the newest.
+ */
+static void add_journals(run_list *l, const char *ref, int pending, char **running)
+{
+	char *dir = journal_dir(l->g);
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	run_list found;
+	memset(&found, 0, sizeof found);
+	while (d && (de = readdir(d)) != NULL) {
+		size_t n = strlen(de->d_name);
+		if (n < 5 || strcmp(de->d_name + n - 4, ".log"))
+			continue;
+		char *path = rb_xasprintf("%s/%s", dir, de->d_name);
+		rb_record rec;
+		rb_error err = RB_ERROR_INIT;
+		if (rb_record_load(&rec, path, &err) == 0) {
+			const char *id = rb_record_get(&rec, "run", NULL, "id");
+			const char *abs = rb_record_get(&rec, "run", NULL, "runbook_abs");
+			char *mine = abs ? rb_record_one_line(abs, TRAILER_MAX) : NULL;
+			if (id && valid_run_id(id) && mine && !strcmp(mine, l->runbook)) {
+				char *run_dir = run_path_of(id);
+				char *record = rb_xasprintf("%s/record.json", run_dir);
+				if (rb_record_journal_busy(path)) {
+					free(*running);
+					*running = rb_xstrdup(id);
+				} else if (pending && !rb_gitstore_exists(l->g, ref, record)) {
+					run_list_add(&found, id, NULL, path);
+				}
+				free(run_dir);
+				free(record);
+			}
+			free(mine);
+		}
+		rb_record_close(&rec);
+		rb_error_clear(&err);
+		free(path);
+	}
+	if (d)
+		closedir(d);
+	free(dir);
+	if (found.count) {
+		qsort(found.items, found.count, sizeof *found.items, by_id_newest_first);
+		l->items = rb_xrealloc(l->items, (l->count + found.count) * sizeof *l->items);
+		memmove(l->items + found.count, l->items, l->count * sizeof *l->items);
+		memcpy(l->items, found.items, found.count * sizeof *found.items);
+		l->count += found.count;
+	}
+	free(found.items);
+}
+
+/*
+ * The chain ending at l->items[last], as indexes into l, first run first
+ * (*out, *n; caller frees). A link to a run not on the ref, or a journal
+ * that cannot be read, is an error with strict (naming the runbook at
+ * path), else the chain starts after it.
+ */
+static int chain_of(run_list *l, size_t last, int strict, const char *path, size_t **out, size_t *n,
+		    rb_error *err)
+{
+	int rc = -1;
+	size_t *c = NULL, count = 0, at = last;
+	for (;;) {
+		run_entry *e = &l->items[at];
+		if (run_entry_load(l, e) < 0) {
+			if (strict || !count) {
+				rb_error_set(err, RB_EXIT_USAGE, path, 0, 0, "--resume: the journal of run %s cannot be "
+					     "read: resume step by step with --from ID", e->id);
+				goto done;
+			}
+			break;
+		}
+		int seen = 0;
+		for (size_t k = 0; k < count; k++)
+			seen |= c[k] == at;
+		if (seen)
+			break; /* a loop: only a hand-made record could say so */
+		c = rb_xrealloc(c, (count + 1) * sizeof *c);
+		c[count++] = at;
+		const char *prev = resumes_of(&e->rec);
+		run_entry *p = prev ? run_list_find(l, prev) : NULL;
+		if (prev && !p && strict) {
+			rb_error_set(err, RB_EXIT_USAGE, path, 0, 0, "--resume: run %s continues run %s, which is not on "
+				     "the audit ref: resume step by step with --from ID", e->id, prev);
+			goto done;
+		}
+		if (!p)
+			break;
+		at = (size_t)(p - l->items);
+	}
+	for (size_t k = 0; k < count / 2; k++) {
+		size_t t = c[k];
+		c[k] = c[count - 1 - k];
+		c[count - 1 - k] = t;
+	}
+	*out = c;
+	*n = count;
+	c = NULL;
+	rc = 0;
+done:
+	free(c);
+	return rc;
+}
+
+/* The role step id had in rec ("main", "on_failure"), or NULL. */
+static const char *role_in(const rb_record *rec, const char *id)
+{
+	for (size_t i = 0; i < rec->count; i++) {
+		const rb_event *e = &rec->events[i];
+		const char *eid = rb_event_get(e, "id");
+		if (!strcmp(e->type, "step") && eid && !strcmp(eid, id))
+			return rb_event_get(e, "role");
+	}
+	return NULL;
+}
+
+/* 1 when step id ended ok in rec. */
+static int succeeded_in(const rb_record *rec, const char *id)
+{
+	for (size_t i = 0; i < rec->count; i++) {
+		const rb_event *e = &rec->events[i];
+		const char *eid = rb_event_get(e, "id"), *st = rb_event_get(e, "status");
+		if (!strcmp(e->type, "end") && eid && st && !strcmp(eid, id) && !strcmp(st, "ok"))
+			return 1;
+	}
+	return 0;
+}
+
+/* Sets NAME=value in rp's restored values, replacing an earlier one: later runs win. */
+static void restore(rb_resume_point *rp, const char *name, const char *value, size_t run, const char *step)
+{
+	size_t n = strlen(name), i;
+	for (i = 0; i < rp->ncaptures; i++)
+		if (!strncmp(rp->captures[i], name, n) && rp->captures[i][n] == '=')
+			break;
+	if (i == rp->ncaptures) {
+		rp->captures = rb_xrealloc(rp->captures, (rp->ncaptures + 1) * sizeof *rp->captures);
+		rp->origins = rb_xrealloc(rp->origins, (rp->ncaptures + 1) * sizeof *rp->origins);
+		rp->ncaptures++;
+	} else {
+		free(rp->captures[i]);
+		free(rp->origins[i].step);
+	}
+	rp->captures[i] = rb_xasprintf("%s=%s", name, value);
+	rp->origins[i].run = run;
+	rp->origins[i].step = step ? rb_xstrdup(step) : NULL;
+}
+
+/*
+ * Fills rp->done and rp->from: the first step of the main flow after the
+ * last one (in document order) that succeeded in any run of the chain. The
+ * steps before it count as done, whether they succeeded (then in which run
+ * first) or were passed: skipped by when=, failed with continue_on_error,
+ * or before the step the chain's first run started at.
+ */
+static void find_from(const rb_runbook *rb, run_list *l, const size_t *chain, size_t n, rb_resume_point *rp)
+{
+	size_t *first = rb_xcalloc(rb->nsteps ? rb->nsteps : 1, sizeof *first);
+	size_t start = 0;
+	for (size_t i = 0; i < rb->nsteps; i++) {
+		const rb_step *s = &rb->steps[i];
+		first[i] = SIZE_MAX;
+		if (s->role != RB_ROLE_MAIN || !rb_step_runnable(s) || !s->id)
+			continue;
+		for (size_t k = 0; k < n && first[i] == SIZE_MAX; k++)
+			if (succeeded_in(&l->items[chain[k]].rec, s->id))
+				first[i] = k;
+		if (first[i] != SIZE_MAX)
+			start = i + 1;
+	}
+	for (size_t i = start; i < rb->nsteps && !rp->from; i++) {
+		const rb_step *s = &rb->steps[i];
+		if (s->role == RB_ROLE_MAIN && rb_step_runnable(s) && s->kind != RB_STEP_ABORT && s->id)
+			rp->from = rb_xstrdup(s->id);
+	}
+	for (size_t i = 0; rp->from && i < rb->nsteps; i++) {
+		const rb_step *s = &rb->steps[i];
+		if (s->id && !strcmp(s->id, rp->from))
+			break;
+		if (s->role != RB_ROLE_MAIN || !rb_step_runnable(s) || s->kind == RB_STEP_ABORT || !s->id)
+			continue;
+		rp->done = rb_xrealloc(rp->done, (rp->ndone + 1) * sizeof *rp->done);
+		rp->done[rp->ndone].step = rb_xstrdup(s->id);
+		rp->done[rp->ndone].succeeded = first[i] != SIZE_MAX;
+		rp->done[rp->ndone].run = first[i] != SIZE_MAX ? first[i] : 0;
+		rp->ndone++;
+	}
+	free(first);
+}
+
+/* Every capture and --set value along the chain, later runs' winning (a handler's captures are not restored). */
+static void find_restores(run_list *l, const size_t *chain, size_t n, rb_resume_point *rp)
+{
+	for (size_t k = 0; k < n; k++) {
+		const rb_record *rec = &l->items[chain[k]].rec;
+		for (size_t i = 0; i < rec->count; i++) {
+			const rb_event *e = &rec->events[i];
+			const char *value = rb_event_get(e, "value");
+			if (!strcmp(e->type, "var")) {
+				const char *name = rb_event_get(e, "name");
+				if (name && value && !strcmp(or_empty(rb_event_get(e, "source")), "--set"))
+					restore(rp, name, value, k, NULL);
+			} else if (!strcmp(e->type, "end")) {
+				const char *name = rb_event_get(e, "capture"), *id = rb_event_get(e, "id");
+				if (name && value && id && !strcmp(or_empty(rb_event_get(e, "status")), "ok") &&
+				    strcmp(or_empty(role_in(rec, id)), "on_failure"))
+					restore(rp, name, value, k, id);
+			}
+		}
+	}
+}
+
+/* Each connection's target as the chain first recorded it ("database" events). */
+static void find_targets(run_list *l, const size_t *chain, size_t n, rb_resume_point *rp)
+{
+	for (size_t k = 0; k < n; k++) {
+		const rb_record *rec = &l->items[chain[k]].rec;
+		for (size_t i = 0; i < rec->count; i++) {
+			const rb_event *e = &rec->events[i];
+			const char *name = or_empty(rb_event_get(e, "name")), *target = rb_event_get(e, "target");
+			int known = 0;
+			if (!strcmp(name, "default"))
+				name = ""; /* the engine names the default connection so */
+			if (strcmp(e->type, "database") || !target)
+				continue;
+			for (size_t t = 0; t < rp->ntargets && !known; t++)
+				known = !strcmp(rp->targets[t].name, name);
+			if (known)
+				continue;
+			rp->targets = rb_xrealloc(rp->targets, (rp->ntargets + 1) * sizeof *rp->targets);
+			rp->targets[rp->ntargets].name = rb_xstrdup(name);
+			rp->targets[rp->ntargets].target = rb_xstrdup(target);
+			rp->targets[rp->ntargets].run = k;
+			rp->ntargets++;
+		}
+	}
+}
+
+/* The value of key in parsed conninfo opts, or NULL when not given. */
+static const char *conninfo_get(const PQconninfoOption *opts, const char *key)
+{
+	for (const PQconninfoOption *o = opts; o && o->keyword; o++)
+		if (!strcmp(o->keyword, key) && o->val && *o->val && strcmp(o->val, "(socket)"))
+			return o->val;
+	return NULL;
+}
+
+/*
+ * Compares a recorded target with the connection string a new run would
+ * use, on what both state (host, port, dbname, user): NULL when nothing
+ * differs as far as they say, else the string's side, "dbname=staging"
+ * (caller frees). Strings libpq cannot parse, or that take ${VAR}s, say
+ * nothing.
+ */
+static char *target_differs(const char *recorded, const char *dsn)
+{
+	static const char *const keys[] = {"host", "port", "dbname", "user", NULL};
+	char *e1 = NULL, *e2 = NULL;
+	PQconninfoOption *then = PQconninfoParse(recorded, &e1);
+	PQconninfoOption *now = strstr(dsn, "${") ? NULL : PQconninfoParse(dsn, &e2);
+	rb_buf b = RB_BUF_INIT;
+	int differs = 0;
+	for (int k = 0; then && now && keys[k]; k++) {
+		const char *a = conninfo_get(then, keys[k]), *v = conninfo_get(now, keys[k]);
+		if (!v)
+			continue;
+		rb_buf_printf(&b, "%s%s=%s", b.len ? " " : "", keys[k], v);
+		differs |= a && strcmp(a, v);
+	}
+	PQconninfoFree(then);
+	PQconninfoFree(now);
+	PQfreemem(e1);
+	PQfreemem(e2);
+	if (!differs)
+		rb_buf_free(&b);
+	return differs ? rb_buf_detach(&b) : NULL;
+}
+
+/*
+ * What --force lifts. Each check returns 0, or the exit code of its refusal
+ * with *why (what is wrong) and *todo (what to do), both one line, malloc'd.
+ */
+
+/*
+ * The first connection whose database the new run would reach is not the
+ * chain's, as far as its connection string (--db, the front matter,
+ * DATABASE_URL) says before the run. RB_EXIT_ENV.
+ */
+static int check_targets(const rb_runbook *rb, const rb_resume_opts *o, const rb_resume_point *rp, char **why,
+			 char **todo)
+{
+	for (size_t t = 0; t < rp->ntargets; t++) {
+		const rb_chain_target *ct = &rp->targets[t];
+		const char *dsn = NULL, *how = NULL;
+		char *now = NULL;
+		if (!*ct->name && o->ephemeral_db) {
+			now = rb_xstrdup("a throwaway server (--ephemeral-db), a new and empty database");
+		} else if (!*ct->name) {
+			dsn = o->db_url ? o->db_url : rb->fm.database.value ? rb->fm.database.value : getenv("DATABASE_URL");
+			how = o->db_url ? "--db" : rb->fm.database.value ? "the front matter's database" : "DATABASE_URL";
+		} else {
+			for (size_t i = 0; i < rb->fm.ndatabases && !dsn; i++)
+				if (!strcmp(rb->fm.databases[i].key, ct->name)) {
+					dsn = rb->fm.databases[i].value;
+					how = "the front matter";
+				}
+		}
+		char *side = dsn ? target_differs(ct->target, dsn) : NULL;
+		if (side)
+			now = rb_xasprintf("%s (%s)", side, how);
+		free(side);
+		if (!now)
+			continue;
+		char *want = rb_record_one_line(ct->target, 300), *got = rb_record_one_line(now, 300);
+		*why = rb_xasprintf("run %zu of the chain (%s) used %s for the %s%s%s connection, and this run would "
+				    "use %s", ct->run + 1, rp->chain[ct->run].id, want, *ct->name ? "'" : "",
+				    *ct->name ? ct->name : "default", *ct->name ? "'" : "", got);
+		*todo = rb_xstrdup("resume against the chain's database, or anyway with --force");
+		free(want);
+		free(got);
+		free(now);
+		return RB_EXIT_ENV;
+	}
+	return 0;
+}
+
+/* Processes the chain left running (survivor.h). RB_EXIT_ENV. */
+static int check_survivors(const rb_resume_point *rp, char **why, char **todo)
+{
+	size_t alive = rb_survivors_alive(&rp->survivors);
+	for (size_t i = 0; i < rp->survivors.count; i++) {
+		const rb_survivor *s = &rp->survivors.items[i];
+		if (s->kind == RB_SURVIVOR_BACKEND)
+			continue;
+		char *what = rb_survivor_describe(s);
+		char more[96] = "";
+		if (alive > 1)
+			snprintf(more, sizeof more, " (and %zu more: runbook plan --resume lists them)", alive - 1);
+		*why = rb_xasprintf("%s, left by run %s%s", what, s->run, more);
+		*todo = rb_xasprintf("stop it (kill %s%ld) and resume again, or resume anyway with --force",
+				     s->kind == RB_SURVIVOR_GROUP ? "-- -" : "", s->id);
+		free(what);
+		return RB_EXIT_ENV;
+	}
+	return 0;
+}
+
+/* A runbook changed since the chain's first run. RB_EXIT_USAGE. */
+static int check_content(const rb_resume_point *rp, char **why, char **todo)
+{
+	if (!strcmp(rp->hash, rp->current_hash))
+		return 0;
+	*why = rb_xasprintf("the runbook changed since run %s started this chain (content %.7s, now %.7s)", rp->first,
+			    rp->hash, rp->current_hash);
+	*todo = rb_xstrdup("check the edits (runbook plan --resume lists them), then resume anyway with --force");
+	return RB_EXIT_USAGE;
+}
+
+int rb_resume_check_target(const rb_resume_point *rp, const char *name, const char *target, char **why)
+{
+	const char *n = !name || !strcmp(name, "default") ? "" : name;
+	*why = NULL;
+	for (size_t t = 0; t < rp->ntargets; t++) {
+		const rb_chain_target *ct = &rp->targets[t];
+		char *side = strcmp(ct->name, n) ? NULL : target_differs(ct->target, target);
+		if (!side)
+			continue;
+		char *want = rb_record_one_line(ct->target, 300), *got = rb_record_one_line(side, 300);
+		*why = rb_xasprintf("run %zu of the chain (%s) used %s for the %s%s%s connection, and this run reached %s",
+				    ct->run + 1, rp->chain[ct->run].id, want, *n ? "'" : "", *n ? n : "default",
+				    *n ? "'" : "", got);
+		free(want);
+		free(got);
+		free(side);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Runs every check --force lifts: the first refusal goes to rp->refusal,
+ * and with force what each overrides to rp->forced.
+ */
+static void check_refusals(const rb_runbook *rb, const rb_resume_opts *o, rb_resume_point *rp)
+{
+	rb_buf forced = RB_BUF_INIT;
+	for (int c = 0; c < 3; c++) {
+		char *why = NULL, *todo = NULL;
+		int code = c == 0 ? check_survivors(rp, &why, &todo)
+			   : c == 1 ? check_targets(rb, o, rp, &why, &todo) : check_content(rp, &why, &todo);
+		if (code && !rp->refusal.code)
+			rb_error_set(&rp->refusal, code, rb->path, 0, 0, "--resume: %s: %s", why, todo);
+		if (code)
+			rb_buf_printf(&forced, "%s%s", forced.len ? "; " : "", why);
+		free(why);
+		free(todo);
+	}
+	if (o->force && forced.len)
+		rp->forced = rb_buf_detach(&forced);
+	rb_buf_free(&forced);
+}
+
+int rb_audit_resume_point(const rb_runbook *rb, const rb_resume_opts *o, rb_resume_point *rp, rb_error *err)
+{
+	int rc = -1;
+	rb_gitstore *g = NULL;
+	run_list l;
+	size_t *chain = NULL, n = 0;
+	char *abs = realpath(rb->path, NULL);
+	char *runbook = rb_record_one_line(abs ? abs : rb->path, TRAILER_MAX);
+	char *running = NULL, hash[41];
+	const char *ref = ref_of(rb, NULL);
+	memset(rp, 0, sizeof *rp);
+	memset(&l, 0, sizeof l);
+	if (open_for_reading(rb, o->repo, &g, err) < 0) {
+		err->code = RB_EXIT_USAGE;
+		goto done;
+	}
+	if (!o->preview) {
+		recover_in(g, err); /* the killed runs of the chain become records first */
+		rb_error_clear(err);
+	}
+	run_list_read(&l, g, ref, runbook);
+	add_journals(&l, ref, o->preview, &running);
+	if (running) {
+		rb_error_set(err, RB_EXIT_ENV, rb->path, 0, 0, "--resume: run %s of this runbook is still going (its "
+			     "journal is in use): let it end, or stop it, before resuming", running);
+		goto done;
+	}
+	if (!l.count) {
+		rb_error_set(err, RB_EXIT_USAGE, rb->path, 0, 0, "--resume: no earlier run of this runbook on %s: run "
+			     "it without --resume", ref);
+		goto done;
+	}
+	if (chain_of(&l, 0, 1, rb->path, &chain, &n, err) < 0)
+		goto done;
+	const run_entry *last = &l.items[chain[n - 1]];
+	const char *result = rb_record_get(&last->rec, "finish", NULL, "result");
+	if (result && !strcmp(result, "succeeded")) {
+		rb_error_set(err, RB_EXIT_USAGE, rb->path, 0, 0, "--resume: the last run (%s) succeeded: nothing to "
+			     "resume (run it again without --resume)", last->id);
+		goto done;
+	}
+	rp->run = rb_xstrdup(last->id);
+	rp->first = rb_xstrdup(l.items[chain[0]].id);
+	rp->chain = rb_xcalloc(n, sizeof *rp->chain);
+	rp->nchain = n;
+	for (size_t k = 0; k < n; k++) {
+		const run_entry *e = &l.items[chain[k]];
+		const char *h = rb_record_get(&e->rec, "run", NULL, "hash");
+		rp->chain[k].id = rb_xstrdup(e->id);
+		rp->chain[k].outcome = rb_record_outcome(&e->rec);
+		rp->chain[k].hash = h ? rb_xstrdup(h) : NULL;
+		rp->chain[k].pending = !e->commit;
+	}
+	find_from(rb, &l, chain, n, rp);
+	if (!rp->from) {
+		rb_error_set(err, RB_EXIT_USAGE, rb->path, 0, 0, "--resume: every step succeeded in the runs up to %s: "
+			     "nothing to resume (run it again without --resume)", last->id);
+		goto done;
+	}
+	find_restores(&l, chain, n, rp);
+	find_targets(&l, chain, n, rp);
+	rb_gitstore_hash(rb->source, rb->source_len, hash);
+	rp->current_hash = rb_xstrdup(hash);
+	rp->hash = rb_xstrdup(rp->chain[0].hash ? rp->chain[0].hash : hash);
+	for (size_t k = 0; k < n; k++) {
+		const rb_record *rec = &l.items[chain[k]].rec;
+		const char *res = rb_record_get(rec, "finish", NULL, "result");
+		rb_survivors_find(rec, rp->chain[k].id, !res || !strcmp(res, "interrupted"), &rp->survivors);
+	}
+	/* What --force lifts: a run stops here; a preview, or a forced run, is told. */
+	check_refusals(rb, o, rp);
+	if (rp->refusal.code && !o->preview && !o->force) {
+		*err = rp->refusal;
+		memset(&rp->refusal, 0, sizeof rp->refusal);
+		goto done;
+	}
+	rc = 0;
+done:
+	if (rc < 0)
+		rb_resume_point_free(rp);
+	run_list_free(&l);
+	rb_gitstore_free(g);
+	free(chain);
+	free(abs);
+	free(runbook);
+	free(running);
+	return rc;
+}
+
+/* "NAME=value" of a restored value, shown on one line, bounded. */
+static char *shown_value(const char *kv)
+{
+	return rb_record_one_line(kv, 120);
+}
+
+char *rb_resume_point_describe(const rb_resume_point *rp)
+{
+	rb_buf b = RB_BUF_INIT;
+	size_t width = 0;
+	rb_buf_puts(&b, "  chain, first run first:\n");
+	for (size_t k = 0; k < rp->nchain; k++)
+		rb_buf_printf(&b, "    run %zu  %s  %s%s\n", k + 1, rp->chain[k].id, rp->chain[k].outcome,
+			      rp->chain[k].pending ? " (killed; not committed yet: the next run commits it)" : "");
+	for (size_t i = 0; i < rp->ndone; i++)
+		if (strlen(rp->done[i].step) > width)
+			width = strlen(rp->done[i].step);
+	rb_buf_puts(&b, rp->ndone ? "  done:\n" : "  done: nothing\n");
+	for (size_t i = 0; i < rp->ndone; i++) {
+		const rb_done_step *d = &rp->done[i];
+		if (d->succeeded)
+			rb_buf_printf(&b, "    %-*s  ok in run %zu\n", (int)width, d->step, d->run + 1);
+		else
+			rb_buf_printf(&b, "    %-*s  not run in this chain (passed: a later step succeeded)\n", (int)width,
+				      d->step);
+	}
+	rb_buf_printf(&b, "  runs first: %s\n", rp->from);
+	rb_buf_puts(&b, rp->ncaptures ? "  restores:\n" : "  restores: nothing\n");
+	for (size_t i = 0; i < rp->ncaptures; i++) {
+		char *v = shown_value(rp->captures[i]);
+		if (rp->origins[i].step)
+			rb_buf_printf(&b, "    %s  (captured by step '%s' in run %zu)\n", v, rp->origins[i].step,
+				      rp->origins[i].run + 1);
+		else
+			rb_buf_printf(&b, "    %s  (given with --set to run %zu)\n", v, rp->origins[i].run + 1);
+		free(v);
+	}
+	/* The runbook's content along the chain: each distinct hash with the runs that had it. */
+	rb_buf_puts(&b, "  content:");
+	for (size_t k = 0; k < rp->nchain; k++) {
+		const char *h = rp->chain[k].hash ? rp->chain[k].hash : "unknown";
+		int seen = 0;
+		for (size_t j = 0; j < k && !seen; j++)
+			seen = !strcmp(rp->chain[j].hash ? rp->chain[j].hash : "unknown", h);
+		if (seen)
+			continue;
+		rb_buf_printf(&b, "%s %.7s in run", k ? ";" : "", h);
+		const char *sep = " ";
+		for (size_t j = k; j < rp->nchain; j++)
+			if (!strcmp(rp->chain[j].hash ? rp->chain[j].hash : "unknown", h)) {
+				rb_buf_printf(&b, "%s%zu", sep, j + 1);
+				sep = ", ";
+			}
+	}
+	rb_buf_printf(&b, "; now %.7s%s\n", rp->current_hash,
+		      strcmp(rp->hash, rp->current_hash) ? " (changed since the chain's first run)" : " (unchanged)");
+	for (size_t t = 0; t < rp->ntargets; t++) {
+		char *target = rb_record_one_line(rp->targets[t].target, 300);
+		rb_buf_printf(&b, "  database%s%s: %s (run %zu)\n", *rp->targets[t].name ? " " : "",
+			      rp->targets[t].name, target, rp->targets[t].run + 1);
+		free(target);
+	}
+	if (!rp->survivors.count)
+		rb_buf_puts(&b, "  survivors: none found\n");
+	for (size_t i = 0; i < rp->survivors.count; i++) {
+		const rb_survivor *s = &rp->survivors.items[i];
+		char *what = rb_survivor_describe(s);
+		size_t k = 0;
+		while (k < rp->nchain && strcmp(rp->chain[k].id, s->run))
+			k++;
+		rb_buf_printf(&b, "  %s: %s, left by run %zu\n", s->kind == RB_SURVIVOR_BACKEND ? "to check" : "survivor",
+			      what, k + 1);
+		free(what);
+	}
+	char *shown = rb_visible(rb_buf_cstr(&b));
+	rb_buf_free(&b);
+	return shown;
+}
+
+void rb_resume_point_free(rb_resume_point *rp)
+{
+	free(rp->run);
+	free(rp->first);
+	free(rp->from);
+	free(rp->hash);
+	free(rp->current_hash);
+	for (size_t i = 0; i < rp->ncaptures; i++) {
+		free(rp->captures[i]);
+		free(rp->origins[i].step);
+	}
+	free(rp->captures);
+	free(rp->origins);
+	for (size_t k = 0; k < rp->nchain; k++) {
+		free(rp->chain[k].id);
+		free(rp->chain[k].outcome);
+		free(rp->chain[k].hash);
+	}
+	free(rp->chain);
+	for (size_t i = 0; i < rp->ndone; i++)
+		free(rp->done[i].step);
+	free(rp->done);
+	for (size_t t = 0; t < rp->ntargets; t++) {
+		free(rp->targets[t].name);
+		free(rp->targets[t].target);
+	}
+	free(rp->targets);
+	rb_survivors_free(&rp->survivors);
+	rb_error_clear(&rp->refusal);
+	free(rp->forced);
+	memset(rp, 0, sizeof *rp);
+}
+
+/*
+ * The "## Resume chain" section of run id's record when it belongs to one:
+ * the runs it continues, and the later runs that continue it. NULL when it
+ * stands alone. Caller frees.
+ */
+static char *chain_section(rb_gitstore *g, const char *ref, const char *runbook, const char *id)
+{
+	run_list l;
+	rb_error err = RB_ERROR_INIT;
+	size_t *chain = NULL, n = 0;
+	char *md = NULL;
+	rb_chain_entry *entries = NULL;
+	run_list_read(&l, g, ref, runbook);
+	run_entry *me = run_list_find(&l, id);
+	if (!me || chain_of(&l, (size_t)(me - l.items), 0, NULL, &chain, &n, &err) < 0)
+		goto done;
+	size_t current = n - 1;
+	for (size_t i = (size_t)(me - l.items); i-- > 0;) {
+		/* newer runs, oldest first: those continuing the chain's last run extend it */
+		run_entry *e = &l.items[i];
+		const char *prev = run_entry_load(&l, e) == 0 ? resumes_of(&e->rec) : NULL;
+		if (prev && !strcmp(prev, l.items[chain[n - 1]].id)) {
+			chain = rb_xrealloc(chain, (n + 1) * sizeof *chain);
+			chain[n++] = i;
+		}
+	}
+	if (n < 2)
+		goto done;
+	entries = rb_xcalloc(n, sizeof *entries);
+	for (size_t k = 0; k < n; k++) {
+		entries[k].id = l.items[chain[k]].id;
+		entries[k].rec = &l.items[chain[k]].rec;
+	}
+	md = rb_record_chain_markdown(entries, n, current);
+done:
+	free(entries);
+	free(chain);
+	run_list_free(&l);
+	rb_error_clear(&err);
+	return md;
 }
 
 /* JSON with every hidden character inside its strings as a \uXXXX escape (same value, nothing hidden). */
@@ -734,7 +1584,7 @@ int rb_audit_show(const char *repo_opt, const char *run, const char *ref, int js
 	rb_error err = RB_ERROR_INIT;
 	int rc = RB_EXIT_USAGE;
 	find_ctx f = {NULL, run, NULL, NULL, NULL};
-	char *data = NULL, *path = NULL, *vrun = rb_visible(run);
+	char *data = NULL, *path = NULL, *vrun = rb_visible(run), *chain = NULL;
 	rb_buf shown = RB_BUF_INIT;
 	size_t len = 0;
 	if (open_for_reading(NULL, repo_opt, &g, &err) < 0) {
@@ -758,10 +1608,14 @@ int rb_audit_show(const char *repo_opt, const char *run, const char *ref, int js
 		goto done;
 	}
 	/* The record quotes the document and its output: shown with nothing hidden. */
-	if (json)
+	if (json) {
 		json_visible(data, len, &shown);
-	else
+	} else {
 		rb_visible_into(data, len, &shown);
+		chain = chain_section(g, ref_of(NULL, ref), f.runbook, f.id);
+		if (chain)
+			rb_visible_into(chain, strlen(chain), &shown);
+	}
 	fwrite(rb_buf_cstr(&shown), 1, shown.len, stdout);
 	rc = RB_EXIT_OK;
 done:
@@ -769,108 +1623,12 @@ done:
 	rb_buf_free(&shown);
 	free(f.commit);
 	free(f.id);
+	free(f.runbook);
 	free(data);
 	free(path);
 	free(vrun);
+	free(chain);
 	rb_gitstore_free(g);
 	return rc;
 }
 
-int rb_audit_resume_point(const rb_runbook *rb, const char *repo_opt, int force, rb_resume_point *rp,
-			  rb_error *err)
-{
-	int rc = -1;
-	rb_gitstore *g = NULL;
-	rb_record rec;
-	char *abs = realpath(rb->path, NULL);
-	find_ctx f = {NULL, NULL, abs ? abs : rb->path, NULL, NULL};
-	char *data = NULL, *path = NULL;
-	size_t len = 0;
-	char hash[41];
-	memset(rp, 0, sizeof *rp);
-	memset(&rec, 0, sizeof rec);
-	rec.fd = -1;
-	if (open_for_reading(rb, repo_opt, &g, err) < 0) {
-		err->code = RB_EXIT_USAGE;
-		goto done;
-	}
-	recover_in(g, err);
-	rb_error_clear(err);
-	f.g = g;
-	if (!rb_gitstore_log(g, ref_of(rb, NULL), find_run, &f)) {
-		rb_error_set(err, RB_EXIT_USAGE, rb->path, 0, 0, "--resume: no earlier run of this runbook on %s",
-			     ref_of(rb, NULL));
-		goto done;
-	}
-	char *dir = run_path_of(f.id);
-	path = rb_xasprintf("%s/journal.log", dir);
-	free(dir);
-	if (rb_gitstore_read(g, f.commit, path, &data, &len) < 0) {
-		rb_error_set(err, RB_EXIT_USAGE, rb->path, 0, 0, "--resume: run %s has no journal", f.id);
-		goto done;
-	}
-	rb_record_parse(&rec, data, len);
-	const char *result = rb_record_get(&rec, "finish", NULL, "result");
-	if (result && !strcmp(result, "succeeded")) {
-		rb_error_set(err, RB_EXIT_USAGE, rb->path, 0, 0,
-			     "--resume: the last run (%s) succeeded: nothing to resume", f.id);
-		goto done;
-	}
-	rb_gitstore_hash(rb->source, rb->source_len, hash);
-	const char *then = rb_record_get(&rec, "run", NULL, "hash");
-	if (then && strcmp(then, hash) && !force) {
-		rb_error_set(err, RB_EXIT_USAGE, rb->path, 0, 0,
-			     "--resume: the runbook changed since run %s (content %.7s, now %.7s); "
-			     "resume anyway with --force", f.id, then, hash);
-		goto done;
-	}
-	/* The first main-flow step that did not succeed. */
-	for (size_t i = 0; i < rb->nsteps && !rp->from; i++) {
-		const rb_step *s = &rb->steps[i];
-		if (s->role != RB_ROLE_MAIN || !rb_step_runnable(s) || s->kind == RB_STEP_ABORT)
-			continue;
-		const char *st = rb_record_get(&rec, "end", s->id, "status");
-		if (!st || strcmp(st, "ok"))
-			rp->from = rb_xstrdup(s->id);
-	}
-	if (!rp->from) {
-		rb_error_set(err, RB_EXIT_USAGE, rb->path, 0, 0,
-			     "--resume: every step of run %s succeeded: nothing to resume", f.id);
-		goto done;
-	}
-	for (size_t i = 0; i < rec.count; i++) {
-		const rb_event *e = &rec.events[i];
-		const char *name = rb_event_get(e, "capture");
-		const char *value = rb_event_get(e, "value");
-		const char *st = rb_event_get(e, "status");
-		if (strcmp(e->type, "end") || !name || !value || !st || strcmp(st, "ok"))
-			continue;
-		rp->captures = rb_xrealloc(rp->captures, (rp->ncaptures + 1) * sizeof *rp->captures);
-		rp->captures[rp->ncaptures++] = rb_xasprintf("%s=%s", name, value);
-	}
-	rp->run = rb_xstrdup(f.id);
-	rp->hash = rb_xstrdup(then ? then : hash);
-	rc = 0;
-done:
-	if (rc < 0)
-		rb_resume_point_free(rp);
-	rb_record_close(&rec);
-	rb_gitstore_free(g);
-	free(f.commit);
-	free(f.id);
-	free(data);
-	free(path);
-	free(abs);
-	return rc;
-}
-
-void rb_resume_point_free(rb_resume_point *rp)
-{
-	free(rp->run);
-	free(rp->from);
-	free(rp->hash);
-	for (size_t i = 0; i < rp->ncaptures; i++)
-		free(rp->captures[i]);
-	free(rp->captures);
-	memset(rp, 0, sizeof *rp);
-}

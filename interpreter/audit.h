@@ -27,9 +27,11 @@
  *     Run: 20261121T224512Z-deploy-1234
  *     Runbook: /abs/path/deploy.md
  *     Result: succeeded
+ *     Resumes: 20261121T221003Z-deploy-1200     (a resumed run only)
  *
  * `log`, `show` and --resume believe a commit only when that final block
- * holds only these keys, each once, the run id has a run id's shape, and
+ * holds only these keys, each once (Resumes optional), the run ids have a
+ * run id's shape, and
  * the commit added runs/YYYY/MM/DD/<HHMMSSZ-slug-pid>/record.json: so a
  * title cannot add a run, nor make a run claim another runbook. What they
  * print from a record passes through rb_visible (visible.h).
@@ -40,6 +42,7 @@
 #include "record.h"
 #include "redact.h"
 #include "runbook.h"
+#include "survivor.h"
 #include "util.h"
 
 typedef struct rb_audit rb_audit;
@@ -56,6 +59,8 @@ typedef struct {
 	int argc;              /* the command line, for the record */
 	char *const *argv;
 	const rb_redactor *redactor;
+	const char *resumes;   /* --resume: the run this one continues (rb_resume_point.run), or NULL */
+	const char *chain;     /* --resume: the chain's first run (rb_resume_point.first), or NULL */
 } rb_audit_opts;
 
 /**
@@ -100,7 +105,11 @@ char *rb_audit_describe(const rb_runbook *rb, const char *repo_opt);
 
 /**
  * Commits every interrupted run's journal found in the repository at dir.
- * Returns how many were committed, or -1 with err.
+ * A recovered record says what its run left running (survivor.h): a note
+ * "survivor: process group N (step 'X') still running" for each process
+ * group or escaped process alive now, and one for each backend pid its
+ * journal names, which recovery cannot check without a connection; these
+ * are printed on stderr too. Returns how many were committed, or -1 with err.
  */
 int rb_audit_recover(const char *dir, rb_error *err);
 
@@ -110,22 +119,112 @@ int rb_audit_log(const char *repo_opt, const rb_runbook *rb_or_null, const char 
 /** `runbook show RUN`: one record (RUN: run id, a prefix of it, or a commit). */
 int rb_audit_show(const char *repo_opt, const char *run, const char *ref, int json);
 
-/** What --resume needs from the last failed or interrupted run of a runbook. */
+/** One run of a resume chain. */
 typedef struct {
-	char *run;           /* the run's id */
-	char *from;          /* the first step to run */
-	char **captures;     /* "NAME=value", restored before the run */
-	size_t ncaptures;
-	char *hash;          /* the runbook's content hash at that run */
-} rb_resume_point;
+	char *id;          /* the run id */
+	char *outcome;     /* "failed at four (exit 1)" (rb_record_outcome) */
+	char *hash;        /* the runbook's content hash it recorded; NULL when none */
+	int pending;       /* interrupted, its journal not committed yet (a preview reads it in place) */
+} rb_chain_run;
+
+/** A step of the main flow before the resume point, and the run it was done in. */
+typedef struct {
+	char *step;        /* the step id */
+	size_t run;        /* the index in the chain of the first run where it succeeded */
+	int succeeded;     /* 0: passed, not succeeded (skipped by when=, failed with
+			    * continue_on_error, or before the first step of the chain) */
+} rb_done_step;
+
+/** Where a restored value comes from. */
+typedef struct {
+	size_t run;        /* the index in the chain of the run that set it last */
+	char *step;        /* the step that captured it; NULL: --set of that run */
+} rb_restore_origin;
+
+/** A connection's target as the chain recorded it ("database" events). */
+typedef struct {
+	char *name;        /* "" for the default connection */
+	char *target;      /* "host=H port=P dbname=D user=U", password-free */
+	size_t run;        /* the index in the chain of the run that recorded it first */
+} rb_chain_target;
 
 /**
- * Finds where to resume rb. Returns 0 and fills rp, or -1 with err
- * (RB_EXIT_USAGE): no earlier run, the last run succeeded, or the runbook
- * changed since (unless force).
+ * What --resume needs: the chain of runs it continues and where. A resumed
+ * run names the run it continues (`resumes`: its journal's run event, its
+ * record, its commit's Resumes trailer); following those links back from
+ * the runbook's last run gives the chain, first run first.
  */
-int rb_audit_resume_point(const rb_runbook *rb, const char *repo_opt, int force, rb_resume_point *rp,
-			  rb_error *err);
+typedef struct {
+	char *run;           /* the run continued: the chain's last */
+	char *first;         /* the chain's first run */
+	char *from;          /* the first step to run */
+	char **captures;     /* "NAME=value", restored before the run (captures and --set values
+			      * along the chain, later runs' winning; secrets are *** as recorded) */
+	size_t ncaptures;
+	rb_restore_origin *origins;  /* [ncaptures]: where each came from */
+	char *hash;          /* the runbook's content hash at the chain's first run */
+	char *current_hash;  /* the runbook's content hash now */
+	rb_chain_run *chain; /* first run first */
+	size_t nchain;
+	rb_done_step *done;  /* the main-flow steps before from, in document order */
+	size_t ndone;
+	rb_chain_target *targets;  /* the chain's databases, one per connection name */
+	size_t ntargets;
+	rb_survivors survivors;    /* processes the chain's runs left running, and backend
+				    * candidates of its interrupted runs (survivor.h) */
+	rb_error refusal;          /* preview or force: the first thing `run --resume` refuses
+				    * without --force (code 0: nothing) */
+	char *forced;              /* force: everything it overrides, one line; NULL: nothing */
+} rb_resume_point;
+
+typedef struct {
+	const char *repo;      /* --audit-repo, or NULL */
+	int force;             /* --force: resume a changed runbook, past survivors, on another database */
+	int preview;           /* plan: touch nothing; journals of killed runs are read, not committed */
+	const char *db_url;    /* --db of the new run, or NULL */
+	int ephemeral_db;      /* --ephemeral-db: the new run gets a new, empty database */
+} rb_resume_opts;
+
+/**
+ * Finds where to resume rb: the runbook's last run on the audit ref (first
+ * committing journals of killed runs, unless preview), the chain back from
+ * it, and the first main-flow step after the last one that succeeded in any
+ * run of the chain. Returns 0 and fills rp, or -1 with err and nothing to
+ * free, one line saying why and what to do:
+ *   RB_EXIT_USAGE  no earlier run; the last run succeeded; every step is
+ *                  done; a run of the chain is missing from the ref; the
+ *                  runbook changed since the chain's first run (unless force);
+ *   RB_EXIT_ENV    a run of this runbook is still going; a process a run of
+ *                  the chain started is still running (unless force); the
+ *                  database the new run would use is not the chain's, as far
+ *                  as the connection strings say (unless force).
+ * With preview or force, the refusals that --force lifts do not fail: rp
+ * is filled, rp->refusal holds the first of them (for a preview to report
+ * with its exit code) and, with force, rp->forced says what each overrides
+ * (for the run to warn about and record).
+ */
+int rb_audit_resume_point(const rb_runbook *rb, const rb_resume_opts *opts, rb_resume_point *rp, rb_error *err);
+
+/**
+ * For the engine, once a connection of the resumed run is open (the check
+ * rb_audit_resume_point cannot make before the run: a connection string
+ * with ${VAR}s, libpq's defaults): 0 when target ("host=H port=P dbname=D
+ * user=U", as rb_db_target gives it) agrees with what the chain recorded for
+ * that connection (name NULL, "" or "default": the default one), or the
+ * chain recorded none; else -1 and *why, one line naming the run and both
+ * targets (caller frees): the step must not run (exit 5) unless --force.
+ */
+int rb_resume_check_target(const rb_resume_point *rp, const char *name, const char *target, char **why);
+
+/**
+ * The chain as text, a line each, each line indented by two spaces and
+ * ending in a newline: the runs (numbered, first to last, with their
+ * outcome), the steps done and the run each was done in, the step that runs
+ * first, the values restored and where from, the runbook's content along the
+ * chain, and the survivors. For the plan and the start of a resumed run;
+ * safe to print (hidden characters made visible). Caller frees.
+ */
+char *rb_resume_point_describe(const rb_resume_point *rp);
 
 void rb_resume_point_free(rb_resume_point *rp);
 

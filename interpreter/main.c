@@ -70,7 +70,7 @@ static const cli_command commands[] = {
 typedef enum {
 	OPT_DRY_RUN, OPT_JSON, OPT_SET, OPT_YES, OPT_CONFIRM, OPT_FROM, OPT_ONLY, OPT_DB,
 	OPT_EPHEMERAL_DB, OPT_KEEP_DB, OPT_AUDIT_REPO, OPT_NO_AUDIT, OPT_RESUME, OPT_FORCE, OPT_STRICT,
-	OPT_TEMPLATE, OPT_NO_PREFLIGHT, OPT_SET_ENV, OPT_SECRETS_FILE, OPT_SKIP_GUARDS, OPT_HELP
+	OPT_TEMPLATE, OPT_NO_PREFLIGHT, OPT_SET_ENV, OPT_SECRETS_FILE, OPT_SKIP_GUARDS, OPT_WAIT_LOCK, OPT_HELP
 } opt_id;
 
 typedef struct {
@@ -109,6 +109,8 @@ static const cli_option options[] = {
 	{OPT_RESUME, "resume", NULL, CMD_RUN | CMD_PLAN,
 	 "continue the last failed or interrupted run after its last successful step"},
 	{OPT_FORCE, "force", NULL, CMD_RUN, "with --resume: resume even if the runbook changed"},
+	{OPT_WAIT_LOCK, "wait-lock", "DURATION", CMD_RUN,
+	 "wait this long for another run of the runbook to end, instead of refusing at once"},
 	{OPT_NO_PREFLIGHT, "no-preflight", NULL, CMD_RUN,
 	 "skip the offline checks made before step 1 (recorded; for runbooks that generate code)"},
 	{OPT_HELP, "help", NULL, CMD_RUN | CMD_PLAN | CMD_LIST | CMD_LOG | CMD_SHOW | CMD_CHECK | CMD_NEW,
@@ -341,6 +343,13 @@ static int parse_args(int argc, char **argv, cli_args *a)
 		case OPT_FROM: a->run.from = val; break;
 		case OPT_ONLY: a->run.only = val; break;
 		case OPT_SKIP_GUARDS: a->run.skip_guards = 1; break;
+		case OPT_WAIT_LOCK:
+			if (rb_parse_duration(val, &a->run.wait_lock_ms) < 0) {
+				fprintf(stderr, "runbook %s: --wait-lock %s: not a duration (like 30s, 5m)\n",
+					a->cmd->name, val);
+				return -1;
+			}
+			break;
 		case OPT_DB:
 			free(a->db_url);
 			a->db_url = rb_xstrdup(val);
@@ -434,15 +443,20 @@ static int cmd_plan(const rb_runbook *rb, const cli_args *a)
 	char *audit = a->no_audit ? rb_xstrdup("none (--no-audit)") : rb_audit_describe(rb, a->audit_repo);
 	rb_plan_opts po = {a->json, 0, audit, a->run.from, a->run.only, a->run.skip_guards, NULL};
 	if (a->resume) {
-		if (rb_audit_resume_point(rb, a->audit_repo, a->force, &rp, &err) < 0) {
+		/* A preview: nothing is committed, a killed run's journal is read where it is. */
+		rb_resume_opts ro = {a->audit_repo, a->force, 1, a->run.db_url, a->run.ephemeral_db};
+		if (rb_audit_resume_point(rb, &ro, &rp, &err) < 0) {
 			char *m = rb_error_format(&err);
 			fprintf(stderr, "%s\n", m);
 			free(m);
 			rc = err.code ? err.code : RB_EXIT_USAGE;
 			goto done;
 		}
-		resume = rb_xasprintf("continues run %s at step '%s' (%zu captured value%s restored)", rp.run,
-				      rp.from, rp.ncaptures, rp.ncaptures == 1 ? "" : "s");
+		char *chain = rb_resume_point_describe(&rp);
+		size_t n = strlen(chain);
+		resume = rb_xasprintf("continues run %s at step '%s' (%zu value%s restored)\n%.*s", rp.run, rp.from,
+				      rp.ncaptures, rp.ncaptures == 1 ? "" : "s", (int)(n ? n - 1 : 0), chain);
+		free(chain);
 		po.from = rp.from;
 		po.resume = resume;
 	}
@@ -457,6 +471,14 @@ static int cmd_plan(const rb_runbook *rb, const cli_args *a)
 	rb_plan_render(rb, &po, &out);
 	fwrite(out.data, 1, out.len, stdout);
 	rb_buf_free(&out);
+	if (rp.refusal.code && !a->force) {
+		/* What the run would refuse: the preview above, the reason and the exit code here. */
+		char *m = rb_error_format(&rp.refusal);
+		fflush(stdout);
+		fprintf(stderr, "%s\n", m);
+		free(m);
+		rc = rp.refusal.code;
+	}
 done:
 	rb_error_clear(&err);
 	rb_resume_point_free(&rp);
@@ -528,10 +550,11 @@ static int given(const cli_args *a, const char *name)
 }
 
 /*
- * A secret captured by the run being resumed was never stored (the record
- * holds ***). It is dropped from the restored values when the operator
- * gives it again; otherwise the resume is refused, naming it: *** is never
- * a value.
+ * A secret captured or set by a run of the chain being resumed was never
+ * stored (the record holds ***, or a connection string's password as ***).
+ * It is dropped from the restored values when the operator gives it again;
+ * otherwise the resume is refused, naming it: *** is never a value. Values
+ * given again are dropped too: this run's --set wins.
  */
 static int resume_secrets(const rb_runbook *rb, const cli_args *a, rb_resume_point *rp)
 {
@@ -541,20 +564,39 @@ static int resume_secrets(const rb_runbook *rb, const cli_args *a, rb_resume_poi
 		char *kv = rp->captures[i];
 		char *eq = strchr(kv, '=');
 		char *name = rb_xstrndup(kv, eq ? (size_t)(eq - kv) : strlen(kv));
-		int hidden = eq && strstr(eq + 1, "***") && (rb_runbook_is_secret(rb, name) || !strcmp(eq + 1, "***"));
+		char *pw = eq ? rb_dsn_password(eq + 1) : NULL;
+		int hidden = eq && strstr(eq + 1, "***") &&
+			     (rb_runbook_is_secret(rb, name) || !strcmp(eq + 1, "***") || (pw && !strcmp(pw, "***")));
+		const rb_restore_origin *o = &rp->origins[i];
 		if (hidden && !given(a, name)) {
-			fprintf(stderr, "runbook: --resume: the secret %s captured by run %s was never stored; give it "
-				"again with --set-env %s or --secrets-file FILE\n", name, rp->run, name);
+			fprintf(stderr, "runbook: --resume: the secret %s %s run %s was never stored; give it again "
+				"with --set-env %s or --secrets-file FILE\n", name,
+				o->step ? "captured by" : "given with --set to", rp->chain[o->run].id, name);
 			rc = -1;
 		}
-		if (hidden || given(a, name))
+		if (hidden || given(a, name)) {
 			free(kv);
-		else
+			free(rp->origins[i].step);
+		} else {
+			rp->origins[kept] = rp->origins[i];
 			rp->captures[kept++] = kv;
+		}
+		free(pw);
 		free(name);
 	}
 	rp->ncaptures = kept;
 	return rc;
+}
+
+/* The names of the values restored by --resume, for the record: "A B C". Caller frees. */
+static char *restored_names(const rb_resume_point *rp)
+{
+	rb_buf b = RB_BUF_INIT;
+	for (size_t i = 0; i < rp->ncaptures; i++) {
+		const char *eq = strchr(rp->captures[i], '=');
+		rb_buf_printf(&b, "%s%.*s", i ? " " : "", (int)(eq ? eq - rp->captures[i] : 0), rp->captures[i]);
+	}
+	return rb_buf_detach(&b);
 }
 
 /* run: resume point, audit record around the engine, exit code. */
@@ -571,7 +613,8 @@ static int cmd_run(const rb_runbook *rb, cli_args *a, int argc, char **argv)
 	rb_pgserver_reap_orphans(NULL, stderr);
 
 	if (a->resume) {
-		if (rb_audit_resume_point(rb, a->audit_repo, a->force, &rp, &err) < 0) {
+		rb_resume_opts ro = {a->audit_repo, a->force, 0, a->run.db_url, a->run.ephemeral_db};
+		if (rb_audit_resume_point(rb, &ro, &rp, &err) < 0) {
 			char *m = rb_error_format(&err);
 			fprintf(stderr, "%s\n", m);
 			free(m);
@@ -582,8 +625,13 @@ static int cmd_run(const rb_runbook *rb, cli_args *a, int argc, char **argv)
 			rc = RB_EXIT_USAGE;
 			goto done;
 		}
-		printf("Resuming run %s at step '%s' (%zu captured value%s restored)\n", rp.run, rp.from,
-		       rp.ncaptures, rp.ncaptures == 1 ? "" : "s");
+		char *chain = rb_resume_point_describe(&rp);
+		printf("Resuming run %s at step '%s' (%zu value%s restored)\n%s", rp.run, rp.from, rp.ncaptures,
+		       rp.ncaptures == 1 ? "" : "s", chain);
+		free(chain);
+		fflush(stdout);
+		if (rp.forced)
+			fprintf(stderr, "runbook: warning: --force: resuming although %s\n", rp.forced);
 		a->run.from = rp.from;
 		a->run.restores = rp.captures;
 		a->run.nrestores = rp.ncaptures;
@@ -619,15 +667,23 @@ static int cmd_run(const rb_runbook *rb, cli_args *a, int argc, char **argv)
 		}
 	a->run.redactor = &redactor;
 	if (!a->no_audit) {
-		rb_audit_opts ao = {a->audit_repo, argc, argv, &redactor};
+		rb_audit_opts ao = {a->audit_repo, argc, argv, &redactor, a->resume ? rp.run : NULL,
+				    a->resume ? rp.first : NULL};
 		if (rb_audit_begin(rb, &ao, &audit, &err) < 0) {
 			fprintf(stderr, "runbook: cannot record this run: %s\n", err.message);
 			rc = RB_EXIT_ENV;
 			goto done;
 		}
 		a->run.record = rb_audit_record(audit);
-		if (a->resume)
-			rb_record_event(a->run.record, "note", "text", "resumed run", "from", rp.from, "run", rp.run, NULL);
+		if (a->resume) {
+			char *names = restored_names(&rp);
+			rb_record_event(a->run.record, "note", "text", "resumed run", "from", rp.from, "run", rp.run,
+					"resumes", rp.run, "chain", rp.first, "restored", names, NULL);
+			if (rp.forced)
+				rb_record_event(a->run.record, "note", "text", "resumed with --force", "overrides",
+						rp.forced, NULL);
+			free(names);
+		}
 		if (a->run.from || a->run.only)
 			rb_record_event(a->run.record, "note", "text", "steps selected", "from", a->run.from,
 					"only", a->run.only, NULL);

@@ -456,39 +456,60 @@ char *rb_record_one_line(const char *text, size_t max)
 	return rb_buf_detach(&vis);
 }
 
+/* The step the run stopped at: the one that failed or was cancelled, else the one the kill came during. */
+static const char *stopped_at(const rb_record *rec)
+{
+	const char *at = rb_record_get(rec, "finish", NULL, "failed_step");
+	for (size_t i = 0; !at && i < rec->count; i++) {
+		const rb_event *e = &rec->events[i];
+		const char *st = rb_event_get(e, "status");
+		if (!strcmp(e->type, "end") && st && (!strcmp(st, "failed") || !strcmp(st, "cancelled")))
+			at = rb_event_get(e, "id");
+	}
+	for (size_t i = 0; !at && i < rec->count; i++) {
+		/* a step started and never ended: the kill came during it */
+		const rb_event *e = &rec->events[i];
+		if (!strcmp(e->type, "step") && !step_end(rec, or(rb_event_get(e, "id"), "")))
+			at = rb_event_get(e, "id");
+	}
+	return at;
+}
+
+/* "succeeded (5 steps, 1.2s)", "failed at four (exit 1)", "interrupted (exit none)"; not bounded. */
+static char *outcome(const rb_record *rec)
+{
+	const char *result = result_of(rec);
+	const char *exit_code = or(rb_record_get(rec, "finish", NULL, "exit"), "?");
+	const char *failed_at = stopped_at(rec);
+	const char *duration = or(rb_record_get(rec, "finish", NULL, "duration"), "");
+	size_t steps = 0;
+	for (size_t i = 0; i < rec->count; i++)
+		steps += !strcmp(rec->events[i].type, "end");
+	if (!strcmp(result, "succeeded"))
+		return rb_xasprintf("succeeded (%zu step%s, %s)", steps, steps == 1 ? "" : "s", duration);
+	if (failed_at)
+		return rb_xasprintf("%s at %s (exit %s)", result, failed_at, exit_code);
+	return rb_xasprintf("%s (exit %s)", result, exit_code);
+}
+
+char *rb_record_outcome(const rb_record *rec)
+{
+	char *o = outcome(rec);
+	char *one = rb_record_one_line(o, RB_SUMMARY_MAX);
+	free(o);
+	return one;
+}
+
 char *rb_record_summary(const rb_record *rec)
 {
 	char *title = rb_record_one_line(or(rb_record_get(rec, "run", NULL, "title"), "runbook"),
 					 RB_SUMMARY_TITLE_MAX);
-	const char *result = result_of(rec);
-	const char *exit_code = or(rb_record_get(rec, "finish", NULL, "exit"), "?");
-	const char *failed_at = rb_record_get(rec, "finish", NULL, "failed_step");
-	for (size_t i = 0; !failed_at && i < rec->count; i++) {
-		const rb_event *e = &rec->events[i];
-		const char *st = rb_event_get(e, "status");
-		if (!strcmp(e->type, "end") && st && (!strcmp(st, "failed") || !strcmp(st, "cancelled")))
-			failed_at = rb_event_get(e, "id");
-	}
-	for (size_t i = 0; !failed_at && i < rec->count; i++) {
-		/* a step started and never ended: the kill came during it */
-		const rb_event *e = &rec->events[i];
-		if (!strcmp(e->type, "step") && !step_end(rec, or(rb_event_get(e, "id"), "")))
-			failed_at = rb_event_get(e, "id");
-	}
-	const char *duration = or(rb_record_get(rec, "finish", NULL, "duration"), "");
-	size_t steps = 0;
-	char *line;
-	for (size_t i = 0; i < rec->count; i++)
-		steps += !strcmp(rec->events[i].type, "end");
-	if (!strcmp(result, "succeeded"))
-		line = rb_xasprintf("%s: succeeded (%zu step%s, %s)", title, steps, steps == 1 ? "" : "s", duration);
-	else if (failed_at)
-		line = rb_xasprintf("%s: %s at %s (exit %s)", title, result, failed_at, exit_code);
-	else
-		line = rb_xasprintf("%s: %s (exit %s)", title, result, exit_code);
+	char *o = outcome(rec);
+	char *line = rb_xasprintf("%s: %s", title, o);
 	/* Every part is one line and bounded, whatever the document or the journal says. */
 	char *one = rb_record_one_line(line, RB_SUMMARY_MAX);
 	free(line);
+	free(o);
 	free(title);
 	return one;
 }
@@ -531,6 +552,42 @@ static void md_table(rb_buf *b, const rb_record *rec, const char *type, const ch
 	}
 }
 
+/* The database each connection reached ("database" events: password-free targets). */
+static void md_databases(rb_buf *b, const rb_record *rec)
+{
+	int any = 0;
+	for (size_t i = 0; i < rec->count; i++) {
+		const rb_event *e = &rec->events[i];
+		if (strcmp(e->type, "database"))
+			continue;
+		if (!any)
+			rb_buf_puts(b, "\n## Databases\n\n| connection | target | server version |\n|---|---|---|\n");
+		any = 1;
+		rb_buf_puts(b, "| ");
+		md_cell(b, or(rb_event_get(e, "name"), "default"));
+		rb_buf_puts(b, " | `");
+		md_cell(b, rb_event_get(e, "target"));
+		rb_buf_puts(b, "` | ");
+		md_cell(b, rb_event_get(e, "server_version"));
+		rb_buf_puts(b, " |\n");
+	}
+}
+
+/* The process groups and backends the step ran in ("process" events), for finding survivors. */
+static void md_processes(rb_buf *b, const rb_record *rec, const char *id)
+{
+	for (size_t i = 0; i < rec->count; i++) {
+		const rb_event *e = &rec->events[i];
+		const char *pgid = rb_event_get(e, "pgid"), *backend = rb_event_get(e, "backend");
+		if (strcmp(e->type, "process") || strcmp(or(rb_event_get(e, "step"), ""), id))
+			continue;
+		if (pgid)
+			rb_buf_printf(b, "- **Process group:** %s\n", pgid);
+		if (backend)
+			rb_buf_printf(b, "- **Database backend pid:** %s\n", backend);
+	}
+}
+
 /* A fence longer than any run of backticks in text, so output cannot close it. */
 static void md_fence(rb_buf *b, const char *text)
 {
@@ -553,7 +610,7 @@ char *rb_record_markdown(const rb_record *rec)
 	static const char *const run_keys[][2] = {
 		{"runbook", "Runbook"}, {"hash", "Content (git blob)"}, {"commit", "Runbook repository at"},
 		{"operator", "Operator"}, {"host", "Host"}, {"start", "Started"}, {"command", "Command"},
-		{NULL, NULL}
+		{"resumes", "Resumes run"}, {"chain", "Resume chain started by"}, {NULL, NULL}
 	};
 	for (int i = 0; run_keys[i][0]; i++) {
 		const char *v = rb_record_get(rec, "run", NULL, run_keys[i][0]);
@@ -571,6 +628,8 @@ char *rb_record_markdown(const rb_record *rec)
 
 	static const char *const var_keys[] = {"name", "value", "source", NULL};
 	md_table(&b, rec, "var", "Variables", var_keys, "| name | value | from |");
+
+	md_databases(&b, rec);
 
 	rb_buf_puts(&b, "\n## Steps\n\n| # | step | kind | status | exit / SQLSTATE | duration |\n"
 			"|---|---|---|---|---|---|\n");
@@ -596,6 +655,7 @@ char *rb_record_markdown(const rb_record *rec)
 		rb_buf_printf(&b, "- **Where:** %s:%s%s%s\n", or(rb_record_get(rec, "run", NULL, "runbook"), "?"),
 			      or(rb_event_get(e, "line"), "?"), rb_event_get(e, "section") ? " — " : "",
 			      or(rb_event_get(e, "section"), ""));
+		md_processes(&b, rec, id);
 		if (!x) {
 			rb_buf_puts(&b, "- **Status:** interrupted while running\n");
 			continue;
@@ -664,6 +724,12 @@ char *rb_record_json(const rb_record *rec)
 		rb_json_int(&j, atoll(code));
 	else
 		rb_json_null(&j);
+	const char *resumes = rb_record_get(rec, "run", NULL, "resumes");
+	rb_json_key(&j, "resumes");
+	if (resumes)
+		rb_json_string(&j, resumes);
+	else
+		rb_json_null(&j);
 	/* Every event, in order, with its fields: nothing is lost between journal and record. */
 	static const char *const singles[] = {"run", "finish", NULL};
 	for (int s = 0; singles[s]; s++) {
@@ -698,8 +764,9 @@ char *rb_record_json(const rb_record *rec)
 		rb_json_end(&j, '}');
 	}
 	rb_json_end(&j, ']');
-	static const char *const lists[] = {"var", "approval", "abort", "note", NULL};
-	static const char *const names[] = {"variables", "approvals", "aborts", "notes", NULL};
+	static const char *const lists[] = {"var", "approval", "abort", "note", "process", "database", NULL};
+	static const char *const names[] = {"variables", "approvals", "aborts", "notes", "processes", "databases",
+					    NULL};
 	for (int l = 0; lists[l]; l++) {
 		rb_json_key(&j, names[l]);
 		rb_json_array_begin(&j);
@@ -715,5 +782,61 @@ char *rb_record_json(const rb_record *rec)
 	}
 	rb_json_end(&j, '}');
 	rb_buf_putc(&b, '\n');
+	return rb_buf_detach(&b);
+}
+
+/* The step a partial run started at (--from, or the step --resume continued at), or NULL. */
+static const char *selected_from(const rb_record *rec)
+{
+	for (size_t i = 0; i < rec->count; i++) {
+		const rb_event *e = &rec->events[i];
+		const char *from = rb_event_get(e, "from");
+		if (!strcmp(e->type, "note") && from)
+			return from;
+	}
+	return NULL;
+}
+
+char *rb_record_chain_markdown(const rb_chain_entry *runs, size_t n, size_t current)
+{
+	rb_buf b = RB_BUF_INIT;
+	rb_buf_puts(&b, "\n## Resume chain\n\n| # | run | result | steps run |\n|---|---|---|---|\n");
+	for (size_t r = 0; r < n; r++) {
+		const rb_record *rec = runs[r].rec;
+		const char *from = selected_from(rec);
+		long from_number = -1;
+		char *o = rb_record_outcome(rec);
+		for (size_t i = 0; from && i < rec->count && from_number < 0; i++) {
+			const rb_event *e = &rec->events[i];
+			if (!strcmp(e->type, "step") && !strcmp(or(rb_event_get(e, "id"), ""), from))
+				from_number = atol(or(rb_event_get(e, "number"), "-1"));
+		}
+		rb_buf_printf(&b, "| %zu | `", r + 1);
+		md_cell(&b, runs[r].id);
+		rb_buf_printf(&b, "`%s | ", r == current ? " (this run)" : "");
+		md_cell(&b, o);
+		rb_buf_puts(&b, " | ");
+		int any = 0;
+		for (size_t i = 0; i < rec->count; i++) {
+			const rb_event *e = &rec->events[i];
+			if (strcmp(e->type, "step"))
+				continue;
+			const char *id = or(rb_event_get(e, "id"), "?");
+			const rb_event *x = step_end(rec, id);
+			long number = atol(or(rb_event_get(e, "number"), "0"));
+			const char *role = or(rb_event_get(e, "role"), "main");
+			rb_buf_puts(&b, any ? ", " : "");
+			md_cell(&b, id);
+			rb_buf_putc(&b, ' ');
+			md_cell(&b, x ? or(rb_event_get(x, "status"), "?") : "interrupted");
+			if (!strcmp(role, "on_failure"))
+				rb_buf_puts(&b, " (on_failure)");
+			else if (from_number >= 0 && number < from_number)
+				rb_buf_puts(&b, " (checked again)");
+			any = 1;
+		}
+		rb_buf_puts(&b, any ? " |\n" : "none |\n");
+		free(o);
+	}
 	return rb_buf_detach(&b);
 }

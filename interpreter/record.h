@@ -2,8 +2,9 @@
  * record.h - what happened in a run, as a list of events that is at once
  * the crash-safe journal and the source of the audit record.
  *
- * Each event (run started, variable, step started, step ended, approval,
- * abort, run finished) is appended to the journal file and fsync'd before
+ * Each event (run started, variable, step started, a step's process group
+ * or database backend, a connection's target, step ended, approval, abort,
+ * note, run finished) is appended to the journal file and fsync'd before
  * the run goes on, so a run killed at any point leaves everything known up
  * to the kill. The journal is plain text, one event a line: a type and
  * key=value fields separated by tabs, with '%', tab, newline and CR
@@ -39,7 +40,8 @@ typedef struct {
 } rb_field;
 
 typedef struct {
-	char *type;        /* "run", "var", "step", "end", "approval", "abort", "note", "finish" */
+	char *type;        /* "run", "var", "step", "process", "database", "end", "approval", "abort",
+			    * "note", "finish" */
 	rb_field *fields;
 	size_t nfields;
 } rb_event;
@@ -130,6 +132,28 @@ char *rb_record_json(const rb_record *rec);
  * "..."), made by rb_record_one_line. Caller frees.
  */
 char *rb_record_summary(const rb_record *rec);
+
+/**
+ * How the run ended, without its title: "succeeded (12 steps, 3.2s)",
+ * "failed at migrate (exit 1)", "interrupted at load (exit none)". One
+ * line, bounded like the summary. Caller frees.
+ */
+char *rb_record_outcome(const rb_record *rec);
+
+/** One run of a resume chain (audit.h), for rb_record_chain_markdown. */
+typedef struct {
+	const char *id;         /* the run id */
+	const rb_record *rec;   /* its journal, read back */
+} rb_chain_entry;
+
+/**
+ * The "## Resume chain" section `runbook show` adds to a record: one row per
+ * run of the chain, first to last, with its id (the one at index current
+ * marked "this run"), its outcome, and the steps it ran with their status;
+ * steps run again only as guards before its first selected step are marked
+ * "checked again". Caller frees.
+ */
+char *rb_record_chain_markdown(const rb_chain_entry *runs, size_t n, size_t current);
 
 /**
  * text (NULL: "") as one line that is safe to show and to put in a commit
