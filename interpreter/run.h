@@ -1,0 +1,191 @@
+/*
+ * run.h - the state of one run, shared by the loop (engine.c) and the files
+ * that serve it. Private to the engine: nothing outside engine.c, the
+ * run_*.c files, luahost.c and the step_*.c executors includes it.
+ *
+ *   engine.c       the loop: selection, guards, when=, confirm, retries,
+ *                  expect=, captures, the failure handler
+ *   run_session.c  what a run holds: variables and secrets, connections,
+ *                  the throwaway server, the run lock
+ *   run_output.c   what a run says: headers, result lines, errors, all
+ *                  through the redactor and made visible
+ *   luahost.c      what Lua sees of the run, and the abort conditions
+ *   step_*.c       one executor per step kind, behind rb_step_ops
+ *
+ * The run owns everything in rb_run; the runbook and the options are only
+ * read.
+ */
+#ifndef RB_RUN_H
+#define RB_RUN_H
+
+#include "approve.h"
+#include "db.h"
+#include "engine.h"
+#include "luavm.h"
+#include "pgserver.h"
+#include "runlock.h"
+#include "select.h"
+#include "shell.h"
+#include "sqlexec.h"
+#include "vars.h"
+#include "watchdog.h"
+
+#define DEFAULT_EVERY_MS 5000
+#define LUA_MAX_MS 5000                /* luavm.h's default wall-clock limit of an evaluation */
+#define DEFAULT_LOCK_TIMEOUT_MS 5000   /* docs/format.md, "Lock safety": why 5 s */
+#define RECORD_OUTPUT_MAX 16384
+
+/** What became of one step in this run. */
+typedef struct {
+	rb_status status;
+	int exit_code;        /* shell: exit status; sql: 0 or 1 */
+	int64_t duration_ms;
+	char *out;            /* kept stdout */
+	char *err;            /* kept stderr, or the SQL error message */
+	char sqlstate[6];
+	rb_sql_rows rows;     /* sql: the last result's rows */
+	int is_sql;
+	int attempts;         /* runs of the step, retries included */
+} rb_step_result;
+
+typedef struct {
+	const rb_runbook *rb;
+	const rb_run_opts *opts;
+	rb_vars vars;
+	rb_step_result *results; /* one per rb->steps entry */
+	rb_selection *sel;      /* one per rb->steps entry: what this run does with it */
+	rb_watchdog *watchdog;  /* stops the running step's group if runbook dies */
+	rb_runlock *lock;       /* one run of this runbook at a time */
+	char *lock_dir;         /* where its lock file is, when it has one */
+	rb_db_session session;  /* how connections are opened */
+	char *app_name;         /* runbook/<slug>/<run id>, in pg_stat_activity */
+	const char **db_names;  /* the front matter's named connections, for both sets */
+	const char **db_dsns;
+	int sql_backend;        /* the running SQL step's backend pid */
+	int64_t sql_started;
+	int64_t next_lock_check;
+	char *blocker;          /* who blocked the running SQL step, last seen */
+	const rb_step *current; /* the step running now */
+	size_t total;           /* runnable steps of the role running */
+	const char *default_dsn; /* --db, else the throwaway server, else the front matter's */
+	rb_dbset *dbs;          /* the run's connections */
+	rb_dbset *monitor;      /* a second connection for Lua while a sql step holds the first */
+	int sql_busy;
+	int64_t lua_deadline;   /* the running Lua evaluation's end: sql() may not outlast it */
+	rb_pgserver *pg;        /* --ephemeral-db */
+	rb_approver approver;
+	rb_redactor own_redactor;
+	rb_redactor *redactor;
+	const char *lua_dirs[3];
+	char *local_lua;
+	const rb_step **aborts; /* abort conditions armed so far */
+	size_t naborts;
+	int64_t every_ms;       /* how often they are checked while a step runs */
+	int64_t next_check;
+	const rb_step *fired;   /* the abort condition that fired */
+	char *fired_reason;
+	int in_handler;         /* the on_failure section is running: only during_handler aborts count */
+	const rb_step *failed_step;
+	char *failure_reason;
+} rb_run;
+
+/** How a step ended, before expect_error and continue_on_error are applied. */
+typedef struct {
+	int failed;
+	rb_end_reason reason;
+	int exit_code;
+	const char *sqlstate;
+	const char *message;  /* error text for failures, and for expect_error */
+	const char *output;   /* stdout, for expect_error on shell steps */
+	const char *file;     /* where the error is: NULL for the runbook, or an \i file */
+	int line, col;        /* 0: the step's fence */
+	int64_t duration_ms;
+} rb_outcome;
+
+/**
+ * One step kind's executor. run returns the step's status; when it is not
+ * ok, *rc says why as an RB_EXIT_* code (1 a failure, 2 the block cannot be
+ * run, 3 a guard said no, 5 the environment); cancelled steps leave *rc to
+ * the loop. Adding a kind: a step_KIND.c with its ops and a line in
+ * rb_step_ops_for (steps.c).
+ */
+typedef struct {
+	rb_step_kind kind;
+	const char *name;
+	rb_status (*run)(rb_run *r, const rb_step *s, rb_step_result *res, int *rc);
+} rb_step_ops;
+
+/** The executor of kind, or NULL (documentation). */
+const rb_step_ops *rb_step_ops_for(rb_step_kind kind);
+
+extern const rb_step_ops rb_step_shell_ops, rb_step_sql_ops, rb_step_lua_ops, rb_step_gate_ops,
+	rb_step_approval_ops;
+
+/* --- run_output.c: what the run says -------------------------------------- */
+
+/** Text for the terminal or the record, secrets hidden. Caller frees. */
+char *rb_run_clean(const rb_run *r, const char *text);
+/** A message on stdout, redacted and made visible. */
+void rb_run_say(const rb_run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/**
+ * "file:line:col: step 'id': message" on stderr; remembered as the failure
+ * reason. file NULL is the runbook; line 0 is the step's fence.
+ */
+void rb_run_step_error_in(rb_run *r, const rb_step *s, const char *file, int line, int col, const char *fmt,
+			  ...) __attribute__((format(printf, 6, 7)));
+#define rb_run_step_error_at(r, s, line, col, ...) rb_run_step_error_in((r), (s), NULL, (line), (col), __VA_ARGS__)
+#define rb_run_step_error(r, s, ...) rb_run_step_error_in((r), (s), NULL, 0, 0, __VA_ARGS__)
+/** "[3/12]" or "[on failure 1/2]" into buf. */
+const char *rb_run_counter(const rb_run *r, const rb_step *s, char *buf, size_t size);
+/** The header line before a step runs. */
+void rb_run_header(rb_run *r, const rb_step *s);
+/** Prints the result line and the error, applies expect_error; returns the status. */
+rb_status rb_run_conclude(rb_run *r, const rb_step *s, const rb_outcome *oc);
+/** Replaces *dst with a copy of src ("" for NULL). */
+void rb_run_keep_text(char **dst, const char *src);
+
+/* --- run_session.c: what the run holds ------------------------------------- */
+
+/** Variables, secrets, connections and the throwaway server; an RB_EXIT_* code. */
+int rb_run_setup(rb_run *r);
+/** Releases what rb_run_setup and the run acquired (the struct itself is the caller's). */
+void rb_run_teardown(rb_run *r);
+/** Sets a variable; a secret's new value is hidden before anything can print it. */
+void rb_run_set_var(rb_run *r, const char *name, const char *value, rb_var_source src);
+/** Hides the current value of every secret variable (after code that sets variables itself). */
+void rb_run_hide_secrets(rb_run *r);
+/** The second set of connections: Lua while a SQL step holds the first, lock watching. */
+rb_dbset *rb_run_monitor(rb_run *r);
+/** Takes the run lock before step 1; an RB_EXIT_* code. */
+int rb_run_take_lock(rb_run *r);
+/** The step's timeout: its own, else the front matter's; <= 0 none. */
+int64_t rb_run_step_timeout(const rb_run *r, const rb_step *s);
+/** 128 + the signal that interrupted the run (130 when unknown). */
+int rb_run_interrupted_code(void);
+
+/* --- luahost.c: Lua and the abort conditions -------------------------------- */
+
+/** Evaluates Lua from the runbook (a chunk, or with expression=1 an attribute's expression). */
+void rb_run_eval_lua(rb_run *r, const char *code, int expression, int line, rb_lua_result *res);
+/** A step's process group started: the watchdog and the journal learn it. */
+void rb_run_on_process(void *ctx, int pgid);
+/** 1 when an abort condition is armed and counts now (in the handler: during_handler ones). */
+int rb_run_aborts_live(const rb_run *r);
+/** Evaluates every armed abort condition; 1 (and why, in r->fired) when one fires. */
+int rb_run_check_aborts(rb_run *r);
+/** rb_cancel_poll for executors: the abort conditions, at their interval. */
+int rb_run_abort_poll(void *ctx);
+/** rb_cancel_poll for SQL steps: the abort conditions, and who blocks the statement. */
+int rb_run_sql_poll(void *ctx);
+/** Arms an abort condition: checked before each later step and while steps run. */
+void rb_run_arm(rb_run *r, const rb_step *s);
+
+/* --- step_approval.c ----------------------------------------------------- */
+
+/** The operator's login name, for the record. */
+const char *rb_run_operator(void);
+void rb_run_record_approval(rb_run *r, const rb_step *s, const char *item, int approved, const char *how);
+/** confirm / confirm="PHRASE" before a step. Returns 1 when it may run. */
+int rb_run_confirmed(rb_run *r, const rb_step *s);
+
+#endif

@@ -1,0 +1,71 @@
+/*
+ * step_lua.c - lua steps (run for their variables) and gates (a falsy
+ * result stops the run with exit 3).
+ */
+#define _GNU_SOURCE
+#include "run.h"
+#include "signals.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* A lua step: runs for its effects on vars; an error fails it. */
+static rb_status run_lua(rb_run *r, const rb_step *s, rb_step_result *res, int *rc)
+{
+	*rc = RB_EXIT_STEP;
+	rb_lua_result lr;
+	char n[48], d[32];
+	int64_t t0 = rb_now_ms();
+	rb_run_eval_lua(r, s->body, 0, s->body_line, &lr);
+	res->duration_ms = rb_now_ms() - t0;
+	rb_format_duration(res->duration_ms, d, sizeof d);
+	rb_run_counter(r, s, n, sizeof n);
+	rb_status st = RB_STATUS_OK;
+	if (rb_signals_interrupted()) {
+		rb_run_say(r, "%s interrupted after %s (stopped)\n", n, d);
+		st = RB_STATUS_CANCELLED;
+	} else if (!lr.ok) {
+		rb_run_say(r, "%s failed in %s\n", n, d);
+		rb_run_step_error_at(r, s, lr.error_line, 1, "%s", lr.message ? lr.message : "error");
+		rb_run_keep_text(&res->err, lr.message);
+		res->exit_code = 1;
+		st = RB_STATUS_FAILED;
+	} else {
+		rb_run_say(r, "%s ok in %s\n", n, d);
+	}
+	rb_lua_result_free(&lr);
+	return st;
+}
+
+/* A gate: falsy stops the run (exit 3) with the gate's message. Sets *said_no. */
+static rb_status run_gate(rb_run *r, const rb_step *s, rb_step_result *res, int *rc)
+{
+	rb_lua_result lr;
+	char n[48];
+	rb_run_eval_lua(r, s->body, 0, s->body_line, &lr);
+	rb_run_counter(r, s, n, sizeof n);
+	rb_status st = RB_STATUS_OK;
+	rb_run_keep_text(&res->out, lr.message);
+	if (rb_signals_interrupted()) {
+		rb_run_say(r, "%s interrupted while the gate was evaluated (stopped)\n", n);
+		st = RB_STATUS_CANCELLED;
+	} else if (!lr.ok) {
+		rb_run_say(r, "%s gate failed to evaluate\n", n);
+		rb_run_step_error_at(r, s, lr.error_line, 1, "gate error: %s", lr.message ? lr.message : "error");
+		*rc = RB_EXIT_GATE;
+		st = RB_STATUS_FAILED;
+	} else if (!lr.truthy) {
+		rb_run_say(r, "%s gate closed: %s\n", n, lr.message ? lr.message : "the gate returned false");
+		rb_run_step_error(r, s, "gate closed: %s", lr.message ? lr.message : "the gate returned false");
+		*rc = RB_EXIT_GATE;
+		st = RB_STATUS_FAILED;
+	} else {
+		rb_run_say(r, "%s gate open%s%s\n", n, lr.message ? ": " : "", lr.message ? lr.message : "");
+	}
+	res->exit_code = st == RB_STATUS_OK ? 0 : 1;
+	rb_lua_result_free(&lr);
+	return st;
+}
+
+const rb_step_ops rb_step_lua_ops = {RB_STEP_LUA, "lua", run_lua};
+const rb_step_ops rb_step_gate_ops = {RB_STEP_GATE, "gate", run_gate};
