@@ -1,17 +1,22 @@
 # A thin wrapper: installs the Debian packages runbook needs, then drives CMake.
 #   make deps   install missing build and test dependencies (apt-get)
 #   make        release build in build/
-#   make test   sanitized build (ASan + UBSan) in build-asan/, then the whole suite
+#   make test   sanitized build (ASan + UBSan) in build-asan/, then the whole suite,
+#               then a few seconds of each fuzz harness (build-fuzz/)
 #   make demo   EHG staging then production promotion on a throwaway PostgreSQL, audited
 #   make bench  the benchmarks under tests/bench/ (not part of make test)
 #   make valgrind  plans, runs and the unit tests under valgrind's leak checker
+#   make fuzz   the libFuzzer harnesses of tests/fuzz/ (clang, build-fuzz/), FUZZ_SECONDS each
 
 DEB_PACKAGES := build-essential cmake pkg-config libcmark-dev libpq-dev liblua5.4-dev \
-                libgit2-dev libyaml-dev libcmocka-dev postgresql git procps python3 bc time util-linux
+                libgit2-dev libyaml-dev libcmocka-dev postgresql git procps python3 bc time util-linux \
+                clang libclang-rt-14-dev
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+FUZZ_SECONDS ?= 600
+FUZZ_JOBS ?= 2
 
-.PHONY: all deps build test demo bench valgrind clean
+.PHONY: all deps build test demo bench valgrind fuzz fuzz-build clean
 
 all: build
 
@@ -33,6 +38,8 @@ test: deps
 	cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DRB_SANITIZE=ON >/dev/null
 	cmake --build build-asan -j $(JOBS)
 	cd build-asan && ctest --output-on-failure -j $(JOBS)
+	$(MAKE) --no-print-directory fuzz-build
+	cd build-fuzz && ctest --output-on-failure -j $(JOBS)
 
 demo: build
 	runbooks/demo.sh build/runbook
@@ -44,5 +51,15 @@ valgrind: build
 	@command -v valgrind >/dev/null || $(SUDO) apt-get install -y -qq valgrind
 	RUNBOOK=build/runbook tests/valgrind.sh
 
+# clang with libFuzzer, the core library instrumented (tests/fuzz/CMakeLists.txt).
+fuzz-build: deps
+	cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	  -DRB_FUZZ=ON -DRB_TESTS=OFF >/dev/null
+	cmake --build build-fuzz -j $(JOBS)
+
+# New corpus entries, crash artifacts and logs go to build-fuzz/tests/fuzz/work/.
+fuzz: fuzz-build
+	FUZZ_JOBS=$(FUZZ_JOBS) tests/fuzz/run.sh build-fuzz/tests/fuzz $(FUZZ_SECONDS)
+
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz

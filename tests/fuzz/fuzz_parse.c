@@ -1,0 +1,162 @@
+/*
+ * fuzz_parse.c - a whole document through the parser, then its plan in both
+ * forms, for a full and for a partial run. Besides memory errors, it checks
+ * what plan.h promises: the JSON plan is one valid JSON document in UTF-8,
+ * and neither form, nor a diagnostic, carries a hidden character
+ * (visible.h) to the terminal.
+ */
+#define _POSIX_C_SOURCE 200809L /* open_memstream */
+#include "fuzz.h"
+#include "parse.h"
+#include "plan.h"
+#include "visible.h"
+
+/* A small validating JSON reader: returns the position after one value, or NULL. */
+static const char *json_value(const char *p, int depth);
+
+static const char *json_ws(const char *p)
+{
+	while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
+		p++;
+	return p;
+}
+
+static const char *json_string(const char *p)
+{
+	if (*p++ != '"')
+		return NULL;
+	for (;;) {
+		unsigned char c = (unsigned char)*p;
+		if (c == '"')
+			return p + 1;
+		if (c < 0x20)  /* NUL (end of text) and raw controls */
+			return NULL;
+		if (c == '\\') {
+			p++;
+			if (*p == 'u') {
+				for (int i = 1; i <= 4; i++)
+					if (!p[i] || !strchr("0123456789abcdefABCDEF", p[i]))
+						return NULL;
+				p += 5;
+			} else if (*p && strchr("\"\\/bfnrt", *p)) {
+				p++;
+			} else {
+				return NULL;
+			}
+		} else {
+			p++;
+		}
+	}
+}
+
+static const char *json_number(const char *p)
+{
+	if (*p == '-')
+		p++;
+	if (*p < '0' || *p > '9')
+		return NULL;
+	while (*p >= '0' && *p <= '9')
+		p++;
+	return p;
+}
+
+static const char *json_value(const char *p, int depth)
+{
+	if (depth > 64)
+		return NULL;
+	p = json_ws(p);
+	if (*p == '{' || *p == '[') {
+		char close = *p == '{' ? '}' : ']';
+		int object = *p == '{';
+		p = json_ws(p + 1);
+		if (*p == close)
+			return p + 1;
+		for (;;) {
+			if (object) {
+				p = json_string(json_ws(p));
+				if (!p)
+					return NULL;
+				p = json_ws(p);
+				if (*p++ != ':')
+					return NULL;
+			}
+			p = json_value(p, depth + 1);
+			if (!p)
+				return NULL;
+			p = json_ws(p);
+			if (*p == close)
+				return p + 1;
+			if (*p++ != ',')
+				return NULL;
+		}
+	}
+	if (*p == '"')
+		return json_string(p);
+	if (!strncmp(p, "true", 4))
+		return p + 4;
+	if (!strncmp(p, "false", 5))
+		return p + 5;
+	if (!strncmp(p, "null", 4))
+		return p + 4;
+	return json_number(p);
+}
+
+static void check_visible(const char *text, const char *form)
+{
+	size_t len = 0;
+	const char *name = NULL;
+	long at = rb_visible_next(text, 0, &len, &name);
+	FUZZ_CHECK(at < 0, "%s shows a hidden character (%s) at byte %ld", form,
+		   name ? name : "?", at);
+}
+
+static void check_plan(const rb_runbook *rb, const rb_plan_opts *opts)
+{
+	const char *form = opts->json ? "JSON" : "text";
+	rb_buf out = RB_BUF_INIT;
+	rb_plan_render(rb, opts, &out);
+	const char *text = rb_buf_cstr(&out);
+	FUZZ_CHECK(strlen(text) == out.len, "%s plan holds a NUL byte", form);
+	check_visible(text, opts->json ? "JSON plan" : "text plan");
+	if (opts->json) {
+		const char *end = json_value(text, 0);
+		FUZZ_CHECK(end && *json_ws(end) == '\0', "JSON plan is not valid JSON near byte %ld",
+			   end ? (long)(end - text) : -1L);
+		FUZZ_CHECK(rb_utf8_valid(text, out.len, NULL), "JSON plan is not UTF-8");
+	}
+	rb_buf_free(&out);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	rb_diags diags = RB_DIAGS_INIT;
+	rb_runbook *rb = rb_parse("fuzz.md", (const char *)data, size, &diags);
+	rb_diags_sort(&diags);
+	char *printed = NULL;
+	size_t printed_len = 0;
+	FILE *mem = open_memstream(&printed, &printed_len);
+	if (mem) {
+		rb_diags_print(&diags, mem);
+		fclose(mem);
+		check_visible(printed, "diagnostics");
+		free(printed);
+	}
+	if (rb) {
+		/* Both forms of a full run, then of a partial one (select.h) from
+		 * or of a step the input's size picks, with the other options. */
+		const char *id = rb->nsteps ? rb->steps[size % rb->nsteps].id : NULL;
+		rb_plan_opts opts[] = {
+			{0, 0, NULL, NULL, NULL, 0, NULL},
+			{1, 0, NULL, NULL, NULL, 0, NULL},
+			{0, (int)(size % 8) + 1, "audit.git", id, NULL, (int)(size & 1), "run 1\x1b[2J"},
+			{1, 0, "audit.git", NULL, id, (int)(size & 1), "run 1"},
+		};
+		for (size_t k = 0; k < sizeof opts / sizeof opts[0]; k++)
+			check_plan(rb, &opts[k]);
+	} else {
+		FUZZ_CHECK(diags.errors > 0, "no runbook and no error");
+	}
+	rb_runbook_free(rb);
+	rb_diags_free(&diags);
+	return 0;
+}
