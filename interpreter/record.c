@@ -11,6 +11,7 @@
 #include "visible.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -252,6 +253,22 @@ static void journal_append(rb_record *rec, const rb_event *e, const rb_buf *line
 		journal_failed(rec, r, "fsync");
 }
 
+/*
+ * Test-only: RUNBOOK_TEST_KILL_AFTER_EVENTS=N makes runbook kill itself
+ * (SIGKILL) right after the Nth event reached the journal, so the fault
+ * suite can stop a run at every journal boundary.
+ */
+static void test_kill_point(const rb_record *rec)
+{
+	static long after = -2;
+	if (after == -2) {
+		const char *v = getenv("RUNBOOK_TEST_KILL_AFTER_EVENTS");
+		after = v && *v ? atol(v) : -1;
+	}
+	if (after > 0 && rec->fd >= 0 && (long)rec->count == after)
+		raise(SIGKILL);
+}
+
 void rb_record_event(rb_record *rec, const char *type, ...)
 {
 	va_list ap;
@@ -277,6 +294,7 @@ void rb_record_event(rb_record *rec, const char *type, ...)
 	rb_buf_putc(&line, '\n');
 	journal_append(rec, e, &line);
 	rb_buf_free(&line);
+	test_kill_point(rec);
 }
 
 int rb_record_failed(const rb_record *rec)

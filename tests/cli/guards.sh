@@ -19,7 +19,7 @@ run() { # run EXPECTED ARGS...: runbook run with the audit repository
 }
 last_record() { # record.md of the newest run: the one file of that name the last commit added
   local ref=refs/heads/runbook-audit
-  git --git-dir="$audit" show "$ref:$(git --git-dir="$audit" diff-tree --no-commit-id --name-only -r "$ref" | grep '/record.md$')"
+  git --git-dir="$audit" show "$ref:$(git --git-dir="$audit" diff-tree --root --no-commit-id --name-only -r "$ref" | grep '/record.md$')"
 }
 
 # A clock gate fed a fixed time, an approval, an abort condition, then the

@@ -58,7 +58,7 @@ grep -q 'retrying (attempt 2 of 6)' out || fail "retry: no retry happened"
 [ "$(q "select count(*) from information_schema.columns where table_name = 'accounts' and column_name = 'balance'")" = 1 ] \
   || fail "retry: the column is not there"
 wait "$holder" 2>/dev/null || true
-rec=$(git --git-dir="$work/audit" show "refs/heads/runbook-audit:$(git --git-dir="$work/audit" diff-tree --no-commit-id --name-only -r refs/heads/runbook-audit | grep '/record.json$')")
+rec=$(git --git-dir="$work/audit" show "refs/heads/runbook-audit:$(git --git-dir="$work/audit" diff-tree --root --no-commit-id --name-only -r refs/heads/runbook-audit | grep '/record.json$')")
 grep -q '"attempts"' <<< "$rec" || fail "retry: the attempt count is not in the record"
 echo "retry: succeeded after the holder committed"
 
