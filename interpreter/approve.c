@@ -4,7 +4,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "approve.h"
 #include "signals.h"
-#include "visible.h"
+#include "output.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -59,17 +59,6 @@ static int read_answer(char *buf, size_t size)
 	return 1;
 }
 
-/* The question on stderr, with anything the document hid made visible. */
-static void ask(const char *fmt, const char *a, const char *b)
-{
-	char *va = rb_visible(a), *vb = rb_visible(b);
-	fflush(stdout);
-	fprintf(stderr, fmt, va, vb);
-	fflush(stderr);
-	free(va);
-	free(vb);
-}
-
 int rb_approve_item(const rb_approver *a, const char *question, const char **how)
 {
 	if (a->yes) {
@@ -81,7 +70,7 @@ int rb_approve_item(const rb_approver *a, const char *question, const char **how
 		return 0;
 	}
 	char answer[64];
-	ask("  approve: %s%s [y/N] ", question, "");
+	rb_out_err("  approve: %s [y/N] ", question);
 	if (read_answer(answer, sizeof answer) && (!strcmp(answer, "y") || !strcmp(answer, "Y") ||
 						   !strcmp(answer, "yes"))) {
 		*how = "terminal";
@@ -107,7 +96,7 @@ int rb_approve_phrase(const rb_approver *a, const char *question, const char *ph
 		return 0;
 	}
 	char answer[256];
-	ask("  %s\n  type %s to go on: ", question, phrase);
+	rb_out_err("  %s\n  type %s to go on: ", question, phrase);
 	if (read_answer(answer, sizeof answer) && !strcmp(answer, phrase)) {
 		*how = "typed at the terminal";
 		return 1;

@@ -3,6 +3,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include "db.h"
+#include "output.h"
 #include "signals.h"
 #include "visible.h"
 
@@ -73,9 +74,8 @@ static void notice_receiver(void *arg, const PGresult *res)
 	char *line = rb_xasprintf("%s:  %s", sev ? sev : "NOTICE", msg ? msg : "");
 	char *hidden = rb_redact(set->redactor, line);
 	char *shown = rb_visible(hidden);
-	fflush(stdout);
-	fprintf(stderr, "%s\n", shown);
-	fflush(stderr);
+	rb_out_write(2, shown, strlen(shown));
+	rb_out_write(2, "\n", 1);
 	free(shown);
 	free(hidden);
 	free(line);
@@ -217,7 +217,7 @@ int rb_dbset_get(rb_dbset *set, const char *name, const rb_vars *vars, PGconn **
 		PQclear(PQexec(db->conn, "SET client_connection_check_interval = 1000"));
 	else if (!set->noted_old_server) {
 		set->noted_old_server = 1;
-		fprintf(stderr, "runbook: note: the server is older than PostgreSQL 14: a statement outlives a "
+		rb_out_err("runbook: note: the server is older than PostgreSQL 14: a statement outlives a "
 			"runbook that dies (no client_connection_check_interval)\n");
 	}
 	if (set->session.on_connect)

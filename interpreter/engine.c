@@ -15,6 +15,7 @@
 #define _GNU_SOURCE
 #include "engine.h"
 #include "run.h"
+#include "output.h"
 #include "approve.h"
 #include "db.h"
 #include "luavm.h"
@@ -201,8 +202,7 @@ static int approve_skipped_guards(rb_run *r)
 					list.data, "who", rb_run_operator(), NULL);
 	}
 	if (!ok) {
-		fflush(stdout);
-		fprintf(stderr, "runbook: %s: skipping the guards was not approved (%s)%s\n", rb->path, how,
+		rb_out_err("runbook: %s: skipping the guards was not approved (%s)%s\n", rb->path, how,
 			r->approver.interactive || r->approver.yes ? "" : "; run on a terminal, or pass --yes");
 	}
 done:
@@ -278,8 +278,7 @@ static int run_role(rb_run *r, rb_role role)
 		if (!handler && o->record && rb_record_failed(o->record)) {
 			/* Fail closed: a change must not go on unrecorded. The handler
 			 * still runs: it is what makes a half-done change safe. */
-			fflush(stdout);
-			fprintf(stderr, "runbook: %s\nrunbook: the run stops before step '%s': it could not be recorded\n",
+			rb_out_err("runbook: %s\nrunbook: the run stops before step '%s': it could not be recorded\n",
 				rb_record_error(o->record), s->id);
 			rb_record_event(o->record, "end", "id", s->id, "status", "cancelled", "message",
 					"not run: the run journal could not be written", NULL);
@@ -383,7 +382,7 @@ int rb_engine_run(const rb_runbook *rb, const rb_run_opts *opts)
 		goto done;
 	rb_error werr = RB_ERROR_INIT;
 	if (rb_watchdog_start(opts->grace_ms, &r.watchdog, &werr) < 0) {
-		fprintf(stderr, "runbook: %s\n", werr.message);
+		rb_out_error("runbook: ", &werr);
 		rb_error_clear(&werr);
 		rc = RB_EXIT_ENV;
 		goto done;
@@ -405,8 +404,7 @@ int rb_engine_run(const rb_runbook *rb, const rb_run_opts *opts)
 		char *hidden = rb_run_clean(&r, r.fired_reason);
 		char *why = rb_visible(hidden);
 		free(hidden);
-		fflush(stdout);
-		fprintf(stderr, "%s:%d:%d: abort condition '%s' fired: %s\n", rb->path, r.fired->line,
+		rb_out_err("%s:%d:%d: abort condition '%s' fired: %s\n", rb->path, r.fired->line,
 			r.fired->col, r.fired->id, why);
 		free(why);
 		if (opts->record)

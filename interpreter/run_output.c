@@ -4,7 +4,7 @@
  */
 #define _GNU_SOURCE
 #include "run.h"
-#include "visible.h"
+#include "output.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -25,10 +25,7 @@ void rb_run_say(const rb_run *r, const char *fmt, ...)
 	rb_buf_vprintf(&b, fmt, ap);
 	va_end(ap);
 	char *c = rb_run_clean(r, b.data);
-	char *v = rb_visible(c);
-	fputs(v, stdout);
-	fflush(stdout);
-	free(v);
+	rb_out("%s", c);
 	free(c);
 	rb_buf_free(&b);
 }
@@ -42,12 +39,8 @@ void rb_run_step_error_in(rb_run *r, const rb_step *s, const char *file, int lin
 	rb_buf_vprintf(&b, fmt, ap);
 	va_end(ap);
 	char *c = rb_run_clean(r, b.data);
-	char *v = rb_visible(c);
-	fflush(stdout);
-	fprintf(stderr, "%s:%d:%d: step '%s': %s\n", file ? file : r->rb->path, line ? line : s->line,
-		line ? col : s->col, s->id, v);
-	free(v);
-	fflush(stderr);
+	rb_out_err("%s:%d:%d: step '%s': %s\n", file ? file : r->rb->path, line ? line : s->line,
+		   line ? col : s->col, s->id, c);
 	free(r->failure_reason);
 	r->failure_reason = c;
 	rb_buf_free(&b);

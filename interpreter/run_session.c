@@ -4,6 +4,7 @@
  */
 #define _GNU_SOURCE
 #include "run.h"
+#include "output.h"
 #include "parse.h"
 #include "preflight.h"
 #include "signals.h"
@@ -117,8 +118,9 @@ int rb_run_setup(rb_run *r)
 	const rb_run_opts *o = r->opts;
 	rb_error perr = RB_ERROR_INIT;
 	r->redactor = o->redactor ? o->redactor : &r->own_redactor;
+	rb_out_set_redactor(r->redactor);
 	if (rb_preflight_options(rb, o, &perr) < 0) {
-		fprintf(stderr, "runbook: %s\n", perr.message);
+		rb_out_error("runbook: ", &perr);
 		rb_error_clear(&perr);
 		return RB_EXIT_USAGE;
 	}
@@ -129,7 +131,7 @@ int rb_run_setup(rb_run *r)
 		po.keep = o->keep_db;
 		po.log = stdout;
 		if (rb_pgserver_start(&po, &r->pg, &err) < 0) {
-			fprintf(stderr, "runbook: --ephemeral-db: %s\n", err.message);
+			rb_out_err("runbook: --ephemeral-db: %s\n", err.message);
 			rb_error_clear(&err);
 			return RB_EXIT_ENV;
 		}
@@ -208,8 +210,7 @@ int rb_run_take_lock(rb_run *r)
 		    rb->steps[i].role != RB_ROLE_MANUAL)
 			sql = &rb->steps[i];
 	if (sql && rb_dbset_get(r->dbs, sql->db, &r->vars, &conn, &err) < 0 && err.code != RB_EXIT_USAGE) {
-		fflush(stdout);
-		fprintf(stderr, "runbook: %s\n", err.message);
+		rb_out_err("runbook: %s\n", err.message);
 		rc = err.code;
 		goto done;
 	}
@@ -224,8 +225,7 @@ int rb_run_take_lock(rb_run *r)
 	free(jdir);
 	if (rb_runlock_take(conn, name, r->lock_dir, who, r->opts->wait_lock_ms, &r->lock, &err) < 0) {
 		char *m = rb_run_clean(r, err.message);
-		fflush(stdout);
-		fprintf(stderr, "runbook: %s: %s\n", rb->path, m);
+		rb_out_err("runbook: %s: %s\n", rb->path, m);
 		free(m);
 		rc = err.code;
 	} else if (r->opts->record) {
@@ -259,6 +259,8 @@ void rb_run_teardown(rb_run *r)
 	if (r->pg)
 		rb_pgserver_stop(r->pg);
 	rb_vars_free(&r->vars);
+	if (r->redactor == &r->own_redactor)
+		rb_out_set_redactor(NULL);
 	rb_redactor_free(&r->own_redactor);
 	free(r->local_lua);
 	free(r->aborts);

@@ -4,6 +4,7 @@
  */
 #define _GNU_SOURCE
 #include "run.h"
+#include "output.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -26,14 +27,6 @@ static char *join_dir(const char *dir, const char *path)
 	return rb_xasprintf("%s/%s", dir, path);
 }
 
-static void write_all(int fd, const char *data, size_t len)
-{
-	ssize_t w;
-	size_t off = 0;
-	while (off < len && (w = write(fd, data + off, len - off)) > 0)
-		off += (size_t)w;
-}
-
 /* Step output to the terminal as it comes, secrets hidden. */
 static void to_terminal(void *ctx, int stream, const char *data, size_t len)
 {
@@ -46,13 +39,12 @@ static void to_terminal(void *ctx, int stream, const char *data, size_t len)
 		return;
 	}
 	if (!t->r->redactor->count) {
-		fflush(NULL);
-		write_all(stream, data, len);
+		rb_out_write(stream, data, len);
 		return;
 	}
 	rb_buf b = RB_BUF_INIT;
 	rb_redact_stream_feed(&t->streams[stream - 1], data, len, &b);
-	write_all(stream, b.data, b.len);
+	rb_out_write(stream, b.data, b.len);
 	rb_buf_free(&b);
 }
 
@@ -62,12 +54,12 @@ static void release_held(term_sink *t)
 	for (int i = 0; i < 2 && t->hold; i++) {
 		if (t->held[i].len) {
 			char *c = rb_redact(t->r->redactor, rb_buf_cstr(&t->held[i]));
-			write_all(i + 1, c, strlen(c));
+			rb_out_write(i + 1, c, strlen(c));
 			free(c);
 		}
 		if (t->dropped[i]) {
 			char *note = rb_xasprintf("[... %zu more bytes held back and not shown]\n", t->dropped[i]);
-			write_all(i + 1, note, strlen(note));
+			rb_out_write(i + 1, note, strlen(note));
 			free(note);
 		}
 		rb_buf_free(&t->held[i]);
@@ -128,7 +120,7 @@ static rb_status run_shell(rb_run *r, const rb_step *s, rb_step_result *res, int
 	for (int i = 0; i < 2; i++) {
 		rb_buf tail = RB_BUF_INIT;
 		rb_redact_stream_flush(&sink.streams[i], &tail);
-		write_all(i + 1, tail.data, tail.len);
+		rb_out_write(i + 1, tail.data, tail.len);
 		rb_buf_free(&tail);
 	}
 	if (sink.hold && sr.status == 0 && sr.reason == RB_END_EXITED && sr.out_total <= sr.out_len) {

@@ -4,6 +4,7 @@
  */
 #define _GNU_SOURCE
 #include "run.h"
+#include "output.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -92,8 +93,7 @@ static rb_status run_sql(rb_run *r, const rb_step *s, rb_step_result *res, int *
 		fclose(out);
 		out = NULL;
 		char *c = rb_run_clean(r, shown);
-		fputs(c, stdout);
-		fflush(stdout);
+		rb_out_write(1, c, strlen(c));
 		free(c);
 	}
 	if (ran < 0) {
