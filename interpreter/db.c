@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define DEFAULT_CONNECT_TIMEOUT_MS 10000
 
@@ -222,6 +223,14 @@ int rb_dbset_get(rb_dbset *set, const char *name, const rb_vars *vars, PGconn **
 	}
 	if (set->session.on_connect)
 		set->session.on_connect(set->session.ctx, db->name, db->conn);
+	char *why = NULL;
+	if (set->session.check && set->session.check(set->session.check_ctx, db->name, db->conn, &why) < 0) {
+		rb_error_set(err, RB_EXIT_ENV, NULL, 0, 0, "%s", why ? why : "the connection was refused");
+		free(why);
+		PQfinish(db->conn);
+		db->conn = NULL;
+		goto done;
+	}
 	*out = db->conn;
 	rc = 0;
 done:
@@ -322,6 +331,17 @@ rollback:
 	}
 done:
 	return rc;
+}
+
+char *rb_db_application_name(const char *slug, const char *run_id)
+{
+	char *short_slug = rb_xstrndup(slug ? slug : "", 16);
+	char *name = run_id ? rb_xasprintf("runbook/%s/%s", short_slug, run_id)
+			    : rb_xasprintf("runbook/%s/pid%ld", short_slug, (long)getpid());
+	if (strlen(name) > 63)
+		name[63] = '\0'; /* the server keeps 63 bytes (NAMEDATALEN) */
+	free(short_slug);
+	return name;
 }
 
 char *rb_pq_error(const PGconn *c)

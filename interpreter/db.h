@@ -35,7 +35,17 @@ typedef struct {
 	/** Called once per new connection (name "" for the default), e.g. to record its target. */
 	void (*on_connect)(void *ctx, const char *name, PGconn *conn);
 	void *ctx;
+	/** Called after on_connect: -1 and *why (malloc'd) refuses the connection (exit 5). NULL: none. */
+	int (*check)(void *ctx, const char *name, PGconn *conn, char **why);
+	void *check_ctx;
 } rb_db_session;
+
+/**
+ * The application_name of a run: "runbook/<slug, 16 bytes at most>/<run id>"
+ * ("pid<N>" for a run that is not recorded), cut at the 63 bytes the server
+ * keeps. Caller frees.
+ */
+char *rb_db_application_name(const char *slug, const char *run_id);
 
 /**
  * Sets how connections are opened from now on (strings are not copied: they

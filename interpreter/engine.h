@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <libpq-fe.h>
+
 #include "record.h"
 #include "redact.h"
 #include "runbook.h"
@@ -23,6 +25,9 @@ typedef struct {
 	const char *only;       /* --only ID: run just this step */
 	int skip_guards;        /* --skip-guards: do not check the guards before --from/--only again */
 	int64_t wait_lock_ms;   /* --wait-lock: wait this long for the run lock; 0: refuse at once */
+	/** --resume: checks each new connection against the chain (db.h's rb_db_session.check); NULL: none. */
+	int (*check_connection)(void *ctx, const char *name, PGconn *conn, char **why);
+	void *check_ctx;
 	int yes;                /* --yes: approve task lists and plain confirmations */
 	const char *confirm;    /* --confirm PHRASE */
 	int64_t grace_ms;       /* between TERM and KILL; 0: 2000 */

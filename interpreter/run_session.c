@@ -151,18 +151,15 @@ int rb_run_setup(rb_run *r)
 	r->db_dsns = dsns;
 	const char *run_id = o->record ? rb_record_get(o->record, "run", NULL, "id") : NULL;
 	char *slug = rb_slugify(rb->title);
-	if (strlen(slug) > 16)
-		slug[16] = '\0';
-	r->app_name = run_id ? rb_xasprintf("runbook/%s/%s", slug, run_id)
-			     : rb_xasprintf("runbook/%s/pid%ld", slug, (long)getpid());
+	r->app_name = rb_db_application_name(slug, run_id);
 	free(slug);
-	if (strlen(r->app_name) > 63)
-		r->app_name[63] = '\0'; /* the server keeps 63 bytes (NAMEDATALEN) */
 	rb_vars_set(&r->vars, "RUNBOOK_RUN_ID", run_id ? run_id : "", RB_VAR_RUNBOOK);
 	r->session.application_name = r->app_name;
 	r->session.connect_timeout_ms = rb->fm.connect_timeout_ms > 0 ? rb->fm.connect_timeout_ms : 0;
 	r->session.on_connect = on_connect;
 	r->session.ctx = r;
+	r->session.check = o->check_connection;
+	r->session.check_ctx = o->check_ctx;
 	r->dbs = new_dbset(r);
 	rb_vars_set(&r->vars, "RUNBOOK_FILE", rb->path, RB_VAR_RUNBOOK);
 	rb_vars_set(&r->vars, "RUNBOOK_DIR", rb->dir, RB_VAR_RUNBOOK);

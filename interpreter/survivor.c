@@ -9,6 +9,7 @@
  */
 #define _GNU_SOURCE
 #include "survivor.h"
+#include "db.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -276,4 +277,32 @@ void rb_survivors_free(rb_survivors *s)
 	free(s->items);
 	s->items = NULL;
 	s->count = 0;
+}
+
+int rb_survivors_check_backends(const rb_survivors *s, PGconn *conn, const char *slug, char **why)
+{
+	int rc = 0;
+	for (size_t i = 0; i < s->count && rc == 0; i++) {
+		const rb_survivor *v = &s->items[i];
+		if (v->kind != RB_SURVIVOR_BACKEND)
+			continue;
+		char pid[24];
+		snprintf(pid, sizeof pid, "%ld", v->id);
+		char *app = rb_db_application_name(slug, v->run);
+		const char *params[] = {pid, app};
+		PGresult *r = PQexecParams(conn,
+			"select coalesce(state, ''), coalesce(left(query, 60), '') from pg_stat_activity "
+			"where pid = $1::int and application_name = $2 and state <> 'idle'",
+			2, NULL, params, NULL, NULL, 0);
+		if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) > 0) {
+			*why = rb_xasprintf("backend pid %ld (step '%s' of run %s) is still %s (%s): cancel it "
+					    "(select pg_cancel_backend(%ld)) or resume anyway with --force", v->id,
+					    v->step ? v->step : "?", v->run ? v->run : "?", PQgetvalue(r, 0, 0),
+					    PQgetvalue(r, 0, 1), v->id);
+			rc = -1;
+		}
+		PQclear(r);
+		free(app);
+	}
+	return rc;
 }

@@ -32,6 +32,8 @@
 
 #include <stddef.h>
 
+#include <libpq-fe.h>
+
 #include "record.h"
 
 typedef enum {
@@ -75,6 +77,15 @@ size_t rb_survivors_alive(const rb_survivors *s);
  * checked: it needs the database". Caller frees.
  */
 char *rb_survivor_describe(const rb_survivor *s);
+
+/**
+ * Checks the backend candidates of s on conn (a connection of the resumed
+ * run, to the same server): 0 when none is still active with its run's
+ * application_name (rb_db_application_name of slug and its run id), else
+ * -1 and *why (one line naming the pid, its state, its step and run, and how
+ * to cancel it; caller frees).
+ */
+int rb_survivors_check_backends(const rb_survivors *s, PGconn *conn, const char *slug, char **why);
 
 void rb_survivors_free(rb_survivors *s);
 
