@@ -675,11 +675,11 @@ static int run_of(const run_info *r, const char *abs)
 
 typedef struct {
 	rb_gitstore *g;
-	const char *runbook_abs;
-	int count;
+	const char *runbook_abs;   /* only runs of this runbook; NULL: all */
+	rb_audit_runs *out;
 } log_ctx;
 
-static int print_commit(void *ctx, const rb_gitstore_commit_info *c)
+static int collect_commit(void *ctx, const rb_gitstore_commit_info *c)
 {
 	log_ctx *l = ctx;
 	run_info r;
@@ -689,49 +689,57 @@ static int print_commit(void *ctx, const rb_gitstore_commit_info *c)
 		run_info_free(&r);
 		return 0;
 	}
-	char when[32];
-	time_t t = (time_t)c->time;
-	struct tm tm;
-	gmtime_r(&t, &tm);
-	strftime(when, sizeof when, "%Y-%m-%d %H:%M:%SZ", &tm);
-	char *first = rb_xstrndup(c->message, strcspn(c->message, "\n"));
-	char *subject = rb_record_one_line(first, RB_SUMMARY_MAX + 3);
-	char *author = rb_record_one_line(c->author, TRAILER_MAX);
-	if (r.resumes)
-		printf("%s  %s  %s  (%s)  resumes %s\n", when, r.id, subject, author, r.resumes);
-	else
-		printf("%s  %s  %s  (%s)\n", when, r.id, subject, author);
-	free(first);
-	free(subject);
-	free(author);
-	run_info_free(&r);
-	l->count++;
+	rb_audit_runs *o = l->out;
+	o->items = rb_xrealloc(o->items, (o->count + 1) * sizeof *o->items);
+	rb_audit_run *e = &o->items[o->count++];
+	e->commit = rb_xstrdup(c->id);
+	e->time = c->time;
+	e->id = r.id; /* r's strings move to e */
+	e->runbook = r.runbook;
+	e->result = r.result;
+	e->resumes = r.resumes;
+	e->subject = rb_xstrndup(c->message, strcspn(c->message, "\n"));
+	e->author = rb_xstrdup(c->author ? c->author : "");
 	return 0;
 }
 
-int rb_audit_log(const char *repo_opt, const rb_runbook *rb, const char *ref)
+int rb_audit_runs_read(const char *repo_opt, const rb_runbook *rb, const char *ref, rb_audit_runs *out,
+		       rb_error *err)
 {
 	rb_gitstore *g = NULL;
-	rb_error err = RB_ERROR_INIT;
-	if (open_for_reading(rb, repo_opt, &g, &err) < 0) {
-		char *m = rb_visible(err.message);
-		fprintf(stderr, "runbook log: %s\n", m);
-		free(m);
-		rb_error_clear(&err);
-		return RB_EXIT_ENV;
-	}
-	char *abs = rb ? realpath(rb->path, NULL) : NULL;
-	log_ctx l = {g, abs, 0};
-	rb_gitstore_log(g, ref_of(rb, ref), print_commit, &l);
-	if (!l.count) {
-		char *where = rb_visible(rb_gitstore_gitdir(g)), *r = rb_visible(ref_of(rb, ref));
-		printf("no runs recorded on %s in %s\n", r, where);
-		free(where);
-		free(r);
-	}
+	char *abs = NULL;
+	int rc = -1;
+	memset(out, 0, sizeof *out);
+	if (open_for_reading(rb, repo_opt, &g, err) < 0)
+		goto done;
+	abs = rb ? realpath(rb->path, NULL) : NULL;
+	log_ctx l = {g, abs, out};
+	out->repo = rb_xstrdup(rb_gitstore_gitdir(g));
+	out->ref = rb_xstrdup(ref_of(rb, ref));
+	rb_gitstore_log(g, out->ref, collect_commit, &l);
+	rc = 0;
+done:
 	free(abs);
 	rb_gitstore_free(g);
-	return RB_EXIT_OK;
+	return rc;
+}
+
+void rb_audit_runs_free(rb_audit_runs *runs)
+{
+	for (size_t i = 0; i < runs->count; i++) {
+		rb_audit_run *e = &runs->items[i];
+		free(e->commit);
+		free(e->id);
+		free(e->runbook);
+		free(e->result);
+		free(e->resumes);
+		free(e->subject);
+		free(e->author);
+	}
+	free(runs->items);
+	free(runs->repo);
+	free(runs->ref);
+	memset(runs, 0, sizeof *runs);
 }
 
 typedef struct {
@@ -1561,74 +1569,51 @@ done:
 	return md;
 }
 
-/* JSON with every hidden character inside its strings as a \uXXXX escape (same value, nothing hidden). */
-static void json_visible(const char *text, size_t n, rb_buf *out)
-{
-	size_t from = 0, len = 0;
-	const char *name;
-	long at;
-	while ((at = rb_visible_next(text, from, &len, &name)) >= 0 && (size_t)at < n) {
-		const unsigned char *p = (const unsigned char *)text + at;
-		unsigned cp = len == 1 ? p[0] : len == 2 ? (unsigned)(((p[0] & 0x1f) << 6) | (p[1] & 0x3f))
-				      : (unsigned)(((p[0] & 0x0f) << 12) | ((p[1] & 0x3f) << 6) | (p[2] & 0x3f));
-		rb_buf_add(out, text + from, (size_t)at - from);
-		rb_buf_printf(out, "\\u%04x", cp);
-		from = (size_t)at + len;
-	}
-	rb_buf_add(out, text + from, n - from);
-}
-
-int rb_audit_show(const char *repo_opt, const char *run, const char *ref, int json)
+int rb_audit_load_run(const rb_audit_load_opts *o, rb_audit_loaded *out, rb_error *err)
 {
 	rb_gitstore *g = NULL;
-	rb_error err = RB_ERROR_INIT;
-	int rc = RB_EXIT_USAGE;
-	find_ctx f = {NULL, run, NULL, NULL, NULL};
-	char *data = NULL, *path = NULL, *vrun = rb_visible(run), *chain = NULL;
-	rb_buf shown = RB_BUF_INIT;
-	size_t len = 0;
-	if (open_for_reading(NULL, repo_opt, &g, &err) < 0) {
-		char *m = rb_visible(err.message);
-		fprintf(stderr, "runbook show: %s\n", m);
-		free(m);
-		rc = RB_EXIT_ENV;
+	int rc = -1;
+	const char *ref = ref_of(NULL, o->ref);
+	find_ctx f = {NULL, o->run, NULL, NULL, NULL};
+	memset(out, 0, sizeof *out);
+	if (open_for_reading(NULL, o->repo, &g, err) < 0)
 		goto done;
-	}
 	f.g = g;
-	if (!rb_gitstore_log(g, ref_of(NULL, ref), find_run, &f)) {
-		fprintf(stderr, "runbook show: no run '%s' on %s (see runbook log)\n", vrun, ref_of(NULL, ref));
+	if (!rb_gitstore_log(g, ref, find_run, &f)) {
+		rb_error_set(err, RB_EXIT_USAGE, NULL, 0, 0, "no run '%s' on %s (see runbook log)", o->run, ref);
 		goto done;
 	}
 	char *dir = run_path_of(f.id);
-	path = rb_xasprintf("%s/%s", dir, json ? "record.json" : "record.md");
+	out->path = rb_xasprintf("%s/%s", dir, o->json ? "record.json" : "record.md");
 	free(dir);
-	if (rb_gitstore_read(g, f.commit, path, &data, &len) < 0) {
-		fprintf(stderr, "runbook show: commit %.7s has no %s\n", f.commit, path);
-		rc = RB_EXIT_ENV;
+	if (rb_gitstore_read(g, f.commit, out->path, &out->data, &out->len) < 0) {
+		rb_error_set(err, RB_EXIT_ENV, NULL, 0, 0, "commit %.7s has no %s", f.commit, out->path);
 		goto done;
 	}
-	/* The record quotes the document and its output: shown with nothing hidden. */
-	if (json) {
-		json_visible(data, len, &shown);
-	} else {
-		rb_visible_into(data, len, &shown);
-		chain = chain_section(g, ref_of(NULL, ref), f.runbook, f.id);
-		if (chain)
-			rb_visible_into(chain, strlen(chain), &shown);
-	}
-	fwrite(rb_buf_cstr(&shown), 1, shown.len, stdout);
-	rc = RB_EXIT_OK;
+	if (!o->json)
+		out->chain = chain_section(g, ref, f.runbook, f.id);
+	out->commit = f.commit;
+	out->id = f.id;
+	out->runbook = f.runbook;
+	f.commit = f.id = f.runbook = NULL;
+	rc = 0;
 done:
-	rb_error_clear(&err);
-	rb_buf_free(&shown);
+	if (rc < 0)
+		rb_audit_loaded_free(out);
 	free(f.commit);
 	free(f.id);
 	free(f.runbook);
-	free(data);
-	free(path);
-	free(vrun);
-	free(chain);
 	rb_gitstore_free(g);
 	return rc;
 }
 
+void rb_audit_loaded_free(rb_audit_loaded *l)
+{
+	free(l->commit);
+	free(l->id);
+	free(l->runbook);
+	free(l->path);
+	free(l->data);
+	free(l->chain);
+	memset(l, 0, sizeof *l);
+}

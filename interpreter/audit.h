@@ -113,11 +113,72 @@ char *rb_audit_describe(const rb_runbook *rb, const char *repo_opt);
  */
 int rb_audit_recover(const char *dir, rb_error *err);
 
-/** `runbook log`: past runs, newest first. Returns an RB_EXIT_* code. */
-int rb_audit_log(const char *repo_opt, const rb_runbook *rb_or_null, const char *ref);
+/**
+ * A run on the audit ref, as its commit says: the trailers (read strictly,
+ * see above) and the commit's first line, author and time. Nothing here is
+ * made safe to show: pass it through rb_record_one_line or rb_visible.
+ */
+typedef struct {
+	char *commit;      /* 40 hex characters */
+	long long time;    /* the commit's time, seconds since the epoch */
+	char *id;          /* Run: the run id */
+	char *runbook;     /* Runbook: the runbook's absolute path (one line); NULL when absent */
+	char *result;      /* Result; NULL when absent */
+	char *resumes;     /* Resumes: the run it continues; NULL when none */
+	char *subject;     /* the message's first line */
+	char *author;      /* "name <email>" */
+} rb_audit_run;
 
-/** `runbook show RUN`: one record (RUN: run id, a prefix of it, or a commit). */
-int rb_audit_show(const char *repo_opt, const char *run, const char *ref, int json);
+/** The runs on one ref of one repository, newest first. */
+typedef struct {
+	char *repo;        /* the repository's git directory */
+	char *ref;         /* the ref read */
+	rb_audit_run *items;
+	size_t count;
+} rb_audit_runs;
+
+/**
+ * Reads the runs recorded on the audit ref (ref, else rb's audit.ref, else
+ * the default) of the audit repository (repo_opt, else as for a run of rb;
+ * rb NULL: as for a runbook in the current directory), newest first: of
+ * rb only when rb is given. A ref that does not exist has no runs. Returns
+ * 0 and fills out (free it with rb_audit_runs_free), or -1 with err
+ * (RB_EXIT_ENV: the repository cannot be opened) and nothing to free.
+ */
+int rb_audit_runs_read(const char *repo_opt, const rb_runbook *rb, const char *ref, rb_audit_runs *out,
+		       rb_error *err);
+
+void rb_audit_runs_free(rb_audit_runs *runs);
+
+typedef struct {
+	const char *repo;      /* --audit-repo, or NULL: as for a runbook in the current directory */
+	const char *ref;       /* NULL: the default audit ref */
+	const char *run;       /* a run id, a prefix of one, or a commit id (4 hex digits or more) */
+	int json;              /* 1: record.json; 0: record.md, and the run's resume chain */
+} rb_audit_load_opts;
+
+/** One run's stored record, as rb_audit_load_run found it. */
+typedef struct {
+	char *commit;      /* the commit that recorded it */
+	char *id;          /* the run id */
+	char *runbook;     /* its Runbook trailer ("" when absent) */
+	char *path;        /* runs/YYYY/MM/DD/<run>/record.json or record.md */
+	char *data;        /* the file, as stored (NUL-terminated; not made safe to show) */
+	size_t len;
+	char *chain;       /* record.md only: the "## Resume chain" section (rb_record_chain_markdown)
+			    * when the run belongs to a chain of runs of its runbook; else NULL */
+} rb_audit_loaded;
+
+/**
+ * Loads the record of the newest run on the ref that o->run names (by run
+ * id or its start, or by commit). Returns 0 and fills out (free it with
+ * rb_audit_loaded_free), or -1 with err and nothing to free:
+ *   RB_EXIT_ENV    the repository cannot be opened; the commit lacks the file;
+ *   RB_EXIT_USAGE  no run on the ref is named so ("no run 'X' on REF ...").
+ */
+int rb_audit_load_run(const rb_audit_load_opts *o, rb_audit_loaded *out, rb_error *err);
+
+void rb_audit_loaded_free(rb_audit_loaded *l);
 
 /** One run of a resume chain. */
 typedef struct {

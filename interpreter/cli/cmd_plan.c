@@ -1,0 +1,126 @@
+/*
+ * cmd_plan.c - `runbook plan FILE`: what a run would do, touching nothing
+ * (run --dry-run comes here too, with run's options).
+ */
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "audit.h"
+#include "cli/cli.h"
+#include "cli/runargs.h"
+#include "output.h"
+#include "plan.h"
+#include "preflight.h"
+#include "util.h"
+
+#define ARG(field) offsetof(cli_run_args, field)
+
+static const cli_opt plan_opts[] = {
+	{"json", NULL, CLI_OPT_FLAG, ARG(json), NULL,
+	 "JSON output (the plan; show: record.json; check: the diagnostics)"},
+	{"set", "K=V", CLI_OPT_CALL, 0, cli_opt_set, "set a variable (repeatable); overrides front matter env"},
+	{"from", "ID", CLI_OPT_STRING, ARG(run.from), NULL,
+	 "start at step ID (the guards before it are checked again)"},
+	{"only", "ID", CLI_OPT_STRING, ARG(run.only), NULL,
+	 "run only step ID (the guards before it are checked again)"},
+	{"skip-guards", NULL, CLI_OPT_FLAG, ARG(run.skip_guards), NULL,
+	 "with --from/--only/--resume: do not check the gates and approvals before it again (asked, recorded)"},
+	{"audit-repo", "DIR", CLI_OPT_STRING, ARG(audit_repo), NULL, "the git repository of audit records"},
+	{"resume", NULL, CLI_OPT_FLAG, ARG(resume), NULL,
+	 "continue the last failed or interrupted run after its last successful step"},
+	{NULL, NULL, CLI_OPT_FLAG, 0, NULL, NULL}
+};
+
+const cli_spec cmd_plan_spec = {
+	"plan", "runbook plan FILE [--json]",
+	"show what a run would do, touching nothing (= run --dry-run)", CLI_OPERAND_ONE, plan_opts
+};
+
+/*
+ * A resume previewed: nothing is committed, a killed run's journal is read
+ * where it is. Fills rp and *text (the plan's "continues run ..." lines,
+ * caller frees). Returns 0, or the exit code after saying why.
+ */
+static int resume_preview(const rb_runbook *rb, const cli_run_args *a, rb_resume_point *rp, char **text)
+{
+	int rc = 0;
+	rb_error err = RB_ERROR_INIT;
+	rb_resume_opts ro = {a->audit_repo, a->force, 1, a->run.db_url, a->run.ephemeral_db};
+	if (rb_audit_resume_point(rb, &ro, rp, &err) < 0) {
+		rb_out_error("", &err);
+		rc = err.code ? err.code : RB_EXIT_USAGE;
+		goto done;
+	}
+	char *chain = rb_resume_point_describe(rp);
+	size_t n = strlen(chain);
+	*text = rb_xasprintf("continues run %s at step '%s' (%zu value%s restored)\n%.*s", rp->run, rp->from,
+			     rp->ncaptures, rp->ncaptures == 1 ? "" : "s", (int)(n ? n - 1 : 0), chain);
+	free(chain);
+done:
+	rb_error_clear(&err);
+	return rc;
+}
+
+int cli_plan_print(const rb_runbook *rb, const cli_run_args *a)
+{
+	int rc = RB_EXIT_OK;
+	rb_error err = RB_ERROR_INIT;
+	rb_resume_point rp;
+	rb_buf out = RB_BUF_INIT;
+	char *resume = NULL;
+	memset(&rp, 0, sizeof rp);
+	char *audit = a->no_audit ? rb_xstrdup("none (--no-audit)") : rb_audit_describe(rb, a->audit_repo);
+	rb_plan_opts po = {a->json, 0, audit, a->run.from, a->run.only, a->run.skip_guards, NULL};
+	if (a->resume) {
+		if ((rc = resume_preview(rb, a, &rp, &resume)) != 0)
+			goto done;
+		po.from = rp.from;
+		po.resume = resume;
+	}
+	rb_run_opts selected = a->run;
+	selected.from = po.from;
+	if (rb_preflight_options(rb, &selected, &err) < 0) {
+		rb_out_err("runbook: %s\n", err.message);
+		rc = RB_EXIT_USAGE;
+		goto done;
+	}
+	rb_plan_render(rb, &po, &out);
+	rb_out_write(1, out.data, out.len);
+	if (rp.refusal.code && !a->force) {
+		/* What the run would refuse: the preview above, the reason and the exit code here. */
+		rb_out_error("", &rp.refusal);
+		rc = rp.refusal.code;
+	}
+done:
+	rb_buf_free(&out);
+	rb_error_clear(&err);
+	rb_resume_point_free(&rp);
+	free(resume);
+	free(audit);
+	return rc;
+}
+
+int cmd_plan(int argc, char **argv)
+{
+	int rc = RB_EXIT_USAGE;
+	cli_run_args a;
+	cli_parsed p;
+	rb_runbook *rb = NULL;
+	memset(&a, 0, sizeof a);
+	if (cli_parse(&cmd_plan_spec, argc, argv, &a, &p) < 0 || cli_run_args_check(&a, cmd_plan_spec.name) < 0 ||
+	    cli_need_operand(&cmd_plan_spec, &p) < 0)
+		goto done;
+	if (p.help) {
+		cli_help(&cmd_plan_spec);
+		rc = RB_EXIT_OK;
+		goto done;
+	}
+	if ((rb = cli_run_args_load(&a, p.operands[0])) != NULL)
+		rc = cli_plan_print(rb, &a);
+done:
+	rb_runbook_free(rb);
+	cli_parsed_free(&p);
+	cli_run_args_free(&a);
+	return rc;
+}

@@ -1,0 +1,95 @@
+/*
+ * cmd_show.c - `runbook show RUN`: the record of one run (record.md, and
+ * the resume chain it belongs to; or record.json), as stored, with nothing
+ * hidden: the record quotes the document and its output. The library finds
+ * and reads it (rb_audit_load_run); this file only prints.
+ */
+#include <stddef.h>
+#include <string.h>
+
+#include "audit.h"
+#include "cli/cli.h"
+#include "output.h"
+#include "util.h"
+#include "visible.h"
+
+typedef struct {
+	int json;
+	const char *audit_repo;
+} show_args;
+
+static const cli_opt show_opts[] = {
+	{"json", NULL, CLI_OPT_FLAG, offsetof(show_args, json), NULL,
+	 "JSON output (the plan; show: record.json; check: the diagnostics)"},
+	{"audit-repo", "DIR", CLI_OPT_STRING, offsetof(show_args, audit_repo), NULL,
+	 "the git repository of audit records"},
+	{NULL, NULL, CLI_OPT_FLAG, 0, NULL, NULL}
+};
+
+const cli_spec cmd_show_spec = {
+	"show", "runbook show RUN [--json] [--audit-repo DIR]",
+	"print the record of one run (RUN: run id or its start, or a commit)", CLI_OPERAND_ONE, show_opts
+};
+
+/* JSON with every hidden character inside its strings as a \uXXXX escape (same value, nothing hidden). */
+static void json_visible(const char *text, size_t n, rb_buf *out)
+{
+	size_t from = 0, len = 0;
+	const char *name;
+	long at;
+	while ((at = rb_visible_next(text, from, &len, &name)) >= 0 && (size_t)at < n) {
+		const unsigned char *p = (const unsigned char *)text + at;
+		unsigned cp = len == 1 ? p[0] : len == 2 ? (unsigned)(((p[0] & 0x1f) << 6) | (p[1] & 0x3f))
+				      : (unsigned)(((p[0] & 0x0f) << 12) | ((p[1] & 0x3f) << 6) | (p[2] & 0x3f));
+		rb_buf_add(out, text + from, (size_t)at - from);
+		rb_buf_printf(out, "\\u%04x", cp);
+		from = (size_t)at + len;
+	}
+	rb_buf_add(out, text + from, n - from);
+}
+
+/* Prints the record of run. Returns the exit code. */
+static int show(const show_args *a, const char *run)
+{
+	rb_audit_load_opts o = {a->audit_repo, NULL, run, a->json};
+	rb_audit_loaded rec;
+	rb_error err = RB_ERROR_INIT;
+	rb_buf shown = RB_BUF_INIT;
+	int rc = RB_EXIT_OK;
+	if (rb_audit_load_run(&o, &rec, &err) < 0) {
+		rb_out_err("runbook show: %s\n", err.message);
+		rc = err.code;
+		goto done;
+	}
+	if (a->json) {
+		json_visible(rec.data, rec.len, &shown);
+	} else {
+		rb_visible_into(rec.data, rec.len, &shown);
+		if (rec.chain)
+			rb_visible_into(rec.chain, strlen(rec.chain), &shown);
+	}
+	rb_out_write(1, rb_buf_cstr(&shown), shown.len);
+	rb_audit_loaded_free(&rec);
+done:
+	rb_buf_free(&shown);
+	rb_error_clear(&err);
+	return rc;
+}
+
+int cmd_show(int argc, char **argv)
+{
+	int rc = RB_EXIT_USAGE;
+	show_args a = {0, NULL};
+	cli_parsed p;
+	if (cli_parse(&cmd_show_spec, argc, argv, &a, &p) < 0 || cli_need_operand(&cmd_show_spec, &p) < 0)
+		goto done;
+	if (p.help) {
+		cli_help(&cmd_show_spec);
+		rc = RB_EXIT_OK;
+		goto done;
+	}
+	rc = show(&a, p.operands[0]);
+done:
+	cli_parsed_free(&p);
+	return rc;
+}

@@ -1,0 +1,149 @@
+/*
+ * runargs.c - the arguments of run and plan (runargs.h).
+ */
+#define _DEFAULT_SOURCE
+#include "cli/runargs.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cli/common.h"
+#include "output.h"
+#include "util.h"
+#include "vars.h"
+
+static void add_set(cli_run_args *a, char *owned)
+{
+	a->sets = rb_xrealloc(a->sets, (a->nsets + 1) * sizeof *a->sets);
+	a->sets[a->nsets++] = owned;
+}
+
+int cli_opt_set(void *args, const char *command, char *value)
+{
+	(void)command;
+	add_set(args, rb_xstrdup(value));
+	return 0;
+}
+
+int cli_opt_set_env(void *args, const char *command, char *value)
+{
+	const char *v = getenv(value);
+	int rc = -1;
+	if (v && rb_var_name_valid(value)) {
+		add_set(args, rb_xasprintf("%s=%s", value, v));
+		rc = 0;
+	} else {
+		rb_out_err("runbook %s: --set-env %s: no such variable in the environment\n", command, value);
+	}
+	return rc;
+}
+
+/* Opens path for --secrets-file when it is a regular file no one else can read; NULL after saying why. */
+static FILE *open_secrets(const char *path)
+{
+	struct stat st;
+	FILE *f = NULL;
+	if (stat(path, &st) < 0 || !S_ISREG(st.st_mode))
+		rb_out_err("runbook: --secrets-file %s: not a readable file\n", path);
+	else if (st.st_mode & 077)
+		rb_out_err("runbook: --secrets-file %s: readable by others (mode %03o): chmod 600 %s\n", path,
+			   (unsigned)(st.st_mode & 0777), path);
+	else if (!(f = fopen(path, "r")))
+		rb_out_err("runbook: --secrets-file %s: cannot open it\n", path);
+	return f;
+}
+
+int cli_opt_secrets_file(void *args, const char *command, char *value)
+{
+	cli_run_args *a = args;
+	int rc = -1;
+	FILE *f = open_secrets(value);
+	char *line = NULL;
+	size_t cap = 0;
+	int lineno = 0;
+	(void)command;
+	if (!f)
+		goto done;
+	while (getline(&line, &cap, f) >= 0) {
+		lineno++;
+		line[strcspn(line, "\r\n")] = '\0';
+		char *t = line + strspn(line, " \t");
+		if (!*t || *t == '#')
+			continue;
+		char *eq = strchr(t, '=');
+		char *name = eq ? rb_xstrndup(t, (size_t)(eq - t)) : NULL;
+		int ok = name && rb_var_name_valid(name);
+		free(name);
+		if (!ok) {
+			rb_out_err("%s:%d: expected NAME=VALUE\n", value, lineno);
+			goto done;
+		}
+		add_set(a, rb_xstrdup(t));
+		rb_redactor_add(&a->file_secrets, eq + 1);
+	}
+	rc = 0;
+done:
+	if (f)
+		fclose(f);
+	free(line);
+	return rc;
+}
+
+int cli_opt_db(void *args, const char *command, char *value)
+{
+	cli_run_args *a = args;
+	(void)command;
+	free(a->db_url);
+	a->db_url = rb_xstrdup(value);
+	a->run.db_url = a->db_url;
+	cli_scrub_db_arg(value);
+	return 0;
+}
+
+int cli_opt_wait_lock(void *args, const char *command, char *value)
+{
+	cli_run_args *a = args;
+	int rc = rb_parse_duration(value, &a->run.wait_lock_ms);
+	if (rc < 0)
+		rb_out_err("runbook %s: --wait-lock %s: not a duration (like 30s, 5m)\n", command, value);
+	return rc;
+}
+
+int cli_run_args_check(const cli_run_args *a, const char *command)
+{
+	int rc = -1;
+	if (a->run.db_url && a->run.ephemeral_db)
+		rb_out_err("runbook %s: --db and --ephemeral-db exclude each other\n", command);
+	else if (a->run.keep_db && !a->run.ephemeral_db)
+		rb_out_err("runbook %s: --keep-db goes with --ephemeral-db\n", command);
+	else if (a->resume && (a->run.from || a->run.only))
+		rb_out_err("runbook %s: --resume picks the steps itself: no --from or --only with it\n", command);
+	else
+		rc = 0;
+	return rc;
+}
+
+rb_runbook *cli_run_args_load(cli_run_args *a, const char *path)
+{
+	rb_runbook *rb = cli_runbook_load(path);
+	if (rb) {
+		a->run.sets = a->sets;
+		a->run.nsets = a->nsets;
+		a->lua_dir = cli_lua_dir();
+		a->run.lua_dir = a->lua_dir;
+	}
+	return rb;
+}
+
+void cli_run_args_free(cli_run_args *a)
+{
+	for (size_t i = 0; i < a->nsets; i++)
+		free(a->sets[i]);
+	free(a->sets);
+	free(a->db_url);
+	free(a->lua_dir);
+	rb_redactor_free(&a->file_secrets);
+	memset(a, 0, sizeof *a);
+}

@@ -1,0 +1,69 @@
+/*
+ * runargs.h - the arguments run and plan share (run --dry-run is plan):
+ * the variables given (--set, --set-env, --secrets-file), the connection,
+ * the steps selected, the audit repository, --resume; the option
+ * functions that take them, and the checks made on them together.
+ */
+#ifndef RB_CLI_RUNARGS_H
+#define RB_CLI_RUNARGS_H
+
+#include <stddef.h>
+
+#include "engine.h"
+#include "redact.h"
+#include "runbook.h"
+
+typedef struct {
+	int dry_run;              /* run --dry-run: plan instead */
+	int json;
+	int resume;
+	int force;
+	int no_audit;
+	int no_preflight;
+	const char *audit_repo;
+	char **sets;              /* "NAME=value", owned: --set, --set-env, --secrets-file, in order */
+	size_t nsets;
+	char *db_url;             /* owned copy of --db (argv's is scrubbed) */
+	rb_redactor file_secrets; /* values from --secrets-file: secret whatever their names */
+	char *lua_dir;            /* owned (cli_lua_dir) */
+	rb_run_opts run;          /* its strings borrowed from argv or from the fields above */
+} cli_run_args;
+
+/* Option functions (opt.h) for a cli_run_args. */
+
+/** --set K=V (repeatable). */
+int cli_opt_set(void *args, const char *command, char *value);
+/** --set-env NAME: NAME=value from runbook's own environment. */
+int cli_opt_set_env(void *args, const char *command, char *value);
+/** --secrets-file FILE: NAME=VALUE lines (# comments, blank lines); mode 0600 or stricter. */
+int cli_opt_secrets_file(void *args, const char *command, char *value);
+/** --db URL: copied, then scrubbed in argv (cli_scrub_db_arg). */
+int cli_opt_db(void *args, const char *command, char *value);
+/** --wait-lock DURATION. */
+int cli_opt_wait_lock(void *args, const char *command, char *value);
+
+/**
+ * The checks on the options together: --db and --ephemeral-db exclude each
+ * other, --keep-db needs --ephemeral-db, --resume takes no --from/--only.
+ * Returns 0, or -1 after saying why: exit RB_EXIT_USAGE.
+ */
+int cli_run_args_check(const cli_run_args *a, const char *command);
+
+/**
+ * Loads the runbook at path (cli_runbook_load) and completes a->run with
+ * the variables given and the Lua helpers' directory. NULL: exit
+ * RB_EXIT_USAGE.
+ */
+rb_runbook *cli_run_args_load(cli_run_args *a, const char *path);
+
+void cli_run_args_free(cli_run_args *a);
+
+/**
+ * plan, and run --dry-run: the whole runbook, or what a partial run or a
+ * resume would do (a resume previewed: nothing committed). Returns the
+ * exit code: that of the run's refusal when a resume would be refused.
+ * In cmd_plan.c.
+ */
+int cli_plan_print(const rb_runbook *rb, const cli_run_args *a);
+
+#endif
