@@ -122,14 +122,14 @@ on_failure: Roll back
 
 ```bash {name=long}
 echo started
-sleep 20
+sleep 29.31
 ```
 
 ## Roll back
 
 ```bash {name=undo-1}
 echo "undo-1 started after $FAILED_STEP ($FAILURE_EXIT_CODE)"
-sleep 20
+sleep 29.32
 ```
 
 ```bash {name=undo-2}
@@ -148,5 +148,5 @@ rc=0; wait "$pid" || rc=$?
 grep -q 'undo-2 ran' out && fail "a handler step started after the second signal"
 grep -q 'stopped by a second interrupt' out || fail "the stopped handler is not said"
 sleep 0.2
-pgrep -f 'sleep 20' >/dev/null && fail "a step process was left behind"
+pgrep -f '^sleep 29\.3[12]$' >/dev/null && fail "a step process was left behind"
 echo "handlers finish, and stop on a second signal"
