@@ -4,18 +4,17 @@
 #define _GNU_SOURCE
 #include "lint.h"
 #include "luavm.h"
+#include "process.h"
 #include "sqlexec.h"
 #include "sqlsplit.h"
 #include "visible.h"
 
 #include <ctype.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <libpq-fe.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 typedef struct {
@@ -196,47 +195,9 @@ static void sql_block(lint_ctx *c, const rb_step *s, PGconn *trial)
 
 /* --- shell ----------------------------------------------------------------- */
 
-/* Runs argv with input on stdin; returns its stderr+stdout (caller frees) and exit status. */
-static char *run_tool(char *const argv[], const char *input, int *status)
-{
-	int in[2], out[2];
-	rb_buf b = RB_BUF_INIT;
-	*status = -1;
-	if (pipe2(in, O_CLOEXEC) < 0)
-		return rb_buf_detach(&b);
-	if (pipe2(out, O_CLOEXEC) < 0) {
-		close(in[0]);
-		close(in[1]);
-		return rb_buf_detach(&b);
-	}
-	pid_t pid = fork();
-	if (pid == 0) {
-		dup2(in[0], 0);
-		dup2(out[1], 1);
-		dup2(out[1], 2);
-		execvp(argv[0], argv);
-		_exit(127);
-	}
-	close(in[0]);
-	close(out[1]);
-	size_t len = strlen(input), off = 0;
-	while (pid > 0 && off < len) {
-		ssize_t w = write(in[1], input + off, len - off);
-		if (w <= 0)
-			break;
-		off += (size_t)w;
-	}
-	close(in[1]);
-	char chunk[4096];
-	ssize_t r;
-	while ((r = read(out[0], chunk, sizeof chunk)) > 0)
-		rb_buf_add(&b, chunk, (size_t)r);
-	close(out[0]);
-	int st = 0;
-	if (pid > 0 && waitpid(pid, &st, 0) == pid)
-		*status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-	return rb_buf_detach(&b);
-}
+/* Generous bounds for the tools: a check never hangs on one of them. */
+#define SYNTAX_TIMEOUT_MS 10000
+#define SHELLCHECK_TIMEOUT_MS 30000
 
 static int on_path(const char *tool)
 {
@@ -256,8 +217,15 @@ static void shell_block(lint_ctx *c, const rb_step *s, int shellcheck)
 {
 	const char *sh = !strcmp(s->lang, "sh") ? "sh" : "bash";
 	char *const argv[] = {(char *)sh, "-n", NULL};
+	char *const sc[] = {"shellcheck", "-f", "gcc", "-s", (char *)sh, "-", NULL};
 	int status = 0;
-	char *out = run_tool(argv, s->body, &status);
+	char *out = NULL;
+	rb_error err = RB_ERROR_INIT;
+	if (rb_process_capture(argv, s->body, SYNTAX_TIMEOUT_MS, &out, &status, &err) < 0) {
+		/* "cannot run bash: No such file or directory": nothing was checked. */
+		err_at(c, s->body_line, s->col, "shell syntax not checked: %s", err.message);
+		goto done;
+	}
 	if (status != 0) {
 		/* "bash: line 3: syntax error near unexpected token `fi'" */
 		const char *l = strstr(out, "line ");
@@ -269,11 +237,15 @@ static void shell_block(lint_ctx *c, const rb_step *s, int shellcheck)
 		err_at(c, s->body_line + (line > 0 ? line - 1 : 0), s->col, "shell syntax: %s",
 		       msg ? msg + 2 : out);
 	}
-	free(out);
 	if (!shellcheck || status != 0)
-		return;
-	char *const sc[] = {"shellcheck", "-f", "gcc", "-s", (char *)sh, "-", NULL};
-	out = run_tool(sc, s->body, &status);
+		goto done;
+	free(out);
+	out = NULL;
+	if (rb_process_capture(sc, s->body, SHELLCHECK_TIMEOUT_MS, &out, &status, &err) < 0) {
+		rb_diags_add(c->d, RB_DIAG_WARNING, c->rb->path, s->body_line, s->col, "shellcheck not run: %s",
+			     err.message);
+		goto done;
+	}
 	for (char *line = strtok(out, "\n"); line; line = strtok(NULL, "\n")) {
 		int l = 0, col = 0;
 		char sev[32], msg[1024];
@@ -281,6 +253,8 @@ static void shell_block(lint_ctx *c, const rb_step *s, int shellcheck)
 			rb_diags_add(c->d, RB_DIAG_WARNING, c->rb->path, s->body_line + l - 1, col + s->col - 1,
 				     "shellcheck: %s", msg);
 	}
+done:
+	rb_error_clear(&err);
 	free(out);
 }
 
@@ -486,7 +460,7 @@ void rb_lint(const rb_runbook *rb, const rb_lint_opts *opts, rb_diags *diags)
 	for (size_t i = 0; i < rb->fm.nsecrets; i++)
 		rb_strset_add(&c.known, rb->fm.secrets[i].value, 1);
 	static const char *const builtin[] = {"RUNBOOK_FILE", "RUNBOOK_DIR", "RUNBOOK_STEP", "FAILED_STEP",
-					      "FAILURE_REASON", "FAILURE_EXIT_CODE", "ABORT_CONDITION", NULL};
+					      "FAILURE_REASON", "FAILURE_EXIT_CODE", "ABORT_CONDITION", "RUNBOOK_RUN_ID", NULL};
 	for (const char *const *b = builtin; *b; b++)
 		rb_strset_add(&c.known, *b, 1);
 	if (opts && opts->db_url) {

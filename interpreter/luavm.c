@@ -10,6 +10,7 @@
 #define _GNU_SOURCE
 #include "luavm.h"
 #include "luavm_wire.h"
+#include "process.h"
 #include "signals.h"
 
 #include <errno.h>
@@ -815,11 +816,33 @@ static void supervise(pid_t pid, int fd, const rb_lua_host *host, const char *fi
 	free(chunk);
 }
 
+/* child_main's arguments, through rb_process_start_fn. */
+typedef struct {
+	int fd;
+	pid_t parent;
+	const char *code;
+	int expression;
+	const rb_lua_origin *origin;
+	const rb_lua_host *host;
+	const char *const *search_dirs;
+	const rb_lua_limits *lim;
+	int64_t deadline;
+} child_args;
+
+static int child_entry(void *ctx)
+{
+	const child_args *a = ctx;
+	child_main(a->fd, a->parent, a->code, a->expression, a->origin, a->host, a->search_dirs, a->lim,
+		   a->deadline);
+}
+
 int rb_lua_eval(const char *code, int expression, const rb_lua_origin *origin,
 		const rb_lua_host *host, const char *const *search_dirs, const rb_lua_limits *limits,
 		rb_lua_result *res)
 {
 	int sv[2] = {-1, -1};
+	rb_process *proc = NULL;
+	rb_error err = RB_ERROR_INIT;
 	rb_lua_limits lim;
 	const char *file = origin && origin->file ? origin->file : "chunk";
 	int line = origin && origin->line > 0 ? origin->line : 1;
@@ -839,21 +862,18 @@ int rb_lua_eval(const char *code, int expression, const rb_lua_origin *origin,
 					    strerror(errno));
 		goto done;
 	}
-	pid_t parent = getpid();
-	pid_t pid = fork();
-	if (pid < 0) {
-		res->message = rb_xasprintf("%s:%d: cannot start the Lua evaluation: %s", file, line,
-					    strerror(errno));
+	/* The child keeps only sv[1] itself (child_main), and 0-2. */
+	child_args args = {sv[1], getpid(), code, expression, origin, host, search_dirs, &lim, deadline};
+	if (rb_process_start_fn(child_entry, &args, NULL, &proc, &err) < 0) {
+		res->message = rb_xasprintf("%s:%d: cannot start the Lua evaluation: %s", file, line, err.message);
 		goto done;
-	}
-	if (pid == 0) {
-		close(sv[0]);
-		child_main(sv[1], parent, code, expression, origin, host, search_dirs, &lim, deadline);
 	}
 	close(sv[1]);
 	sv[1] = -1;
-	supervise(pid, sv[0], host, file, line, &lim, deadline, res);
+	supervise(rb_process_pid(proc), sv[0], host, file, line, &lim, deadline, res); /* reaps it */
 done:
+	rb_process_free(proc);
+	rb_error_clear(&err);
 	for (int i = 0; i < 2; i++)
 		if (sv[i] >= 0)
 			close(sv[i]);

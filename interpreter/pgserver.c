@@ -4,11 +4,11 @@
  */
 #define _GNU_SOURCE
 #include "pgserver.h"
+#include "process.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <libpq-fe.h>
 #include <pwd.h>
 #include <signal.h>
@@ -23,6 +23,7 @@
 #define STOP_GRACE_MS 5000
 #define DIR_PREFIX "runbook-pg-"
 #define OWNER_FILE "runbook.pid"
+#define PG_CONFIG_TIMEOUT_MS 10000
 
 struct rb_pgserver {
 	char *dir;        /* the temporary directory: data/, the socket, server.log */
@@ -31,7 +32,7 @@ struct rb_pgserver {
 	char *user;
 	char *url;
 	int port;
-	pid_t pid;
+	rb_process *server; /* the postmaster; NULL once gone */
 	int keep;
 	FILE *log;
 	uid_t run_uid;    /* who runs the server: postgres when we are root */
@@ -52,19 +53,22 @@ static char *find_bindir(rb_buf *looked)
 		free(initdb);
 		return best;
 	}
-	FILE *p = popen("pg_config --bindir 2>/dev/null", "r");
-	if (p) {
-		char line[512];
-		if (fgets(line, sizeof line, p)) {
-			line[strcspn(line, "\n")] = '\0';
-			char *initdb = rb_xasprintf("%s/initdb", line);
-			rb_buf_printf(looked, "%s", line);
-			if (access(initdb, X_OK) == 0)
-				best = rb_xstrdup(line);
-			free(initdb);
-		}
-		pclose(p);
+	char *const pg_config[] = {"pg_config", "--bindir", NULL};
+	char *line = NULL;
+	int status = -1;
+	rb_error cerr = RB_ERROR_INIT;
+	/* Not installed, failing or hanging: the next place is looked at. */
+	if (rb_process_capture(pg_config, NULL, PG_CONFIG_TIMEOUT_MS, &line, &status, &cerr) == 0 && status == 0 &&
+	    *line) {
+		line[strcspn(line, "\n")] = '\0';
+		char *initdb = rb_xasprintf("%s/initdb", line);
+		rb_buf_printf(looked, "%s", line);
+		if (access(initdb, X_OK) == 0)
+			best = rb_xstrdup(line);
+		free(initdb);
 	}
+	rb_error_clear(&cerr);
+	free(line);
 	if (best)
 		return best;
 	DIR *d = opendir("/usr/lib/postgresql");
@@ -116,34 +120,33 @@ static void free_env(char **env)
 	free(env);
 }
 
-/* Forks and execs argv as the server's user, output appended to the log, with env only. */
-static pid_t spawn(const rb_pgserver *s, char *const argv[], char *const env[], int new_session)
+/*
+ * Starts argv as the server's user, stdin on /dev/null, output appended to
+ * the log, with env only; new_session for the postmaster. Returns 0 and
+ * *out, or -1 with err.
+ */
+static int spawn(const rb_pgserver *s, char *const argv[], char *const env[], int new_session, rb_process **out,
+		 rb_error *err)
 {
-	pid_t pid = fork();
-	if (pid != 0)
-		return pid;
-	if (new_session)
-		setsid();
-	signal(SIGINT, SIG_DFL);
-	signal(SIGTERM, SIG_DFL);
-	signal(SIGPIPE, SIG_DFL);
-	int in = open("/dev/null", O_RDONLY);
-	int out = open(s->logfile, O_WRONLY | O_CREAT | O_APPEND, 0600);
-	if (in >= 0)
-		dup2(in, 0);
-	if (out >= 0) {
-		dup2(out, 1);
-		dup2(out, 2);
+	rb_process_opts o;
+	memset(&o, 0, sizeof o);
+	o.argv = argv;
+	o.envp = env;
+	o.new_session = new_session;
+	o.in.kind = RB_STDIO_NULL;
+	int log = open(s->logfile, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	if (log >= 0) {
+		o.out.kind = RB_STDIO_FD;
+		o.out.fd = log;
+		o.err.kind = RB_STDIO_STDOUT;
 	}
-	if (s->as_other) {
-		if (setgroups(0, NULL) < 0 || setgid(s->run_gid) < 0 || setuid(s->run_uid) < 0) {
-			dprintf(2, "runbook: cannot switch to the postgres user: %s\n", strerror(errno));
-			_exit(126);
-		}
-	}
-	execve(argv[0], argv, env);
-	dprintf(2, "runbook: cannot run %s: %s\n", argv[0], strerror(errno));
-	_exit(127);
+	o.switch_user = s->as_other;
+	o.uid = s->run_uid;
+	o.gid = s->run_gid;
+	int rc = rb_process_start(&o, out, err);
+	if (log >= 0)
+		close(log);
+	return rc;
 }
 
 /* The last lines of the server log, for error messages. Caller frees. */
@@ -407,7 +410,6 @@ int rb_pgserver_start(const rb_pgserver_opts *opts, rb_pgserver **out, rb_error 
 	int64_t t0 = rb_now_ms();
 	s->log = opts ? opts->log : NULL;
 	s->keep = opts ? opts->keep : 0;
-	s->pid = -1;
 
 	if (!bindir) {
 		rb_error_set(err, RB_EXIT_ENV, NULL, 0, 0,
@@ -462,16 +464,24 @@ int rb_pgserver_start(const rb_pgserver_opts *opts, rb_pgserver **out, rb_error 
 	char *user_opt = rb_xasprintf("--username=%s", s->user);
 	char *const init_argv[] = {initdb, "-D", s->datadir, "--auth=trust", user_opt, "--no-sync",
 				   "--encoding=UTF8", "--locale=C", "--no-instructions", NULL};
-	pid_t ip = spawn(s, init_argv, env, 0);
+	rb_process *ip = NULL;
+	rb_error serr = RB_ERROR_INIT;
 	int st = 0;
-	if (ip < 0 || waitpid(ip, &st, 0) < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+	int started = spawn(s, init_argv, env, 0, &ip, &serr);
+	free(user_opt);
+	if (started < 0) {
+		rb_error_set(err, RB_EXIT_ENV, NULL, 0, 0, "initdb failed: %s", serr.message);
+		rb_error_clear(&serr);
+		goto done;
+	}
+	if (rb_process_wait(ip, -1, &st) < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
 		char *tail = log_tail(s->logfile);
 		rb_error_set(err, RB_EXIT_ENV, NULL, 0, 0, "initdb failed:\n%s", tail);
 		free(tail);
-		free(user_opt);
+		rb_process_free(ip);
 		goto done;
 	}
-	free(user_opt);
+	rb_process_free(ip);
 
 	/* A port number only names the socket file, private to our directory. */
 	s->port = 5432;
@@ -482,11 +492,12 @@ int rb_pgserver_start(const rb_pgserver_opts *opts, rb_pgserver **out, rb_error 
 				 "-c", port, "-c", "fsync=off", "-c", "full_page_writes=off",
 				 "-c", "synchronous_commit=off", "-c", "shared_buffers=16MB",
 				 "-c", "max_connections=40", "-c", "logging_collector=off", NULL};
-	s->pid = spawn(s, pg_argv, env, 1);
+	started = spawn(s, pg_argv, env, 1, &s->server, &serr);
 	free(sock);
 	free(port);
-	if (s->pid < 0) {
-		rb_error_set(err, RB_EXIT_ENV, NULL, 0, 0, "cannot start postgres: %s", strerror(errno));
+	if (started < 0) {
+		rb_error_set(err, RB_EXIT_ENV, NULL, 0, 0, "cannot start postgres: %s", serr.message);
+		rb_error_clear(&serr);
 		goto done;
 	}
 
@@ -500,9 +511,10 @@ int rb_pgserver_start(const rb_pgserver_opts *opts, rb_pgserver **out, rb_error 
 	for (;;) {
 		if (PQping(s->url) == PQPING_OK)
 			break;
-		int wst;
-		if (waitpid(s->pid, &wst, WNOHANG) == s->pid) {
-			s->pid = -1;
+		if (rb_process_wait(s->server, 0, NULL) == 0) {
+			rb_process *gone = s->server;
+			s->server = NULL; /* first: rb_pgserver_kill_async may run in a handler */
+			rb_process_free(gone);
 			char *tail = log_tail(s->logfile);
 			rb_error_set(err, RB_EXIT_ENV, NULL, 0, 0, "postgres exited during start-up:\n%s", tail);
 			free(tail);
@@ -563,27 +575,20 @@ int rb_pgserver_export_env(const rb_pgserver *s)
 
 void rb_pgserver_kill_async(const rb_pgserver *s)
 {
-	if (s && s->pid > 0)
-		kill(s->pid, SIGQUIT);
+	if (s && s->server)
+		rb_process_signal(s->server, SIGQUIT, 0);
 }
 
 void rb_pgserver_stop(rb_pgserver *s)
 {
 	if (!s)
 		return;
-	if (s->pid > 0 && !s->keep) {
+	if (s->server && !s->keep) {
 		/* Fast shutdown: roll back open transactions, disconnect, stop. */
-		kill(s->pid, SIGINT);
-		int64_t deadline = rb_now_ms() + STOP_GRACE_MS;
-		int st;
-		while (waitpid(s->pid, &st, WNOHANG) == 0) {
-			if (rb_now_ms() > deadline) {
-				kill(s->pid, SIGKILL);
-				waitpid(s->pid, &st, 0);
-				break;
-			}
-			struct timespec pause = {0, 5 * 1000000L};
-			nanosleep(&pause, NULL);
+		rb_process_signal(s->server, SIGINT, 0);
+		if (rb_process_wait(s->server, STOP_GRACE_MS, NULL) == 1) {
+			rb_process_signal(s->server, SIGKILL, 0);
+			rb_process_wait(s->server, -1, NULL);
 		}
 	}
 	if (s->keep && s->dir) {
@@ -592,11 +597,11 @@ void rb_pgserver_stop(rb_pgserver *s)
 		unlink(owner);
 		free(owner);
 	}
-	if (s->keep && s->pid > 0 && s->log)
+	if (s->keep && s->server && s->log)
 		fprintf(s->log, "runbook: the throwaway PostgreSQL keeps running (pid %d):\n"
 				"  psql '%s'\n"
 				"  stop it with: kill %d && rm -rf %s\n",
-			(int)s->pid, s->url, (int)s->pid, s->dir);
+			(int)rb_process_pid(s->server), s->url, (int)rb_process_pid(s->server), s->dir);
 	if (!s->keep && s->dir)
 		remove_tree(s->dir);
 	free(s->dir);
@@ -604,5 +609,8 @@ void rb_pgserver_stop(rb_pgserver *s)
 	free(s->logfile);
 	free(s->user);
 	free(s->url);
+	rb_process *server = s->server;
+	s->server = NULL;
+	rb_process_free(server); /* when kept, it runs on after runbook, unreaped */
 	free(s);
 }

@@ -13,9 +13,11 @@
  * The server binaries are those of RUNBOOK_PG_BINDIR when it is set, else of
  * `pg_config --bindir`, else the newest /usr/lib/postgresql/N/bin.
  *
- * Child processes: initdb and postgres are forked with stdin on /dev/null
- * and stdout/stderr appended to <dir>/server.log; the parent keeps no pipe
- * to them. initdb is waited for; the postmaster is reaped by
+ * Child processes (all started by process.h): initdb and postgres run with
+ * stdin on /dev/null and stdout/stderr appended to <dir>/server.log; the
+ * parent keeps no pipe to them. One that cannot be started at all (no
+ * binary, no switch to the postgres user) fails rb_pgserver_start with that
+ * reason rather than with an exit status. initdb is waited for; the postmaster is reaped by
  * rb_pgserver_stop. Their environment is not runbook's: only PATH,
  * LC_ALL=C, LANG=C, TZ=UTC (and LD_LIBRARY_PATH when set), so no secret of
  * runbook's environment is ever in the server's /proc/PID/environ.

@@ -3,11 +3,15 @@
  *
  * The protocol, step by step:
  *   1. Two pipes are made (stdout, stderr), close-on-exec.
- *   2. The child puts itself in a new process group (setpgid(0, 0)), resets
- *      signal dispositions, takes /dev/null as stdin (or the terminal when
- *      interactive), the pipes' write ends as stdout/stderr, changes to cwd
- *      and execs `bash -e -o pipefail -c SCRIPT LABEL` (`sh -e -c` for sh).
- *      The parent closes the write ends right after fork.
+ *   2. The child (started by process.h) puts itself in a new process group
+ *      (setpgid(0, 0)), takes the terminal for it when interactive (with
+ *      SIGTTOU blocked meanwhile), takes /dev/null as stdin (or the
+ *      terminal when interactive), the pipes' write ends as stdout/stderr,
+ *      changes to cwd, resets signal dispositions and execs
+ *      `bash -e -o pipefail -c SCRIPT LABEL` (`sh -e -c` for sh). The
+ *      parent closes the write ends right after fork, and waits for the
+ *      exec: a failure to change directory or to run the shell is an error
+ *      of rb_shell_run (RB_EXIT_ENV), never an exit status of the step.
  *   3. The parent polls the read ends, the signal self-pipe (signals.h) and
  *      the clock. Output is handed to opts->sink as it arrives, in chunks,
  *      never accumulated whole; at most opts->keep_max bytes of each stream
@@ -79,8 +83,12 @@ typedef struct {
 
 /**
  * Runs the step. Returns 0 when the process could be run (whatever its exit
- * status), -1 with err set (RB_EXIT_ENV) when it could not be started.
- * The result is always initialised; free it with rb_shell_result_free.
+ * status), -1 with err set (RB_EXIT_ENV) when it could not be started: no
+ * pipe or fork, cwd missing ("cannot change directory to DIR: No such file
+ * or directory"), the shell missing ("cannot run bash: No such file or
+ * directory").
+ * The result is always initialised (out and err are NULL when the process
+ * could not be started); free it with rb_shell_result_free.
  */
 int rb_shell_run(const rb_shell_opts *opts, rb_shell_result *res, rb_error *err);
 

@@ -3,6 +3,7 @@
  */
 #define _GNU_SOURCE
 #include "watchdog.h"
+#include "process.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -10,12 +11,11 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 struct rb_watchdog {
-	pid_t pid;
+	rb_process *proc;
 	int fd;       /* write end: one int32 message a step change */
 };
 
@@ -25,29 +25,19 @@ static void nap_ms(int ms)
 	nanosleep(&t, NULL);
 }
 
-/* The supervisor's loop: never returns. */
-static void supervise(int fd, int64_t grace_ms)
+/* What the supervisor ignores: the terminal's signals are runbook's to handle. */
+static const int ignored[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGPIPE, 0};
+
+/*
+ * The supervisor's loop, in the child: fd 3 is the pipe's read end, 0-2
+ * are /dev/null and nothing else of runbook's is open (process.h did that).
+ */
+static int supervise(void *ctx)
 {
+	int64_t grace_ms = *(const int64_t *)ctx;
 	int32_t pgid = 0, msg;
-	signal(SIGINT, SIG_IGN);
-	signal(SIGTERM, SIG_IGN);
-	signal(SIGHUP, SIG_IGN);
-	signal(SIGQUIT, SIG_IGN);
-	signal(SIGPIPE, SIG_IGN);
-	signal(SIGCHLD, SIG_DFL);
-	/* Nothing of runbook's but the pipe: no socket, journal or terminal kept open. */
-	if (fd != 3) {
-		dup2(fd, 3);
-		fd = 3;
-	}
-	close_range(4, ~0U, 0);
-	int null = open("/dev/null", O_RDWR);
-	for (int k = 0; k < 3 && null >= 0; k++)
-		dup2(null, k);
-	if (null > 3)
-		close(null);
 	for (;;) {
-		ssize_t n = read(fd, &msg, sizeof msg);
+		ssize_t n = read(3, &msg, sizeof msg);
 		if (n == (ssize_t)sizeof msg) {
 			pgid = msg;
 			continue;
@@ -61,13 +51,17 @@ static void supervise(int fd, int64_t grace_ms)
 			nap_ms(50);
 		kill(-pgid, SIGKILL);
 	}
-	_exit(0);
+	return 0;
 }
 
 int rb_watchdog_start(int64_t grace_ms, rb_watchdog **out, rb_error *err)
 {
 	int rc = -1;
 	int p[2] = {-1, -1};
+	int64_t grace = grace_ms > 0 ? grace_ms : 2000;
+	rb_process *proc = NULL;
+	rb_process_opts o;
+	rb_error e = RB_ERROR_INIT;
 	const char *off = getenv("RUNBOOK_WATCHDOG");
 	*out = NULL;
 	if (off && !strcmp(off, "0"))
@@ -76,24 +70,26 @@ int rb_watchdog_start(int64_t grace_ms, rb_watchdog **out, rb_error *err)
 		rb_error_set(err, RB_EXIT_ENV, NULL, 0, 0, "cannot start the step watchdog: %s", strerror(errno));
 		goto done;
 	}
-	pid_t pid = fork();
-	if (pid < 0) {
-		rb_error_set(err, RB_EXIT_ENV, NULL, 0, 0, "cannot start the step watchdog: %s", strerror(errno));
+	/* Nothing of runbook's but the pipe: no socket, journal or terminal kept open. */
+	memset(&o, 0, sizeof o);
+	o.in.kind = o.out.kind = o.err.kind = RB_STDIO_NULL;
+	o.close_fds = 1;
+	o.keep_fd = p[0];
+	o.ignore_signals = ignored;
+	if (rb_process_start_fn(supervise, &grace, &o, &proc, &e) < 0) {
+		rb_error_set(err, RB_EXIT_ENV, NULL, 0, 0, "cannot start the step watchdog: %s", e.message);
 		goto done;
-	}
-	if (pid == 0) {
-		close(p[1]);
-		supervise(p[0], grace_ms > 0 ? grace_ms : 2000);
 	}
 	close(p[0]);
 	p[0] = -1;
 	rb_watchdog *w = rb_xcalloc(1, sizeof *w);
-	w->pid = pid;
+	w->proc = proc;
 	w->fd = p[1];
 	p[1] = -1;
 	*out = w;
 	rc = 0;
 done:
+	rb_error_clear(&e);
 	if (p[0] >= 0)
 		close(p[0]);
 	if (p[1] >= 0)
@@ -118,8 +114,7 @@ void rb_watchdog_stop(rb_watchdog *w)
 		return;
 	rb_watchdog_watch(w, 0);
 	close(w->fd);
-	int st;
-	while (waitpid(w->pid, &st, 0) < 0 && errno == EINTR)
-		;
+	rb_process_wait(w->proc, -1, NULL);
+	rb_process_free(w->proc);
 	free(w);
 }

@@ -490,19 +490,22 @@ static void test_cwd_is_honoured(void **state)
 	collected_free(&c);
 }
 
-static void test_missing_cwd_fails_with_126(void **state)
+static void test_missing_cwd_is_an_environment_error(void **state)
 {
 	(void)state;
 	collected c = {RB_BUF_INIT, RB_BUF_INIT, 0, 0};
 	rb_shell_opts o;
 	rb_shell_result r;
+	rb_error err = RB_ERROR_INIT;
 	opts_init(&o, "echo should not run", &c);
 	o.cwd = "/nonexistent/runbook-unit-dir";
-	run_opts(&o, &r);
-	assert_int_equal(r.status, 126);
-	assert_string_equal(r.out, "");
-	assert_non_null(strstr(r.err, "/nonexistent/runbook-unit-dir"));
+	/* not a step's exit 126: the step could not be started (process.h) */
+	assert_int_equal(rb_shell_run(&o, &r, &err), -1);
+	assert_int_equal(err.code, RB_EXIT_ENV);
+	assert_non_null(strstr(err.message, "/nonexistent/runbook-unit-dir"));
+	assert_int_equal(c.calls, 0);
 	rb_shell_result_free(&r);
+	rb_error_clear(&err);
 	collected_free(&c);
 }
 
@@ -590,7 +593,7 @@ int main(void)
 		cmocka_unit_test(test_envp_replaces_the_environment),
 		cmocka_unit_test(test_environment_is_inherited_without_envp),
 		cmocka_unit_test(test_cwd_is_honoured),
-		cmocka_unit_test(test_missing_cwd_fails_with_126),
+		cmocka_unit_test(test_missing_cwd_is_an_environment_error),
 		cmocka_unit_test(test_bash_is_the_default_shell),
 		cmocka_unit_test(test_bash_fails_a_pipeline_on_any_failure),
 		cmocka_unit_test(test_sh_judges_a_pipeline_by_its_last_command),
