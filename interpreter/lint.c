@@ -464,7 +464,12 @@ void rb_lint(const rb_runbook *rb, const rb_lint_opts *opts, rb_diags *diags)
 	for (const char *const *b = builtin; *b; b++)
 		rb_strset_add(&c.known, *b, 1);
 	if (opts && opts->db_url) {
-		trial = PQconnectdb(opts->db_url);
+		/* As the run's connections: a connect timeout and keepalives unless the
+		 * connection string says otherwise, and a name in pg_stat_activity. */
+		const char *keys[] = {"connect_timeout", "keepalives", "keepalives_idle", "dbname",
+				      "application_name", NULL};
+		const char *values[] = {"10", "1", "30", opts->db_url, "runbook/check", NULL};
+		trial = PQconnectdbParams(keys, values, 1);
 		if (PQstatus(trial) != CONNECTION_OK) {
 			rb_diags_add(diags, RB_DIAG_ERROR, rb->path, 0, 0, "--db: cannot connect: %s",
 				     PQerrorMessage(trial));
