@@ -101,26 +101,14 @@ done:
 	return rc;
 }
 
+static int plan_action(const rb_runbook *rb, cli_run_args *a, int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	return cli_plan_print(rb, a);
+}
+
 int cmd_plan(int argc, char **argv)
 {
-	int rc = RB_EXIT_USAGE;
-	cli_run_args a;
-	cli_parsed p;
-	rb_runbook *rb = NULL;
-	memset(&a, 0, sizeof a);
-	if (cli_parse(&cmd_plan_spec, argc, argv, &a, &p) < 0 || cli_run_args_check(&a, cmd_plan_spec.name) < 0 ||
-	    cli_need_operand(&cmd_plan_spec, &p) < 0)
-		goto done;
-	if (p.help) {
-		cli_help(&cmd_plan_spec);
-		rc = RB_EXIT_OK;
-		goto done;
-	}
-	if ((rb = cli_run_args_load(&a, p.operands[0])) != NULL)
-		rc = cli_plan_print(rb, &a);
-done:
-	rb_runbook_free(rb);
-	cli_parsed_free(&p);
-	cli_run_args_free(&a);
-	return rc;
+	return cli_run_command(&cmd_plan_spec, argc, argv, plan_action);
 }

@@ -147,3 +147,27 @@ void cli_run_args_free(cli_run_args *a)
 	rb_redactor_free(&a->file_secrets);
 	memset(a, 0, sizeof *a);
 }
+
+int cli_run_command(const cli_spec *spec, int argc, char **argv, cli_run_action act)
+{
+	int rc = RB_EXIT_USAGE;
+	cli_run_args a;
+	cli_parsed p;
+	rb_runbook *rb = NULL;
+	memset(&a, 0, sizeof a);
+	if (cli_parse(spec, argc, argv, &a, &p) < 0 || cli_run_args_check(&a, spec->name) < 0 ||
+	    cli_need_operand(spec, &p) < 0)
+		goto done;
+	if (p.help) {
+		cli_help(spec);
+		rc = RB_EXIT_OK;
+		goto done;
+	}
+	if ((rb = cli_run_args_load(&a, p.operands[0])) != NULL)
+		rc = act(rb, &a, argc, argv);
+done:
+	rb_runbook_free(rb);
+	cli_parsed_free(&p);
+	cli_run_args_free(&a);
+	return rc;
+}

@@ -9,6 +9,7 @@
 
 #include <stddef.h>
 
+#include "cli/opt.h"
 #include "engine.h"
 #include "redact.h"
 #include "runbook.h"
@@ -57,6 +58,15 @@ int cli_run_args_check(const cli_run_args *a, const char *command);
 rb_runbook *cli_run_args_load(cli_run_args *a, const char *path);
 
 void cli_run_args_free(cli_run_args *a);
+
+/** What run or plan does with a loaded runbook; returns the exit code. */
+typedef int (*cli_run_action)(const rb_runbook *rb, cli_run_args *a, int argc, char **argv);
+
+/**
+ * The shape run and plan share: parse spec's options into a cli_run_args,
+ * check them, answer --help, load FILE, then act. Returns the exit code.
+ */
+int cli_run_command(const cli_spec *spec, int argc, char **argv, cli_run_action act);
 
 /**
  * plan, and run --dry-run: the whole runbook, or what a partial run or a
