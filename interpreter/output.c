@@ -19,15 +19,9 @@ void rb_out_set_redactor(const rb_redactor *r)
 
 void rb_out_write(int stream, const char *data, size_t len)
 {
-	size_t off = 0;
 	fflush(stdout);
 	fflush(stderr);
-	while (off < len) {
-		ssize_t w = write(stream, data + off, len - off);
-		if (w <= 0)
-			break;
-		off += (size_t)w;
-	}
+	(void)rb_write_all(stream, data, len, NULL); /* a closed terminal must not stop the run */
 }
 
 /* Formats, redacts, makes visible, writes. */

@@ -108,25 +108,6 @@ static void add_field(rb_event *e, const char *key, char *value)
 	e->nfields++;
 }
 
-/* Writes all of p; 0, or the errno of the failure (*done: the bytes that did go). */
-static int write_all(int fd, const char *p, size_t n, size_t *done)
-{
-	*done = 0;
-	while (n) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return errno;
-		if (w == 0)
-			return EIO;
-		p += w;
-		n -= (size_t)w;
-		*done += (size_t)w;
-	}
-	return 0;
-}
-
 static int sync_fd(int fd)
 {
 	while (fsync(fd) < 0) {
@@ -223,7 +204,7 @@ static void write_cut_marker(rb_record *rec, const rb_event *e, size_t lost, int
 	encode(&line, strerror(why));
 	rb_buf_putc(&line, '\n');
 	size_t done = 0;
-	if (line.len <= room && write_all(rec->fd, line.data, line.len, &done) == 0)
+	if (line.len <= room && rb_write_all(rec->fd, line.data, line.len, &done) == 0)
 		sync_fd(rec->fd);
 	rec->size += done;
 	free(text);
@@ -243,7 +224,7 @@ static void journal_append(rb_record *rec, const rb_event *e, const rb_buf *line
 		journal_failed(rec, r, "write");
 		return;
 	}
-	r = write_all(rec->fd, line->data, line->len, &done);
+	r = rb_write_all(rec->fd, line->data, line->len, &done);
 	rec->size += done;
 	if (r != 0) {
 		journal_failed(rec, r, "write");

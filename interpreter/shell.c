@@ -17,18 +17,6 @@
 
 #define READ_CHUNK (256 * 1024)
 
-static void write_all(int fd, const char *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return; /* a closed terminal must not stop the step */
-		}
-		p += w;
-		n -= (size_t)w;
-	}
 }
 
 static void keep(char **dst, size_t *len, size_t *total, size_t max, const char *p, size_t n)
@@ -188,7 +176,7 @@ int rb_shell_run(const rb_shell_opts *o, rb_shell_result *res, rb_error *err)
 				if (o->sink)
 					o->sink(o->sink_ctx, which + 1, buf, (size_t)n);
 				else
-					write_all(which + 1, buf, (size_t)n);
+					(void)rb_write_all(which + 1, buf, (size_t)n, NULL); /* a closed terminal must not stop the step */
 			} else if (n == 0 || (errno != EINTR && errno != EAGAIN)) {
 				rb_process_close_fd(proc, which + 1);
 			}

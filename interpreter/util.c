@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 static void oom(size_t n)
 {
@@ -252,6 +253,25 @@ void rb_format_duration(int64_t ms, char *buf, size_t size)
 	else
 		snprintf(buf, size, "%lldh%02lldm", (long long)(ms / 3600000),
 			 (long long)((ms / 60000) % 60));
+}
+
+int rb_write_all(int fd, const char *p, size_t n, size_t *done)
+{
+	size_t sent = 0;
+	int rc = 0;
+	while (sent < n) {
+		ssize_t w = write(fd, p + sent, n - sent);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			rc = w < 0 ? errno : EIO;
+			break;
+		}
+		sent += (size_t)w;
+	}
+	if (done)
+		*done = sent;
+	return rc;
 }
 
 char *rb_trim_dup(const char *s)

@@ -88,6 +88,13 @@ void rb_format_duration(int64_t ms, char *buf, size_t size);
 /** Monotonic clock in milliseconds. */
 int64_t rb_now_ms(void);
 
+/**
+ * Writes all n bytes of p to fd, going on after EINTR. Returns 0, or the errno
+ * of the failure (EIO for a write of nothing); *done (may be NULL) is the
+ * number of bytes that did go.
+ */
+int rb_write_all(int fd, const char *p, size_t n, size_t *done);
+
 /** A copy of s without leading and trailing whitespace. Caller frees. */
 char *rb_trim_dup(const char *s);
 
