@@ -17,8 +17,6 @@
 
 #define READ_CHUNK (256 * 1024)
 
-}
-
 static void keep(char **dst, size_t *len, size_t *total, size_t max, const char *p, size_t n)
 {
 	*total += n;
