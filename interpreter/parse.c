@@ -66,20 +66,6 @@ void rb_runbook_free(rb_runbook *rb)
 	free(rb);
 }
 
-const char *rb_step_kind_name(rb_step_kind kind)
-{
-	switch (kind) {
-	case RB_STEP_SHELL: return "shell";
-	case RB_STEP_SQL: return "sql";
-	case RB_STEP_LUA: return "lua";
-	case RB_STEP_GATE: return "gate";
-	case RB_STEP_ABORT: return "abort";
-	case RB_STEP_APPROVAL: return "approval";
-	case RB_STEP_DOC: break;
-	}
-	return "doc";
-}
-
 int rb_step_runnable(const rb_step *s)
 {
 	return s->kind != RB_STEP_DOC && !s->skip;
@@ -131,28 +117,6 @@ void rb_section_path(const rb_runbook *rb, int section, rb_buf *b)
 		if (i)
 			rb_buf_puts(b, " \xe2\x80\xba ");
 	}
-}
-
-rb_step_kind rb_kind_of(const char *lang, const char *qualifier)
-{
-	char l[16];
-	size_t n = strlen(lang);
-	if (n >= sizeof l)
-		return RB_STEP_DOC;
-	for (size_t i = 0; i <= n; i++)
-		l[i] = (char)tolower((unsigned char)lang[i]);
-	if (!strcmp(l, "bash") || !strcmp(l, "sh") || !strcmp(l, "shell"))
-		return RB_STEP_SHELL;
-	if (!strcmp(l, "sql") || !strcmp(l, "postgresql") || !strcmp(l, "pgsql") || !strcmp(l, "psql"))
-		return RB_STEP_SQL;
-	if (!strcmp(l, "lua")) {
-		if (!strcmp(qualifier, "gate"))
-			return RB_STEP_GATE;
-		if (!strcmp(qualifier, "abort"))
-			return RB_STEP_ABORT;
-		return RB_STEP_LUA;
-	}
-	return RB_STEP_DOC;
 }
 
 /* Decodes one UTF-8 code point (input already validated). */

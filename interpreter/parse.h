@@ -32,7 +32,10 @@ rb_runbook *rb_parse_file(const char *path, rb_diags *diags);
  */
 char *rb_slugify(const char *text);
 
-/** The step kind of a fence's language and qualifier ("lua", "gate"). */
+/**
+ * The step kind of a fence's language and qualifier ("lua", "gate"), from
+ * the registry of kinds (steps.c). Unknown languages are RB_STEP_DOC.
+ */
 rb_step_kind rb_kind_of(const char *lang, const char *qualifier);
 
 #endif

@@ -103,23 +103,30 @@ typedef struct {
 } rb_outcome;
 
 /**
- * One step kind's executor. run returns the step's status; when it is not
- * ok, *rc says why as an RB_EXIT_* code (1 a failure, 2 the block cannot be
- * run, 3 a guard said no, 5 the environment); cancelled steps leave *rc to
- * the loop. Adding a kind: a step_KIND.c with its ops and a line in
- * rb_step_ops_for (steps.c).
+ * One step kind: how a fence names it and how it runs. run returns the
+ * step's status; when it is not ok, *rc says why as an RB_EXIT_* code (1 a
+ * failure, 2 the block cannot be run, 3 a guard said no, 5 the environment);
+ * cancelled steps leave *rc to the loop. run is NULL for kinds the loop
+ * handles itself (abort conditions are armed, not run).
+ *
+ * Adding a kind: a value in rb_step_kind (runbook.h), a step_KIND.c with its
+ * ops, and a line in the registry (steps.c). The parser finds the kind by
+ * its languages and qualifier, plans and records name it by name, and the
+ * attribute table (attrs.c) says which attributes apply to it.
  */
 typedef struct {
 	rb_step_kind kind;
-	const char *name;
+	const char *name;                 /* in plans, records and JSON */
+	const char *const *languages;     /* fence languages (lower case), NULL-terminated; NULL: none */
+	const char *qualifier;            /* the word after the language ("gate"); NULL: none */
 	rb_status (*run)(rb_run *r, const rb_step *s, rb_step_result *res, int *rc);
 } rb_step_ops;
 
-/** The executor of kind, or NULL (documentation). */
+/** The ops of kind, or NULL (documentation). */
 const rb_step_ops *rb_step_ops_for(rb_step_kind kind);
 
 extern const rb_step_ops rb_step_shell_ops, rb_step_sql_ops, rb_step_lua_ops, rb_step_gate_ops,
-	rb_step_approval_ops;
+	rb_step_abort_ops, rb_step_approval_ops;
 
 /* --- run_output.c: what the run says -------------------------------------- */
 

@@ -72,4 +72,5 @@ int rb_run_confirmed(rb_run *r, const rb_step *s)
 	return ok;
 }
 
-const rb_step_ops rb_step_approval_ops = {RB_STEP_APPROVAL, "approval", run_approval};
+const rb_step_ops rb_step_approval_ops = {
+	.kind = RB_STEP_APPROVAL, .name = "approval", .languages = NULL, .run = run_approval};

@@ -67,5 +67,11 @@ static rb_status run_gate(rb_run *r, const rb_step *s, rb_step_result *res, int 
 	return st;
 }
 
-const rb_step_ops rb_step_lua_ops = {RB_STEP_LUA, "lua", run_lua};
-const rb_step_ops rb_step_gate_ops = {RB_STEP_GATE, "gate", run_gate};
+static const char *const lua_languages[] = {"lua", NULL};
+
+const rb_step_ops rb_step_lua_ops = {.kind = RB_STEP_LUA, .name = "lua", .languages = lua_languages, .run = run_lua};
+const rb_step_ops rb_step_gate_ops = {
+	.kind = RB_STEP_GATE, .name = "gate", .languages = lua_languages, .qualifier = "gate", .run = run_gate};
+/* Abort conditions are armed by the loop (luahost.c), never run as a step. */
+const rb_step_ops rb_step_abort_ops = {
+	.kind = RB_STEP_ABORT, .name = "abort", .languages = lua_languages, .qualifier = "abort", .run = NULL};

@@ -175,4 +175,7 @@ static rb_status shell_step(rb_run *r, const rb_step *s, rb_step_result *res, in
 	return st;
 }
 
-const rb_step_ops rb_step_shell_ops = {RB_STEP_SHELL, "shell", shell_step};
+static const char *const shell_languages[] = {"bash", "sh", "shell", NULL};
+
+const rb_step_ops rb_step_shell_ops = {
+	.kind = RB_STEP_SHELL, .name = "shell", .languages = shell_languages, .run = shell_step};

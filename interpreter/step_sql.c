@@ -147,4 +147,7 @@ static rb_status sql_step(rb_run *r, const rb_step *s, rb_step_result *res, int 
 	return st;
 }
 
-const rb_step_ops rb_step_sql_ops = {RB_STEP_SQL, "sql", sql_step};
+static const char *const sql_languages[] = {"sql", "postgresql", "pgsql", "psql", NULL};
+
+const rb_step_ops rb_step_sql_ops = {
+	.kind = RB_STEP_SQL, .name = "sql", .languages = sql_languages, .run = sql_step};
