@@ -12,27 +12,100 @@
 #include <string.h>
 #include <yaml.h>
 
+/* Setters: one per typed field of rb_step. */
+static void set_name(rb_step *s, const rb_attr *a, const rb_attr_value *v)
+{
+	(void)a;
+	free(s->id);
+	s->id = rb_xstrdup(v->text);
+	s->id_explicit = 1;
+}
+
+static void set_pos(rb_pos_str *dst, const rb_attr *a)
+{
+	dst->value = a->value; /* owned by the step's attribute */
+	dst->line = a->line;
+	dst->col = a->col;
+}
+
+static void set_timeout(rb_step *s, const rb_attr *a, const rb_attr_value *v) { (void)a; s->timeout_ms = v->n; }
+static void set_retry(rb_step *s, const rb_attr *a, const rb_attr_value *v) { (void)a; s->retry = (int)v->n; }
+static void set_retry_delay(rb_step *s, const rb_attr *a, const rb_attr_value *v) { (void)a; s->retry_delay_ms = v->n; }
+static void set_when(rb_step *s, const rb_attr *a, const rb_attr_value *v) { (void)v; set_pos(&s->when, a); }
+static void set_expect(rb_step *s, const rb_attr *a, const rb_attr_value *v) { (void)v; set_pos(&s->expect, a); }
+static void set_expect_error(rb_step *s, const rb_attr *a, const rb_attr_value *v) { (void)v; set_pos(&s->expect_error, a); }
+static void set_capture(rb_step *s, const rb_attr *a, const rb_attr_value *v) { (void)v; set_pos(&s->capture, a); }
+static void set_continue(rb_step *s, const rb_attr *a, const rb_attr_value *v) { (void)a; s->continue_on_error = v->flag; }
+static void set_skip(rb_step *s, const rb_attr *a, const rb_attr_value *v) { (void)a; s->skip = v->flag; }
+static void set_interactive(rb_step *s, const rb_attr *a, const rb_attr_value *v) { (void)a; s->interactive = v->flag; }
+static void set_during_handler(rb_step *s, const rb_attr *a, const rb_attr_value *v) { (void)a; s->during_handler = v->flag; }
+static void set_every(rb_step *s, const rb_attr *a, const rb_attr_value *v) { (void)a; s->every_ms = v->n; }
+static void set_lock_timeout(rb_step *s, const rb_attr *a, const rb_attr_value *v) { (void)a; s->lock_timeout_ms = v->n; }
+
+static void set_confirm(rb_step *s, const rb_attr *a, const rb_attr_value *v)
+{
+	(void)a;
+	int b = rb_parse_flag(v->text);
+	s->confirm = b != 0;
+	free(s->confirm_phrase);
+	s->confirm_phrase = b < 0 ? rb_xstrdup(v->text) : NULL;
+}
+
+static void set_db(rb_step *s, const rb_attr *a, const rb_attr_value *v)
+{
+	(void)a;
+	free(s->db);
+	s->db = rb_xstrdup(v->text);
+}
+
+static void set_transaction(rb_step *s, const rb_attr *a, const rb_attr_value *v)
+{
+	(void)a;
+	s->transaction = !strcmp(v->text, "none") ? RB_TXN_NONE : RB_TXN_SINGLE;
+}
+
+static void set_cwd(rb_step *s, const rb_attr *a, const rb_attr_value *v)
+{
+	(void)a;
+	free(s->cwd);
+	s->cwd = rb_xstrdup(v->text);
+}
+
+#define SQL RB_ATTR_KIND(RB_STEP_SQL)
+#define SHELL RB_ATTR_KIND(RB_STEP_SHELL)
+#define ABORT RB_ATTR_KIND(RB_STEP_ABORT)
+
 const rb_attr_spec rb_attr_specs[] = {
-	{"name", RB_ATTR_ID, "step id, unique in the runbook"},
-	{"timeout", RB_ATTR_DURATION, "kill (shell) or cancel (sql) the step when exceeded"},
-	{"retry", RB_ATTR_COUNT, "run again up to N times on failure"},
-	{"retry_delay", RB_ATTR_DURATION, "wait between retries"},
-	{"when", RB_ATTR_LUA, "run only when this Lua expression is true"},
-	{"expect", RB_ATTR_LUA, "a Lua expression that must hold after the step"},
-	{"expect_error", RB_ATTR_TEXT, "the step must fail: SQLSTATE, class or text"},
-	{"capture", RB_ATTR_ID, "store trimmed stdout (shell) or the first value (sql) in a variable"},
-	{"confirm", RB_ATTR_FLAG_OR_TEXT, "ask before running; with a phrase, it must be typed"},
-	{"continue_on_error", RB_ATTR_FLAG, "record a failure and go on"},
-	{"skip", RB_ATTR_FLAG, "documentation only: planned, never run"},
-	{"db", RB_ATTR_ID, "sql: run on a named connection"},
-	{"transaction", RB_ATTR_TXN, "sql: single (default) or none"},
-	{"lock_timeout", RB_ATTR_DURATION, "sql: give up waiting for a lock after this long (default 5s; 0: wait)"},
-	{"cwd", RB_ATTR_TEXT, "working directory, relative to the runbook"},
-	{"interactive", RB_ATTR_FLAG, "inherit the terminal instead of capturing output"},
-	{"every", RB_ATTR_DURATION, "abort conditions: how often to check while a step runs"},
-	{"during_handler", RB_ATTR_FLAG, "abort conditions: stay armed while the on_failure section runs"},
-	{NULL, RB_ATTR_TEXT, NULL}
+	{"name", RB_ATTR_ID, "step id, unique in the runbook", 0, NULL, set_name},
+	{"timeout", RB_ATTR_DURATION, "kill (shell) or cancel (sql) the step when exceeded", 0, NULL, set_timeout},
+	{"retry", RB_ATTR_COUNT, "run again up to N times on failure", 0, NULL, set_retry},
+	{"retry_delay", RB_ATTR_DURATION, "wait between retries", 0, NULL, set_retry_delay},
+	{"when", RB_ATTR_LUA, "run only when this Lua expression is true", 0, NULL, set_when},
+	{"expect", RB_ATTR_LUA, "a Lua expression that must hold after the step", 0, NULL, set_expect},
+	{"expect_error", RB_ATTR_TEXT, "the step must fail: SQLSTATE, class or text", SHELL | SQL, "bash and sql",
+	 set_expect_error},
+	{"capture", RB_ATTR_ID, "store trimmed stdout (shell) or the first value (sql) in a variable", SHELL | SQL,
+	 "bash and sql", set_capture},
+	{"confirm", RB_ATTR_FLAG_OR_TEXT, "ask before running; with a phrase, it must be typed", 0, NULL, set_confirm},
+	{"continue_on_error", RB_ATTR_FLAG, "record a failure and go on", 0, NULL, set_continue},
+	{"skip", RB_ATTR_FLAG, "documentation only: planned, never run", 0, NULL, set_skip},
+	{"db", RB_ATTR_ID, "sql: run on a named connection", SQL, "sql", set_db},
+	{"transaction", RB_ATTR_TXN, "sql: single (default) or none", SQL, "sql", set_transaction},
+	{"lock_timeout", RB_ATTR_DURATION, "sql: give up waiting for a lock after this long (default 5s; 0: wait)", SQL,
+	 "sql", set_lock_timeout},
+	{"cwd", RB_ATTR_TEXT, "working directory, relative to the runbook", SHELL, "shell", set_cwd},
+	{"interactive", RB_ATTR_FLAG, "inherit the terminal instead of capturing output", SHELL, "shell",
+	 set_interactive},
+	{"every", RB_ATTR_DURATION, "abort conditions: how often to check while a step runs", ABORT, "lua abort",
+	 set_every},
+	{"during_handler", RB_ATTR_FLAG, "abort conditions: stay armed while the on_failure section runs", ABORT,
+	 "lua abort", set_during_handler},
+	{NULL, RB_ATTR_TEXT, NULL, 0, NULL, NULL}
 };
+
+#undef SQL
+#undef SHELL
+#undef ABORT
 
 const char *const rb_runme_attrs[] = {
 	"background", "closeTerminalOnSuccess", "mimeType", "promptEnv", "terminalRows",
@@ -353,4 +426,93 @@ void rb_info_free(rb_info *info)
 	free(info->lang);
 	free(info->qualifier);
 	memset(info, 0, sizeof *info);
+}
+
+static int valid_id(const char *s, int var)
+{
+	if (!*s)
+		return 0;
+	if (var && !(isalpha((unsigned char)*s) || *s == '_'))
+		return 0;
+	for (; *s; s++)
+		if (!(isalnum((unsigned char)*s) || *s == '_' || (!var && (*s == '-' || *s == '.'))))
+			return 0;
+	return 1;
+}
+
+/* Reads a's value by its type into *v; -1 with err when it is not one. */
+static int read_value(const rb_attr_spec *spec, const rb_attr *a, const char *file, rb_attr_value *v,
+		      rb_error *err)
+{
+	const char *t = a->value;
+	int rc = 0;
+	v->text = t;
+	switch (spec->type) {
+	case RB_ATTR_DURATION:
+		if (rb_parse_duration(t, &v->n) < 0 || v->n <= 0)
+			rc = rb_error_set(err, RB_EXIT_USAGE, file, a->line, a->col,
+					  "attribute '%s': '%s' is not a duration (like 30s, 5m, 250ms)", a->key, t);
+		break;
+	case RB_ATTR_COUNT: {
+		char *end = NULL;
+		long n = strtol(t, &end, 10);
+		if (!*t || *end || n < 0 || n > 1000)
+			rc = rb_error_set(err, RB_EXIT_USAGE, file, a->line, a->col,
+					  "attribute '%s': '%s' is not a count from 0 to 1000", a->key, t);
+		v->n = n;
+		break;
+	}
+	case RB_ATTR_FLAG:
+		v->flag = rb_parse_flag(t);
+		if (v->flag < 0)
+			rc = rb_error_set(err, RB_EXIT_USAGE, file, a->line, a->col,
+					  "attribute '%s': '%s' is not true or false", a->key, t);
+		break;
+	case RB_ATTR_ID: {
+		int var = !strcmp(a->key, "capture");
+		if (!valid_id(t, var))
+			rc = rb_error_set(err, RB_EXIT_USAGE, file, a->line, a->col,
+					  "attribute '%s': '%s' is not a valid %s", a->key, t,
+					  var ? "variable name ([A-Za-z_][A-Za-z0-9_]*)"
+					      : "id (letters, digits, '_', '-', '.')");
+		break;
+	}
+	case RB_ATTR_TXN:
+		if (strcmp(t, "single") && strcmp(t, "none"))
+			rc = rb_error_set(err, RB_EXIT_USAGE, file, a->line, a->col,
+					  "attribute 'transaction' must be single or none, not '%s'", t);
+		break;
+	case RB_ATTR_LUA:
+	case RB_ATTR_TEXT:
+	case RB_ATTR_FLAG_OR_TEXT:
+		if (!*t)
+			rc = rb_error_set(err, RB_EXIT_USAGE, file, a->line, a->col, "attribute '%s' is empty", a->key);
+		break;
+	}
+	return rc;
+}
+
+int rb_attr_apply(rb_step *s, const rb_attr *a, const char *file, rb_error *err)
+{
+	const rb_attr_spec *spec = rb_attr_lookup(a->key);
+	rb_attr_value v = {NULL, 0, 0};
+	int rc = 0;
+	if (!spec) {
+		const char *hint = rb_attr_suggest(a->key);
+		if (rb_attr_is_runme(a->key))
+			rc = 1;
+		else
+			rc = rb_error_set(err, RB_EXIT_USAGE, file, a->line, a->col, "unknown attribute '%s'%s%s%s",
+					  a->key, hint ? " (did you mean '" : "", hint ? hint : "",
+					  hint ? "'?)" : "");
+	} else if (read_value(spec, a, file, &v, err) == 0) {
+		if (spec->kinds && !(spec->kinds & RB_ATTR_KIND(s->kind)))
+			rc = rb_error_set(err, RB_EXIT_USAGE, file, a->line, a->col,
+					  "attribute '%s' applies only to %s steps", a->key, spec->only);
+		else
+			spec->set(s, a, &v);
+	} else {
+		rc = -1;
+	}
+	return rc;
 }

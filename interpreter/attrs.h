@@ -26,10 +26,24 @@ typedef enum {
 	RB_ATTR_TXN        /* single | none */
 } rb_attr_type;
 
+/** An attribute's value once read (rb_attr_apply): a duration or count in n, a flag in flag. */
+typedef struct {
+	const char *text;   /* as written */
+	int64_t n;          /* RB_ATTR_DURATION (ms), RB_ATTR_COUNT */
+	int flag;           /* RB_ATTR_FLAG */
+} rb_attr_value;
+
+/** The kinds an attribute applies to: a mask of RB_ATTR_KIND(kind); 0 is every kind. */
+#define RB_ATTR_KIND(k) (1u << (unsigned)(k))
+
 typedef struct {
 	const char *name;
 	rb_attr_type type;
 	const char *help;   /* one line, for --help and check */
+	unsigned kinds;     /* RB_ATTR_KIND mask of the step kinds it applies to; 0: all */
+	const char *only;   /* those kinds in words, for "applies only to ... steps" */
+	/** Stores the read value in the step's typed fields (a->line/col are where it was written). */
+	void (*set)(rb_step *s, const rb_attr *a, const rb_attr_value *v);
 } rb_attr_spec;
 
 /** The known attributes, terminated by a {NULL} entry. */
@@ -67,6 +81,16 @@ int rb_info_parse(const char *info, const char *file, int line, int col, rb_info
 
 /** Releases what rb_info_parse stored. */
 void rb_info_free(rb_info *info);
+
+/**
+ * Reads one attribute of step s (written in file) and stores it in the
+ * step's typed fields: looks it up, reads its value by type, checks that it
+ * applies to the step's kind, and calls its setter. Returns 1 for one of
+ * Runme's attributes (kept, meaningless here), 0 when applied, or -1 with err
+ * (code RB_EXIT_USAGE, at the attribute) for an unknown attribute (with the
+ * nearest known name), a bad value or one that does not apply to the kind.
+ */
+int rb_attr_apply(rb_step *s, const rb_attr *a, const char *file, rb_error *err);
 
 /** Reads a flag value ("true", "yes", "1", "false", "no", "0"). Returns 0/1, or -1. */
 int rb_parse_flag(const char *value);
