@@ -9,6 +9,7 @@
  */
 #define _GNU_SOURCE
 #include "audit.h"
+#include "output.h"
 #include "gitstore.h"
 #include "parse.h"
 #include "visible.h"
@@ -282,7 +283,7 @@ static void note_survivors(rb_record *rec, const char *id)
 					  what);
 		snprintf(pid, sizeof pid, "%ld", s->id);
 		rb_record_event(rec, "note", "text", text, "survivor", kinds[s->kind], "pid", pid, "step", s->step, NULL);
-		fprintf(stderr, "runbook: run %s: %s\n", id, text);
+		rb_out_err("runbook: run %s: %s\n", id, text);
 		free(text);
 		free(what);
 	}
@@ -320,8 +321,7 @@ static int recover_one(rb_gitstore *g, const char *path)
 		int there = rb_gitstore_exists(g, ref, record);
 		free(record);
 		if (there) {
-			fprintf(stderr, "runbook: the run %s is already on %s; removed its leftover journal %s\n", id, ref,
-				path);
+			rb_out_err("runbook: the run %s is already on %s; removed its leftover journal %s\n", id, ref, path);
 			unlink(path);
 			goto done;
 		}
@@ -331,11 +331,11 @@ static int recover_one(rb_gitstore *g, const char *path)
 	if (id)
 		note_survivors(&rec, id);
 	if (commit_record(g, &rec, oid, &err) < 0) {
-		fprintf(stderr, "runbook: cannot commit the interrupted run in %s: %s\n", path, err.message);
+		rb_out_err("runbook: cannot commit the interrupted run in %s: %s\n", path, err.message);
 		goto done;
 	}
-	fprintf(stderr, "runbook: committed the interrupted run %s to %s (%.7s)%s\n", id, ref, oid,
-		cut || rec.torn ? "; its journal was cut short" : "");
+	rb_out_err("runbook: committed the interrupted run %s to %s (%.7s)%s\n", id, ref, oid,
+		   cut || rec.torn ? "; its journal was cut short" : "");
 	unlink(path);
 	committed = 1;
 done:
@@ -527,24 +527,22 @@ int rb_audit_finish(rb_audit *a, int exit_code, rb_error *err)
 	struct timespec c0, c1;
 	clock_gettime(CLOCK_MONOTONIC, &c0);
 	if (commit_record(a->git, &a->rec, oid, err) < 0) {
-		fprintf(stderr, "runbook: THE AUDIT RECORD COULD NOT BE COMMITTED: %s\n"
-				"runbook: the journal %s is kept%s; the next run on this repository commits it\n",
-			err->message, a->journal, rb_record_failed(&a->rec) ? " (cut short: see above)" : "");
+		rb_out_err("runbook: THE AUDIT RECORD COULD NOT BE COMMITTED: %s\n"
+			   "runbook: the journal %s is kept%s; the next run on this repository commits it\n",
+			   err->message, a->journal, rb_record_failed(&a->rec) ? " (cut short: see above)" : "");
 		return -1;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &c1);
 	const char *pause = getenv("RUNBOOK_TEST_PAUSE_AFTER_COMMIT");
 	if (pause && !strcmp(pause, "1")) {
 		/* Test-only (audit.h): the moment between the commit and the journal's removal. */
-		fprintf(stderr, "runbook: paused after commit\n");
-		fflush(stderr);
+		rb_out_err("runbook: paused after commit\n");
 		sleep(30);
 	}
 	unlink(a->journal);
-	printf("Audit: %s %.7s in %s (%s/record.md), committed in %.1f ms\n", a->ref, oid,
+	rb_out("Audit: %s %.7s in %s (%s/record.md), committed in %.1f ms\n", a->ref, oid,
 	       rb_gitstore_gitdir(a->git), a->path,
 	       (double)(c1.tv_sec - c0.tv_sec) * 1e3 + (double)(c1.tv_nsec - c0.tv_nsec) / 1e6);
-	fflush(stdout);
 	return 0;
 }
 

@@ -67,6 +67,7 @@ int main(int argc, char **argv)
 {
 	int rc = RB_EXIT_USAGE;
 	const command *c = commands;
+	rb_oom_report = rb_out_oom;
 	if (argc < 2) {
 		usage_all(2);
 	} else if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {

@@ -64,3 +64,11 @@ void rb_out_error(const char *prefix, const rb_error *err)
 	rb_out_err("%s%s\n", prefix ? prefix : "", m);
 	free(m);
 }
+
+void rb_out_oom(size_t n)
+{
+	char m[96];
+	int k = snprintf(m, sizeof m, "runbook: out of memory (allocating %zu bytes)\n", n);
+	if (k > 0)
+		(void)rb_write_all(2, m, (size_t)k < sizeof m ? (size_t)k : sizeof m - 1, NULL);
+}

@@ -34,4 +34,7 @@ void rb_out_error(const char *prefix, const rb_error *err);
 /** Bytes as they are (already redacted: step output, rendered plans) to stream 1 or 2. */
 void rb_out_write(int stream, const char *data, size_t len);
 
+/** "runbook: out of memory (allocating N bytes)" on stderr, allocating nothing (util.h's rb_oom_report). */
+void rb_out_oom(size_t n);
+
 #endif

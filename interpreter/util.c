@@ -11,9 +11,12 @@
 #include <time.h>
 #include <unistd.h>
 
+void (*rb_oom_report)(size_t n) = NULL;
+
 static void oom(size_t n)
 {
-	fprintf(stderr, "runbook: out of memory (allocating %zu bytes)\n", n);
+	if (rb_oom_report)
+		rb_oom_report(n);
 	abort();
 }
 

@@ -24,7 +24,12 @@ enum {
 	RB_EXIT_INTERRUPTED = 130
 };
 
-/** Allocation that aborts the process with a message on out-of-memory. */
+/**
+ * Allocation that aborts the process on out-of-memory, after calling
+ * rb_oom_report (when set: the program sets it to the output module's
+ * rb_out_oom, so that the message is written where everything else is).
+ */
+extern void (*rb_oom_report)(size_t n);
 void *rb_xmalloc(size_t n);
 void *rb_xcalloc(size_t count, size_t n);
 void *rb_xrealloc(void *p, size_t n);
