@@ -14,9 +14,9 @@ int rb_preflight_options(const rb_runbook *rb, const rb_run_opts *opts, rb_error
 {
 	int rc = -1;
 	for (size_t i = 0; i < opts->nsets; i++) {
-		const char *eq = strchr(opts->sets[i], '=');
-		char *name = eq ? rb_xstrndup(opts->sets[i], (size_t)(eq - opts->sets[i])) : NULL;
-		int valid = name && rb_var_name_valid(name);
+		char *name = NULL;
+		const char *value;
+		int valid = rb_var_assignment(opts->sets[i], &name, &value) == 0;
 		free(name);
 		if (!valid) {
 			rb_error_set(err, RB_EXIT_USAGE, NULL, 0, 0,

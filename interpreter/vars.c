@@ -99,6 +99,21 @@ int rb_var_name_valid(const char *name)
 	return 1;
 }
 
+int rb_var_assignment(const char *kv, char **name, const char **value)
+{
+	const char *eq = strchr(kv, '=');
+	char *n = eq ? rb_xstrndup(kv, (size_t)(eq - kv)) : NULL;
+	int rc = -1;
+	if (n && rb_var_name_valid(n)) {
+		*name = n;
+		*value = eq + 1;
+		n = NULL;
+		rc = 0;
+	}
+	free(n);
+	return rc;
+}
+
 char *rb_vars_expand(const rb_vars *v, const char *text, char **missing)
 {
 	rb_buf b = RB_BUF_INIT;

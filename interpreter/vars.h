@@ -51,6 +51,13 @@ void rb_vars_envp_free(char **envp);
 /** 1 when name is a valid variable name ([A-Za-z_][A-Za-z0-9_]*). */
 int rb_var_name_valid(const char *name);
 /**
+ * Splits "NAME=VALUE" (--set, --secrets-file lines, environment entries,
+ * restored captures): *name gets a copy of NAME (caller frees), *value points
+ * into kv after the '='. Returns 0, or -1 (nothing stored) when there is no
+ * '=' or NAME is not a valid variable name.
+ */
+int rb_var_assignment(const char *kv, char **name, const char **value);
+/**
  * Expands ${NAME} and $NAME in text from v. An undefined variable is an
  * error: returns NULL and stores its name in *missing (caller frees).
  * Otherwise the caller frees the result.

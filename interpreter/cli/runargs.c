@@ -72,16 +72,15 @@ int cli_opt_secrets_file(void *args, const char *command, char *value)
 		char *t = line + strspn(line, " \t");
 		if (!*t || *t == '#')
 			continue;
-		char *eq = strchr(t, '=');
-		char *name = eq ? rb_xstrndup(t, (size_t)(eq - t)) : NULL;
-		int ok = name && rb_var_name_valid(name);
-		free(name);
-		if (!ok) {
+		char *name = NULL;
+		const char *secret;
+		if (rb_var_assignment(t, &name, &secret) < 0) {
 			rb_out_err("%s:%d: expected NAME=VALUE\n", value, lineno);
 			goto done;
 		}
+		free(name);
 		add_set(a, rb_xstrdup(t));
-		rb_redactor_add(&a->file_secrets, eq + 1);
+		rb_redactor_add(&a->file_secrets, secret);
 	}
 	rc = 0;
 done:
