@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #define DEFAULT_CONNECT_TIMEOUT_MS 10000
@@ -190,10 +191,7 @@ int rb_dbset_get(rb_dbset *set, const char *name, const rb_vars *vars, PGconn **
 		dsn = rb_xstrdup(url ? url : "");
 	}
 	/* A password that came from a variable is hidden before anything can show it. */
-	char *pw = rb_dsn_password(dsn);
-	if (pw && set->redactor)
-		rb_redactor_add(set->redactor, pw);
-	free(pw);
+	rb_dsn_add_secrets(set->redactor, dsn);
 	int code = RB_EXIT_ENV;
 	char *msg = NULL;
 	db->conn = connect_async(set, dsn, &msg, &code);
@@ -421,99 +419,430 @@ void rb_dbset_free(rb_dbset *set)
 	free(set);
 }
 
-/* The span [*start, *end) of the password in dsn, or 0 when there is none. */
-static int password_span(const char *dsn, size_t *start, size_t *end)
+/*
+ * Connection strings' passwords.
+ *
+ * What the passwords are (password= and sslpassword=) is libpq's to say:
+ * PQconninfoParse reads the string as a connection will. Where they are
+ * written is found by scanning the text the way libpq does, erring on the
+ * side of hiding more: a URL's userinfo after its first ':' (up to the
+ * last '@' before the next '/' or '?', where libpq stops at the first '@'),
+ * every password or sslpassword query parameter (its name percent-decoded,
+ * any case) up to the next '&', every password/sslpassword keyword's value
+ * up to the next unescaped blank (or its closing quote; an unterminated
+ * quote runs to the end). The redacted copy is then read by libpq again:
+ * when it does not give "***" for every password the original gives, every
+ * occurrence of the password, written in any way libpq would read it (its
+ * bytes as is, percent-encoded or backslash-escaped), is hidden as well.
+ * A string libpq refuses is redacted from its text alone.
+ */
+
+enum { SECRET_NONE, SECRET_PASSWORD, SECRET_SSLPASSWORD, NSECRET };
+static const char *const secret_keywords[NSECRET] = {NULL, "password", "sslpassword"};
+
+/* A password value as written: dsn[start, end), and what libpq reads there. */
+typedef struct {
+	size_t start, end;
+	int key;      /* SECRET_PASSWORD or SECRET_SSLPASSWORD */
+	char *value;  /* decoded: percent-decoding (URL), quotes and escapes (key=value) */
+} dsn_span;
+
+typedef struct {
+	dsn_span *v;
+	size_t n;
+} dsn_spans;
+
+static void spans_add(dsn_spans *s, size_t start, size_t end, int key, char *value)
 {
-	const char *scheme = strstr(dsn, "://");
-	if (scheme && (!strncmp(dsn, "postgres://", 11) || !strncmp(dsn, "postgresql://", 13))) {
-		const char *auth = scheme + 3;
-		const char *stop = auth + strcspn(auth, "/?");
-		const char *at = NULL;
-		for (const char *p = auth; p < stop; p++)
-			if (*p == '@')
-				at = p;
-		if (at) {
-			const char *colon = memchr(auth, ':', (size_t)(at - auth));
-			if (colon) {
-				*start = (size_t)(colon + 1 - dsn);
-				*end = (size_t)(at - dsn);
-				return 1;
-			}
-		}
-		const char *q = strchr(stop, '?');
-		while (q) {
-			q++;
-			if (!strncmp(q, "password=", 9)) {
-				*start = (size_t)(q + 9 - dsn);
-				*end = *start + strcspn(q + 9, "&");
-				return 1;
-			}
-			q = strchr(q, '&');
-		}
-		return 0;
-	}
-	/* key=value form: password = 'quoted \' value' or bare */
-	const char *p = dsn;
-	while ((p = strstr(p, "password")) != NULL) {
-		if (p != dsn && !isspace((unsigned char)p[-1])) {
-			p += 8;
-			continue;
-		}
-		const char *v = p + 8;
-		while (isspace((unsigned char)*v))
-			v++;
-		if (*v != '=') {
-			p += 8;
-			continue;
-		}
-		v++;
-		while (isspace((unsigned char)*v))
-			v++;
-		const char *e = v;
-		if (*v == '\'') {
-			e = v + 1;
-			while (*e && *e != '\'') {
-				if (*e == '\\' && e[1])
-					e++;
-				e++;
-			}
-			if (*e)
-				e++;
+	s->v = rb_xrealloc(s->v, (s->n + 1) * sizeof *s->v);
+	s->v[s->n++] = (dsn_span){start, end, key, value};
+}
+
+static void spans_free(dsn_spans *s)
+{
+	for (size_t i = 0; i < s->n; i++)
+		free(s->v[i].value);
+	free(s->v);
+}
+
+/* The last span of key, or NULL. */
+static const dsn_span *spans_last(const dsn_spans *s, int key)
+{
+	for (size_t i = s->n; i > 0; i--)
+		if (s->v[i - 1].key == key)
+			return &s->v[i - 1];
+	return NULL;
+}
+
+/* SECRET_PASSWORD or SECRET_SSLPASSWORD when key[0, n) names one (any case), else SECRET_NONE. */
+static int secret_key(const char *key, size_t n)
+{
+	for (int k = SECRET_PASSWORD; k < NSECRET; k++)
+		if (strlen(secret_keywords[k]) == n && !strncasecmp(key, secret_keywords[k], n))
+			return k;
+	return SECRET_NONE;
+}
+
+static int hexval(int c)
+{
+	return c >= '0' && c <= '9' ? c - '0'
+	       : c >= 'a' && c <= 'f' ? c - 'a' + 10
+	       : c >= 'A' && c <= 'F' ? c - 'A' + 10
+				      : -1;
+}
+
+/* s[0, n) percent-decoded; a '%' not followed by two hex digits is kept. */
+static char *pct_decode(const char *s, size_t n)
+{
+	rb_buf b = RB_BUF_INIT;
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] == '%' && i + 2 < n && hexval(s[i + 1]) >= 0 && hexval(s[i + 2]) >= 0) {
+			rb_buf_putc(&b, (char)(hexval(s[i + 1]) * 16 + hexval(s[i + 2])));
+			i += 2;
 		} else {
-			while (*e && !isspace((unsigned char)*e))
-				e++;
+			rb_buf_putc(&b, s[i]);
 		}
-		*start = (size_t)(v - dsn);
-		*end = (size_t)(e - dsn);
-		return 1;
 	}
+	return rb_buf_detach(&b);
+}
+
+/* The length of libpq's URI prefix dsn starts with (case-sensitive, as for libpq), or 0. */
+static size_t url_prefix(const char *dsn)
+{
+	if (!strncmp(dsn, "postgresql://", 13))
+		return 13;
+	if (!strncmp(dsn, "postgres://", 11))
+		return 11;
 	return 0;
+}
+
+/*
+ * A URL's userinfo. libpq ends it at the first '@' before the first '/'
+ * (first), and reads the password from after the first ':' before it. The
+ * redaction runs it to the last '@' (last) before the next '/' or '?', so
+ * that a raw '@' in the password does not show the rest of it. colon: the
+ * first ':' before last, or NULL.
+ */
+typedef struct {
+	const char *first, *last, *colon;
+} url_userinfo;
+
+/* 1 and *u when the URL whose authority starts at authority has a userinfo, else 0. */
+static int find_userinfo(const char *authority, url_userinfo *u)
+{
+	size_t n = strcspn(authority, "@/");
+	if (authority[n] != '@')
+		return 0;
+	u->first = u->last = authority + n;
+	for (const char *p = u->first; *p && *p != '/' && *p != '?'; p++)
+		if (*p == '@')
+			u->last = p;
+	u->colon = memchr(authority, ':', (size_t)(u->last - authority));
+	return 1;
+}
+
+static void url_spans(const char *dsn, const char *authority, dsn_spans *out)
+{
+	url_userinfo u;
+	const char *query = authority;
+	if (find_userinfo(authority, &u)) {
+		if (u.colon)
+			spans_add(out, (size_t)(u.colon + 1 - dsn), (size_t)(u.last - dsn), SECRET_PASSWORD,
+				  pct_decode(u.colon + 1, (size_t)(u.last - u.colon - 1)));
+		query = u.last + 1;
+	}
+	const char *q = strchr(query, '?');
+	while (q) {
+		const char *param = q + 1;
+		size_t len = strcspn(param, "&");
+		const char *eq = memchr(param, '=', len);
+		if (eq) {
+			char *name = pct_decode(param, (size_t)(eq - param));
+			int k = secret_key(name, strlen(name));
+			free(name);
+			if (k)
+				spans_add(out, (size_t)(eq + 1 - dsn), (size_t)(param + len - dsn), k,
+					  pct_decode(eq + 1, (size_t)(param + len - eq - 1)));
+		}
+		q = param[len] ? param + len : NULL;
+	}
+}
+
+static void kv_spans(const char *dsn, dsn_spans *out)
+{
+	const char *p = dsn;
+	while (*p) {
+		if (isspace((unsigned char)*p)) {
+			p++;
+			continue;
+		}
+		const char *key = p;
+		while (*p && *p != '=' && !isspace((unsigned char)*p))
+			p++;
+		size_t keylen = (size_t)(p - key);
+		while (isspace((unsigned char)*p))
+			p++;
+		if (*p != '=')
+			continue; /* libpq refuses the string; read on from the next word */
+		p++;
+		while (isspace((unsigned char)*p))
+			p++;
+		const char *v = p;
+		rb_buf val = RB_BUF_INIT;
+		if (*p == '\'') {
+			p++;
+			while (*p && *p != '\'') {
+				if (*p == '\\' && !*++p)
+					break;
+				rb_buf_putc(&val, *p++);
+			}
+			if (*p)
+				p++; /* the closing quote; an unterminated value runs to the end */
+		} else {
+			while (*p && !isspace((unsigned char)*p)) {
+				if (*p == '\\' && !*++p)
+					break;
+				rb_buf_putc(&val, *p++);
+			}
+		}
+		int k = secret_key(key, keylen);
+		if (k)
+			spans_add(out, (size_t)(v - dsn), (size_t)(p - dsn), k, rb_buf_detach(&val));
+		else
+			rb_buf_free(&val);
+	}
+}
+
+/* Where dsn writes a password, in order. A string that is neither a URL
+ * nor key=value is a database name to libpq: it holds no password. */
+static void find_spans(const char *dsn, dsn_spans *out)
+{
+	size_t prefix = url_prefix(dsn);
+	if (prefix)
+		url_spans(dsn, dsn + prefix, out);
+	else if (strchr(dsn, '='))
+		kv_spans(dsn, out);
+}
+
+/* dsn with every span replaced by "***"; for_libpq: with a blank after
+ * each key=value one that a keyword follows at once ('x'host=h), so that
+ * libpq reads the copy as it read dsn. */
+static char *hide_spans(const char *dsn, const dsn_spans *spans, int for_libpq)
+{
+	rb_buf b = RB_BUF_INIT;
+	size_t done = 0;
+	for (size_t i = 0; i < spans->n; i++) {
+		const dsn_span *s = &spans->v[i];
+		if (s->start < done) { /* in order; one that overlaps the last extends it */
+			done = s->end > done ? s->end : done;
+			continue;
+		}
+		rb_buf_add(&b, dsn + done, s->start - done);
+		rb_buf_puts(&b, "***");
+		done = s->end;
+		if (for_libpq && !url_prefix(dsn) && dsn[done] && !isspace((unsigned char)dsn[done]))
+			rb_buf_putc(&b, ' ');
+	}
+	rb_buf_puts(&b, dsn + done);
+	return rb_buf_detach(&b);
+}
+
+/* The passwords libpq reads from dsn, in secret[SECRET_PASSWORD] and
+ * secret[SECRET_SSLPASSWORD] (malloc'd; NULL when not given). Returns 0,
+ * or -1 when libpq does not accept dsn (then nothing is set). */
+static int libpq_secrets(const char *dsn, char *secret[NSECRET])
+{
+	char *errmsg = NULL;
+	PQconninfoOption *opts = PQconninfoParse(dsn, &errmsg);
+	int rc = opts ? 0 : -1;
+	for (int k = 0; k < NSECRET; k++)
+		secret[k] = NULL;
+	for (PQconninfoOption *o = opts; o && o->keyword; o++)
+		for (int k = SECRET_PASSWORD; k < NSECRET; k++)
+			if (o->val && !strcmp(o->keyword, secret_keywords[k]))
+				secret[k] = rb_xstrdup(o->val);
+	PQconninfoFree(opts);
+	PQfreemem(errmsg);
+	return rc;
+}
+
+static void secrets_free(char *secret[NSECRET])
+{
+	for (int k = 0; k < NSECRET; k++)
+		free(secret[k]);
+}
+
+/* 1 when libpq reads "***" from dsn with its spans hidden for every
+ * password it reads from dsn (secret). */
+static int hides_what_libpq_reads(const char *dsn, const dsn_spans *spans, char *const secret[NSECRET])
+{
+	int need = 0;
+	for (int k = SECRET_PASSWORD; k < NSECRET; k++)
+		need |= secret[k] && *secret[k];
+	if (!need)
+		return 1;
+	char *now[NSECRET];
+	char *redacted = hide_spans(dsn, spans, 1);
+	int parsed = libpq_secrets(redacted, now);
+	free(redacted);
+	if (parsed < 0)
+		return 0;
+	int ok = 1;
+	for (int k = SECRET_PASSWORD; k < NSECRET; k++)
+		if (secret[k] && *secret[k] && (!now[k] || strcmp(now[k], "***")))
+			ok = 0;
+	secrets_free(now);
+	return ok;
+}
+
+/* The length of the text at t that libpq would read as value (each byte
+ * as is, percent-encoded or backslash-escaped), or 0. */
+static size_t written_as(const char *t, const char *value)
+{
+	size_t j = 0;
+	for (const char *v = value; *v; v++) {
+		if (t[j] == '%' && hexval(t[j + 1]) >= 0 && hexval(t[j + 2]) >= 0 &&
+		    hexval(t[j + 1]) * 16 + hexval(t[j + 2]) == (unsigned char)*v)
+			j += 3;
+		else if (t[j] == '\\' && t[j + 1] == *v)
+			j += 2;
+		else if (t[j] == *v)
+			j++;
+		else
+			return 0;
+	}
+	return j;
+}
+
+/* text with every occurrence of value, however written, replaced by "***". Frees text. */
+static char *hide_everywhere(char *text, const char *value)
+{
+	rb_buf b = RB_BUF_INIT;
+	for (const char *p = text; *p;) {
+		size_t n = written_as(p, value);
+		if (n) {
+			rb_buf_puts(&b, "***");
+			p += n;
+		} else {
+			rb_buf_putc(&b, *p++);
+		}
+	}
+	free(text);
+	return rb_buf_detach(&b);
 }
 
 char *rb_dsn_redact(const char *dsn)
 {
-	rb_buf b = RB_BUF_INIT;
-	const char *rest = dsn;
-	size_t s, e;
-	while (password_span(rest, &s, &e)) {
-		rb_buf_add(&b, rest, s);
-		rb_buf_puts(&b, "***");
-		rest += e;
+	dsn_spans spans = {NULL, 0};
+	char *secret[NSECRET];
+	find_spans(dsn, &spans);
+	char *out = hide_spans(dsn, &spans, 0);
+	if (libpq_secrets(dsn, secret) == 0) {
+		if (!hides_what_libpq_reads(dsn, &spans, secret))
+			for (int k = SECRET_PASSWORD; k < NSECRET; k++)
+				if (secret[k] && *secret[k])
+					out = hide_everywhere(out, secret[k]);
+		secrets_free(secret);
 	}
-	rb_buf_puts(&b, rest);
-	return rb_buf_detach(&b);
+	spans_free(&spans);
+	return out;
+}
+
+/*
+ * When pw is the password libpq reads from a URL's userinfo cut at a raw
+ * '@' ("p" in postgres://u:p@ss@h), the whole of it ("p@ss"), else NULL:
+ * libpq's piece is only the start of what was meant.
+ */
+static char *whole_userinfo_password(const char *dsn, const char *pw)
+{
+	url_userinfo u;
+	size_t prefix = url_prefix(dsn);
+	char *piece, *whole = NULL;
+	if (!prefix || !find_userinfo(dsn + prefix, &u) || !u.colon || u.colon > u.first || u.last == u.first)
+		return NULL;
+	piece = pct_decode(u.colon + 1, (size_t)(u.first - u.colon - 1));
+	if (!strcmp(piece, pw))
+		whole = pct_decode(u.colon + 1, (size_t)(u.last - u.colon - 1));
+	free(piece);
+	return whole;
+}
+
+/* The password of kind key libpq reads from dsn (spans: where dsn writes
+ * them), or NULL; "" only for a password written as ''. */
+static char *password_of(const char *dsn, const dsn_spans *spans, int key)
+{
+	char *secret[NSECRET];
+	const dsn_span *last = spans_last(spans, key);
+	char *pw = NULL;
+	if (libpq_secrets(dsn, secret) == 0) {
+		pw = secret[key];
+		secret[key] = NULL;
+		secrets_free(secret);
+		char *whole = pw && key == SECRET_PASSWORD ? whole_userinfo_password(dsn, pw) : NULL;
+		if (whole) {
+			free(pw);
+			pw = whole;
+		}
+		if (pw && !*pw && !(last && last->end > last->start)) {
+			free(pw);
+			pw = NULL;
+		}
+	} else if (last && *last->value) {
+		pw = rb_xstrdup(last->value); /* libpq refuses dsn: the last one written */
+	}
+	return pw;
 }
 
 char *rb_dsn_password(const char *dsn)
 {
-	size_t s, e;
-	if (!password_span(dsn, &s, &e) || e == s)
-		return NULL;
-	const char *v = dsn + s;
-	size_t n = e - s;
-	if (n >= 2 && v[0] == '\'' && v[n - 1] == '\'') {
-		v++;
-		n -= 2;
+	dsn_spans spans = {NULL, 0};
+	find_spans(dsn, &spans);
+	char *pw = password_of(dsn, &spans, SECRET_PASSWORD);
+	spans_free(&spans);
+	return pw;
+}
+
+void rb_dsn_add_secrets(rb_redactor *r, const char *dsn)
+{
+	dsn_spans spans = {NULL, 0};
+	if (!r || !dsn)
+		return;
+	find_spans(dsn, &spans);
+	for (int k = SECRET_PASSWORD; k < NSECRET; k++) {
+		char *pw = password_of(dsn, &spans, k);
+		if (!pw)
+			continue;
+		rb_redactor_add(r, pw);
+		/* ... and as written, when that differs (percent-encoded, escaped) */
+		for (size_t i = 0; i < spans.n; i++) {
+			const dsn_span *s = &spans.v[i];
+			if (s->key != k || strcmp(s->value, pw))
+				continue;
+			size_t from = s->start, to = s->end;
+			if (!url_prefix(dsn) && to - from >= 2 && dsn[from] == '\'' && dsn[to - 1] == '\'') {
+				from++;
+				to--;
+			}
+			char *written = rb_xstrndup(dsn + from, to - from);
+			rb_redactor_add(r, written);
+			free(written);
+		}
+		free(pw);
 	}
-	return rb_xstrndup(v, n);
+	spans_free(&spans);
+}
+
+int rb_dsn_scrub(char *dsn)
+{
+	dsn_spans spans = {NULL, 0};
+	int n = 0;
+	find_spans(dsn, &spans);
+	for (size_t i = 0; i < spans.n; i++) {
+		if (spans.v[i].end > spans.v[i].start) {
+			memset(dsn + spans.v[i].start, '*', spans.v[i].end - spans.v[i].start);
+			n++;
+		}
+	}
+	spans_free(&spans);
+	return n;
 }

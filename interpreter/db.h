@@ -105,14 +105,49 @@ char *rb_dbset_describe(const rb_dbset *set, const char *name);
 /** Closes every connection (rolling back anything left open) and frees the set. */
 void rb_dbset_free(rb_dbset *set);
 
+/*
+ * Connection strings' passwords: the password and sslpassword libpq reads
+ * (PQconninfoParse, URL or key=value form).
+ */
+
 /**
- * A copy of a connection string with any password replaced by "***": the
- * user:password@ part of a URL, a password= query parameter, and the
- * password= keyword of the key=value form. Caller frees.
+ * A copy of a connection string with every password replaced by "***":
+ * in a URL, the userinfo after its first ':' (up to its last '@' before
+ * the next '/' or '?': libpq stops at the first '@') and the value of
+ * every password or sslpassword query parameter (up to the next '&'); in
+ * the key=value form, the value of every password or sslpassword keyword
+ * (quoted, or up to the next unescaped blank). When
+ * libpq would still read a password from the copy, every occurrence of it
+ * (as is, percent-encoded or backslash-escaped) is hidden too. A string
+ * libpq refuses is redacted the same way, from its text; one that is
+ * neither form (a database name for libpq) is returned unchanged. Other
+ * occurrences of a password (as the user name, say) are kept. Caller frees.
  */
 char *rb_dsn_redact(const char *dsn);
 
-/** The password in dsn, or NULL; caller frees. For redacting it in output. */
+/**
+ * The password in dsn as libpq reads it (quotes, backslash escapes and
+ * percent-encoding undone; the last one when given more than once), or
+ * NULL when there is none or it is written empty ("" for one written '').
+ * A URL's userinfo password that libpq cuts at a raw '@' is returned
+ * whole ("p@ss" for postgres://u:p@ss@h, where libpq reads "p").
+ * For a string libpq refuses, the last password written, decoded the same
+ * way. sslpassword is not included: see rb_dsn_add_secrets. Caller frees.
+ */
 char *rb_dsn_password(const char *dsn);
+
+/**
+ * Adds to r the password and sslpassword of dsn, as libpq reads them and
+ * as written (percent-encoded or escaped, when that differs), so that
+ * output showing either is redacted. r and dsn may be NULL.
+ */
+void rb_dsn_add_secrets(rb_redactor *r, const char *dsn);
+
+/**
+ * Overwrites in place, with '*' (same length), each password value
+ * rb_dsn_redact hides by its place (for a command line's copy). Returns how
+ * many were overwritten.
+ */
+int rb_dsn_scrub(char *dsn);
 
 #endif
