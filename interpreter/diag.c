@@ -6,11 +6,13 @@
  * escape sequence must not be one.
  */
 #include "diag.h"
+#include "srcmap.h"
 #include "util.h"
 #include "visible.h"
 
 #include <stdarg.h>
 #include <stdlib.h>
+#include <string.h>
 
 void rb_diags_add(rb_diags *d, rb_severity sev, const char *file, int line, int col,
 		  const char *fmt, ...)
@@ -53,22 +55,57 @@ void rb_diags_sort(rb_diags *d)
 		qsort(d->items, d->count, sizeof *d->items, by_position);
 }
 
-void rb_diags_print(const rb_diags *d, FILE *out)
+void rb_diags_set_source(rb_diags *d, const char *file, const char *text, size_t len)
 {
+	free(d->source_file);
+	free(d->source);
+	d->source_file = rb_xstrdup(file ? file : "");
+	d->source = rb_xmalloc(len + 1);
+	if (len)
+		memcpy(d->source, text, len);
+	d->source[len] = '\0';
+	d->source_len = len;
+}
+
+/* 1 when g gets its source line under it. */
+static int has_excerpt(const rb_diags *d, const rb_diag *g)
+{
+	return g->severity == RB_DIAG_ERROR && g->line > 0 && d->source && !strcmp(g->file, d->source_file);
+}
+
+void rb_diags_render(const rb_diags *d, rb_buf *out)
+{
+	rb_srcmap map;
+	int mapped = 0;
 	for (size_t i = 0; i < d->count; i++) {
 		const rb_diag *g = &d->items[i];
-		char *file = rb_visible(g->file);
-		char *message = rb_visible(g->message);
-		fputs(file, out);
+		rb_visible_into(g->file, strlen(g->file), out);
 		if (g->line > 0) {
-			fprintf(out, ":%d", g->line);
+			rb_buf_printf(out, ":%d", g->line);
 			if (g->col > 0)
-				fprintf(out, ":%d", g->col);
+				rb_buf_printf(out, ":%d", g->col);
 		}
-		fprintf(out, ": %s: %s\n", g->severity == RB_DIAG_ERROR ? "error" : "warning", message);
-		free(message);
-		free(file);
+		rb_buf_printf(out, ": %s: ", g->severity == RB_DIAG_ERROR ? "error" : "warning");
+		rb_visible_into(g->message, strlen(g->message), out);
+		rb_buf_putc(out, '\n');
+		if (!has_excerpt(d, g))
+			continue;
+		if (!mapped) {
+			rb_srcmap_init(&map, d->source, d->source_len, 1, 1);
+			mapped = 1;
+		}
+		rb_srcmap_excerpt(&map, g->line, g->col, out);
 	}
+	if (mapped)
+		rb_srcmap_free(&map);
+}
+
+void rb_diags_print(const rb_diags *d, FILE *out)
+{
+	rb_buf b = RB_BUF_INIT;
+	rb_diags_render(d, &b);
+	fwrite(b.data ? b.data : "", 1, b.len, out);
+	rb_buf_free(&b);
 }
 
 void rb_diags_free(rb_diags *d)
@@ -78,6 +115,9 @@ void rb_diags_free(rb_diags *d)
 		free(d->items[i].message);
 	}
 	free(d->items);
+	free(d->source_file);
+	free(d->source);
 	d->items = NULL;
-	d->count = d->cap = d->errors = d->warnings = 0;
+	d->source_file = d->source = NULL;
+	d->count = d->cap = d->errors = d->warnings = d->source_len = 0;
 }

@@ -1,9 +1,13 @@
 /*
  * diag.h - a list of diagnostics (errors and warnings with a source
- * position), printed compiler-style: "file:line:col: error: message".
+ * position), printed compiler-style: "file:line:col: error: message", each
+ * error under it with its source line and a caret (srcmap.h's excerpt).
  *
  * The parser and the linter append to a list the caller owns, so that one
- * pass reports every problem it can instead of stopping at the first.
+ * pass reports every problem it can instead of stopping at the first. The
+ * parser also leaves a copy of the text it read in the list
+ * (rb_diags_set_source): the excerpts come from it, even when the text was
+ * too broken to become a runbook.
  */
 #ifndef RB_DIAG_H
 #define RB_DIAG_H
@@ -11,13 +15,15 @@
 #include <stdio.h>
 #include <stddef.h>
 
+#include "util.h"
+
 typedef enum { RB_DIAG_ERROR = 0, RB_DIAG_WARNING } rb_severity;
 
 typedef struct {
 	rb_severity severity;
 	char *file;     /* owned */
 	int line;       /* 1-based; 0 when the whole file is meant */
-	int col;        /* 1-based; 0 when unknown */
+	int col;        /* 1-based, in bytes as cmark counts; 0 when unknown */
 	char *message;  /* owned */
 	size_t seq;     /* insertion order, keeps sorting stable */
 } rb_diag;
@@ -28,19 +34,39 @@ typedef struct {
 	size_t cap;
 	size_t errors;
 	size_t warnings;
+	char *source_file;  /* owned: the file source is the text of; NULL: no excerpts */
+	char *source;       /* owned copy (may hold NUL bytes: source_len counts) */
+	size_t source_len;
 } rb_diags;
 
-#define RB_DIAGS_INIT {NULL, 0, 0, 0, 0}
+#define RB_DIAGS_INIT {NULL, 0, 0, 0, 0, NULL, NULL, 0}
 
 /** Appends a diagnostic; file is copied. */
 void rb_diags_add(rb_diags *d, rb_severity sev, const char *file, int line, int col,
 		  const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+/**
+ * Keeps a copy of text[0..len), the contents of file, for the excerpts of
+ * the errors about file (replacing a text kept before).
+ */
+void rb_diags_set_source(rb_diags *d, const char *file, const char *text, size_t len);
 /** Sorts by file order of position (stable for equal positions). */
 void rb_diags_sort(rb_diags *d);
-/** Prints every diagnostic, one a line: "file:line:col: error: message", with
- * hidden characters in file and message made visible (visible.h). */
+/**
+ * Appends every diagnostic to out, one a line: "file:line:col: error:
+ * message", with hidden characters in file and message made visible
+ * (visible.h). An error about the kept source's file at a line it has is
+ * followed by that line and a caret under the column (rb_srcmap_excerpt).
+ * Warnings get no excerpt.
+ */
+void rb_diags_render(const rb_diags *d, rb_buf *out);
+/**
+ * rb_diags_render written on a stream, for the unit tests and the fuzzer
+ * that print on stderr or a memory stream. The commands render and write
+ * through output.h instead (cli/common.c), the one writer of stdout and
+ * stderr.
+ */
 void rb_diags_print(const rb_diags *d, FILE *out);
-/** Releases the diagnostics (the struct itself is the caller's). */
+/** Releases the diagnostics and the kept source (the struct itself is the caller's). */
 void rb_diags_free(rb_diags *d);
 
 #endif

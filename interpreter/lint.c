@@ -5,8 +5,8 @@
 #include "lint.h"
 #include "luavm.h"
 #include "process.h"
-#include "sqlexec.h"
 #include "sqlsplit.h"
+#include "srcmap.h"
 #include "visible.h"
 
 #include <ctype.h>
@@ -22,8 +22,7 @@ typedef struct {
 	rb_diags *d;
 	rb_strset known;   /* variables defined so far, in document order */
 	const rb_strset *outside; /* defined before the run (environment, --set); may be NULL */
-	int src_line;      /* line_offset's place in the source: line src_line starts at src_off */
-	size_t src_off;
+	rb_srcmap map;     /* the runbook's text, lines as cmark counts them */
 } lint_ctx;
 
 static void err_at(lint_ctx *c, int line, int col, const char *fmt, ...)
@@ -65,6 +64,8 @@ static void lua_compiles(lint_ctx *c, const char *code, int expression, int line
 static void step_refs(lint_ctx *c, const char *code, int line, int col, size_t self, int allow_self)
 {
 	const char *p = code;
+	rb_srcmap lines;
+	rb_srcmap_init_block(&lines, code, strlen(code), line, col);
 	while ((p = strstr(p, "steps")) != NULL) {
 		if (p > code && (isalnum((unsigned char)p[-1]) || p[-1] == '_')) {
 			p += 5;
@@ -84,9 +85,8 @@ static void step_refs(lint_ctx *c, const char *code, int line, int col, size_t s
 				id[n++] = *q++;
 		}
 		id[n] = '\0';
-		int l = line;
-		for (const char *t = code; t < p; t++)
-			l += *t == '\n';
+		int l, unused;
+		rb_srcmap_locate(&lines, (size_t)(p - code), &l, &unused);
 		if (n) {
 			const rb_step *s = rb_runbook_find_step(c->rb, id);
 			size_t at = s ? (size_t)(s - c->rb->steps) : 0;
@@ -97,6 +97,7 @@ static void step_refs(lint_ctx *c, const char *code, int line, int col, size_t s
 		}
 		p = q;
 	}
+	rb_srcmap_free(&lines);
 }
 
 /* Names assigned with vars.NAME = in Lua code become known. */
@@ -153,13 +154,14 @@ static void sql_block(lint_ctx *c, const rb_step *s, PGconn *trial)
 		const rb_sql_item *it = &items[i];
 		int col = it->col + s->col - 1;
 		if (it->kind == RB_SQL_META) {
-			const char *m = it->command;
-			if (!strcmp(m, "set")) {
+			if (it->cmd == RB_SQL_CMD_SET) {
 				char name[128];
 				if (sscanf(it->args, "%127[A-Za-z0-9_]", name) == 1)
 					rb_strset_add(&c->known, name, 1);
-			} else if (!rb_sql_meta_supported(m)) {
-				err_at(c, it->line, col, RB_SQL_META_UNSUPPORTED, m);
+			} else if (it->cmd == RB_SQL_CMD_UNSUPPORTED) {
+				char *m = rb_sql_cmd_unsupported(it->command);
+				err_at(c, it->line, col, "%s", m);
+				free(m);
 			}
 			continue;
 		}
@@ -277,71 +279,53 @@ static void hidden_error(lint_ctx *c, int line, int col, const char *where, cons
 	free(raw);
 }
 
-/* Characters (not bytes) in text[0..n): what an editor counts as columns. */
-static int chars_in(const char *text, size_t n)
-{
-	int k = 0;
-	for (size_t i = 0; i < n; i++)
-		k += ((unsigned char)text[i] & 0xc0) != 0x80;
-	return k;
-}
-
 /*
- * Each hidden character of text, whose first line is `line` and starts at
- * column col0; columns count characters. Returns how many there were.
+ * Each hidden character of text, whose every line starts at column col0 of
+ * the runbook (a body without its list-item indentation, or one line) and
+ * whose first line is `line`; columns count bytes, as cmark's do. Returns
+ * how many there were.
  */
 static size_t hidden_in_text(lint_ctx *c, const char *text, int line, int col0, const char *where)
 {
-	size_t from = 0, len = 0, counted = 0, found = 0;
-	int col = 0; /* bytes before `counted` on its line: columns count bytes, as cmark's do */
+	size_t from = 0, len = 0, found = 0;
 	const char *name;
 	long at;
+	rb_srcmap map;
+	rb_srcmap_init_block(&map, text, strlen(text), line, col0);
 	while ((at = rb_visible_next(text, from, &len, &name)) >= 0) {
-		for (; counted < (size_t)at; counted++) {
-			if (text[counted] == '\n') {
-				line++;
-				col = 0;
-			} else {
-				col++;
-			}
-		}
-		hidden_error(c, line, col + col0, where, text + at, len, name);
+		int l, col;
+		rb_srcmap_locate(&map, (size_t)at, &l, &col);
+		hidden_error(c, l, col, where, text + at, len, name);
 		found++;
 		from = (size_t)at + len;
 	}
+	rb_srcmap_free(&map);
 	return found;
 }
 
 /*
- * Byte offset of line `line` (1-based) in the source, lines ended as
- * CommonMark ends them (\n, \r\n or a lone \r), so that it matches the
- * parser's step lines. Steps come in document order: the walk goes on from
- * the line asked for last.
+ * A lone carriage return ends a line for CommonMark, so it is not in the
+ * body, but `cat` shows the line after it over the line before it. Each
+ * one ending a line from `first` to `last` is an error at its column in
+ * characters, as an editor shows it.
  */
-static size_t line_offset(lint_ctx *c, int line)
+static void lone_cr_check(lint_ctx *c, int first, int last)
 {
-	const char *src = c->rb->source;
-	size_t n = c->rb->source_len;
-	if (line < c->src_line) {
-		c->src_line = 1;
-		c->src_off = 0;
+	const char *src = c->map.text;
+	size_t n = c->map.len, start, end;
+	for (int line = first; line <= last && rb_srcmap_line_span(&c->map, line, &start, &end) == 0; line++) {
+		if (end < n && src[end] == '\r' && !(end + 1 < n && src[end + 1] == '\n')) {
+			int l, col;
+			rb_srcmap_locate_chars(&c->map, end, &l, &col);
+			hidden_error(c, line, col, "an executable block", src + end, 1, "carriage return");
+		}
 	}
-	size_t i = c->src_off;
-	int l = c->src_line;
-	for (; l < line && i < n; i++)
-		if (src[i] == '\n' || (src[i] == '\r' && (i + 1 >= n || src[i + 1] != '\n')))
-			l++;
-	c->src_line = l;
-	c->src_off = i;
-	return i;
 }
 
 /* Hidden characters of an executable step: body, fence line, attributes. */
 static void hidden_check(lint_ctx *c, const rb_step *s)
 {
-	const char *src = c->rb->source ? c->rb->source : "";
-	size_t n = c->rb->source ? c->rb->source_len : 0;
-	size_t len, attrs = 0;
+	size_t len, attrs = 0, start, stop;
 	const char *name;
 	int end_line = s->body_line;
 	for (const char *p = s->body; *p; p++)
@@ -350,28 +334,13 @@ static void hidden_check(lint_ctx *c, const rb_step *s)
 	hidden_in_text(c, s->body, s->body_line, s->col, "an executable block");
 
 	/* The fence line as written: its characters have exact positions. */
-	size_t start = c->rb->source ? line_offset(c, s->line) : 0, stop = start;
-	while (stop < n && src[stop] != '\n' && src[stop] != '\r')
-		stop++;
-	char *fence = rb_xstrndup(src + start, stop - start);
+	if (rb_srcmap_line_span(&c->map, s->line, &start, &stop) < 0)
+		start = stop = c->map.len;
+	char *fence = rb_xstrndup(c->map.text + start, stop - start);
 	size_t raw = hidden_in_text(c, fence, s->line, 1, "the info string of an executable block");
 	free(fence);
 
-	/* A lone carriage return ends a line for CommonMark, so it is not in the
-	 * body, but `cat` shows the line after it over the line before it. */
-	int line = s->line;
-	size_t ls = start;
-	for (size_t i = start; i < n && line <= end_line; i++) {
-		if (src[i] != '\n' && src[i] != '\r')
-			continue;
-		if (src[i] == '\r' && i + 1 < n && src[i + 1] == '\n')
-			continue;
-		if (src[i] == '\r')
-			hidden_error(c, line, chars_in(src + ls, i - ls) + 1, "an executable block", src + i, 1,
-				     "carriage return");
-		line++;
-		ls = i + 1;
-	}
+	lone_cr_check(c, s->line, end_line);
 	if (raw)
 		return;
 
@@ -442,9 +411,14 @@ static void destructive_check(lint_ctx *c, const rb_step *s)
 
 void rb_lint(const rb_runbook *rb, const rb_lint_opts *opts, rb_diags *diags)
 {
-	lint_ctx c = {rb, diags, RB_STRSET_INIT, opts ? opts->known : NULL, 1, 0};
+	lint_ctx c = {rb, diags, RB_STRSET_INIT, opts ? opts->known : NULL, {0}};
 	PGconn *trial = NULL;
 	int shellcheck = !(opts && opts->no_shellcheck) && on_path("shellcheck");
+
+	rb_srcmap_init(&c.map, rb->source, rb->source ? rb->source_len : 0, 1, 1);
+	/* The run's pre-flight lints into a list of its own: excerpts need the text. */
+	if (rb->source && (!diags->source_file || strcmp(diags->source_file, rb->path)))
+		rb_diags_set_source(diags, rb->path, rb->source, rb->source_len);
 
 	/* In check, an unknown front matter key is an error (in run, a warning). */
 	for (size_t i = 0; !(opts && opts->run) && i < diags->count; i++) {
@@ -518,4 +492,5 @@ void rb_lint(const rb_runbook *rb, const rb_lint_opts *opts, rb_diags *diags)
 	if (trial)
 		PQfinish(trial);
 	rb_strset_free(&c.known);
+	rb_srcmap_free(&c.map);
 }

@@ -54,7 +54,7 @@ static int host_step(void *ctx, const char *id, rb_lua_step *out)
 }
 
 static int host_sql(void *ctx, const char *query, const char *const *params, int nparams,
-		    rb_lua_rows *rows, char **error)
+		    rb_rows *rows, char **error)
 {
 	rb_run *r = ctx;
 	rb_error err = RB_ERROR_INIT;
@@ -83,19 +83,7 @@ static int host_sql(void *ctx, const char *query, const char *const *params, int
 		PQclear(res);
 		goto done;
 	}
-	rows->ncols = PQnfields(res);
-	rows->nrows = (size_t)PQntuples(res);
-	rows->names = rb_xcalloc((size_t)rows->ncols + 1, sizeof *rows->names);
-	rows->types = rb_xcalloc((size_t)rows->ncols + 1, 1);
-	rows->cells = rb_xcalloc(rows->nrows * (size_t)rows->ncols + 1, sizeof *rows->cells);
-	for (int c = 0; c < rows->ncols; c++) {
-		rows->names[c] = rb_xstrdup(PQfname(res, c));
-		rows->types[c] = rb_sql_column_type(PQftype(res, c));
-	}
-	for (size_t i = 0; i < rows->nrows; i++)
-		for (int c = 0; c < rows->ncols; c++)
-			rows->cells[i * (size_t)rows->ncols + (size_t)c] =
-				PQgetisnull(res, (int)i, c) ? NULL : rb_xstrdup(PQgetvalue(res, (int)i, c));
+	rb_sql_rows_from(rows, res);
 	PQclear(res);
 	rc = 0;
 done:

@@ -345,18 +345,6 @@ static int steps_index(lua_State *L)
 	return 1;
 }
 
-void rb_lua_rows_free(rb_lua_rows *r)
-{
-	for (int c = 0; c < r->ncols; c++)
-		free(r->names ? r->names[c] : NULL);
-	for (size_t i = 0; r->cells && i < r->nrows * (size_t)r->ncols; i++)
-		free(r->cells[i]);
-	free(r->names);
-	free(r->types);
-	free(r->cells);
-	memset(r, 0, sizeof *r);
-}
-
 /* Runs the query through the host; leaves the rows table on the stack. */
 static int query(lua_State *L)
 {
@@ -370,18 +358,17 @@ static int query(lua_State *L)
 	const char *params[64];
 	for (int i = 0; i < n; i++)
 		params[i] = lua_isnil(L, i + 2) ? NULL : luaL_tolstring(L, i + 2, NULL);
-	rb_lua_rows rows;
+	rb_rows rows = RB_ROWS_INIT;
 	char *error = NULL;
-	memset(&rows, 0, sizeof rows);
 	if (v->host->sql(v->host->ctx, q, params, n, &rows, &error) < 0) {
 		lua_pushstring(L, error ? error : "query failed");
 		free(error);
-		rb_lua_rows_free(&rows);
+		rb_rows_free(&rows);
 		return lua_error(L);
 	}
 	push_rows(L, rows.ncols, rows.names, rows.types, rows.cells, rows.nrows);
 	lua_pushinteger(L, rows.ncols);
-	rb_lua_rows_free(&rows);
+	rb_rows_free(&rows);
 	return 2;
 }
 

@@ -48,6 +48,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "rows.h"
 #include "util.h"
 
 /** Limits of one evaluation. Zero fields take the defaults. */
@@ -68,23 +69,19 @@ typedef struct {
 	int64_t duration_ms;
 	int ncols;                  /* rows: ncols names and nrows * ncols cells (NULL = SQL NULL) */
 	char *const *names;
-	const char *types;          /* ncols: 'n', 'b' or 's' (see rb_lua_rows); NULL: all text */
+	const char *types;          /* ncols: 'n', 'b' or 's' (see rows.h); NULL: all text */
 	char *const *cells;
 	size_t nrows;
 } rb_lua_step;
 
 /**
- * Rows returned by the host's sql callback; the VM frees every pointer in it
- * with free(). types[c] is 'n' (number), 'b' (boolean) or 's' (text), so
- * `sql1("select count(*) ...") == 0` compares numbers.
+ * The rows the host's sql callback returns are an rb_rows (rows.h), which
+ * the VM frees with rb_rows_free. types[c] is 'n' (number), 'b' (boolean)
+ * or 's' (text), so `sql1("select count(*) ...") == 0` compares numbers;
+ * row_count is not read. rb_lua_rows is its former name, still spelled by
+ * tests/unit/test_luavm.c.
  */
-typedef struct {
-	int ncols;
-	char **names;
-	char *types;
-	char **cells;
-	size_t nrows;
-} rb_lua_rows;
+typedef rb_rows rb_lua_rows;
 
 /**
  * The run as the chunk sees it. Any callback may be NULL: the matching Lua
@@ -103,7 +100,7 @@ typedef struct {
 	int (*step)(void *ctx, const char *id, rb_lua_step *out);
 	/** Runs a query with bound text parameters. 0 and rows, or -1 and *error. */
 	int (*sql)(void *ctx, const char *query, const char *const *params, int nparams,
-		   rb_lua_rows *rows, char **error);
+		   rb_rows *rows, char **error);
 	/** Runs a shell command; 0 with *code and *output, or -1 and *error. */
 	int (*sh)(void *ctx, const char *cmd, int *code, char **output, char **error);
 	/** Prints a message from log(). */
@@ -155,8 +152,5 @@ int rb_lua_check(const char *code, int expression, const rb_lua_origin *origin, 
 		 char **message);
 
 void rb_lua_result_free(rb_lua_result *res);
-
-/** Frees every pointer in rows (see rb_lua_rows) and zeroes it. */
-void rb_lua_rows_free(rb_lua_rows *rows);
 
 #endif

@@ -302,7 +302,7 @@ static int px_step(void *ctx, const char *id, rb_lua_step *out)
 }
 
 static int px_sql(void *ctx, const char *query, const char *const *params, int nparams,
-		  rb_lua_rows *rows, char **error)
+		  rb_rows *rows, char **error)
 {
 	rb_lua_wire *w = ctx;
 	rd r;
@@ -461,9 +461,8 @@ static int answer_sql(const rb_lua_host *host, rd *r, rb_buf *out)
 		params[i] = get_str(r);
 	if (r->bad)
 		return -1;
-	rb_lua_rows rows;
+	rb_rows rows = RB_ROWS_INIT;
 	char *error = NULL;
-	memset(&rows, 0, sizeof rows);
 	if (!host->sql) {
 		put_i64(out, -1);
 		put_str(out, "sql() is not available here");
@@ -475,7 +474,7 @@ static int answer_sql(const rb_lua_host *host, rd *r, rb_buf *out)
 		put_rows(out, rows.ncols, rows.names, rows.types, rows.cells, rows.nrows);
 	}
 	free(error);
-	rb_lua_rows_free(&rows);
+	rb_rows_free(&rows);
 	return 0;
 }
 

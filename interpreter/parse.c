@@ -10,6 +10,7 @@
 #include "redact.h"
 #include "attrs.h"
 #include "frontmatter.h"
+#include "srcmap.h"
 
 #include <cmark.h>
 #include <ctype.h>
@@ -19,10 +20,7 @@
 
 typedef struct {
 	const char *file;
-	const char *src;        /* original text */
-	size_t len;
-	size_t *line_start;     /* byte offset of each line (index line-1) */
-	size_t nlines;
+	rb_srcmap map;          /* the original text's lines, as cmark counts them */
 	rb_runbook *rb;
 	rb_diags *diags;
 	int current;            /* current section */
@@ -268,12 +266,13 @@ static rb_step *add_step(parse_ctx *c, rb_step_kind kind, int line, int col)
 /* Column of the info string on a fence line, from the source text. */
 static int info_column(parse_ctx *c, int line)
 {
-	if (line < 1 || (size_t)line > c->nlines)
+	size_t start, stop;
+	if (rb_srcmap_line_span(&c->map, line, &start, &stop) < 0)
 		return 1;
-	const char *ls = c->src + c->line_start[line - 1];
-	const char *end = c->src + c->len;
+	const char *ls = c->map.text + start;
+	const char *end = c->map.text + stop;
 	const char *p = ls;
-	while (p < end && *p != '\n' && *p != '`' && *p != '~')
+	while (p < end && *p != '`' && *p != '~')
 		p++;
 	char f = p < end ? *p : 0;
 	while (p < end && *p == f && f)
@@ -286,11 +285,12 @@ static int info_column(parse_ctx *c, int line)
 /* 1 when the code block at `line` starts with a fence (not indented code). */
 static int is_fenced(parse_ctx *c, int line)
 {
-	if (line < 1 || (size_t)line > c->nlines)
+	size_t start, stop;
+	if (rb_srcmap_line_span(&c->map, line, &start, &stop) < 0)
 		return 0;
-	const char *p = c->src + c->line_start[line - 1];
-	const char *end = c->src + c->len;
-	while (p < end && *p != '\n') {
+	const char *p = c->map.text + start;
+	const char *end = c->map.text + stop;
+	while (p < end) {
 		if (p + 2 < end && ((p[0] == '`' && p[1] == '`' && p[2] == '`') ||
 				    (p[0] == '~' && p[1] == '~' && p[2] == '~')))
 			return 1;
@@ -511,129 +511,143 @@ static void finish_steps(parse_ctx *c)
 	rb_strset_free(&ids);
 }
 
-rb_runbook *rb_parse(const char *path, const char *src, size_t len, rb_diags *diags)
+/* 1 when the text is UTF-8 without NUL bytes; else an error where it is not. */
+static int text_valid(const parse_ctx *c)
 {
-	rb_runbook *rb = NULL;
-	char *copy = NULL;
-	cmark_node *doc = NULL;
-	cmark_iter *it = NULL;
-	rb_strset slugs = RB_STRSET_INIT;
-	parse_ctx c;
 	size_t bad = 0;
-
-	memset(&c, 0, sizeof c);
-	if (!rb_utf8_valid(src, len, &bad)) {
-		int line = 1, col = 1;
-		for (size_t i = 0; i < bad; i++) {
-			if (src[i] == '\n') {
-				line++;
-				col = 1;
-			} else {
-				col++;
-			}
-		}
-		rb_diags_add(diags, RB_DIAG_ERROR, path, line, col,
-			     src[bad] == '\0' ? "a NUL byte: this is a binary file, not a Markdown runbook"
-					      : "invalid UTF-8: runbooks must be UTF-8 text");
-		goto done;
+	int line, col;
+	int valid = rb_utf8_valid(c->map.text, c->map.len, &bad);
+	if (!valid) {
+		rb_srcmap_locate(&c->map, bad, &line, &col);
+		rb_diags_add(c->diags, RB_DIAG_ERROR, c->file, line, col,
+			     c->map.text[bad] == '\0' ? "a NUL byte: this is a binary file, not a Markdown runbook"
+						   : "invalid UTF-8: runbooks must be UTF-8 text");
 	}
+	return valid;
+}
 
-	rb = rb_xcalloc(1, sizeof *rb);
+static rb_runbook *new_runbook(const char *path, const char *src, size_t len)
+{
+	rb_runbook *rb = rb_xcalloc(1, sizeof *rb);
 	rb->path = rb_xstrdup(path);
 	rb->dir = rb_dirname_dup(path);
 	rb->source = rb_xstrndup(src, len);
 	rb->source_len = len;
 	rb->on_failure_section = -1;
 	rb->fm.timeout_ms = rb->fm.connect_timeout_ms = rb->fm.lock_timeout_ms = -1;
+	return rb;
+}
 
-	c.file = path;
-	c.src = src;
-	c.len = len;
-	c.rb = rb;
-	c.diags = diags;
-	c.line_start = rb_xmalloc(sizeof *c.line_start * 64);
-	size_t lcap = 64;
-	c.line_start[c.nlines++] = 0;
-	for (size_t i = 0; i < len; i++) {
-		if (src[i] == '\n' && i + 1 <= len) {
-			if (c.nlines == lcap) {
-				lcap *= 2;
-				c.line_start = rb_xrealloc(c.line_start, lcap * sizeof *c.line_start);
-			}
-			c.line_start[c.nlines++] = i + 1;
-		}
-	}
-
-	copy = rb_xstrndup(src, len);
-	long span = rb_frontmatter_locate(src, len, path, diags);
+/*
+ * Reads the front matter into rb->fm and returns a copy of the text for
+ * cmark with the front matter blanked out (newlines kept, so lines stay).
+ */
+static char *front_matter(parse_ctx *c)
+{
+	const char *src = c->map.text;
+	size_t len = c->map.len;
+	rb_runbook *rb = c->rb;
+	char *copy = rb_xstrndup(src, len);
+	long span = rb_frontmatter_locate(src, len, c->file, c->diags);
 	if (span > 0) {
-		rb_frontmatter_parse(src, (size_t)span, path, &rb->fm, diags);
+		rb_frontmatter_parse(src, (size_t)span, c->file, &rb->fm, c->diags);
 		for (size_t i = 0; i < rb->fm.nunknown; i++)
-			rb_diags_add(diags, RB_DIAG_WARNING, path, rb->fm.unknown[i].line,
+			rb_diags_add(c->diags, RB_DIAG_WARNING, c->file, rb->fm.unknown[i].line,
 				     rb->fm.unknown[i].col, "unknown front matter key '%s'",
 				     rb->fm.unknown[i].key);
 		for (long i = 0; i < span; i++)
 			if (copy[i] != '\n')
 				copy[i] = ' ';
 	}
+	return copy;
+}
 
-	add_section(&c, 0, rb_xstrdup(""), 1, 1);
-	rb->sections[0].slug = rb_xstrdup("");
+/* A heading opens a section, with a slug unique in the runbook. */
+static void on_heading(parse_ctx *c, cmark_node *n, rb_strset *slugs)
+{
+	rb_buf b = RB_BUF_INIT;
+	flatten(n, &b);
+	char *title = trimmed(&b);
+	int idx = add_section(c, cmark_node_get_heading_level(n), title, cmark_node_get_start_line(n),
+			      cmark_node_get_start_column(n));
+	char *base = rb_slugify(title);
+	char *slug = rb_xstrdup(base);
+	for (int k = 1; !rb_strset_add(slugs, slug, idx); k++) {
+		free(slug);
+		slug = rb_xasprintf("%s-%d", base, k);
+	}
+	free(base);
+	c->rb->sections[idx].slug = slug;
+}
 
-	doc = cmark_parse_document(copy, len, CMARK_OPT_DEFAULT);
-	it = cmark_iter_new(doc);
+/* Sections and steps, in document order, from cmark's tree of text. */
+static void walk(parse_ctx *c, const char *text, size_t len)
+{
+	cmark_node *doc = cmark_parse_document(text, len, CMARK_OPT_DEFAULT);
+	cmark_iter *it = cmark_iter_new(doc);
+	rb_strset slugs = RB_STRSET_INIT;
 	cmark_event_type ev;
+	add_section(c, 0, rb_xstrdup(""), 1, 1);
+	c->rb->sections[0].slug = rb_xstrdup("");
 	while ((ev = cmark_iter_next(it)) != CMARK_EVENT_DONE) {
 		if (ev != CMARK_EVENT_ENTER)
 			continue;
 		cmark_node *n = cmark_iter_get_node(it);
 		switch (cmark_node_get_type(n)) {
-		case CMARK_NODE_HEADING: {
-			rb_buf b = RB_BUF_INIT;
-			flatten(n, &b);
-			char *title = trimmed(&b);
-			int idx = add_section(&c, cmark_node_get_heading_level(n), title,
-					      cmark_node_get_start_line(n), cmark_node_get_start_column(n));
-			char *base = rb_slugify(title);
-			char *slug = rb_xstrdup(base);
-			for (int k = 1; !rb_strset_add(&slugs, slug, idx); k++) {
-				free(slug);
-				slug = rb_xasprintf("%s-%d", base, k);
-			}
-			free(base);
-			rb->sections[idx].slug = slug;
+		case CMARK_NODE_HEADING:
+			on_heading(c, n, &slugs);
 			break;
-		}
 		case CMARK_NODE_CODE_BLOCK:
-			on_code_block(&c, n);
+			on_code_block(c, n);
 			break;
 		case CMARK_NODE_LIST:
-			on_list(&c, n);
+			on_list(c, n);
 			break;
 		default:
 			break;
 		}
 	}
+	rb_strset_free(&slugs);
+	cmark_iter_free(it);
+	cmark_node_free(doc);
+}
 
+/* The front matter's title, else the first heading's, else the file name. */
+static char *choose_title(const rb_runbook *rb)
+{
+	const char *title = rb->fm.title;
+	if (!title && rb->nsections > 1)
+		title = rb->sections[1].title;
+	if (!title) {
+		const char *slash = strrchr(rb->path, '/');
+		title = slash ? slash + 1 : rb->path;
+	}
+	return rb_xstrdup(title);
+}
+
+rb_runbook *rb_parse(const char *path, const char *src, size_t len, rb_diags *diags)
+{
+	rb_runbook *rb = NULL;
+	char *copy = NULL;
+	parse_ctx c;
+
+	memset(&c, 0, sizeof c);
+	c.file = path;
+	c.diags = diags;
+	rb_srcmap_init(&c.map, src, len, 1, 1);
+	rb_diags_set_source(diags, path, src, len);
+	if (!text_valid(&c))
+		goto done;
+
+	rb = c.rb = new_runbook(path, src, len);
+	copy = front_matter(&c);
+	walk(&c, copy, len);
 	assign_roles(&c);
 	finish_steps(&c);
-
-	if (rb->fm.title)
-		rb->title = rb_xstrdup(rb->fm.title);
-	for (size_t i = 1; !rb->title && i < rb->nsections; i++)
-		rb->title = rb_xstrdup(rb->sections[i].title);
-	if (!rb->title) {
-		const char *slash = strrchr(path, '/');
-		rb->title = rb_xstrdup(slash ? slash + 1 : path);
-	}
+	rb->title = choose_title(rb);
 done:
-	if (it)
-		cmark_iter_free(it);
-	if (doc)
-		cmark_node_free(doc);
-	rb_strset_free(&slugs);
 	free(copy);
-	free(c.line_start);
+	rb_srcmap_free(&c.map);
 	free(c.per_section);
 	return rb;
 }

@@ -43,7 +43,7 @@ typedef struct {
 	char *out;            /* kept stdout */
 	char *err;            /* kept stderr, or the SQL error message */
 	char sqlstate[6];
-	rb_sql_rows rows;     /* sql: the last result's rows */
+	rb_rows rows;         /* sql: the last result's rows (rows.h) */
 	int is_sql;
 	int attempts;         /* runs of the step, retries included */
 } rb_step_result;

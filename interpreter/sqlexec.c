@@ -7,6 +7,7 @@
 #include "db.h"
 #include "signals.h"
 #include "sqlsplit.h"
+#include "srcmap.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -67,16 +68,6 @@ static void list_free(prepared_list *l)
 	free(l->items);
 }
 
-int rb_sql_meta_supported(const char *cmd)
-{
-	static const char *const supported[] = {"echo", "set", "i", "include", "ir", "include_relative",
-						"timing", NULL};
-	for (const char *const *m = supported; *m; m++)
-		if (!strcmp(*m, cmd))
-			return 1;
-	return 0;
-}
-
 static int prepare_text(exec_ctx *c, const char *file, const char *body, int line, int col,
 			int depth, int std_strings, rb_error *err);
 
@@ -101,7 +92,8 @@ static int include(exec_ctx *c, const rb_sql_item *it, const char *file, int dep
 		goto done;
 	}
 	/* \i resolves from the runbook's directory, \ir from the including file's. */
-	base = !strcmp(it->command, "ir") ? rb_dirname_dup(file) : rb_xstrdup(c->o->dir ? c->o->dir : ".");
+	base = it->cmd == RB_SQL_CMD_INCLUDE_RELATIVE ? rb_dirname_dup(file)
+						      : rb_xstrdup(c->o->dir ? c->o->dir : ".");
 	path = name[0] == '/' ? rb_xstrdup(name) : rb_xasprintf("%s/%s", base, name);
 	if (rb_read_file(path, &text, &len, &ferr) < 0) {
 		rb_error_set(err, RB_EXIT_USAGE, file, it->line, it->col, "\\%s %s: %s", it->command,
@@ -118,6 +110,79 @@ done:
 	return rc;
 }
 
+/* A unit at file:line:col into the list. */
+static prepared *add_at(exec_ctx *c, const char *file, int line, int col)
+{
+	prepared *p = add(&c->list);
+	p->file = rb_xstrdup(file);
+	p->line = line;
+	p->col = col;
+	return p;
+}
+
+/* \set NAME VALUE: the variable is set now, for the statements after it. */
+static int set_var(exec_ctx *c, const rb_sql_item *it, const char *file, int col, rb_error *err)
+{
+	int rc = -1;
+	char *args = rb_trim_dup(it->args);
+	char *sp = args + strcspn(args, " \t");
+	char *value = *sp ? sp + 1 : sp;
+	*sp = '\0';
+	while (*value == ' ' || *value == '\t')
+		value++;
+	if (!rb_var_name_valid(args)) {
+		rb_error_set(err, RB_EXIT_USAGE, file, it->line, col, "\\set needs a variable name and a value");
+		goto done;
+	}
+	/* Quoted values lose their quotes, as in psql. */
+	size_t vl = strlen(value);
+	char *v = vl >= 2 && value[0] == '\'' && value[vl - 1] == '\'' ? rb_xstrndup(value + 1, vl - 2)
+									 : rb_xstrdup(value);
+	rb_vars_set(c->vars, args, v, RB_VAR_CAPTURE);
+	free(v);
+	rc = 0;
+done:
+	free(args);
+	return rc;
+}
+
+/* A meta-command: run now (\set, \i) or kept as a unit to run in order (\echo, \timing). */
+static int prepare_meta(exec_ctx *c, const rb_sql_item *it, const char *file, int col, int depth,
+			int std_strings, rb_error *err)
+{
+	int rc = 0;
+	char *text = NULL, *arg = NULL;
+	switch (it->cmd) {
+	case RB_SQL_CMD_ECHO:
+		arg = rb_trim_dup(it->args);
+		rc = rb_sql_interpolate(arg, file, it->line, col, std_strings, lookup, c->vars, &text, err);
+		if (rc == 0) {
+			prepared *p = add_at(c, file, it->line, col);
+			p->is_echo = 1;
+			p->text = text;
+		}
+		break;
+	case RB_SQL_CMD_SET:
+		rc = set_var(c, it, file, col, err);
+		break;
+	case RB_SQL_CMD_INCLUDE:
+	case RB_SQL_CMD_INCLUDE_RELATIVE:
+		rc = include(c, it, file, depth, std_strings, err);
+		break;
+	case RB_SQL_CMD_TIMING:
+		arg = rb_trim_dup(it->args);
+		add_at(c, file, it->line, col)->timing = !*arg || !strcmp(arg, "on") ? 1 : 0;
+		break;
+	case RB_SQL_CMD_UNSUPPORTED:
+		text = rb_sql_cmd_unsupported(it->command);
+		rc = rb_error_set(err, RB_EXIT_USAGE, file, it->line, col, "%s", text);
+		free(text);
+		break;
+	}
+	free(arg);
+	return rc;
+}
+
 static int prepare_text(exec_ctx *c, const char *file, const char *body, int line, int col,
 			int depth, int std_strings, rb_error *err)
 {
@@ -129,90 +194,24 @@ static int prepare_text(exec_ctx *c, const char *file, const char *body, int lin
 	for (size_t i = 0; i < n; i++) {
 		const rb_sql_item *it = &items[i];
 		int icol = it->col + col - 1;
-		if (it->kind == RB_SQL_STATEMENT) {
-			char *sent = NULL;
-			if (rb_sql_interpolate(it->text, file, it->line, icol, std_strings, lookup,
-					       c->vars, &sent, err) < 0)
+		if (it->kind == RB_SQL_META) {
+			if (prepare_meta(c, it, file, icol, depth, std_strings, err) < 0)
 				goto done;
-			prepared *p = add(&c->list);
-			p->text = sent;
-			p->file = rb_xstrdup(file);
-			p->line = it->line;
-			p->col = icol;
-			p->txn_control = it->is_txn_control;
-			p->no_txn_block = it->no_txn_block;
 			continue;
 		}
-		const char *cmd = it->command;
-		if (!strcmp(cmd, "echo")) {
-			char *text = NULL;
-			char *raw = rb_trim_dup(it->args);
-			int r = rb_sql_interpolate(raw, file, it->line, icol, std_strings, lookup, c->vars,
-						   &text, err);
-			free(raw);
-			if (r < 0)
-				goto done;
-			prepared *p = add(&c->list);
-			p->is_echo = 1;
-			p->text = text;
-			p->file = rb_xstrdup(file);
-			p->line = it->line;
-			p->col = icol;
-		} else if (!strcmp(cmd, "set")) {
-			char *args = rb_trim_dup(it->args);
-			char *sp = args + strcspn(args, " \t");
-			char *value = *sp ? sp + 1 : sp;
-			*sp = '\0';
-			while (*value == ' ' || *value == '\t')
-				value++;
-			if (!rb_var_name_valid(args)) {
-				rb_error_set(err, RB_EXIT_USAGE, file, it->line, icol,
-					     "\\set needs a variable name and a value");
-				free(args);
-				goto done;
-			}
-			/* Quoted values lose their quotes, as in psql. */
-			size_t vl = strlen(value);
-			char *v = vl >= 2 && value[0] == '\'' && value[vl - 1] == '\''
-					  ? rb_xstrndup(value + 1, vl - 2) : rb_xstrdup(value);
-			rb_vars_set(c->vars, args, v, RB_VAR_CAPTURE);
-			free(v);
-			free(args);
-		} else if (!strcmp(cmd, "i") || !strcmp(cmd, "include") || !strcmp(cmd, "ir") ||
-			   !strcmp(cmd, "include_relative")) {
-			if (include(c, it, file, depth, std_strings, err) < 0)
-				goto done;
-		} else if (!strcmp(cmd, "timing")) {
-			char *a = rb_trim_dup(it->args);
-			prepared *p = add(&c->list);
-			p->is_echo = 0;
-			p->text = NULL;
-			p->file = rb_xstrdup(file);
-			p->line = it->line;
-			p->col = icol;
-			p->timing = !*a || !strcmp(a, "on") ? 1 : 0;
-			free(a);
-		} else {
-			rb_error_set(err, RB_EXIT_USAGE, file, it->line, icol, RB_SQL_META_UNSUPPORTED, cmd);
+		char *sent = NULL;
+		if (rb_sql_interpolate(it->text, file, it->line, icol, std_strings, lookup, c->vars, &sent,
+				       err) < 0)
 			goto done;
-		}
+		prepared *p = add_at(c, file, it->line, icol);
+		p->text = sent;
+		p->txn_control = it->is_txn_control;
+		p->no_txn_block = it->no_txn_block;
 	}
 	rc = 0;
 done:
 	rb_sql_items_free(items, n);
 	return rc;
-}
-
-void rb_sql_rows_free(rb_sql_rows *r)
-{
-	for (int i = 0; i < r->ncols; i++)
-		free(r->names[i]);
-	for (size_t i = 0; i < r->nrows * (size_t)r->ncols; i++)
-		free(r->cells[i]);
-	free(r->names);
-	free(r->types);
-	free(r->cells);
-	memset(r, 0, sizeof *r);
 }
 
 void rb_sqlexec_result_free(rb_sqlexec_result *res)
@@ -221,7 +220,7 @@ void rb_sqlexec_result_free(rb_sqlexec_result *res)
 	free(res->err_file);
 	res->message = NULL;
 	res->err_file = NULL;
-	rb_sql_rows_free(&res->rows);
+	rb_rows_free(&res->rows);
 }
 
 int rb_sql_error_matches(const char *expect, const char *sqlstate, const char *message)
@@ -255,7 +254,7 @@ static void pad(FILE *out, const char *s, size_t w, int last)
 }
 
 /* psql's aligned format for the rows kept for display. */
-static void print_table(FILE *out, const rb_sql_rows *r, size_t shown, int64_t total)
+static void print_table(FILE *out, const rb_rows *r, size_t shown, int64_t total)
 {
 	size_t *w = rb_xcalloc((size_t)r->ncols, sizeof *w);
 	for (int c = 0; c < r->ncols; c++) {
@@ -300,23 +299,17 @@ static void print_table(FILE *out, const rb_sql_rows *r, size_t shown, int64_t t
 	free(w);
 }
 
-/* The runbook position of character `pos` (1-based, in characters) of a statement. */
-static void char_position(const prepared *p, int pos, int *line, int *col)
+/*
+ * The runbook position of the server's error position `pos` (1-based, in
+ * characters) in a statement: its column counts characters too, and the
+ * statement's later lines start at column 1.
+ */
+static void char_position(const prepared *p, long pos, int *line, int *col)
 {
-	int l = p->line, c = p->col, n = 1;
-	for (const unsigned char *s = (const unsigned char *)p->text; *s && n < pos; s++) {
-		if ((*s & 0xC0) == 0x80)
-			continue;
-		n++;
-		if (*s == '\n') {
-			l++;
-			c = 1;
-		} else {
-			c++;
-		}
-	}
-	*line = l;
-	*col = c;
+	rb_srcmap m;
+	rb_srcmap_init(&m, p->text, strlen(p->text), p->line, p->col);
+	rb_srcmap_locate_chars(&m, rb_srcmap_char_offset(&m, pos), line, col);
+	rb_srcmap_free(&m);
 }
 
 static void record_error(rb_sqlexec_result *res, const PGresult *r, PGconn *conn, const prepared *p)
@@ -346,7 +339,7 @@ static void record_error(rb_sqlexec_result *res, const PGresult *r, PGconn *conn
 	res->err_line = p->line;
 	res->err_col = p->col;
 	if (position)
-		char_position(p, atoi(position), &res->err_line, &res->err_col);
+		char_position(p, atol(position), &res->err_line, &res->err_col);
 	res->ok = 0;
 }
 
@@ -395,9 +388,9 @@ char rb_sql_column_type(Oid t)
 	}
 }
 
-static void take_header(rb_sql_rows *rows, const PGresult *r)
+static void take_header(rb_rows *rows, const PGresult *r)
 {
-	rb_sql_rows_free(rows);
+	rb_rows_free(rows);
 	rows->ncols = PQnfields(r);
 	rows->names = rb_xcalloc((size_t)rows->ncols + 1, sizeof *rows->names);
 	rows->types = rb_xcalloc((size_t)rows->ncols + 1, 1);
@@ -408,7 +401,7 @@ static void take_header(rb_sql_rows *rows, const PGresult *r)
 }
 
 /* Takes one row of a result into rows (kept up to keep), counting all. */
-static void take_row(rb_sql_rows *rows, const PGresult *r, int row, size_t keep)
+static void take_row(rb_rows *rows, const PGresult *r, int row, size_t keep)
 {
 	if (rows->row_count++ >= (int64_t)keep)
 		return;
@@ -419,6 +412,132 @@ static void take_row(rb_sql_rows *rows, const PGresult *r, int row, size_t keep)
 	rows->nrows++;
 }
 
+void rb_sql_rows_from(rb_rows *rows, const PGresult *r)
+{
+	take_header(rows, r);
+	rows->nrows = (size_t)PQntuples(r);
+	rows->row_count = (int64_t)rows->nrows;
+	rows->cells = rb_xcalloc(rows->nrows * (size_t)rows->ncols + 1, sizeof *rows->cells);
+	for (size_t i = 0; i < rows->nrows; i++)
+		for (int c = 0; c < rows->ncols; c++)
+			rows->cells[i * (size_t)rows->ncols + (size_t)c] =
+				PQgetisnull(r, (int)i, c) ? NULL : rb_xstrdup(PQgetvalue(r, (int)i, c));
+}
+
+/* What a statement's results leave while they arrive. */
+typedef struct {
+	rb_rows rows;      /* the result being received, row by row */
+	int in_rows;       /* its header has come */
+	size_t keep;       /* rows kept for captures and gates */
+	size_t display;    /* rows printed */
+	int failed;        /* the server reported an error (recorded in res) */
+} receiving;
+
+/* Sets err: the connection is gone, and what that means for the statement. Returns -1. */
+static int lost_connection(const exec_ctx *c, PGconn *conn, const prepared *p, rb_error *err)
+{
+	char *m = rb_pq_error(conn);
+	rb_error_set(err, RB_EXIT_ENV, p->file, p->line, p->col, "lost the connection to the server: %s; %s", m,
+		     c->in_txn ? "the server rolled the block's transaction back"
+			       : "this statement's outcome is unknown: check before retrying");
+	free(m);
+	return -1;
+}
+
+/*
+ * Waits until the next result can be read without blocking, sending a
+ * cancel request once the statement must stop. 0, or -1 with err set when
+ * the connection is lost.
+ */
+static int wait_result(exec_ctx *c, PGconn *conn, const prepared *p, watch *w, rb_sqlexec_result *res,
+		       rb_error *err)
+{
+	int rc = 0;
+	int sock = PQsocket(conn);
+	while (rc == 0 && PQisBusy(conn)) {
+		maybe_cancel(c, conn, w, res);
+		struct pollfd pf[2] = {{sock, POLLIN, 0}, {rb_signals_fd(), POLLIN, 0}};
+		int64_t now = rb_now_ms();
+		int64_t wake = w->deadline < w->next_poll ? w->deadline : w->next_poll;
+		int timeout = w->cancel_sent || wake == INT64_MAX ? 1000
+			      : (int)(wake - now < 0 ? 0 : (wake - now > 1000 ? 1000 : wake - now));
+		int nf = rb_signals_fd() >= 0 ? 2 : 1;
+		if (poll(pf, (nfds_t)nf, timeout) < 0 && errno != EINTR)
+			break;
+		if (nf == 2 && (pf[1].revents & POLLIN))
+			rb_signals_drain();
+		if (!PQconsumeInput(conn))
+			rc = lost_connection(c, conn, p, err);
+	}
+	return rc;
+}
+
+/* COPY ... TO STDOUT: the data goes to the output, as with psql. */
+static void copy_out(exec_ctx *c, PGconn *conn)
+{
+	char *buf = NULL;
+	int n;
+	while ((n = PQgetCopyData(conn, &buf, 0)) > 0) {
+		fwrite(buf, 1, (size_t)n, c->out);
+		PQfreemem(buf);
+		buf = NULL;
+	}
+}
+
+/* One result of the statement: rows taken and printed, a command tag, or an error recorded. */
+static void take_result(exec_ctx *c, PGconn *conn, const prepared *p, PGresult *r, receiving *rv,
+			rb_sqlexec_result *res)
+{
+	switch (PQresultStatus(r)) {
+	case PGRES_SINGLE_TUPLE:
+		if (!rv->in_rows) {
+			take_header(&rv->rows, r);
+			rv->in_rows = 1;
+		}
+		take_row(&rv->rows, r, 0, rv->keep);
+		break;
+	case PGRES_TUPLES_OK:
+		if (!rv->in_rows) /* zero rows: the header comes with the final result */
+			take_header(&rv->rows, r);
+		for (int i = 0; i < PQntuples(r); i++)
+			take_row(&rv->rows, r, i, rv->keep);
+		print_table(c->out, &rv->rows, rv->rows.nrows < rv->display ? rv->rows.nrows : rv->display,
+			    rv->rows.row_count);
+		rb_rows_move(&res->rows, &rv->rows);
+		res->have_rows = 1;
+		rv->in_rows = 0;
+		break;
+	case PGRES_COMMAND_OK: {
+		const char *tag = PQcmdStatus(r);
+		const char *affected = PQcmdTuples(r);
+		if (tag && *tag)
+			fprintf(c->out, "%s\n", tag);
+		if (affected && *affected) {
+			rb_rows_free(&res->rows);
+			res->rows.row_count = atoll(affected);
+			res->have_rows = 1;
+		}
+		break;
+	}
+	case PGRES_EMPTY_QUERY:
+		break;
+	case PGRES_COPY_OUT:
+		copy_out(c, conn);
+		break;
+	case PGRES_COPY_IN:
+	case PGRES_COPY_BOTH:
+		/* There is no standard input for a step: end the copy with an error. */
+		PQputCopyEnd(conn, "COPY FROM STDIN has no input in a sql step: use \\copy with psql "
+				   "in a bash step, or COPY from a server file");
+		break;
+	default:
+		if (!rv->failed)
+			record_error(res, r, conn, p);
+		rv->failed = 1;
+		break;
+	}
+}
+
 /*
  * Sends one statement and consumes its results. Returns 0 when it
  * succeeded, 1 when the server reported an error (recorded in res), -1 when
@@ -427,119 +546,36 @@ static void take_row(rb_sql_rows *rows, const PGresult *r, int row, size_t keep)
 static int exec_one(exec_ctx *c, PGconn *conn, const prepared *p, watch *w, rb_sqlexec_result *res,
 		    rb_error *err)
 {
-	int rc = 0;
-	int sock = PQsocket(conn);
-	size_t keep = c->o->keep_rows ? c->o->keep_rows : 1000;
-	size_t display = c->o->display_rows ? c->o->display_rows : 100;
-	if (keep < display)
-		keep = display;
-	rb_sql_rows rows;
-	int in_rows = 0;
-	memset(&rows, 0, sizeof rows);
+	int rc = -1;
+	receiving rv;
+	memset(&rv, 0, sizeof rv);
+	rv.keep = c->o->keep_rows ? c->o->keep_rows : 1000;
+	rv.display = c->o->display_rows ? c->o->display_rows : 100;
+	if (rv.keep < rv.display)
+		rv.keep = rv.display;
 
 	if (!PQsendQuery(conn, p->text)) {
 		char *m = rb_pq_error(conn);
 		rb_error_set(err, RB_EXIT_ENV, p->file, p->line, p->col, "cannot send the statement: %s", m);
 		free(m);
-		return -1;
+		goto done;
 	}
 	PQsetSingleRowMode(conn);
 	for (;;) {
-		while (PQisBusy(conn)) {
-			maybe_cancel(c, conn, w, res);
-			struct pollfd pf[2] = {{sock, POLLIN, 0}, {rb_signals_fd(), POLLIN, 0}};
-			int64_t now = rb_now_ms();
-			int64_t wake = w->deadline < w->next_poll ? w->deadline : w->next_poll;
-			int timeout = w->cancel_sent || wake == INT64_MAX ? 1000
-				      : (int)(wake - now < 0 ? 0 : (wake - now > 1000 ? 1000 : wake - now));
-			int nf = rb_signals_fd() >= 0 ? 2 : 1;
-			if (poll(pf, (nfds_t)nf, timeout) < 0 && errno != EINTR)
-				break;
-			if (nf == 2 && (pf[1].revents & POLLIN))
-				rb_signals_drain();
-			if (!PQconsumeInput(conn)) {
-				char *m = rb_pq_error(conn);
-				rb_error_set(err, RB_EXIT_ENV, p->file, p->line, p->col,
-					     "lost the connection to the server: %s; %s", m,
-					     c->in_txn ? "the server rolled the block's transaction back"
-						       : "this statement's outcome is unknown: check before retrying");
-				free(m);
-				rb_sql_rows_free(&rows);
-				return -1;
-			}
-		}
+		if (wait_result(c, conn, p, w, res, err) < 0)
+			goto done;
 		PGresult *r = PQgetResult(conn);
 		if (!r)
 			break;
-		switch (PQresultStatus(r)) {
-		case PGRES_SINGLE_TUPLE:
-			if (!in_rows) {
-				take_header(&rows, r);
-				in_rows = 1;
-			}
-			take_row(&rows, r, 0, keep);
-			break;
-		case PGRES_TUPLES_OK:
-			if (!in_rows) /* zero rows: the header comes with the final result */
-				take_header(&rows, r);
-			for (int i = 0; i < PQntuples(r); i++)
-				take_row(&rows, r, i, keep);
-			print_table(c->out, &rows, rows.nrows < display ? rows.nrows : display, rows.row_count);
-			rb_sql_rows_free(&res->rows);
-			res->rows = rows;
-			res->have_rows = 1;
-			memset(&rows, 0, sizeof rows);
-			in_rows = 0;
-			break;
-		case PGRES_COMMAND_OK: {
-			const char *tag = PQcmdStatus(r);
-			const char *affected = PQcmdTuples(r);
-			if (tag && *tag)
-				fprintf(c->out, "%s\n", tag);
-			if (affected && *affected) {
-				rb_sql_rows_free(&res->rows);
-				res->rows.row_count = atoll(affected);
-				res->have_rows = 1;
-			}
-			break;
-		}
-		case PGRES_EMPTY_QUERY:
-			break;
-		case PGRES_COPY_OUT: {
-			/* COPY ... TO STDOUT: the data goes to the output, as with psql. */
-			char *buf = NULL;
-			int n;
-			while ((n = PQgetCopyData(conn, &buf, 0)) > 0) {
-				fwrite(buf, 1, (size_t)n, c->out);
-				PQfreemem(buf);
-				buf = NULL;
-			}
-			break;
-		}
-		case PGRES_COPY_IN:
-		case PGRES_COPY_BOTH:
-			/* There is no standard input for a step: end the copy with an error. */
-			PQputCopyEnd(conn, "COPY FROM STDIN has no input in a sql step: use \\copy with psql "
-					   "in a bash step, or COPY from a server file");
-			break;
-		default:
-			if (rc == 0)
-				record_error(res, r, conn, p);
-			rc = 1;
-			break;
-		}
+		take_result(c, conn, p, r, &rv, res);
 		PQclear(r);
 		fflush(c->out);
 	}
-	rb_sql_rows_free(&rows);
-	if (rc == 0 && PQstatus(conn) != CONNECTION_OK) {
-		char *m = rb_pq_error(conn);
-		rb_error_set(err, RB_EXIT_ENV, p->file, p->line, p->col, "lost the connection to the server: %s; %s", m,
-			     c->in_txn ? "the server rolled the block's transaction back"
-				       : "this statement's outcome is unknown: check before retrying");
-		free(m);
-		rc = -1;
-	}
+	rc = rv.failed;
+	if (rc == 0 && PQstatus(conn) != CONNECTION_OK)
+		rc = lost_connection(c, conn, p, err);
+done:
+	rb_rows_free(&rv.rows);
 	return rc;
 }
 
@@ -557,42 +593,36 @@ static int control(PGconn *conn, const char *sql, rb_sqlexec_result *res, const 
 	return ok ? 0 : -1;
 }
 
-int rb_sqlexec_run(const rb_sqlexec_opts *o, rb_sqlexec_result *res, rb_error *err)
+/* Whether the block has its own transaction control; a statement that cannot
+ * run inside a transaction block refuses transaction=single. 0, or -1 (err). */
+static int check_block(const exec_ctx *c, int *own_txn, rb_error *err)
 {
-	int rc = -1;
-	exec_ctx c;
-	int began = 0, timing = 0;
-	int64_t start = rb_now_ms();
-	memset(res, 0, sizeof *res);
-	memset(&c, 0, sizeof c);
-	c.o = o;
-	c.vars = o->vars;
-	c.out = o->out ? o->out : stdout;
-	res->ok = 1;
-
-	const char *scs = PQparameterStatus(o->conn, "standard_conforming_strings");
-	int std_strings = !scs || !strcmp(scs, "on");
-	if (prepare_text(&c, o->file, o->body, o->body_line, o->body_col > 0 ? o->body_col : 1, 0,
-			 std_strings, err) < 0)
-		goto done;
-
-	int own_txn = 0;
+	int rc = 0;
 	const prepared *outside = NULL;
-	for (size_t i = 0; i < c.list.n; i++) {
-		own_txn |= c.list.items[i].txn_control;
-		if (c.list.items[i].no_txn_block && !outside)
-			outside = &c.list.items[i];
+	*own_txn = 0;
+	for (size_t i = 0; i < c->list.n; i++) {
+		*own_txn |= c->list.items[i].txn_control;
+		if (c->list.items[i].no_txn_block && !outside)
+			outside = &c->list.items[i];
 	}
-	if (o->mode == RB_TXN_SINGLE && !own_txn && outside) {
-		rb_error_set(err, RB_EXIT_USAGE, outside->file, outside->line, outside->col,
-			     "this statement cannot run inside a transaction block: add transaction=none "
-			     "to the step's attributes");
-		goto done;
-	}
+	if (c->o->mode == RB_TXN_SINGLE && !*own_txn && outside)
+		rc = rb_error_set(err, RB_EXIT_USAGE, outside->file, outside->line, outside->col,
+				  "this statement cannot run inside a transaction block: add transaction=none "
+				  "to the step's attributes");
+	return rc;
+}
+
+/*
+ * Closes a transaction an earlier step left open and gives the server the
+ * step's limits, so that a lost client cannot leave work running and no
+ * statement queues forever behind another's lock. 0, or -1 with err set
+ * (and res->not_started) when the connection is gone.
+ */
+static int set_limits(const rb_sqlexec_opts *o, rb_sqlexec_result *res, rb_error *err)
+{
+	int rc = 0;
 	if (PQtransactionStatus(o->conn) != PQTRANS_IDLE)
 		control(o->conn, "ROLLBACK", NULL, NULL, 0, 0);
-	/* The server enforces the step's limits too: a lost client cannot leave
-	 * work running, and no statement queues forever behind another's lock. */
 	char *limits = rb_xasprintf("SET statement_timeout = %lld; SET lock_timeout = %lld",
 				    (long long)(o->timeout_ms > 0 ? o->timeout_ms + 1000 : 0),
 				    (long long)(o->lock_timeout_ms > 0 ? o->lock_timeout_ms : 0));
@@ -600,55 +630,67 @@ int rb_sqlexec_run(const rb_sqlexec_opts *o, rb_sqlexec_result *res, rb_error *e
 	free(limits);
 	if (limited < 0 && PQstatus(o->conn) != CONNECTION_OK) {
 		char *m = rb_pq_error(o->conn);
-		rb_error_set(err, RB_EXIT_ENV, o->file, o->body_line, 1,
-			     "lost the connection to the server before the block started: %s", m);
+		rc = rb_error_set(err, RB_EXIT_ENV, o->file, o->body_line, 1,
+				  "lost the connection to the server before the block started: %s", m);
 		res->not_started = 1;
 		free(m);
-		goto done;
 	}
-	if (o->mode == RB_TXN_SINGLE && !own_txn && c.list.n) {
-		if (control(o->conn, "BEGIN", res, o->file, o->body_line, 1) < 0)
-			goto finished;
-		began = c.in_txn = 1;
-	}
+	return rc;
+}
 
+/* Runs the prepared units in order until one fails. 0, or -1 (err) when the connection is lost. */
+static int run_units(exec_ctx *c, rb_sqlexec_result *res, int64_t start, rb_error *err)
+{
+	const rb_sqlexec_opts *o = c->o;
+	int rc = 0, timing = 0;
 	watch w = {o->timeout_ms > 0 ? start + o->timeout_ms : INT64_MAX,
 		   o->poll && o->poll_every_ms > 0 ? start + o->poll_every_ms : INT64_MAX, 0};
-	for (size_t i = 0; i < c.list.n && res->ok; i++) {
-		const prepared *p = &c.list.items[i];
+	for (size_t i = 0; i < c->list.n && res->ok; i++) {
+		const prepared *p = &c->list.items[i];
 		if (p->timing >= 0) {
 			timing = p->timing;
-			fprintf(c.out, "Timing is %s.\n", timing ? "on" : "off");
+			fprintf(c->out, "Timing is %s.\n", timing ? "on" : "off");
 			continue;
 		}
 		if (p->is_echo) {
-			fprintf(c.out, "%s\n", p->text);
+			fprintf(c->out, "%s\n", p->text);
 			continue;
 		}
 		int64_t t0 = rb_now_ms();
-		int r = exec_one(&c, o->conn, p, &w, res, err);
-		if (r < 0)
-			goto done;
+		int r = exec_one(c, o->conn, p, &w, res, err);
+		if (r < 0) {
+			rc = -1;
+			break;
+		}
 		res->statements++;
 		if (timing)
-			fprintf(c.out, "Time: %.3f ms\n", (double)(rb_now_ms() - t0));
+			fprintf(c->out, "Time: %.3f ms\n", (double)(rb_now_ms() - t0));
 		if (r > 0)
 			break;
 	}
-finished:
-	/* Never leave a transaction open: commit ours on success, roll back anything else. */
+	return rc;
+}
+
+/*
+ * Never leaves a transaction open: commits ours after success, rolls back
+ * anything else (a block that forgot its COMMIT fails). 0, or -1 with err
+ * set when the connection died while COMMIT was in flight.
+ */
+static int end_transaction(const rb_sqlexec_opts *o, int began, rb_sqlexec_result *res, rb_error *err)
+{
+	int rc = 0;
 	if (res->ok && began) {
 		if (control(o->conn, "COMMIT", res, o->file, o->body_line, 1) < 0) {
 			if (PQstatus(o->conn) != CONNECTION_OK) {
 				/* COMMIT was sent; whether it arrived is not known. */
 				char *m = rb_pq_error(o->conn);
-				rb_error_set(err, RB_EXIT_ENV, o->file, o->body_line, 1,
-					     "lost the connection while COMMIT was in flight: outcome unknown, "
-					     "check the database before retrying (%s)", m);
+				rc = rb_error_set(err, RB_EXIT_ENV, o->file, o->body_line, 1,
+						  "lost the connection while COMMIT was in flight: outcome unknown, "
+						  "check the database before retrying (%s)", m);
 				free(m);
-				goto done;
+			} else {
+				control(o->conn, "ROLLBACK", NULL, NULL, 0, 0);
 			}
-			control(o->conn, "ROLLBACK", NULL, NULL, 0, 0);
 		}
 	} else if (res->ok && PQtransactionStatus(o->conn) != PQTRANS_IDLE) {
 		control(o->conn, "ROLLBACK", NULL, NULL, 0, 0);
@@ -661,12 +703,44 @@ finished:
 	} else if (PQtransactionStatus(o->conn) != PQTRANS_IDLE) {
 		control(o->conn, "ROLLBACK", NULL, NULL, 0, 0);
 	}
+	return rc;
+}
+
+int rb_sqlexec_run(const rb_sqlexec_opts *o, rb_sqlexec_result *res, rb_error *err)
+{
+	int rc = -1;
+	exec_ctx c;
+	int began = 0, own_txn = 0;
+	int64_t start = rb_now_ms();
+	memset(res, 0, sizeof *res);
+	memset(&c, 0, sizeof c);
+	c.o = o;
+	c.vars = o->vars;
+	c.out = o->out;
+	res->ok = 1;
+	if (!c.out) {
+		rb_error_set(err, RB_EXIT_USAGE, o->file, o->body_line, 1, "no output stream for the block's results");
+		goto done;
+	}
+
+	const char *scs = PQparameterStatus(o->conn, "standard_conforming_strings");
+	int std_strings = !scs || !strcmp(scs, "on");
+	if (prepare_text(&c, o->file, o->body, o->body_line, o->body_col > 0 ? o->body_col : 1, 0,
+			 std_strings, err) < 0 ||
+	    check_block(&c, &own_txn, err) < 0 || set_limits(o, res, err) < 0)
+		goto done;
+	/* A BEGIN that fails is recorded as the block's error: no unit runs then. */
+	if (o->mode == RB_TXN_SINGLE && !own_txn && c.list.n)
+		began = c.in_txn = control(o->conn, "BEGIN", res, o->file, o->body_line, 1) == 0;
+	if (run_units(&c, res, start, err) < 0 || end_transaction(o, began, res, err) < 0)
+		goto done;
 	rc = 0;
 done:
 	if (rc < 0 && PQstatus(o->conn) == CONNECTION_OK && PQtransactionStatus(o->conn) != PQTRANS_IDLE)
 		control(o->conn, "ROLLBACK", NULL, NULL, 0, 0);
 	res->duration_ms = rb_now_ms() - start;
-	fflush(c.out);
+	if (c.out)
+		fflush(c.out);
 	list_free(&c.list);
 	return rc;
 }

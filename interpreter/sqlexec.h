@@ -18,6 +18,8 @@
  * psql's (up to display_rows rows, then a note), rows arriving one at a time
  * (single-row mode) so memory stays bounded whatever the result's size;
  * at most keep_rows rows of the last result are kept for captures and gates.
+ * Everything the block prints goes to opts->out, which the caller gives
+ * (step_sql.c passes it through output.h): nothing here writes to stdout.
  */
 #ifndef RB_SQLEXEC_H
 #define RB_SQLEXEC_H
@@ -27,20 +29,11 @@
 
 #include <libpq-fe.h>
 
+#include "rows.h"
 #include "runbook.h"
 #include "shell.h"
 #include "util.h"
 #include "vars.h"
-
-/** Rows of one result. Cells are NULL for SQL NULL. Owned by the result. */
-typedef struct {
-	int ncols;
-	char **names;        /* ncols column names */
-	char *types;         /* ncols: 'n' number, 'b' boolean, 's' anything else */
-	char **cells;        /* nrows * ncols, row-major */
-	size_t nrows;        /* rows kept (<= keep_rows) */
-	int64_t row_count;   /* rows returned, or affected for INSERT/UPDATE/DELETE */
-} rb_sql_rows;
 
 typedef struct {
 	PGconn *conn;             /* open; not owned */
@@ -58,7 +51,7 @@ typedef struct {
 	rb_vars *vars;            /* :VAR values; \set writes here */
 	size_t display_rows;      /* 0: 100 */
 	size_t keep_rows;         /* 0: 1000 */
-	FILE *out;                /* tables, command tags, \echo; NULL: stdout */
+	FILE *out;                /* required: tables, command tags, \echo, COPY TO STDOUT data */
 } rb_sqlexec_opts;
 
 typedef struct {
@@ -69,7 +62,7 @@ typedef struct {
 	char *err_file;           /* where the failing statement was written (the runbook, or a \\i file) */
 	int err_line;             /* position of the error (statement or character) in err_file */
 	int err_col;
-	rb_sql_rows rows;         /* the last row-returning statement's rows */
+	rb_rows rows;             /* the last row-returning statement's rows (nrows <= keep_rows) */
 	int have_rows;
 	int statements;           /* statements executed */
 	int64_t duration_ms;
@@ -81,25 +74,28 @@ typedef struct {
  * sqlstate, message), or -1 with err set when it could not be run: a syntax
  * problem found by the splitter, an undefined variable or an unsupported
  * meta-command (RB_EXIT_USAGE, with the runbook position), a lost
- * connection (RB_EXIT_ENV). res is always initialised: free it with
- * rb_sqlexec_result_free.
+ * connection (RB_EXIT_ENV), no opts->out (RB_EXIT_USAGE). res is always
+ * initialised: free it with rb_sqlexec_result_free.
  */
 int rb_sqlexec_run(const rb_sqlexec_opts *opts, rb_sqlexec_result *res, rb_error *err);
 
 void rb_sqlexec_result_free(rb_sqlexec_result *res);
 
-/** 1 when the psql meta-command (name without the backslash) runs in sql steps. */
-int rb_sql_meta_supported(const char *cmd);
-
-/** The message for any other, with %s for its name. */
-#define RB_SQL_META_UNSUPPORTED \
-	"unsupported psql meta-command \\%s (supported: \\echo, \\set, \\i, \\ir, \\timing)"
-
 /** How a gate sees a column of type t: 'n' number, 'b' boolean, 's' text. */
 char rb_sql_column_type(Oid t);
 
-/** Frees what rows owns. */
-void rb_sql_rows_free(rb_sql_rows *rows);
+/**
+ * Every row of a complete result r into rows (freed first): names, types
+ * (rb_sql_column_type), cells, nrows = row_count = the result's rows. For
+ * Lua's sql() (luahost.c), which keeps the whole result.
+ */
+void rb_sql_rows_from(rb_rows *rows, const PGresult *r);
+
+/** rb_rows_free under its former name, for run_session.c. */
+static inline void rb_sql_rows_free(rb_rows *rows)
+{
+	rb_rows_free(rows);
+}
 
 /**
  * 1 when an error (sqlstate, message) satisfies expect_error: a 5-character

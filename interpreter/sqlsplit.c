@@ -9,6 +9,7 @@
  * operators) only needs to be skipped without being mistaken for those.
  */
 #include "sqlsplit.h"
+#include "srcmap.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -379,49 +380,19 @@ static int next_token(const lexer *lx, size_t i, token *t, lex_error *e)
 	return 0;
 }
 
-/*
- * Runbook positions of offsets, asked for in increasing order (a smaller
- * offset restarts the count). The first line starts at column col0.
- */
-typedef struct {
-	const char *s;
-	size_t off;
-	size_t line_start;
-	int line;
-	int line0;
-	int col0;
-} pos_cursor;
-
-static void pos_init(pos_cursor *p, const char *s, int line, int col)
+/* The runbook position of offset off of text, whose first byte is at line:col. */
+static void locate(const char *text, size_t len, int line, int col, size_t off, int *l, int *c)
 {
-	p->s = s;
-	p->off = 0;
-	p->line_start = 0;
-	p->line = line;
-	p->line0 = line;
-	p->col0 = col;
+	rb_srcmap m;
+	rb_srcmap_init(&m, text, len, line, col);
+	rb_srcmap_locate(&m, off, l, c);
+	rb_srcmap_free(&m);
 }
 
-static void pos_at(pos_cursor *p, size_t off, int *line, int *col)
-{
-	if (off < p->off)
-		pos_init(p, p->s, p->line0, p->col0);
-	for (; p->off < off; p->off++) {
-		char c = p->s[p->off];
-		if (c == '\r' || (c == '\n' && !(p->off > 0 && p->s[p->off - 1] == '\r')))
-			p->line++;
-		if (c == '\r' || c == '\n')
-			p->line_start = p->off + 1;
-	}
-	*line = p->line;
-	*col = (int)(off - p->line_start) + (p->line == p->line0 ? p->col0 : 1);
-}
-
-static void report_lex_error(const lexer *lx, const lex_error *e, pos_cursor *p, const char *file,
+/* An unterminated construct, at line:col (where it starts). */
+static void report_lex_error(const lexer *lx, const lex_error *e, int line, int col, const char *file,
 			     rb_error *err)
 {
-	int line, col;
-	pos_at(p, e->start, &line, &col);
 	if (e->tag_len)
 		rb_error_set(err, RB_EXIT_USAGE, file, line, col,
 			     "unterminated dollar-quoted string %.*s starting here", (int)e->tag_len,
@@ -604,7 +575,7 @@ typedef struct {
 	lexer lx;
 	const char *file;
 	rb_error *err;
-	pos_cursor pos;
+	rb_srcmap map;        /* the body's lines: positions of items and errors */
 	rb_sql_item *items;
 	size_t n;
 	size_t cap;
@@ -641,7 +612,7 @@ static void take(splitter *sp, const token *t)
 	if (!sp->have_stmt) {
 		sp->have_stmt = 1;
 		sp->stmt_start = t->start;
-		pos_at(&sp->pos, t->start, &sp->stmt_line, &sp->stmt_col);
+		rb_srcmap_locate(&sp->map, t->start, &sp->stmt_line, &sp->stmt_col);
 	}
 	sp->stmt_end = t->end;
 }
@@ -738,7 +709,7 @@ static int read_meta(splitter *sp, size_t i, size_t *next)
 			size_t after = skip_arg_quote(lx, k);
 			if (!after) {
 				int line, col;
-				pos_at(&sp->pos, k, &line, &col);
+				rb_srcmap_locate(&sp->map, k, &line, &col);
 				rb_error_set(sp->err, RB_EXIT_USAGE, sp->file, line, col,
 					     "unterminated quoted string in the arguments of \\%.*s",
 					     (int)(name_end - i - 1), lx->s + i + 1);
@@ -761,9 +732,10 @@ static int read_meta(splitter *sp, size_t i, size_t *next)
 
 	rb_sql_item *it = push_item(sp);
 	it->kind = RB_SQL_META;
-	pos_at(&sp->pos, i, &it->line, &it->col);
+	rb_srcmap_locate(&sp->map, i, &it->line, &it->col);
 	it->args_col = it->col + (int)(args_start - i);
 	it->command = rb_xstrndup(lx->s + i + 1, name_end - i - 1);
+	it->cmd = rb_sql_cmd_lookup(it->command);
 	it->args = rb_xstrndup(lx->s + args_start, args_end - args_start);
 	it->text = rb_xstrndup(lx->s + i, args_end - i);
 	if (sp->have_stmt) {
@@ -798,7 +770,7 @@ int rb_sql_split(const char *body, const char *file, int first_line, int std_str
 	sp.lx.std_strings = std_strings;
 	sp.file = file;
 	sp.err = err;
-	pos_init(&sp.pos, body, first_line, 1);
+	rb_srcmap_init(&sp.map, body, sp.lx.len, first_line, 1);
 
 	size_t i = 0;
 	while (i < sp.lx.len) {
@@ -806,7 +778,9 @@ int rb_sql_split(const char *body, const char *file, int first_line, int std_str
 		lex_error e;
 		memset(&e, 0, sizeof e);
 		if (next_token(&sp.lx, i, &t, &e) < 0) {
-			report_lex_error(&sp.lx, &e, &sp.pos, file, err);
+			int line, col;
+			rb_srcmap_locate(&sp.map, e.start, &line, &col);
+			report_lex_error(&sp.lx, &e, line, col, file, err);
 			goto done;
 		}
 		switch (t.kind) {
@@ -859,7 +833,49 @@ int rb_sql_split(const char *body, const char *file, int first_line, int std_str
 done:
 	rb_sql_items_free(sp.items, sp.n);
 	free(sp.blanks);
+	rb_srcmap_free(&sp.map);
 	return rc;
+}
+
+/* ---- meta-commands ---- */
+
+/* Every name of every supported meta-command; `listed` ones are named in the message. */
+static const struct {
+	const char *name;
+	rb_sql_cmd cmd;
+	int listed;
+} sql_cmds[] = {
+	{"echo", RB_SQL_CMD_ECHO, 1},
+	{"set", RB_SQL_CMD_SET, 1},
+	{"i", RB_SQL_CMD_INCLUDE, 1},
+	{"include", RB_SQL_CMD_INCLUDE, 0},
+	{"ir", RB_SQL_CMD_INCLUDE_RELATIVE, 1},
+	{"include_relative", RB_SQL_CMD_INCLUDE_RELATIVE, 0},
+	{"timing", RB_SQL_CMD_TIMING, 1},
+};
+
+rb_sql_cmd rb_sql_cmd_lookup(const char *name)
+{
+	rb_sql_cmd cmd = RB_SQL_CMD_UNSUPPORTED;
+	for (size_t i = 0; name && i < sizeof sql_cmds / sizeof sql_cmds[0] && !cmd; i++)
+		if (!strcmp(sql_cmds[i].name, name))
+			cmd = sql_cmds[i].cmd;
+	return cmd;
+}
+
+char *rb_sql_cmd_unsupported(const char *name)
+{
+	rb_buf b = RB_BUF_INIT;
+	const char *sep = "";
+	rb_buf_printf(&b, "unsupported psql meta-command \\%s (supported: ", name ? name : "");
+	for (size_t i = 0; i < sizeof sql_cmds / sizeof sql_cmds[0]; i++) {
+		if (!sql_cmds[i].listed)
+			continue;
+		rb_buf_printf(&b, "%s\\%s", sep, sql_cmds[i].name);
+		sep = ", ";
+	}
+	rb_buf_putc(&b, ')');
+	return rb_buf_detach(&b);
 }
 
 void rb_sql_items_free(rb_sql_item *items, size_t count)
@@ -908,7 +924,6 @@ int rb_sql_interpolate(const char *stmt, const char *file, int line, int col, in
 	int rc = -1;
 	rb_buf b = RB_BUF_INIT;
 	char *name = NULL;
-	pos_cursor pos;
 	lexer lx;
 	if (out)
 		*out = NULL;
@@ -919,14 +934,15 @@ int rb_sql_interpolate(const char *stmt, const char *file, int line, int col, in
 	lx.s = stmt;
 	lx.len = strlen(stmt);
 	lx.std_strings = std_strings;
-	pos_init(&pos, stmt, line, col);
 
 	for (size_t i = 0; i < lx.len;) {
 		token t;
 		lex_error e;
 		memset(&e, 0, sizeof e);
 		if (next_token(&lx, i, &t, &e) < 0) {
-			report_lex_error(&lx, &e, &pos, file, err);
+			int eline, ecol;
+			locate(stmt, lx.len, line, col, e.start, &eline, &ecol);
+			report_lex_error(&lx, &e, eline, ecol, file, err);
 			goto done;
 		}
 		i = t.end;
@@ -948,7 +964,7 @@ int rb_sql_interpolate(const char *stmt, const char *file, int line, int col, in
 		}
 		int vline, vcol;
 		if (!v) {
-			pos_at(&pos, t.start, &vline, &vcol);
+			locate(stmt, lx.len, line, col, t.start, &vline, &vcol);
 			rb_error_set(err, RB_EXIT_USAGE, file, vline, vcol, "undefined variable :%s", name);
 			goto done;
 		}
@@ -957,7 +973,7 @@ int rb_sql_interpolate(const char *stmt, const char *file, int line, int col, in
 			continue;
 		}
 		if (!rb_utf8_valid(v, strlen(v), NULL)) {
-			pos_at(&pos, t.start, &vline, &vcol);
+			locate(stmt, lx.len, line, col, t.start, &vline, &vcol);
 			rb_error_set(err, RB_EXIT_USAGE, file, vline, vcol,
 				     "variable :%s is not valid UTF-8 and cannot be quoted", name);
 			goto done;

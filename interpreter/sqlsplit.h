@@ -30,6 +30,30 @@
 
 #include "util.h"
 
+/**
+ * The psql meta-commands a sql step runs (sqlexec.c); every other one is
+ * an error, at check (lint.c) and at run time. This table (sqlsplit.c) is
+ * the one list of them: the splitter classifies each meta-command with it,
+ * and the "unsupported" message names them from it.
+ */
+typedef enum {
+	RB_SQL_CMD_UNSUPPORTED = 0,
+	RB_SQL_CMD_ECHO,              /* \echo TEXT */
+	RB_SQL_CMD_SET,               /* \set NAME VALUE */
+	RB_SQL_CMD_INCLUDE,           /* \i FILE, \include FILE: from the runbook's directory */
+	RB_SQL_CMD_INCLUDE_RELATIVE,  /* \ir FILE, \include_relative FILE: from the including file's */
+	RB_SQL_CMD_TIMING             /* \timing [on|off] */
+} rb_sql_cmd;
+
+/** The supported meta-command called name (without the backslash), or RB_SQL_CMD_UNSUPPORTED. */
+rb_sql_cmd rb_sql_cmd_lookup(const char *name);
+
+/**
+ * "unsupported psql meta-command \NAME (supported: \echo, \set, \i, \ir,
+ * \timing)", the list from the table. Caller frees.
+ */
+char *rb_sql_cmd_unsupported(const char *name);
+
 /** What an item of a split body is. */
 typedef enum {
 	RB_SQL_STATEMENT = 0,  /* SQL to send to the server */
@@ -55,6 +79,7 @@ typedef struct {
 	 */
 	char *text;
 	char *command;       /* META: the name without the backslash ("echo", "i"); else NULL */
+	rb_sql_cmd cmd;      /* META: which supported one it is, or RB_SQL_CMD_UNSUPPORTED */
 	char *args;          /* META: the arguments as written, trimmed ("" when none); else NULL */
 	int args_col;        /* META: column of the arguments' first byte (just after the name when none) */
 	int is_txn_control;  /* BEGIN, START TRANSACTION, COMMIT, END, ROLLBACK (not ROLLBACK TO),

@@ -1,6 +1,7 @@
 /*
  * step_sql.c - the SQL step: a block through the run's connection
- * (sqlexec.h), with the server's limits, lock watching and redaction.
+ * (sqlexec.h), with the server's limits, lock watching and redaction; its
+ * results reach stdout only through the output module.
  */
 #define _GNU_SOURCE
 #include "run.h"
@@ -10,28 +11,69 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Runs a sql step over the run's connection; returns the step's status. */
-static rb_status run_sql(rb_run *r, const rb_step *s, rb_step_result *res, int *env, int *usage)
+/* Results written through the output module as they come: no secret to hide. */
+static ssize_t pass_write(void *cookie, const char *buf, size_t n)
 {
-	rb_status st = RB_STATUS_FAILED;
-	rb_error err = RB_ERROR_INIT;
-	rb_sqlexec_result sr;
-	rb_outcome oc;
-	PGconn *conn = NULL;
-	char *shown = NULL;
-	size_t shown_len = 0;
-	FILE *out = NULL;
-	memset(&sr, 0, sizeof sr);
-	memset(&oc, 0, sizeof oc);
-	res->is_sql = 1;
+	(void)cookie;
+	rb_out_write(1, buf, n);
+	return (ssize_t)n;
+}
 
-	if (rb_dbset_get(r->dbs, s->db, &r->vars, &conn, &err) < 0 && err.code > 128) {
+/* Where the block's results go (sqlexec.h prints on a FILE, never on stdout). */
+typedef struct {
+	FILE *f;
+	char *text;      /* held: what the memory stream got */
+	size_t len;
+	int held;        /* printed whole after the block, redacted */
+} results;
+
+/*
+ * Results are held in a memory stream and redacted at the end when there
+ * are secrets or the block may set one (\set); else they pass line by line
+ * through the output module, as a terminal would show them.
+ */
+static void results_open(const rb_run *r, const rb_step *s, results *o)
+{
+	memset(o, 0, sizeof *o);
+	o->held = r->redactor->count || r->rb->fm.nsecrets || strstr(s->body, "\\set");
+	if (o->held) {
+		o->f = open_memstream(&o->text, &o->len);
+	} else {
+		cookie_io_functions_t io = {NULL, pass_write, NULL, NULL};
+		o->f = fopencookie(NULL, "w", io);
+		if (o->f)
+			setvbuf(o->f, NULL, _IOLBF, 0);
+	}
+}
+
+/* Closes the stream; held results are printed now, with the secrets known now. */
+static void results_close(const rb_run *r, results *o)
+{
+	if (o->f)
+		fclose(o->f);
+	o->f = NULL;
+	if (o->held && o->len) {
+		char *c = rb_run_clean(r, o->text);
+		rb_out_write(1, c, strlen(c));
+		free(c);
+	}
+	free(o->text);
+	o->text = NULL;
+	o->len = 0;
+}
+
+/* The step's connection, its backend in the record. 0, or -1 with the error said and *st set. */
+static int connect_step(rb_run *r, const rb_step *s, PGconn **conn, rb_status *st, int *env, int *usage)
+{
+	int rc = -1;
+	rb_error err = RB_ERROR_INIT;
+	if (rb_dbset_get(r->dbs, s->db, &r->vars, conn, &err) < 0 && err.code > 128) {
 		char n[48];
 		rb_run_say(r, "%s interrupted while connecting (stopped)\n", rb_run_counter(r, s, n, sizeof n));
-		st = RB_STATUS_CANCELLED;
+		*st = RB_STATUS_CANCELLED;
 		goto done;
 	}
-	if (!conn) {
+	if (!*conn) {
 		rb_run_step_error(r, s, "%s", err.message);
 		*env = err.code == RB_EXIT_ENV;
 		*usage = !*env;
@@ -39,13 +81,23 @@ static rb_status run_sql(rb_run *r, const rb_step *s, rb_step_result *res, int *
 	}
 	if (r->opts->record) {
 		char pid[16];
-		snprintf(pid, sizeof pid, "%d", PQbackendPID(conn));
+		snprintf(pid, sizeof pid, "%d", PQbackendPID(*conn));
 		rb_record_event(r->opts->record, "process", "step", s->id, "backend", pid, NULL);
 	}
-	/* Results are printed per statement through a memory stream, so they can
-	 * be redacted, when there are secrets or the block may set one (\set). */
-	out = r->redactor->count || r->rb->fm.nsecrets || strstr(s->body, "\\set")
-		      ? open_memstream(&shown, &shown_len) : NULL;
+	rc = 0;
+done:
+	rb_error_clear(&err);
+	return rc;
+}
+
+/*
+ * Runs the block with the step's limits, lock watching on; once more on a
+ * fresh connection when the connection had died between steps (a server
+ * restart) and nothing of the block was sent. rb_sqlexec_run's result.
+ */
+static int execute(rb_run *r, const rb_step *s, PGconn *conn, FILE *out, rb_sqlexec_result *sr,
+		   rb_error *err)
+{
 	rb_sqlexec_opts o;
 	memset(&o, 0, sizeof o);
 	o.conn = conn;
@@ -59,7 +111,7 @@ static rb_status run_sql(rb_run *r, const rb_step *s, rb_step_result *res, int *
 	o.lock_timeout_ms = s->lock_timeout_ms >= 0 ? s->lock_timeout_ms
 			    : r->rb->fm.lock_timeout_ms >= 0 ? r->rb->fm.lock_timeout_ms : DEFAULT_LOCK_TIMEOUT_MS;
 	o.vars = &r->vars;
-	o.out = out ? out : stdout;
+	o.out = out;
 	o.poll = rb_run_sql_poll;
 	o.poll_ctx = r;
 	o.poll_every_ms = 100;
@@ -69,33 +121,76 @@ static rb_status run_sql(rb_run *r, const rb_step *s, rb_step_result *res, int *
 	r->next_lock_check = 0;
 	free(r->blocker);
 	r->blocker = NULL;
-	int ran = rb_sqlexec_run(&o, &sr, &err);
-	if (ran < 0 && sr.not_started && rb_dbset_get(r->dbs, s->db, &r->vars, &conn, &err) == 0) {
-		/* The connection had died between steps (a server restart): nothing
-		 * of the block was sent, so it runs once more on a fresh one. */
-		rb_sqlexec_result_free(&sr);
-		rb_error_clear(&err);
+	int ran = rb_sqlexec_run(&o, sr, err);
+	if (ran < 0 && sr->not_started && rb_dbset_get(r->dbs, s->db, &r->vars, &conn, err) == 0) {
+		rb_sqlexec_result_free(sr);
+		rb_error_clear(err);
 		o.conn = conn;
 		r->sql_backend = PQbackendPID(conn);
-		ran = rb_sqlexec_run(&o, &sr, &err);
+		ran = rb_sqlexec_run(&o, sr, err);
 	}
 	r->sql_busy = 0;
 	r->sql_backend = 0;
-	if (!strcmp(sr.sqlstate, "55P03")) {
-		/* lock_not_available: rb_run_say who held the lock. */
-		char *m = rb_xasprintf("%s; blocked by %s", sr.message ? sr.message : "lock timeout",
+	if (!strcmp(sr->sqlstate, "55P03")) {
+		/* lock_not_available: say who held the lock. */
+		char *m = rb_xasprintf("%s; blocked by %s", sr->message ? sr->message : "lock timeout",
 				       r->blocker ? r->blocker : "a session that could not be identified");
-		free(sr.message);
-		sr.message = m;
+		free(sr->message);
+		sr->message = m;
 	}
+	return ran;
+}
+
+/* The step's result from the block's (its rows moved), then capture=. The step's status. */
+static rb_status finish(rb_run *r, const rb_step *s, rb_step_result *res, rb_sqlexec_result *sr)
+{
+	rb_outcome oc;
+	memset(&oc, 0, sizeof oc);
+	res->duration_ms = sr->duration_ms;
+	res->exit_code = sr->ok ? 0 : 1;
+	snprintf(res->sqlstate, sizeof res->sqlstate, "%s", sr->sqlstate);
+	rb_run_keep_text(&res->err, sr->message);
+	rb_rows_move(&res->rows, &sr->rows);
+	oc.reason = sr->reason;
+	oc.failed = !sr->ok;
+	oc.exit_code = res->exit_code;
+	oc.sqlstate = sr->sqlstate;
+	oc.message = sr->message;
+	oc.file = sr->err_file && strcmp(sr->err_file, r->rb->path) ? sr->err_file : NULL;
+	oc.line = sr->err_line;
+	oc.col = sr->err_col;
+	oc.duration_ms = sr->duration_ms;
+	rb_status st = rb_run_conclude(r, s, &oc);
+	if (st == RB_STATUS_OK && s->capture.value && !oc.failed) {
+		const rb_rows *rows = &res->rows;
+		if (!rows->nrows || !rows->ncols) {
+			rb_run_step_error(r, s, "capture=%s: the last statement returned no row", s->capture.value);
+			st = RB_STATUS_FAILED;
+		} else {
+			rb_run_set_var(r, s->capture.value, rows->cells[0] ? rows->cells[0] : "", RB_VAR_CAPTURE);
+		}
+	}
+	return st;
+}
+
+/* Runs a sql step over the run's connection; returns the step's status. */
+static rb_status run_sql(rb_run *r, const rb_step *s, rb_step_result *res, int *env, int *usage)
+{
+	rb_status st = RB_STATUS_FAILED;
+	rb_error err = RB_ERROR_INIT;
+	rb_sqlexec_result sr;
+	PGconn *conn = NULL;
+	results out;
+	memset(&sr, 0, sizeof sr);
+	memset(&out, 0, sizeof out);
+	res->is_sql = 1;
+
+	if (connect_step(r, s, &conn, &st, env, usage) < 0)
+		goto done;
+	results_open(r, s, &out);
+	int ran = execute(r, s, conn, out.f, &sr, &err);
 	rb_run_hide_secrets(r); /* \set may have given a secret a new value */
-	if (out) {
-		fclose(out);
-		out = NULL;
-		char *c = rb_run_clean(r, shown);
-		rb_out_write(1, c, strlen(c));
-		free(c);
-	}
+	results_close(r, &out);
 	if (ran < 0) {
 		rb_run_step_error_in(r, s, err.file, err.line, err.col, "%s", err.message);
 		char n[48];
@@ -104,36 +199,9 @@ static rb_status run_sql(rb_run *r, const rb_step *s, rb_step_result *res, int *
 		*usage = !*env;
 		goto done;
 	}
-	res->duration_ms = sr.duration_ms;
-	res->exit_code = sr.ok ? 0 : 1;
-	snprintf(res->sqlstate, sizeof res->sqlstate, "%s", sr.sqlstate);
-	rb_run_keep_text(&res->err, sr.message);
-	rb_sql_rows_free(&res->rows);
-	res->rows = sr.rows;
-	memset(&sr.rows, 0, sizeof sr.rows);
-	oc.reason = sr.reason;
-	oc.failed = !sr.ok;
-	oc.exit_code = res->exit_code;
-	oc.sqlstate = sr.sqlstate;
-	oc.message = sr.message;
-	oc.file = sr.err_file && strcmp(sr.err_file, r->rb->path) ? sr.err_file : NULL;
-	oc.line = sr.err_line;
-	oc.col = sr.err_col;
-	oc.duration_ms = sr.duration_ms;
-	st = rb_run_conclude(r, s, &oc);
-	if (st == RB_STATUS_OK && s->capture.value && !oc.failed) {
-		const rb_sql_rows *rows = &res->rows;
-		if (!rows->nrows || !rows->ncols) {
-			rb_run_step_error(r, s, "capture=%s: the last statement returned no row", s->capture.value);
-			st = RB_STATUS_FAILED;
-			goto done;
-		}
-		rb_run_set_var(r, s->capture.value, rows->cells[0] ? rows->cells[0] : "", RB_VAR_CAPTURE);
-	}
+	st = finish(r, s, res, &sr);
 done:
-	if (out)
-		fclose(out);
-	free(shown);
+	results_close(r, &out);
 	rb_sqlexec_result_free(&sr);
 	rb_error_clear(&err);
 	return st;

@@ -33,11 +33,11 @@ void cli_capture_end(cli_capture *c, int stream)
 
 void cli_diags_print(const rb_diags *d, int stream)
 {
-	cli_capture c;
-	cli_capture_begin(&c);
-	if (c.f)
-		rb_diags_print(d, c.f);
-	cli_capture_end(&c, stream);
+	rb_buf b = RB_BUF_INIT;
+	rb_diags_render(d, &b);
+	if (b.len)
+		rb_out_write(stream, b.data, b.len);
+	rb_buf_free(&b);
 }
 
 rb_runbook *cli_runbook_load(const char *path)

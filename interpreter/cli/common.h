@@ -25,7 +25,10 @@ typedef struct {
 void cli_capture_begin(cli_capture *c);
 void cli_capture_end(cli_capture *c, int stream);
 
-/** Prints diagnostics compiler-style (rb_diags_print) on stream 1 or 2. */
+/**
+ * Prints diagnostics compiler-style, errors with their source line and a
+ * caret (rb_diags_render), on stream 1 or 2 through output.h.
+ */
 void cli_diags_print(const rb_diags *d, int stream);
 
 /**
