@@ -210,6 +210,148 @@ done:
 	return ok;
 }
 
+/* Where run_role goes after a piece of a step: the next step, this step, or no further. */
+typedef enum { STEP_NEXT, STEP_RUN, STEP_STOP } step_flow;
+
+/* when=: 1 when it holds; else the step is said to be skipped (after the error, when when= failed). */
+static int when_holds(rb_run *r, const rb_step *s)
+{
+	rb_lua_result lr;
+	rb_run_eval_lua(r, s->when.value, 1, s->when.line, &lr);
+	int go = lr.ok && lr.truthy;
+	if (!lr.ok)
+		rb_run_step_error_at(r, s, s->when.line, s->when.col, "when= failed: %s", lr.message);
+	rb_lua_result_free(&lr);
+	if (!go) {
+		char n[48];
+		rb_run_say(r, "%s %s skipped: when=%s is false\n", rb_run_counter(r, s, n, sizeof n), s->id,
+		    s->when.value);
+	}
+	return go;
+}
+
+/*
+ * Before step i runs: not selected, an abort condition (armed in the main
+ * flow, never run) or when= false go on to the next step; an interrupt or
+ * a fired abort condition stop the role with *rc (in the handler, a second
+ * signal: no further step starts).
+ */
+static step_flow step_ready(rb_run *r, size_t i, int handler, int *rc)
+{
+	const rb_step *s = &r->rb->steps[i];
+	rb_step_result *res = &r->results[i];
+	step_flow flow = STEP_RUN;
+	if (r->sel[i] == RB_SEL_SKIP || r->sel[i] == RB_SEL_GUARD_SKIPPED) {
+		res->status = RB_STATUS_SKIPPED;
+		flow = STEP_NEXT;
+	} else if (s->kind == RB_STEP_ABORT) {
+		if (!handler)
+			rb_run_arm(r, s);
+		res->status = RB_STATUS_OK;
+		flow = STEP_NEXT;
+	} else if (rb_signals_interrupted()) {
+		*rc = rb_run_interrupted_code();
+		flow = STEP_STOP;
+	} else if (rb_run_aborts_live(r) && rb_run_check_aborts(r)) {
+		*rc = RB_EXIT_ABORT;
+		flow = STEP_STOP;
+	} else if (s->when.value && !when_holds(r, s)) {
+		res->status = RB_STATUS_SKIPPED;
+		flow = STEP_NEXT;
+	}
+	if (flow == STEP_STOP && !r->failed_step)
+		r->failed_step = s; /* the step about to run */
+	return flow;
+}
+
+/* The journal learns that the step starts. */
+static void record_step_start(rb_run *r, const rb_step *s, int handler)
+{
+	const rb_run_opts *o = r->opts;
+	if (!o->record)
+		return;
+	char num[16], line[16];
+	rb_buf path = RB_BUF_INIT;
+	snprintf(num, sizeof num, "%d", s->number);
+	snprintf(line, sizeof line, "%d", s->line);
+	rb_section_path(r->rb, s->section, &path);
+	rb_record_event(o->record, "step", "id", s->id, "number", num, "kind", rb_step_kind_name(s->kind), "lang",
+			s->lang, "line", line, "section", path.data, "role", handler ? "on_failure" : "main", NULL);
+	rb_buf_free(&path);
+}
+
+/*
+ * Fail closed: a change must not go on unrecorded. The handler still
+ * runs: it is what makes a half-done change safe. Returns 1 when step i
+ * of the main flow is not run because the journal could not be written.
+ */
+static int record_lost(rb_run *r, size_t i, int handler)
+{
+	const rb_run_opts *o = r->opts;
+	const rb_step *s = &r->rb->steps[i];
+	if (handler || !o->record || !rb_record_failed(o->record))
+		return 0;
+	rb_out_err("runbook: %s\nrunbook: the run stops before step '%s': it could not be recorded\n",
+		rb_record_error(o->record), s->id);
+	rb_record_event(o->record, "end", "id", s->id, "status", "cancelled", "message",
+			"not run: the run journal could not be written", NULL);
+	r->results[i].status = RB_STATUS_CANCELLED;
+	if (!r->failed_step)
+		r->failed_step = s;
+	return 1;
+}
+
+/*
+ * Step i itself: its header, then the inputs of a guard checked again,
+ * confirm=, the executor; its end recorded. Returns the step's exit code.
+ */
+static int run_step(rb_run *r, size_t i)
+{
+	const rb_step *s = &r->rb->steps[i];
+	rb_step_result *res = &r->results[i];
+	int step_rc = RB_EXIT_OK;
+	rb_run_header(r, s); /* after the journal knows the step started */
+	r->current = s;
+	if (r->sel[i] == RB_SEL_GUARD && !guard_inputs_ready(r, s)) {
+		res->status = RB_STATUS_FAILED;
+		step_rc = RB_EXIT_GATE;
+	} else if (s->confirm && !rb_run_confirmed(r, s)) {
+		res->status = rb_signals_interrupted() ? RB_STATUS_CANCELLED : RB_STATUS_FAILED;
+		step_rc = rb_signals_interrupted() ? rb_run_interrupted_code() : RB_EXIT_GATE;
+	} else {
+		res->status = execute(r, s, res, &step_rc);
+	}
+	record_step_end(r, s, res);
+	return step_rc;
+}
+
+/*
+ * After a step that did not succeed: the handler runs all its steps unless
+ * a during_handler abort or a second signal stopped it; the main flow
+ * stops with *rc, unless the step allows failure.
+ */
+static step_flow step_failed(rb_run *r, const rb_step *s, int handler, int step_rc, int *rc)
+{
+	step_flow flow = STEP_STOP;
+	if (!r->failed_step)
+		r->failed_step = s;
+	if (handler) {
+		if (r->fired || rb_signals_interrupted())
+			*rc = r->fired ? RB_EXIT_ABORT : rb_run_interrupted_code();
+		else
+			flow = STEP_NEXT;
+	} else if (step_rc == RB_EXIT_STEP && s->continue_on_error) {
+		char n[48];
+		rb_run_say(r, "%s continuing: the step allows failure (continue_on_error)\n",
+		    rb_run_counter(r, s, n, sizeof n));
+		r->failed_step = NULL;
+		flow = STEP_NEXT;
+	} else {
+		*rc = step_rc == RB_EXIT_OK ? RB_EXIT_STEP : step_rc;
+	}
+	return flow;
+}
+
 /*
  * Runs the steps of one role in order. For the main flow the first failure
  * stops it; for the handler every step runs. Returns an RB_EXIT_* code.
@@ -217,111 +359,24 @@ done:
 static int run_role(rb_run *r, rb_role role)
 {
 	const rb_runbook *rb = r->rb;
-	const rb_run_opts *o = r->opts;
 	int handler = role == RB_ROLE_ON_FAILURE;
 	int rc = RB_EXIT_OK;
+	step_flow flow = STEP_NEXT;
 	r->total = rb_runbook_count(rb, role);
-	for (size_t i = 0; i < rb->nsteps; i++) {
+	for (size_t i = 0; i < rb->nsteps && flow != STEP_STOP; i++) {
 		const rb_step *s = &rb->steps[i];
-		rb_step_result *res = &r->results[i];
 		if (s->role != role || s->kind == RB_STEP_DOC)
 			continue;
-		if (r->sel[i] == RB_SEL_SKIP || r->sel[i] == RB_SEL_GUARD_SKIPPED) {
-			res->status = RB_STATUS_SKIPPED;
+		flow = step_ready(r, i, handler, &rc);
+		if (flow != STEP_RUN)
 			continue;
-		}
-		if (s->kind == RB_STEP_ABORT) {
-			if (!handler)
-				rb_run_arm(r, s);
-			res->status = RB_STATUS_OK;
-			continue;
-		}
-		if (rb_signals_interrupted()) {
-			/* In the handler, a second signal: no further step starts. */
-			rc = rb_run_interrupted_code();
-			if (!r->failed_step)
-				r->failed_step = s;
-			break;
-		}
-		if (rb_run_aborts_live(r) && rb_run_check_aborts(r)) {
-			rc = RB_EXIT_ABORT;
-			if (!r->failed_step)
-				r->failed_step = s; /* the step about to run */
-			break;
-		}
-		if (s->when.value) {
-			rb_lua_result lr;
-			rb_run_eval_lua(r, s->when.value, 1, s->when.line, &lr);
-			int go = lr.ok && lr.truthy;
-			if (!lr.ok)
-				rb_run_step_error_at(r, s, s->when.line, s->when.col, "when= failed: %s", lr.message);
-			rb_lua_result_free(&lr);
-			if (!go) {
-				char n[48];
-				rb_run_say(r, "%s %s skipped: when=%s is false\n", rb_run_counter(r, s, n, sizeof n), s->id,
-				    s->when.value);
-				res->status = RB_STATUS_SKIPPED;
-				continue;
-			}
-		}
-		if (o->record) {
-			char num[16], line[16];
-			rb_buf path = RB_BUF_INIT;
-			snprintf(num, sizeof num, "%d", s->number);
-			snprintf(line, sizeof line, "%d", s->line);
-			rb_section_path(rb, s->section, &path);
-			rb_record_event(o->record, "step", "id", s->id, "number", num, "kind",
-					rb_step_kind_name(s->kind), "lang", s->lang, "line", line, "section",
-					path.data, "role", handler ? "on_failure" : "main", NULL);
-			rb_buf_free(&path);
-		}
-		if (!handler && o->record && rb_record_failed(o->record)) {
-			/* Fail closed: a change must not go on unrecorded. The handler
-			 * still runs: it is what makes a half-done change safe. */
-			rb_out_err("runbook: %s\nrunbook: the run stops before step '%s': it could not be recorded\n",
-				rb_record_error(o->record), s->id);
-			rb_record_event(o->record, "end", "id", s->id, "status", "cancelled", "message",
-					"not run: the run journal could not be written", NULL);
-			res->status = RB_STATUS_CANCELLED;
-			if (!r->failed_step)
-				r->failed_step = s;
+		record_step_start(r, s, handler);
+		if (record_lost(r, i, handler)) {
 			rc = RB_EXIT_ENV;
 			break;
 		}
-		rb_run_header(r, s); /* after the journal knows the step started */
-		r->current = s;
-		int step_rc = RB_EXIT_OK;
-		if (r->sel[i] == RB_SEL_GUARD && !guard_inputs_ready(r, s)) {
-			res->status = RB_STATUS_FAILED;
-			step_rc = RB_EXIT_GATE;
-		} else if (s->confirm && !rb_run_confirmed(r, s)) {
-			res->status = rb_signals_interrupted() ? RB_STATUS_CANCELLED : RB_STATUS_FAILED;
-			step_rc = rb_signals_interrupted() ? rb_run_interrupted_code() : RB_EXIT_GATE;
-		} else {
-			res->status = execute(r, s, res, &step_rc);
-		}
-		record_step_end(r, s, res);
-		if (res->status == RB_STATUS_OK)
-			continue;
-		if (!r->failed_step)
-			r->failed_step = s;
-		if (handler) {
-			if (r->fired || rb_signals_interrupted()) {
-				/* stopped by a during_handler abort or a second signal */
-				rc = r->fired ? RB_EXIT_ABORT : rb_run_interrupted_code();
-				break;
-			}
-			continue; /* otherwise a handler runs all its steps */
-		}
-		if (step_rc == RB_EXIT_STEP && s->continue_on_error) {
-			char n[48];
-			rb_run_say(r, "%s continuing: the step allows failure (continue_on_error)\n",
-			    rb_run_counter(r, s, n, sizeof n));
-			r->failed_step = NULL;
-			continue;
-		}
-		rc = step_rc == RB_EXIT_OK ? RB_EXIT_STEP : step_rc;
-		break;
+		int step_rc = run_step(r, i);
+		flow = r->results[i].status == RB_STATUS_OK ? STEP_NEXT : step_failed(r, s, handler, step_rc, &rc);
 	}
 	return rc;
 }

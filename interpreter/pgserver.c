@@ -12,6 +12,8 @@
 #include <libpq-fe.h>
 #include <pwd.h>
 #include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -34,11 +36,26 @@ struct rb_pgserver {
 	int port;
 	rb_process *server; /* the postmaster; NULL once gone */
 	int keep;
-	FILE *log;
+	rb_pgserver_say_fn say;   /* progress; NULL: quiet */
+	void *say_ctx;
 	uid_t run_uid;    /* who runs the server: postgres when we are root */
 	gid_t run_gid;
 	int as_other;
 };
+
+/* A progress message through fn, when there is one. */
+__attribute__((format(printf, 3, 4))) static void say(rb_pgserver_say_fn fn, void *ctx, const char *fmt, ...)
+{
+	if (!fn)
+		return;
+	rb_buf b = RB_BUF_INIT;
+	va_list ap;
+	va_start(ap, fmt);
+	rb_buf_vprintf(&b, fmt, ap);
+	va_end(ap);
+	fn(ctx, rb_buf_cstr(&b));
+	rb_buf_free(&b);
+}
 
 /* The newest PostgreSQL server bindir: pg_config's, else Debian's layout. */
 static char *find_bindir(rb_buf *looked)
@@ -354,7 +371,31 @@ static int signal_and_wait(pid_t pid, int sig, int ms)
 	return 1;
 }
 
-int rb_pgserver_reap_orphans(const char *tmpdir, FILE *log)
+/*
+ * The orphan in dir, left by runbook pid owner: its postmaster (running as
+ * server_uid) stopped, the directory removed, said through say_fn. Returns
+ * 1, or 0 when the server would not go (then dir stays).
+ */
+static int reap_orphan(const char *dir, pid_t owner, uid_t server_uid, rb_pgserver_say_fn say_fn, void *say_ctx)
+{
+	int done = 0;
+	pid_t pm = orphan_postmaster(dir, server_uid);
+	/* Immediate shutdown: the data is thrown away anyway. */
+	if (pm && !signal_and_wait(pm, SIGQUIT, STOP_GRACE_MS))
+		signal_and_wait(pm, SIGKILL, 2000);
+	if (!pm || !alive(pm)) {
+		char spm[32] = "none running";
+		remove_tree(dir);
+		if (pm)
+			snprintf(spm, sizeof spm, "pid %d, stopped", (int)pm);
+		say(say_fn, say_ctx, "runbook: removed the throwaway PostgreSQL left in %s by runbook pid %d, "
+			"which is gone (server %s)\n", dir, (int)owner, spm);
+		done = 1;
+	}
+	return done;
+}
+
+int rb_pgserver_reap_orphans(const char *tmpdir, rb_pgserver_say_fn say_fn, void *say_ctx)
 {
 	const char *base = tmpdir && *tmpdir ? tmpdir : getenv("TMPDIR");
 	if (!base || !*base)
@@ -375,23 +416,8 @@ int rb_pgserver_reap_orphans(const char *tmpdir, FILE *log)
 		struct stat st;
 		pid_t owner = 0;
 		if (lstat(dir, &st) == 0 && S_ISDIR(st.st_mode) && (st.st_uid == geteuid() || st.st_uid == server_uid) &&
-		    owner_gone(dir, &owner)) {
-			pid_t pm = orphan_postmaster(dir, server_uid);
-			/* Immediate shutdown: the data is thrown away anyway. */
-			if (pm && !signal_and_wait(pm, SIGQUIT, STOP_GRACE_MS))
-				signal_and_wait(pm, SIGKILL, 2000);
-			if (!pm || !alive(pm)) {
-				remove_tree(dir);
-				if (log) {
-					char spm[32] = "none running";
-					if (pm)
-						snprintf(spm, sizeof spm, "pid %d, stopped", (int)pm);
-					fprintf(log, "runbook: removed the throwaway PostgreSQL left in %s by runbook "
-						     "pid %d, which is gone (server %s)\n", dir, (int)owner, spm);
-				}
-				count++;
-			}
-		}
+		    owner_gone(dir, &owner))
+			count += reap_orphan(dir, owner, server_uid, say_fn, say_ctx);
 		free(dir);
 	}
 	if (d)
@@ -399,51 +425,48 @@ int rb_pgserver_reap_orphans(const char *tmpdir, FILE *log)
 	return count;
 }
 
-int rb_pgserver_start(const rb_pgserver_opts *opts, rb_pgserver **out, rb_error *err)
+/*
+ * Who runs the server: as root the postgres user (RB_EXIT_ENV when there
+ * is none), else we do. 0, or -1 with err.
+ */
+static int server_user(rb_pgserver *s, rb_error *err)
 {
-	int rc = -1;
-	rb_buf looked = RB_BUF_INIT;
-	char *bindir = find_bindir(&looked);
-	rb_pgserver *s = rb_xcalloc(1, sizeof *s);
-	char *initdb = NULL, *postgres = NULL, *tmpl = NULL;
-	char **env = server_env();
-	int64_t t0 = rb_now_ms();
-	s->log = opts ? opts->log : NULL;
-	s->keep = opts ? opts->keep : 0;
-
-	if (!bindir) {
-		rb_error_set(err, RB_EXIT_ENV, NULL, 0, 0,
-			     "PostgreSQL server binaries not found (looked in %s); install the Debian package 'postgresql'",
-			     looked.data ? looked.data : "nothing");
-		goto done;
-	}
+	int rc = 0;
 	if (geteuid() == 0) {
 		struct passwd *pw = getpwnam("postgres");
 		if (!pw) {
 			rb_error_set(err, RB_EXIT_ENV, NULL, 0, 0,
 				     "running as root, the server must run as the 'postgres' user, which does not exist; "
 				     "install the Debian package 'postgresql' or run as an ordinary user");
-			goto done;
+			rc = -1;
+		} else {
+			s->as_other = 1;
+			s->run_uid = pw->pw_uid;
+			s->run_gid = pw->pw_gid;
+			s->user = rb_xstrdup("postgres");
 		}
-		s->as_other = 1;
-		s->run_uid = pw->pw_uid;
-		s->run_gid = pw->pw_gid;
-		s->user = rb_xstrdup("postgres");
 	} else {
 		struct passwd *pw = getpwuid(geteuid());
 		s->user = rb_xstrdup(pw && pw->pw_name ? pw->pw_name : "postgres");
 	}
+	return rc;
+}
 
-	const char *base = opts && opts->base_dir ? opts->base_dir : getenv("TMPDIR");
-	rb_pgserver_reap_orphans(base, s->log ? s->log : stderr);
-	tmpl = rb_xasprintf("%s/" DIR_PREFIX "XXXXXX", base && *base ? base : "/tmp");
+/*
+ * The server's private directory in base, its runbook.pid written first;
+ * it and the server log are handed to the server's user. 0, or -1 with err.
+ */
+static int make_dir(rb_pgserver *s, const char *base, rb_error *err)
+{
+	int rc = -1;
+	char *tmpl = rb_xasprintf("%s/" DIR_PREFIX "XXXXXX", base);
 	if (!mkdtemp(tmpl)) {
-		rb_error_set(err, RB_EXIT_ENV, NULL, 0, 0, "cannot create a directory for the server in %s: %s",
-			     base && *base ? base : "/tmp", strerror(errno));
+		rb_error_set(err, RB_EXIT_ENV, NULL, 0, 0, "cannot create a directory for the server in %s: %s", base,
+			     strerror(errno));
+		free(tmpl);
 		goto done;
 	}
 	s->dir = tmpl;
-	tmpl = NULL;
 	write_owner(s->dir); /* before anything runs there: a kill from now on leaves a reapable orphan */
 	s->datadir = rb_xasprintf("%s/data", s->dir);
 	s->logfile = rb_xasprintf("%s/server.log", s->dir);
@@ -459,17 +482,23 @@ int rb_pgserver_start(const rb_pgserver_opts *opts, rb_pgserver **out, rb_error 
 			rb_error_clear(err);
 		close(lf);
 	}
+	rc = 0;
+done:
+	return rc;
+}
 
-	initdb = rb_xasprintf("%s/initdb", bindir);
+/* initdb of the data directory, waited for. 0, or -1 with err (and the end of the server log). */
+static int run_initdb(rb_pgserver *s, const char *bindir, char **env, rb_error *err)
+{
+	int rc = -1;
+	char *initdb = rb_xasprintf("%s/initdb", bindir);
 	char *user_opt = rb_xasprintf("--username=%s", s->user);
 	char *const init_argv[] = {initdb, "-D", s->datadir, "--auth=trust", user_opt, "--no-sync",
 				   "--encoding=UTF8", "--locale=C", "--no-instructions", NULL};
 	rb_process *ip = NULL;
 	rb_error serr = RB_ERROR_INIT;
 	int st = 0;
-	int started = spawn(s, init_argv, env, 0, &ip, &serr);
-	free(user_opt);
-	if (started < 0) {
+	if (spawn(s, init_argv, env, 0, &ip, &serr) < 0) {
 		rb_error_set(err, RB_EXIT_ENV, NULL, 0, 0, "initdb failed: %s", serr.message);
 		rb_error_clear(&serr);
 		goto done;
@@ -478,39 +507,64 @@ int rb_pgserver_start(const rb_pgserver_opts *opts, rb_pgserver **out, rb_error 
 		char *tail = log_tail(s->logfile);
 		rb_error_set(err, RB_EXIT_ENV, NULL, 0, 0, "initdb failed:\n%s", tail);
 		free(tail);
-		rb_process_free(ip);
 		goto done;
 	}
+	rc = 0;
+done:
 	rb_process_free(ip);
+	free(user_opt);
+	free(initdb);
+	return rc;
+}
 
+/* The postmaster, in a session of its own, listening on our directory only. 0, or -1 with err. */
+static int start_postgres(rb_pgserver *s, const char *bindir, char **env, rb_error *err)
+{
+	int rc = 0;
 	/* A port number only names the socket file, private to our directory. */
 	s->port = 5432;
-	postgres = rb_xasprintf("%s/postgres", bindir);
+	char *postgres = rb_xasprintf("%s/postgres", bindir);
 	char *sock = rb_xasprintf("unix_socket_directories=%s", s->dir);
 	char *port = rb_xasprintf("port=%d", s->port);
 	char *const pg_argv[] = {postgres, "-D", s->datadir, "-c", "listen_addresses=", "-c", sock,
 				 "-c", port, "-c", "fsync=off", "-c", "full_page_writes=off",
 				 "-c", "synchronous_commit=off", "-c", "shared_buffers=16MB",
 				 "-c", "max_connections=40", "-c", "logging_collector=off", NULL};
-	started = spawn(s, pg_argv, env, 1, &s->server, &serr);
-	free(sock);
-	free(port);
-	if (started < 0) {
+	rb_error serr = RB_ERROR_INIT;
+	if (spawn(s, pg_argv, env, 1, &s->server, &serr) < 0) {
 		rb_error_set(err, RB_EXIT_ENV, NULL, 0, 0, "cannot start postgres: %s", serr.message);
 		rb_error_clear(&serr);
-		goto done;
+		rc = -1;
 	}
+	free(sock);
+	free(port);
+	free(postgres);
+	return rc;
+}
 
+/* postgresql://USER@/postgres?host=DIR&port=PORT. Caller frees. */
+static char *server_url(const rb_pgserver *s)
+{
 	rb_buf url = RB_BUF_INIT;
 	rb_buf_printf(&url, "postgresql://%s@/postgres?host=", s->user);
 	percent_encode(&url, s->dir);
 	rb_buf_printf(&url, "&port=%d", s->port);
-	s->url = rb_buf_detach(&url);
+	return rb_buf_detach(&url);
+}
 
-	/* Ready when it accepts connections. */
+/*
+ * Waits until the server, started at t0, accepts connections. 0, or -1
+ * with err (and the end of the server log) when it exited or did not
+ * answer within START_TIMEOUT_MS.
+ */
+static int await_ready(rb_pgserver *s, int64_t t0, rb_error *err)
+{
+	int rc = -1;
 	for (;;) {
-		if (PQping(s->url) == PQPING_OK)
+		if (PQping(s->url) == PQPING_OK) {
+			rc = 0;
 			break;
+		}
 		if (rb_process_wait(s->server, 0, NULL) == 0) {
 			rb_process *gone = s->server;
 			s->server = NULL; /* first: rb_pgserver_kill_async may run in a handler */
@@ -518,36 +572,63 @@ int rb_pgserver_start(const rb_pgserver_opts *opts, rb_pgserver **out, rb_error 
 			char *tail = log_tail(s->logfile);
 			rb_error_set(err, RB_EXIT_ENV, NULL, 0, 0, "postgres exited during start-up:\n%s", tail);
 			free(tail);
-			goto done;
+			break;
 		}
 		if (rb_now_ms() - t0 > START_TIMEOUT_MS) {
 			char *tail = log_tail(s->logfile);
 			rb_error_set(err, RB_EXIT_ENV, NULL, 0, 0, "postgres did not accept connections within %d s:\n%s",
 				     START_TIMEOUT_MS / 1000, tail);
 			free(tail);
-			goto done;
+			break;
 		}
 		struct timespec pause = {0, 10 * 1000000L};
 		nanosleep(&pause, NULL);
 	}
-	if (s->log)
-		fprintf(s->log, "runbook: throwaway PostgreSQL ready in %.2fs (socket in %s)\n",
-			(double)(rb_now_ms() - t0) / 1000.0, s->dir);
+	return rc;
+}
+
+int rb_pgserver_start(const rb_pgserver_opts *opts, rb_pgserver **out, rb_error *err)
+{
+	int rc = -1;
+	rb_buf looked = RB_BUF_INIT;
+	char *bindir = find_bindir(&looked);
+	rb_pgserver *s = rb_xcalloc(1, sizeof *s);
+	char **env = server_env();
+	int64_t t0 = rb_now_ms();
+	s->say = opts ? opts->say : NULL;
+	s->say_ctx = opts ? opts->say_ctx : NULL;
+	s->keep = opts ? opts->keep : 0;
+
+	if (!bindir) {
+		rb_error_set(err, RB_EXIT_ENV, NULL, 0, 0,
+			     "PostgreSQL server binaries not found (looked in %s); install the Debian package 'postgresql'",
+			     looked.data ? looked.data : "nothing");
+		goto done;
+	}
+	if (server_user(s, err) < 0)
+		goto done;
+	const char *base = opts && opts->base_dir ? opts->base_dir : getenv("TMPDIR");
+	rb_pgserver_reap_orphans(base, s->say, s->say_ctx);
+	if (make_dir(s, base && *base ? base : "/tmp", err) < 0 || run_initdb(s, bindir, env, err) < 0 ||
+	    start_postgres(s, bindir, env, err) < 0)
+		goto done;
+	s->url = server_url(s);
+	if (await_ready(s, t0, err) < 0)
+		goto done;
+	say(s->say, s->say_ctx, "runbook: throwaway PostgreSQL ready in %.2fs (socket in %s)\n",
+	    (double)(rb_now_ms() - t0) / 1000.0, s->dir);
 	*out = s;
 	s = NULL;
 	rc = 0;
 done:
 	if (s) {
 		s->keep = 0;
-		s->log = NULL;
+		s->say = NULL;
 		rb_pgserver_stop(s);
 	}
 	rb_buf_free(&looked);
 	free_env(env);
 	free(bindir);
-	free(initdb);
-	free(postgres);
-	free(tmpl);
 	return rc;
 }
 
@@ -597,11 +678,11 @@ void rb_pgserver_stop(rb_pgserver *s)
 		unlink(owner);
 		free(owner);
 	}
-	if (s->keep && s->server && s->log)
-		fprintf(s->log, "runbook: the throwaway PostgreSQL keeps running (pid %d):\n"
-				"  psql '%s'\n"
-				"  stop it with: kill %d && rm -rf %s\n",
-			(int)rb_process_pid(s->server), s->url, (int)rb_process_pid(s->server), s->dir);
+	if (s->keep && s->server)
+		say(s->say, s->say_ctx, "runbook: the throwaway PostgreSQL keeps running (pid %d):\n"
+					"  psql '%s'\n"
+					"  stop it with: kill %d && rm -rf %s\n",
+		    (int)rb_process_pid(s->server), s->url, (int)rb_process_pid(s->server), s->dir);
 	if (!s->keep && s->dir)
 		remove_tree(s->dir);
 	free(s->dir);

@@ -32,25 +32,32 @@
 #ifndef RB_PGSERVER_H
 #define RB_PGSERVER_H
 
-#include <stdio.h>
-
 #include "util.h"
 
 typedef struct rb_pgserver rb_pgserver;
 
+/**
+ * Receives what the server module has to say (it prints nothing itself):
+ * one message at a time, whole lines each ending in '\n' ("runbook: ..."),
+ * NUL-terminated and owned by the caller of fn, valid during the call only.
+ * ctx is the say_ctx given with fn.
+ */
+typedef void (*rb_pgserver_say_fn)(void *ctx, const char *text);
+
 typedef struct {
-	int keep;              /* do not delete on stop: print how to connect instead */
-	FILE *log;             /* progress lines; NULL: quiet */
-	const char *base_dir;  /* where the temporary directory goes; NULL: $TMPDIR or /tmp */
+	int keep;                /* do not delete on stop: say how to connect instead */
+	rb_pgserver_say_fn say;  /* progress messages (reaped orphans, ready, kept); NULL: quiet */
+	void *say_ctx;           /* passed to say */
+	const char *base_dir;    /* where the temporary directory goes; NULL: $TMPDIR or /tmp */
 } rb_pgserver_opts;
 
 /**
  * Starts a server, after reaping the orphans in the same temporary
- * directory (rb_pgserver_reap_orphans, reporting on opts->log, else stderr).
- * Returns 0 and a server owned by the caller (stop it with
- * rb_pgserver_stop), or -1 with err set (RB_EXIT_ENV): server binaries
- * missing (naming the package to install), no `postgres` user when root,
- * initdb or start-up failing (with the end of the server log).
+ * directory (rb_pgserver_reap_orphans), and says how long it took; both
+ * through opts->say. Returns 0 and a server owned by the caller (stop it
+ * with rb_pgserver_stop), or -1 with err set (RB_EXIT_ENV): server
+ * binaries missing (naming the package to install), no `postgres` user
+ * when root, initdb or start-up failing (with the end of the server log).
  */
 int rb_pgserver_start(const rb_pgserver_opts *opts, rb_pgserver **out, rb_error *err);
 
@@ -79,7 +86,7 @@ void rb_pgserver_kill_async(const rb_pgserver *s);
 
 /**
  * Stops the server (fast shutdown, SIGKILL after 5 s), removes its directory
- * unless keep (then prints how to connect on opts->log, and removes
+ * unless keep (then says how to connect through opts->say, and removes
  * runbook.pid so that no later run takes the kept server for an orphan),
  * frees s. NULL is fine.
  */
@@ -92,11 +99,11 @@ void rb_pgserver_stop(rb_pgserver *s);
  * a process of our pid namespace that is gone (or a newer process that got
  * its pid). Its postmaster (postmaster.pid's first line,
  * checked to be that data directory's server) gets SIGQUIT, then SIGKILL
- * after 5 s, and the directory is removed. Prints one line per orphan on
- * log (NULL: quiet). Directories without runbook.pid (being created, kept
- * with --keep-db, made by older versions) are left alone. Returns how many
- * were reaped. Safe to call at the start of every run.
+ * after 5 s, and the directory is removed. Says one line per orphan
+ * through say (NULL: quiet), with say_ctx. Directories without runbook.pid
+ * (being created, kept with --keep-db, made by older versions) are left
+ * alone. Returns how many were reaped. Safe to call at the start of every run.
  */
-int rb_pgserver_reap_orphans(const char *tmpdir, FILE *log);
+int rb_pgserver_reap_orphans(const char *tmpdir, rb_pgserver_say_fn say, void *say_ctx);
 
 #endif

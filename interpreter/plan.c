@@ -125,202 +125,254 @@ static void json_visible(const char *json, rb_buf *out)
 	rb_buf_puts(out, json + from);
 }
 
+/* front_matter: what the document's YAML header says, or null without one. */
+static void json_front_matter(rb_json *j, const rb_runbook *rb, const rb_redactor *red)
+{
+	const rb_front_matter *fm = &rb->fm;
+	rb_json_key(j, "front_matter");
+	if (!fm->present) {
+		rb_json_null(j);
+		return;
+	}
+	rb_json_object_begin(j);
+	if (fm->title) {
+		rb_json_key(j, "title");
+		jstr(j, red, fm->title);
+	}
+	if (fm->database.value) {
+		rb_json_key(j, "database");
+		jdsn(j, red, fm->database.value);
+	}
+	if (fm->ndatabases)
+		kv_object(j, rb, red, "databases", fm->databases, fm->ndatabases, 1);
+	if (fm->shell) {
+		rb_json_key(j, "shell");
+		jstr(j, red, fm->shell);
+	}
+	if (fm->nenv)
+		kv_object(j, rb, red, "env", fm->env, fm->nenv, 0);
+	if (fm->nsecrets)
+		pos_list(j, red, "secrets", fm->secrets, fm->nsecrets);
+	if (fm->timeout_ms >= 0) {
+		rb_json_key(j, "timeout_ms");
+		rb_json_int(j, fm->timeout_ms);
+	}
+	if (fm->on_failure.value) {
+		rb_json_key(j, "on_failure");
+		jstr(j, red, fm->on_failure.value);
+	}
+	if (fm->nmanual)
+		pos_list(j, red, "manual", fm->manual, fm->nmanual);
+	if (fm->audit_repo || fm->audit_ref) {
+		rb_json_key(j, "audit");
+		rb_json_object_begin(j);
+		rb_json_key(j, "repo");
+		jstr(j, red, fm->audit_repo);
+		rb_json_key(j, "ref");
+		jstr(j, red, fm->audit_ref);
+		rb_json_end(j, '}');
+	}
+	rb_json_end(j, '}');
+}
+
+/* counts: steps per role, and documentation blocks. */
+static void json_counts(rb_json *j, const rb_runbook *rb)
+{
+	rb_json_key(j, "counts");
+	rb_json_object_begin(j);
+	rb_json_key(j, "main");
+	rb_json_int(j, (int64_t)rb_runbook_count(rb, RB_ROLE_MAIN));
+	rb_json_key(j, "on_failure");
+	rb_json_int(j, (int64_t)rb_runbook_count(rb, RB_ROLE_ON_FAILURE));
+	rb_json_key(j, "manual");
+	rb_json_int(j, (int64_t)rb_runbook_count(rb, RB_ROLE_MANUAL));
+	size_t docs = 0;
+	for (size_t i = 0; i < rb->nsteps; i++)
+		docs += rb->steps[i].kind == RB_STEP_DOC;
+	rb_json_key(j, "documentation");
+	rb_json_int(j, (int64_t)docs);
+	rb_json_end(j, '}');
+}
+
+/* sections: every heading but the document's root, in order. */
+static void json_sections(rb_json *j, const rb_runbook *rb, const rb_redactor *red)
+{
+	rb_json_key(j, "sections");
+	rb_json_array_begin(j);
+	for (size_t i = 1; i < rb->nsections; i++) {
+		const rb_section *s = &rb->sections[i];
+		rb_json_object_begin(j);
+		rb_json_key(j, "slug");
+		jstr(j, red, s->slug);
+		rb_json_key(j, "title");
+		jstr(j, red, s->title);
+		rb_json_key(j, "level");
+		rb_json_int(j, s->level);
+		rb_json_key(j, "line");
+		rb_json_int(j, s->line);
+		rb_json_key(j, "parent");
+		jstr(j, red, s->parent > 0 ? rb->sections[s->parent].slug : NULL);
+		rb_json_key(j, "role");
+		rb_json_string(j, role_name(s->role));
+		rb_json_end(j, '}');
+	}
+	rb_json_end(j, ']');
+}
+
+/*
+ * selection: what --from/--only select, written when one is given.
+ * Returns the selection of each step (caller frees), or NULL for a whole run.
+ */
+static rb_selection *json_selection(rb_json *j, const rb_runbook *rb, const rb_plan_opts *opts,
+				    const rb_redactor *red)
+{
+	if (!opts->from && !opts->only)
+		return NULL;
+	rb_selection *sel = rb_xcalloc(rb->nsteps + 1, sizeof *sel);
+	rb_select_steps(rb, opts->from, opts->only, opts->skip_guards, sel);
+	rb_json_key(j, "selection");
+	rb_json_object_begin(j);
+	rb_json_key(j, opts->only ? "only" : "from");
+	jstr(j, red, opts->only ? opts->only : opts->from);
+	rb_json_key(j, "skip_guards");
+	rb_json_bool(j, opts->skip_guards);
+	rb_json_key(j, "resume");
+	jstr(j, red, opts->resume);
+	rb_json_end(j, '}');
+	return sel;
+}
+
+/* A step's attributes as written in its info string, when it has any. */
+static void json_step_attrs(rb_json *j, const rb_step *s, const rb_redactor *red)
+{
+	if (!s->nattrs)
+		return;
+	rb_json_key(j, "attrs");
+	rb_json_object_begin(j);
+	for (size_t k = 0; k < s->nattrs; k++) {
+		rb_json_key(j, s->attrs[k].key);
+		jstr(j, red, s->attrs[k].value);
+	}
+	rb_json_end(j, '}');
+}
+
+/* What a step holds: a task list's items, or a code block's body (and a SQL block's target). */
+static void json_step_content(rb_json *j, const rb_step *s, const rb_redactor *red)
+{
+	if (s->kind == RB_STEP_APPROVAL) {
+		rb_json_key(j, "items");
+		rb_json_array_begin(j);
+		for (size_t k = 0; k < s->nitems; k++) {
+			rb_json_object_begin(j);
+			rb_json_key(j, "text");
+			jstr(j, red, s->items[k].text);
+			rb_json_key(j, "checked");
+			rb_json_bool(j, s->items[k].checked);
+			rb_json_key(j, "line");
+			rb_json_int(j, s->items[k].line);
+			rb_json_end(j, '}');
+		}
+		rb_json_end(j, ']');
+		return;
+	}
+	if (s->kind == RB_STEP_SQL) {
+		rb_json_key(j, "db");
+		jstr(j, red, s->db ? s->db : "default");
+		rb_json_key(j, "transaction");
+		rb_json_string(j, s->transaction == RB_TXN_NONE ? "none" : "single");
+	}
+	rb_json_key(j, "body_line");
+	rb_json_int(j, s->body_line);
+	rb_json_key(j, "body");
+	jstr(j, red, s->body);
+}
+
+/* One element of steps; sel is the step's selection, NULL for a whole run. */
+static void json_step(rb_json *j, const rb_runbook *rb, const rb_step *s, const rb_selection *sel,
+		      const rb_redactor *red)
+{
+	rb_json_object_begin(j);
+	if (sel && s->role == RB_ROLE_MAIN && rb_step_runnable(s)) {
+		rb_json_key(j, "selected");
+		rb_json_string(j, rb_selection_name(*sel));
+	}
+	rb_json_key(j, "number");
+	if (s->number)
+		rb_json_int(j, s->number);
+	else
+		rb_json_null(j);
+	rb_json_key(j, "id");
+	jstr(j, red, s->id);
+	rb_json_key(j, "kind");
+	rb_json_string(j, rb_step_kind_name(s->kind));
+	rb_json_key(j, "lang");
+	jstr(j, red, s->lang);
+	rb_json_key(j, "role");
+	rb_json_string(j, role_name(s->role));
+	rb_json_key(j, "runs");
+	rb_json_bool(j, rb_step_runnable(s) && s->role != RB_ROLE_MANUAL);
+	rb_json_key(j, "section");
+	jstr(j, red, s->section > 0 ? rb->sections[s->section].slug : NULL);
+	rb_buf path = RB_BUF_INIT;
+	rb_section_path(rb, s->section, &path);
+	rb_json_key(j, "path");
+	jstr(j, red, rb_buf_cstr(&path));
+	rb_buf_free(&path);
+	rb_json_key(j, "line");
+	rb_json_int(j, s->line);
+	rb_json_key(j, "col");
+	rb_json_int(j, s->col);
+	json_step_attrs(j, s, red);
+	json_step_content(j, s, red);
+	rb_json_end(j, '}');
+}
+
+/* selection (for a partial run) and steps: every block, documentation included. */
+static void json_steps(rb_json *j, const rb_runbook *rb, const rb_plan_opts *opts, const rb_redactor *red)
+{
+	rb_selection *sel = json_selection(j, rb, opts, red);
+	rb_json_key(j, "steps");
+	rb_json_array_begin(j);
+	for (size_t i = 0; i < rb->nsteps; i++)
+		json_step(j, rb, &rb->steps[i], sel ? &sel[i] : NULL, red);
+	rb_json_end(j, ']');
+	free(sel);
+}
+
+/* manual: the outermost manual sections. */
+static void json_manual(rb_json *j, const rb_runbook *rb, const rb_redactor *red)
+{
+	rb_json_key(j, "manual");
+	rb_json_array_begin(j);
+	for (size_t i = 1; i < rb->nsections; i++) {
+		const rb_section *s = &rb->sections[i];
+		if (s->role == RB_ROLE_MANUAL && (s->parent < 0 || rb->sections[s->parent].role != RB_ROLE_MANUAL))
+			jstr(j, red, s->slug);
+	}
+	rb_json_end(j, ']');
+}
+
 static void render_json(const rb_runbook *rb, const rb_plan_opts *opts, const rb_redactor *red,
 			rb_buf *out)
 {
 	rb_json j;
 	rb_json_init(&j, out, 1);
-	const rb_front_matter *fm = &rb->fm;
 	rb_json_object_begin(&j);
 	rb_json_key(&j, "file");
 	jstr(&j, red, rb->path);
 	rb_json_key(&j, "title");
 	jstr(&j, red, rb->title);
-
-	rb_json_key(&j, "front_matter");
-	if (!fm->present) {
-		rb_json_null(&j);
-	} else {
-		rb_json_object_begin(&j);
-		if (fm->title) {
-			rb_json_key(&j, "title");
-			jstr(&j, red, fm->title);
-		}
-		if (fm->database.value) {
-			rb_json_key(&j, "database");
-			jdsn(&j, red, fm->database.value);
-		}
-		if (fm->ndatabases)
-			kv_object(&j, rb, red, "databases", fm->databases, fm->ndatabases, 1);
-		if (fm->shell) {
-			rb_json_key(&j, "shell");
-			jstr(&j, red, fm->shell);
-		}
-		if (fm->nenv)
-			kv_object(&j, rb, red, "env", fm->env, fm->nenv, 0);
-		if (fm->nsecrets)
-			pos_list(&j, red, "secrets", fm->secrets, fm->nsecrets);
-		if (fm->timeout_ms >= 0) {
-			rb_json_key(&j, "timeout_ms");
-			rb_json_int(&j, fm->timeout_ms);
-		}
-		if (fm->on_failure.value) {
-			rb_json_key(&j, "on_failure");
-			jstr(&j, red, fm->on_failure.value);
-		}
-		if (fm->nmanual)
-			pos_list(&j, red, "manual", fm->manual, fm->nmanual);
-		if (fm->audit_repo || fm->audit_ref) {
-			rb_json_key(&j, "audit");
-			rb_json_object_begin(&j);
-			rb_json_key(&j, "repo");
-			jstr(&j, red, fm->audit_repo);
-			rb_json_key(&j, "ref");
-			jstr(&j, red, fm->audit_ref);
-			rb_json_end(&j, '}');
-		}
-		rb_json_end(&j, '}');
-	}
-
-	rb_json_key(&j, "counts");
-	rb_json_object_begin(&j);
-	rb_json_key(&j, "main");
-	rb_json_int(&j, (int64_t)rb_runbook_count(rb, RB_ROLE_MAIN));
-	rb_json_key(&j, "on_failure");
-	rb_json_int(&j, (int64_t)rb_runbook_count(rb, RB_ROLE_ON_FAILURE));
-	rb_json_key(&j, "manual");
-	rb_json_int(&j, (int64_t)rb_runbook_count(rb, RB_ROLE_MANUAL));
-	size_t docs = 0;
-	for (size_t i = 0; i < rb->nsteps; i++)
-		docs += rb->steps[i].kind == RB_STEP_DOC;
-	rb_json_key(&j, "documentation");
-	rb_json_int(&j, (int64_t)docs);
-	rb_json_end(&j, '}');
-
-	rb_json_key(&j, "sections");
-	rb_json_array_begin(&j);
-	for (size_t i = 1; i < rb->nsections; i++) {
-		const rb_section *s = &rb->sections[i];
-		rb_json_object_begin(&j);
-		rb_json_key(&j, "slug");
-		jstr(&j, red, s->slug);
-		rb_json_key(&j, "title");
-		jstr(&j, red, s->title);
-		rb_json_key(&j, "level");
-		rb_json_int(&j, s->level);
-		rb_json_key(&j, "line");
-		rb_json_int(&j, s->line);
-		rb_json_key(&j, "parent");
-		jstr(&j, red, s->parent > 0 ? rb->sections[s->parent].slug : NULL);
-		rb_json_key(&j, "role");
-		rb_json_string(&j, role_name(s->role));
-		rb_json_end(&j, '}');
-	}
-	rb_json_end(&j, ']');
-
-	rb_selection *sel = NULL;
-	if (opts->from || opts->only) {
-		sel = rb_xcalloc(rb->nsteps + 1, sizeof *sel);
-		rb_select_steps(rb, opts->from, opts->only, opts->skip_guards, sel);
-		rb_json_key(&j, "selection");
-		rb_json_object_begin(&j);
-		rb_json_key(&j, opts->only ? "only" : "from");
-		jstr(&j, red, opts->only ? opts->only : opts->from);
-		rb_json_key(&j, "skip_guards");
-		rb_json_bool(&j, opts->skip_guards);
-		rb_json_key(&j, "resume");
-		jstr(&j, red, opts->resume);
-		rb_json_end(&j, '}');
-	}
-	rb_json_key(&j, "steps");
-	rb_json_array_begin(&j);
-	for (size_t i = 0; i < rb->nsteps; i++) {
-		const rb_step *s = &rb->steps[i];
-		rb_json_object_begin(&j);
-		if (sel && s->role == RB_ROLE_MAIN && rb_step_runnable(s)) {
-			rb_json_key(&j, "selected");
-			rb_json_string(&j, rb_selection_name(sel[i]));
-		}
-		rb_json_key(&j, "number");
-		if (s->number)
-			rb_json_int(&j, s->number);
-		else
-			rb_json_null(&j);
-		rb_json_key(&j, "id");
-		jstr(&j, red, s->id);
-		rb_json_key(&j, "kind");
-		rb_json_string(&j, rb_step_kind_name(s->kind));
-		rb_json_key(&j, "lang");
-		jstr(&j, red, s->lang);
-		rb_json_key(&j, "role");
-		rb_json_string(&j, role_name(s->role));
-		rb_json_key(&j, "runs");
-		rb_json_bool(&j, rb_step_runnable(s) && s->role != RB_ROLE_MANUAL);
-		rb_json_key(&j, "section");
-		jstr(&j, red, s->section > 0 ? rb->sections[s->section].slug : NULL);
-		rb_buf path = RB_BUF_INIT;
-		rb_section_path(rb, s->section, &path);
-		rb_json_key(&j, "path");
-		jstr(&j, red, rb_buf_cstr(&path));
-		rb_buf_free(&path);
-		rb_json_key(&j, "line");
-		rb_json_int(&j, s->line);
-		rb_json_key(&j, "col");
-		rb_json_int(&j, s->col);
-		if (s->nattrs) {
-			rb_json_key(&j, "attrs");
-			rb_json_object_begin(&j);
-			for (size_t k = 0; k < s->nattrs; k++) {
-				rb_json_key(&j, s->attrs[k].key);
-				jstr(&j, red, s->attrs[k].value);
-			}
-			rb_json_end(&j, '}');
-		}
-		if (s->kind == RB_STEP_APPROVAL) {
-			rb_json_key(&j, "items");
-			rb_json_array_begin(&j);
-			for (size_t k = 0; k < s->nitems; k++) {
-				rb_json_object_begin(&j);
-				rb_json_key(&j, "text");
-				jstr(&j, red, s->items[k].text);
-				rb_json_key(&j, "checked");
-				rb_json_bool(&j, s->items[k].checked);
-				rb_json_key(&j, "line");
-				rb_json_int(&j, s->items[k].line);
-				rb_json_end(&j, '}');
-			}
-			rb_json_end(&j, ']');
-		} else {
-			if (s->kind == RB_STEP_SQL) {
-				rb_json_key(&j, "db");
-				jstr(&j, red, s->db ? s->db : "default");
-				rb_json_key(&j, "transaction");
-				rb_json_string(&j, s->transaction == RB_TXN_NONE ? "none" : "single");
-			}
-			rb_json_key(&j, "body_line");
-			rb_json_int(&j, s->body_line);
-			rb_json_key(&j, "body");
-			jstr(&j, red, s->body);
-		}
-		rb_json_end(&j, '}');
-	}
-	rb_json_end(&j, ']');
-	free(sel);
-
+	json_front_matter(&j, rb, red);
+	json_counts(&j, rb);
+	json_sections(&j, rb, red);
+	json_steps(&j, rb, opts, red);
 	rb_json_key(&j, "on_failure");
 	jstr(&j, red, rb->on_failure_section >= 0 ? rb->sections[rb->on_failure_section].slug : NULL);
 	if (opts->audit) {
 		rb_json_key(&j, "audit");
 		jstr(&j, red, opts->audit);
 	}
-	rb_json_key(&j, "manual");
-	rb_json_array_begin(&j);
-	for (size_t i = 1; i < rb->nsections; i++) {
-		const rb_section *s = &rb->sections[i];
-		if (s->role == RB_ROLE_MANUAL && (s->parent < 0 || rb->sections[s->parent].role != RB_ROLE_MANUAL))
-			jstr(&j, red, s->slug);
-	}
-	rb_json_end(&j, ']');
+	json_manual(&j, rb, red);
 	rb_json_end(&j, '}');
 	rb_buf_putc(out, '\n');
 }

@@ -315,51 +315,46 @@ static void set_child_error(const rb_process_opts *o, const child_status *cs, rb
 	}
 }
 
-static int spawn(int (*fn)(void *), void *ctx, const rb_process_opts *opts, rb_process **out, rb_error *err)
+/* The pipes the options ask for and the status pipe, all close-on-exec. 0, or -1 with err. */
+static int make_pipes(const rb_process_opts *o, int pipes[3][2], int status[2], rb_error *err)
 {
-	static const rb_process_opts inherit;
-	const rb_process_opts *o = opts ? opts : &inherit;
 	const rb_stdio *streams[3] = {&o->in, &o->out, &o->err};
-	int rc = -1;
-	int pipes[3][2] = {{-1, -1}, {-1, -1}, {-1, -1}};
-	int *status = NULL;
-	pid_t pid = -1;
-	child_plan plan = {o, fn, ctx, pipes, {-1, -1}, NULL, NULL};
-	status = plan.status;
-	*out = NULL;
-
-	if (!fn && (!o->argv || !o->argv[0])) {
-		rb_error_set(err, RB_EXIT_ENV, NULL, 0, 0, "no program to run");
-		goto done;
-	}
-	for (int i = 0; i < 3; i++) {
-		if (streams[i]->kind == RB_STDIO_PIPE && pipe2(pipes[i], O_CLOEXEC) < 0) {
-			rb_error_set(err, RB_EXIT_ENV, NULL, 0, 0, "cannot create a pipe: %s", strerror(errno));
-			goto done;
-		}
-	}
-	if (pipe2(status, O_CLOEXEC) < 0) {
+	int rc = 0;
+	for (int i = 0; i < 3 && rc == 0; i++)
+		if (streams[i]->kind == RB_STDIO_PIPE && pipe2(pipes[i], O_CLOEXEC) < 0)
+			rc = -1;
+	if (rc == 0 && pipe2(status, O_CLOEXEC) < 0)
+		rc = -1;
+	if (rc < 0)
 		rb_error_set(err, RB_EXIT_ENV, NULL, 0, 0, "cannot create a pipe: %s", strerror(errno));
-		goto done;
-	}
+	return rc;
+}
 
+/* Starts the child of plan with every signal blocked meanwhile (step 1). Its pid, or -1 with err. */
+static pid_t fork_child(child_plan *plan, rb_error *err)
+{
+	const rb_process_opts *o = plan->o;
 	/* Output written before the child's goes out first; and no handler of
 	 * runbook's may run in the child before its dispositions are reset. */
 	fflush(NULL);
-	if (!fn) {
-		plan.path = search_path(o->envp);
-		plan.envp = o->envp ? o->envp : environ;
+	if (!plan->fn) {
+		plan->path = search_path(o->envp);
+		plan->envp = o->envp ? o->envp : environ;
 	}
 	sigset_t all, old;
 	sigfillset(&all);
 	sigprocmask(SIG_SETMASK, &all, &old);
-	pid = start_child(&plan);
+	pid_t pid = start_child(plan);
 	int fork_errno = errno;
 	sigprocmask(SIG_SETMASK, &old, NULL);
-	if (pid < 0) {
+	if (pid < 0)
 		rb_error_set(err, RB_EXIT_ENV, NULL, 0, 0, "fork failed: %s", strerror(fork_errno));
-		goto done;
-	}
+	return pid;
+}
+
+/* The parent closes the write end of the status pipe and the child's ends of the pipes (step 5). */
+static void close_child_ends(int pipes[3][2], int status[2])
+{
 	close(status[1]);
 	status[1] = -1;
 	for (int i = 0; i < 3; i++) {
@@ -369,12 +364,20 @@ static int spawn(int (*fn)(void *), void *ctx, const rb_process_opts *opts, rb_p
 			*theirs = -1;
 		}
 	}
+}
 
-	/* End of file: the exec (or the child, for fn) closed the status pipe. */
+/*
+ * Reads the status pipe until end of file: the exec (or the child, for fn)
+ * closed it (step 4). Returns 0 then; -1 with err when the child reported a
+ * failed step, or could not be heard, and has been reaped.
+ */
+static int await_setup(const rb_process_opts *o, pid_t pid, int status_fd, rb_error *err)
+{
 	child_status cs;
 	size_t got = 0;
+	int rc = 0;
 	while (got < sizeof cs) {
-		ssize_t n = read(status[0], (char *)&cs + got, sizeof cs - got);
+		ssize_t n = read(status_fd, (char *)&cs + got, sizeof cs - got);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
@@ -394,9 +397,14 @@ static int spawn(int (*fn)(void *), void *ctx, const rb_process_opts *opts, rb_p
 		while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
 			;
 		set_child_error(o, &cs, err);
-		goto done;
+		rc = -1;
 	}
+	return rc;
+}
 
+/* The rb_process of a child that is set up: it takes the parent's ends of the pipes. */
+static rb_process *adopt(const rb_process_opts *o, pid_t pid, int pipes[3][2])
+{
 	rb_process *p = rb_xcalloc(1, sizeof *p);
 	p->pid = pid;
 	p->group = o->new_pgroup || o->new_session;
@@ -405,7 +413,32 @@ static int spawn(int (*fn)(void *), void *ctx, const rb_process_opts *opts, rb_p
 		p->fds[i] = *ours;
 		*ours = -1;
 	}
-	*out = p;
+	return p;
+}
+
+static int spawn(int (*fn)(void *), void *ctx, const rb_process_opts *opts, rb_process **out, rb_error *err)
+{
+	static const rb_process_opts inherit;
+	const rb_process_opts *o = opts ? opts : &inherit;
+	int rc = -1;
+	int pipes[3][2] = {{-1, -1}, {-1, -1}, {-1, -1}};
+	child_plan plan = {o, fn, ctx, pipes, {-1, -1}, NULL, NULL};
+	int *status = plan.status;
+	pid_t pid = -1;
+	*out = NULL;
+
+	if (!fn && (!o->argv || !o->argv[0])) {
+		rb_error_set(err, RB_EXIT_ENV, NULL, 0, 0, "no program to run");
+		goto done;
+	}
+	if (make_pipes(o, pipes, status, err) < 0)
+		goto done;
+	if ((pid = fork_child(&plan, err)) < 0)
+		goto done;
+	close_child_ends(pipes, status);
+	if (await_setup(o, pid, status[0], err) < 0)
+		goto done;
+	*out = adopt(o, pid, pipes);
 	rc = 0;
 done:
 	for (int i = 0; i < 3; i++)
@@ -589,31 +622,122 @@ void rb_process_free(rb_process *p)
 	free(p);
 }
 
+/* What rb_process_capture's pieces share: the tool, its input still to write, its output so far. */
+typedef struct {
+	rb_process *p;
+	const char *input;    /* NULL: none */
+	size_t len, off;      /* input's length, and how much of it is written */
+	rb_buf out;
+	int64_t deadline;     /* INT64_MAX: none */
+	int sigfd;            /* the signal self-pipe (signals.h), or -1 */
+} capture;
+
+/* argv in a group of its own, its input on a pipe (else /dev/null), stdout and stderr on one pipe. */
+static int capture_start(char *const argv[], capture *c, rb_error *err)
+{
+	rb_process_opts o;
+	memset(&o, 0, sizeof o);
+	o.argv = argv;
+	o.new_pgroup = 1;
+	o.in.kind = c->input ? RB_STDIO_PIPE : RB_STDIO_NULL;
+	o.out.kind = RB_STDIO_PIPE;
+	o.err.kind = RB_STDIO_STDOUT;
+	return rb_process_start(&o, &c->p, err);
+}
+
+/*
+ * Waits up to a second (at most until the deadline) for the tool, then
+ * writes what of the input it takes and reads what it wrote. Returns 0, or
+ * -1 with err when poll failed (the tool has been stopped).
+ */
+static int capture_poll(capture *c, int64_t now, rb_error *err)
+{
+	char chunk[4096];
+	struct pollfd pf[3];
+	int nf = 0, io_in = -1;
+	pf[nf].fd = rb_process_fd(c->p, 1);
+	pf[nf++].events = POLLIN;
+	if (rb_process_fd(c->p, 0) >= 0) {
+		pf[nf].fd = rb_process_fd(c->p, 0);
+		pf[nf].events = POLLOUT;
+		io_in = nf++;
+	}
+	if (c->sigfd >= 0) {
+		pf[nf].fd = c->sigfd;
+		pf[nf++].events = POLLIN;
+	}
+	int64_t wait = c->deadline - now < 1000 ? c->deadline - now : 1000;
+	int pr = poll(pf, (nfds_t)nf, (int)wait);
+	if (pr < 0 && errno != EINTR) {
+		rb_error_set(err, RB_EXIT_ENV, NULL, 0, 0, "poll failed: %s", strerror(errno));
+		rb_process_stop(c->p, 1000, NULL);
+		return -1;
+	}
+	if (pr <= 0)
+		return 0;
+	if (c->sigfd >= 0 && (pf[nf - 1].revents & POLLIN))
+		rb_signals_drain();
+	if (io_in >= 0 && pf[io_in].revents) {
+		ssize_t w = write(pf[io_in].fd, c->input + c->off, c->len - c->off);
+		if (w > 0)
+			c->off += (size_t)w;
+		if (c->off == c->len || (w < 0 && errno != EAGAIN && errno != EINTR))
+			rb_process_close_fd(c->p, 0); /* all written, or the tool stopped reading */
+	}
+	if (pf[0].revents) {
+		ssize_t n = read(pf[0].fd, chunk, sizeof chunk);
+		if (n > 0)
+			rb_buf_add(&c->out, chunk, (size_t)n);
+		else if (n == 0 || (errno != EINTR && errno != EAGAIN))
+			rb_process_close_fd(c->p, 1);
+	}
+	return 0;
+}
+
+/*
+ * Feeds and reads the tool until it closes its output. Returns 0 then;
+ * RB_EXIT_INTERRUPTED or RB_EXIT_ENV (the deadline) when it is to be
+ * stopped; -1 with err when poll failed.
+ */
+static int capture_collect(capture *c, rb_error *err)
+{
+	int stopped = 0;
+	while (!stopped && rb_process_fd(c->p, 1) >= 0) {
+		int64_t now = rb_now_ms();
+		if (rb_signals_interrupted())
+			stopped = RB_EXIT_INTERRUPTED;
+		else if (now >= c->deadline)
+			stopped = RB_EXIT_ENV;
+		else if (capture_poll(c, now, err) < 0)
+			stopped = -1;
+	}
+	return stopped;
+}
+
+/* The tool's end, within what is left before the deadline: 0 with *ws, or RB_EXIT_ENV when it still runs. */
+static int capture_wait(capture *c, int *ws)
+{
+	int64_t left = c->deadline == INT64_MAX ? -1 : c->deadline - rb_now_ms();
+	if (c->deadline != INT64_MAX && left < 0)
+		left = 0;
+	return rb_process_wait(c->p, left, ws) != 0 ? RB_EXIT_ENV : 0;
+}
+
 int rb_process_capture(char *const argv[], const char *input, int64_t timeout_ms, char **output, int *status,
 		       rb_error *err)
 {
 	int rc = -1;
-	rb_process *p = NULL;
-	rb_buf out = RB_BUF_INIT;
-	rb_process_opts o;
+	capture c = {NULL, input, input ? strlen(input) : 0, 0, RB_BUF_INIT,
+		     timeout_ms > 0 ? rb_now_ms() + timeout_ms : INT64_MAX, -1};
 	struct sigaction ign, old_pipe;
 	int pipe_saved = 0, stopped = 0, ws = 0;
-	size_t len = input ? strlen(input) : 0, off = 0;
-	int64_t deadline = timeout_ms > 0 ? rb_now_ms() + timeout_ms : INT64_MAX;
-	char chunk[4096];
 	*status = -1;
 
 	if (rb_signals_interrupted()) {
 		rb_error_set(err, RB_EXIT_INTERRUPTED, NULL, 0, 0, "%s: interrupted", argv[0]);
 		goto done;
 	}
-	memset(&o, 0, sizeof o);
-	o.argv = argv;
-	o.new_pgroup = 1;
-	o.in.kind = input ? RB_STDIO_PIPE : RB_STDIO_NULL;
-	o.out.kind = RB_STDIO_PIPE;
-	o.err.kind = RB_STDIO_STDOUT;
-	if (rb_process_start(&o, &p, err) < 0)
+	if (capture_start(argv, &c, err) < 0)
 		goto done;
 
 	/* A tool that stops reading its input must not take runbook down. */
@@ -621,71 +745,19 @@ int rb_process_capture(char *const argv[], const char *input, int64_t timeout_ms
 	ign.sa_handler = SIG_IGN;
 	sigemptyset(&ign.sa_mask);
 	pipe_saved = sigaction(SIGPIPE, &ign, &old_pipe) == 0;
-	if (rb_process_fd(p, 0) >= 0) {
-		fcntl(rb_process_fd(p, 0), F_SETFL, O_NONBLOCK);
-		if (len == 0)
-			rb_process_close_fd(p, 0);
+	if (rb_process_fd(c.p, 0) >= 0) {
+		fcntl(rb_process_fd(c.p, 0), F_SETFL, O_NONBLOCK);
+		if (c.len == 0)
+			rb_process_close_fd(c.p, 0);
 	}
-	int sigfd = rb_signals_fd();
-	while (rb_process_fd(p, 1) >= 0) {
-		int64_t now = rb_now_ms();
-		if (rb_signals_interrupted()) {
-			stopped = RB_EXIT_INTERRUPTED;
-			break;
-		}
-		if (now >= deadline) {
-			stopped = RB_EXIT_ENV;
-			break;
-		}
-		struct pollfd pf[3];
-		int nf = 0, io_in = -1;
-		pf[nf].fd = rb_process_fd(p, 1);
-		pf[nf++].events = POLLIN;
-		if (rb_process_fd(p, 0) >= 0) {
-			pf[nf].fd = rb_process_fd(p, 0);
-			pf[nf].events = POLLOUT;
-			io_in = nf++;
-		}
-		if (sigfd >= 0) {
-			pf[nf].fd = sigfd;
-			pf[nf++].events = POLLIN;
-		}
-		int64_t wait = deadline - now < 1000 ? deadline - now : 1000;
-		int pr = poll(pf, (nfds_t)nf, (int)wait);
-		if (pr < 0 && errno != EINTR) {
-			rb_error_set(err, RB_EXIT_ENV, NULL, 0, 0, "poll failed: %s", strerror(errno));
-			rb_process_stop(p, 1000, NULL);
-			goto done;
-		}
-		if (pr <= 0)
-			continue;
-		if (sigfd >= 0 && (pf[nf - 1].revents & POLLIN))
-			rb_signals_drain();
-		if (io_in >= 0 && pf[io_in].revents) {
-			ssize_t w = write(pf[io_in].fd, input + off, len - off);
-			if (w > 0)
-				off += (size_t)w;
-			if (off == len || (w < 0 && errno != EAGAIN && errno != EINTR))
-				rb_process_close_fd(p, 0); /* all written, or the tool stopped reading */
-		}
-		if (pf[0].revents) {
-			ssize_t n = read(pf[0].fd, chunk, sizeof chunk);
-			if (n > 0)
-				rb_buf_add(&out, chunk, (size_t)n);
-			else if (n == 0 || (errno != EINTR && errno != EAGAIN))
-				rb_process_close_fd(p, 1);
-		}
-	}
-	rb_process_close_fd(p, 0);
-	if (!stopped) {
-		int64_t left = deadline == INT64_MAX ? -1 : deadline - rb_now_ms();
-		if (deadline != INT64_MAX && left < 0)
-			left = 0;
-		if (rb_process_wait(p, left, &ws) != 0)
-			stopped = RB_EXIT_ENV;
-	}
+	c.sigfd = rb_signals_fd();
+	if ((stopped = capture_collect(&c, err)) < 0)
+		goto done;
+	rb_process_close_fd(c.p, 0);
+	if (!stopped)
+		stopped = capture_wait(&c, &ws);
 	if (stopped) {
-		rb_process_stop(p, 1000, &ws);
+		rb_process_stop(c.p, 1000, &ws);
 		*status = rb_process_exit_code(ws);
 		if (stopped == RB_EXIT_INTERRUPTED)
 			rb_error_set(err, stopped, NULL, 0, 0, "%s: interrupted", argv[0]);
@@ -699,7 +771,7 @@ int rb_process_capture(char *const argv[], const char *input, int64_t timeout_ms
 done:
 	if (pipe_saved)
 		sigaction(SIGPIPE, &old_pipe, NULL);
-	*output = rb_buf_detach(&out);
-	rb_process_free(p);
+	*output = rb_buf_detach(&c.out);
+	rb_process_free(c.p);
 	return rc;
 }

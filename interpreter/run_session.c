@@ -112,6 +112,13 @@ static void collect_secrets(const rb_runbook *rb, const rb_vars *vars, const rb_
 	}
 }
 
+/* What the throwaway server says (ready, orphans reaped, kept) goes to stdout. */
+static void pg_say(void *ctx, const char *text)
+{
+	(void)ctx;
+	rb_out("%s", text);
+}
+
 int rb_run_setup(rb_run *r)
 {
 	const rb_runbook *rb = r->rb;
@@ -129,7 +136,7 @@ int rb_run_setup(rb_run *r)
 		rb_pgserver_opts po;
 		memset(&po, 0, sizeof po);
 		po.keep = o->keep_db;
-		po.log = stdout;
+		po.say = pg_say;
 		if (rb_pgserver_start(&po, &r->pg, &err) < 0) {
 			rb_out_err("runbook: --ephemeral-db: %s\n", err.message);
 			rb_error_clear(&err);

@@ -97,13 +97,17 @@ static void scrub_secret_sets(const rb_runbook *rb, int argc, char **argv)
 	}
 }
 
-/* Throwaway servers of runbooks that were killed are stopped and removed, said on stderr. */
+/* A throwaway server of a killed runbook, stopped and removed: said on stderr. */
+static void say_reaped(void *ctx, const char *text)
+{
+	(void)ctx;
+	rb_out_err("%s", text);
+}
+
+/* Throwaway servers of runbooks that were killed are stopped and removed. */
 static void reap_orphans(void)
 {
-	cli_capture log;
-	cli_capture_begin(&log);
-	rb_pgserver_reap_orphans(NULL, log.f);
-	cli_capture_end(&log, 2);
+	rb_pgserver_reap_orphans(NULL, say_reaped, NULL);
 }
 
 /* 1 when NAME is given by --set, --set-env or --secrets-file. */
