@@ -100,14 +100,6 @@ void rb_diags_render(const rb_diags *d, rb_buf *out)
 		rb_srcmap_free(&map);
 }
 
-void rb_diags_print(const rb_diags *d, FILE *out)
-{
-	rb_buf b = RB_BUF_INIT;
-	rb_diags_render(d, &b);
-	fwrite(b.data ? b.data : "", 1, b.len, out);
-	rb_buf_free(&b);
-}
-
 void rb_diags_free(rb_diags *d)
 {
 	for (size_t i = 0; i < d->count; i++) {

@@ -59,13 +59,6 @@ void rb_diags_sort(rb_diags *d);
  * Warnings get no excerpt.
  */
 void rb_diags_render(const rb_diags *d, rb_buf *out);
-/**
- * rb_diags_render written on a stream, for the unit tests and the fuzzer
- * that print on stderr or a memory stream. The commands render and write
- * through output.h instead (cli/common.c), the one writer of stdout and
- * stderr.
- */
-void rb_diags_print(const rb_diags *d, FILE *out);
 /** Releases the diagnostics and the kept source (the struct itself is the caller's). */
 void rb_diags_free(rb_diags *d);
 

@@ -19,12 +19,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* A connection string's password, unless it is a ${VAR} reference, goes into red. */
+/* A connection string's passwords (every form: db.h), unless one is a ${VAR} reference, go into red. */
 static void add_dsn_password(rb_redactor *red, const char *dsn)
 {
 	char *pw = dsn ? rb_dsn_password(dsn) : NULL;
-	if (pw && !strstr(pw, "${"))
-		rb_redactor_add(red, pw);
+	if (dsn && !(pw && strstr(pw, "${")))
+		rb_dsn_add_secrets(red, dsn);
 	free(pw);
 }
 

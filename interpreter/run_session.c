@@ -94,19 +94,15 @@ static void collect_secrets(const rb_runbook *rb, const rb_vars *vars, const rb_
 		const rb_var *v = &vars->items[i];
 		if (rb_runbook_is_secret(rb, v->name))
 			rb_redactor_add(red, v->value);
-		char *pw = strstr(v->value, "://") || strstr(v->value, "password") ? rb_dsn_password(v->value) : NULL;
-		if (pw)
-			rb_redactor_add(red, pw);
-		free(pw);
+		if (strstr(v->value, "://") || strstr(v->value, "password"))
+			rb_dsn_add_secrets(red, v->value);
 	}
 	/* Connection strings' passwords, as they will be after ${VAR} expansion. */
 	for (size_t k = 0; k < rb->fm.ndatabases + 2; k++) {
 		const char *dsn = k == 0 ? o->db_url : k == 1 ? rb->fm.database.value : rb->fm.databases[k - 2].value;
 		char *missing = NULL;
 		char *expanded = dsn ? rb_vars_expand(vars, dsn, &missing) : NULL;
-		char *pw = expanded ? rb_dsn_password(expanded) : NULL;
-		rb_redactor_add(red, pw);
-		free(pw);
+		rb_dsn_add_secrets(red, expanded);
 		free(expanded);
 		free(missing);
 	}

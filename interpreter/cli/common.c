@@ -14,23 +14,6 @@
 #include "parse.h"
 #include "util.h"
 
-void cli_capture_begin(cli_capture *c)
-{
-	c->data = NULL;
-	c->len = 0;
-	c->f = open_memstream(&c->data, &c->len);
-}
-
-void cli_capture_end(cli_capture *c, int stream)
-{
-	if (c->f)
-		fclose(c->f);
-	if (c->data)
-		rb_out_write(stream, c->data, c->len);
-	free(c->data);
-	memset(c, 0, sizeof *c);
-}
-
 void cli_diags_print(const rb_diags *d, int stream)
 {
 	rb_buf b = RB_BUF_INIT;
@@ -58,15 +41,10 @@ rb_runbook *cli_runbook_load(const char *path)
 
 void cli_scrub_db_arg(char *arg)
 {
-	char *pw = rb_dsn_password(arg);
-	if (pw) {
-		char *at = strstr(arg, pw);
+	/* In place, every form libpq would read as a password (db.h). */
+	if (rb_dsn_scrub(arg) > 0)
 		rb_out_err("runbook: warning: --db holds a password, which other local users can read "
 			   "on the command line; use PGPASSWORD, ~/.pgpass or PGSERVICE\n");
-		if (at)
-			memset(at, '*', strlen(pw));
-	}
-	free(pw);
 }
 
 /* dir when it can be read, else NULL; frees dir then. */

@@ -12,20 +12,6 @@
 #include "runbook.h"
 
 /**
- * A memory stream for a library function that prints on a FILE: begin
- * opens it (f; NULL when none could be made: give the function none), end
- * closes it and writes what it got to stream 1 or 2 through output.h.
- */
-typedef struct {
-	FILE *f;
-	char *data;
-	size_t len;
-} cli_capture;
-
-void cli_capture_begin(cli_capture *c);
-void cli_capture_end(cli_capture *c, int stream);
-
-/**
  * Prints diagnostics compiler-style, errors with their source line and a
  * caret (rb_diags_render), on stream 1 or 2 through output.h.
  */

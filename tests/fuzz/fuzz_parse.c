@@ -132,15 +132,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	rb_diags diags = RB_DIAGS_INIT;
 	rb_runbook *rb = rb_parse("fuzz.md", (const char *)data, size, &diags);
 	rb_diags_sort(&diags);
-	char *printed = NULL;
-	size_t printed_len = 0;
-	FILE *mem = open_memstream(&printed, &printed_len);
-	if (mem) {
-		rb_diags_print(&diags, mem);
-		fclose(mem);
-		check_visible(printed, "diagnostics");
-		free(printed);
-	}
+	rb_buf printed = RB_BUF_INIT;
+	rb_diags_render(&diags, &printed);
+	check_visible(rb_buf_cstr(&printed), "diagnostics");
+	rb_buf_free(&printed);
 	if (rb) {
 		/* Both forms of a full run, then of a partial one (select.h) from
 		 * or of a step the input's size picks, with the other options. */

@@ -120,7 +120,7 @@ static const rb_runbook *load(fixture *f, const char *src)
 	f->rb = rb_parse(path, src, strlen(src), &f->diags);
 	assert_non_null(f->rb);
 	if (f->diags.errors) {
-		rb_diags_print(&f->diags, stderr);
+		{ rb_buf db = RB_BUF_INIT; rb_diags_render(&f->diags, &db); fputs(rb_buf_cstr(&db), stderr); rb_buf_free(&db); }
 		fail_msg("the test runbook has errors");
 	}
 	return f->rb;

@@ -71,7 +71,7 @@ static rb_runbook *parse_clean(const char *src)
 	rb_runbook *rb = parse(src, d);
 	if (d->count) {
 		fprintf(stderr, "source:\n%s\ndiagnostics:\n", src);
-		rb_diags_print(d, stderr);
+		{ rb_buf db = RB_BUF_INIT; rb_diags_render(d, &db); fputs(rb_buf_cstr(&db), stderr); rb_buf_free(&db); }
 		rb_diags_free(d);
 		done(rb);
 		fail_msg("expected no diagnostic");
@@ -90,7 +90,7 @@ static void one_diag(const char *src, rb_severity sev, int line, int col, const 
 		 !strcmp(d->items[0].file, "r.md");
 	if (!ok) {
 		fprintf(stderr, "source:\n%s\ndiagnostics:\n", src);
-		rb_diags_print(d, stderr);
+		{ rb_buf db = RB_BUF_INIT; rb_diags_render(d, &db); fputs(rb_buf_cstr(&db), stderr); rb_buf_free(&db); }
 	}
 	assert_non_null(rb);
 	done(rb);
