@@ -39,6 +39,8 @@ static void set_continue(rb_step *s, const rb_attr *a, const rb_attr_value *v) {
 static void set_skip(rb_step *s, const rb_attr *a, const rb_attr_value *v) { (void)a; s->skip = v->flag; }
 static void set_interactive(rb_step *s, const rb_attr *a, const rb_attr_value *v) { (void)a; s->interactive = v->flag; }
 static void set_during_handler(rb_step *s, const rb_attr *a, const rb_attr_value *v) { (void)a; s->during_handler = v->flag; }
+static void set_undo(rb_step *s, const rb_attr *a, const rb_attr_value *v) { (void)v; set_pos(&s->undo_ref, a); }
+static void set_undo_on_failure(rb_step *s, const rb_attr *a, const rb_attr_value *v) { (void)a; s->undo_on_failure = v->flag; }
 static void set_every(rb_step *s, const rb_attr *a, const rb_attr_value *v) { (void)a; s->every_ms = v->n; }
 static void set_lock_timeout(rb_step *s, const rb_attr *a, const rb_attr_value *v) { (void)a; s->lock_timeout_ms = v->n; }
 
@@ -74,6 +76,7 @@ static void set_cwd(rb_step *s, const rb_attr *a, const rb_attr_value *v)
 #define SQL RB_ATTR_KIND(RB_STEP_SQL)
 #define SHELL RB_ATTR_KIND(RB_STEP_SHELL)
 #define ABORT RB_ATTR_KIND(RB_STEP_ABORT)
+#define CHANGES (SHELL | SQL | RB_ATTR_KIND(RB_STEP_LUA))
 
 const rb_attr_spec rb_attr_specs[] = {
 	{"name", RB_ATTR_ID, "step id, unique in the runbook", 0, NULL, set_name},
@@ -100,12 +103,17 @@ const rb_attr_spec rb_attr_specs[] = {
 	 set_every},
 	{"during_handler", RB_ATTR_FLAG, "abort conditions: stay armed while the on_failure section runs", ABORT,
 	 "lua abort", set_during_handler},
+	{"undo", RB_ATTR_ID, "the block (by name) that undoes this step when a later one fails", CHANGES,
+	 "bash, sql and lua", set_undo},
+	{"undo_on_failure", RB_ATTR_FLAG, "run this step's undo even when the step itself fails", CHANGES,
+	 "bash, sql and lua", set_undo_on_failure},
 	{NULL, RB_ATTR_TEXT, NULL, 0, NULL, NULL}
 };
 
 #undef SQL
 #undef SHELL
 #undef ABORT
+#undef CHANGES
 
 const char *const rb_runme_attrs[] = {
 	"background", "closeTerminalOnSuccess", "mimeType", "promptEnv", "terminalRows",

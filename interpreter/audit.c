@@ -504,6 +504,7 @@ static const char *result_word(int code)
 	case RB_EXIT_GATE: return "stopped by a gate or approval";
 	case RB_EXIT_ABORT: return "aborted";
 	case RB_EXIT_ENV: return "failed (environment)";
+	case RB_EXIT_UNDO: return "undo incomplete";
 	default: return code > 128 ? "interrupted" : "failed (invalid)";
 	}
 }
@@ -1112,6 +1113,30 @@ static void find_from(const rb_runbook *rb, run_list *l, const size_t *chain, si
 	free(first);
 }
 
+/*
+ * The chain's undo stack (undo.h). A last run whose undo was cut short is
+ * continued (undo_only); one whose undo ran to its end leaves nothing to
+ * resume.
+ */
+static int find_undo(const rb_runbook *rb, run_list *l, const size_t *chain, size_t n, rb_resume_point *rp,
+		     rb_error *err)
+{
+	const rb_record **recs = rb_xcalloc(n ? n : 1, sizeof *recs);
+	int rc = 0;
+	for (size_t k = 0; k < n; k++)
+		recs[k] = &l->items[chain[k]].rec;
+	rb_undo_stack_read(rb, recs, n, &rp->undo);
+	const char *state = rp->undo.state;
+	if (state && (!strcmp(state, RB_UNDO_FINISHED) || !strcmp(state, RB_UNDO_INCOMPLETE)))
+		rc = rb_error_set(err, RB_EXIT_USAGE, rb->path, 0, 0, "--resume: the last run (%s) failed and was "
+				  "undone%s: nothing to resume (run it again without --resume)", rp->run,
+				  !strcmp(state, RB_UNDO_INCOMPLETE) ? ", incompletely (see runbook show)" : "");
+	else if (state && (!strcmp(state, RB_UNDO_START) || !strcmp(state, RB_UNDO_INTERRUPTED)))
+		rp->undo_only = 1;
+	free(recs);
+	return rc;
+}
+
 /* Every capture and --set value along the chain, later runs' winning (a handler's captures are not restored). */
 static void find_restores(run_list *l, const size_t *chain, size_t n, rb_resume_point *rp)
 {
@@ -1378,7 +1403,9 @@ int rb_audit_resume_point(const rb_runbook *rb, const rb_resume_opts *o, rb_resu
 		rp->chain[k].pending = !e->commit;
 	}
 	find_from(rb, &l, chain, n, rp);
-	if (!rp->from) {
+	if (find_undo(rb, &l, chain, n, rp, err) < 0)
+		goto done;
+	if (!rp->from && !rp->undo_only) {
 		rb_error_set(err, RB_EXIT_USAGE, rb->path, 0, 0, "--resume: every step succeeded in the runs up to %s: "
 			     "nothing to resume (run it again without --resume)", last->id);
 		goto done;
@@ -1439,7 +1466,17 @@ char *rb_resume_point_describe(const rb_resume_point *rp)
 			rb_buf_printf(&b, "    %-*s  not run in this chain (passed: a later step succeeded)\n", (int)width,
 				      d->step);
 	}
-	rb_buf_printf(&b, "  runs first: %s\n", rp->from);
+	if (rp->undo_only) {
+		rb_buf_puts(&b, "  runs: no step of the main flow; the undos not run yet, newest first:");
+		for (size_t i = rp->undo.count; i-- > 0;)
+			rb_buf_printf(&b, " %s", rp->undo.items[i].step);
+		rb_buf_puts(&b, rp->undo.count ? "\n" : " none\n");
+		for (size_t i = 0; i < rp->undo.ninterrupted; i++)
+			rb_buf_printf(&b, "  not run again: the undo of %s (started, never ended)\n",
+				      rp->undo.interrupted[i]);
+	} else {
+		rb_buf_printf(&b, "  runs first: %s\n", rp->from);
+	}
 	rb_buf_puts(&b, rp->ncaptures ? "  restores:\n" : "  restores: nothing\n");
 	for (size_t i = 0; i < rp->ncaptures; i++) {
 		char *v = shown_value(rp->captures[i]);
@@ -1520,6 +1557,7 @@ void rb_resume_point_free(rb_resume_point *rp)
 	}
 	free(rp->targets);
 	rb_survivors_free(&rp->survivors);
+	rb_undo_stack_free(&rp->undo);
 	rb_error_clear(&rp->refusal);
 	free(rp->forced);
 	memset(rp, 0, sizeof *rp);

@@ -42,6 +42,7 @@
 #include "record.h"
 #include "redact.h"
 #include "runbook.h"
+#include "undo.h"
 #include "survivor.h"
 #include "util.h"
 
@@ -236,6 +237,8 @@ typedef struct {
 	rb_error refusal;          /* preview or force: the first thing `run --resume` refuses
 				    * without --force (code 0: nothing) */
 	char *forced;              /* force: everything it overrides, one line; NULL: nothing */
+	rb_undo_stack undo;        /* what the chain completed and did not undo (undo.h) */
+	int undo_only;             /* the last run's undo was cut short: continue it, no forward step */
 } rb_resume_point;
 
 typedef struct {

@@ -98,7 +98,7 @@ static void record_step_end(rb_run *r, const rb_step *s, const rb_step_result *r
 			rb_buf_printf(&o, "\n[... %zu more bytes of stderr not kept]\n", en - RECORD_OUTPUT_MAX);
 	}
 	rb_record_event(r->opts->record, "end", "id", s->id, "status", rb_status_name(res->status),
-			"exit", s->kind == RB_STEP_SHELL ? code : NULL,
+			"exit", rb_step_ops_for(s->kind) && rb_step_ops_for(s->kind)->process ? code : NULL,
 			"sqlstate", *res->sqlstate ? res->sqlstate : NULL,
 			"message", res->status == RB_STATUS_FAILED || res->is_sql ? (res->is_sql ? res->err : r->failure_reason) : NULL,
 			"duration", dur, "attempts", res->attempts > 1 ? tries : NULL, "output", o.data,
@@ -148,66 +148,6 @@ static rb_status execute(rb_run *r, const rb_step *s, rb_step_result *res, int *
 			interruptible_sleep(s->retry_delay_ms);
 	}
 	return st;
-}
-
-/*
- * A guard checked again before a partial run may read what a skipped step
- * would have left: a capture (vars.NAME) or a result (steps.ID). When that
- * is missing, it fails naming the step to run instead of failing obscurely.
- */
-static int guard_inputs_ready(rb_run *r, const rb_step *g)
-{
-	const rb_runbook *rb = r->rb;
-	for (const rb_step *s = rb->steps; s < g; s++) {
-		if (r->results[s - rb->steps].status != RB_STATUS_SKIPPED || !s->id)
-			continue;
-		int needs_capture = s->capture.value && !rb_vars_get(&r->vars, s->capture.value) &&
-				    rb_code_mentions(g->body, "vars", s->capture.value);
-		int needs_result = rb_code_mentions(g->body, "steps", s->id);
-		if (!needs_capture && !needs_result)
-			continue;
-		rb_run_step_error(r, g, "this guard needs %s%s, which step '%s' (%s:%d) sets, and this run skips that "
-			   "step: run from it (--from %s), or pass --skip-guards",
-			   needs_capture ? "vars." : "steps.", needs_capture ? s->capture.value : s->id, s->id,
-			   rb->path, s->line, s->id);
-		return 0;
-	}
-	return 1;
-}
-
-/*
- * --skip-guards: the guards this partial run would check again are listed,
- * and skipping them is an approval of its own, asked and recorded.
- */
-static int approve_skipped_guards(rb_run *r)
-{
-	const rb_runbook *rb = r->rb;
-	rb_buf list = RB_BUF_INIT;
-	int ok = 1;
-	for (size_t i = 0; i < rb->nsteps; i++)
-		if (r->sel[i] == RB_SEL_GUARD_SKIPPED)
-			rb_buf_printf(&list, "%s%s", list.len ? ", " : "", rb->steps[i].id);
-	if (!list.len)
-		goto done;
-	rb_run_say(r, "--skip-guards: these guards will not be checked: %s\n", list.data);
-	const char *how = NULL;
-	char *q = rb_xasprintf("skip the guards %s?", list.data);
-	ok = rb_approve_item(&r->approver, q, &how);
-	free(q);
-	if (r->opts->record) {
-		rb_record_event(r->opts->record, "approval", "step", "--skip-guards", "item", list.data, "who",
-				rb_run_operator(), "how", how, "approved", ok ? "yes" : "no", NULL);
-		if (ok)
-			rb_record_event(r->opts->record, "note", "text", "guards skipped (--skip-guards)", "guards",
-					list.data, "who", rb_run_operator(), NULL);
-	}
-	if (!ok) {
-		rb_out_err("runbook: %s: skipping the guards was not approved (%s)%s\n", rb->path, how,
-			r->approver.interactive || r->approver.yes ? "" : "; run on a terminal, or pass --yes");
-	}
-done:
-	rb_buf_free(&list);
-	return ok;
 }
 
 /* Where run_role goes after a piece of a step: the next step, this step, or no further. */
@@ -265,8 +205,9 @@ static step_flow step_ready(rb_run *r, size_t i, int handler, int *rc)
 }
 
 /* The journal learns that the step starts. */
-static void record_step_start(rb_run *r, const rb_step *s, int handler)
+void rb_run_record_start(rb_run *r, const rb_step *s)
 {
+	static const char *const roles[] = {"main", "on_failure", "manual", "undo"};
 	const rb_run_opts *o = r->opts;
 	if (!o->record)
 		return;
@@ -276,7 +217,8 @@ static void record_step_start(rb_run *r, const rb_step *s, int handler)
 	snprintf(line, sizeof line, "%d", s->line);
 	rb_section_path(r->rb, s->section, &path);
 	rb_record_event(o->record, "step", "id", s->id, "number", num, "kind", rb_step_kind_name(s->kind), "lang",
-			s->lang, "line", line, "section", path.data, "role", handler ? "on_failure" : "main", NULL);
+			s->lang, "line", line, "section", path.data, "role", roles[s->role], "undoes",
+			s->undoes >= 0 ? r->rb->steps[s->undoes].id : NULL, NULL);
 	rb_buf_free(&path);
 }
 
@@ -305,14 +247,14 @@ static int record_lost(rb_run *r, size_t i, int handler)
  * Step i itself: its header, then the inputs of a guard checked again,
  * confirm=, the executor; its end recorded. Returns the step's exit code.
  */
-static int run_step(rb_run *r, size_t i)
+int rb_run_one_step(rb_run *r, size_t i)
 {
 	const rb_step *s = &r->rb->steps[i];
 	rb_step_result *res = &r->results[i];
 	int step_rc = RB_EXIT_OK;
 	rb_run_header(r, s); /* after the journal knows the step started */
 	r->current = s;
-	if (r->sel[i] == RB_SEL_GUARD && !guard_inputs_ready(r, s)) {
+	if (r->sel[i] == RB_SEL_GUARD && !rb_run_guard_inputs_ready(r, s)) {
 		res->status = RB_STATUS_FAILED;
 		step_rc = RB_EXIT_GATE;
 	} else if (s->confirm && !rb_run_confirmed(r, s)) {
@@ -370,12 +312,14 @@ static int run_role(rb_run *r, rb_role role)
 		flow = step_ready(r, i, handler, &rc);
 		if (flow != STEP_RUN)
 			continue;
-		record_step_start(r, s, handler);
+		rb_run_record_start(r, s);
 		if (record_lost(r, i, handler)) {
 			rc = RB_EXIT_ENV;
 			break;
 		}
-		int step_rc = run_step(r, i);
+		int step_rc = rb_run_one_step(r, i);
+		if (!handler)
+			rb_run_undo_push(r, i, r->results[i].status == RB_STATUS_OK);
 		flow = r->results[i].status == RB_STATUS_OK ? STEP_NEXT : step_failed(r, s, handler, step_rc, &rc);
 	}
 	return rc;
@@ -416,6 +360,67 @@ static void run_handler(rb_run *r, int rc)
 	}
 }
 
+/*
+ * The main flow; with undo_only (--resume of a run whose undo was cut
+ * short) no forward step: the failure that started the undo stands.
+ */
+static int run_main(rb_run *r)
+{
+	const rb_run_opts *o = r->opts;
+	int rc;
+	if (o->undo_only) {
+		rb_run_say(r, "Continuing the undo the resumed run started (it had failed with exit %d)\n", o->undo_exit);
+		for (size_t k = 0; k < o->nundo_cut; k++) {
+			rb_run_say(r, "The undo of %s was interrupted and is not run again: check by hand what it did\n",
+				   o->undo_cut[k]);
+			if (o->record)
+				rb_record_event(o->record, "note", "text", "an undo was interrupted and is not run again",
+						"step", o->undo_cut[k], NULL);
+		}
+		return o->undo_exit > 0 ? o->undo_exit : RB_EXIT_STEP;
+	}
+	rc = run_role(r, RB_ROLE_MAIN);
+	if (rc == RB_EXIT_OK && rb_signals_interrupted())
+		rc = rb_run_interrupted_code();
+	if (rc == RB_EXIT_ABORT) {
+		char *hidden = rb_run_clean(r, r->fired_reason);
+		char *why = rb_visible(hidden);
+		free(hidden);
+		rb_out_err("%s:%d:%d: abort condition '%s' fired: %s\n", r->rb->path, r->fired->line, r->fired->col,
+			   r->fired->id, why);
+		free(why);
+		if (o->record)
+			rb_record_event(o->record, "abort", "step", r->fired->id, "reason", r->fired_reason, NULL);
+	}
+	return rc;
+}
+
+/* The last line: how many steps ran, failed, were not run, were undone. */
+static void summarize(rb_run *r, int rc)
+{
+	const rb_runbook *rb = r->rb;
+	size_t ok = 0, failed = 0, skipped = 0, total = rb_runbook_count(rb, RB_ROLE_MAIN);
+	char undone[48] = "";
+	for (size_t i = 0; i < rb->nsteps; i++) {
+		if (rb->steps[i].role != RB_ROLE_MAIN || !rb_step_runnable(&rb->steps[i]) ||
+		    rb->steps[i].kind == RB_STEP_ABORT)
+			continue;
+		ok += r->results[i].status == RB_STATUS_OK;
+		failed += r->results[i].status == RB_STATUS_FAILED || r->results[i].status == RB_STATUS_CANCELLED;
+		skipped += r->results[i].status == RB_STATUS_SKIPPED;
+	}
+	if (r->undone)
+		snprintf(undone, sizeof undone, "; %zu undone", r->undone);
+	if (rc > 128)
+		rb_run_say(r, "Interrupted: %zu ok, %zu failed%s; the run stopped.\n", ok, failed, undone);
+	else if (rc == RB_EXIT_OK)
+		rb_run_say(r, "Done: %zu ok, %zu failed%s%s\n", ok, failed, failed ? " (allowed)" : "",
+			   skipped ? ", some steps skipped" : "");
+	else
+		rb_run_say(r, "Stopped (exit %d): %zu ok, %zu failed, %zu not run%s\n", rc, ok, failed,
+			   total - ok - failed, undone);
+}
+
 int rb_engine_run(const rb_runbook *rb, const rb_run_opts *opts)
 {
 	rb_run r;
@@ -447,44 +452,20 @@ int rb_engine_run(const rb_runbook *rb, const rb_run_opts *opts)
 	if (rc != RB_EXIT_OK)
 		goto done;
 	size_t total = rb_runbook_count(rb, RB_ROLE_MAIN);
+	rb_run_undo_inherit(&r, opts->undo_items, opts->nundo_items);
 	rb_run_say(&r, "Running %s (%s): %zu step%s\n", rb->title, rb->path, total, total == 1 ? "" : "s");
-	if (!approve_skipped_guards(&r)) {
+	if (!rb_run_approve_skipped_guards(&r) || !rb_run_approve_no_undo(&r)) {
 		rc = rb_signals_interrupted() ? rb_run_interrupted_code() : RB_EXIT_GATE;
 		goto done;
 	}
-	rc = run_role(&r, RB_ROLE_MAIN);
-	if (rc == RB_EXIT_OK && rb_signals_interrupted())
-		rc = rb_run_interrupted_code();
-	if (rc == RB_EXIT_ABORT) {
-		char *hidden = rb_run_clean(&r, r.fired_reason);
-		char *why = rb_visible(hidden);
-		free(hidden);
-		rb_out_err("%s:%d:%d: abort condition '%s' fired: %s\n", rb->path, r.fired->line,
-			r.fired->col, r.fired->id, why);
-		free(why);
-		if (opts->record)
-			rb_record_event(opts->record, "abort", "step", r.fired->id, "reason", r.fired_reason, NULL);
-	}
-	size_t ok = 0, failed = 0, skipped = 0;
-	for (size_t i = 0; i < rb->nsteps; i++) {
-		if (rb->steps[i].role != RB_ROLE_MAIN || !rb_step_runnable(&rb->steps[i]) ||
-		    rb->steps[i].kind == RB_STEP_ABORT)
-			continue;
-		ok += r.results[i].status == RB_STATUS_OK;
-		failed += r.results[i].status == RB_STATUS_FAILED || r.results[i].status == RB_STATUS_CANCELLED;
-		skipped += r.results[i].status == RB_STATUS_SKIPPED;
-	}
-	if (rc != RB_EXIT_OK && rc != RB_EXIT_USAGE)
+	rc = run_main(&r);
+	if (rc != RB_EXIT_OK && rc != RB_EXIT_USAGE) {
+		rc = rb_run_undo(&r, rc);
 		run_handler(&r, rc);
-	if (rc > 128)
-		rb_run_say(&r, "Interrupted: %zu ok, %zu failed; the run stopped.\n", ok, failed);
-	else if (rc == RB_EXIT_OK)
-		rb_run_say(&r, "Done: %zu ok, %zu failed%s%s\n", ok, failed, failed ? " (allowed)" : "",
-		    skipped ? ", some steps skipped" : "");
-	else
-		rb_run_say(&r, "Stopped (exit %d): %zu ok, %zu failed, %zu not run\n", rc, ok, failed,
-		    total - ok - failed);
+	}
+	summarize(&r, rc);
 done:
+	rb_run_undo_free(&r);
 	rb_run_teardown(&r);
 	return rc;
 }

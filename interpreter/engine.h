@@ -17,6 +17,7 @@
 #include "record.h"
 #include "redact.h"
 #include "runbook.h"
+#include "undo.h"
 
 typedef struct {
 	char *const *sets;      /* "K=V" from --set, in order */
@@ -40,6 +41,13 @@ typedef struct {
 	rb_redactor *redactor;  /* secrets the engine finds are added here; NULL: a private one */
 	char *const *restores;  /* "K=V" captures restored by --resume */
 	size_t nrestores;
+	int no_undo;            /* --no-undo: a failure does not unwind the undo stack (recorded) */
+	const rb_undo_item *undo_items; /* --resume: steps the chain completed and did not undo, oldest first */
+	size_t nundo_items;
+	int undo_only;          /* --resume of a run whose undo was cut short: no forward step, only the undos */
+	int undo_exit;          /* with undo_only: the exit code of the failure that started the undo */
+	char *const *undo_cut;  /* with undo_only: steps whose undo started and never ended (not run again) */
+	size_t nundo_cut;
 } rb_run_opts;
 
 /** What became of a step. */

@@ -13,7 +13,7 @@
 
 const char *const rb_frontmatter_keys[] = {
 	"title", "database", "databases", "shell", "env", "secrets", "timeout",
-	"on_failure", "manual", "audit", "connect_timeout", "lock_timeout", "lock", NULL
+	"on_failure", "manual", "audit", "connect_timeout", "lock_timeout", "lock", "undo", NULL
 };
 
 /* Length of the line starting at p (without its newline). */
@@ -180,6 +180,13 @@ static void read_key(fm_ctx *c, rb_front_matter *fm, const char *key, yaml_node_
 			free(fm->lock);
 			fm->lock = scalar(v);
 			fm->lock_off = !strcmp(fm->lock, "false") || !strcmp(fm->lock, "no") || !strcmp(fm->lock, "off");
+		}
+	} else if (!strcmp(key, "undo")) {
+		if (want_scalar(c, v, key)) {
+			const char *u = (const char *)v->data.scalar.value;
+			fm->undo_required = !strcmp(u, "required");
+			if (strcmp(u, "required") && strcmp(u, "optional"))
+				fm_error(c, v, "front matter '%s' must be required or optional", key);
 		}
 	} else if (!strcmp(key, "on_failure")) {
 		if (want_scalar(c, v, key))

@@ -388,21 +388,34 @@ static const char *destructive(const rb_step *s, const char *line)
 	return NULL;
 }
 
+/*
+ * Destructive commands of a main-flow step: a warning each unless the step
+ * asks for confirmation (or expects to fail); with the front matter's
+ * `undo: required`, an error when the step has no undo.
+ */
 static void destructive_check(lint_ctx *c, const rb_step *s)
 {
-	if (s->role != RB_ROLE_MAIN || s->confirm || s->expect_error.value || s->skip)
+	if (s->role != RB_ROLE_MAIN || s->skip)
 		return;
+	int warn = !s->confirm && !s->expect_error.value;
+	int want_undo = c->rb->fm.undo_required && s->undo < 0;
 	int line = s->body_line;
 	const char *p = s->body;
-	while (*p) {
+	while (*p && (warn || want_undo)) {
 		const char *nl = strchr(p, '\n');
 		size_t n = nl ? (size_t)(nl - p) : strlen(p);
 		char *text = rb_xstrndup(p, n);
 		const char *what = text[0] == '#' || !strncmp(text, "--", 2) ? NULL : destructive(s, text);
-		if (what)
+		if (what && warn)
 			warn_at(c, line, s->col,
 				"destructive command (%s) outside a handler or manual section: add confirm to the step",
 				what);
+		if (what && want_undo) {
+			err_at(c, s->line, s->col, "step '%s' changes things (%s at line %d) and has no undo, which "
+			       "the front matter requires (undo: required): write its undo block after it",
+			       s->id, what, line);
+			want_undo = 0;
+		}
 		free(text);
 		line++;
 		p += n + (nl ? 1 : 0);

@@ -43,11 +43,9 @@ static void usage_all(int stream)
 	for (const command *c = commands; c->spec; c++)
 		rb_buf_printf(&b, "  %-44s %s\n", c->spec->usage, c->spec->summary);
 	rb_buf_puts(&b, "  runbook --help | --version\n\n"
-			"`runbook COMMAND --help` lists a command's options.\n"
-			"Exit codes: 0 success, 1 a step failed, 2 usage or invalid runbook,\n"
-			"3 a gate or approval said no, 4 an abort condition fired,\n"
-			"5 environment (database, audit repository),\n"
-			"128+N stopped by signal N (130 SIGINT, 143 SIGTERM, 129 SIGHUP).\n");
+			"`runbook COMMAND --help` lists a command's options.\n\nExit codes:\n");
+	for (const rb_exit_doc *e = rb_exit_codes; e->code; e++)
+		rb_buf_printf(&b, "  %-6s %s\n", e->code, e->meaning);
 	rb_out_write(stream, b.data, b.len);
 	rb_buf_free(&b);
 }

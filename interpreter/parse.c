@@ -7,6 +7,7 @@
  * the info string.
  */
 #include "parse.h"
+#include "undo.h"
 #include "redact.h"
 #include "attrs.h"
 #include "frontmatter.h"
@@ -260,6 +261,7 @@ static rb_step *add_step(parse_ctx *c, rb_step_kind kind, int line, int col)
 	s->retry = -1;
 	s->retry_delay_ms = -1;
 	s->every_ms = -1;
+	s->undo = s->undoes = -1;
 	return s;
 }
 
@@ -313,6 +315,13 @@ static void apply_attrs(parse_ctx *c, rb_step *s)
 	}
 }
 
+/* The kind of a fence; *undo = 1 for `LANG undo`, a block of that language that undoes a step. */
+static rb_step_kind kind_of(const rb_info *pi, int *undo)
+{
+	*undo = pi->qualifier && !strcmp(pi->qualifier, "undo");
+	return rb_kind_of(pi->lang, *undo ? "" : pi->qualifier);
+}
+
 static void on_code_block(parse_ctx *c, cmark_node *n)
 {
 	int line = cmark_node_get_start_line(n);
@@ -324,13 +333,14 @@ static void on_code_block(parse_ctx *c, cmark_node *n)
 	rb_error err = RB_ERROR_INIT;
 	rb_step_kind kind = RB_STEP_DOC;
 	int icol = info_column(c, line);
+	int undo = 0;
 
 	if (!info)
 		info = "";
 	memset(&pi, 0, sizeof pi);
 	if (fenced) {
 		if (rb_info_parse(info, c->file, line, icol, &pi, &err) == 0) {
-			kind = rb_kind_of(pi.lang, pi.qualifier);
+			kind = kind_of(&pi, &undo);
 		} else {
 			/* An attribute error matters only on a block that would run:
 			 * read the language alone to know. */
@@ -340,7 +350,7 @@ static void on_code_block(parse_ctx *c, cmark_node *n)
 			if (brace)
 				*brace = '\0';
 			if (rb_info_parse(lang, c->file, line, icol, &pi, &e2) == 0)
-				kind = rb_kind_of(pi.lang, pi.qualifier);
+				kind = kind_of(&pi, &undo);
 			rb_error_clear(&e2);
 			free(lang);
 			if (kind != RB_STEP_DOC)
@@ -354,14 +364,17 @@ static void on_code_block(parse_ctx *c, cmark_node *n)
 	s->lang = rb_xstrdup(pi.lang ? pi.lang : "");
 	s->body = rb_xstrdup(body ? body : "");
 	s->body_line = fenced ? line + 1 : line;
+	s->undo_block = undo;
 	if (kind != RB_STEP_DOC) {
-		if (pi.qualifier && *pi.qualifier && kind == RB_STEP_LUA)
+		if (undo)
+			; /* `LANG undo`: the block undoes the step above it (undo.c) */
+		else if (pi.qualifier && *pi.qualifier && kind == RB_STEP_LUA)
 			rb_diags_add(c->diags, RB_DIAG_ERROR, c->file, line, icol,
-				     "unknown lua block kind '%s': use 'lua', 'lua gate' or 'lua abort'",
+				     "unknown lua block kind '%s': use 'lua', 'lua gate', 'lua abort' or 'lua undo'",
 				     pi.qualifier);
 		else if (pi.qualifier && *pi.qualifier && kind != RB_STEP_GATE && kind != RB_STEP_ABORT)
 			rb_diags_add(c->diags, RB_DIAG_ERROR, c->file, line, icol,
-				     "unexpected '%s' after the language '%s': attributes go in braces",
+				     "unexpected '%s' after the language '%s': attributes go in braces ('undo' there makes an undo block)",
 				     pi.qualifier, pi.lang);
 		s->attrs = pi.attrs;
 		s->nattrs = pi.nattrs;
@@ -473,18 +486,22 @@ static void finish_steps(parse_ctx *c)
 {
 	rb_runbook *rb = c->rb;
 	rb_strset ids = RB_STRSET_INIT;
-	int number[3] = {0, 0, 0};
+	int number[RB_ROLE_UNDO + 1] = {0};
 	for (size_t i = 0; i < rb->nsteps; i++) {
 		rb_step *s = &rb->steps[i];
 		s->role = rb->sections[s->section].role;
-		if (s->kind == RB_STEP_DOC)
-			continue;
+		if (s->kind == RB_STEP_DOC || s->undo_block)
+			continue; /* an unnamed undo block is named after its step (undo.c) */
 		int n = ++c->per_section[s->section];
 		if (!s->id) {
 			const char *slug = rb->sections[s->section].slug;
 			s->id = rb_xasprintf("%s-%d", *slug ? slug : "step", n);
 		}
-		if (rb_step_runnable(s))
+	}
+	rb_undo_link(rb, c->file, c->diags);
+	for (size_t i = 0; i < rb->nsteps; i++) {
+		rb_step *s = &rb->steps[i];
+		if (rb_step_runnable(s) && s->role != RB_ROLE_UNDO)
 			s->number = ++number[s->role];
 	}
 	/* Explicit names first, so a generated id never steals an explicit one's place. */

@@ -48,6 +48,12 @@ typedef struct {
 	int attempts;         /* runs of the step, retries included */
 } rb_step_result;
 
+/** A step on the undo stack: it completed, with the variables of that moment (run_undo.c). */
+typedef struct {
+	size_t step;          /* index into rb->steps */
+	rb_vars vars;
+} rb_undo_entry;
+
 typedef struct {
 	const rb_runbook *rb;
 	const rb_run_opts *opts;
@@ -87,6 +93,10 @@ typedef struct {
 	int in_handler;         /* the on_failure section is running: only during_handler aborts count */
 	const rb_step *failed_step;
 	char *failure_reason;
+	rb_undo_entry *undo_stack; /* completed steps with an undo, oldest first */
+	size_t nundo;
+	size_t undo_pos, undo_total; /* the undo running: "[undo 2/3]" */
+	size_t undone;          /* undos that ran and succeeded */
 } rb_run;
 
 /** How a step ended, before expect_error and continue_on_error are applied. */
@@ -119,6 +129,7 @@ typedef struct {
 	const char *name;                 /* in plans, records and JSON */
 	const char *const *languages;     /* fence languages (lower case), NULL-terminated; NULL: none */
 	const char *qualifier;            /* the word after the language ("gate"); NULL: none */
+	int process;                      /* 1: runs a process, whose exit status the record keeps */
 	rb_status (*run)(rb_run *r, const rb_step *s, rb_step_result *res, int *rc);
 } rb_step_ops;
 
@@ -127,6 +138,38 @@ const rb_step_ops *rb_step_ops_for(rb_step_kind kind);
 
 extern const rb_step_ops rb_step_shell_ops, rb_step_sql_ops, rb_step_lua_ops, rb_step_gate_ops,
 	rb_step_abort_ops, rb_step_approval_ops;
+
+/* --- engine.c: one step ------------------------------------------------------- */
+
+/** The journal learns that step s starts (its role, and for an undo the step it undoes). */
+void rb_run_record_start(rb_run *r, const rb_step *s);
+/** Step i itself: header, confirm=, the executor with retries and expect=, its end recorded. Its exit code. */
+int rb_run_one_step(rb_run *r, size_t i);
+
+/* --- run_guards.c: guards of a partial run ------------------------------------- */
+
+/** A guard checked again needs a capture or result of a skipped step: 0 (and said) when it is missing. */
+int rb_run_guard_inputs_ready(rb_run *r, const rb_step *g);
+/** --skip-guards: the guards not checked, approved (1) or not (0), and recorded. */
+int rb_run_approve_skipped_guards(rb_run *r);
+
+/* --- run_undo.c: the undo stack ------------------------------------------------ */
+
+/** After main-flow step i ended (ok: it succeeded): on the stack when it has an undo (rb_undo_wanted). */
+void rb_run_undo_push(rb_run *r, size_t i, int ok);
+/** --resume: the chain's completed steps go on the stack first, with their recorded variables. */
+void rb_run_undo_inherit(rb_run *r, const rb_undo_item *items, size_t n);
+/**
+ * Unwinds the stack after the run failed with rc (unless --no-undo): each
+ * undo newest first, the others going on when one fails; sets UNDONE_STEPS.
+ * Returns rc, RB_EXIT_UNDO when an undo failed, or 128+signal when a signal
+ * stopped it.
+ */
+int rb_run_undo(rb_run *r, int rc);
+/** --no-undo: asked on a terminal (1: go on), recorded. */
+int rb_run_approve_no_undo(rb_run *r);
+/** Releases the stack. */
+void rb_run_undo_free(rb_run *r);
 
 /* --- run_output.c: what the run says -------------------------------------- */
 

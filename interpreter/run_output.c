@@ -50,6 +50,8 @@ const char *rb_run_counter(const rb_run *r, const rb_step *s, char *buf, size_t 
 {
 	if (s->role == RB_ROLE_ON_FAILURE)
 		snprintf(buf, size, "[on failure %d/%zu]", s->number, r->total);
+	else if (s->role == RB_ROLE_UNDO)
+		snprintf(buf, size, "[undo %zu/%zu]", r->undo_pos, r->undo_total);
 	else
 		snprintf(buf, size, "[%d/%zu]", s->number, r->total);
 	return buf;

@@ -29,7 +29,8 @@ typedef enum {
 typedef enum {
 	RB_ROLE_MAIN = 0,    /* the normal top-to-bottom flow */
 	RB_ROLE_ON_FAILURE,  /* the front matter's on_failure section */
-	RB_ROLE_MANUAL       /* a front matter manual: section, never run */
+	RB_ROLE_MANUAL,      /* a front matter manual: section, never run */
+	RB_ROLE_UNDO         /* an undo block: runs only to undo its step (docs/format.md, "Undo") */
 } rb_role;
 
 /** A string with the place it was written. */
@@ -108,6 +109,13 @@ typedef struct {
 	rb_txn_mode transaction;
 	int64_t lock_timeout_ms;  /* sql: -1 when not given */
 	char *cwd;
+
+	/* Undo (docs/format.md, "Undo"): indexes into rb_runbook.steps, -1 for none. */
+	int undo_block;         /* 1: written as `LANG undo` (role RB_ROLE_UNDO) */
+	rb_pos_str undo_ref;    /* undo=ID as written */
+	int undo;               /* this step's undo block */
+	int undoes;             /* an undo block: the step it undoes */
+	int undo_on_failure;    /* the undo runs even when this step itself fails */
 } rb_step;
 
 /** A key/value pair of the front matter, in document order. */
@@ -141,6 +149,7 @@ typedef struct {
 	size_t nmanual;
 	char *audit_repo;
 	char *audit_ref;
+	int undo_required;    /* undo: required -- check wants an undo for every step that changes things */
 	rb_kv *unknown;       /* keys this version does not know: warnings in run, errors in check */
 	size_t nunknown;
 } rb_front_matter;

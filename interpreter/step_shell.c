@@ -178,4 +178,4 @@ static rb_status shell_step(rb_run *r, const rb_step *s, rb_step_result *res, in
 static const char *const shell_languages[] = {"bash", "sh", "shell", NULL};
 
 const rb_step_ops rb_step_shell_ops = {
-	.kind = RB_STEP_SHELL, .name = "shell", .languages = shell_languages, .run = shell_step};
+	.kind = RB_STEP_SHELL, .name = "shell", .languages = shell_languages, .process = 1, .run = shell_step};

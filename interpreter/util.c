@@ -11,6 +11,18 @@
 #include <time.h>
 #include <unistd.h>
 
+const rb_exit_doc rb_exit_codes[] = {
+	{"0", "success"},
+	{"1", "a step failed"},
+	{"2", "usage or invalid runbook"},
+	{"3", "a gate or approval said no"},
+	{"4", "an abort condition fired"},
+	{"5", "environment (database, audit repository)"},
+	{"6", "the run failed and an undo failed too (undo incomplete)"},
+	{"128+N", "stopped by signal N (130 SIGINT, 143 SIGTERM, 129 SIGHUP)"},
+	{NULL, NULL}
+};
+
 void (*rb_oom_report)(size_t n) = NULL;
 
 static void oom(size_t n)

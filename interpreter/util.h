@@ -21,8 +21,19 @@ enum {
 	RB_EXIT_GATE = 3,        /* a gate or an approval said no */
 	RB_EXIT_ABORT = 4,       /* an abort condition fired */
 	RB_EXIT_ENV = 5,         /* environment: database, audit repository, server */
+	RB_EXIT_UNDO = 6,        /* the run failed and an undo failed too: the undo is incomplete */
 	RB_EXIT_INTERRUPTED = 130
 };
+
+/** One exit code and its meaning, in a few words: the one list `--help` prints (util.c). */
+typedef struct {
+	const char *code;     /* "0", ..., "128+N" */
+	const char *meaning;
+} rb_exit_doc;
+
+/** Every documented exit code, terminated by {NULL, NULL}. docs/format.md, README.md and
+ * docs/runbook.1 list the same codes (tests/cli/exit-codes.sh checks it). */
+extern const rb_exit_doc rb_exit_codes[];
 
 /**
  * Allocation that aborts the process on out-of-memory, after calling

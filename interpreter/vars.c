@@ -158,3 +158,14 @@ void rb_vars_free(rb_vars *v)
 	v->items = NULL;
 	v->count = v->cap = 0;
 }
+
+void rb_vars_copy(const rb_vars *from, rb_vars *to)
+{
+	to->count = to->cap = from->count;
+	to->items = rb_xcalloc(from->count ? from->count : 1, sizeof *to->items);
+	for (size_t i = 0; i < from->count; i++) {
+		to->items[i].name = rb_xstrdup(from->items[i].name);
+		to->items[i].value = rb_xstrdup(from->items[i].value);
+		to->items[i].source = from->items[i].source;
+	}
+}

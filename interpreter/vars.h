@@ -64,5 +64,7 @@ int rb_var_assignment(const char *kv, char **name, const char **value);
  */
 char *rb_vars_expand(const rb_vars *v, const char *text, char **missing);
 void rb_vars_free(rb_vars *v);
+/** A deep copy of from into *to (which is overwritten: initialise or free it first). */
+void rb_vars_copy(const rb_vars *from, rb_vars *to);
 
 #endif

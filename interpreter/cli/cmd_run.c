@@ -59,6 +59,8 @@ static const cli_opt run_opts[] = {
 	{"force", NULL, CLI_OPT_FLAG, ARG(force), NULL, "with --resume: resume even if the runbook changed"},
 	{"wait-lock", "DURATION", CLI_OPT_CALL, 0, cli_opt_wait_lock,
 	 "wait this long for another run of the runbook to end, instead of refusing at once"},
+	{"no-undo", NULL, CLI_OPT_FLAG, ARG(run.no_undo), NULL,
+	 "on failure, do not run the undos of the steps that completed (asked on a terminal, recorded)"},
 	{"no-preflight", NULL, CLI_OPT_FLAG, ARG(no_preflight), NULL,
 	 "skip the offline checks made before step 1 (recorded; for runbooks that generate code)"},
 	{NULL, NULL, CLI_OPT_FLAG, 0, NULL, NULL}
@@ -207,14 +209,24 @@ static int find_resume(const rb_runbook *rb, cli_run_args *a, rb_resume_point *r
 		goto done;
 	}
 	char *chain = rb_resume_point_describe(rp);
-	rb_out("Resuming run %s at step '%s' (%zu value%s restored)\n%s", rp->run, rp->from, rp->ncaptures,
-	       rp->ncaptures == 1 ? "" : "s", chain);
+	if (rp->undo_only)
+		rb_out("Resuming run %s: its undo was cut short; %zu undo%s left to run, no step of the main flow\n%s",
+		       rp->run, rp->undo.count, rp->undo.count == 1 ? "" : "s", chain);
+	else
+		rb_out("Resuming run %s at step '%s' (%zu value%s restored)\n%s", rp->run, rp->from, rp->ncaptures,
+		       rp->ncaptures == 1 ? "" : "s", chain);
 	free(chain);
 	if (rp->forced)
 		rb_out_err("runbook: warning: --force: resuming although %s\n", rp->forced);
 	a->run.from = rp->from;
 	a->run.restores = rp->captures;
 	a->run.nrestores = rp->ncaptures;
+	a->run.undo_items = rp->undo.items;
+	a->run.nundo_items = rp->undo.count;
+	a->run.undo_only = rp->undo_only;
+	a->run.undo_exit = rp->undo.exit_code;
+	a->run.undo_cut = rp->undo.interrupted;
+	a->run.nundo_cut = rp->undo.ninterrupted;
 	if (!a->force) {
 		static resume_check_ctx check;
 		check.rp = rp;

@@ -1,0 +1,196 @@
+#!/usr/bin/env bash
+# Per-step undo on a real PostgreSQL server the test owns. A runbook of
+# five changes (SQL and shell), each with its undo, fails in every way a run
+# can fail: the undos of exactly the steps that completed run, newest first,
+# each seeing the variables as they were when its step completed; the
+# failing step's own undo only with undo_on_failure; never a step after the
+# failure. A failing undo does not stop the others and ends the run with
+# exit 6. kill -9 during an undo, then --resume: the stack goes on, no undo
+# runs twice, no forward step runs. --from undoes only what this run did.
+# --no-undo skips the stack and says so in the record.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/../faults/lib.sh"
+fault_setup
+cd "$work"
+audit=$work/audit
+run_pid=
+trap 'if [ -n "$run_pid" ]; then kill -9 "$run_pid" 2>/dev/null || true; fi; fault_cleanup' EXIT
+
+q "create table ulog(n serial primary key, step text, val text)" >/dev/null
+cat > five.md <<'MD'
+---
+on_failure: Notify
+---
+# Five
+
+```lua abort {name=stop-file every=100ms}
+return file.exists("STOP"), "the STOP file is there"
+```
+
+## Change
+
+```sql {name=s1 capture=OLD_VERSION}
+create table t1(x int);
+select 'v1';
+```
+
+```sql undo
+insert into ulog(step, val) values ('s1', :'OLD_VERSION');
+drop table t1;
+```
+
+```bash {name=s2}
+[ "$MODE" = sigint ] && { echo "s2 waits"; sleep 30; }
+touch s2.done
+```
+
+```bash undo
+psql "$U" -qXc "insert into ulog(step) values ('s2')"
+[ "$MODE" = killundo ] && { echo "undo of s2 waits"; sleep 30; }
+rm -f s2.done
+[ "$MODE" != badundo ]
+```
+
+```bash {name=s3 capture=OLD_VERSION}
+[ "$MODE" = abort ] && { touch STOP; sleep 10; }
+echo v3
+```
+
+```bash undo
+psql "$U" -qXc "insert into ulog(step, val) values ('s3', '$OLD_VERSION')"
+```
+
+```lua gate {name=g4}
+return vars.MODE ~= "gate", "the gate is closed"
+```
+
+```bash {name=s4 timeout=2s}
+case "$MODE" in fail4) exit 1 ;; timeout) sleep 10 ;; esac
+echo s4
+```
+
+```bash undo
+psql "$U" -qXc "insert into ulog(step) values ('s4')"
+```
+
+```bash {name=s5}
+touch s5.done
+```
+
+```bash undo
+psql "$U" -qXc "insert into ulog(step) values ('s5')"
+```
+
+## Notify
+
+```bash {name=notify}
+echo "UNDONE_STEPS=$UNDONE_STEPS"
+```
+MD
+
+order() { q "select coalesce(string_agg(step, ',' order by n), '') from ulog"; }
+val() { q "select val from ulog where step = '$1'"; }
+reset() { q "set client_min_messages = warning; truncate ulog; drop table if exists t1" >/dev/null; rm -f STOP s2.done s5.done; }
+run() { # run EXPECTED-EXIT MODE ARGS...
+  local want=$1 mode=$2 rc=0; shift 2
+  "$bin" run five.md --db "$url" --audit-repo "$audit" --set U="$url" --set MODE="$mode" "$@" > out 2> err || rc=$?
+  [ "$rc" = "$want" ] || fail "$mode $*: expected exit $want, got $rc"
+}
+last_record() {
+  local id
+  id=$(git -C "$audit" log -1 --format='%(trailers:key=Run,valueonly)' refs/heads/runbook-audit | sed '/^$/d')
+  git -C "$audit" show "refs/heads/runbook-audit:runs/${id:0:4}/${id:4:2}/${id:6:2}/${id:9}/record.json"
+}
+
+# 1. Each way of failing: the undos of the completed steps, newest first.
+for c in "fail4 1 s3,s2,s1 s3 s2 s1" "gate 3 s3,s2,s1 s3 s2 s1" "timeout 1 s3,s2,s1 s3 s2 s1" \
+         "abort 4 s2,s1 s2 s1"; do
+  set -- $c
+  mode=$1 code=$2 want=$3; shift 3
+  reset
+  run "$code" "$mode"
+  [ "$(order)" = "$want" ] || fail "$mode: undo order '$(order)', expected '$want'"
+  grep -qx "UNDONE_STEPS=$*" out || fail "$mode: UNDONE_STEPS not '$*'"
+  [ -e s5.done ] && fail "$mode: step 5 ran"
+  [ -e s2.done ] && fail "$mode: the undo of s2 did not run"
+  [ "$(val s1)" = v1 ] || fail "$mode: the undo of s1 saw OLD_VERSION='$(val s1)', not its own step's v1"
+  if [ "$mode" != abort ]; then
+    [ "$(val s3)" = v3 ] || fail "$mode: the undo of s3 saw OLD_VERSION='$(val s3)'"
+  fi
+  [ "$(q "select count(*) from pg_tables where tablename = 't1'")" = 0 ] || fail "$mode: t1 is still there"
+  last_record | grep -q '"undoes": "s1"' || fail "$mode: the record does not show the undo of s1"
+  [ -n "${RB_UNDO_SHOW:-}" ] && cat out
+done
+
+# 2. undo_on_failure: the failing step's own undo runs first.
+sed 's/{name=s4 timeout=2s}/{name=s4 timeout=2s undo_on_failure=true}/' five.md > five-uof.md
+reset
+rc=0; "$bin" run five-uof.md --db "$url" --audit-repo "$audit" --set U="$url" --set MODE=fail4 > out 2> err || rc=$?
+[ "$rc" = 1 ] || fail "undo_on_failure: exit $rc"
+[ "$(order)" = s4,s3,s2,s1 ] || fail "undo_on_failure: order '$(order)'"
+
+# 3. Ctrl-C during step 2: only step 1 is undone.
+reset
+"$bin" run five.md --db "$url" --audit-repo "$audit" --set U="$url" --set MODE=sigint > out 2> err &
+run_pid=$!
+for _ in $(seq 100); do grep -q 's2 waits' out 2>/dev/null && break; sleep 0.1; done
+kill -INT "$run_pid"
+rc=0; wait "$run_pid" || rc=$?
+run_pid=
+[ "$rc" = 130 ] || fail "sigint: exit $rc"
+[ "$(order)" = s1 ] || fail "sigint: order '$(order)'"
+
+# 4. A failing undo: the later undos still run, exit 6, the record names it.
+# badundo passes the gate of five.md: five-bad.md closes it for badundo and killundo.
+reset
+sed 's/return vars.MODE ~= "gate"/return vars.MODE ~= "gate" and vars.MODE ~= "badundo" and vars.MODE ~= "killundo"/' five.md > five-bad.md
+rc=0; "$bin" run five-bad.md --db "$url" --audit-repo "$audit" --set U="$url" --set MODE=badundo > out 2> err || rc=$?
+[ "$rc" = 6 ] || fail "a failing undo: expected exit 6, got $rc"
+[ "$(order)" = s3,s2,s1 ] || fail "a failing undo: the undo after it did not run ('$(order)')"
+grep -q "undo of 's2' failed" err || grep -q "undo of 's2' failed" out || fail "a failing undo is not said"
+last_record | grep -q '"result": "undo incomplete"' || fail "the record does not say the undo was incomplete"
+
+# 5. kill -9 during the undo of s2, then --resume: the undo of s1 runs,
+#    no undo runs twice, no forward step runs.
+reset
+"$bin" run five-bad.md --db "$url" --audit-repo "$audit" --set U="$url" --set MODE=killundo > out 2> err &
+run_pid=$!
+for _ in $(seq 150); do grep -q 'undo of s2 waits' out 2>/dev/null && break; sleep 0.1; done
+grep -q 'undo of s2 waits' out || fail "killundo: the undo of s2 never started"
+kill -9 "$run_pid"
+wait "$run_pid" 2>/dev/null || true
+run_pid=
+[ "$(order)" = s3,s2 ] || fail "killundo: before the resume, order '$(order)'"
+rc=0; "$bin" run five-bad.md --db "$url" --audit-repo "$audit" --set U="$url" --resume > out 2> err || rc=$?
+[ "$(order)" = s3,s2,s1 ] || fail "killundo + --resume: order '$(order)' (rc $rc)"
+[ -e s5.done ] && fail "killundo + --resume: a forward step ran"
+grep -q "undo of s2 .*interrupted" out || fail "killundo + --resume: the interrupted undo of s2 is not said"
+[ -n "${RB_UNDO_SHOW:-}" ] && cat out
+[ "$rc" = 3 ] || fail "killundo + --resume: expected the chain's exit 3 (the gate), got $rc"
+# A second --resume: the chain was undone, nothing to resume (exit 2).
+rc=0; "$bin" run five-bad.md --db "$url" --audit-repo "$audit" --set U="$url" --resume > out 2> err || rc=$?
+[ "$rc" = 2 ] || fail "a second --resume: expected exit 2, got $rc"
+grep -q "undone" err || fail "a second --resume does not say the chain was undone"
+[ "$(order)" = s3,s2,s1 ] || fail "a second --resume ran an undo again: '$(order)'"
+
+# 6. --from s2: only what this run did is undone.
+reset
+q "create table t1(x int)" >/dev/null
+run 1 fail4 --from s2
+[ "$(order)" = s3,s2 ] || fail "--from s2: order '$(order)'"
+q "drop table t1" >/dev/null
+
+# 7. --no-undo: nothing is undone, the record says so.
+reset
+run 1 fail4 --no-undo
+[ "$(order)" = "" ] || fail "--no-undo: undos ran: '$(order)'"
+last_record | grep -q 'undo skipped (--no-undo)' || fail "--no-undo is not recorded"
+q "drop table if exists t1" >/dev/null
+
+# 8. A success undoes nothing.
+reset
+run 0 none
+[ "$(order)" = "" ] || fail "success: undos ran"
+[ -n "${RB_UNDO_SHOW:-}" ] && cat out
+echo "undo: ok"
