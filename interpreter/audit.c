@@ -174,7 +174,10 @@ static char *commit_message(const rb_record *rec, const char *id)
 	char *runbook = rb_record_one_line(abs ? abs : "?", TRAILER_MAX);
 	char *res = rb_record_one_line(result ? result : "interrupted", TRAILER_MAX);
 	const char *resumes = rb_record_get(rec, "run", NULL, "resumes");
-	char *link = resumes && valid_run_id(resumes) ? rb_xasprintf("Resumes: %s\n", resumes) : rb_xstrdup("");
+	const char *reverts = rb_record_get(rec, "run", NULL, "reverts");
+	char *link = resumes && valid_run_id(resumes) ? rb_xasprintf("Resumes: %s\n", resumes)
+		     : reverts && valid_run_id(reverts) ? rb_xasprintf("Reverts: %s\n", reverts)
+							 : rb_xstrdup("");
 	char *m = rb_xasprintf("%s\n\nRun: %s\nRunbook: %s\nResult: %s\n%s", summary, id, runbook, res, link);
 	free(link);
 	free(summary);
@@ -468,7 +471,7 @@ int rb_audit_begin(const rb_runbook *rb, const rb_audit_opts *opts, rb_audit **o
 	abs = realpath(rb->path, NULL);
 	rb_record_event(&a->rec, "run", "id", a->id, "path", a->path, "ref", a->ref, "title", rb->title,
 			"runbook", rb->path, "runbook_abs", abs ? abs : rb->path, "hash", hash, "commit", head,
-			"operator", who, "host", host, "start", when, "command", cmd, "resumes", opts->resumes,
+			"operator", who, "host", host, "start", when, "command", cmd, "resumes", opts->resumes, "reverts", opts->reverts,
 			"chain", opts->resumes ? opts->chain : NULL, NULL);
 	if (rb_record_failed(&a->rec)) {
 		rb_error_set(err, RB_EXIT_ENV, NULL, 0, 0, "%s", rb_record_error(&a->rec));
@@ -585,6 +588,7 @@ typedef struct {
 	char *runbook;
 	char *result;
 	char *resumes;     /* the run this one continues, or NULL */
+	char *reverts;     /* the run this one reverts, or NULL */
 } run_info;
 
 static void run_info_free(run_info *r)
@@ -593,6 +597,7 @@ static void run_info_free(run_info *r)
 	free(r->runbook);
 	free(r->result);
 	free(r->resumes);
+	free(r->reverts);
 	memset(r, 0, sizeof *r);
 }
 
@@ -626,7 +631,8 @@ static int parse_trailers(const char *message, run_info *r)
 		char **slot = kl == 3 && !strncmp(p, "Run", 3) ? &r->id
 			      : kl == 7 && !strncmp(p, "Runbook", 7) ? &r->runbook
 			      : kl == 6 && !strncmp(p, "Result", 6) ? &r->result
-			      : kl == 7 && !strncmp(p, "Resumes", 7) ? &r->resumes : NULL;
+			      : kl == 7 && !strncmp(p, "Resumes", 7) ? &r->resumes
+			      : kl == 7 && !strncmp(p, "Reverts", 7) ? &r->reverts : NULL;
 		if (!slot || *slot)
 			goto done; /* an unknown key, or one given twice: not runbook's */
 		*slot = rb_xstrndup(colon + 2, (size_t)(eol - colon - 2));
@@ -653,6 +659,7 @@ static int read_run(rb_gitstore *g, const rb_gitstore_commit_info *c, run_info *
 	dir = run_path_of(r->id);
 	record = rb_xasprintf("%s/record.json", dir);
 	if (!valid_run_id(r->id) || (r->resumes && !valid_run_id(r->resumes)) ||
+	    (r->reverts && !valid_run_id(r->reverts)) ||
 	    !rb_gitstore_added(g, c->id, record)) {
 		run_info_free(r);
 		rc = -1;
@@ -697,6 +704,7 @@ static int collect_commit(void *ctx, const rb_gitstore_commit_info *c)
 	e->runbook = r.runbook;
 	e->result = r.result;
 	e->resumes = r.resumes;
+	e->reverts = r.reverts;
 	e->subject = rb_xstrndup(c->message, strcspn(c->message, "\n"));
 	e->author = rb_xstrdup(c->author ? c->author : "");
 	return 0;
@@ -732,6 +740,7 @@ void rb_audit_runs_free(rb_audit_runs *runs)
 		free(e->runbook);
 		free(e->result);
 		free(e->resumes);
+		free(e->reverts);
 		free(e->subject);
 		free(e->author);
 	}
@@ -1620,13 +1629,13 @@ int rb_audit_load_run(const rb_audit_load_opts *o, rb_audit_loaded *out, rb_erro
 		goto done;
 	}
 	char *dir = run_path_of(f.id);
-	out->path = rb_xasprintf("%s/%s", dir, o->json ? "record.json" : "record.md");
+	out->path = rb_xasprintf("%s/%s", dir, o->file ? o->file : o->json ? "record.json" : "record.md");
 	free(dir);
 	if (rb_gitstore_read(g, f.commit, out->path, &out->data, &out->len) < 0) {
 		rb_error_set(err, RB_EXIT_ENV, NULL, 0, 0, "commit %.7s has no %s", f.commit, out->path);
 		goto done;
 	}
-	if (!o->json)
+	if (!o->json && !o->file)
 		out->chain = chain_section(g, ref, f.runbook, f.id);
 	out->commit = f.commit;
 	out->id = f.id;

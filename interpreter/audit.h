@@ -62,6 +62,7 @@ typedef struct {
 	const rb_redactor *redactor;
 	const char *resumes;   /* --resume: the run this one continues (rb_resume_point.run), or NULL */
 	const char *chain;     /* --resume: the chain's first run (rb_resume_point.first), or NULL */
+	const char *reverts;   /* revert: the run whose undo this one runs (a Reverts: trailer), or NULL */
 } rb_audit_opts;
 
 /**
@@ -126,6 +127,7 @@ typedef struct {
 	char *runbook;     /* Runbook: the runbook's absolute path (one line); NULL when absent */
 	char *result;      /* Result; NULL when absent */
 	char *resumes;     /* Resumes: the run it continues; NULL when none */
+	char *reverts;     /* Reverts: the run it undid (runbook revert); NULL when none */
 	char *subject;     /* the message's first line */
 	char *author;      /* "name <email>" */
 } rb_audit_run;
@@ -156,6 +158,7 @@ typedef struct {
 	const char *ref;       /* NULL: the default audit ref */
 	const char *run;       /* a run id, a prefix of one, or a commit id (4 hex digits or more) */
 	int json;              /* 1: record.json; 0: record.md, and the run's resume chain */
+	const char *file;      /* another file of the run's directory ("journal.log"); NULL: as json says */
 } rb_audit_load_opts;
 
 /** One run's stored record, as rb_audit_load_run found it. */

@@ -368,6 +368,10 @@ static int run_main(rb_run *r)
 {
 	const rb_run_opts *o = r->opts;
 	int rc;
+	if (o->undo_only && o->reverts) {
+		rb_run_say(r, "Reverting run %s: the undos of the steps it completed, newest first\n", o->reverts);
+		return RB_EXIT_OK;
+	}
 	if (o->undo_only) {
 		rb_run_say(r, "Continuing the undo the resumed run started (it had failed with exit %d)\n", o->undo_exit);
 		for (size_t k = 0; k < o->nundo_cut; k++) {
@@ -411,7 +415,10 @@ static void summarize(rb_run *r, int rc)
 	}
 	if (r->undone)
 		snprintf(undone, sizeof undone, "; %zu undone", r->undone);
-	if (rc > 128)
+	if (r->opts->reverts)
+		rb_run_say(r, "%s run %s: %zu undone\n", rc == RB_EXIT_OK ? "Reverted" : "Revert incomplete of",
+			   r->opts->reverts, r->undone);
+	else if (rc > 128)
 		rb_run_say(r, "Interrupted: %zu ok, %zu failed%s; the run stopped.\n", ok, failed, undone);
 	else if (rc == RB_EXIT_OK)
 		rb_run_say(r, "Done: %zu ok, %zu failed%s%s\n", ok, failed, failed ? " (allowed)" : "",
@@ -459,9 +466,10 @@ int rb_engine_run(const rb_runbook *rb, const rb_run_opts *opts)
 		goto done;
 	}
 	rc = run_main(&r);
-	if (rc != RB_EXIT_OK && rc != RB_EXIT_USAGE) {
+	if (opts->undo_only || (rc != RB_EXIT_OK && rc != RB_EXIT_USAGE)) {
 		rc = rb_run_undo(&r, rc);
-		run_handler(&r, rc);
+		if (rc != RB_EXIT_OK)
+			run_handler(&r, rc);
 	}
 	summarize(&r, rc);
 done:

@@ -46,6 +46,7 @@ typedef struct {
 	size_t nundo_items;
 	int undo_only;          /* --resume of a run whose undo was cut short: no forward step, only the undos */
 	int undo_exit;          /* with undo_only: the exit code of the failure that started the undo */
+	const char *reverts;    /* with undo_only: runbook revert of this run (the undos of a finished run) */
 	char *const *undo_cut;  /* with undo_only: steps whose undo started and never ended (not run again) */
 	size_t nundo_cut;
 } rb_run_opts;

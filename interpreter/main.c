@@ -32,6 +32,7 @@ static const command commands[] = {
 	{&cmd_list_spec, cmd_list},
 	{&cmd_log_spec, cmd_log},
 	{&cmd_show_spec, cmd_show},
+	{&cmd_revert_spec, cmd_revert},
 	{NULL, NULL}
 };
 

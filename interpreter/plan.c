@@ -9,6 +9,7 @@
  * every connection string and the values of secret front matter variables.
  */
 #include "plan.h"
+#include "undo.h"
 #include "db.h"
 #include "json.h"
 #include "redact.h"
@@ -50,7 +51,7 @@ static void collect_secrets(const rb_runbook *rb, rb_redactor *red)
 
 static const char *role_name(rb_role r)
 {
-	return r == RB_ROLE_ON_FAILURE ? "on_failure" : r == RB_ROLE_MANUAL ? "manual" : "main";
+	return r == RB_ROLE_ON_FAILURE ? "on_failure" : r == RB_ROLE_MANUAL ? "manual" : r == RB_ROLE_UNDO ? "undo" : "main";
 }
 
 /* A string from the document, its secrets hidden; NULL writes null. */
@@ -310,7 +311,15 @@ static void json_step(rb_json *j, const rb_runbook *rb, const rb_step *s, const 
 	rb_json_key(j, "role");
 	rb_json_string(j, role_name(s->role));
 	rb_json_key(j, "runs");
-	rb_json_bool(j, rb_step_runnable(s) && s->role != RB_ROLE_MANUAL);
+	rb_json_bool(j, rb_step_runnable(s) && s->role != RB_ROLE_MANUAL && s->role != RB_ROLE_UNDO);
+	if (s->undo >= 0) {
+		rb_json_key(j, "undo");
+		jstr(j, red, rb->steps[s->undo].id);
+	}
+	if (s->undoes >= 0) {
+		rb_json_key(j, "undoes");
+		jstr(j, red, rb->steps[s->undoes].id);
+	}
 	rb_json_key(j, "section");
 	jstr(j, red, s->section > 0 ? rb->sections[s->section].slug : NULL);
 	rb_buf path = RB_BUF_INIT;
@@ -547,6 +556,48 @@ static void render_step(const rb_runbook *rb, const rb_step *s, size_t total, in
 	body_preview(s->body, preview, out);
 }
 
+/* A step's undo, beneath it. */
+static void render_undo(const rb_runbook *rb, const rb_step *s, int preview, rb_buf *out)
+{
+	const rb_step *u = &rb->steps[s->undo];
+	rb_buf_printf(out, "      undo: %s  %s  %s:%d  (runs only to undo '%s'%s)\n", u->id,
+		      u->kind == RB_STEP_SHELL || u->kind == RB_STEP_SQL ? u->lang : rb_step_kind_name(u->kind),
+		      rb->path, u->line, s->id, s->undo_on_failure ? ", also when it fails" : "");
+	if (u->kind == RB_STEP_SQL)
+		sql_summary(rb, u, out);
+	else
+		body_preview(u->body, preview, out);
+}
+
+/*
+ * --fail-at ID: the undos a failure of step ID would run, newest first --
+ * the steps before it in this run's selection that have an undo (those a
+ * when= turns off at run time are not undone), and its own with
+ * undo_on_failure.
+ */
+static void render_fail_at(const rb_runbook *rb, const rb_plan_opts *opts, const rb_selection *sel, rb_buf *out)
+{
+	const rb_step *at = rb_runbook_find_step(rb, opts->fail_at);
+	rb_buf list = RB_BUF_INIT;
+	if (!at || at->role != RB_ROLE_MAIN) {
+		rb_buf_printf(out, "\nIf '%s' fails: no such step in the main flow\n", opts->fail_at);
+		return;
+	}
+	size_t end = (size_t)(at - rb->steps);
+	if (rb_undo_wanted(at, 0))
+		rb_buf_printf(&list, "%s", rb->steps[at->undo].id);
+	for (size_t i = end; i-- > 0;) {
+		const rb_step *s = &rb->steps[i];
+		if (s->role != RB_ROLE_MAIN || s->undo < 0 || s->skip || (sel && sel[i] != RB_SEL_RUN))
+			continue;
+		rb_buf_printf(&list, "%s%s", list.len ? ", " : "", rb->steps[s->undo].id);
+	}
+	rb_buf_printf(out, "\nIf '%s' fails, the undo runs newest first: %s\n", at->id, list.len ? list.data : "nothing");
+	if (rb->on_failure_section >= 0)
+		rb_buf_printf(out, "  then the on_failure section \"%s\"\n", rb->sections[rb->on_failure_section].title);
+	rb_buf_free(&list);
+}
+
 static void render_text(const rb_runbook *rb, const rb_plan_opts *opts, rb_buf *out)
 {
 	int preview = opts->preview_lines > 0 ? opts->preview_lines : 6;
@@ -598,9 +649,15 @@ static void render_text(const rb_runbook *rb, const rb_plan_opts *opts, rb_buf *
 		render_selection(rb, opts, sel, out);
 		rb_buf_putc(out, '\n');
 	}
-	for (size_t i = 0; i < rb->nsteps; i++)
-		if (rb->steps[i].role == RB_ROLE_MAIN)
-			render_step(rb, &rb->steps[i], main_n, preview, sel, out);
+	for (size_t i = 0; i < rb->nsteps; i++) {
+		if (rb->steps[i].role != RB_ROLE_MAIN)
+			continue;
+		render_step(rb, &rb->steps[i], main_n, preview, sel, out);
+		if (rb->steps[i].undo >= 0)
+			render_undo(rb, &rb->steps[i], preview, out);
+	}
+	if (opts->fail_at)
+		render_fail_at(rb, opts, sel, out);
 	free(sel);
 	if (rb->on_failure_section >= 0) {
 		rb_buf_printf(out, "\nOn failure: section \"%s\" (#%s) runs after a failure, a false "

@@ -25,6 +25,7 @@ typedef struct {
 	const char *only;
 	int skip_guards;
 	const char *resume; /* --resume: one line on the run continued; NULL: none */
+	const char *fail_at; /* --fail-at ID: the undos a failure of step ID would run; NULL: none */
 } rb_plan_opts;
 
 /** Appends the plan of rb to out (owned by the caller). */

@@ -50,4 +50,10 @@ int cmd_log(int argc, char **argv);
 extern const cli_spec cmd_show_spec;
 int cmd_show(int argc, char **argv);
 
+/* cmd_revert.c */
+extern const cli_spec cmd_revert_spec;
+int cmd_revert(int argc, char **argv);
+/** revert with spec's options; dry_run: only show it (plan --revert). Returns the exit code. */
+int cli_revert_command(const cli_spec *spec, int argc, char **argv, int dry_run);
+
 #endif

@@ -27,6 +27,10 @@ static const cli_opt plan_opts[] = {
 	{"skip-guards", NULL, CLI_OPT_FLAG, ARG(run.skip_guards), NULL,
 	 "with --from/--only/--resume: do not check the gates and approvals before it again (asked, recorded)"},
 	{"audit-repo", "DIR", CLI_OPT_STRING, ARG(audit_repo), NULL, "the git repository of audit records"},
+	{"revert", "RUN", CLI_OPT_STRING, ARG(revert), NULL,
+	 "instead of a FILE: what `runbook revert RUN` would run, changing nothing"},
+	{"fail-at", "ID", CLI_OPT_STRING, ARG(fail_at), NULL,
+	 "also show the undos a failure of step ID would run, newest first"},
 	{"resume", NULL, CLI_OPT_FLAG, ARG(resume), NULL,
 	 "continue the last failed or interrupted run after its last successful step"},
 	{NULL, NULL, CLI_OPT_FLAG, 0, NULL, NULL}
@@ -71,7 +75,7 @@ int cli_plan_print(const rb_runbook *rb, const cli_run_args *a)
 	char *resume = NULL;
 	memset(&rp, 0, sizeof rp);
 	char *audit = a->no_audit ? rb_xstrdup("none (--no-audit)") : rb_audit_describe(rb, a->audit_repo);
-	rb_plan_opts po = {a->json, 0, audit, a->run.from, a->run.only, a->run.skip_guards, NULL};
+	rb_plan_opts po = {a->json, 0, audit, a->run.from, a->run.only, a->run.skip_guards, NULL, a->fail_at};
 	if (a->resume) {
 		if ((rc = resume_preview(rb, a, &rp, &resume)) != 0)
 			goto done;
@@ -108,7 +112,32 @@ static int plan_action(const rb_runbook *rb, cli_run_args *a, int argc, char **a
 	return cli_plan_print(rb, a);
 }
 
+/*
+ * plan --revert RUN: the revert's preview (cmd_revert.c), RUN its operand
+ * in place of FILE. 1 and *rc when argv asks for it.
+ */
+static int plan_revert(int argc, char **argv, int *rc)
+{
+	int found = 0, n = 0;
+	char **args = rb_xcalloc((size_t)argc + 1, sizeof *args);
+	for (int i = 0; i < argc; i++) {
+		if (!strcmp(argv[i], "--revert"))
+			found = 1;
+		else if (!strncmp(argv[i], "--revert=", 9) && (found = 1))
+			args[n++] = argv[i] + 9;
+		else
+			args[n++] = argv[i];
+	}
+	if (found)
+		*rc = cli_revert_command(&cmd_revert_spec, n, args, 1);
+	free(args);
+	return found;
+}
+
 int cmd_plan(int argc, char **argv)
 {
+	int rc;
+	if (plan_revert(argc, argv, &rc))
+		return rc;
 	return cli_run_command(&cmd_plan_spec, argc, argv, plan_action);
 }

@@ -298,10 +298,13 @@ static void record_notes(const cli_run_args *a, const rb_resume_point *rp)
 				a->run.only, NULL);
 	if (a->no_preflight)
 		rb_record_event(a->run.record, "note", "text", "pre-flight checks skipped (--no-preflight)", NULL);
+	if (a->run.reverts)
+		rb_record_event(a->run.record, "note", "text", "revert", "reverts", a->run.reverts, "allow_changed",
+				a->allow_changed ? "yes (the runbook changed since the run)" : NULL, NULL);
 }
 
 /* The run: resume point, checks, audit record around the engine. Returns the exit code. */
-static int execute(const rb_runbook *rb, cli_run_args *a, int argc, char **argv)
+int cli_run_execute(const rb_runbook *rb, cli_run_args *a, int argc, char **argv)
 {
 	int rc = RB_EXIT_OK;
 	rb_redactor redactor = RB_REDACTOR_INIT;
@@ -319,7 +322,7 @@ static int execute(const rb_runbook *rb, cli_run_args *a, int argc, char **argv)
 	a->run.redactor = &redactor;
 	if (!a->no_audit) {
 		rb_audit_opts ao = {a->audit_repo, argc, argv, &redactor, a->resume ? rp.run : NULL,
-				    a->resume ? rp.first : NULL};
+				    a->resume ? rp.first : NULL, a->run.reverts};
 		if (rb_audit_begin(rb, &ao, &audit, &err) < 0) {
 			rb_out_err("runbook: cannot record this run: %s\n", err.message);
 			rc = RB_EXIT_ENV;
@@ -341,7 +344,7 @@ done:
 
 static int run_action(const rb_runbook *rb, cli_run_args *a, int argc, char **argv)
 {
-	return a->dry_run ? cli_plan_print(rb, a) : execute(rb, a, argc, argv);
+	return a->dry_run ? cli_plan_print(rb, a) : cli_run_execute(rb, a, argc, argv);
 }
 
 int cmd_run(int argc, char **argv)

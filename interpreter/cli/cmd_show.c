@@ -51,7 +51,7 @@ static void json_visible(const char *text, size_t n, rb_buf *out)
 /* Prints the record of run. Returns the exit code. */
 static int show(const show_args *a, const char *run)
 {
-	rb_audit_load_opts o = {a->audit_repo, NULL, run, a->json};
+	rb_audit_load_opts o = {a->audit_repo, NULL, run, a->json, NULL};
 	rb_audit_loaded rec;
 	rb_error err = RB_ERROR_INIT;
 	rb_buf shown = RB_BUF_INIT;

@@ -22,6 +22,9 @@ typedef struct {
 	int no_audit;
 	int no_preflight;
 	const char *audit_repo;
+	const char *fail_at;     /* plan --fail-at ID */
+	int allow_changed;        /* revert --allow-changed */
+	const char *revert;       /* plan --revert RUN (taken before parsing: cmd_plan.c) */
 	char **sets;              /* "NAME=value", owned: --set, --set-env, --secrets-file, in order */
 	size_t nsets;
 	char *db_url;             /* owned copy of --db (argv's is scrubbed) */
@@ -75,5 +78,12 @@ int cli_run_command(const cli_spec *spec, int argc, char **argv, cli_run_action 
  * In cmd_plan.c.
  */
 int cli_plan_print(const rb_runbook *rb, const cli_run_args *a);
+
+/**
+ * The run itself, once the runbook is loaded and a->run complete: the
+ * resume point, pre-flight, secrets, the audit record around the engine.
+ * Returns the exit code. In cmd_run.c; revert runs through it too.
+ */
+int cli_run_execute(const rb_runbook *rb, cli_run_args *a, int argc, char **argv);
 
 #endif

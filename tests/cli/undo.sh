@@ -89,6 +89,16 @@ echo "UNDONE_STEPS=$UNDONE_STEPS"
 ```
 MD
 
+# 0. The plan shows each undo beneath its step, and the order a failure would run.
+"$bin" plan five.md --fail-at s4 > out 2> err || fail "plan --fail-at"
+grep -q "^      undo: s1.undo  sql  five.md:17  (runs only to undo 's1')" out || fail "plan: the undo of s1 is not shown"
+grep -qx "If 's4' fails, the undo runs newest first: s3.undo, s2.undo, s1.undo" out || fail "plan --fail-at s4"
+"$bin" plan five.md --fail-at s4 --from s2 > out 2> err || fail "plan --fail-at --from"
+grep -qx "If 's4' fails, the undo runs newest first: s3.undo, s2.undo" out || fail "plan --fail-at s4 --from s2"
+"$bin" plan five.md --json > out 2> err || fail "plan --json"
+grep -q '"undo": "s1.undo"' out && grep -q '"undoes": "s1"' out && grep -q '"role": "undo"' out ||
+  fail "plan --json: undo, undoes or role undo missing"
+
 order() { q "select coalesce(string_agg(step, ',' order by n), '') from ulog"; }
 val() { q "select val from ulog where step = '$1'"; }
 reset() { q "set client_min_messages = warning; truncate ulog; drop table if exists t1" >/dev/null; rm -f STOP s2.done s5.done; }
@@ -192,5 +202,34 @@ q "drop table if exists t1" >/dev/null
 reset
 run 0 none
 [ "$(order)" = "" ] || fail "success: undos ran"
+
+# 9. runbook revert of that completed run: every undo, newest first, from
+#    the record; the revert is recorded (Reverts:); a second is refused; so
+#    is a revert after the runbook changed, unless --allow-changed.
+id=$(git -C "$audit" log -1 --format='%(trailers:key=Run,valueonly)' refs/heads/runbook-audit | sed '/^$/d')
+"$bin" plan --revert "$id" --audit-repo "$audit" > out 2> err || fail "plan --revert"
+grep -q "s5.undo  (undoes s5" out || fail "plan --revert does not list the undo of s5"
+[ "$(order)" = "" ] || fail "plan --revert ran something"
+rc=0; "$bin" revert "$id" --audit-repo "$audit" --db "$url" > out 2> err || rc=$?
+[ -n "${RB_UNDO_SHOW:-}" ] && cat out
+[ "$rc" = 0 ] || fail "revert: exit $rc"
+[ "$(order)" = s5,s4,s3,s2,s1 ] || fail "revert: order '$(order)'"
+[ "$(val s1)" = v1 ] && [ "$(val s3)" = v3 ] || fail "revert: the undos did not see their steps' values"
+[ "$(q "select count(*) from pg_tables where tablename = 't1'")" = 0 ] || fail "revert: t1 is still there"
+trailer=$(git -C "$audit" log -1 --format='%(trailers:key=Reverts,valueonly)' refs/heads/runbook-audit | sed '/^$/d')
+[ "$trailer" = "$id" ] || fail "revert: no Reverts: trailer naming $id ('$trailer')"
+rc=0; "$bin" revert "$id" --audit-repo "$audit" --db "$url" > out 2> err || rc=$?
+[ "$rc" = 2 ] || fail "a second revert: expected exit 2, got $rc"
+grep -q "reverted already" err || fail "a second revert does not say why"
+reset
+run 0 none
+id=$(git -C "$audit" log -1 --format='%(trailers:key=Run,valueonly)' refs/heads/runbook-audit | sed '/^$/d')
+printf '\nEdited.\n' >> five.md
+rc=0; "$bin" revert "$id" --audit-repo "$audit" --db "$url" > out 2> err || rc=$?
+[ "$rc" = 2 ] || fail "revert of a changed runbook: expected exit 2, got $rc"
+grep -q "changed since run" err || fail "revert of a changed runbook does not say why"
+[ "$(order)" = "" ] || fail "a refused revert ran an undo"
+rc=0; "$bin" revert "$id" --audit-repo "$audit" --db "$url" --allow-changed > out 2> err || rc=$?
+[ "$rc" = 0 ] && [ "$(order)" = s5,s4,s3,s2,s1 ] || fail "revert --allow-changed: exit $rc, order '$(order)'"
 [ -n "${RB_UNDO_SHOW:-}" ] && cat out
 echo "undo: ok"
