@@ -83,8 +83,25 @@ static const char sql_extra[] =
 
 static const char promotion_extra[] =
 	"\n"
-	"<!-- promotion template: put confirm=\"PROMOTE\" on the step that changes production,\n"
-	"     and run with --confirm PROMOTE when there is no terminal. -->\n";
+	"## Promote\n"
+	"\n"
+	"Each change carries its undo: the block right after it with `undo` after\n"
+	"the language. If a later step fails, the undos of the steps that completed\n"
+	"run newest first (then the Roll back section); `runbook revert RUN` runs\n"
+	"them for a run that succeeded. `runbook plan FILE --fail-at ID` shows the\n"
+	"order.\n"
+	"\n"
+	"<!-- promotion template: confirm=\"PROMOTE\" asks for the phrase before the change;\n"
+	"     run with --confirm PROMOTE when there is no terminal. -->\n"
+	"\n"
+	"```sql {name=promote confirm=\"PROMOTE\"}\n"
+	"ALTER TABLE :\"TARGET_TABLE\" ADD COLUMN IF NOT EXISTS promoted_at timestamptz;\n"
+	"UPDATE :\"TARGET_TABLE\" SET promoted_at = now();\n"
+	"```\n"
+	"\n"
+	"```sql undo\n"
+	"ALTER TABLE :\"TARGET_TABLE\" DROP COLUMN IF EXISTS promoted_at;\n"
+	"```\n";
 
 int rb_scaffold_write(const char *path, const char *name, rb_error *err)
 {

@@ -41,4 +41,12 @@ run 0 resume.md --resume --set FIXED=yes
 grep -q "Resuming run .* at step 'deploy'" "$dir/out"
 grep -qx 'deploying v42' "$dir/out"
 grep -qx 'verified v42' "$dir/out"
+run 0 undo.md --ephemeral-db
+grep -qx healthy "$dir/out"
+[ -e release-marker.txt ] && rm release-marker.txt
+run 1 undo.md --ephemeral-db --set BREAK=yes
+grep -qx 'undone: release-marker.txt removed (the limit goes back to 20)' "$dir/out"
+grep -qx 'Undone: write-marker raise-limit create-table' "$dir/out"
+grep -qx 'release failed at check; undone: write-marker raise-limit create-table' "$dir/out"
+[ ! -e release-marker.txt ]
 echo "examples ok"
