@@ -1146,7 +1146,7 @@ static int find_undo(const rb_runbook *rb, run_list *l, const size_t *chain, siz
 	return rc;
 }
 
-/* Every capture and --set value along the chain, later runs' winning (a handler's captures are not restored). */
+/* Every capture and --set value along the chain, later runs' winning (a handler's or an undo's captures are not restored). */
 static void find_restores(run_list *l, const size_t *chain, size_t n, rb_resume_point *rp)
 {
 	for (size_t k = 0; k < n; k++) {
@@ -1161,7 +1161,8 @@ static void find_restores(run_list *l, const size_t *chain, size_t n, rb_resume_
 			} else if (!strcmp(e->type, "end")) {
 				const char *name = rb_event_get(e, "capture"), *id = rb_event_get(e, "id");
 				if (name && value && id && !strcmp(or_empty(rb_event_get(e, "status")), "ok") &&
-				    strcmp(or_empty(role_in(rec, id)), "on_failure"))
+				    strcmp(or_empty(role_in(rec, id)), "on_failure") &&
+				    strcmp(or_empty(role_in(rec, id)), "undo"))
 					restore(rp, name, value, k, id);
 			}
 		}

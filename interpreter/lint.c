@@ -447,7 +447,8 @@ void rb_lint(const rb_runbook *rb, const rb_lint_opts *opts, rb_diags *diags)
 	for (size_t i = 0; i < rb->fm.nsecrets; i++)
 		rb_strset_add(&c.known, rb->fm.secrets[i].value, 1);
 	static const char *const builtin[] = {"RUNBOOK_FILE", "RUNBOOK_DIR", "RUNBOOK_STEP", "FAILED_STEP",
-					      "FAILURE_REASON", "FAILURE_EXIT_CODE", "ABORT_CONDITION", "RUNBOOK_RUN_ID", NULL};
+					      "FAILURE_REASON", "FAILURE_EXIT_CODE", "ABORT_CONDITION", "RUNBOOK_RUN_ID",
+					      "UNDONE_STEPS", "UNDO_STEP", NULL};
 	for (const char *const *b = builtin; *b; b++)
 		rb_strset_add(&c.known, *b, 1);
 	if (opts && opts->db_url) {
