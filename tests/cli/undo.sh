@@ -184,6 +184,34 @@ rc=0; "$bin" run five-bad.md --db "$url" --audit-repo "$audit" --set U="$url" --
 grep -q "undone" err || fail "a second --resume does not say the chain was undone"
 [ "$(order)" = s3,s2,s1 ] || fail "a second --resume ran an undo again: '$(order)'"
 
+# 5b. Ctrl-C during the undo of s2 stops the unwinding (exit 130, recorded as
+#     interrupted); --resume finishes it with the undo of s1.
+reset
+"$bin" run five-bad.md --db "$url" --audit-repo "$audit" --set U="$url" --set MODE=killundo > out 2> err &
+run_pid=$!
+for _ in $(seq 150); do grep -q 'undo of s2 waits' out 2>/dev/null && break; sleep 0.1; done
+kill -INT "$run_pid"
+rc=0; wait "$run_pid" || rc=$?
+run_pid=
+[ "$rc" = 130 ] || fail "Ctrl-C in the undo: exit $rc"
+[ "$(order)" = s3,s2 ] || fail "Ctrl-C in the undo: order '$(order)'"
+grep -q "The undo was stopped by a signal: 1 undo not run" out || fail "Ctrl-C in the undo: not said"
+last_record | grep -q '"undo": "interrupted"' || fail "Ctrl-C in the undo: not recorded as interrupted"
+rc=0; "$bin" run five-bad.md --db "$url" --audit-repo "$audit" --set U="$url" --resume > out 2> err || rc=$?
+[ "$(order)" = s3,s2,s1 ] || fail "Ctrl-C in the undo + --resume: order '$(order)' (rc $rc)"
+[ "$(val s1)" = v1 ] || fail "Ctrl-C in the undo + --resume: s1's undo saw '$(val s1)'"
+
+# 5c. A resumed run that fails undoes what its chain did: the first run
+#     fails at s4 with --no-undo, its resume fails there again and unwinds
+#     s3, s2, s1, each with its own recorded values.
+reset
+run 1 fail4 --no-undo
+[ "$(order)" = "" ] || fail "--no-undo then resume: undos ran in the first run"
+rc=0; "$bin" run five.md --db "$url" --audit-repo "$audit" --set U="$url" --resume > out 2> err || rc=$?
+[ "$rc" = 1 ] || fail "resumed run failing again: exit $rc"
+[ "$(order)" = s3,s2,s1 ] || fail "resumed run: the chain's steps were not undone: '$(order)'"
+[ "$(val s1)" = v1 ] && [ "$(val s3)" = v3 ] || fail "resumed run: the undos did not see their steps' values"
+
 # 6. --from s2: only what this run did is undone.
 reset
 q "create table t1(x int)" >/dev/null
