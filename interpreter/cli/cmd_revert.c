@@ -18,12 +18,7 @@
 
 static const cli_opt revert_opts[] = {
 	{"dry-run", NULL, CLI_OPT_FLAG, ARG(dry_run), NULL, "show what the revert would run, changing nothing"},
-	{"set", "K=V", CLI_OPT_CALL, 0, cli_opt_set,
-	 "set a variable (repeatable): secrets the run used were never stored, give them again"},
-	{"set-env", "NAME", CLI_OPT_CALL, 0, cli_opt_set_env,
-	 "set variable NAME from runbook's own environment (a secret stays out of ps)"},
-	{"secrets-file", "FILE", CLI_OPT_CALL, 0, cli_opt_secrets_file,
-	 "NAME=VALUE lines, each a secret (the file must not be readable by others: chmod 600)"},
+	CLI_RUN_VARIABLE_OPTS, /* secrets the run used were never stored: give them again */
 	{"yes", NULL, CLI_OPT_FLAG, ARG(run.yes), NULL, "approve task lists and plain confirmations"},
 	{"confirm", "PHRASE", CLI_OPT_STRING, ARG(run.confirm), NULL,
 	 "the phrase a confirm=\"PHRASE\" undo asks for"},

@@ -46,6 +46,14 @@ int cli_opt_db(void *args, const char *command, char *value);
 /** --wait-lock DURATION. */
 int cli_opt_wait_lock(void *args, const char *command, char *value);
 
+/** The option table rows that give a run its variables: run and revert list them. */
+#define CLI_RUN_VARIABLE_OPTS                                                                               \
+	{"set", "K=V", CLI_OPT_CALL, 0, cli_opt_set, "set a variable (repeatable); overrides front matter env"}, \
+	{"set-env", "NAME", CLI_OPT_CALL, 0, cli_opt_set_env,                                                   \
+	 "set variable NAME from runbook's own environment (a secret stays out of ps)"},                        \
+	{"secrets-file", "FILE", CLI_OPT_CALL, 0, cli_opt_secrets_file,                                         \
+	 "NAME=VALUE lines, each a secret (the file must not be readable by others: chmod 600)"}
+
 /**
  * The checks on the options together: --db and --ephemeral-db exclude each
  * other, --keep-db needs --ephemeral-db, --resume takes no --from/--only.

@@ -107,6 +107,16 @@ run() { # run EXPECTED-EXIT MODE ARGS...
   "$bin" run five.md --db "$url" --audit-repo "$audit" --set U="$url" --set MODE="$mode" "$@" > out 2> err || rc=$?
   [ "$rc" = "$want" ] || fail "$mode $*: expected exit $want, got $rc"
 }
+signal_at() { # signal_at SIGNAL TEXT FILE MODE: run FILE in the background, send SIGNAL once TEXT is out; rc in $rc
+  local sig=$1 text=$2 file=$3 mode=$4
+  "$bin" run "$file" --db "$url" --audit-repo "$audit" --set U="$url" --set MODE="$mode" > out 2> err &
+  run_pid=$!
+  for _ in $(seq 150); do grep -q "$text" out 2>/dev/null && break; sleep 0.1; done
+  grep -q "$text" out || fail "$mode: '$text' never came"
+  kill "-$sig" "$run_pid"
+  rc=0; wait "$run_pid" 2>/dev/null || rc=$?
+  run_pid=
+}
 last_record() {
   local id
   id=$(git -C "$audit" log -1 --format='%(trailers:key=Run,valueonly)' refs/heads/runbook-audit | sed '/^$/d')
@@ -142,12 +152,7 @@ rc=0; "$bin" run five-uof.md --db "$url" --audit-repo "$audit" --set U="$url" --
 
 # 3. Ctrl-C during step 2: only step 1 is undone.
 reset
-"$bin" run five.md --db "$url" --audit-repo "$audit" --set U="$url" --set MODE=sigint > out 2> err &
-run_pid=$!
-for _ in $(seq 100); do grep -q 's2 waits' out 2>/dev/null && break; sleep 0.1; done
-kill -INT "$run_pid"
-rc=0; wait "$run_pid" || rc=$?
-run_pid=
+signal_at INT "s2 waits" five.md sigint
 [ "$rc" = 130 ] || fail "sigint: exit $rc"
 [ "$(order)" = s1 ] || fail "sigint: order '$(order)'"
 
@@ -164,13 +169,7 @@ last_record | grep -q '"result": "undo incomplete"' || fail "the record does not
 # 5. kill -9 during the undo of s2, then --resume: the undo of s1 runs,
 #    no undo runs twice, no forward step runs.
 reset
-"$bin" run five-bad.md --db "$url" --audit-repo "$audit" --set U="$url" --set MODE=killundo > out 2> err &
-run_pid=$!
-for _ in $(seq 150); do grep -q 'undo of s2 waits' out 2>/dev/null && break; sleep 0.1; done
-grep -q 'undo of s2 waits' out || fail "killundo: the undo of s2 never started"
-kill -9 "$run_pid"
-wait "$run_pid" 2>/dev/null || true
-run_pid=
+signal_at KILL "undo of s2 waits" five-bad.md killundo
 [ "$(order)" = s3,s2 ] || fail "killundo: before the resume, order '$(order)'"
 rc=0; "$bin" run five-bad.md --db "$url" --audit-repo "$audit" --set U="$url" --resume > out 2> err || rc=$?
 [ "$(order)" = s3,s2,s1 ] || fail "killundo + --resume: order '$(order)' (rc $rc)"
@@ -187,12 +186,7 @@ grep -q "undone" err || fail "a second --resume does not say the chain was undon
 # 5b. Ctrl-C during the undo of s2 stops the unwinding (exit 130, recorded as
 #     interrupted); --resume finishes it with the undo of s1.
 reset
-"$bin" run five-bad.md --db "$url" --audit-repo "$audit" --set U="$url" --set MODE=killundo > out 2> err &
-run_pid=$!
-for _ in $(seq 150); do grep -q 'undo of s2 waits' out 2>/dev/null && break; sleep 0.1; done
-kill -INT "$run_pid"
-rc=0; wait "$run_pid" || rc=$?
-run_pid=
+signal_at INT "undo of s2 waits" five-bad.md killundo
 [ "$rc" = 130 ] || fail "Ctrl-C in the undo: exit $rc"
 [ "$(order)" = s3,s2 ] || fail "Ctrl-C in the undo: order '$(order)'"
 grep -q "The undo was stopped by a signal: 1 undo not run" out || fail "Ctrl-C in the undo: not said"
