@@ -109,6 +109,7 @@ run() { # run EXPECTED-EXIT MODE ARGS...
 }
 signal_at() { # signal_at SIGNAL TEXT FILE MODE: run FILE in the background, send SIGNAL once TEXT is out; rc in $rc
   local sig=$1 text=$2 file=$3 mode=$4
+  : > out # emptied here, not in the background: the wait below must not read the last case's output
   "$bin" run "$file" --db "$url" --audit-repo "$audit" --set U="$url" --set MODE="$mode" > out 2> err &
   run_pid=$!
   for _ in $(seq 150); do grep -q "$text" out 2>/dev/null && break; sleep 0.1; done
@@ -240,6 +241,8 @@ rc=0; "$bin" revert "$id" --audit-repo "$audit" --db "$url" > out 2> err || rc=$
 [ "$(q "select count(*) from pg_tables where tablename = 't1'")" = 0 ] || fail "revert: t1 is still there"
 trailer=$(git -C "$audit" log -1 --format='%(trailers:key=Reverts,valueonly)' refs/heads/runbook-audit | sed '/^$/d')
 [ "$trailer" = "$id" ] || fail "revert: no Reverts: trailer naming $id ('$trailer')"
+"$bin" show "$id" --audit-repo "$audit" > out 2> err || fail "show of the reverted run"
+grep -q "^Reverted by run " out || fail "show: the reverted run does not name its revert"
 rc=0; "$bin" revert "$id" --audit-repo "$audit" --db "$url" > out 2> err || rc=$?
 [ "$rc" = 2 ] || fail "a second revert: expected exit 2, got $rc"
 grep -q "reverted already" err || fail "a second revert does not say why"
