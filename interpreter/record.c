@@ -639,8 +639,10 @@ char *rb_record_markdown(const rb_record *rec)
 		const char *id = or(rb_event_get(e, "id"), "?");
 		const rb_event *x = step_end(rec, id);
 		const char *code = x ? or(rb_event_get(x, "sqlstate"), rb_event_get(x, "exit")) : NULL;
-		rb_buf_printf(&b, "| %s | `%s` | %s | %s | %s | %s |\n", or(rb_event_get(e, "number"), ""),
-			      id, or(rb_event_get(e, "kind"), ""),
+		const char *undoes = rb_event_get(e, "undoes");
+		rb_buf_printf(&b, "| %s | `%s`%s%s%s | %s | %s | %s | %s |\n", or(rb_event_get(e, "number"), ""),
+			      id, undoes ? " (undoes `" : "", undoes ? undoes : "", undoes ? "`)" : "",
+			      or(rb_event_get(e, "kind"), ""),
 			      x ? or(rb_event_get(x, "status"), "?") : "interrupted", or(code, ""),
 			      x ? or(rb_event_get(x, "duration"), "") : "");
 	}

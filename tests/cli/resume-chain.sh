@@ -137,6 +137,9 @@ grep -q -- "^- \*\*Database backend pid:\*\* [0-9]*$" <<< "$md3" || fail "the re
 [ "$(trailer Resumes refs/heads/runbook-audit)" = "$r2" ] || fail "the recovered run 3 does not name run 2"
 
 # 5. Fixed: the chain finishes; one, two and three ran once in all, two's capture reached five.
+# (The server cancels the killed run's statement within client_connection_check_interval,
+# 1 s: a resume sooner is refused, as survivors.sh checks; here it waits for that.)
+for _ in $(seq 50); do [ "$(active)" = 0 ] && break; sleep 0.1; done
 sql "insert into fixed values (1)"
 run 0 --db "$url" --resume chain.md
 r4=$(last_run)
