@@ -41,7 +41,8 @@ grep -q 'gate open: no vh role can write eng tables' "$dir/promo"
 [ "$(q "select count(*) from audit.change_log where operation = 'NOTE' and table_name = 'promotion'")" = 1 ]
 
 # A broken migration injected into a copy: phase 1 commits a change, phase 2
-# fails, the rollback restores the backup, the schemas end as they began.
+# fails in its own transaction (nothing to undo there); the undos of phase 1
+# run newest first and the schemas end as they began.
 cp -R "$src/runbooks" "$src/sql" "$dir/"
 echo "CREATE TABLE eng.added_by_promotion (id int);" >> "$dir/sql/ehg/eng/002_sensitive.sql"
 echo "ALTER TABLE vh.ventures ADD COLUMN broken int REFERENCES vh.no_such_table (id);" >> "$dir/sql/ehg/vh/002_linkage.sql"
@@ -52,13 +53,38 @@ rc=0; "$bin" run --yes --no-audit --set "PROD_DATABASE_URL=$url" --set "BACKUP_D
   "$dir/runbooks/ehg-production-promotion.md" > "$dir/broken" 2>&1 || rc=$?
 [ "$rc" = 1 ] || { echo "broken promotion: expected exit 1, got $rc"; cat "$dir/broken"; exit 1; }
 grep -q "step 'vh-migrations': ERROR 42P01" "$dir/broken"
-grep -q 'restoring .* after vh-migrations' "$dir/broken"
-grep -q 'Running the failure handler "Rollback plan"' "$dir/broken"
+grep -qx 'Undone: eng-views-and-policies eng-migrations' "$dir/broken" || { echo "broken promotion: not the undos of phase 1"; cat "$dir/broken"; exit 1; }
+grep -q 'Running the failure handler "After a failure"' "$dir/broken"
+grep -qx 'undone, newest first: eng-views-and-policies eng-migrations; the verified backup stays at .*' "$dir/broken"
 dump > "$dir/after.sql"
 diff -u "$dir/before.sql" "$dir/after.sql" || { echo "the schemas changed"; exit 1; }
 [ "$(q "select to_regclass('eng.added_by_promotion') is null")" = t ]
 [ "$(q "select count(*) from eng.strategic_directives_v2")" = "$rows_before" ]
 echo "ehg promotion and rollback ok"
+
+# runbook revert of a completed, recorded promotion: its undos, newest first,
+# from the record (the secret URL given again) leave the four schemas as a
+# pg_dump showed them before the run -- schema and rows; only a sequence's
+# position stays advanced, as sequences do. A second revert is refused.
+full() { pg_dump -n eng -n vh -n views -n audit "$url" | grep -v -e '^--' -e '^\\restrict' -e '^\\unrestrict' \
+  -e '^SELECT pg_catalog.setval' | sed '/^$/d'; }
+full > "$dir/full-before.sql"
+PROD_DATABASE_URL=$url "$bin" run --yes --audit-repo "$dir/audit" --set-env PROD_DATABASE_URL --set "BACKUP_DIR=$dir" \
+  "$src/runbooks/ehg-production-promotion.md" > "$dir/promo2" 2>&1 || { cat "$dir/promo2"; exit 1; }
+full > "$dir/full-promoted.sql"
+! diff -q "$dir/full-before.sql" "$dir/full-promoted.sql" > /dev/null || { echo "the promotion changed nothing to revert"; exit 1; }
+run=$(git -C "$dir/audit" log -1 --format='%(trailers:key=Run,valueonly)' refs/heads/runbook-audit | sed '/^$/d')
+rc=0; PROD_DATABASE_URL=$url "$bin" revert "$run" --audit-repo "$dir/audit" --set-env PROD_DATABASE_URL \
+  > "$dir/revert" 2>&1 || rc=$?
+[ "$rc" = 0 ] || { echo "revert: exit $rc"; cat "$dir/revert"; exit 1; }
+grep -q '^Undone: audit-trail vh-views-and-policies vh-migrations eng-views-and-policies eng-migrations$' "$dir/revert" \
+  || { echo "revert: not the promotion's undos, newest first"; cat "$dir/revert"; exit 1; }
+full > "$dir/full-reverted.sql"
+diff -u "$dir/full-before.sql" "$dir/full-reverted.sql" || { echo "revert: the schemas differ from before the run"; exit 1; }
+rc=0; PROD_DATABASE_URL=$url "$bin" revert "$run" --audit-repo "$dir/audit" --set-env PROD_DATABASE_URL \
+  > "$dir/revert" 2>&1 || rc=$?
+[ "$rc" = 2 ] && grep -q "reverted already" "$dir/revert" || { echo "a second revert: rc=$rc"; cat "$dir/revert"; exit 1; }
+echo "ehg promotion reverted"
 
 # Direct to production: refused outside the window without the override,
 # applied with it, the completion row written.
