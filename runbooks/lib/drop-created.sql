@@ -7,7 +7,7 @@
 -- are not touched, and nothing is dropped with CASCADE: an object that came
 -- to depend on a created table stops the undo instead of vanishing.
 SET LOCAL ROLE ehg_admin;
-SELECT set_config('ehg.before', :'before', true);
+SELECT set_config('ehg.before', :'before', true) \g /dev/null
 DO $$
 DECLARE
   snap jsonb := current_setting('ehg.before')::jsonb;

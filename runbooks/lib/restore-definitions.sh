@@ -16,7 +16,7 @@ pg_restore --list "$BACKUP_FILE" |
   grep -E "^[0-9]+; [0-9]+ [0-9]+ (VIEW views ${schema}_|ACL views TABLE ${schema}_|POLICY ${schema} )" > "$keep" || true
 {
   cat <<'SQL'
-SELECT set_config('ehg.keep', :'keep', false), set_config('ehg.schema', :'schema', false);
+SELECT set_config('ehg.keep', :'keep', false), set_config('ehg.schema', :'schema', false) \g /dev/null
 DO $$
 DECLARE
   keep text := ' ' || replace(current_setting('ehg.keep'), E'\n', ' ') || ' ';

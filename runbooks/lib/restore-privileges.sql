@@ -5,7 +5,7 @@
 -- object {"rel": {name: acl}, "nsp": {name: acl}}, as a runbook captures it):
 -- whatever was granted since is revoked, whatever was revoked since is
 -- granted again. Owners' own rights and objects created since are left.
-SELECT set_config('ehg.acl', :'acl', false);
+SELECT set_config('ehg.acl', :'acl', false) \g /dev/null
 
 CREATE FUNCTION pg_temp.acl_changes(now_acl aclitem[], then_acl aclitem[], owner oid)
 RETURNS TABLE (op text, grantee oid, privilege text) LANGUAGE sql AS $$

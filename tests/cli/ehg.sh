@@ -101,7 +101,7 @@ rc=0; "$bin" run --yes --no-audit --from apply --set "PROD_DATABASE_URL=$url" \
   "$src/runbooks/ehg-direct-to-production.md" > "$dir/direct" 2>&1 || rc=$?
 [ "$rc" = 3 ] && grep -q "step 'backup-fresh': this guard needs vars.BACKUP_FILE, which step 'backup'" "$dir/direct" \
   || { echo "direct --from apply: expected the backup guard to refuse, rc=$rc"; cat "$dir/direct"; exit 1; }
-# A backup as the runbook takes it: the rollback handler restores it after the refusal.
+# A backup as the runbook takes it: the window gate refuses before any change, so nothing is undone.
 pg_dump --format=custom --schema=eng --schema=vh --schema=views --schema=audit --dbname="$url" --file="$dir/fresh.dump"
 if [ "$hour" -lt 2 ] || [ "$hour" -ge 4 ]; then
   rc=0; "$bin" run --yes --no-audit --from apply --set "PROD_DATABASE_URL=$url" --set "BACKUP_FILE=$dir/fresh.dump" \
@@ -115,6 +115,24 @@ fi
   "$src/runbooks/ehg-direct-to-production.md" > "$dir/direct" 2>&1 || { cat "$dir/direct"; exit 1; }
 [ "$(q "select count(*) >= 1 from audit.change_log where table_name = 'PROD_HOUSEKEEPING_COMPLETE'")" = t ]
 echo "ehg direct to production ok"
+
+# A smoke test that fails after the apply committed: the undo of apply takes
+# back exactly what it did; the schemas and rows end as they began.
+sed 's/^return a ~= nil and b ~= nil,/return false,/' "$src/runbooks/ehg-direct-to-production.md" \
+  > "$dir/runbooks/ehg-direct-to-production.md"
+grep -q '^return false,' "$dir/runbooks/ehg-direct-to-production.md" || { echo "could not break the smoke test"; exit 1; }
+echo "CREATE TABLE eng.added_by_direct (id int);" >> "$dir/sql/ehg/eng/002_sensitive.sql"
+sed -i '/added_by_promotion/d; /no_such_table/d' "$dir/sql/ehg/eng/002_sensitive.sql" "$dir/sql/ehg/vh/002_linkage.sql"
+full > "$dir/direct-before.sql"
+rc=0; "$bin" run --yes --confirm "DIRECT TO PRODUCTION" --no-audit --set "PROD_DATABASE_URL=$url" \
+  --set "BACKUP_DIR=$dir" --set REHEARSAL_OVERRIDE=rehearsal \
+  "$dir/runbooks/ehg-direct-to-production.md" > "$dir/direct" 2>&1 || rc=$?
+[ "$rc" = 3 ] && grep -qx 'apply undone' "$dir/direct" && grep -q '^Undone: apply' "$dir/direct" \
+  || { echo "direct, failing smoke test: rc=$rc"; cat "$dir/direct"; exit 1; }
+full > "$dir/direct-after.sql"
+diff -u "$dir/direct-before.sql" "$dir/direct-after.sql" || { echo "direct: the undo of apply left changes"; exit 1; }
+[ "$(q "select to_regclass('eng.added_by_direct') is null")" = t ] || { echo "direct: the created table stayed"; exit 1; }
+echo "ehg direct to production undone"
 
 # The self-contained housekeeping check, and its tripwire on a violating tree.
 "$bin" run --ephemeral-db --no-audit "$src/runbooks/ehg-housekeeping-staging.md" > "$dir/hk" 2>&1 || { cat "$dir/hk"; exit 1; }
