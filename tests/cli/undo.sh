@@ -144,6 +144,27 @@ for c in "fail4 1 s3,s2,s1 s3 s2 s1" "gate 3 s3,s2,s1 s3 s2 s1" "timeout 1 s3,s2
   [ -n "${RB_UNDO_SHOW:-}" ] && cat out
 done
 
+# 1b. The same failures with --from s2 (s1 was done by someone else: never
+#     undone here), and in a run resumed after a first failure (--no-undo):
+#     the chain's completed steps are undone, each with its recorded values.
+for c in "fail4 1 s3,s2 s3,s2,s1" "gate 3 s3,s2 s3,s2,s1" "timeout 1 s3,s2 s3,s2,s1" "abort 4 s2 s2,s1"; do
+  set -- $c
+  mode=$1 code=$2 from_want=$3 resumed_want=$4
+  reset
+  q "create table t1(x int)" > /dev/null
+  run "$code" "$mode" --from s2
+  [ "$(order)" = "$from_want" ] || fail "$mode --from s2: undo order '$(order)', expected '$from_want'"
+  q "drop table t1" > /dev/null
+  reset
+  run "$code" "$mode" --no-undo
+  [ "$(order)" = "" ] || fail "$mode --no-undo: undos ran"
+  rm -f STOP
+  rc=0; "$bin" run five.md --db "$url" --audit-repo "$audit" --set U="$url" --resume > out 2> err || rc=$?
+  [ "$rc" = "$code" ] || fail "$mode, resumed: exit $rc, expected $code"
+  [ "$(order)" = "$resumed_want" ] || fail "$mode, resumed: undo order '$(order)', expected '$resumed_want'"
+  [ "$(val s1)" = v1 ] || fail "$mode, resumed: s1's undo saw '$(val s1)'"
+done
+
 # 2. undo_on_failure: the failing step's own undo runs first.
 sed 's/{name=s4 timeout=2s}/{name=s4 timeout=2s undo_on_failure=true}/' five.md > five-uof.md
 reset
@@ -164,6 +185,13 @@ sed 's/return vars.MODE ~= "gate"/return vars.MODE ~= "gate" and vars.MODE ~= "b
 rc=0; "$bin" run five-bad.md --db "$url" --audit-repo "$audit" --set U="$url" --set MODE=badundo > out 2> err || rc=$?
 [ "$rc" = 6 ] || fail "a failing undo: expected exit 6, got $rc"
 [ "$(order)" = s3,s2,s1 ] || fail "a failing undo: the undo after it did not run ('$(order)')"
+last_record | python3 -c '
+import json, sys
+r = json.load(sys.stdin)
+bad = [s for s in r["steps"] if s.get("undoes") == "s2"]
+assert bad and bad[0]["status"] == "failed", bad
+ok = [s for s in r["steps"] if s.get("undoes") == "s1"]
+assert ok and ok[0]["status"] == "ok", ok' || fail "the record does not say the undo of s2 failed and that of s1 ran"
 grep -q "undo of 's2' failed" err || grep -q "undo of 's2' failed" out || fail "a failing undo is not said"
 last_record | grep -q '"result": "undo incomplete"' || fail "the record does not say the undo was incomplete"
 
@@ -221,6 +249,35 @@ run 1 fail4 --no-undo
 last_record | grep -q 'undo skipped (--no-undo)' || fail "--no-undo is not recorded"
 q "drop table if exists t1" >/dev/null
 
+# 7b. --no-undo on a terminal is asked: refused, nothing runs (exit 3).
+reset
+rc=0; echo n | script -qec "'$bin' run five.md --db '$url' --audit-repo '$audit' --set U='$url' --set MODE=fail4 --no-undo" \
+  /dev/null > out 2>&1 || rc=$?
+grep -q "run without undo (--no-undo)" out || fail "--no-undo on a terminal is not asked"
+grep -q "running without undo was not approved" out || fail "--no-undo refused on a terminal is not said"
+[ ! -e s2.done ] || fail "--no-undo refused: a step ran"
+
+# 7c. Secrets stay redacted in an undo's output.
+cat > secret.md <<'MD'
+# Secret undo
+
+```bash {name=get-token capture=API_TOKEN}
+echo tok-3141592653
+```
+
+```bash undo
+echo "revoking $API_TOKEN"
+```
+
+```bash {name=boom}
+exit 1
+```
+MD
+rc=0; "$bin" run secret.md --no-audit > out 2> err || rc=$?
+[ "$rc" = 1 ] || fail "secret undo: exit $rc"
+grep -qx 'revoking \*\*\*' out || fail "the undo's output does not hide the secret"
+! grep -q 3141592653 out err || fail "the secret reached the terminal"
+
 # 8. A success undoes nothing.
 reset
 run 0 none
@@ -246,6 +303,8 @@ grep -q "^Reverted by run " out || fail "show: the reverted run does not name it
 rc=0; "$bin" revert "$id" --audit-repo "$audit" --db "$url" > out 2> err || rc=$?
 [ "$rc" = 2 ] || fail "a second revert: expected exit 2, got $rc"
 grep -q "reverted already" err || fail "a second revert does not say why"
+rc=0; "$bin" revert "$id" --audit-repo "$audit" --ephemeral-db > out 2> err || rc=$?
+[ "$rc" = 2 ] && grep -q "ephemeral-db is refused" err || fail "revert --ephemeral-db: exit $rc"
 reset
 run 0 none
 id=$(git -C "$audit" log -1 --format='%(trailers:key=Run,valueonly)' refs/heads/runbook-audit | sed '/^$/d')
