@@ -1,17 +1,19 @@
 -- drop-created.sql -- an undo of the EHG runbooks (psql -v before=...).
 --
--- Drops the tables of eng and vh that a snapshot taken before the change
--- does not list, and forgets the migrations logged since: :'before' is a
--- JSON object {"tables": ["eng.x", ...], "migrations": ["eng/001_governance",
--- ...]}, as tables-before.sql captures it. Tables that were there before
--- are not touched, and nothing is dropped with CASCADE: an object that came
--- to depend on a created table stops the undo instead of vanishing.
+-- Takes the tables of eng and vh back to a snapshot taken before the change
+-- (:'before', as tables-before.sql captures it: {"tables": [...],
+-- "migrations": [...], "rls": {"eng.x": "ef", ...}}): drops the tables it
+-- does not list, forgets the migrations logged since, and sets row-level
+-- security (enabled, forced) of the others back as it was. Nothing is
+-- dropped with CASCADE: an object that came to depend on a created table
+-- stops the undo instead of vanishing.
 SET LOCAL ROLE ehg_admin;
 SELECT set_config('ehg.before', :'before', true) \g /dev/null
 DO $$
 DECLARE
   snap jsonb := current_setting('ehg.before')::jsonb;
   created text;
+  r record;
 BEGIN
   SELECT string_agg(format('%I.%I', schemaname, tablename), ', ') INTO created
   FROM pg_tables
@@ -20,4 +22,20 @@ BEGIN
     EXECUTE 'DROP TABLE ' || created;
   END IF;
   DELETE FROM audit.migration_log WHERE NOT (snap->'migrations') ? migration;
+  -- Row-level security of the tables that were there, as it was.
+  FOR r IN
+    SELECT c.oid::regclass AS rel, c.relrowsecurity AS enabled, c.relforcerowsecurity AS forced,
+           snap->'rls'->>(c.oid::regclass::text) AS was
+    FROM pg_class c
+    WHERE (snap->'rls') ? (c.oid::regclass::text)
+  LOOP
+    IF r.enabled <> (position('e' IN r.was) > 0) THEN
+      EXECUTE format('ALTER TABLE %s %s ROW LEVEL SECURITY', r.rel,
+                     CASE WHEN position('e' IN r.was) > 0 THEN 'ENABLE' ELSE 'DISABLE' END);
+    END IF;
+    IF r.forced <> (position('f' IN r.was) > 0) THEN
+      EXECUTE format('ALTER TABLE %s %s ROW LEVEL SECURITY', r.rel,
+                     CASE WHEN position('f' IN r.was) > 0 THEN 'FORCE' ELSE 'NO FORCE' END);
+    END IF;
+  END LOOP;
 END $$;
