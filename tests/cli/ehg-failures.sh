@@ -77,6 +77,18 @@ grep -q '^Undone: .*vh-migrations' "$dir/out" || fail "rls off: the migrations w
   || fail "rls off: the undo left row-level security unforced"
 same "rls off"
 
+# 4b. The direct path with that membership: its in-transaction check rolls the
+#     whole apply back (nothing to undo), the database is as before.
+q "grant eng_service to vh_service"
+whole > "$dir/before.sql"
+rc=0; "$bin" run --yes --confirm "DIRECT TO PRODUCTION" --no-audit --set "PROD_DATABASE_URL=$url" \
+  --set "BACKUP_DIR=$dir" --set REHEARSAL_OVERRIDE=rehearsal "$src/runbooks/ehg-direct-to-production.md" \
+  > "$dir/out" 2>&1 || rc=$?
+[ "$rc" = 1 ] && grep -q "cross-boundary privileges: vh_service DELETE eng\." "$dir/out" || fail "direct, membership: rc=$rc"
+same "direct, membership"
+q "revoke eng_service from vh_service"
+whole > "$dir/before.sql"
+
 # 5. The direct path outside its window: refused before any change.
 hour=$(date -u +%H)
 if [ "$hour" -lt 2 ] || [ "$hour" -ge 4 ]; then
