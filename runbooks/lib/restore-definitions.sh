@@ -9,6 +9,8 @@
 # that came to depend on one of them stops the undo (exit non-zero).
 set -euo pipefail
 schema=${1:?usage: restore-definitions.sh SCHEMA}
+# Like every SQL step, give up waiting for a lock rather than queue the application behind it.
+export PGOPTIONS="${PGOPTIONS:-} -c lock_timeout=10s"
 test -s "$BACKUP_FILE"
 keep=$(mktemp)
 trap 'rm -f "$keep"' EXIT
