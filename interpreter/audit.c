@@ -9,6 +9,7 @@
  */
 #define _GNU_SOURCE
 #include "audit.h"
+#include "content.h"
 #include "output.h"
 #include "gitstore.h"
 #include "parse.h"
@@ -461,8 +462,9 @@ int rb_audit_begin(const rb_runbook *rb, const rb_audit_opts *opts, rb_audit **o
 	if (rb_record_open(&a->rec, a->journal, opts->redactor, err) < 0)
 		goto done;
 
-	char hash[41], host[256] = "";
+	char hash[41], includes[41], host[256] = "";
 	rb_gitstore_hash(rb->source, rb->source_len, hash);
+	rb_content_includes(rb, includes);
 	gethostname(host, sizeof host - 1);
 	when = iso_now();
 	who = operator_of(a->git);
@@ -470,8 +472,9 @@ int rb_audit_begin(const rb_runbook *rb, const rb_audit_opts *opts, rb_audit **o
 	head = rb_gitstore_head_of(rb->dir);
 	abs = realpath(rb->path, NULL);
 	rb_record_event(&a->rec, "run", "id", a->id, "path", a->path, "ref", a->ref, "title", rb->title,
-			"runbook", rb->path, "runbook_abs", abs ? abs : rb->path, "hash", hash, "commit", head,
-			"operator", who, "host", host, "start", when, "command", cmd, "resumes", opts->resumes, "reverts", opts->reverts,
+			"runbook", rb->path, "runbook_abs", abs ? abs : rb->path, "hash", hash, "includes", includes,
+			"commit", head, "operator", who, "host", host, "start", when, "command", cmd, "resumes", opts->resumes,
+			"reverts", opts->reverts,
 			"chain", opts->resumes ? opts->chain : NULL, NULL);
 	if (rb_record_failed(&a->rec)) {
 		rb_error_set(err, RB_EXIT_ENV, NULL, 0, 0, "%s", rb_record_error(&a->rec));
@@ -1307,6 +1310,12 @@ static int check_survivors(const rb_resume_point *rp, char **why, char **todo)
 /* A runbook changed since the chain's first run. RB_EXIT_USAGE. */
 static int check_content(const rb_resume_point *rp, char **why, char **todo)
 {
+	if (!strcmp(rp->hash, rp->current_hash) && rp->includes && strcmp(rp->includes, rp->current_includes)) {
+		*why = rb_xasprintf("the files the runbook includes (\\i, \\ir) changed since run %s started this chain "
+				    "(includes %.7s, now %.7s)", rp->first, rp->includes, rp->current_includes);
+		*todo = rb_xstrdup("check the edits to the included SQL files, then resume anyway with --force");
+		return RB_EXIT_USAGE;
+	}
 	if (!strcmp(rp->hash, rp->current_hash))
 		return 0;
 	*why = rb_xasprintf("the runbook changed since run %s started this chain (content %.7s, now %.7s)", rp->first,
@@ -1425,6 +1434,11 @@ int rb_audit_resume_point(const rb_runbook *rb, const rb_resume_opts *o, rb_resu
 	rb_gitstore_hash(rb->source, rb->source_len, hash);
 	rp->current_hash = rb_xstrdup(hash);
 	rp->hash = rb_xstrdup(rp->chain[0].hash ? rp->chain[0].hash : hash);
+	/* The files it includes, as the chain's first run recorded them (older runs did not). */
+	const char *inc = rb_record_get(&l.items[chain[0]].rec, "run", NULL, "includes");
+	rb_content_includes(rb, hash);
+	rp->current_includes = rb_xstrdup(hash);
+	rp->includes = inc ? rb_xstrdup(inc) : NULL;
 	for (size_t k = 0; k < n; k++) {
 		const rb_record *rec = &l.items[chain[k]].rec;
 		const char *res = rb_record_get(rec, "finish", NULL, "result");
@@ -1546,6 +1560,8 @@ void rb_resume_point_free(rb_resume_point *rp)
 	free(rp->from);
 	free(rp->hash);
 	free(rp->current_hash);
+	free(rp->includes);
+	free(rp->current_includes);
 	for (size_t i = 0; i < rp->ncaptures; i++) {
 		free(rp->captures[i]);
 		free(rp->origins[i].step);

@@ -229,6 +229,8 @@ typedef struct {
 	rb_restore_origin *origins;  /* [ncaptures]: where each came from */
 	char *hash;          /* the runbook's content hash at the chain's first run */
 	char *current_hash;  /* the runbook's content hash now */
+	char *includes;      /* the hash of the files it includes (content.h) at the chain's first run; NULL: not recorded */
+	char *current_includes; /* the same now */
 	rb_chain_run *chain; /* first run first */
 	size_t nchain;
 	rb_done_step *done;  /* the main-flow steps before from, in document order */

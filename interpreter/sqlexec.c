@@ -77,7 +77,7 @@ static int include(exec_ctx *c, const rb_sql_item *it, const char *file, int dep
 {
 	int rc = -1;
 	char *name = rb_trim_dup(it->args);
-	char *path = NULL, *text = NULL, *base = NULL;
+	char *path = NULL, *text = NULL;
 	size_t len = 0;
 	rb_error ferr = RB_ERROR_INIT;
 	if (!*name) {
@@ -91,10 +91,7 @@ static int include(exec_ctx *c, const rb_sql_item *it, const char *file, int dep
 			     MAX_INCLUDE_DEPTH);
 		goto done;
 	}
-	/* \i resolves from the runbook's directory, \ir from the including file's. */
-	base = it->cmd == RB_SQL_CMD_INCLUDE_RELATIVE ? rb_dirname_dup(file)
-						      : rb_xstrdup(c->o->dir ? c->o->dir : ".");
-	path = name[0] == '/' ? rb_xstrdup(name) : rb_xasprintf("%s/%s", base, name);
+	path = rb_sql_include_path(it, file, c->o->dir);
 	if (rb_read_file(path, &text, &len, &ferr) < 0) {
 		rb_error_set(err, RB_EXIT_USAGE, file, it->line, it->col, "\\%s %s: %s", it->command,
 			     name, ferr.message);
@@ -106,7 +103,6 @@ done:
 	free(name);
 	free(path);
 	free(text);
-	free(base);
 	return rc;
 }
 

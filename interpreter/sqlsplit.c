@@ -987,3 +987,16 @@ done:
 	rb_buf_free(&b);
 	return rc;
 }
+
+char *rb_sql_include_path(const rb_sql_item *it, const char *file, const char *dir)
+{
+	char *name = rb_trim_dup(it->args ? it->args : "");
+	char *base = NULL, *path = NULL;
+	if (*name) {
+		base = it->cmd == RB_SQL_CMD_INCLUDE_RELATIVE ? rb_dirname_dup(file) : rb_xstrdup(dir ? dir : ".");
+		path = name[0] == '/' ? rb_xstrdup(name) : rb_xasprintf("%s/%s", base, name);
+	}
+	free(name);
+	free(base);
+	return path;
+}

@@ -103,6 +103,14 @@ typedef struct {
 int rb_sql_split(const char *body, const char *file, int first_line, int std_strings,
 		 rb_sql_item **items, size_t *count, rb_error *err);
 
+/**
+ * The file a \i or \ir item names, as psql resolves it: an absolute path
+ * as written; \i from dir (the runbook's directory), \ir from the
+ * directory of file (the file the item is written in). NULL when the item
+ * names no file. Caller frees.
+ */
+char *rb_sql_include_path(const rb_sql_item *it, const char *file, const char *dir);
+
 /** Releases items returned by rb_sql_split (NULL is fine). */
 void rb_sql_items_free(rb_sql_item *items, size_t count);
 
