@@ -77,6 +77,7 @@ static void interruptible_sleep(int64_t ms)
 
 static void record_step_end(rb_run *r, const rb_step *s, const rb_step_result *res)
 {
+	const rb_step_ops *ops = rb_step_ops_for(s->kind);
 	if (!r->opts->record)
 		return;
 	char code[16], dur[32], tries[16];
@@ -98,7 +99,7 @@ static void record_step_end(rb_run *r, const rb_step *s, const rb_step_result *r
 			rb_buf_printf(&o, "\n[... %zu more bytes of stderr not kept]\n", en - RECORD_OUTPUT_MAX);
 	}
 	rb_record_event(r->opts->record, "end", "id", s->id, "status", rb_status_name(res->status),
-			"exit", rb_step_ops_for(s->kind) && rb_step_ops_for(s->kind)->process ? code : NULL,
+			"exit", ops && ops->process ? code : NULL,
 			"sqlstate", *res->sqlstate ? res->sqlstate : NULL,
 			"message", res->status == RB_STATUS_FAILED || res->is_sql ? (res->is_sql ? res->err : r->failure_reason) : NULL,
 			"duration", dur, "attempts", res->attempts > 1 ? tries : NULL, "output", o.data,

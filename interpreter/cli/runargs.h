@@ -54,6 +54,15 @@ int cli_opt_wait_lock(void *args, const char *command, char *value);
 	{"secrets-file", "FILE", CLI_OPT_CALL, 0, cli_opt_secrets_file,                                         \
 	 "NAME=VALUE lines, each a secret (the file must not be readable by others: chmod 600)"}
 
+/** The option table rows that select steps: run and plan list them. */
+#define CLI_RUN_SELECTION_OPTS                                                                               \
+	{"from", "ID", CLI_OPT_STRING, offsetof(cli_run_args, run.from), NULL,                                 \
+	 "start at step ID (the guards before it are checked again)"},                                          \
+	{"only", "ID", CLI_OPT_STRING, offsetof(cli_run_args, run.only), NULL,                                 \
+	 "run only step ID (the guards before it are checked again)"},                                          \
+	{"skip-guards", NULL, CLI_OPT_FLAG, offsetof(cli_run_args, run.skip_guards), NULL,                     \
+	 "with --from/--only/--resume: do not check the gates and approvals before it again (asked, recorded)"}
+
 /**
  * The checks on the options together: --db and --ephemeral-db exclude each
  * other, --keep-db needs --ephemeral-db, --resume takes no --from/--only.
