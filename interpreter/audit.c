@@ -1345,6 +1345,30 @@ int rb_resume_check_target(const rb_resume_point *rp, const char *name, const ch
 	return 0;
 }
 
+/* A failure handler that ran may have undone what the chain did: continuing after it is not resuming. */
+static int check_handler(const rb_resume_point *rp, char **why, char **todo)
+{
+	if (!rp->handler_step || rp->undo_only)
+		return 0;
+	*why = rb_xasprintf("the failure handler ran in run %s (step '%s'), and may have undone what the runs "
+			    "before it did", rp->run, rp->handler_step);
+	*todo = rb_xstrdup("start a new run (without --resume), or, having checked what the handler did (runbook "
+			   "show), resume anyway with --force");
+	return RB_EXIT_USAGE;
+}
+
+/* The first on_failure step of rec that started, or NULL. */
+static const char *handler_ran(const rb_record *rec)
+{
+	for (size_t i = 0; i < rec->count; i++) {
+		const rb_event *e = &rec->events[i];
+		const char *id = rb_event_get(e, "id"), *role = id ? role_in(rec, id) : NULL;
+		if (strcmp(e->type, "step") && role && !strcmp(role, "on_failure"))
+			return id;
+	}
+	return NULL;
+}
+
 /*
  * Runs every check --force lifts: the first refusal goes to rp->refusal,
  * and with force what each overrides to rp->forced.
@@ -1352,10 +1376,12 @@ int rb_resume_check_target(const rb_resume_point *rp, const char *name, const ch
 static void check_refusals(const rb_runbook *rb, const rb_resume_opts *o, rb_resume_point *rp)
 {
 	rb_buf forced = RB_BUF_INIT;
-	for (int c = 0; c < 3; c++) {
+	for (int c = 0; c < 4; c++) {
 		char *why = NULL, *todo = NULL;
-		int code = c == 0 ? check_survivors(rp, &why, &todo)
-			   : c == 1 ? check_targets(rb, o, rp, &why, &todo) : check_content(rp, &why, &todo);
+		int code = c == 0   ? check_survivors(rp, &why, &todo)
+			   : c == 1 ? check_targets(rb, o, rp, &why, &todo)
+			   : c == 2 ? check_content(rp, &why, &todo)
+				    : check_handler(rp, &why, &todo);
 		if (code && !rp->refusal.code)
 			rb_error_set(&rp->refusal, code, rb->path, 0, 0, "--resume: %s: %s", why, todo);
 		if (code)
@@ -1422,6 +1448,8 @@ int rb_audit_resume_point(const rb_runbook *rb, const rb_resume_opts *o, rb_resu
 		rp->chain[k].pending = !e->commit;
 	}
 	find_from(rb, &l, chain, n, rp);
+	const char *handler = handler_ran(&last->rec);
+	rp->handler_step = handler ? rb_xstrdup(handler) : NULL;
 	if (find_undo(rb, &l, chain, n, rp, err) < 0)
 		goto done;
 	if (!rp->from && !rp->undo_only) {
@@ -1561,6 +1589,7 @@ void rb_resume_point_free(rb_resume_point *rp)
 	free(rp->hash);
 	free(rp->current_hash);
 	free(rp->includes);
+	free(rp->handler_step);
 	free(rp->current_includes);
 	for (size_t i = 0; i < rp->ncaptures; i++) {
 		free(rp->captures[i]);

@@ -244,6 +244,7 @@ typedef struct {
 	char *forced;              /* force: everything it overrides, one line; NULL: nothing */
 	rb_undo_stack undo;        /* what the chain completed and did not undo (undo.h) */
 	int undo_only;             /* the last run's undo was cut short: continue it, no forward step */
+	char *handler_step;        /* a failure handler's step that ran in the last run, or NULL */
 } rb_resume_point;
 
 typedef struct {
@@ -262,7 +263,9 @@ typedef struct {
  * free, one line saying why and what to do:
  *   RB_EXIT_USAGE  no earlier run; the last run succeeded; every step is
  *                  done; a run of the chain is missing from the ref; the
- *                  runbook changed since the chain's first run (unless force);
+ *                  runbook changed since the chain's first run, or the files
+ *                  it includes did; a failure handler ran in the last run
+ *                  (it may have undone what the chain did) (unless force);
  *   RB_EXIT_ENV    a run of this runbook is still going; a process a run of
  *                  the chain started is still running (unless force); the
  *                  database the new run would use is not the chain's, as far

@@ -47,7 +47,7 @@ static const cli_opt run_opts[] = {
 	{"no-audit", NULL, CLI_OPT_FLAG, ARG(no_audit), NULL, "do not record the run"},
 	{"resume", NULL, CLI_OPT_FLAG, ARG(resume), NULL,
 	 "continue the last failed or interrupted run after its last successful step"},
-	{"force", NULL, CLI_OPT_FLAG, ARG(force), NULL, "with --resume: resume even if the runbook changed"},
+	{"force", NULL, CLI_OPT_FLAG, ARG(force), NULL, "with --resume: resume past a refusal (runbook changed, handler ran, survivors, another database)"},
 	{"wait-lock", "DURATION", CLI_OPT_CALL, 0, cli_opt_wait_lock,
 	 "wait this long for another run of the runbook to end, instead of refusing at once"},
 	{"no-undo", NULL, CLI_OPT_FLAG, ARG(run.no_undo), NULL,

@@ -159,7 +159,11 @@ for c in "fail4 1 s3,s2 s3,s2,s1" "gate 3 s3,s2 s3,s2,s1" "timeout 1 s3,s2 s3,s2
   run "$code" "$mode" --no-undo
   [ "$(order)" = "" ] || fail "$mode --no-undo: undos ran"
   rm -f STOP
+  # Its handler ran: a resume is refused (the handler may have undone work) until forced.
   rc=0; "$bin" run five.md --db "$url" --audit-repo "$audit" --set U="$url" --resume > out 2> err || rc=$?
+  [ "$rc" = 2 ] || fail "$mode, resumed after the handler ran: exit $rc, expected 2"
+  grep -q "the failure handler ran in run .* (step 'notify')" err || fail "$mode: no refusal naming the handler"
+  rc=0; "$bin" run five.md --db "$url" --audit-repo "$audit" --set U="$url" --resume --force > out 2> err || rc=$?
   [ "$rc" = "$code" ] || fail "$mode, resumed: exit $rc, expected $code"
   [ "$(order)" = "$resumed_want" ] || fail "$mode, resumed: undo order '$(order)', expected '$resumed_want'"
   [ "$(val s1)" = v1 ] || fail "$mode, resumed: s1's undo saw '$(val s1)'"
@@ -230,7 +234,7 @@ rc=0; "$bin" run five-bad.md --db "$url" --audit-repo "$audit" --set U="$url" --
 reset
 run 1 fail4 --no-undo
 [ "$(order)" = "" ] || fail "--no-undo then resume: undos ran in the first run"
-rc=0; "$bin" run five.md --db "$url" --audit-repo "$audit" --set U="$url" --resume > out 2> err || rc=$?
+rc=0; "$bin" run five.md --db "$url" --audit-repo "$audit" --set U="$url" --resume --force > out 2> err || rc=$?
 [ "$rc" = 1 ] || fail "resumed run failing again: exit $rc"
 [ "$(order)" = s3,s2,s1 ] || fail "resumed run: the chain's steps were not undone: '$(order)'"
 [ "$(val s1)" = v1 ] && [ "$(val s3)" = v3 ] || fail "resumed run: the undos did not see their steps' values"
