@@ -12,7 +12,7 @@
 #include <yaml.h>
 
 const char *const rb_frontmatter_keys[] = {
-	"title", "database", "databases", "shell", "env", "secrets", "timeout",
+	"title", "database", "databases", "shell", "env", "secrets", "not_secret", "timeout",
 	"on_failure", "manual", "audit", "connect_timeout", "lock_timeout", "lock", "undo", NULL
 };
 
@@ -167,6 +167,8 @@ static void read_key(fm_ctx *c, rb_front_matter *fm, const char *key, yaml_node_
 		read_map(c, v, key, &fm->env, &fm->nenv);
 	} else if (!strcmp(key, "secrets")) {
 		read_list(c, v, key, &fm->secrets, &fm->nsecrets);
+	} else if (!strcmp(key, "not_secret")) {
+		read_list(c, v, key, &fm->not_secret, &fm->nnot_secret);
 	} else if (!strcmp(key, "timeout")) {
 		if (want_scalar(c, v, key) &&
 		    rb_parse_duration((const char *)v->data.scalar.value, &fm->timeout_ms) < 0)
@@ -326,6 +328,7 @@ void rb_frontmatter_free(rb_front_matter *fm)
 	free(fm->shell);
 	free_kvs(fm->env, fm->nenv);
 	free_list(fm->secrets, fm->nsecrets);
+	free_list(fm->not_secret, fm->nnot_secret);
 	free(fm->on_failure.value);
 	free_list(fm->manual, fm->nmanual);
 	free(fm->audit_repo);

@@ -89,12 +89,14 @@ size_t rb_runbook_count(const rb_runbook *rb, rb_role role)
 
 int rb_runbook_is_secret(const rb_runbook *rb, const char *name)
 {
-	if (rb_redact_name_is_secret(name))
-		return 1;
-	for (size_t k = 0; rb && k < rb->fm.nsecrets; k++)
+	int secret = rb_redact_name_is_secret(name);
+	for (size_t k = 0; secret && rb && k < rb->fm.nnot_secret; k++)
+		if (!strcmp(rb->fm.not_secret[k].value, name))
+			secret = 0;
+	for (size_t k = 0; !secret && rb && k < rb->fm.nsecrets; k++)
 		if (!strcmp(rb->fm.secrets[k].value, name))
-			return 1;
-	return 0;
+			secret = 1;
+	return secret;
 }
 
 const rb_step *rb_runbook_find_step(const rb_runbook *rb, const char *id)

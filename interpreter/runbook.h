@@ -139,6 +139,8 @@ typedef struct {
 	size_t nenv;
 	rb_pos_str *secrets;
 	size_t nsecrets;
+	rb_pos_str *not_secret; /* names that look secret and hold none (secrets: wins) */
+	size_t nnot_secret;
 	int64_t timeout_ms;   /* -1 when absent */
 	int64_t connect_timeout_ms; /* -1 when absent: 10 s */
 	int64_t lock_timeout_ms;    /* -1 when absent: 5 s for SQL steps; 0: wait forever */
@@ -183,7 +185,10 @@ const char *rb_step_attr(const rb_step *s, const char *key);
 /** Number of runnable (non-documentation) steps with the given role. */
 size_t rb_runbook_count(const rb_runbook *rb, rb_role role);
 
-/** 1 when variable name is secret: named in the front matter's secrets:, or by its look (redact.h). */
+/**
+ * 1 when variable name is secret: named in the front matter's secrets:, or
+ * by its look (redact.h) unless named in not_secret:.
+ */
 int rb_runbook_is_secret(const rb_runbook *rb, const char *name);
 
 /** The step with this id, or NULL. */

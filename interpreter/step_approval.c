@@ -66,7 +66,7 @@ int rb_run_confirmed(rb_run *r, const rb_step *s)
 		ok = rb_approve_item(&r->approver, q, &how);
 	rb_run_record_approval(r, s, s->confirm_phrase ? s->confirm_phrase : "run this step", ok, how);
 	if (!ok)
-		rb_run_step_error(r, s, "not rb_run_confirmed (%s)%s", how,
+		rb_run_step_error(r, s, "not confirmed (%s)%s", how,
 			   s->confirm_phrase ? "; pass --confirm with the exact phrase" : "; pass --yes");
 	free(q);
 	return ok;

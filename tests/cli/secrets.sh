@@ -110,4 +110,20 @@ pkill -f 'sleep 30' || true
 objects
 grep -aq 'interrupted' objects.txt || fail "the killed run was not recovered"
 grep -aq kill-value-E5 objects.txt && fail "recovered record holds the secret"
+# not_secret: a flag whose name looks secret is shown; secrets: wins over it;
+# a secret-looking name not listed stays hidden.
+cat > flags.md <<'MD'
+---
+secrets: [BOTH_PASSWORD]
+not_secret: [ROTATE_PASSWORDS, BOTH_PASSWORD]
+---
+# Flags
+
+```bash {name=show}
+echo "rotate=$ROTATE_PASSWORDS both=$BOTH_PASSWORD other=$OTHER_PASSWORD"
+```
+MD
+"$bin" run --no-audit --set ROTATE_PASSWORDS=yes-rotate --set BOTH_PASSWORD=both-value-Q1 \
+  --set OTHER_PASSWORD=other-value-Q2 flags.md > out 2> err || fail "not_secret run failed"
+grep -qx 'rotate=yes-rotate both=\*\*\* other=\*\*\*' out || fail "not_secret: wrong redaction"
 echo "secrets stay secret whatever sets them"
