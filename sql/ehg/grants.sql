@@ -10,13 +10,12 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA vh TO vh_service;
 GRANT USAGE ON ALL SEQUENCES IN SCHEMA vh TO vh_service, codex_staging;
 
 -- codex_staging: SELECT/INSERT/UPDATE governance, SELECT venture tables,
--- INSERT/UPDATE the linkage targets, SELECT the views, INSERT the audit log.
+-- INSERT/UPDATE the linkage targets, SELECT the views. Who may write the
+-- audit log, and how, is set beside it in 01_schemas.sql.
 GRANT SELECT, INSERT, UPDATE ON eng.strategic_directives_v2, eng.governance_decisions TO codex_staging;
 GRANT SELECT ON vh.ventures, vh.ingest_runs TO codex_staging;
 GRANT SELECT, INSERT, UPDATE ON vh.venture_directive_links TO codex_staging;
 GRANT SELECT ON ALL TABLES IN SCHEMA views TO codex_staging, analyst_ro;
-GRANT INSERT ON audit.change_log TO codex_staging, eng_service, vh_service;
-GRANT USAGE ON SEQUENCE audit.change_log_id_seq TO codex_staging, eng_service, vh_service;
 GRANT SELECT ON audit.bootstrap_status TO codex_staging;
 
 -- analyst_ro reads only through views: no table in eng or vh.
