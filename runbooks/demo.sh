@@ -27,8 +27,15 @@ server_dir=$(sed -n 's/.*rm -rf \(.*\)$/\1/p' "$work/staging.out")
 echo
 echo "== 2. Production promotion (the same server standing in for production)"
 # The connection string is a secret: passed through the environment, not argv.
+# --yes approves the checklists; the four sign-offs are people's names, which
+# --yes never gives. The throwaway server archives no WAL: the PITR override
+# says so, and the record keeps it.
 PROD_DATABASE_URL=$url "$bin" run --yes --audit-repo "$audit" --set-env PROD_DATABASE_URL \
-  --set "BACKUP_DIR=$work" "$here/ehg-production-promotion.md"
+  --set "BACKUP_DIR=$work" \
+  --set "SIGNOFF_ENGINEERING_LEAD=Demo Engineering Lead" --set "SIGNOFF_DBA=Demo Database Admin" \
+  --set "SIGNOFF_SECURITY=Demo Security Team" --set "SIGNOFF_PRODUCT_OWNER=Demo Product Owner" \
+  --set "PITR_OVERRIDE=demo on a throwaway server without WAL archiving" \
+  "$here/ehg-production-promotion.md"
 
 echo
 echo "== 3. The audit log: git log refs/heads/runbook-audit in $audit"

@@ -7,6 +7,10 @@
 -- security (enabled, forced) of the others back as it was. Nothing is
 -- dropped with CASCADE: an object that came to depend on a created table
 -- stops the undo instead of vanishing.
+
+-- Never wait forever for a lock (the application would queue behind the wait):
+-- 10 s, as the runbooks' steps, unless the caller set a limit already.
+SELECT set_config('lock_timeout', '10s', false) WHERE current_setting('lock_timeout') IN ('0', '0ms') \g /dev/null
 SET LOCAL ROLE ehg_admin;
 SELECT set_config('ehg.before', :'before', true) \g /dev/null
 DO $$

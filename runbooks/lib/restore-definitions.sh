@@ -38,7 +38,10 @@ BEGIN
 END $$;
 SQL
   if [ -s "$keep" ]; then
-    pg_restore --clean --if-exists --use-list="$keep" --file=- "$BACKUP_FILE"
+    # pg_restore's script starts with SET lock_timeout = 0 (wait forever):
+    # keep the 10 s limit instead, for its DROP and CREATE too.
+    pg_restore --clean --if-exists --use-list="$keep" --file=- "$BACKUP_FILE" |
+      sed -E "s/^SET lock_timeout = [^;]*;\$/SET lock_timeout = '10s';/"
   fi
 } | psql "$PROD_DATABASE_URL" -X -q --single-transaction -v ON_ERROR_STOP=1 \
       -v keep="$(cat "$keep")" -v schema="$schema" -f -

@@ -5,6 +5,10 @@
 -- object {"rel": {name: acl}, "nsp": {name: acl}}, as a runbook captures it):
 -- whatever was granted since is revoked, whatever was revoked since is
 -- granted again. Owners' own rights and objects created since are left.
+
+-- Never wait forever for a lock (the application would queue behind the wait):
+-- 10 s, as the runbooks' steps, unless the caller set a limit already.
+SELECT set_config('lock_timeout', '10s', false) WHERE current_setting('lock_timeout') IN ('0', '0ms') \g /dev/null
 SELECT set_config('ehg.acl', :'acl', false) \g /dev/null
 
 CREATE FUNCTION pg_temp.acl_changes(now_acl aclitem[], then_acl aclitem[], owner oid)

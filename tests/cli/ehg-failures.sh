@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # The production runbooks never leave the database worse than doing nothing.
 # On a staged EHG database with a view outside the EHG schemas depending on
-# an EHG table: a corrupt backup, a refused checklist, a role that reaches
-# eng tables through membership, a migration that turns row-level security
-# off, and (outside its window) the direct path's window gate each stop the
-# run; what it changed is undone and a pg_dump of the whole database is the
-# same as before (sequence positions aside), the outside view included.
+# an EHG table: a corrupt backup, a refused checklist, missing sign-offs
+# (--yes and --confirm never give them), point-in-time recovery not
+# configured, a role that reaches eng tables through membership, a migration
+# that turns row-level security off, a view analyst_ro may not read, and
+# (outside its window) the direct path's window gate each stop the run;
+# what it changed is undone and a pg_dump of the whole database is the same
+# as before (sequence positions aside), the outside view included.
 set -euo pipefail
 bin=$1
 src=${RB_SOURCE_DIR:?}
@@ -28,11 +30,25 @@ same() { # same CASE: the whole database as before, the outside view there
   diff -u "$dir/before.sql" "$dir/after.sql" > "$dir/diff" || { cat "$dir/diff"; fail "$1: the database changed"; }
   [ "$(q "select to_regclass('public.directive_ids') is not null")" = t ] || fail "$1: the outside view is gone"
 }
-promote() { # promote EXPECTED-EXIT CASE RUNBOOK-DIR [ARGS...]
-  local want=$1 name=$2 rbdir=$3 rc=0; shift 3
+# The sign-offs and the PITR override (the throwaway server archives no WAL).
+signoffs=(--set "SIGNOFF_ENGINEERING_LEAD=Erin Lead" --set "SIGNOFF_DBA=Dana Admin"
+  --set "SIGNOFF_SECURITY=Sam Secure" --set "SIGNOFF_PRODUCT_OWNER=Pat Owner")
+signatures=(--set "SIGNOFF_DBA=Dana Admin" --set "SIGNOFF_SECURITY_OFFICER=Sol Officer" --set "SIGNOFF_CTO=Chris Chair")
+pitr=(--set "PITR_OVERRIDE=test server without WAL archiving")
+bare() { # bare EXPECTED-EXIT CASE RUNBOOK [ARGS...]: no sign-offs, no override unless given
+  local want=$1 name=$2 rb=$3 rc=0; shift 3
   "$bin" run --no-audit --set "PROD_DATABASE_URL=$url" --set "BACKUP_DIR=$dir" "$@" \
-    "$rbdir/ehg-production-promotion.md" > "$dir/out" 2>&1 < /dev/null || rc=$?
+    "$rb" > "$dir/out" 2>&1 < /dev/null || rc=$?
   [ "$rc" = "$want" ] || fail "$name: expected exit $want, got $rc"
+}
+promote() { # promote EXPECTED-EXIT CASE RUNBOOK-DIR [ARGS...]
+  local want=$1 name=$2 rbdir=$3; shift 3
+  bare "$want" "$name" "$rbdir/ehg-production-promotion.md" "${signoffs[@]}" "${pitr[@]}" "$@"
+}
+direct() { # direct EXPECTED-EXIT CASE RUNBOOK-DIR [ARGS...]
+  local want=$1 name=$2 rbdir=$3; shift 3
+  bare "$want" "$name" "$rbdir/ehg-direct-to-production.md" --yes --confirm "DIRECT TO PRODUCTION" \
+    "${signatures[@]}" "${pitr[@]}" "$@"
 }
 
 # 1. A corrupt backup: the backup gate closes before any change; nothing is
@@ -51,6 +67,38 @@ same "corrupt backup"
 # 2. A refused checklist (no terminal, no --yes): nothing changes.
 promote 3 "refused approval" "$src/runbooks"
 same "refused approval"
+
+# 2b. --yes (and the CI's --confirm PROMOTE) approve checklists, never the
+#     sign-offs: without the named people the sign-off gate refuses before
+#     the backup, naming who is missing ("yes" is not a name).
+bare 3 "no sign-offs" "$src/runbooks/ehg-production-promotion.md" --yes --confirm PROMOTE "${pitr[@]}"
+grep -q "step 'sign-offs': gate closed: sign-offs missing: SIGNOFF_ENGINEERING_LEAD, SIGNOFF_DBA, SIGNOFF_SECURITY, SIGNOFF_PRODUCT_OWNER (each the name" \
+  "$dir/out" || fail "no sign-offs: the gate did not name them all"
+grep -q 'backup (bash)' "$dir/out" && fail "no sign-offs: the backup ran"
+same "no sign-offs"
+bare 3 "partial sign-offs" "$src/runbooks/ehg-production-promotion.md" --yes --confirm PROMOTE "${pitr[@]}" \
+  --set "SIGNOFF_DBA=yes" --set "SIGNOFF_PRODUCT_OWNER=Pat Owner"
+grep -q "step 'sign-offs': gate closed: sign-offs missing: SIGNOFF_ENGINEERING_LEAD, SIGNOFF_DBA, SIGNOFF_SECURITY (each the name" \
+  "$dir/out" || fail "partial sign-offs: not the missing ones"
+same "partial sign-offs"
+bare 3 "no signatures" "$src/runbooks/ehg-direct-to-production.md" --yes --confirm "DIRECT TO PRODUCTION" "${pitr[@]}" \
+  --set REHEARSAL_OVERRIDE=rehearsal --set "SIGNOFF_DBA=Dana Admin"
+grep -q "step 'signatures': gate closed: signatures missing: SIGNOFF_SECURITY_OFFICER, SIGNOFF_CTO (each the name" \
+  "$dir/out" || fail "no signatures: the gate did not name the missing ones"
+grep -q 'backup (bash)' "$dir/out" && fail "no signatures: the backup ran"
+same "no signatures"
+
+# 2c. Point-in-time recovery not configured (the test server archives no
+#     WAL) and no override: the PITR gate refuses before any change.
+bare 3 "no PITR" "$src/runbooks/ehg-production-promotion.md" --yes "${signoffs[@]}"
+grep -q "step 'pitr-configured': gate closed: point-in-time recovery is not configured: archive_mode is off; to go on without it, say why with --set PITR_OVERRIDE=\"reason\"" \
+  "$dir/out" || fail "no PITR: the gate did not refuse"
+same "no PITR"
+bare 3 "direct, no PITR" "$src/runbooks/ehg-direct-to-production.md" --yes --confirm "DIRECT TO PRODUCTION" \
+  "${signatures[@]}" --set REHEARSAL_OVERRIDE=rehearsal
+grep -q "step 'pitr-configured': gate closed: point-in-time recovery is not configured: archive_mode is off" \
+  "$dir/out" || fail "direct, no PITR: the gate did not refuse"
+same "direct, no PITR"
 
 # 3. A vh role that reaches eng tables through membership: the boundary gate
 #    closes after the changes, which are undone.
@@ -81,10 +129,8 @@ same "rls off"
 #     whole apply back (nothing to undo), the database is as before.
 q "grant eng_service to vh_service"
 whole > "$dir/before.sql"
-rc=0; "$bin" run --yes --confirm "DIRECT TO PRODUCTION" --no-audit --set "PROD_DATABASE_URL=$url" \
-  --set "BACKUP_DIR=$dir" --set REHEARSAL_OVERRIDE=rehearsal "$src/runbooks/ehg-direct-to-production.md" \
-  > "$dir/out" 2>&1 || rc=$?
-[ "$rc" = 1 ] && grep -q "cross-boundary privileges: vh_service DELETE eng\." "$dir/out" || fail "direct, membership: rc=$rc"
+direct 1 "direct, membership" "$src/runbooks" --set REHEARSAL_OVERRIDE=rehearsal
+grep -q "cross-boundary privileges: vh_service DELETE eng\." "$dir/out" || fail "direct, membership: not the boundary check"
 same "direct, membership"
 q "revoke eng_service from vh_service"
 whole > "$dir/before.sql"
@@ -92,9 +138,25 @@ whole > "$dir/before.sql"
 # 5. The direct path outside its window: refused before any change.
 hour=$(date -u +%H)
 if [ "$hour" -lt 2 ] || [ "$hour" -ge 4 ]; then
-  rc=0; "$bin" run --yes --confirm "DIRECT TO PRODUCTION" --no-audit --set "PROD_DATABASE_URL=$url" \
-    --set "BACKUP_DIR=$dir" "$src/runbooks/ehg-direct-to-production.md" > "$dir/out" 2>&1 || rc=$?
-  [ "$rc" = 3 ] && grep -q "step 'maintenance-window': gate closed" "$dir/out" || fail "direct: the window gate, rc=$rc"
+  direct 3 "direct, closed window" "$src/runbooks"
+  grep -q "step 'maintenance-window': gate closed" "$dir/out" || fail "direct: not the window gate"
   same "direct, closed window"
 fi
+
+# 6. The view smoke tests run as analyst_ro, not as the connecting
+#    superuser: with the grants (in a copy) taking analyst_ro's right to a
+#    view away, both runbooks' smoke tests fail (42501) and the changes are
+#    undone.
+rm -rf "$dir/runbooks" "$dir/sql"
+cp -R "$src/runbooks" "$src/sql" "$dir/"
+echo "REVOKE SELECT ON views.eng_governance_summary FROM analyst_ro;" >> "$dir/sql/ehg/grants.sql"
+promote 1 "analyst view" "$dir/runbooks" --yes
+grep -q "step 'views-serve-analyst': ERROR 42501: permission denied for view eng_governance_summary" "$dir/out" \
+  || fail "analyst view: the promotion's smoke test did not run as analyst_ro"
+same "analyst view"
+direct 1 "direct, analyst view" "$dir/runbooks" --set REHEARSAL_OVERRIDE=rehearsal
+grep -q "step 'smoke-views': ERROR 42501: permission denied for view eng_governance_summary" "$dir/out" \
+  || fail "direct, analyst view: the smoke test did not run as analyst_ro"
+grep -q '^Undone: apply' "$dir/out" || fail "direct, analyst view: apply not undone"
+same "direct, analyst view"
 echo "ehg failure paths ok"
