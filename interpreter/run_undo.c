@@ -106,6 +106,9 @@ int rb_run_undo(rb_run *r, int rc)
 {
 	rb_buf done = RB_BUF_INIT, failed = RB_BUF_INIT;
 	const char *state = RB_UNDO_FINISHED;
+	/* The run's failure stays the handler's FAILURE_REASON: an undo's own error does not replace it. */
+	char *reason = r->failure_reason;
+	r->failure_reason = NULL;
 	if (!r->nundo)
 		goto out;
 	if (r->opts->no_undo) {
@@ -157,6 +160,8 @@ int rb_run_undo(rb_run *r, int rc)
 		note(r, state, "the undo finished", rc);
 	}
 out:
+	free(r->failure_reason);
+	r->failure_reason = reason;
 	rb_run_set_var(r, "UNDONE_STEPS", done.len ? done.data : "", RB_VAR_RUNBOOK);
 	rb_buf_free(&done);
 	rb_buf_free(&failed);

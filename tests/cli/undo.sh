@@ -86,6 +86,7 @@ psql "$U" -qXc "insert into ulog(step) values ('s5')"
 
 ```bash {name=notify}
 echo "UNDONE_STEPS=$UNDONE_STEPS"
+echo "FAILURE_REASON=$FAILURE_REASON"
 ```
 MD
 
@@ -189,6 +190,7 @@ sed 's/return vars.MODE ~= "gate"/return vars.MODE ~= "gate" and vars.MODE ~= "b
 rc=0; "$bin" run five-bad.md --db "$url" --audit-repo "$audit" --set U="$url" --set MODE=badundo > out 2> err || rc=$?
 [ "$rc" = 6 ] || fail "a failing undo: expected exit 6, got $rc"
 [ "$(order)" = s3,s2,s1 ] || fail "a failing undo: the undo after it did not run ('$(order)')"
+grep -qx "FAILURE_REASON=gate closed: the gate is closed" out || fail "a failing undo replaced the handler's FAILURE_REASON"
 last_record | python3 -c '
 import json, sys
 r = json.load(sys.stdin)
