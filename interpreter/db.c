@@ -370,14 +370,21 @@ char *rb_db_blocker(PGconn *monitor, int pid)
 	const char *q =
 		"select a.pid, coalesce(a.application_name, ''), coalesce(a.state, ''), "
 		"coalesce(extract(epoch from now() - coalesce(a.xact_start, a.query_start))::bigint, 0), "
-		"coalesce(split_part(a.query, E'\\n', 1), '') "
+		"coalesce(split_part(a.query, E'\\n', 1), ''), "
+		/* state is NULL when the session's details are hidden from the connecting role */
+		"a.state is null, coalesce(a.usename::text, ''), current_user "
 		"from pg_stat_activity a where a.pid = any(pg_blocking_pids($1::int)) order by a.xact_start limit 1";
 	if (rb_db_query_readonly(monitor, q, params, 1, rb_now_ms() + 2000, &r, &error) < 0 ||
 	    PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) < 1)
 		goto done;
-	text = rb_xasprintf("pid %s (application_name '%s', %s, in a transaction for %ss, query: %.200s)",
-			    PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 1), PQgetvalue(r, 0, 2), PQgetvalue(r, 0, 3),
-			    PQgetvalue(r, 0, 4));
+	if (!strcmp(PQgetvalue(r, 0, 5), "t"))
+		text = rb_xasprintf("pid %s (application_name '%s', user '%s'; its state and query are hidden from "
+				    "role '%s', which needs pg_read_all_stats to see them)",
+				    PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 1), PQgetvalue(r, 0, 6), PQgetvalue(r, 0, 7));
+	else
+		text = rb_xasprintf("pid %s (application_name '%s', %s, in a transaction for %ss, query: %.200s)",
+				    PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 1), PQgetvalue(r, 0, 2),
+				    PQgetvalue(r, 0, 3), PQgetvalue(r, 0, 4));
 done:
 	PQclear(r);
 	free(error);

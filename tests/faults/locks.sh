@@ -44,6 +44,22 @@ kill "$holder" 2>/dev/null || true; wait "$holder" 2>/dev/null || true
 q "select pg_terminate_backend($holder_pid)" >/dev/null || true
 echo "lock timeout after $ms ms, blocker named"
 
+# 1b. A role that cannot see other users' sessions (no pg_read_all_stats):
+#     the blocker is named with what it may see, and the message says why
+#     the rest is missing (not an empty state and a 0 s transaction).
+q "CREATE ROLE migrator LOGIN; ALTER TABLE accounts OWNER TO migrator" >/dev/null
+hold 20
+holder_pid=$(q "select pid from pg_stat_activity where application_name = 'holder-app'")
+rc=0
+"$bin" run --db "postgresql://migrator@/postgres?host=$sock" migrate.md > out 2> err || rc=$?
+[ "$rc" = 1 ] || fail "unprivileged lock timeout: expected exit 1, got $rc"
+grep -q "blocked by pid $holder_pid (application_name 'holder-app', user 'postgres'; its state and query are hidden from role 'migrator', which needs pg_read_all_stats to see them)" err \
+  || fail "the hidden blocker is not described"
+kill "$holder" 2>/dev/null || true; wait "$holder" 2>/dev/null || true
+q "select pg_terminate_backend($holder_pid)" >/dev/null || true
+q "ALTER TABLE accounts OWNER TO postgres" >/dev/null
+echo "a blocker hidden from the role is described as hidden"
+
 # 2. With retry=, the step succeeds once the holder commits (after ~3 s).
 cat > retry.md <<'MD'
 # Retry
