@@ -110,6 +110,17 @@ grep -q "step 'no-cross-boundary-writes': gate closed: vh_service may DELETE eng
 grep -q '^Undone: ' "$dir/out" || fail "membership: nothing undone"
 same "membership"
 q "revoke eng_service from vh_service"
+# 3b. A role the procedure's LIKE 'vh_%' names without an underscore after vh.
+q "create role vhingest; grant eng_service to vhingest"
+whole > "$dir/before.sql"
+promote 3 "vhingest" "$src/runbooks" --yes
+grep -q "step 'no-cross-boundary-writes': gate closed: vhingest may DELETE eng\." "$dir/out" \
+  || fail "vhingest: the boundary gate did not close"
+same "vhingest"
+direct 1 "direct, vhingest" "$src/runbooks" --set REHEARSAL_OVERRIDE=rehearsal
+grep -q "cross-boundary privileges: vhingest DELETE eng\." "$dir/out" || fail "direct, vhingest: not the boundary check"
+same "direct, vhingest"
+q "drop role vhingest"
 whole > "$dir/before.sql"
 
 # 4. A migration that turns row-level security off on the sensitive registry:
