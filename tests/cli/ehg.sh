@@ -16,6 +16,7 @@ pid=$(sed -n 's/.*keeps running (pid \([0-9]*\)).*/\1/p' "$dir/out")
 srv=$(sed -n 's/.*rm -rf \(.*\)$/\1/p' "$dir/out")
 q() { psql -XAtq "$url" -c "$1"; }
 [ "$(q "select count(*) from pg_roles where rolname in ('ehg_admin','eng_service','vh_service','analyst_ro','codex_staging')")" = 5 ]
+[ "$(q "select rolsuper from pg_roles where rolname = 'ehg_admin'")" = f ]
 [ "$(q "select count(*) from pg_tables where schemaname in ('eng','vh') and not rowsecurity")" = 0 ]
 [ "$(q "select count(*) from pg_tables where schemaname in ('eng','vh')")" -ge 6 ]
 [ "$(q "select has_table_privilege('codex_staging', 'eng.strategic_directives_v2', 'DELETE')")" = f ]
