@@ -42,6 +42,7 @@ static void set_during_handler(rb_step *s, const rb_attr *a, const rb_attr_value
 static void set_undo(rb_step *s, const rb_attr *a, const rb_attr_value *v) { (void)v; set_pos(&s->undo_ref, a); }
 static void set_undo_on_failure(rb_step *s, const rb_attr *a, const rb_attr_value *v) { (void)a; s->undo_on_failure = v->flag; }
 static void set_every(rb_step *s, const rb_attr *a, const rb_attr_value *v) { (void)a; s->every_ms = v->n; }
+static void set_allow(rb_step *s, const rb_attr *a, const rb_attr_value *v) { (void)v; set_pos(&s->allow, a); }
 static void set_lock_timeout(rb_step *s, const rb_attr *a, const rb_attr_value *v) { (void)a; s->lock_timeout_ms = v->n; }
 
 static void set_confirm(rb_step *s, const rb_attr *a, const rb_attr_value *v)
@@ -96,6 +97,8 @@ const rb_attr_spec rb_attr_specs[] = {
 	{"transaction", RB_ATTR_TXN, "sql: single (default) or none", SQL, "sql", set_transaction},
 	{"lock_timeout", RB_ATTR_DURATION, "sql: give up waiting for a lock after this long (default 5s; 0: wait)", SQL,
 	 "sql", set_lock_timeout},
+	{"allow", RB_ATTR_TEXT, "sql: silence these lint rules here (comma-separated; runbook check --list-rules)",
+	 SQL, "sql", set_allow},
 	{"cwd", RB_ATTR_TEXT, "working directory, relative to the runbook", SHELL, "shell", set_cwd},
 	{"interactive", RB_ATTR_FLAG, "inherit the terminal instead of capturing output", SHELL, "shell",
 	 set_interactive},
@@ -202,6 +205,21 @@ static int is_key_char(int c)
 	return isalnum(c) || c == '_' || c == '-' || c == '.';
 }
 
+/*
+ * allow=a,b: the one attribute whose unquoted value is a list. A comma at p
+ * goes on with the list when what follows it (up to a space or a comma)
+ * is a name, not a key=value pair.
+ */
+static int list_continues(const char *k, size_t klen, const char *p, const char *end)
+{
+	if (klen != 5 || strncmp(k, "allow", 5))
+		return 0;
+	const char *q = p + 1;
+	while (q < end && is_key_char((unsigned char)*q))
+		q++;
+	return q > p + 1 && (q == end || isspace((unsigned char)*q) || *q == ',');
+}
+
 /* key=value pairs between the braces; `p` points just after '{'. */
 static int parse_pairs(const char *info, const char *p, const char *end, const char *file,
 		       int line, int col, rb_info *out, rb_error *err)
@@ -250,7 +268,8 @@ static int parse_pairs(const char *info, const char *p, const char *end, const c
 				}
 			} else {
 				const char *s = p;
-				while (p < end && !isspace((unsigned char)*p) && *p != ',')
+				while (p < end && !isspace((unsigned char)*p) &&
+				       (*p != ',' || list_continues(k, klen, p, end)))
 					p++;
 				if (p == s) {
 					rb_error_set(err, RB_EXIT_USAGE, file, line, kcol,
@@ -457,7 +476,8 @@ static int read_value(const rb_attr_spec *spec, const rb_attr *a, const char *fi
 	v->text = t;
 	switch (spec->type) {
 	case RB_ATTR_DURATION:
-		if (rb_parse_duration(t, &v->n) < 0 || v->n <= 0)
+		/* 0 is only meaningful for lock_timeout: wait forever (docs/format.md). */
+		if (rb_parse_duration(t, &v->n) < 0 || v->n < 0 || (v->n == 0 && strcmp(a->key, "lock_timeout")))
 			rc = rb_error_set(err, RB_EXIT_USAGE, file, a->line, a->col,
 					  "attribute '%s': '%s' is not a duration (like 30s, 5m, 250ms)", a->key, t);
 		break;

@@ -219,7 +219,7 @@ void rb_run_record_start(rb_run *r, const rb_step *s)
 	rb_section_path(r->rb, s->section, &path);
 	rb_record_event(o->record, "step", "id", s->id, "number", s->number ? num : NULL, "kind", rb_step_kind_name(s->kind), "lang",
 			s->lang, "line", line, "section", path.data, "role", roles[s->role], "undoes",
-			s->undoes >= 0 ? r->rb->steps[s->undoes].id : NULL, NULL);
+			s->undoes >= 0 ? r->rb->steps[s->undoes].id : NULL, "allow", s->allow.value, NULL);
 	rb_buf_free(&path);
 }
 

@@ -5,6 +5,7 @@
 #include "lint.h"
 #include "luavm.h"
 #include "process.h"
+#include "sqlrules.h"
 #include "sqlsplit.h"
 #include "srcmap.h"
 #include "visible.h"
@@ -23,6 +24,7 @@ typedef struct {
 	rb_strset known;   /* variables defined so far, in document order */
 	const rb_strset *outside; /* defined before the run (environment, --set); may be NULL */
 	rb_srcmap map;     /* the runbook's text, lines as cmark counts them */
+	rb_sqlrules *rules; /* PostgreSQL's parser over every sql step, in document order */
 } lint_ctx;
 
 static void err_at(lint_ctx *c, int line, int col, const char *fmt, ...)
@@ -367,7 +369,7 @@ static void hidden_check(lint_ctx *c, const rb_step *s)
 
 /* --- destructive commands -------------------------------------------------- */
 
-static const char *destructive(const rb_step *s, const char *line)
+static const char *destructive(const char *line)
 {
 	static const char *const shell_words[] = {"rm -rf", "rm -fr", "compose down -v", "system prune",
 						  "pg_restore --clean", "pg_restore -c", "dropdb", NULL};
@@ -376,7 +378,8 @@ static const char *destructive(const rb_step *s, const char *line)
 	for (const char *const *w = shell_words; *w; w++)
 		if (strstr(line, *w))
 			return *w;
-	if (s->kind == RB_STEP_SQL || strstr(line, "psql")) {
+	/* A sql block is read by PostgreSQL's parser (sqlrules.c); a shell line only by its words. */
+	if (strstr(line, "psql")) {
 		for (int w = 0; sql_words[w]; w++)
 			if (strcasestr(line, sql_words[w]) && !strcasestr(line, "if exists") &&
 			    !strcasestr(line, "drop trigger") && !strcasestr(line, "drop policy"))
@@ -389,7 +392,21 @@ static const char *destructive(const rb_step *s, const char *line)
 }
 
 /*
- * Destructive commands of a main-flow step: a warning each unless the step
+ * The SQL rules (sqlrules.c) over a sql step, and the front matter's
+ * `undo: required` for a main-flow step whose SQL destroys data.
+ */
+static void sql_rules(lint_ctx *c, const rb_step *s)
+{
+	const char *what = NULL;
+	int line = 0;
+	if (rb_sqlrules_step(c->rules, s, &what, &line) && s->role == RB_ROLE_MAIN && !s->skip &&
+	    c->rb->fm.undo_required && s->undo < 0)
+		err_at(c, s->line, s->col, "step '%s' changes things (%s at line %d) and has no undo, which "
+		       "the front matter requires (undo: required): write its undo block after it", s->id, what, line);
+}
+
+/*
+ * Destructive commands of a main-flow shell step: a warning each unless the step
  * asks for confirmation (or expects to fail); with the front matter's
  * `undo: required`, an error when the step has no undo.
  */
@@ -405,7 +422,7 @@ static void destructive_check(lint_ctx *c, const rb_step *s)
 		const char *nl = strchr(p, '\n');
 		size_t n = nl ? (size_t)(nl - p) : strlen(p);
 		char *text = rb_xstrndup(p, n);
-		const char *what = text[0] == '#' || !strncmp(text, "--", 2) ? NULL : destructive(s, text);
+		const char *what = text[0] == '#' || !strncmp(text, "--", 2) ? NULL : destructive(text);
 		if (what && warn)
 			warn_at(c, line, s->col,
 				"destructive command (%s) outside a handler or manual section: add confirm to the step",
@@ -424,7 +441,7 @@ static void destructive_check(lint_ctx *c, const rb_step *s)
 
 void rb_lint(const rb_runbook *rb, const rb_lint_opts *opts, rb_diags *diags)
 {
-	lint_ctx c = {rb, diags, RB_STRSET_INIT, opts ? opts->known : NULL, {0}};
+	lint_ctx c = {rb, diags, RB_STRSET_INIT, opts ? opts->known : NULL, {0}, rb_sqlrules_new(rb, diags)};
 	PGconn *trial = NULL;
 	int shellcheck = !(opts && opts->no_shellcheck) && on_path("shellcheck");
 
@@ -491,7 +508,7 @@ void rb_lint(const rb_runbook *rb, const rb_lint_opts *opts, rb_diags *diags)
 			break;
 		case RB_STEP_SQL:
 			sql_block(&c, s, trial);
-			destructive_check(&c, s);
+			sql_rules(&c, s);
 			break;
 		case RB_STEP_SHELL:
 			shell_block(&c, s, shellcheck);
@@ -507,4 +524,5 @@ void rb_lint(const rb_runbook *rb, const rb_lint_opts *opts, rb_diags *diags)
 		PQfinish(trial);
 	rb_strset_free(&c.known);
 	rb_srcmap_free(&c.map);
+	rb_sqlrules_free(c.rules);
 }

@@ -5,10 +5,13 @@
  * On top of the parser's own diagnostics (attributes, ids, front matter,
  * sections), it compiles every Lua chunk and when=/expect= expression,
  * checks steps.ID references, splits every SQL block and checks its
- * meta-commands and :VARIABLES, runs `bash -n` (and shellcheck when it is
- * installed) on shell blocks, and warns about destructive commands that are
- * neither confirmed nor in a handler or manual section. With a database, it
- * also trial-runs each SQL block inside a transaction that is rolled back.
+ * meta-commands and :VARIABLES, parses every SQL statement with
+ * PostgreSQL's parser (syntax errors, and the migration-safety rules of
+ * sqlrules.h, destructive statements among them), runs `bash -n` (and
+ * shellcheck when it is installed) on shell blocks, and warns about
+ * destructive shell commands that are neither confirmed nor in a handler
+ * or manual section. With a database, it also trial-runs each SQL block
+ * inside a transaction that is rolled back.
  */
 #ifndef RB_LINT_H
 #define RB_LINT_H

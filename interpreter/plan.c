@@ -257,6 +257,24 @@ static void json_step_attrs(rb_json *j, const rb_step *s, const rb_redactor *red
 	rb_json_end(j, '}');
 }
 
+/* The SQL lint rules the step silences (allow=), as a list, when it has any. */
+static void json_step_allow(rb_json *j, const rb_step *s, const rb_redactor *red)
+{
+	if (!s->allow.value)
+		return;
+	rb_json_key(j, "allow");
+	rb_json_array_begin(j);
+	char *copy = rb_xstrdup(s->allow.value);
+	for (char *tok = strtok(copy, ","); tok; tok = strtok(NULL, ",")) {
+		char *name = rb_trim_dup(tok);
+		if (*name)
+			jstr(j, red, name);
+		free(name);
+	}
+	free(copy);
+	rb_json_end(j, ']');
+}
+
 /* What a step holds: a task list's items, or a code block's body (and a SQL block's target). */
 static void json_step_content(rb_json *j, const rb_step *s, const rb_redactor *red)
 {
@@ -332,6 +350,7 @@ static void json_step(rb_json *j, const rb_runbook *rb, const rb_step *s, const 
 	rb_json_key(j, "col");
 	rb_json_int(j, s->col);
 	json_step_attrs(j, s, red);
+	json_step_allow(j, s, red);
 	json_step_content(j, s, red);
 	rb_json_end(j, '}');
 }
@@ -543,6 +562,8 @@ static void render_step(const rb_runbook *rb, const rb_step *s, size_t total, in
 				      s->attrs[k].known ? "" : " (runme, ignored)");
 		rb_buf_putc(out, '\n');
 	}
+	if (s->allow.value)
+		rb_buf_printf(out, "      lint rules allowed here: %s\n", s->allow.value);
 	if (s->kind == RB_STEP_APPROVAL) {
 		for (size_t k = 0; k < s->nitems; k++)
 			rb_buf_printf(out, "      [%c] %s\n", s->items[k].checked ? 'x' : ' ',

@@ -32,7 +32,7 @@
 
 #define DEFAULT_EVERY_MS 5000
 #define LUA_MAX_MS 5000                /* luavm.h's default wall-clock limit of an evaluation */
-#define DEFAULT_LOCK_TIMEOUT_MS 5000   /* docs/format.md, "Lock safety": why 5 s */
+#define DEFAULT_LOCK_TIMEOUT_MS RB_DEFAULT_LOCK_TIMEOUT_MS
 #define RECORD_OUTPUT_MAX 16384
 
 /** What became of one step in this run. */

@@ -67,6 +67,9 @@ typedef struct {
 	rb_role role;
 } rb_section;
 
+/** A sql step's lock_timeout when neither the step nor the front matter gives one (docs/format.md, "Lock safety"). */
+#define RB_DEFAULT_LOCK_TIMEOUT_MS 5000
+
 /** The transaction mode of a SQL step. */
 typedef enum { RB_TXN_SINGLE = 0, RB_TXN_NONE } rb_txn_mode;
 
@@ -108,6 +111,7 @@ typedef struct {
 	char *db;
 	rb_txn_mode transaction;
 	int64_t lock_timeout_ms;  /* sql: -1 when not given */
+	rb_pos_str allow;       /* sql: allow=RULE[,RULE], SQL lint rules silenced here (sqlrule.h) */
 	char *cwd;
 
 	/* Undo (docs/format.md, "Undo"): indexes into rb_runbook.steps, -1 for none. */

@@ -9,6 +9,7 @@
  * operators) only needs to be skipped without being mistaken for those.
  */
 #include "sqlsplit.h"
+#include "sqlparse.h"
 #include "srcmap.h"
 
 #include <stdlib.h>
@@ -528,9 +529,16 @@ static void classify_words(const words *w, rb_sql_item *it)
 	it->no_txn_block |= no_txn_block(w);
 }
 
-/* Sets the flags of a statement; each part joined by psql's \; counts. */
+/*
+ * Sets the flags of a statement; each part joined by psql's \; counts.
+ * PostgreSQL's parser decides (sqlparse.h); the first words decide only
+ * for a statement the parser cannot read, e.g. with a variable where it
+ * cannot place one.
+ */
 static void classify(rb_sql_item *it, int std_strings)
 {
+	if (rb_sqlparse_classify(it->text, std_strings, &it->is_txn_control, &it->no_txn_block) == 0)
+		return;
 	lexer lx = {it->text, strlen(it->text), std_strings};
 	words w;
 	lex_error e;
@@ -984,6 +992,60 @@ int rb_sql_interpolate(const char *stmt, const char *file, int line, int col, in
 	rc = 0;
 done:
 	free(name);
+	rb_buf_free(&b);
+	return rc;
+}
+
+/* What stands in for one variable reference of len bytes (see sqlsplit.h). */
+static void put_placeholder(rb_buf *b, const char *stmt, const token *t, int literal)
+{
+	size_t len = t->end - t->start;
+	if (t->form == VAR_TEST) {
+		rb_buf_puts(b, "TRUE");
+		for (size_t k = 4; k < len; k++)
+			rb_buf_putc(b, ' ');
+	} else if (t->form == VAR_RAW && literal) {
+		rb_buf_putc(b, '\'');
+		for (size_t k = 2; k < len; k++)
+			rb_buf_putc(b, 'x');
+		rb_buf_putc(b, '\'');
+	} else {
+		char q = t->form == VAR_LITERAL ? '\'' : t->form == VAR_IDENT ? '"' : 0;
+		if (q)
+			rb_buf_putc(b, q);
+		rb_buf_putc(b, '_');
+		rb_buf_add(b, stmt + t->name, t->name_len);
+		if (q)
+			rb_buf_putc(b, q);
+	}
+}
+
+int rb_sql_placeholders(const char *stmt, int std_strings, int literal, char **out, size_t *count)
+{
+	int rc = -1;
+	rb_buf b = RB_BUF_INIT;
+	lexer lx = {stmt, stmt ? strlen(stmt) : 0, std_strings};
+	*out = NULL;
+	*count = 0;
+	for (size_t i = 0; stmt && i < lx.len;) {
+		token t;
+		lex_error e;
+		if (next_token(&lx, i, &t, &e) < 0)
+			goto done;
+		i = t.end;
+		if (t.kind == TK_ESCAPED) {
+			rb_buf_putc(&b, ' ');
+			rb_buf_putc(&b, stmt[t.start + 1]);
+		} else if (t.kind == TK_VAR && !is_digit((unsigned char)stmt[t.name])) {
+			put_placeholder(&b, stmt, &t, literal);
+			(*count)++;
+		} else {
+			rb_buf_add(&b, stmt + t.start, t.end - t.start);
+		}
+	}
+	*out = rb_buf_detach(&b);
+	rc = 0;
+done:
 	rb_buf_free(&b);
 	return rc;
 }

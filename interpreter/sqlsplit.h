@@ -84,6 +84,8 @@ typedef struct {
 	int args_col;        /* META: column of the arguments' first byte (just after the name when none) */
 	int is_txn_control;  /* BEGIN, START TRANSACTION, COMMIT, END, ROLLBACK (not ROLLBACK TO),
 				ABORT, PREPARE TRANSACTION */
+	/* Both flags come from PostgreSQL's parser (sqlparse.h); from the first words only for
+	   a statement it cannot read. */
 	int no_txn_block;    /* cannot run inside a transaction block (CREATE INDEX CONCURRENTLY,
 				VACUUM, CREATE DATABASE, ALTER SYSTEM, ...) */
 } rb_sql_item;
@@ -145,5 +147,22 @@ typedef const char *(*rb_sql_lookup)(void *ctx, const char *name);
  */
 int rb_sql_interpolate(const char *stmt, const char *file, int line, int col, int std_strings,
 		       rb_sql_lookup lookup, void *ctx, char **out, rb_error *err);
+
+/**
+ * One statement as PostgreSQL's parser can read it offline (sqlparse.h):
+ * each psql variable reference replaced by a placeholder of the same
+ * length in bytes, so that every byte offset into *out is the same offset
+ * into stmt:
+ *   :NAME      _NAME, an identifier; with literal, 'xxxx', a string literal
+ *   :'NAME'    '_NAME', a string literal
+ *   :"NAME"    "_NAME", a quoted identifier
+ *   :{?NAME}   TRUE and spaces
+ * and psql's \; and \: become " ;" and " :" (one statement for psql, two
+ * for the parser). Quotes, dollar quotes and comments are left as they are,
+ * and so is a ':' that starts none of these forms. *count is the number of
+ * references replaced. Returns 0 and a new string in *out (caller frees),
+ * or -1 (*out NULL) when stmt has an unterminated quote or comment.
+ */
+int rb_sql_placeholders(const char *stmt, int std_strings, int literal, char **out, size_t *count);
 
 #endif

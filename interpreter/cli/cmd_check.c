@@ -13,12 +13,14 @@
 #include "lint.h"
 #include "output.h"
 #include "parse.h"
+#include "sqlrules.h"
 #include "util.h"
 #include "visible.h"
 
 typedef struct {
 	int json;
 	int strict;
+	int list_rules;
 	char *db_url;   /* owned copy of --db (argv's is scrubbed) */
 } check_args;
 
@@ -38,11 +40,13 @@ static const cli_opt check_opts[] = {
 	{"db", "URL", CLI_OPT_CALL, 0, opt_db,
 	 "run: the default database connection; check: trial-run SQL blocks there, rolled back"},
 	{"strict", NULL, CLI_OPT_FLAG, offsetof(check_args, strict), NULL, "warnings fail too (exit 1)"},
+	{"list-rules", NULL, CLI_OPT_FLAG, offsetof(check_args, list_rules), NULL,
+	 "print the SQL lint rules (what allow= names) and what each one finds"},
 	{NULL, NULL, CLI_OPT_FLAG, 0, NULL, NULL}
 };
 
 const cli_spec cmd_check_spec = {
-	"check", "runbook check FILE... [--strict] [--json] [--db URL]",
+	"check", "runbook check FILE... [--strict] [--json] [--db URL] | runbook check --list-rules",
 	"lint: everything that can be known without running, compiler-style", CLI_OPERAND_MANY, check_opts
 };
 
@@ -110,7 +114,17 @@ int cmd_check(int argc, char **argv)
 	check_args a;
 	cli_parsed p;
 	memset(&a, 0, sizeof a);
-	if (cli_parse(&cmd_check_spec, argc, argv, &a, &p) < 0 || cli_need_operand(&cmd_check_spec, &p) < 0)
+	if (cli_parse(&cmd_check_spec, argc, argv, &a, &p) < 0)
+		goto done;
+	if (a.list_rules && !p.help) {
+		rb_buf b = RB_BUF_INIT;
+		rb_sqlrules_list(&b);
+		rb_out_write(1, b.data, b.len);
+		rb_buf_free(&b);
+		rc = RB_EXIT_OK;
+		goto done;
+	}
+	if (cli_need_operand(&cmd_check_spec, &p) < 0)
 		goto done;
 	if (p.help) {
 		cli_help(&cmd_check_spec);
