@@ -3,6 +3,7 @@
  */
 #define _GNU_SOURCE
 #include "lint.h"
+#include "checkcache.h"
 #include "luavm.h"
 #include "process.h"
 #include "sqlrules.h"
@@ -202,6 +203,8 @@ static void sql_block(lint_ctx *c, const rb_step *s, PGconn *trial)
 /* Generous bounds for the tools: a check never hangs on one of them. */
 #define SYNTAX_TIMEOUT_MS 10000
 #define SHELLCHECK_TIMEOUT_MS 30000
+/* Tools run side by side: the wall time of a check is about one tool's, not one per block. */
+#define SHELL_CHECKS_AT_ONCE 16
 
 static int on_path(const char *tool)
 {
@@ -217,39 +220,21 @@ static int on_path(const char *tool)
 	return found;
 }
 
-static void shell_block(lint_ctx *c, const rb_step *s, int shellcheck)
+/* "bash: line 3: syntax error near unexpected token `fi'": the error at its runbook line. */
+static void syntax_error(lint_ctx *c, const rb_step *s, char *out)
 {
-	const char *sh = !strcmp(s->lang, "sh") ? "sh" : "bash";
-	char *const argv[] = {(char *)sh, "-n", NULL};
-	char *const sc[] = {"shellcheck", "-f", "gcc", "-s", (char *)sh, "-", NULL};
-	int status = 0;
-	char *out = NULL;
-	rb_error err = RB_ERROR_INIT;
-	if (rb_process_capture(argv, s->body, SYNTAX_TIMEOUT_MS, &out, &status, &err) < 0) {
-		/* "cannot run bash: No such file or directory": nothing was checked. */
-		err_at(c, s->body_line, s->col, "shell syntax not checked: %s", err.message);
-		goto done;
-	}
-	if (status != 0) {
-		/* "bash: line 3: syntax error near unexpected token `fi'" */
-		const char *l = strstr(out, "line ");
-		int line = l ? atoi(l + 5) : 1;
-		char *nl = strchr(out, '\n');
-		if (nl)
-			*nl = '\0';
-		const char *msg = l ? strchr(l, ':') : NULL;
-		err_at(c, s->body_line + (line > 0 ? line - 1 : 0), s->col, "shell syntax: %s",
-		       msg ? msg + 2 : out);
-	}
-	if (!shellcheck || status != 0)
-		goto done;
-	free(out);
-	out = NULL;
-	if (rb_process_capture(sc, s->body, SHELLCHECK_TIMEOUT_MS, &out, &status, &err) < 0) {
-		rb_diags_add(c->d, RB_DIAG_WARNING, c->rb->path, s->body_line, s->col, "shellcheck not run: %s",
-			     err.message);
-		goto done;
-	}
+	const char *l = strstr(out, "line ");
+	int line = l ? atoi(l + 5) : 1;
+	char *nl = strchr(out, '\n');
+	if (nl)
+		*nl = '\0';
+	const char *msg = l ? strchr(l, ':') : NULL;
+	err_at(c, s->body_line + (line > 0 ? line - 1 : 0), s->col, "shell syntax: %s", msg ? msg + 2 : out);
+}
+
+/* shellcheck's gcc-style lines ("-:3:5: warning: ...") as warnings at their runbook places. */
+static void shellcheck_findings(lint_ctx *c, const rb_step *s, char *out)
+{
 	for (char *line = strtok(out, "\n"); line; line = strtok(NULL, "\n")) {
 		int l = 0, col = 0;
 		char sev[32], msg[1024];
@@ -257,9 +242,95 @@ static void shell_block(lint_ctx *c, const rb_step *s, int shellcheck)
 			rb_diags_add(c->d, RB_DIAG_WARNING, c->rb->path, s->body_line + l - 1, col + s->col - 1,
 				     "shellcheck: %s", msg);
 	}
-done:
-	rb_error_clear(&err);
-	free(out);
+}
+
+/*
+ * Runs tool on each block of steps[0..n) not already known clean (checkcache.h),
+ * side by side; each result goes to report, and clean ones are remembered.
+ * ok[k]: 1 when block k was known clean or the tool ended with status 0.
+ */
+static void run_tools(lint_ctx *c, const rb_checkcache *cache, const rb_step **steps, size_t n, int shellcheck,
+		      void (*report)(lint_ctx *c, const rb_step *s, const rb_capture_job *job), int *ok)
+{
+	char *const bash[] = {"bash", "-n", NULL}, *const sh[] = {"sh", "-n", NULL};
+	char *const sc_bash[] = {"shellcheck", "-f", "gcc", "-s", "bash", "-", NULL};
+	char *const sc_sh[] = {"shellcheck", "-f", "gcc", "-s", "sh", "-", NULL};
+	rb_capture_job *jobs = rb_xcalloc(n ? n : 1, sizeof *jobs);
+	char (*keys)[41] = rb_xcalloc(n ? n : 1, sizeof *keys);
+	size_t *todo = rb_xcalloc(n ? n : 1, sizeof *todo);
+	size_t m = 0;
+	for (size_t k = 0; k < n; k++) {
+		int is_sh = !strcmp(steps[k]->lang, "sh");
+		char *const *argv = shellcheck ? (is_sh ? sc_sh : sc_bash) : (is_sh ? sh : bash);
+		char key[41];
+		int keyed = rb_checkcache_key(cache, argv[0], argv, steps[k]->body, key) == 0;
+		ok[k] = keyed && rb_checkcache_clean(cache, key);
+		if (ok[k])
+			continue;
+		memcpy(keys[m], keyed ? key : "", keyed ? 41 : 1);
+		todo[m] = k;
+		jobs[m].argv = argv;
+		jobs[m++].input = steps[k]->body;
+	}
+	rb_process_capture_all(jobs, m, SHELL_CHECKS_AT_ONCE, shellcheck ? SHELLCHECK_TIMEOUT_MS : SYNTAX_TIMEOUT_MS);
+	for (size_t k = 0; k < m; k++) {
+		int clean = !jobs[k].err.code && jobs[k].status == 0 && !*jobs[k].output;
+		ok[todo[k]] = !jobs[k].err.code && jobs[k].status == 0;
+		report(c, steps[todo[k]], &jobs[k]);
+		if (clean && keys[k][0])
+			rb_checkcache_put(cache, keys[k]);
+		rb_error_clear(&jobs[k].err);
+		free(jobs[k].output);
+	}
+	free(jobs);
+	free(keys);
+	free(todo);
+}
+
+static void report_syntax(lint_ctx *c, const rb_step *s, const rb_capture_job *job)
+{
+	if (job->err.code) /* "cannot run bash: No such file or directory": nothing was checked. */
+		err_at(c, s->body_line, s->col, "shell syntax not checked: %s", job->err.message);
+	else if (job->status != 0)
+		syntax_error(c, s, job->output);
+}
+
+static void report_shellcheck(lint_ctx *c, const rb_step *s, const rb_capture_job *job)
+{
+	if (job->err.code)
+		rb_diags_add(c->d, RB_DIAG_WARNING, c->rb->path, s->body_line, s->col, "shellcheck not run: %s",
+			     job->err.message);
+	else
+		shellcheck_findings(c, s, job->output);
+}
+
+/*
+ * The shell steps' syntax, then shellcheck on those that parse (its messages
+ * would repeat bash's): the tools run side by side, and blocks a tool has
+ * already found clean are not given to it again (checkcache.h).
+ */
+static void shell_blocks(lint_ctx *c, int shellcheck)
+{
+	const rb_runbook *rb = c->rb;
+	const rb_step **steps = rb_xcalloc(rb->nsteps ? rb->nsteps : 1, sizeof *steps);
+	int *ok = rb_xcalloc(rb->nsteps ? rb->nsteps : 1, sizeof *ok);
+	size_t n = 0;
+	rb_checkcache cache;
+	rb_checkcache_open(&cache);
+	for (size_t i = 0; i < rb->nsteps; i++)
+		if (rb->steps[i].kind == RB_STEP_SHELL)
+			steps[n++] = &rb->steps[i];
+	run_tools(c, &cache, steps, n, 0, report_syntax, ok);
+	if (shellcheck) {
+		size_t m = 0;
+		for (size_t k = 0; k < n; k++)
+			if (ok[k])
+				steps[m++] = steps[k];
+		run_tools(c, &cache, steps, m, 1, report_shellcheck, ok);
+	}
+	rb_checkcache_free(&cache);
+	free(steps);
+	free(ok);
 }
 
 /* --- hidden characters ----------------------------------------------------- */
@@ -511,7 +582,6 @@ void rb_lint(const rb_runbook *rb, const rb_lint_opts *opts, rb_diags *diags)
 			sql_rules(&c, s);
 			break;
 		case RB_STEP_SHELL:
-			shell_block(&c, s, shellcheck);
 			destructive_check(&c, s);
 			break;
 		default:
@@ -520,6 +590,7 @@ void rb_lint(const rb_runbook *rb, const rb_lint_opts *opts, rb_diags *diags)
 		if (s->capture.value)
 			rb_strset_add(&c.known, s->capture.value, 1);
 	}
+	shell_blocks(&c, shellcheck);
 	if (trial)
 		PQfinish(trial);
 	rb_strset_free(&c.known);

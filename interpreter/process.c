@@ -723,55 +723,99 @@ static int capture_wait(capture *c, int *ws)
 	return rb_process_wait(c->p, left, ws) != 0 ? RB_EXIT_ENV : 0;
 }
 
-int rb_process_capture(char *const argv[], const char *input, int64_t timeout_ms, char **output, int *status,
-		       rb_error *err)
+/* Starts job's tool and writes what of its input the pipe takes at once (the rest while collecting). */
+static void capture_begin(rb_capture_job *job, capture *c, int64_t deadline)
 {
-	int rc = -1;
-	capture c = {NULL, input, input ? strlen(input) : 0, 0, RB_BUF_INIT,
-		     timeout_ms > 0 ? rb_now_ms() + timeout_ms : INT64_MAX, -1};
-	struct sigaction ign, old_pipe;
-	int pipe_saved = 0, stopped = 0, ws = 0;
-	*status = -1;
-
+	memset(c, 0, sizeof *c);
+	c->input = job->input;
+	c->len = job->input ? strlen(job->input) : 0;
+	c->deadline = deadline;
+	c->sigfd = rb_signals_fd();
+	job->status = -1;
 	if (rb_signals_interrupted()) {
-		rb_error_set(err, RB_EXIT_INTERRUPTED, NULL, 0, 0, "%s: interrupted", argv[0]);
+		rb_error_set(&job->err, RB_EXIT_INTERRUPTED, NULL, 0, 0, "%s: interrupted", job->argv[0]);
+		return;
+	}
+	if (capture_start(job->argv, c, &job->err) < 0 || rb_process_fd(c->p, 0) < 0)
+		return;
+	int fd = rb_process_fd(c->p, 0);
+	fcntl(fd, F_SETFL, O_NONBLOCK);
+	while (c->off < c->len) {
+		ssize_t w = write(fd, c->input + c->off, c->len - c->off);
+		if (w <= 0)
+			break; /* full (EAGAIN), or the tool stopped reading: capture_poll goes on */
+		c->off += (size_t)w;
+	}
+	if (c->off == c->len)
+		rb_process_close_fd(c->p, 0);
+}
+
+/* Reads job's tool to its end (or stops it): job's output, status and err. */
+static void capture_end(rb_capture_job *job, capture *c, int64_t timeout_ms)
+{
+	int stopped = 0, ws = 0;
+	if (!c->p)
+		goto done;
+	if ((stopped = capture_collect(c, &job->err)) < 0)
+		goto done;
+	rb_process_close_fd(c->p, 0);
+	if (!stopped)
+		stopped = capture_wait(c, &ws);
+	if (stopped) {
+		rb_process_stop(c->p, 1000, &ws);
+		job->status = rb_process_exit_code(ws);
+		if (stopped == RB_EXIT_INTERRUPTED)
+			rb_error_set(&job->err, stopped, NULL, 0, 0, "%s: interrupted", job->argv[0]);
+		else
+			rb_error_set(&job->err, stopped, NULL, 0, 0, "%s did not finish within %lld ms: stopped",
+				     job->argv[0], (long long)timeout_ms);
 		goto done;
 	}
-	if (capture_start(argv, &c, err) < 0)
-		goto done;
+	job->status = rb_process_exit_code(ws);
+done:
+	job->output = rb_buf_detach(&c->out);
+	rb_process_free(c->p);
+	c->p = NULL;
+}
 
+void rb_process_capture_all(rb_capture_job *jobs, size_t n, size_t parallel, int64_t timeout_ms)
+{
+	capture *c = rb_xcalloc(parallel ? parallel : 1, sizeof *c);
+	struct sigaction ign, old_pipe;
+	int pipe_saved;
 	/* A tool that stops reading its input must not take runbook down. */
 	memset(&ign, 0, sizeof ign);
 	ign.sa_handler = SIG_IGN;
 	sigemptyset(&ign.sa_mask);
 	pipe_saved = sigaction(SIGPIPE, &ign, &old_pipe) == 0;
-	if (rb_process_fd(c.p, 0) >= 0) {
-		fcntl(rb_process_fd(c.p, 0), F_SETFL, O_NONBLOCK);
-		if (c.len == 0)
-			rb_process_close_fd(c.p, 0);
+	if (!parallel)
+		parallel = 1;
+	for (size_t from = 0; from < n; from += parallel) {
+		size_t batch = n - from < parallel ? n - from : parallel;
+		int64_t deadline = timeout_ms > 0 ? rb_now_ms() + timeout_ms : INT64_MAX;
+		for (size_t i = 0; i < batch; i++)
+			capture_begin(&jobs[from + i], &c[i], deadline);
+		for (size_t i = 0; i < batch; i++)
+			capture_end(&jobs[from + i], &c[i], timeout_ms);
 	}
-	c.sigfd = rb_signals_fd();
-	if ((stopped = capture_collect(&c, err)) < 0)
-		goto done;
-	rb_process_close_fd(c.p, 0);
-	if (!stopped)
-		stopped = capture_wait(&c, &ws);
-	if (stopped) {
-		rb_process_stop(c.p, 1000, &ws);
-		*status = rb_process_exit_code(ws);
-		if (stopped == RB_EXIT_INTERRUPTED)
-			rb_error_set(err, stopped, NULL, 0, 0, "%s: interrupted", argv[0]);
-		else
-			rb_error_set(err, stopped, NULL, 0, 0, "%s did not finish within %lld ms: stopped", argv[0],
-				     (long long)timeout_ms);
-		goto done;
-	}
-	*status = rb_process_exit_code(ws);
-	rc = 0;
-done:
 	if (pipe_saved)
 		sigaction(SIGPIPE, &old_pipe, NULL);
-	*output = rb_buf_detach(&c.out);
-	rb_process_free(c.p);
-	return rc;
+	free(c);
+}
+
+int rb_process_capture(char *const argv[], const char *input, int64_t timeout_ms, char **output, int *status,
+		       rb_error *err)
+{
+	rb_capture_job job;
+	memset(&job, 0, sizeof job);
+	job.argv = argv;
+	job.input = input;
+	rb_process_capture_all(&job, 1, 1, timeout_ms);
+	*output = job.output;
+	*status = job.status;
+	if (!job.err.code)
+		return 0;
+	rb_error_clear(err);
+	*err = job.err;
+	return -1;
 }

@@ -159,4 +159,20 @@ void rb_process_free(rb_process *p);
 int rb_process_capture(char *const argv[], const char *input, int64_t timeout_ms, char **output, int *status,
 		       rb_error *err);
 
+/** One tool of rb_process_capture_all: argv and input are the caller's; the rest is filled. */
+typedef struct {
+	char *const *argv;
+	const char *input;   /* NULL: /dev/null */
+	char *output;        /* set in every case, owned by the caller */
+	int status;          /* exit code, or 128 + signo; -1 when it did not end by itself */
+	rb_error err;        /* code 0: it ended by itself; else as rb_process_capture's (caller clears) */
+} rb_capture_job;
+
+/**
+ * rb_process_capture for each of n jobs, up to `parallel` of them running
+ * at once (check's syntax checks: the wall time of one tool, not of n).
+ * Each batch has timeout_ms from its start.
+ */
+void rb_process_capture_all(rb_capture_job *jobs, size_t n, size_t parallel, int64_t timeout_ms);
+
 #endif

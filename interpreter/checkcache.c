@@ -1,0 +1,119 @@
+/*
+ * checkcache.c - the clean verdicts of check's tools, one empty file each
+ * (checkcache.h). Hashing is git's object hash (gitstore.h): any stable
+ * hash would do, and this one is already here.
+ */
+#define _GNU_SOURCE /* realpath, st_mtim, O_CLOEXEC */
+#include "checkcache.h"
+
+#include "gitstore.h"
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* mkdir -p with mode 0700 for what it creates; 0 when dir exists (as a directory) in the end. */
+static int make_dirs(char *dir)
+{
+	for (char *p = dir + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		int rc = mkdir(dir, 0700);
+		*p = '/';
+		if (rc < 0 && errno != EEXIST)
+			return -1;
+	}
+	struct stat st;
+	return (mkdir(dir, 0700) == 0 || errno == EEXIST) && stat(dir, &st) == 0 && S_ISDIR(st.st_mode) ? 0 : -1;
+}
+
+void rb_checkcache_open(rb_checkcache *c)
+{
+	const char *env = getenv("RUNBOOK_CACHE_DIR"), *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+	char *dir = NULL;
+	c->dir = NULL;
+	if (env && *env)
+		dir = strcmp(env, "off") ? rb_xstrdup(env) : NULL;
+	else if (xdg && *xdg == '/')
+		dir = rb_xasprintf("%s/runbook/check", xdg);
+	else if (home && *home == '/')
+		dir = rb_xasprintf("%s/.cache/runbook/check", home);
+	if (dir && *dir == '/' && make_dirs(dir) == 0)
+		c->dir = dir;
+	else
+		free(dir);
+}
+
+/* tool's resolved path in PATH, or NULL; caller frees. */
+static char *find_tool(const char *tool)
+{
+	const char *path = getenv("PATH");
+	char *copy = rb_xstrdup(path ? path : "/usr/bin:/bin"), *found = NULL;
+	for (char *d = strtok(copy, ":"); d && !found; d = strtok(NULL, ":")) {
+		char *p = rb_xasprintf("%s/%s", d, tool);
+		if (access(p, X_OK) == 0)
+			found = realpath(p, NULL);
+		free(p);
+	}
+	free(copy);
+	return found;
+}
+
+int rb_checkcache_key(const rb_checkcache *c, const char *tool, char *const args[], const char *text, char key[41])
+{
+	int rc = -1;
+	struct stat st;
+	char *path = c->dir ? find_tool(tool) : NULL;
+	rb_buf b = RB_BUF_INIT;
+	if (!path || stat(path, &st) < 0)
+		goto done;
+	/* Fields end with a NUL: none of them holds one. */
+	rb_buf_printf(&b, "%s", path);
+	rb_buf_add(&b, "", 1);
+	rb_buf_printf(&b, "%lld %lld.%09ld", (long long)st.st_size, (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
+	rb_buf_add(&b, "", 1);
+	for (size_t i = 0; args && args[i]; i++) {
+		rb_buf_puts(&b, args[i]);
+		rb_buf_add(&b, "", 1);
+	}
+	rb_buf_puts(&b, text ? text : "");
+	rb_gitstore_hash(b.data, b.len, key);
+	rc = 0;
+done:
+	free(path);
+	rb_buf_free(&b);
+	return rc;
+}
+
+int rb_checkcache_clean(const rb_checkcache *c, const char key[41])
+{
+	if (!c->dir)
+		return 0;
+	char *p = rb_xasprintf("%s/%.40s", c->dir, key);
+	int clean = access(p, F_OK) == 0;
+	free(p);
+	return clean;
+}
+
+void rb_checkcache_put(const rb_checkcache *c, const char key[41])
+{
+	if (!c->dir)
+		return;
+	char *p = rb_xasprintf("%s/%.40s", c->dir, key);
+	int fd = open(p, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+	if (fd >= 0)
+		close(fd);
+	free(p);
+}
+
+void rb_checkcache_free(rb_checkcache *c)
+{
+	free(c->dir);
+	c->dir = NULL;
+}
