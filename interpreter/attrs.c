@@ -44,6 +44,7 @@ static void set_undo_on_failure(rb_step *s, const rb_attr *a, const rb_attr_valu
 static void set_every(rb_step *s, const rb_attr *a, const rb_attr_value *v) { (void)a; s->every_ms = v->n; }
 static void set_allow(rb_step *s, const rb_attr *a, const rb_attr_value *v) { (void)v; set_pos(&s->allow, a); }
 static void set_lock_timeout(rb_step *s, const rb_attr *a, const rb_attr_value *v) { (void)a; s->lock_timeout_ms = v->n; }
+static void set_rows(rb_step *s, const rb_attr *a, const rb_attr_value *v) { (void)a; s->rows = v->n; }
 
 static void set_confirm(rb_step *s, const rb_attr *a, const rb_attr_value *v)
 {
@@ -97,6 +98,7 @@ const rb_attr_spec rb_attr_specs[] = {
 	{"transaction", RB_ATTR_TXN, "sql: single (default) or none", SQL, "sql", set_transaction},
 	{"lock_timeout", RB_ATTR_DURATION, "sql: give up waiting for a lock after this long (default 5s; 0: wait)", SQL,
 	 "sql", set_lock_timeout},
+	{"rows", RB_ATTR_ROWS, "sql: rows printed of each result (default 100; all: every row)", SQL, "sql", set_rows},
 	{"allow", RB_ATTR_TEXT, "sql: silence these lint rules here (comma-separated; runbook check --list-rules)",
 	 SQL, "sql", set_allow},
 	{"cwd", RB_ATTR_TEXT, "working directory, relative to the runbook", SHELL, "shell", set_cwd},
@@ -503,6 +505,16 @@ static int read_value(const rb_attr_spec *spec, const rb_attr *a, const char *fi
 					  "attribute '%s': '%s' is not a valid %s", a->key, t,
 					  var ? "variable name ([A-Za-z_][A-Za-z0-9_]*)"
 					      : "id (letters, digits, '_', '-', '.')");
+		break;
+	}
+	case RB_ATTR_ROWS: {
+		char *end = NULL;
+		int all = !strcmp(t, "all");
+		long long n = all ? -1 : strtoll(t, &end, 10);
+		if (!all && (n < 1 || *end || end == t))
+			rc = rb_error_set(err, RB_EXIT_USAGE, file, a->line, a->col,
+					  "attribute 'rows': '%s' is not a number of rows from 1, or all", t);
+		v->n = n;
 		break;
 	}
 	case RB_ATTR_TXN:

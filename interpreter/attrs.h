@@ -23,13 +23,14 @@ typedef enum {
 	RB_ATTR_LUA,       /* a Lua expression */
 	RB_ATTR_TEXT,      /* free text */
 	RB_ATTR_FLAG_OR_TEXT, /* confirm / confirm="PHRASE" */
-	RB_ATTR_TXN        /* single | none */
+	RB_ATTR_TXN,       /* single | none */
+	RB_ATTR_ROWS       /* a count from 1, or all (-1) */
 } rb_attr_type;
 
 /** An attribute's value once read (rb_attr_apply): a duration or count in n, a flag in flag. */
 typedef struct {
 	const char *text;   /* as written */
-	int64_t n;          /* RB_ATTR_DURATION (ms), RB_ATTR_COUNT */
+	int64_t n;          /* RB_ATTR_DURATION (ms), RB_ATTR_COUNT, RB_ATTR_ROWS */
 	int flag;           /* RB_ATTR_FLAG */
 } rb_attr_value;
 

@@ -111,6 +111,7 @@ typedef struct {
 	char *db;
 	rb_txn_mode transaction;
 	int64_t lock_timeout_ms;  /* sql: -1 when not given */
+	int64_t rows;           /* sql: rows=N, the rows printed of each result; 0 when not given (100); -1: rows=all */
 	rb_pos_str allow;       /* sql: allow=RULE[,RULE], SQL lint rules silenced here (sqlrule.h) */
 	char *cwd;
 

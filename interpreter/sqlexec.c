@@ -5,6 +5,7 @@
 #define _GNU_SOURCE
 #include "sqlexec.h"
 #include "db.h"
+#include "pgformat.h"
 #include "signals.h"
 #include "sqlsplit.h"
 #include "srcmap.h"
@@ -16,10 +17,12 @@
 
 #define MAX_INCLUDE_DEPTH 16
 
-/* One prepared unit: a statement ready to send, or an \echo to print. */
+/* One prepared unit: a statement ready to send, an \echo to print, or a setting. */
 typedef struct {
 	int is_echo;
 	int timing;        /* -1: leave, 0/1: \timing off/on */
+	int expanded;      /* -1: leave, else an EXPANDED_* (\x, \pset expanded) */
+	int format;        /* -1: leave, FORMAT_SHOW, else an rb_pgfmt_format (\pset format) */
 	char *text;        /* interpolated statement, or the echo text */
 	char *file;        /* where it was written */
 	int line;
@@ -34,12 +37,18 @@ typedef struct {
 	size_t cap;
 } prepared_list;
 
+/* psql's \x values; auto is off here, the output never being a terminal psql would fit. */
+enum { EXPANDED_OFF = 0, EXPANDED_ON = 1, EXPANDED_AUTO = 2, EXPANDED_TOGGLE = 3 };
+#define FORMAT_SHOW 3
+
 typedef struct {
 	const rb_sqlexec_opts *o;
 	rb_vars *vars;
 	prepared_list list;
 	FILE *out;
 	int in_txn;   /* the block runs inside the transaction we opened */
+	int expanded; /* EXPANDED_OFF, _ON or _AUTO: the block's \x so far */
+	rb_pgfmt_opts fmt; /* how results print now */
 } exec_ctx;
 
 static const char *lookup(void *ctx, const char *name)
@@ -55,7 +64,7 @@ static prepared *add(prepared_list *l)
 	}
 	prepared *p = &l->items[l->n++];
 	memset(p, 0, sizeof *p);
-	p->timing = -1;
+	p->timing = p->expanded = p->format = -1;
 	return p;
 }
 
@@ -142,7 +151,68 @@ done:
 	return rc;
 }
 
-/* A meta-command: run now (\set, \i) or kept as a unit to run in order (\echo, \timing). */
+/* psql's value of \x or \pset expanded: an EXPANDED_*, or -1 when it is none. */
+static int expanded_value(const char *v)
+{
+	static const char *const on[] = {"on", "true", "yes", "1", NULL}, *const off[] = {"off", "false", "no", "0", NULL};
+	int x = !*v ? EXPANDED_TOGGLE : !strcmp(v, "auto") ? EXPANDED_AUTO : -1;
+	for (int i = 0; x < 0 && on[i]; i++)
+		x = !strcmp(v, on[i]) ? EXPANDED_ON : !strcmp(v, off[i]) ? EXPANDED_OFF : -1;
+	return x;
+}
+
+/*
+ * \x [on|off|auto], \pset expanded [on|off|auto], \pset format
+ * [aligned|unaligned|csv]: kept as a unit that changes how the results
+ * after it print. Any other \pset, or value, is an error now.
+ */
+static int display_setting(exec_ctx *c, const rb_sql_item *it, const char *file, int col, rb_error *err)
+{
+	int rc = -1, x = -1, f = -1;
+	char *args = rb_trim_dup(it->args);
+	const char *name = it->cmd == RB_SQL_CMD_EXPANDED ? "expanded" : args;
+	char *value = it->cmd == RB_SQL_CMD_EXPANDED ? args : args + strcspn(args, " \t");
+	if (it->cmd == RB_SQL_CMD_PSET && *value) {
+		*value++ = '\0';
+		value += strspn(value, " \t");
+	}
+	size_t vl = strlen(value);
+	if (vl >= 2 && value[0] == '\'' && value[vl - 1] == '\'') {
+		value[vl - 1] = '\0';
+		value++;
+	}
+	if (!strcmp(name, "expanded") || !strcmp(name, "x")) {
+		if ((x = expanded_value(value)) < 0) {
+			rb_error_set(err, RB_EXIT_USAGE, file, it->line, col,
+				     "\\%s: unrecognized value \"%s\" for \"expanded\" (on, off or auto)", it->command, value);
+			goto done;
+		}
+	} else if (!strcmp(name, "format")) {
+		for (int k = RB_PGFMT_ALIGNED; k <= RB_PGFMT_CSV && f < 0; k++)
+			if (!strcmp(value, rb_pgfmt_format_name((rb_pgfmt_format)k)))
+				f = k;
+		if (!*value)
+			f = FORMAT_SHOW;
+		if (f < 0) {
+			rb_error_set(err, RB_EXIT_USAGE, file, it->line, col,
+				     "\\pset format %s: a sql step prints aligned, unaligned or csv", value);
+			goto done;
+		}
+	} else {
+		rb_error_set(err, RB_EXIT_USAGE, file, it->line, col,
+			     "\\pset %s: a sql step supports \\pset format and \\pset expanded only", name);
+		goto done;
+	}
+	prepared *p = add_at(c, file, it->line, col);
+	p->expanded = x;
+	p->format = f;
+	rc = 0;
+done:
+	free(args);
+	return rc;
+}
+
+/* A meta-command: run now (\set, \i) or kept as a unit to run in order (\echo, \timing, \x, \pset). */
 static int prepare_meta(exec_ctx *c, const rb_sql_item *it, const char *file, int col, int depth,
 			int std_strings, rb_error *err)
 {
@@ -168,6 +238,10 @@ static int prepare_meta(exec_ctx *c, const rb_sql_item *it, const char *file, in
 	case RB_SQL_CMD_TIMING:
 		arg = rb_trim_dup(it->args);
 		add_at(c, file, it->line, col)->timing = !*arg || !strcmp(arg, "on") ? 1 : 0;
+		break;
+	case RB_SQL_CMD_EXPANDED:
+	case RB_SQL_CMD_PSET:
+		rc = display_setting(c, it, file, col, err);
 		break;
 	case RB_SQL_CMD_UNSUPPORTED:
 		text = rb_sql_cmd_unsupported(it->command);
@@ -229,70 +303,6 @@ int rb_sql_error_matches(const char *expect, const char *sqlstate, const char *m
 	if (code_like && sqlstate && *sqlstate)
 		return !strncmp(sqlstate, expect, n);
 	return message && strstr(message, expect) != NULL;
-}
-
-/* Display width of a UTF-8 string (code points; good enough for tables). */
-static size_t width(const char *s)
-{
-	size_t w = 0;
-	for (; *s; s++)
-		w += ((unsigned char)*s & 0xC0) != 0x80;
-	return w;
-}
-
-static void pad(FILE *out, const char *s, size_t w, int last)
-{
-	fputs(s, out);
-	if (last)
-		return;
-	for (size_t k = width(s); k < w; k++)
-		fputc(' ', out);
-}
-
-/* psql's aligned format for the rows kept for display. */
-static void print_table(FILE *out, const rb_rows *r, size_t shown, int64_t total)
-{
-	size_t *w = rb_xcalloc((size_t)r->ncols, sizeof *w);
-	for (int c = 0; c < r->ncols; c++) {
-		w[c] = width(r->names[c]);
-		for (size_t i = 0; i < shown; i++) {
-			const char *v = r->cells[i * (size_t)r->ncols + (size_t)c];
-			size_t k = width(v ? v : "");
-			if (k > w[c])
-				w[c] = k;
-		}
-	}
-	for (int c = 0; c < r->ncols; c++) {
-		size_t name_w = width(r->names[c]);
-		size_t left = (w[c] - name_w) / 2;
-		fputs(c ? " | " : " ", out);
-		for (size_t k = 0; k < left; k++)
-			fputc(' ', out);
-		fputs(r->names[c], out);
-		if (c + 1 < r->ncols)
-			for (size_t k = left + name_w; k < w[c]; k++)
-				fputc(' ', out);
-	}
-	fputc('\n', out);
-	for (int c = 0; c < r->ncols; c++) {
-		fputs(c ? "-+-" : "-", out);
-		for (size_t k = 0; k < w[c]; k++)
-			fputc('-', out);
-	}
-	fputs("-\n", out);
-	for (size_t i = 0; i < shown; i++) {
-		for (int c = 0; c < r->ncols; c++) {
-			const char *v = r->cells[i * (size_t)r->ncols + (size_t)c];
-			fputs(c ? " | " : " ", out);
-			pad(out, v ? v : "", w[c], c + 1 == r->ncols);
-		}
-		fputc('\n', out);
-	}
-	if ((int64_t)shown < total)
-		fprintf(out, "... %lld more row%s not shown\n", (long long)(total - (int64_t)shown),
-			total - (int64_t)shown == 1 ? "" : "s");
-	fprintf(out, "(%lld row%s)\n\n", (long long)total, total == 1 ? "" : "s");
-	free(w);
 }
 
 /*
@@ -423,11 +433,63 @@ void rb_sql_rows_from(rb_rows *rows, const PGresult *r)
 /* What a statement's results leave while they arrive. */
 typedef struct {
 	rb_rows rows;      /* the result being received, row by row */
+	char *aligns;      /* its columns' alignment in print (rb_pgfmt_align) */
 	int in_rows;       /* its header has come */
 	size_t keep;       /* rows kept for captures and gates */
-	size_t display;    /* rows printed */
+	size_t display;    /* rows printed; RB_SQL_ROWS_ALL: the result comes whole */
 	int failed;        /* the server reported an error (recorded in res) */
 } receiving;
+
+/* A new result's columns: names and types into rv->rows, alignments into rv->aligns. */
+static void start_rows(receiving *rv, const PGresult *r)
+{
+	take_header(&rv->rows, r);
+	free(rv->aligns);
+	rv->aligns = rb_xcalloc((size_t)rv->rows.ncols + 1, 1);
+	for (int k = 0; k < rv->rows.ncols; k++)
+		rv->aligns[k] = rb_pgfmt_align(PQftype(r, k));
+}
+
+static const char *result_cell(const void *src, size_t row, int col)
+{
+	const PGresult *r = src;
+	return PQgetisnull(r, (int)row, col) ? NULL : PQgetvalue(r, (int)row, col);
+}
+
+static const char *rows_cell(const void *src, size_t row, int col)
+{
+	const rb_rows *rows = src;
+	return rows->cells[row * (size_t)rows->ncols + (size_t)col];
+}
+
+/*
+ * Prints a finished result as psql would: from end itself when whole
+ * (rows=all, or a result without rows), else from the rows kept while it
+ * arrived; up to rv->display rows. Adds the rows left out to
+ * res->rows_not_shown.
+ */
+static void print_result(exec_ctx *c, const receiving *rv, const PGresult *end, int whole,
+			 rb_sqlexec_result *res)
+{
+	rb_pgfmt_table t;
+	memset(&t, 0, sizeof t);
+	t.ncols = rv->rows.ncols;
+	t.names = (const char *const *)rv->rows.names;
+	t.aligns = rv->aligns;
+	t.total = rv->rows.row_count;
+	t.nrows = whole ? (size_t)PQntuples(end) : rv->rows.nrows;
+	if (t.nrows > rv->display)
+		t.nrows = rv->display;
+	t.cell = whole ? result_cell : rows_cell;
+	t.src = whole ? (const void *)end : (const void *)&rv->rows;
+	rb_pgfmt_print(c->out, &c->fmt, &t);
+	res->rows_not_shown += t.total - (int64_t)t.nrows;
+	/* INSERT, UPDATE, DELETE and MERGE ... RETURNING: psql prints the command tag too. */
+	const char *tag = PQcmdStatus((PGresult *)end);
+	if (tag && (!strncmp(tag, "INSERT", 6) || !strncmp(tag, "UPDATE", 6) || !strncmp(tag, "DELETE", 6) ||
+		    !strncmp(tag, "MERGE", 5)))
+		fprintf(c->out, "%s\n", tag);
+}
 
 /* Sets err: the connection is gone, and what that means for the statement. Returns -1. */
 static int lost_connection(const exec_ctx *c, PGconn *conn, const prepared *p, rb_error *err)
@@ -487,18 +549,18 @@ static void take_result(exec_ctx *c, PGconn *conn, const prepared *p, PGresult *
 	switch (PQresultStatus(r)) {
 	case PGRES_SINGLE_TUPLE:
 		if (!rv->in_rows) {
-			take_header(&rv->rows, r);
+			start_rows(rv, r);
 			rv->in_rows = 1;
 		}
 		take_row(&rv->rows, r, 0, rv->keep);
 		break;
 	case PGRES_TUPLES_OK:
-		if (!rv->in_rows) /* zero rows: the header comes with the final result */
-			take_header(&rv->rows, r);
+		/* The whole result at once (rows=all, or no row in single-row mode), or its end. */
+		if (!rv->in_rows)
+			start_rows(rv, r);
 		for (int i = 0; i < PQntuples(r); i++)
 			take_row(&rv->rows, r, i, rv->keep);
-		print_table(c->out, &rv->rows, rv->rows.nrows < rv->display ? rv->rows.nrows : rv->display,
-			    rv->rows.row_count);
+		print_result(c, rv, r, !rv->in_rows, res);
 		rb_rows_move(&res->rows, &rv->rows);
 		res->have_rows = 1;
 		rv->in_rows = 0;
@@ -546,8 +608,8 @@ static int exec_one(exec_ctx *c, PGconn *conn, const prepared *p, watch *w, rb_s
 	receiving rv;
 	memset(&rv, 0, sizeof rv);
 	rv.keep = c->o->keep_rows ? c->o->keep_rows : 1000;
-	rv.display = c->o->display_rows ? c->o->display_rows : 100;
-	if (rv.keep < rv.display)
+	rv.display = c->o->display_rows ? c->o->display_rows : RB_SQL_ROWS_DEFAULT;
+	if (rv.keep < rv.display && rv.display != RB_SQL_ROWS_ALL)
 		rv.keep = rv.display;
 
 	if (!PQsendQuery(conn, p->text)) {
@@ -556,7 +618,9 @@ static int exec_one(exec_ctx *c, PGconn *conn, const prepared *p, watch *w, rb_s
 		free(m);
 		goto done;
 	}
-	PQsetSingleRowMode(conn);
+	/* Rows one at a time, so memory stays bounded; rows=all prints them all, so the result comes whole, as psql takes it. */
+	if (rv.display != RB_SQL_ROWS_ALL)
+		PQsetSingleRowMode(conn);
 	for (;;) {
 		if (wait_result(c, conn, p, w, res, err) < 0)
 			goto done;
@@ -572,6 +636,7 @@ static int exec_one(exec_ctx *c, PGconn *conn, const prepared *p, watch *w, rb_s
 		rc = lost_connection(c, conn, p, err);
 done:
 	rb_rows_free(&rv.rows);
+	free(rv.aligns);
 	return rc;
 }
 
@@ -582,7 +647,7 @@ static int control(PGconn *conn, const char *sql, rb_sqlexec_result *res, const 
 	PGresult *r = PQexec(conn, sql);
 	int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
 	if (!ok && res) {
-		prepared p = {0, -1, (char *)sql, (char *)file, line, col, 1, 0};
+		prepared p = {0, -1, -1, -1, (char *)sql, (char *)file, line, col, 1, 0};
 		record_error(res, r, conn, &p);
 	}
 	PQclear(r);
@@ -634,6 +699,24 @@ static int set_limits(const rb_sqlexec_opts *o, rb_sqlexec_result *res, rb_error
 	return rc;
 }
 
+/* \x or \pset applied, and said as psql says it. */
+static void display_changed(exec_ctx *c, const prepared *p)
+{
+	if (p->expanded >= 0) {
+		/* psql's toggle: off becomes on, on and auto become off. */
+		c->expanded = p->expanded != EXPANDED_TOGGLE ? p->expanded
+			      : c->expanded == EXPANDED_OFF ? EXPANDED_ON : EXPANDED_OFF;
+		c->fmt.expanded = c->expanded == EXPANDED_ON;
+		fprintf(c->out, "Expanded display is %s.\n",
+			c->expanded == EXPANDED_ON ? "on" : c->expanded == EXPANDED_AUTO ? "used automatically" : "off");
+	}
+	if (p->format >= 0) {
+		if (p->format != FORMAT_SHOW)
+			c->fmt.format = (rb_pgfmt_format)p->format;
+		fprintf(c->out, "Output format is %s.\n", rb_pgfmt_format_name(c->fmt.format));
+	}
+}
+
 /* Runs the prepared units in order until one fails. 0, or -1 (err) when the connection is lost. */
 static int run_units(exec_ctx *c, rb_sqlexec_result *res, int64_t start, rb_error *err)
 {
@@ -650,6 +733,10 @@ static int run_units(exec_ctx *c, rb_sqlexec_result *res, int64_t start, rb_erro
 		}
 		if (p->is_echo) {
 			fprintf(c->out, "%s\n", p->text);
+			continue;
+		}
+		if (p->expanded >= 0 || p->format >= 0) {
+			display_changed(c, p);
 			continue;
 		}
 		int64_t t0 = rb_now_ms();

@@ -14,10 +14,13 @@
  * transaction: an error, a cancel or a block that forgot its COMMIT ends in
  * a ROLLBACK.
  *
- * Results of row-returning statements are printed as aligned tables like
- * psql's (up to display_rows rows, then a note), rows arriving one at a time
- * (single-row mode) so memory stays bounded whatever the result's size;
- * at most keep_rows rows of the last result are kept for captures and gates.
+ * Results of row-returning statements are printed exactly as psql prints
+ * them (pgformat.h), aligned unless the block's \x or \pset format says
+ * otherwise, up to display_rows rows, then a note of the rows left out.
+ * Rows arrive one at a time (single-row mode), so memory stays bounded
+ * whatever the result's size; with RB_SQL_ROWS_ALL the result comes whole,
+ * as psql takes it, since its widths need every row. At most keep_rows
+ * rows of the last result are kept for captures and gates.
  * Everything the block prints goes to opts->out, which the caller gives
  * (step_sql.c passes it through output.h): nothing here writes to stdout.
  */
@@ -35,6 +38,11 @@
 #include "util.h"
 #include "vars.h"
 
+/** The rows printed of a result when the step does not say (rows=). */
+#define RB_SQL_ROWS_DEFAULT 100
+/** rows=all: every row printed. */
+#define RB_SQL_ROWS_ALL SIZE_MAX
+
 typedef struct {
 	PGconn *conn;             /* open; not owned */
 	const char *file;         /* runbook path, for positions */
@@ -49,7 +57,7 @@ typedef struct {
 	void *poll_ctx;
 	int64_t poll_every_ms;
 	rb_vars *vars;            /* :VAR values; \set writes here */
-	size_t display_rows;      /* 0: 100 */
+	size_t display_rows;      /* rows printed of each result; 0: RB_SQL_ROWS_DEFAULT; RB_SQL_ROWS_ALL */
 	size_t keep_rows;         /* 0: 1000 */
 	FILE *out;                /* required: tables, command tags, \echo, COPY TO STDOUT data */
 } rb_sqlexec_opts;
@@ -65,6 +73,7 @@ typedef struct {
 	rb_rows rows;             /* the last row-returning statement's rows (nrows <= keep_rows) */
 	int have_rows;
 	int statements;           /* statements executed */
+	int64_t rows_not_shown;   /* rows of the block's results left out of the output (display_rows) */
 	int64_t duration_ms;
 	int not_started;          /* failed before anything of the block was sent: safe to run again */
 } rb_sqlexec_result;

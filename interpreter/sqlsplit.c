@@ -860,6 +860,8 @@ static const struct {
 	{"ir", RB_SQL_CMD_INCLUDE_RELATIVE, 1},
 	{"include_relative", RB_SQL_CMD_INCLUDE_RELATIVE, 0},
 	{"timing", RB_SQL_CMD_TIMING, 1},
+	{"x", RB_SQL_CMD_EXPANDED, 1},
+	{"pset", RB_SQL_CMD_PSET, 1},
 };
 
 rb_sql_cmd rb_sql_cmd_lookup(const char *name)

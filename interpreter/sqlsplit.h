@@ -42,7 +42,9 @@ typedef enum {
 	RB_SQL_CMD_SET,               /* \set NAME VALUE */
 	RB_SQL_CMD_INCLUDE,           /* \i FILE, \include FILE: from the runbook's directory */
 	RB_SQL_CMD_INCLUDE_RELATIVE,  /* \ir FILE, \include_relative FILE: from the including file's */
-	RB_SQL_CMD_TIMING             /* \timing [on|off] */
+	RB_SQL_CMD_TIMING,            /* \timing [on|off] */
+	RB_SQL_CMD_EXPANDED,          /* \x [on|off|auto]: expanded display (pgformat.h) */
+	RB_SQL_CMD_PSET               /* \pset format aligned|unaligned|csv, \pset expanded [on|off|auto] */
 } rb_sql_cmd;
 
 /** The supported meta-command called name (without the backslash), or RB_SQL_CMD_UNSUPPORTED. */
@@ -50,7 +52,7 @@ rb_sql_cmd rb_sql_cmd_lookup(const char *name);
 
 /**
  * "unsupported psql meta-command \NAME (supported: \echo, \set, \i, \ir,
- * \timing)", the list from the table. Caller frees.
+ * \timing, \x, \pset)", the list from the table. Caller frees.
  */
 char *rb_sql_cmd_unsupported(const char *name);
 

@@ -111,6 +111,7 @@ static int execute(rb_run *r, const rb_step *s, PGconn *conn, FILE *out, rb_sqle
 	o.lock_timeout_ms = s->lock_timeout_ms >= 0 ? s->lock_timeout_ms
 			    : r->rb->fm.lock_timeout_ms >= 0 ? r->rb->fm.lock_timeout_ms : DEFAULT_LOCK_TIMEOUT_MS;
 	o.vars = &r->vars;
+	o.display_rows = s->rows < 0 ? RB_SQL_ROWS_ALL : (size_t)s->rows;
 	o.out = out;
 	o.poll = rb_run_sql_poll;
 	o.poll_ctx = r;
@@ -151,6 +152,15 @@ static rb_status finish(rb_run *r, const rb_step *s, rb_step_result *res, rb_sql
 	snprintf(res->sqlstate, sizeof res->sqlstate, "%s", sr->sqlstate);
 	rb_run_keep_text(&res->err, sr->message);
 	rb_rows_move(&res->rows, &sr->rows);
+	if (sr->rows_not_shown > 0 && r->opts->record) {
+		/* The output is not in the record: say that it was cut, and by how much. */
+		char n[24], *text = rb_xasprintf("step '%s': %lld result row%s not shown (rows=%lld)", s->id,
+						  (long long)sr->rows_not_shown, sr->rows_not_shown == 1 ? "" : "s",
+						  (long long)(s->rows > 0 ? s->rows : RB_SQL_ROWS_DEFAULT));
+		snprintf(n, sizeof n, "%lld", (long long)sr->rows_not_shown);
+		rb_record_event(r->opts->record, "note", "text", text, "step", s->id, "rows_not_shown", n, NULL);
+		free(text);
+	}
 	oc.reason = sr->reason;
 	oc.failed = !sr->ok;
 	oc.exit_code = res->exit_code;

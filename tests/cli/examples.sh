@@ -22,7 +22,7 @@ grep -qx 'major version 2' "$dir/out"
 grep -q '^artifact: app-2.0.1-' "$dir/out"
 run 0 sql-transactions.md --ephemeral-db
 grep -q "step 'overdraw': ERROR 23514" "$dir/out"
-grep -qx ' balance_of_account_2' "$dir/out"
+grep -qx ' balance_of_account_2 ' "$dir/out" # psql's header line ends with a space
 run 0 gates.md
 run 3 gates.md --set MIN_FREE_MB=999999999
 grep -q "step 'disk-space': gate closed: .* MiB free here, 999999999 needed" "$dir/out"
