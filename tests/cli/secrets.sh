@@ -94,7 +94,7 @@ echo kill-value-E5
 
 ```bash {name=wait}
 echo "waiting with $DB_PASS"
-sleep 30
+sleep 1030
 ```
 MD
 "$bin" run --audit-repo "$audit" killed.md > out 2> err &
@@ -102,11 +102,11 @@ pid=$!
 for _ in $(seq 100); do grep -q 'waiting with' out && break; sleep 0.05; done
 grep -q 'waiting with \*\*\*' out || fail "kill: value not redacted before the kill"
 kill -9 "$pid"; wait "$pid" 2>/dev/null || true
-pkill -f 'sleep 30' || true
+pkill -f "sleep 103[0]" || true
 grep -rq kill-value-E5 "$audit" && fail "the journal holds the captured secret"
 "$bin" run --audit-repo "$audit" --no-preflight --only wait killed.md > /dev/null 2>&1 &
 sleep 1; kill -TERM $! 2>/dev/null || true; wait $! 2>/dev/null || true
-pkill -f 'sleep 30' || true
+pkill -f "sleep 103[0]" || true
 objects
 grep -aq 'interrupted' objects.txt || fail "the killed run was not recovered"
 grep -aq kill-value-E5 objects.txt && fail "recovered record holds the secret"
