@@ -3,6 +3,7 @@
 # is clean under check --strict; check --json is JSON; docs/format.md names
 # every attribute and front matter key the parser accepts.
 set -euo pipefail
+. "$(dirname "$0")/lib/kept.sh"
 bin=$1
 src=${RB_SOURCE_DIR:?}
 dir=$(mktemp -d)
@@ -39,11 +40,10 @@ PY
 # --db trial-runs SQL blocks in a rolled-back transaction and reports the server's errors.
 printf '# T\n\n```sql {name=make}\nCREATE TABLE t (x int);\nSELECT x FROM t;\nSELECT y FROM nowhere;\n```\n' > "$dir/db.md"
 "$bin" run --yes --ephemeral-db --keep-db --no-audit "$dir/basic.md" > "$dir/keep"
-url=$(sed -n "s/^  psql '\(.*\)'$/\1/p" "$dir/keep")
-pid=$(sed -n 's/.*keeps running (pid \([0-9]*\)).*/\1/p' "$dir/keep")
+kept_server "$dir/keep" || { cat "$dir/keep"; exit 1; }
 rc=0; "$bin" check --db "$url" "$dir/db.md" > "$dir/dbcheck" 2>&1 || rc=$?
 [ "$(psql -XAtc "select to_regclass('t') is null" "$url")" = t ] || { kill "$pid"; echo "check --db left a table behind"; exit 1; }
-kill "$pid"; sleep 0.3; rm -rf "$(sed -n 's/.*rm -rf \(.*\)$/\1/p' "$dir/keep")"
+kill "$pid"; sleep 0.3; rm -rf "$srv"
 [ "$rc" = 2 ] && grep -q 'db.md:6:1: error: on the database: ERROR 42P01: relation "nowhere" does not exist' "$dir/dbcheck" \
   || { echo "check --db: rc=$rc"; cat "$dir/dbcheck"; exit 1; }
 

@@ -18,6 +18,7 @@
 #   snapshot is an artifact and the audit goes out as a branch and a pull
 #   request; the password is in no file, record, branch or output.
 set -euo pipefail
+. "$(dirname "$0")/lib/kept.sh"
 bin=$1
 src=${RB_SOURCE_DIR:?}
 runner=$src/tests/cli/ci-example/run-workflow.py
@@ -144,10 +145,7 @@ echo "staging workflow: two runs, the second fast-forwards runbook-audit"
 # ---- A throwaway "production": staged by the EHG staging runbook, kept.
 "$bin" run --ephemeral-db --keep-db --no-audit --set CODEX_STAGING_PASSWORD=ci-example-codex-9913 \
   "$src/runbooks/ehg-staging.md" > "$dir/prod-up" 2>&1 || fail "staging the throwaway server" "$dir/prod-up"
-url=$(sed -n "s/^  psql '\(.*\)'$/\1/p" "$dir/prod-up")
-pid=$(sed -n 's/.*keeps running (pid \([0-9]*\)).*/\1/p' "$dir/prod-up")
-srv=$(sed -n 's/.*rm -rf \(.*\)$/\1/p' "$dir/prod-up")
-[ -n "$url" ] && [ -n "$pid" ] || fail "no throwaway server" "$dir/prod-up"
+kept_server "$dir/prod-up" || fail "no throwaway server" "$dir/prod-up"
 # postgresql://USER@/DB?host=%2Fsocket%2Fdir&port=N
 pguser=$(sed -n 's|^postgresql://\([^@/]*\)@.*|\1|p' <<< "$url")
 pgdb=$(sed -n 's|^postgresql://[^/]*/\([^?]*\).*|\1|p' <<< "$url")

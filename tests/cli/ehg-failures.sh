@@ -9,6 +9,7 @@
 # what it changed is undone and a pg_dump of the whole database is the same
 # as before (sequence positions aside), the outside view included.
 set -euo pipefail
+. "$(dirname "$0")/lib/kept.sh"
 bin=$1
 src=${RB_SOURCE_DIR:?}
 dir=$(mktemp -d)
@@ -18,9 +19,7 @@ trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; sleep 0.3; rm -rf "$dir" "${srv:
 fail() { echo "FAIL: $*"; echo "--- out"; cat "$dir/out" 2>/dev/null; exit 1; }
 "$bin" run --ephemeral-db --keep-db --no-audit --set CODEX_STAGING_PASSWORD=cdx-staging-pw-7781 \
   "$src/runbooks/ehg-staging.md" > "$dir/out" 2>&1 || fail "staging"
-url=$(sed -n "s/^  psql '\(.*\)'$/\1/p" "$dir/out")
-pid=$(sed -n 's/.*keeps running (pid \([0-9]*\)).*/\1/p' "$dir/out")
-srv=$(sed -n 's/.*rm -rf \(.*\)$/\1/p' "$dir/out")
+kept_server "$dir/out" || fail "no kept server"
 q() { psql -XAtq "$url" -c "$1"; }
 q "create view public.directive_ids as select id from eng.strategic_directives_v2"
 whole() { pg_dump "$url" | grep -v -e '^--' -e '^\\restrict' -e '^\\unrestrict' -e '^SELECT pg_catalog.setval' | sed '/^$/d'; }

@@ -11,6 +11,7 @@
 #  E. a role that cannot read pg_locks is refused before any change.
 # After each, a pg_dump of the whole database is as before.
 set -euo pipefail
+. "$(dirname "$0")/lib/kept.sh"
 bin=$1
 src=${RB_SOURCE_DIR:?}
 dir=$(mktemp -d)
@@ -31,9 +32,7 @@ trap cleanup EXIT
 fail() { { echo "FAIL: $*"; echo "--- out"; cat "$dir/out" 2>/dev/null; } >&2; exit 1; }
 "$bin" run --ephemeral-db --keep-db --no-audit --set CODEX_STAGING_PASSWORD=cdx-staging-pw-7781 \
   "$src/runbooks/ehg-staging.md" > "$dir/out" 2>&1 || fail "staging"
-url=$(sed -n "s/^  psql '\(.*\)'$/\1/p" "$dir/out")
-pid=$(sed -n 's/.*keeps running (pid \([0-9]*\)).*/\1/p' "$dir/out")
-srv=$(sed -n 's/.*rm -rf \(.*\)$/\1/p' "$dir/out")
+kept_server "$dir/out" || fail "no kept server"
 q() { psql -XAtq "$url" -c "$1"; }
 whole() { pg_dump "$url" | grep -v -e '^--' -e '^\\restrict' -e '^\\unrestrict' -e '^SELECT pg_catalog.setval' | sed '/^$/d'; }
 same() {

@@ -11,6 +11,7 @@
 # row; the immediate rollback puts the four schemas back as they were
 # before the promotion and leaves everything outside them untouched.
 set -euo pipefail
+. "$(dirname "$0")/lib/kept.sh"
 bin=$1
 src=${RB_SOURCE_DIR:?}
 rb=$src/runbooks/ehg-promotion-rollback.md
@@ -24,9 +25,7 @@ fail() { echo "FAIL: $1"; [ -f "${2:-}" ] && cat "$2"; exit 1; }
 
 "$bin" run --ephemeral-db --keep-db --no-audit --set CODEX_STAGING_PASSWORD=cdx-staging-pw-7781 \
   "$src/runbooks/ehg-staging.md" > "$dir/out" 2>&1 || fail "staging bring-up" "$dir/out"
-url=$(sed -n "s/^  psql '\(.*\)'$/\1/p" "$dir/out")
-pid=$(sed -n 's/.*keeps running (pid \([0-9]*\)).*/\1/p' "$dir/out")
-srv=$(sed -n 's/.*rm -rf \(.*\)$/\1/p' "$dir/out")
+kept_server "$dir/out" || fail "no kept server" "$dir/out"
 q() { psql -XAtq -v ON_ERROR_STOP=1 "$url" -c "$1"; }
 filter() { grep -v -e '^--' -e '^\\restrict' -e '^\\unrestrict' | sed '/^$/d'; }
 whole() { pg_dump "$url" | filter; }                                       # everything, data included

@@ -14,6 +14,7 @@
 #     EHG roles still can); PostgreSQL lets it ALTER ROLE itself SET, and the
 #     next run clears what it set.
 set -euo pipefail
+. "$(dirname "$0")/lib/kept.sh"
 bin=$1
 src=${RB_SOURCE_DIR:?}
 dir=$(mktemp -d)
@@ -24,9 +25,7 @@ fail() { echo "FAIL: $*"; echo "--- out"; cat "$dir/out" 2>/dev/null; exit 1; }
 rb="$src/runbooks/ehg-staging.md"
 
 "$bin" run --ephemeral-db --keep-db --no-audit "$rb" > "$dir/out" 2>&1 || fail "first run"
-url=$(sed -n "s/^  psql '\(.*\)'$/\1/p" "$dir/out")
-pid=$(sed -n 's/.*keeps running (pid \([0-9]*\)).*/\1/p' "$dir/out")
-srv=$(sed -n 's/.*rm -rf \(.*\)$/\1/p' "$dir/out")
+kept_server "$dir/out" || fail "no kept server"
 [ -n "$url" ] && [ -n "$pid" ] || fail "no kept server"
 q() { psql -XAtq -v ON_ERROR_STOP=1 "$url" -c "$1"; }
 qdb() { local db=$1; shift; psql -XAtq -v ON_ERROR_STOP=1 "$url" -c "\\c $db" -c "$1"; }

@@ -3,6 +3,7 @@
 # checked from outside with psql: roles and their privileges, RLS, views
 # readable as analyst_ro, audit rows; and no password on the terminal.
 set -euo pipefail
+. "$(dirname "$0")/lib/kept.sh"
 bin=$1
 src=${RB_SOURCE_DIR:?}
 dir=$(mktemp -d)
@@ -11,9 +12,7 @@ pid=
 trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; sleep 0.3; rm -rf "$dir" "${srv:-/nonexistent}"' EXIT
 "$bin" run --ephemeral-db --keep-db --no-audit --set CODEX_STAGING_PASSWORD=cdx-staging-pw-7781 \
   "$src/runbooks/ehg-staging.md" > "$dir/out" 2>&1 || { cat "$dir/out"; exit 1; }
-url=$(sed -n "s/^  psql '\(.*\)'$/\1/p" "$dir/out")
-pid=$(sed -n 's/.*keeps running (pid \([0-9]*\)).*/\1/p' "$dir/out")
-srv=$(sed -n 's/.*rm -rf \(.*\)$/\1/p' "$dir/out")
+kept_server "$dir/out" || { cat "$dir/out"; exit 1; }
 q() { psql -XAtq "$url" -c "$1"; }
 [ "$(q "select count(*) from pg_roles where rolname in ('ehg_admin','eng_service','vh_service','analyst_ro','codex_staging')")" = 5 ]
 [ "$(q "select rolsuper from pg_roles where rolname = 'ehg_admin'")" = f ]

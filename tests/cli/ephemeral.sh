@@ -3,6 +3,7 @@
 # it and says how to connect; the server runs for root and for ordinary users;
 # the directory is gone afterwards; a DSN's password is never printed.
 set -euo pipefail
+. "$(dirname "$0")/lib/kept.sh"
 bin=$1
 dir=$(mktemp -d)
 chmod 755 "$dir"
@@ -23,13 +24,11 @@ grep -q '^answer=42 ' "$dir/out"
 
 # --keep-db keeps it, says how to connect, and it answers.
 "$bin" run --ephemeral-db --keep-db "$dir/r.md" > "$dir/keep"
-url=$(sed -n "s/^  psql '\(.*\)'$/\1/p" "$dir/keep")
-pid=$(sed -n 's/.*keeps running (pid \([0-9]*\)).*/\1/p' "$dir/keep")
-[ -n "$url" ] && [ -n "$pid" ] || { echo "--keep-db did not say how to connect"; cat "$dir/keep"; exit 1; }
+kept_server "$dir/keep" || { echo "--keep-db did not say how to connect"; cat "$dir/keep"; exit 1; }
 [ "$(psql -XAtc 'select 1' "$url")" = 1 ]
 kill "$pid"
 for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-rm -rf "$(sed -n 's/.*rm -rf \(.*\)$/\1/p' "$dir/keep")"
+rm -rf "$srv"
 
 # As root the server runs as postgres; as an ordinary user, as that user.
 if [ "$(id -u)" = 0 ]; then

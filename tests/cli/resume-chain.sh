@@ -9,6 +9,7 @@
 # to resume, no earlier run, another database, a changed runbook (--force
 # lists every edit of the chain). A step passed over by when= is not run again.
 set -euo pipefail
+. "$(dirname "$0")/lib/kept.sh"
 bin=$1
 here=$(cd "$(dirname "$0")" && pwd)
 unset RUNBOOK_AUDIT_REPO
@@ -40,10 +41,8 @@ record_of() { # record_of RUN FILE
 # One server for the whole test: runs resume across it.
 printf '# Server\n\n```bash\necho up\n```\n' > up.md
 "$bin" run --ephemeral-db --keep-db --no-audit up.md > server.out 2>&1 || { cat server.out; fail "no server"; }
-url=$(sed -n "s/^  psql '\(.*\)'$/\1/p" server.out)
-server_pid=$(sed -n 's/.*keeps running (pid \([0-9]*\)).*/\1/p' server.out)
-server_dir=$(sed -n 's/.*rm -rf \(.*\)$/\1/p' server.out)
-[ -n "$url" ] && [ -n "$server_pid" ] || { cat server.out; fail "no server"; }
+kept_server server.out || { cat server.out; fail "no server"; }
+server_pid=$pid server_dir=$srv
 psql "$url" -XAtqc "create table counter(step text); create table fixed(x int); create table slow(secs int)"
 sql() { psql "$url" -XAtqc "$1"; }
 

@@ -3,6 +3,7 @@
 # stops the running step's process group, and the server cancels the
 # statement whose client vanished.
 set -euo pipefail
+. "$(dirname "$0")/lib/kept.sh"
 bin=$1
 dir=$(mktemp -d)
 chmod 755 "$dir"
@@ -48,10 +49,8 @@ sleep 0.2
 #    server cancels the statement within a few seconds.
 printf '# Server\n\n```bash\necho up\n```\n' > up.md
 "$bin" run --ephemeral-db --keep-db --no-audit up.md > server.out 2>&1
-url=$(sed -n "s/^  psql '\(.*\)'$/\1/p" server.out)
-server_pid=$(sed -n 's/.*keeps running (pid \([0-9]*\)).*/\1/p' server.out)
-server_dir=$(sed -n 's/.*rm -rf \(.*\)$/\1/p' server.out)
-[ -n "$url" ] && [ -n "$server_pid" ] || { cat server.out; fail "no server"; }
+kept_server server.out || { cat server.out; fail "no server"; }
+server_pid=$pid server_dir=$srv
 printf '# Sleep\n\n```sql {name=nap}\nSELECT pg_sleep(60.5);\n```\n' > sql.md
 "$bin" run --db "$url" sql.md > out 2> err &
 pid=$!
