@@ -429,6 +429,17 @@ void rb_gitstore_hash(const char *data, size_t len, char out[41])
 	lib_done();
 }
 
+int rb_gitstore_hash_file(const char *path, char out[41])
+{
+	git_oid id;
+	lib_init();
+	int rc = git_odb_hashfile(&id, path, GIT_OBJECT_BLOB) == 0 ? 0 : -1;
+	if (rc == 0)
+		git_oid_tostr(out, 41, &id);
+	lib_done();
+	return rc;
+}
+
 void rb_gitstore_free(rb_gitstore *g)
 {
 	if (!g)

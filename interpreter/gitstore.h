@@ -110,6 +110,9 @@ int rb_gitstore_read(rb_gitstore *g, const char *commit, const char *path, char 
 /** The git blob id of data (what `git hash-object` prints), as hex into out. */
 void rb_gitstore_hash(const char *data, size_t len, char out[41]);
 
+/** The blob id of the file at path, read in pieces (never whole). 0, or -1 when it cannot be read. */
+int rb_gitstore_hash_file(const char *path, char out[41]);
+
 void rb_gitstore_free(rb_gitstore *g);
 
 #endif

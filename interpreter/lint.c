@@ -9,6 +9,7 @@
 #include "sqlrules.h"
 #include "sqlsplit.h"
 #include "srcmap.h"
+#include "sqlmeta.h"
 #include "visible.h"
 
 #include <ctype.h>
@@ -26,6 +27,7 @@ typedef struct {
 	const rb_strset *outside; /* defined before the run (environment, --set); may be NULL */
 	rb_srcmap map;     /* the runbook's text, lines as cmark counts them */
 	rb_sqlrules *rules; /* PostgreSQL's parser over every sql step, in document order */
+	int gset;          /* a \gset came: which variables exist is known only at run time */
 } lint_ctx;
 
 static void err_at(lint_ctx *c, int line, int col, const char *fmt, ...)
@@ -133,7 +135,7 @@ typedef struct {
 static const char *known_lookup(void *ctx, const char *name)
 {
 	lint_ctx *c = ctx;
-	return rb_strset_get(&c->known, name) >= 0 || (c->outside && rb_strset_get(c->outside, name) >= 0)
+	return c->gset || rb_strset_get(&c->known, name) >= 0 || (c->outside && rb_strset_get(c->outside, name) >= 0)
 		       ? "x" : NULL;
 }
 
@@ -147,7 +149,8 @@ static void sql_block(lint_ctx *c, const rb_step *s, PGconn *trial)
 		rb_error_clear(&err);
 		return;
 	}
-	int began = 0;
+	int began = 0, cond_line = 0, cond_col = 0;
+	rb_sqlmeta_cond cond = {NULL, 0, 0};
 	int own = rb_sql_has_txn_control(items, n);
 	if (trial && !own && PQstatus(trial) == CONNECTION_OK) {
 		PQclear(PQexec(trial, "BEGIN"));
@@ -157,6 +160,10 @@ static void sql_block(lint_ctx *c, const rb_step *s, PGconn *trial)
 		const rb_sql_item *it = &items[i];
 		int col = it->col + s->col - 1;
 		if (it->kind == RB_SQL_META) {
+			if (it->cmd == RB_SQL_CMD_IF && cond.n == 0) {
+				cond_line = it->line; /* the outermost \if left open is the one to report */
+				cond_col = col;
+			}
 			if (it->cmd == RB_SQL_CMD_SET) {
 				char name[128];
 				if (sscanf(it->args, "%127[A-Za-z0-9_]", name) == 1)
@@ -166,8 +173,13 @@ static void sql_block(lint_ctx *c, const rb_step *s, PGconn *trial)
 				err_at(c, it->line, col, "%s", m);
 				free(m);
 			}
+			char *bad = it->cmd != RB_SQL_CMD_UNSUPPORTED ? rb_sqlmeta_check(it, &cond) : NULL;
+			if (bad)
+				err_at(c, it->line, col, "%s", bad);
+			free(bad);
 			continue;
 		}
+		c->gset |= it->gset != NULL;
 		char *out = NULL;
 		if (rb_sql_interpolate(it->text, c->rb->path, it->line, col, 1, known_lookup, c, &out, &err) < 0) {
 			err_at(c, err.line, err.col, "%s (define it in the front matter's env, capture it in an "
@@ -193,6 +205,9 @@ static void sql_block(lint_ctx *c, const rb_step *s, PGconn *trial)
 		}
 		free(out);
 	}
+	if (cond.n)
+		err_at(c, cond_line, cond_col, "\\if without a matching \\endif before the end of the block");
+	rb_sqlmeta_cond_free(&cond);
 	if (began)
 		PQclear(PQexec(trial, "ROLLBACK"));
 	rb_sql_items_free(items, n);
@@ -512,7 +527,7 @@ static void destructive_check(lint_ctx *c, const rb_step *s)
 
 void rb_lint(const rb_runbook *rb, const rb_lint_opts *opts, rb_diags *diags)
 {
-	lint_ctx c = {rb, diags, RB_STRSET_INIT, opts ? opts->known : NULL, {0}, rb_sqlrules_new(rb, diags)};
+	lint_ctx c = {rb, diags, RB_STRSET_INIT, opts ? opts->known : NULL, {0}, rb_sqlrules_new(rb, diags), 0};
 	PGconn *trial = NULL;
 	int shellcheck = !(opts && opts->no_shellcheck) && on_path("shellcheck");
 

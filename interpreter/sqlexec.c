@@ -1,12 +1,15 @@
 /*
- * sqlexec.c - a sql step over libpq: prepare (split, include, interpolate),
- * then execute statement by statement with cancellation.
+ * sqlexec.c - a sql step over libpq: one walk over the block and what it
+ * includes (a stack of sources, each with its \if stack), made twice: a
+ * scan that sends nothing, then the run, statement by statement with
+ * cancellation, COPY data streamed from the source.
  */
 #define _GNU_SOURCE
 #include "sqlexec.h"
 #include "db.h"
 #include "pgformat.h"
 #include "signals.h"
+#include "sqlmeta.h"
 #include "sqlsplit.h"
 #include "srcmap.h"
 
@@ -17,25 +20,37 @@
 
 #define MAX_INCLUDE_DEPTH 16
 
-/* One prepared unit: a statement ready to send, an \echo to print, or a setting. */
+/* A statement about to be sent, and where it (and a COPY's data) was written. */
 typedef struct {
-	int is_echo;
-	int timing;        /* -1: leave, 0/1: \timing off/on */
-	int expanded;      /* -1: leave, else an EXPANDED_* (\x, \pset expanded) */
-	int format;        /* -1: leave, FORMAT_SHOW, else an rb_pgfmt_format (\pset format) */
-	char *text;        /* interpolated statement, or the echo text */
-	char *file;        /* where it was written */
+	char *text;        /* interpolated */
+	const char *file;
 	int line;
 	int col;
-	int txn_control;
-	int no_txn_block;
+	const char *gset;  /* \gset's prefix, or NULL */
+	int gset_line;
+	int gset_col;
+	rb_sql_reader *data;   /* COPY FROM STDIN: the data lines follow in this reader, */
+	FILE *file_in;         /* or come from this file (\copy FROM 'file') */
+	FILE *file_out;        /* COPY TO STDOUT: \copy TO 'file'; else the output */
+	const char *data_file; /* where the data lines are, and the first one's line */
+	int data_line;
 } prepared;
 
 typedef struct {
-	prepared *items;
-	size_t n;
-	size_t cap;
-} prepared_list;
+	int64_t deadline;
+	int64_t next_poll;
+	int cancel_sent;
+} watch;
+
+/* One source being read: the block's body, or a file it includes. */
+typedef struct {
+	rb_sql_reader *r;
+	char *dir;             /* \ir and \copy files resolve from here */
+	int col;               /* added to the reader's columns: the body's indentation */
+	rb_sqlmeta_cond cond;  /* its \if stack (each file has its own, as in psql) */
+	int *if_line;          /* where each open \if is */
+	int *if_col;
+} source;
 
 /* psql's \x values; auto is off here, the output never being a terminal psql would fit. */
 enum { EXPANDED_OFF = 0, EXPANDED_ON = 1, EXPANDED_AUTO = 2, EXPANDED_TOGGLE = 3 };
@@ -43,12 +58,33 @@ enum { EXPANDED_OFF = 0, EXPANDED_ON = 1, EXPANDED_AUTO = 2, EXPANDED_TOGGLE = 3
 
 typedef struct {
 	const rb_sqlexec_opts *o;
-	rb_vars *vars;
-	prepared_list list;
+	int scan;          /* first pass: every item read and checked, nothing sent */
+	rb_vars *vars;     /* the run's; in the scan, a copy that \set writes */
+	rb_sqlexec_result *res;
 	FILE *out;
-	int in_txn;   /* the block runs inside the transaction we opened */
-	int expanded; /* EXPANDED_OFF, _ON or _AUTO: the block's \x so far */
+	FILE *warn;
+	int std_strings;
+	source src[MAX_INCLUDE_DEPTH + 1];
+	size_t depth;      /* sources open */
+	char *restrict_key; /* \restrict: only \unrestrict KEY runs until then */
+	/* what the scan found */
+	int units;         /* statements and meta-commands */
+	int own_txn;       /* some statement is transaction control */
+	int uncertain;     /* a \gset ran: variables cannot be known before the run */
+	char *outside_file; /* the first statement that cannot run in a transaction block */
+	int outside_line;
+	int outside_col;
+	char *connect_file; /* the first \c */
+	int connect_line;
+	int connect_col;
+	/* the run */
+	PGconn *conn;      /* where statements go: the step's, or \c's */
+	PGconn *own_conn;  /* opened by \c; closed at the end of the block */
+	int in_txn;        /* the block runs inside the transaction we opened */
+	int expanded;      /* EXPANDED_OFF, _ON or _AUTO: the block's \x so far */
+	int timing;
 	rb_pgfmt_opts fmt; /* how results print now */
+	watch w;
 } exec_ctx;
 
 static const char *lookup(void *ctx, const char *name)
@@ -56,134 +92,181 @@ static const char *lookup(void *ctx, const char *name)
 	return rb_vars_get((const rb_vars *)ctx, name);
 }
 
-static prepared *add(prepared_list *l)
+static int walk(exec_ctx *c, rb_error *err);
+
+/* Variables of the scan are known unless a \gset or an \if branch decides them. */
+static int vars_known(const exec_ctx *c)
 {
-	if (l->n == l->cap) {
-		l->cap = l->cap ? l->cap * 2 : 16;
-		l->items = rb_xrealloc(l->items, l->cap * sizeof *l->items);
-	}
-	prepared *p = &l->items[l->n++];
-	memset(p, 0, sizeof *p);
-	p->timing = p->expanded = p->format = -1;
-	return p;
+	int known = !c->uncertain;
+	for (size_t i = 0; i < c->depth; i++)
+		known &= c->src[i].cond.n == 0;
+	return known;
 }
 
-static void list_free(prepared_list *l)
+/* Opens a source on the stack; takes r. */
+static void push_source(exec_ctx *c, rb_sql_reader *r, int col)
 {
-	for (size_t i = 0; i < l->n; i++) {
-		free(l->items[i].text);
-		free(l->items[i].file);
-	}
-	free(l->items);
+	source *s = &c->src[c->depth++];
+	memset(s, 0, sizeof *s);
+	s->r = r;
+	s->dir = rb_dirname_dup(rb_sql_reader_path(r));
+	s->col = col;
 }
 
-static int prepare_text(exec_ctx *c, const char *file, const char *body, int line, int col,
-			int depth, int std_strings, rb_error *err);
+static void pop_source(exec_ctx *c)
+{
+	source *s = &c->src[--c->depth];
+	rb_sql_reader_free(s->r);
+	free(s->dir);
+	rb_sqlmeta_cond_free(&s->cond);
+	free(s->if_line);
+	free(s->if_col);
+	memset(s, 0, sizeof *s);
+}
 
-/* \i FILE and \ir FILE: the file's statements, prepared in place. */
-static int include(exec_ctx *c, const rb_sql_item *it, const char *file, int depth,
-		   int std_strings, rb_error *err)
+/* Where a source's items are written, for errors. */
+#define SRC_FILE(s) rb_sql_reader_path((s)->r)
+
+/* \i FILE and \ir FILE: the file is read (and run) where it is named. */
+static int include(exec_ctx *c, source *s, const rb_sql_item *it, int col, rb_error *err)
 {
 	int rc = -1;
 	char *name = rb_trim_dup(it->args);
-	char *path = NULL, *text = NULL;
-	size_t len = 0;
+	char *path = NULL;
+	rb_sql_reader *r = NULL;
 	rb_error ferr = RB_ERROR_INIT;
+	const char *file = rb_sql_reader_path(s->r);
 	if (!*name) {
-		rb_error_set(err, RB_EXIT_USAGE, file, it->line, it->col, "\\%s needs a file name",
-			     it->command);
+		rb_error_set(err, RB_EXIT_USAGE, file, it->line, col, "\\%s needs a file name", it->command);
 		goto done;
 	}
-	if (depth >= MAX_INCLUDE_DEPTH) {
-		rb_error_set(err, RB_EXIT_USAGE, file, it->line, it->col,
+	if (c->depth > MAX_INCLUDE_DEPTH) {
+		rb_error_set(err, RB_EXIT_USAGE, file, it->line, col,
 			     "\\%s %s: files include each other more than %d deep", it->command, name,
 			     MAX_INCLUDE_DEPTH);
 		goto done;
 	}
 	path = rb_sql_include_path(it, file, c->o->dir);
-	if (rb_read_file(path, &text, &len, &ferr) < 0) {
-		rb_error_set(err, RB_EXIT_USAGE, file, it->line, it->col, "\\%s %s: %s", it->command,
-			     name, ferr.message);
+	if (rb_sql_reader_file(path, c->std_strings, &r, &ferr) < 0) {
+		/* The scan cannot know whether a file named in an \if branch is needed. */
+		rc = c->scan && !vars_known(c) ? 0 : -1;
+		if (rc < 0)
+			rb_error_set(err, RB_EXIT_USAGE, file, it->line, col, "\\%s %s: %s", it->command, name,
+				     ferr.message);
 		goto done;
 	}
-	rc = prepare_text(c, path, text, 1, 1, depth + 1, std_strings, err);
+	push_source(c, r, 1);
+	rc = walk(c, err);
+	pop_source(c);
 done:
 	rb_error_clear(&ferr);
 	free(name);
 	free(path);
-	free(text);
 	return rc;
 }
 
-/* A unit at file:line:col into the list. */
-static prepared *add_at(exec_ctx *c, const char *file, int line, int col)
+/*
+ * A meta-command's words (sqlmeta.h), variables replaced; in the scan,
+ * left as written when they cannot be known yet. 0, or -1 with err set.
+ */
+static int words(exec_ctx *c, const source *s, const rb_sql_item *it, rb_sqlmeta_argv *a, rb_error *err)
 {
-	prepared *p = add(&c->list);
-	p->file = rb_xstrdup(file);
-	p->line = line;
-	p->col = col;
-	return p;
+	char *msg = NULL;
+	size_t at = 0;
+	int known = !c->scan || vars_known(c);
+	int rc = rb_sqlmeta_words(it->args, known ? lookup : NULL, c->vars, a, &msg, &at);
+	if (rc < 0) {
+		rb_error_set(err, RB_EXIT_USAGE, rb_sql_reader_path(s->r), it->line, it->args_col + s->col - 1 + (int)at,
+			     "\\%s: %s", it->command, msg);
+		free(msg);
+	}
+	return rc;
 }
 
-/* \set NAME VALUE: the variable is set now, for the statements after it. */
-static int set_var(exec_ctx *c, const rb_sql_item *it, const char *file, int col, rb_error *err)
+/* \set NAME [VALUE...]: the words after the name, joined; \unset NAME. */
+static int set_var(exec_ctx *c, const source *s, const rb_sql_item *it, int col, rb_error *err)
 {
-	int rc = -1;
-	char *args = rb_trim_dup(it->args);
-	char *sp = args + strcspn(args, " \t");
-	char *value = *sp ? sp + 1 : sp;
-	*sp = '\0';
-	while (*value == ' ' || *value == '\t')
-		value++;
-	if (!rb_var_name_valid(args)) {
-		rb_error_set(err, RB_EXIT_USAGE, file, it->line, col, "\\set needs a variable name and a value");
-		goto done;
+	rb_sqlmeta_argv a;
+	rb_buf v = RB_BUF_INIT;
+	int rc = words(c, s, it, &a, err);
+	if (rc < 0)
+		return rc;
+	if (a.n == 0 || !rb_var_name_valid(a.v[0]) || (it->cmd == RB_SQL_CMD_UNSET && a.n != 1)) {
+		rc = rb_error_set(err, RB_EXIT_USAGE, SRC_FILE(s), it->line, col, "\\%s needs a variable name",
+				  it->command);
+	} else if (it->cmd == RB_SQL_CMD_UNSET) {
+		rb_vars_unset(c->vars, a.v[0]);
+	} else {
+		for (size_t i = 1; i < a.n; i++)
+			rb_buf_puts(&v, a.v[i]);
+		rb_vars_set(c->vars, a.v[0], v.data ? v.data : "", RB_VAR_CAPTURE);
 	}
-	/* Quoted values lose their quotes, as in psql. */
-	size_t vl = strlen(value);
-	char *v = vl >= 2 && value[0] == '\'' && value[vl - 1] == '\'' ? rb_xstrndup(value + 1, vl - 2)
-									 : rb_xstrdup(value);
-	rb_vars_set(c->vars, args, v, RB_VAR_CAPTURE);
-	free(v);
-	rc = 0;
-done:
-	free(args);
+	rb_buf_free(&v);
+	rb_sqlmeta_argv_free(&a);
+	return rc;
+}
+
+/* \echo, \qecho (the output) and \warn (standard error), with psql's quoting. */
+static int echo(exec_ctx *c, const source *s, const rb_sql_item *it, rb_error *err)
+{
+	rb_sqlmeta_argv a;
+	int rc = words(c, s, it, &a, err);
+	if (rc == 0 && !c->scan) {
+		char *text = rb_sqlmeta_echo(&a);
+		FILE *f = it->cmd == RB_SQL_CMD_WARN && c->warn ? c->warn : c->out;
+		fputs(text, f);
+		fflush(f);
+		free(text);
+	}
+	if (rc == 0)
+		rb_sqlmeta_argv_free(&a);
 	return rc;
 }
 
 /* psql's value of \x or \pset expanded: an EXPANDED_*, or -1 when it is none. */
 static int expanded_value(const char *v)
 {
-	static const char *const on[] = {"on", "true", "yes", "1", NULL}, *const off[] = {"off", "false", "no", "0", NULL};
-	int x = !*v ? EXPANDED_TOGGLE : !strcmp(v, "auto") ? EXPANDED_AUTO : -1;
-	for (int i = 0; x < 0 && on[i]; i++)
-		x = !strcmp(v, on[i]) ? EXPANDED_ON : !strcmp(v, off[i]) ? EXPANDED_OFF : -1;
-	return x;
+	int b;
+	if (!*v)
+		return EXPANDED_TOGGLE;
+	if (!strcmp(v, "auto"))
+		return EXPANDED_AUTO;
+	return rb_sqlmeta_bool(v, &b) < 0 ? -1 : b ? EXPANDED_ON : EXPANDED_OFF;
+}
+
+/* \x or \pset applied, and said as psql says it. */
+static void display_changed(exec_ctx *c, int x, int f)
+{
+	if (x >= 0) {
+		/* psql's toggle: off becomes on, on and auto become off. */
+		c->expanded = x != EXPANDED_TOGGLE ? x : c->expanded == EXPANDED_OFF ? EXPANDED_ON : EXPANDED_OFF;
+		c->fmt.expanded = c->expanded == EXPANDED_ON;
+		fprintf(c->out, "Expanded display is %s.\n",
+			c->expanded == EXPANDED_ON ? "on" : c->expanded == EXPANDED_AUTO ? "used automatically" : "off");
+	}
+	if (f >= 0) {
+		if (f != FORMAT_SHOW)
+			c->fmt.format = (rb_pgfmt_format)f;
+		fprintf(c->out, "Output format is %s.\n", rb_pgfmt_format_name(c->fmt.format));
+	}
 }
 
 /*
  * \x [on|off|auto], \pset expanded [on|off|auto], \pset format
- * [aligned|unaligned|csv]: kept as a unit that changes how the results
- * after it print. Any other \pset, or value, is an error now.
+ * [aligned|unaligned|csv]: applied to the results after it. Any other
+ * \pset, or value, is an error.
  */
-static int display_setting(exec_ctx *c, const rb_sql_item *it, const char *file, int col, rb_error *err)
+static int display_setting(exec_ctx *c, const source *s, const rb_sql_item *it, int col, rb_error *err)
 {
 	int rc = -1, x = -1, f = -1;
-	char *args = rb_trim_dup(it->args);
-	const char *name = it->cmd == RB_SQL_CMD_EXPANDED ? "expanded" : args;
-	char *value = it->cmd == RB_SQL_CMD_EXPANDED ? args : args + strcspn(args, " \t");
-	if (it->cmd == RB_SQL_CMD_PSET && *value) {
-		*value++ = '\0';
-		value += strspn(value, " \t");
-	}
-	size_t vl = strlen(value);
-	if (vl >= 2 && value[0] == '\'' && value[vl - 1] == '\'') {
-		value[vl - 1] = '\0';
-		value++;
-	}
+	rb_sqlmeta_argv a;
+	if (words(c, s, it, &a, err) < 0)
+		return -1;
+	const char *name = it->cmd == RB_SQL_CMD_EXPANDED ? "expanded" : a.n ? a.v[0] : "";
+	const char *value = it->cmd == RB_SQL_CMD_EXPANDED ? (a.n ? a.v[0] : "") : a.n > 1 ? a.v[1] : "";
 	if (!strcmp(name, "expanded") || !strcmp(name, "x")) {
 		if ((x = expanded_value(value)) < 0) {
-			rb_error_set(err, RB_EXIT_USAGE, file, it->line, col,
+			rb_error_set(err, RB_EXIT_USAGE, SRC_FILE(s), it->line, col,
 				     "\\%s: unrecognized value \"%s\" for \"expanded\" (on, off or auto)", it->command, value);
 			goto done;
 		}
@@ -194,93 +277,341 @@ static int display_setting(exec_ctx *c, const rb_sql_item *it, const char *file,
 		if (!*value)
 			f = FORMAT_SHOW;
 		if (f < 0) {
-			rb_error_set(err, RB_EXIT_USAGE, file, it->line, col,
+			rb_error_set(err, RB_EXIT_USAGE, SRC_FILE(s), it->line, col,
 				     "\\pset format %s: a sql step prints aligned, unaligned or csv", value);
 			goto done;
 		}
 	} else {
-		rb_error_set(err, RB_EXIT_USAGE, file, it->line, col,
+		rb_error_set(err, RB_EXIT_USAGE, SRC_FILE(s), it->line, col,
 			     "\\pset %s: a sql step supports \\pset format and \\pset expanded only", name);
 		goto done;
 	}
-	prepared *p = add_at(c, file, it->line, col);
-	p->expanded = x;
-	p->format = f;
+	if (!c->scan)
+		display_changed(c, x, f);
 	rc = 0;
 done:
-	free(args);
+	rb_sqlmeta_argv_free(&a);
 	return rc;
 }
 
-/* A meta-command: run now (\set, \i) or kept as a unit to run in order (\echo, \timing, \x, \pset). */
-static int prepare_meta(exec_ctx *c, const rb_sql_item *it, const char *file, int col, int depth,
-			int std_strings, rb_error *err)
+/* \timing [on|off]: with no value, a toggle. */
+static int timing(exec_ctx *c, const source *s, const rb_sql_item *it, int col, rb_error *err)
 {
+	rb_sqlmeta_argv a;
+	int on = !c->timing, rc = words(c, s, it, &a, err);
+	if (rc < 0)
+		return rc;
+	if (a.n && rb_sqlmeta_bool(a.v[0], &on) < 0)
+		rc = rb_error_set(err, RB_EXIT_USAGE, SRC_FILE(s), it->line, col,
+				  "\\timing: unrecognized value \"%s\" for \"timing\": Boolean expected", a.v[0]);
+	else if (!c->scan) {
+		c->timing = on;
+		fprintf(c->out, "Timing is %s.\n", on ? "on" : "off");
+	}
+	rb_sqlmeta_argv_free(&a);
+	return rc;
+}
+
+/* The block fails here (not a usage error): the message is the step's error. */
+static void fail_at(exec_ctx *c, const char *file, int line, int col, char *message)
+{
+	rb_sqlexec_result *res = c->res;
+	free(res->message);
+	res->message = message;
+	res->sqlstate[0] = '\0';
+	free(res->err_file);
+	res->err_file = rb_xstrdup(file);
+	res->err_line = line;
+	res->err_col = col;
+	res->ok = 0;
+}
+
+/* \if's or \elif's expression, as psql reads it: its words joined by spaces, one boolean. */
+static int expression(exec_ctx *c, const source *s, const rb_sql_item *it, int col, int *value, rb_error *err)
+{
+	rb_sqlmeta_argv a;
+	rb_buf b = RB_BUF_INIT;
+	int rc = words(c, s, it, &a, err);
+	if (rc < 0)
+		return rc;
+	for (size_t i = 0; i < a.n; i++) {
+		if (i)
+			rb_buf_putc(&b, ' ');
+		rb_buf_puts(&b, a.v[i]);
+	}
+	const char *e = b.data ? b.data : "";
+	/* The scan leaves a variable it cannot know as written: the run decides. */
+	if (!(c->scan && strchr(e, ':')) && rb_sqlmeta_bool(e, value) < 0)
+		rc = rb_error_set(err, RB_EXIT_USAGE, SRC_FILE(s), it->line, col,
+				  "unrecognized value \"%s\" for \"\\%s expression\": Boolean expected", e, it->command);
+	rb_buf_free(&b);
+	rb_sqlmeta_argv_free(&a);
+	return rc;
+}
+
+/* \if EXPR, \elif EXPR, \else, \endif: psql's branches, one stack per source. */
+static int conditional(exec_ctx *c, source *s, const rb_sql_item *it, int col, rb_error *err)
+{
+	int value = 0;
+	if ((c->scan || rb_sqlmeta_cond_evaluates(&s->cond, it->cmd)) &&
+	    (it->cmd == RB_SQL_CMD_IF || it->cmd == RB_SQL_CMD_ELIF) && expression(c, s, it, col, &value, err) < 0)
+		return -1;
+	const char *msg = rb_sqlmeta_cond_apply(&s->cond, it->cmd, value);
+	if (msg)
+		return rb_error_set(err, RB_EXIT_USAGE, SRC_FILE(s), it->line, col, "%s", msg);
+	if (it->cmd == RB_SQL_CMD_IF) {
+		s->if_line = rb_xrealloc(s->if_line, s->cond.cap * sizeof *s->if_line);
+		s->if_col = rb_xrealloc(s->if_col, s->cond.cap * sizeof *s->if_col);
+		s->if_line[s->cond.n - 1] = it->line;
+		s->if_col[s->cond.n - 1] = col;
+	}
+	return 0;
+}
+
+/* statement_timeout and lock_timeout of the step on conn. 0, or -1 when the connection failed. */
+static int give_limits(const rb_sqlexec_opts *o, PGconn *conn)
+{
+	char *limits = rb_xasprintf("SET statement_timeout = %lld; SET lock_timeout = %lld",
+				    (long long)(o->timeout_ms > 0 ? o->timeout_ms + 1000 : 0),
+				    (long long)(o->lock_timeout_ms > 0 ? o->lock_timeout_ms : 0));
+	PGresult *r = PQexec(conn, limits);
+	int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+	PQclear(r);
+	free(limits);
+	return ok ? 0 : -1;
+}
+
+/* \c DBNAME: a new connection to the same server as the step's, for the rest of the block. */
+static int connect_db(exec_ctx *c, const source *s, const rb_sql_item *it, int col, rb_error *err)
+{
+	rb_sqlmeta_argv a;
+	if (words(c, s, it, &a, err) < 0)
+		return -1;
 	int rc = 0;
-	char *text = NULL, *arg = NULL;
+	if (a.n > 1) {
+		rc = rb_error_set(err, RB_EXIT_USAGE, SRC_FILE(s), it->line, col,
+				  "\\%s: only a database name is supported (the same server, as the same user)", it->command);
+	} else if (c->scan) {
+		if (!c->connect_file) {
+			c->connect_file = rb_xstrdup(SRC_FILE(s));
+			c->connect_line = it->line;
+			c->connect_col = col;
+		}
+	} else if (PQtransactionStatus(c->conn) != PQTRANS_IDLE) {
+		fail_at(c, SRC_FILE(s), it->line, col, rb_xasprintf("\\%s inside an open transaction", it->command));
+	} else {
+		PQconninfoOption *opts = PQconninfo(c->o->conn);
+		const char *kw[64], *val[64];
+		const char *db = a.n && strcmp(a.v[0], "-") ? a.v[0] : PQdb(c->conn);
+		int n = 0;
+		for (PQconninfoOption *op = opts; op && op->keyword && n < 62; op++)
+			if (op->val && *op->val && strcmp(op->keyword, "dbname")) {
+				kw[n] = op->keyword;
+				val[n++] = op->val;
+			}
+		kw[n] = "dbname";
+		val[n++] = db;
+		kw[n] = val[n] = NULL;
+		PGconn *nc = PQconnectdbParams(kw, val, 0);
+		if (PQstatus(nc) != CONNECTION_OK || give_limits(c->o, nc) < 0) {
+			char *m = rb_pq_error(nc);
+			fail_at(c, SRC_FILE(s), it->line, col, rb_xasprintf("\\%s %s: %s", it->command, db, m));
+			free(m);
+			PQfinish(nc);
+		} else {
+			if (c->own_conn)
+				PQfinish(c->own_conn);
+			c->conn = c->own_conn = nc;
+			fprintf(c->out, "You are now connected to database \"%s\" as user \"%s\".\n", PQdb(nc), PQuser(nc));
+		}
+		PQconninfoFree(opts);
+	}
+	rb_sqlmeta_argv_free(&a);
+	return rc;
+}
+
+static int send_unit(exec_ctx *c, prepared *p, rb_error *err);
+
+/* \copy: COPY ... FROM STDIN or TO STDOUT, the data from or to a file on this side. */
+static int copy_meta(exec_ctx *c, const source *s, const rb_sql_item *it, int col, rb_error *err)
+{
+	rb_sqlmeta_copy cp;
+	char *msg = NULL, *path = NULL;
+	FILE *f = NULL;
+	int rc = -1;
+	if (rb_sqlmeta_copy_parse(it->args, &cp, &msg) < 0) {
+		rb_error_set(err, RB_EXIT_USAGE, SRC_FILE(s), it->line, it->args_col + s->col - 1, "%s", msg);
+		goto done;
+	}
+	rc = 0;
+	if (c->scan)
+		goto done;
+	prepared p;
+	memset(&p, 0, sizeof p);
+	p.text = cp.sql;
+	p.file = SRC_FILE(s);
+	p.line = it->line;
+	p.col = col;
+	p.data = s->r;
+	p.data_file = SRC_FILE(s);
+	if (cp.file) {
+		path = cp.file[0] == '/' ? rb_xstrdup(cp.file) : rb_xasprintf("%s/%s", s->dir, cp.file);
+		if (!(f = fopen(path, cp.from ? "rb" : "wb"))) {
+			fail_at(c, SRC_FILE(s), it->line, col, rb_xasprintf("\\copy: %s: %s", path, strerror(errno)));
+			goto done;
+		}
+		p.data = NULL;
+		p.data_file = path;
+		p.data_line = 1;
+		p.file_in = cp.from ? f : NULL;
+		p.file_out = cp.from ? NULL : f;
+	}
+	rc = send_unit(c, &p, err);
+	if (f && fclose(f) != 0 && c->res->ok)
+		fail_at(c, SRC_FILE(s), it->line, col, rb_xasprintf("\\copy: %s: %s", path, strerror(errno)));
+	f = NULL;
+done:
+	if (f)
+		fclose(f);
+	free(msg);
+	free(path);
+	rb_sqlmeta_copy_free(&cp);
+	return rc;
+}
+
+/* \restrict KEY and \unrestrict KEY (pg_dump's): no other meta-command in between. */
+static int restrict_mode(exec_ctx *c, const source *s, const rb_sql_item *it, int col, rb_error *err)
+{
+	rb_sqlmeta_argv a;
+	int rc = words(c, s, it, &a, err);
+	if (rc < 0)
+		return rc;
+	if (a.n != 1)
+		rc = rb_error_set(err, RB_EXIT_USAGE, SRC_FILE(s), it->line, col, "\\%s: missing required argument", it->command);
+	else if (it->cmd == RB_SQL_CMD_RESTRICT && c->restrict_key)
+		rc = rb_error_set(err, RB_EXIT_USAGE, SRC_FILE(s), it->line, col, "\\restrict: already in restricted mode");
+	else if (it->cmd == RB_SQL_CMD_UNRESTRICT && (!c->restrict_key || strcmp(c->restrict_key, a.v[0])))
+		rc = rb_error_set(err, RB_EXIT_USAGE, SRC_FILE(s), it->line, col, "%s",
+				  c->restrict_key ? "\\unrestrict: wrong key" : "\\unrestrict: not currently in restricted mode");
+	free(c->restrict_key);
+	c->restrict_key = rc == 0 && it->cmd == RB_SQL_CMD_RESTRICT ? rb_xstrdup(a.v[0]) : NULL;
+	rb_sqlmeta_argv_free(&a);
+	return rc;
+}
+
+/* A meta-command, run in order (in the scan: checked). 0, or -1 with err set. */
+static int do_meta(exec_ctx *c, source *s, const rb_sql_item *it, rb_error *err)
+{
+	int col = it->col + s->col - 1, rc = 0;
+	char *m = NULL;
+	if (it->cmd >= RB_SQL_CMD_IF && it->cmd <= RB_SQL_CMD_ENDIF)
+		return conditional(c, s, it, col, err);
+	if (!c->scan && !rb_sqlmeta_cond_active(&s->cond))
+		return 0;
+	if (c->restrict_key && it->cmd != RB_SQL_CMD_UNRESTRICT)
+		return rb_error_set(err, RB_EXIT_USAGE, SRC_FILE(s), it->line, col,
+				    "\\%s: backslash commands are restricted; only \\unrestrict is allowed", it->command);
+	c->units++;
 	switch (it->cmd) {
 	case RB_SQL_CMD_ECHO:
-		arg = rb_trim_dup(it->args);
-		rc = rb_sql_interpolate(arg, file, it->line, col, std_strings, lookup, c->vars, &text, err);
-		if (rc == 0) {
-			prepared *p = add_at(c, file, it->line, col);
-			p->is_echo = 1;
-			p->text = text;
-		}
+	case RB_SQL_CMD_QECHO:
+	case RB_SQL_CMD_WARN:
+		rc = echo(c, s, it, err);
 		break;
 	case RB_SQL_CMD_SET:
-		rc = set_var(c, it, file, col, err);
+	case RB_SQL_CMD_UNSET:
+		rc = set_var(c, s, it, col, err);
 		break;
 	case RB_SQL_CMD_INCLUDE:
 	case RB_SQL_CMD_INCLUDE_RELATIVE:
-		rc = include(c, it, file, depth, std_strings, err);
+		rc = include(c, s, it, col, err);
 		break;
 	case RB_SQL_CMD_TIMING:
-		arg = rb_trim_dup(it->args);
-		add_at(c, file, it->line, col)->timing = !*arg || !strcmp(arg, "on") ? 1 : 0;
+		rc = timing(c, s, it, col, err);
 		break;
 	case RB_SQL_CMD_EXPANDED:
 	case RB_SQL_CMD_PSET:
-		rc = display_setting(c, it, file, col, err);
+		rc = display_setting(c, s, it, col, err);
 		break;
-	case RB_SQL_CMD_UNSUPPORTED:
-		text = rb_sql_cmd_unsupported(it->command);
-		rc = rb_error_set(err, RB_EXIT_USAGE, file, it->line, col, "%s", text);
-		free(text);
+	case RB_SQL_CMD_CONNECT:
+		rc = connect_db(c, s, it, col, err);
+		break;
+	case RB_SQL_CMD_COPY:
+		rc = copy_meta(c, s, it, col, err);
+		break;
+	case RB_SQL_CMD_RESTRICT:
+	case RB_SQL_CMD_UNRESTRICT:
+		rc = restrict_mode(c, s, it, col, err);
+		break;
+	case RB_SQL_CMD_GSET:
+		rc = rb_error_set(err, RB_EXIT_USAGE, SRC_FILE(s), it->line, col,
+				  "\\gset must end a query (write it after the query, instead of its semicolon)");
+		break;
+	default:
+		m = rb_sql_cmd_unsupported(it->command);
+		rc = rb_error_set(err, RB_EXIT_USAGE, SRC_FILE(s), it->line, col, "%s", m);
+		free(m);
 		break;
 	}
-	free(arg);
 	return rc;
 }
 
-static int prepare_text(exec_ctx *c, const char *file, const char *body, int line, int col,
-			int depth, int std_strings, rb_error *err)
+/* A statement: in the scan, its flags and variables checked; in the run, sent. */
+static int do_statement(exec_ctx *c, source *s, const rb_sql_item *it, rb_error *err)
 {
-	int rc = -1;
-	rb_sql_item *items = NULL;
-	size_t n = 0;
-	if (rb_sql_split(body, file, line, std_strings, &items, &n, err) < 0)
-		goto done;
-	for (size_t i = 0; i < n; i++) {
-		const rb_sql_item *it = &items[i];
-		int icol = it->col + col - 1;
-		if (it->kind == RB_SQL_META) {
-			if (prepare_meta(c, it, file, icol, depth, std_strings, err) < 0)
-				goto done;
-			continue;
+	int rc = 0, col = it->col + s->col - 1;
+	char *sent = NULL;
+	if (c->scan) {
+		c->units++;
+		c->own_txn |= it->is_txn_control;
+		if (it->no_txn_block && !c->outside_file) {
+			c->outside_file = rb_xstrdup(SRC_FILE(s));
+			c->outside_line = it->line;
+			c->outside_col = col;
 		}
-		char *sent = NULL;
-		if (rb_sql_interpolate(it->text, file, it->line, icol, std_strings, lookup, c->vars, &sent,
-				       err) < 0)
-			goto done;
-		prepared *p = add_at(c, file, it->line, icol);
-		p->text = sent;
-		p->txn_control = it->is_txn_control;
-		p->no_txn_block = it->no_txn_block;
+		if (vars_known(c))
+			rc = rb_sql_interpolate(it->text, SRC_FILE(s), it->line, col, c->std_strings, lookup, c->vars,
+						&sent, err);
+		c->uncertain |= it->gset != NULL;
+		goto done;
 	}
-	rc = 0;
+	if (!rb_sqlmeta_cond_active(&s->cond))
+		goto done;
+	if ((rc = rb_sql_interpolate(it->text, SRC_FILE(s), it->line, col, c->std_strings, lookup, c->vars, &sent,
+				     err)) < 0)
+		goto done;
+	prepared p;
+	memset(&p, 0, sizeof p);
+	p.text = sent;
+	p.file = SRC_FILE(s);
+	p.line = it->line;
+	p.col = col;
+	p.gset = it->gset;
+	p.gset_line = it->gset_line;
+	p.gset_col = it->gset_col + s->col - 1;
+	p.data = s->r;
+	p.data_file = SRC_FILE(s);
+	rc = send_unit(c, &p, err);
 done:
-	rb_sql_items_free(items, n);
+	free(sent);
+	return rc;
+}
+
+/* Reads the source on top of the stack to its end, or to the block's first error. */
+static int walk(exec_ctx *c, rb_error *err)
+{
+	int rc = 0, got = 0;
+	source *s = &c->src[c->depth - 1];
+	rb_sql_item it;
+	while (rc == 0 && c->res->ok && (got = rb_sql_reader_next(s->r, &it, err)) > 0) {
+		rc = it.kind == RB_SQL_META ? do_meta(c, s, &it, err) : do_statement(c, s, &it, err);
+		rb_sql_item_clear(&it);
+	}
+	if (got < 0)
+		rc = -1;
+	if (rc == 0 && c->res->ok && s->cond.n)
+		rc = rb_error_set(err, RB_EXIT_USAGE, SRC_FILE(s), s->if_line[s->cond.n - 1], s->if_col[s->cond.n - 1],
+				  "\\if without a matching \\endif before the end of the %s", c->depth == 1 ? "block" : "file");
 	return rc;
 }
 
@@ -318,6 +649,24 @@ static void char_position(const prepared *p, long pos, int *line, int *col)
 	rb_srcmap_free(&m);
 }
 
+/*
+ * A COPY error in the data: the server's CONTEXT says "COPY t, line N";
+ * the position is then the line of the file (runbook or included) where
+ * data line N is written.
+ */
+static void copy_position(rb_sqlexec_result *res, const PGresult *r, const prepared *p)
+{
+	const char *ctx = r ? PQresultErrorField(r, PG_DIAG_CONTEXT) : NULL;
+	const char *at = ctx && !strncmp(ctx, "COPY ", 5) ? strstr(ctx, ", line ") : NULL;
+	long n = at ? atol(at + 7) : 0;
+	if (n <= 0 || !p->data_file || p->data_line <= 0)
+		return;
+	free(res->err_file);
+	res->err_file = rb_xstrdup(p->data_file);
+	res->err_line = p->data_line + (int)n - 1;
+	res->err_col = 1;
+}
+
 static void record_error(rb_sqlexec_result *res, const PGresult *r, PGconn *conn, const prepared *p)
 {
 	const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
@@ -346,14 +695,9 @@ static void record_error(rb_sqlexec_result *res, const PGresult *r, PGconn *conn
 	res->err_col = p->col;
 	if (position)
 		char_position(p, atol(position), &res->err_line, &res->err_col);
+	copy_position(res, r, p);
 	res->ok = 0;
 }
-
-typedef struct {
-	int64_t deadline;
-	int64_t next_poll;
-	int cancel_sent;
-} watch;
 
 /* Sends a cancel request once the statement must stop. */
 static void maybe_cancel(exec_ctx *c, PGconn *conn, watch *w, rb_sqlexec_result *res)
@@ -530,20 +874,86 @@ static int wait_result(exec_ctx *c, PGconn *conn, const prepared *p, watch *w, r
 	return rc;
 }
 
-/* COPY ... TO STDOUT: the data goes to the output, as with psql. */
-static void copy_out(exec_ctx *c, PGconn *conn)
+/* COPY ... TO STDOUT: the data goes to the output, as with psql, or to \copy's file. */
+static void copy_out(exec_ctx *c, PGconn *conn, const prepared *p)
 {
 	char *buf = NULL;
 	int n;
 	while ((n = PQgetCopyData(conn, &buf, 0)) > 0) {
-		fwrite(buf, 1, (size_t)n, c->out);
+		fwrite(buf, 1, (size_t)n, p->file_out ? p->file_out : c->out);
 		PQfreemem(buf);
 		buf = NULL;
 	}
 }
 
+#define COPY_BUF 65536
+
+/* Sends the n bytes of buf; 0, or -1 when the connection failed. */
+static int put_data(PGconn *conn, const char *buf, size_t n)
+{
+	return n == 0 || PQputCopyData(conn, buf, (int)n) == 1 ? 0 : -1;
+}
+
+/*
+ * COPY ... FROM STDIN: the data lines that follow the statement in its
+ * source, or \copy's file, streamed in COPY_BUF pieces, so that data of any
+ * size passes through bounded memory.
+ */
+static void copy_in(exec_ctx *c, PGconn *conn, prepared *p, watch *w)
+{
+	char *buf = rb_xmalloc(COPY_BUF);
+	size_t n = 0, got;
+	const char *line;
+	int lineno, more = 0, ok = 0;
+	rb_error rerr = RB_ERROR_INIT;
+	while (p->file_in && ok == 0 && (got = fread(buf, 1, COPY_BUF, p->file_in)) > 0)
+		ok = put_data(conn, buf, got);
+	if (p->file_in && ferror(p->file_in))
+		rb_error_set(&rerr, RB_EXIT_USAGE, p->data_file, 0, 0, "cannot read %s", p->data_file);
+	while (!p->file_in && p->data && ok == 0 &&
+	       (more = rb_sql_reader_copy_line(p->data, &line, &got, &lineno, &rerr)) > 0) {
+		if (!p->data_line)
+			p->data_line = lineno;
+		if (n + got > COPY_BUF) {
+			ok = put_data(conn, buf, n);
+			n = 0;
+			maybe_cancel(c, conn, w, c->res);
+		}
+		if (got > COPY_BUF)
+			ok |= put_data(conn, line, got);
+		else
+			memcpy(buf + n, line, got), n += got;
+	}
+	if (ok == 0)
+		put_data(conn, buf, n);
+	PQputCopyEnd(conn, rerr.message);
+	rb_error_clear(&rerr);
+	free(buf);
+}
+
+/* \gset: the one row's columns become variables (NULL unsets); psql's errors otherwise. */
+static void store_gset(exec_ctx *c, const receiving *rv, const prepared *p)
+{
+	const rb_rows *rows = &rv->rows;
+	const char *msg = rows->row_count == 0 ? "no rows returned for \\gset"
+			  : rows->row_count > 1 ? "more than one row returned for \\gset" : NULL;
+	for (int k = 0; !msg && k < rows->ncols; k++) {
+		char *name = rb_xasprintf("%s%s", p->gset, rows->names[k]);
+		if (!rb_var_name_valid(name)) {
+			fail_at(c, p->file, p->gset_line, p->gset_col, rb_xasprintf("invalid variable name: \"%s\"", name));
+		} else if (rows->cells[k]) {
+			rb_vars_set(c->vars, name, rows->cells[k], RB_VAR_CAPTURE);
+		} else {
+			rb_vars_unset(c->vars, name);
+		}
+		free(name);
+	}
+	if (msg)
+		fail_at(c, p->file, p->gset_line, p->gset_col, rb_xstrdup(msg));
+}
+
 /* One result of the statement: rows taken and printed, a command tag, or an error recorded. */
-static void take_result(exec_ctx *c, PGconn *conn, const prepared *p, PGresult *r, receiving *rv,
+static void take_result(exec_ctx *c, PGconn *conn, prepared *p, PGresult *r, receiving *rv,
 			rb_sqlexec_result *res)
 {
 	switch (PQresultStatus(r)) {
@@ -560,7 +970,10 @@ static void take_result(exec_ctx *c, PGconn *conn, const prepared *p, PGresult *
 			start_rows(rv, r);
 		for (int i = 0; i < PQntuples(r); i++)
 			take_row(&rv->rows, r, i, rv->keep);
-		print_result(c, rv, r, !rv->in_rows, res);
+		if (p->gset)
+			store_gset(c, rv, p);
+		else
+			print_result(c, rv, r, !rv->in_rows, res);
 		rb_rows_move(&res->rows, &rv->rows);
 		res->have_rows = 1;
 		rv->in_rows = 0;
@@ -580,13 +993,13 @@ static void take_result(exec_ctx *c, PGconn *conn, const prepared *p, PGresult *
 	case PGRES_EMPTY_QUERY:
 		break;
 	case PGRES_COPY_OUT:
-		copy_out(c, conn);
+		copy_out(c, conn, p);
 		break;
 	case PGRES_COPY_IN:
+		copy_in(c, conn, p, &c->w);
+		break;
 	case PGRES_COPY_BOTH:
-		/* There is no standard input for a step: end the copy with an error. */
-		PQputCopyEnd(conn, "COPY FROM STDIN has no input in a sql step: use \\copy with psql "
-				   "in a bash step, or COPY from a server file");
+		PQputCopyEnd(conn, "replication (COPY BOTH) is not supported in a sql step");
 		break;
 	default:
 		if (!rv->failed)
@@ -601,7 +1014,7 @@ static void take_result(exec_ctx *c, PGconn *conn, const prepared *p, PGresult *
  * succeeded, 1 when the server reported an error (recorded in res), -1 when
  * the connection failed (err set).
  */
-static int exec_one(exec_ctx *c, PGconn *conn, const prepared *p, watch *w, rb_sqlexec_result *res,
+static int exec_one(exec_ctx *c, PGconn *conn, prepared *p, watch *w, rb_sqlexec_result *res,
 		    rb_error *err)
 {
 	int rc = -1;
@@ -611,6 +1024,8 @@ static int exec_one(exec_ctx *c, PGconn *conn, const prepared *p, watch *w, rb_s
 	rv.display = c->o->display_rows ? c->o->display_rows : RB_SQL_ROWS_DEFAULT;
 	if (rv.keep < rv.display && rv.display != RB_SQL_ROWS_ALL)
 		rv.keep = rv.display;
+	if (rv.keep < 2)
+		rv.keep = 2; /* \gset tells one row from several */
 
 	if (!PQsendQuery(conn, p->text)) {
 		char *m = rb_pq_error(conn);
@@ -647,30 +1062,16 @@ static int control(PGconn *conn, const char *sql, rb_sqlexec_result *res, const 
 	PGresult *r = PQexec(conn, sql);
 	int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
 	if (!ok && res) {
-		prepared p = {0, -1, -1, -1, (char *)sql, (char *)file, line, col, 1, 0};
+		prepared p;
+		memset(&p, 0, sizeof p);
+		p.text = (char *)sql;
+		p.file = file;
+		p.line = line;
+		p.col = col;
 		record_error(res, r, conn, &p);
 	}
 	PQclear(r);
 	return ok ? 0 : -1;
-}
-
-/* Whether the block has its own transaction control; a statement that cannot
- * run inside a transaction block refuses transaction=single. 0, or -1 (err). */
-static int check_block(const exec_ctx *c, int *own_txn, rb_error *err)
-{
-	int rc = 0;
-	const prepared *outside = NULL;
-	*own_txn = 0;
-	for (size_t i = 0; i < c->list.n; i++) {
-		*own_txn |= c->list.items[i].txn_control;
-		if (c->list.items[i].no_txn_block && !outside)
-			outside = &c->list.items[i];
-	}
-	if (c->o->mode == RB_TXN_SINGLE && !*own_txn && outside)
-		rc = rb_error_set(err, RB_EXIT_USAGE, outside->file, outside->line, outside->col,
-				  "this statement cannot run inside a transaction block: add transaction=none "
-				  "to the step's attributes");
-	return rc;
 }
 
 /*
@@ -695,61 +1096,6 @@ static int set_limits(const rb_sqlexec_opts *o, rb_sqlexec_result *res, rb_error
 				  "lost the connection to the server before the block started: %s", m);
 		res->not_started = 1;
 		free(m);
-	}
-	return rc;
-}
-
-/* \x or \pset applied, and said as psql says it. */
-static void display_changed(exec_ctx *c, const prepared *p)
-{
-	if (p->expanded >= 0) {
-		/* psql's toggle: off becomes on, on and auto become off. */
-		c->expanded = p->expanded != EXPANDED_TOGGLE ? p->expanded
-			      : c->expanded == EXPANDED_OFF ? EXPANDED_ON : EXPANDED_OFF;
-		c->fmt.expanded = c->expanded == EXPANDED_ON;
-		fprintf(c->out, "Expanded display is %s.\n",
-			c->expanded == EXPANDED_ON ? "on" : c->expanded == EXPANDED_AUTO ? "used automatically" : "off");
-	}
-	if (p->format >= 0) {
-		if (p->format != FORMAT_SHOW)
-			c->fmt.format = (rb_pgfmt_format)p->format;
-		fprintf(c->out, "Output format is %s.\n", rb_pgfmt_format_name(c->fmt.format));
-	}
-}
-
-/* Runs the prepared units in order until one fails. 0, or -1 (err) when the connection is lost. */
-static int run_units(exec_ctx *c, rb_sqlexec_result *res, int64_t start, rb_error *err)
-{
-	const rb_sqlexec_opts *o = c->o;
-	int rc = 0, timing = 0;
-	watch w = {o->timeout_ms > 0 ? start + o->timeout_ms : INT64_MAX,
-		   o->poll && o->poll_every_ms > 0 ? start + o->poll_every_ms : INT64_MAX, 0};
-	for (size_t i = 0; i < c->list.n && res->ok; i++) {
-		const prepared *p = &c->list.items[i];
-		if (p->timing >= 0) {
-			timing = p->timing;
-			fprintf(c->out, "Timing is %s.\n", timing ? "on" : "off");
-			continue;
-		}
-		if (p->is_echo) {
-			fprintf(c->out, "%s\n", p->text);
-			continue;
-		}
-		if (p->expanded >= 0 || p->format >= 0) {
-			display_changed(c, p);
-			continue;
-		}
-		int64_t t0 = rb_now_ms();
-		int r = exec_one(c, o->conn, p, &w, res, err);
-		if (r < 0) {
-			rc = -1;
-			break;
-		}
-		res->statements++;
-		if (timing)
-			fprintf(c->out, "Time: %.3f ms\n", (double)(rb_now_ms() - t0));
-		if (r > 0)
-			break;
 	}
 	return rc;
 }
@@ -789,41 +1135,120 @@ static int end_transaction(const rb_sqlexec_opts *o, int began, rb_sqlexec_resul
 	return rc;
 }
 
+/* One statement (or \copy) sent, timed when \timing is on. 0, or -1 with err set. */
+static int send_unit(exec_ctx *c, prepared *p, rb_error *err)
+{
+	int64_t t0 = rb_now_ms();
+	int r = exec_one(c, c->conn, p, &c->w, c->res, err);
+	if (r < 0)
+		return -1;
+	c->res->statements++;
+	if (c->timing)
+		fprintf(c->out, "Time: %.3f ms\n", (double)(rb_now_ms() - t0));
+	return 0;
+}
+
+/*
+ * Reads the whole block (and what it includes) once without running it:
+ * syntax, meta-commands and their arguments, \if nesting, variables that
+ * can be known, and what decides the transaction. Then the checks that
+ * need all of it. 0, or -1 with err set.
+ */
+static int scan_block(exec_ctx *c, rb_vars *shadow, rb_error *err)
+{
+	const rb_sqlexec_opts *o = c->o;
+	c->scan = 1;
+	c->vars = shadow;
+	push_source(c, rb_sql_reader_string(o->body, o->file, o->body_line, c->std_strings),
+		    o->body_col > 0 ? o->body_col : 1);
+	int rc = walk(c, err);
+	pop_source(c);
+	free(c->restrict_key);
+	c->restrict_key = NULL;
+	int single = o->mode == RB_TXN_SINGLE && !c->own_txn;
+	if (rc == 0 && single && c->outside_file)
+		rc = rb_error_set(err, RB_EXIT_USAGE, c->outside_file, c->outside_line, c->outside_col,
+				  "this statement cannot run inside a transaction block: add transaction=none "
+				  "to the step's attributes");
+	if (rc == 0 && single && c->connect_file)
+		rc = rb_error_set(err, RB_EXIT_USAGE, c->connect_file, c->connect_line, c->connect_col,
+				  "\\c in a block that runs as one transaction: add transaction=none to the "
+				  "step's attributes");
+	c->scan = 0;
+	c->vars = o->vars;
+	return rc;
+}
+
+/* The block's own \c connection, if any, is closed; one it left in a transaction fails the block. */
+static void close_own(exec_ctx *c)
+{
+	if (!c->own_conn)
+		return;
+	if (c->res->ok && PQtransactionStatus(c->own_conn) != PQTRANS_IDLE)
+		fail_at(c, c->o->file, c->o->body_line, 1,
+			rb_xstrdup("the block ended inside a transaction it opened after \\c (BEGIN without "
+				   "COMMIT); it was rolled back"));
+	PQfinish(c->own_conn);
+	c->own_conn = NULL;
+	c->conn = c->o->conn;
+}
+
 int rb_sqlexec_run(const rb_sqlexec_opts *o, rb_sqlexec_result *res, rb_error *err)
 {
-	int rc = -1;
+	int rc = -1, began = 0;
 	exec_ctx c;
-	int began = 0, own_txn = 0;
+	rb_vars shadow = RB_VARS_INIT;
 	int64_t start = rb_now_ms();
 	memset(res, 0, sizeof *res);
 	memset(&c, 0, sizeof c);
 	c.o = o;
-	c.vars = o->vars;
 	c.out = o->out;
+	c.warn = o->warn;
+	c.res = res;
+	c.conn = o->conn;
 	res->ok = 1;
 	if (!c.out) {
 		rb_error_set(err, RB_EXIT_USAGE, o->file, o->body_line, 1, "no output stream for the block's results");
 		goto done;
 	}
-
 	const char *scs = PQparameterStatus(o->conn, "standard_conforming_strings");
-	int std_strings = !scs || !strcmp(scs, "on");
-	if (prepare_text(&c, o->file, o->body, o->body_line, o->body_col > 0 ? o->body_col : 1, 0,
-			 std_strings, err) < 0 ||
-	    check_block(&c, &own_txn, err) < 0 || set_limits(o, res, err) < 0)
+	c.std_strings = !scs || !strcmp(scs, "on");
+	if (o->vars)
+		rb_vars_copy(o->vars, &shadow);
+	int units = 0;
+	if (scan_block(&c, &shadow, err) < 0 || set_limits(o, res, err) < 0)
 		goto done;
-	/* A BEGIN that fails is recorded as the block's error: no unit runs then. */
-	if (o->mode == RB_TXN_SINGLE && !own_txn && c.list.n)
+	units = c.units;
+	c.w.deadline = o->timeout_ms > 0 ? start + o->timeout_ms : INT64_MAX;
+	c.w.next_poll = o->poll && o->poll_every_ms > 0 ? start + o->poll_every_ms : INT64_MAX;
+	/* A BEGIN that fails is recorded as the block's error: nothing runs then. */
+	if (o->mode == RB_TXN_SINGLE && !c.own_txn && units)
 		began = c.in_txn = control(o->conn, "BEGIN", res, o->file, o->body_line, 1) == 0;
-	if (run_units(&c, res, start, err) < 0 || end_transaction(o, began, res, err) < 0)
+	if (res->ok) {
+		push_source(&c, rb_sql_reader_string(o->body, o->file, o->body_line, c.std_strings),
+			    o->body_col > 0 ? o->body_col : 1);
+		int ran = walk(&c, err);
+		while (c.depth)
+			pop_source(&c);
+		close_own(&c);
+		if (ran < 0)
+			goto done;
+	}
+	if (end_transaction(o, began, res, err) < 0)
 		goto done;
 	rc = 0;
 done:
+	close_own(&c);
+	while (c.depth)
+		pop_source(&c);
 	if (rc < 0 && PQstatus(o->conn) == CONNECTION_OK && PQtransactionStatus(o->conn) != PQTRANS_IDLE)
 		control(o->conn, "ROLLBACK", NULL, NULL, 0, 0);
 	res->duration_ms = rb_now_ms() - start;
 	if (c.out)
 		fflush(c.out);
-	list_free(&c.list);
+	free(c.restrict_key);
+	free(c.outside_file);
+	free(c.connect_file);
+	rb_vars_free(&shadow);
 	return rc;
 }

@@ -1,11 +1,19 @@
 /*
  * sqlexec.h - runs the body of a sql step over an open libpq connection.
  *
- * The body is split into statements and psql meta-commands (sqlsplit.h);
- * every :VAR is interpolated before anything is sent, so an undefined
- * variable fails the step with nothing executed. Statements are sent one at
- * a time, asynchronously, so a timeout, an interrupt or an abort condition
- * cancels the running statement on the server (a libpq cancel request).
+ * The body is read twice, item by item (sqlsplit.h's reader; included
+ * files too, never whole): first a scan that runs nothing and checks every
+ * meta-command, the \if nesting, the statements that decide the
+ * transaction and every :VAR that can be known before the run (so an
+ * undefined one fails the step with nothing executed); then the run, which
+ * interpolates each statement just before sending it, since \gset and \if
+ * decide variables as the block goes. Statements are sent one at a time,
+ * asynchronously, so a timeout, an interrupt or an abort condition cancels
+ * the running statement on the server (a libpq cancel request). COPY ...
+ * FROM STDIN takes the data lines written after it, streamed in pieces;
+ * \copy reads or writes a file on this side; \c opens a connection to
+ * another database of the same server for the rest of the block (closed
+ * at its end). The meta-commands are described in docs/format.md.
  *
  * Transactions: transaction=single (the default) wraps the block in
  * BEGIN/COMMIT and rolls back on any error; transaction=none runs each
@@ -60,6 +68,7 @@ typedef struct {
 	size_t display_rows;      /* rows printed of each result; 0: RB_SQL_ROWS_DEFAULT; RB_SQL_ROWS_ALL */
 	size_t keep_rows;         /* 0: 1000 */
 	FILE *out;                /* required: tables, command tags, \echo, COPY TO STDOUT data */
+	FILE *warn;               /* \warn; NULL: out */
 } rb_sqlexec_opts;
 
 typedef struct {

@@ -372,18 +372,35 @@ done:
 static void walk_text(rb_sqlrules *r, step_state *st, const char *file, const char *text, int line, int col,
 		      int depth);
 
-/* \i FILE, \ir FILE: the file's statements, as the run would send them. */
+/*
+ * \i FILE, \ir FILE: the file's statements, as the run would send them,
+ * read item by item (sqlsplit.h's reader): a file of any size, COPY data
+ * and all, is never held whole.
+ */
 static void include(rb_sqlrules *r, step_state *st, const rb_sql_item *it, const char *file, int depth)
 {
 	char *path = rb_sql_include_path(it, file, r->rb->dir);
-	char *text = NULL;
-	size_t len = 0;
+	rb_sql_reader *rd = NULL;
+	rb_sql_item one;
 	rb_error err = RB_ERROR_INIT;
-	if (path && depth < MAX_INCLUDE_DEPTH && !strchr(it->args, ':') &&
-	    rb_read_file(path, &text, &len, &err) == 0 && strlen(text) == len)
-		walk_text(r, st, path, text, 1, 1, depth + 1);
+	if (path && depth < MAX_INCLUDE_DEPTH && !strchr(it->args, ':') && rb_sql_reader_file(path, 1, &rd, &err) == 0) {
+		while (rb_sql_reader_next(rd, &one, &err) > 0) {
+			if (one.kind == RB_SQL_META && (one.cmd == RB_SQL_CMD_INCLUDE || one.cmd == RB_SQL_CMD_INCLUDE_RELATIVE)) {
+				include(r, st, &one, path, depth + 1);
+			} else if (one.kind == RB_SQL_STATEMENT && strlen(one.text) > 0) {
+				rb_srcmap map;
+				rb_srcmap_init(&map, one.text, strlen(one.text), one.line, one.col);
+				r->file = path;
+				r->map = &map;
+				r->base = 0;
+				statement(r, st, one.text);
+				rb_srcmap_free(&map);
+			}
+			rb_sql_item_clear(&one);
+		}
+	}
+	rb_sql_reader_free(rd);
 	rb_error_clear(&err);
-	free(text);
 	free(path);
 }
 

@@ -12,6 +12,9 @@
 #include "sqlparse.h"
 #include "srcmap.h"
 
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -56,6 +59,7 @@ typedef struct {
 	const char *s;
 	size_t len;
 	int std_strings;
+	int more;          /* more text may follow s[len) (a reader's next lines) */
 } lexer;
 
 /* Why a token could not be read. */
@@ -121,12 +125,12 @@ static size_t quote_continues(const lexer *lx, size_t i)
 			while (i < lx->len && !is_newline(at(lx, i)))
 				i++;
 			if (i == lx->len)
-				return 0; /* a comment here must be followed by a newline */
+				return lx->more ? SIZE_MAX : 0; /* a comment here must be followed by a newline */
 		} else {
 			return c == '\'' && newline ? i : 0;
 		}
 	}
-	return 0;
+	return lx->more ? SIZE_MAX : 0; /* the next line may continue the constant */
 }
 
 /* A quoted string whose token starts at start and whose opening quote is at open. */
@@ -154,6 +158,11 @@ static int scan_string(const lexer *lx, size_t start, size_t open, str_mode mode
 			continue;
 		}
 		size_t next = quote_continues(lx, i + 1);
+		if (next == SIZE_MAX) {
+			e->what = "quoted string";
+			e->start = piece;
+			return -1;
+		}
 		if (!next) {
 			t->kind = TK_STRING;
 			t->end = i + 1;
@@ -539,7 +548,7 @@ static void classify(rb_sql_item *it, int std_strings)
 {
 	if (rb_sqlparse_classify(it->text, std_strings, &it->is_txn_control, &it->no_txn_block) == 0)
 		return;
-	lexer lx = {it->text, strlen(it->text), std_strings};
+	lexer lx = {it->text, strlen(it->text), std_strings, 0};
 	words w;
 	lex_error e;
 	token t;
@@ -578,15 +587,19 @@ static void classify(rb_sql_item *it, int std_strings)
 
 /* ---- splitting ---- */
 
-/* Where the splitter stands. */
+/* Bytes read from a file at a time; a file is never read whole. */
+#define CHUNK 65536
+
+/* Where the splitter stands: the statement being read and psql's nesting. */
 typedef struct {
-	lexer lx;
-	const char *file;
+	lexer lx;             /* over the reader's buffer, up to its last complete line */
+	rb_sql_reader *r;
 	rb_error *err;
-	rb_srcmap map;        /* the body's lines: positions of items and errors */
-	rb_sql_item *items;
+	rb_sql_item *items;   /* read and not yet handed out, from head */
+	size_t head;
 	size_t n;
 	size_t cap;
+	size_t item_end;      /* where the last item pushed ends: COPY data starts on the next line */
 	/* the statement being read */
 	int have_stmt;
 	size_t stmt_start;
@@ -603,10 +616,139 @@ typedef struct {
 	char idents[4];
 } splitter;
 
+struct rb_sql_reader {
+	splitter sp;
+	char *file;
+	FILE *fp;             /* a file source, read CHUNK bytes at a time; NULL for a string */
+	const char *str;      /* a string source (not owned), taken in whole by the first fill */
+	size_t str_len;
+	int eof;              /* the source has given everything */
+	int done;             /* the last statement has been finished */
+	char *buf;            /* what is read and not yet consumed; NUL-terminated */
+	size_t len;
+	size_t cap;
+	size_t lexable;       /* end of the last complete line (len at the end of the source) */
+	size_t pos;           /* where lexing goes on */
+	/* Positions: buf[0] is at base_line:base_col, buf[anchor] at anchor_line:anchor_col. */
+	int base_line;
+	int base_col;
+	size_t anchor;
+	int anchor_line;
+	int anchor_col;
+	/* COPY data after the item handed out last */
+	int copy_flagged;     /* it is a COPY ... FROM STDIN: data nobody read is skipped */
+	int copy_state;       /* 0: none can be read, 1: may start, 2: being read, 3: read */
+	size_t data_at;       /* start of the line after the item */
+	size_t dpos;          /* the next data line */
+	int dline;            /* its line */
+};
+
+/* The line and byte column of buffer offset off; moves the anchor forward. */
+static void reader_locate(rb_sql_reader *r, size_t off, int *line, int *col)
+{
+	size_t i = 0;
+	int l = r->base_line, c = r->base_col;
+	if (off >= r->anchor) {
+		i = r->anchor;
+		l = r->anchor_line;
+		c = r->anchor_col;
+	}
+	for (; i < off && i < r->len; i++) {
+		char ch = r->buf[i];
+		if (ch == '\n' || (ch == '\r' && r->buf[i + 1] != '\n')) {
+			l++;
+			c = 1;
+		} else {
+			c++;
+		}
+	}
+	*line = l;
+	*col = c;
+	if (off >= r->anchor) {
+		r->anchor = off;
+		r->anchor_line = l;
+		r->anchor_col = c;
+	}
+}
+
+static void set_lexable(rb_sql_reader *r)
+{
+	size_t k = r->len;
+	if (!r->eof)
+		while (k > 0 && r->buf[k - 1] != '\n')
+			k--;
+	r->lexable = k;
+	r->sp.lx.s = r->buf;
+	r->sp.lx.len = r->lexable;
+	r->sp.lx.more = !r->eof;
+}
+
+/* Drops the first d bytes of the buffer, which nothing points into any more. */
+static void drop_prefix(rb_sql_reader *r, size_t d)
+{
+	int l, c;
+	splitter *sp = &r->sp;
+	if (!d)
+		return;
+	reader_locate(r, d, &l, &c);
+	memmove(r->buf, r->buf + d, r->len - d + 1);
+	r->len -= d;
+	r->anchor -= d;
+	r->base_line = l;
+	r->base_col = c;
+	r->pos -= d;
+	sp->stmt_start -= sp->have_stmt ? d : 0;
+	sp->stmt_end -= sp->have_stmt ? d : 0;
+	for (size_t k = 0; k < 2 * sp->nblanks; k++)
+		sp->blanks[k] -= d;
+	sp->item_end = sp->item_end >= d ? sp->item_end - d : 0;
+	r->data_at = r->data_at >= d ? r->data_at - d : 0;
+	r->dpos = r->dpos >= d ? r->dpos - d : 0;
+}
+
+/*
+ * Reads more of the source: a chunk, or (grow: a construct spans more than
+ * the buffer) as much again as the buffer holds. What is consumed is
+ * dropped first: the text before the statement being read, and the COPY
+ * data lines already handed out. 0, or -1 with err set.
+ */
+static int fill(rb_sql_reader *r, int grow, rb_error *err)
+{
+	int rc = 0;
+	if (r->eof)
+		return 0;
+	drop_prefix(r, r->sp.have_stmt ? r->sp.stmt_start : r->pos);
+	if (r->copy_state == 2 && r->dpos > r->data_at) {
+		memmove(r->buf + r->data_at, r->buf + r->dpos, r->len - r->dpos + 1);
+		r->len -= r->dpos - r->data_at;
+		r->dpos = r->data_at;
+	}
+	size_t want = r->fp ? (grow && r->len > CHUNK ? r->len : CHUNK) : r->str_len;
+	if (r->cap < r->len + want + 1) {
+		r->cap = r->len + want + 1;
+		r->buf = rb_xrealloc(r->buf, r->cap);
+	}
+	size_t got = want;
+	if (r->fp) {
+		got = fread(r->buf + r->len, 1, want, r->fp);
+		if (got < want && ferror(r->fp))
+			rc = rb_error_set(err, RB_EXIT_USAGE, r->file, 0, 0, "cannot read %s: %s", r->file,
+					  strerror(errno));
+		r->eof = got < want;
+	} else {
+		memcpy(r->buf + r->len, r->str, got);
+		r->eof = 1;
+	}
+	r->len += got;
+	r->buf[r->len] = '\0';
+	set_lexable(r);
+	return rc;
+}
+
 static rb_sql_item *push_item(splitter *sp)
 {
 	if (sp->n == sp->cap) {
-		sp->cap = sp->cap ? sp->cap * 2 : 8;
+		sp->cap = sp->cap ? sp->cap * 2 : 4;
 		sp->items = rb_xrealloc(sp->items, sp->cap * sizeof *sp->items);
 	}
 	rb_sql_item *it = &sp->items[sp->n++];
@@ -620,12 +762,48 @@ static void take(splitter *sp, const token *t)
 	if (!sp->have_stmt) {
 		sp->have_stmt = 1;
 		sp->stmt_start = t->start;
-		rb_srcmap_locate(&sp->map, t->start, &sp->stmt_line, &sp->stmt_col);
+		reader_locate(sp->r, t->start, &sp->stmt_line, &sp->stmt_col);
 	}
 	sp->stmt_end = t->end;
 }
 
-static void finish_statement(splitter *sp, int std_strings)
+/* The next significant token of text from i, or 0 when none; kind and span in *t. */
+static int next_word(const lexer *lx, size_t *i, token *t)
+{
+	lex_error e;
+	while (*i < lx->len) {
+		if (next_token(lx, *i, t, &e) < 0)
+			return 0;
+		*i = t->end;
+		if (t->kind != TK_SPACE && t->kind != TK_LINE_COMMENT && t->kind != TK_BLOCK_COMMENT)
+			return 1;
+	}
+	return 0;
+}
+
+/* COPY ... FROM STDIN: the statement's data follows it, up to a line "\.". */
+static int copies_from_stdin(const char *text, int std_strings)
+{
+	lexer lx = {text, strlen(text), std_strings, 0};
+	size_t i = 0;
+	token t;
+	int depth = 0, after_from = 0;
+	if (!next_word(&lx, &i, &t) || t.kind != TK_IDENT || !word_is(text + t.start, t.end - t.start, "copy"))
+		return 0;
+	while (next_word(&lx, &i, &t)) {
+		int word = t.kind == TK_IDENT;
+		if (t.kind == TK_OPEN)
+			depth++;
+		else if (t.kind == TK_CLOSE && depth > 0)
+			depth--;
+		if (depth == 0 && after_from && word && word_is(text + t.start, t.end - t.start, "stdin"))
+			return 1;
+		after_from = depth == 0 && word && word_is(text + t.start, t.end - t.start, "from");
+	}
+	return 0;
+}
+
+static void finish_statement(splitter *sp)
 {
 	if (!sp->have_stmt)
 		goto reset;
@@ -642,7 +820,8 @@ static void finish_statement(splitter *sp, int std_strings)
 		if (lo < hi)
 			memset(it->text + (lo - start), ' ', hi - lo);
 	}
-	classify(it, std_strings);
+	classify(it, sp->lx.std_strings);
+	it->copy_from_stdin = copies_from_stdin(it->text, sp->lx.std_strings);
 reset:
 	sp->have_stmt = 0;
 	sp->nblanks = 0;
@@ -696,18 +875,37 @@ static size_t skip_arg_quote(const lexer *lx, size_t i)
 	return 0;
 }
 
-/*
- * The meta-command whose backslash is at i. Like psql: the name runs to
- * whitespace or a backslash; the arguments to the end of the line or an
- * unquoted backslash, and a "\\" there is eaten and SQL resumes after it.
- * Stores where reading goes on in *next.
- */
-static int read_meta(splitter *sp, size_t i, size_t *next)
+/* \copy ... FROM STDIN (outside the parentheses of a query): data follows, as for COPY. */
+static int meta_copies_from_stdin(const char *args)
+{
+	int depth = 0, after_from = 0;
+	const char *p = args;
+	while (*p) {
+		while (*p == ' ' || *p == '\t')
+			p++;
+		size_t n = strcspn(p, " \t()");
+		if (!n) {
+			if (*p == '(')
+				depth++;
+			else if (*p == ')' && depth > 0)
+				depth--;
+			p += *p ? 1 : 0;
+			after_from = 0;
+			continue;
+		}
+		if (depth == 0 && after_from && word_is(p, n, "stdin"))
+			return 1;
+		after_from = depth == 0 && word_is(p, n, "from");
+		p += n;
+	}
+	return 0;
+}
+
+/* The end of a meta-command's arguments from k: a newline or an unquoted backslash. 0, or -1 (err). */
+static int meta_args_end(splitter *sp, size_t i, size_t name_end, size_t *end)
 {
 	const lexer *lx = &sp->lx;
-	size_t name_end = i + 1, k, args_start, args_end;
-	while (name_end < lx->len && !is_space(at(lx, name_end)) && at(lx, name_end) != '\\')
-		name_end++;
+	size_t k;
 	for (k = name_end; k < lx->len && !is_newline(at(lx, k)) && at(lx, k) != '\\';) {
 		unsigned char c = at(lx, k);
 		token t;
@@ -717,8 +915,8 @@ static int read_meta(splitter *sp, size_t i, size_t *next)
 			size_t after = skip_arg_quote(lx, k);
 			if (!after) {
 				int line, col;
-				rb_srcmap_locate(&sp->map, k, &line, &col);
-				rb_error_set(sp->err, RB_EXIT_USAGE, sp->file, line, col,
+				reader_locate(sp->r, k, &line, &col);
+				rb_error_set(sp->err, RB_EXIT_USAGE, sp->r->file, line, col,
 					     "unterminated quoted string in the arguments of \\%.*s",
 					     (int)(name_end - i - 1), lx->s + i + 1);
 				return -1;
@@ -728,8 +926,28 @@ static int read_meta(splitter *sp, size_t i, size_t *next)
 			k++;
 		}
 	}
-	args_end = k;
-	*next = at(lx, k) == '\\' && at(lx, k + 1) == '\\' ? k + 2 : k;
+	*end = k;
+	return 0;
+}
+
+/*
+ * The meta-command whose backslash is at i. Like psql: the name runs to
+ * whitespace or a backslash; the arguments to the end of the line or an
+ * unquoted backslash, and a "\\" there is eaten and SQL resumes after it.
+ * \gset ends the statement it is written after. Stores where reading goes
+ * on in *next.
+ */
+static int read_meta(splitter *sp, size_t i, size_t *next)
+{
+	const lexer *lx = &sp->lx;
+	size_t name_end = i + 1, args_start, args_end;
+	int line, col;
+	while (name_end < lx->len && !is_space(at(lx, name_end)) && at(lx, name_end) != '\\')
+		name_end++;
+	if (meta_args_end(sp, i, name_end, &args_end) < 0)
+		return -1;
+	*next = at(lx, args_end) == '\\' && at(lx, args_end + 1) == '\\' ? args_end + 2 : args_end;
+	sp->item_end = *next;
 	args_start = name_end;
 	while (args_start < args_end && is_space(at(lx, args_start)))
 		args_start++;
@@ -738,14 +956,30 @@ static int read_meta(splitter *sp, size_t i, size_t *next)
 	if (args_start == args_end)
 		args_start = args_end = name_end;
 
+	reader_locate(sp->r, i, &line, &col);
+	char *command = rb_xstrndup(lx->s + i + 1, name_end - i - 1);
+	char *args = rb_xstrndup(lx->s + args_start, args_end - args_start);
+	rb_sql_cmd cmd = rb_sql_cmd_lookup(command);
+	if (cmd == RB_SQL_CMD_GSET && sp->have_stmt) {
+		/* Sends the statement before it, as a semicolon would. */
+		finish_statement(sp);
+		rb_sql_item *st = &sp->items[sp->n - 1];
+		st->gset = args;
+		st->gset_line = line;
+		st->gset_col = col;
+		free(command);
+		return 0;
+	}
 	rb_sql_item *it = push_item(sp);
 	it->kind = RB_SQL_META;
-	rb_srcmap_locate(&sp->map, i, &it->line, &it->col);
+	it->line = line;
+	it->col = col;
 	it->args_col = it->col + (int)(args_start - i);
-	it->command = rb_xstrndup(lx->s + i + 1, name_end - i - 1);
-	it->cmd = rb_sql_cmd_lookup(it->command);
-	it->args = rb_xstrndup(lx->s + args_start, args_end - args_start);
+	it->command = command;
+	it->cmd = cmd;
+	it->args = args;
 	it->text = rb_xstrndup(lx->s + i, args_end - i);
+	it->copy_from_stdin = cmd == RB_SQL_CMD_COPY && meta_copies_from_stdin(args);
 	if (sp->have_stmt) {
 		/* Written inside a statement: blank it out of the statement's text. */
 		if (sp->nblanks == sp->blanks_cap) {
@@ -759,12 +993,236 @@ static int read_meta(splitter *sp, size_t i, size_t *next)
 	return 0;
 }
 
+/* One token at r->pos, fed to the splitter. 0, or -1 with err set. */
+static int split_token(rb_sql_reader *r, const token *t)
+{
+	splitter *sp = &r->sp;
+	switch (t->kind) {
+	case TK_SPACE:
+	case TK_LINE_COMMENT:
+	case TK_BLOCK_COMMENT:
+		break;
+	case TK_SEMI:
+		if (sp->paren_depth == 0 && sp->begin_depth == 0) {
+			sp->item_end = t->end;
+			finish_statement(sp);
+			sp->ident_count = 0;
+		} else {
+			take(sp, t);
+		}
+		break;
+	case TK_BACKSLASH:
+		return read_meta(sp, t->start, &r->pos);
+	case TK_ESCAPED:
+		if (r->buf[t->start + 1] == ';')
+			sp->ident_count = 0; /* psql starts counting words again */
+		take(sp, t);
+		break;
+	case TK_IDENT:
+		track_ident(sp, r->buf + t->start, t->end - t->start);
+		take(sp, t);
+		break;
+	case TK_OPEN:
+		sp->paren_depth++;
+		take(sp, t);
+		break;
+	case TK_CLOSE:
+		if (sp->paren_depth > 0)
+			sp->paren_depth--;
+		take(sp, t);
+		break;
+	default:
+		take(sp, t);
+		break;
+	}
+	r->pos = t->end;
+	return 0;
+}
+
+/* Lexes until an item is queued. 1, 0 at the end of the source, -1 with err set. */
+static int lex_item(rb_sql_reader *r, rb_error *err)
+{
+	splitter *sp = &r->sp;
+	sp->err = err;
+	while (sp->head == sp->n) {
+		token t;
+		lex_error e;
+		memset(&e, 0, sizeof e);
+		if (r->pos >= r->lexable) {
+			if (!r->eof) {
+				if (fill(r, 0, err) < 0)
+					return -1;
+			} else if (r->done) {
+				return 0;
+			} else {
+				r->done = 1;
+				sp->item_end = r->len;
+				finish_statement(sp);
+			}
+			continue;
+		}
+		if (next_token(&sp->lx, r->pos, &t, &e) < 0) {
+			if (!r->eof) {
+				if (fill(r, 1, err) < 0)
+					return -1;
+				continue;
+			}
+			int line, col;
+			reader_locate(r, e.start, &line, &col);
+			report_lex_error(&sp->lx, &e, line, col, r->file, err);
+			return -1;
+		}
+		if (split_token(r, &t) < 0)
+			return -1;
+	}
+	return 1;
+}
+
+static rb_sql_reader *reader_new(const char *file, int first_line, int std_strings)
+{
+	rb_sql_reader *r = rb_xcalloc(1, sizeof *r);
+	r->file = rb_xstrdup(file ? file : "");
+	r->sp.r = r;
+	r->sp.lx.std_strings = std_strings;
+	r->base_line = r->anchor_line = first_line;
+	r->base_col = r->anchor_col = 1;
+	r->buf = rb_xmalloc(1);
+	r->buf[0] = '\0';
+	r->cap = 1;
+	r->sp.lx.s = r->buf;
+	return r;
+}
+
+rb_sql_reader *rb_sql_reader_string(const char *body, const char *file, int first_line, int std_strings)
+{
+	rb_sql_reader *r = reader_new(file, first_line, std_strings);
+	r->str = body ? body : "";
+	r->str_len = strlen(r->str);
+	return r;
+}
+
+int rb_sql_reader_file(const char *path, int std_strings, rb_sql_reader **out, rb_error *err)
+{
+	int rc = -1;
+	FILE *fp = fopen(path, "rb");
+	*out = NULL;
+	if (!fp) {
+		rb_error_set(err, RB_EXIT_USAGE, path, 0, 0, "cannot open %s: %s", path, strerror(errno));
+		goto done;
+	}
+	*out = reader_new(path, 1, std_strings);
+	(*out)->fp = fp;
+	rc = 0;
+done:
+	return rc;
+}
+
+const char *rb_sql_reader_path(const rb_sql_reader *r)
+{
+	return r->file;
+}
+
+/* After the last data line: the data leaves the buffer, lexing goes on after it. */
+static void end_copy(rb_sql_reader *r)
+{
+	memmove(r->buf + r->data_at, r->buf + r->dpos, r->len - r->dpos + 1);
+	r->len -= r->dpos - r->data_at;
+	r->dpos = r->data_at;
+	r->anchor = r->data_at;
+	r->anchor_line = r->dline;
+	r->anchor_col = 1;
+	r->copy_state = 3;
+	set_lexable(r);
+}
+
+int rb_sql_reader_copy_line(rb_sql_reader *r, const char **line, size_t *len, int *lineno, rb_error *err)
+{
+	int col;
+	if (r->copy_state == 0 || r->copy_state == 3)
+		return 0;
+	if (r->copy_state == 1) {
+		r->copy_state = 2;
+		r->dpos = r->data_at;
+		reader_locate(r, r->data_at, &r->dline, &col);
+	}
+	for (;;) {
+		char *nl = memchr(r->buf + r->dpos, '\n', r->len - r->dpos);
+		if (!nl && !r->eof) {
+			if (fill(r, 0, err) < 0)
+				return -1;
+			continue;
+		}
+		size_t end = nl ? (size_t)(nl - r->buf) + 1 : r->len, n = end - r->dpos;
+		const char *s = r->buf + r->dpos;
+		int last = n == 0 || (n >= 2 && s[0] == '\\' && s[1] == '.' &&
+				      (n == 2 || (n == 3 && s[2] == '\n') || (n == 4 && s[2] == '\r' && s[3] == '\n')));
+		r->dpos = end;
+		if (last) {
+			r->dline += n > 0;
+			end_copy(r);
+			return 0;
+		}
+		*line = s;
+		*len = n;
+		*lineno = r->dline++;
+		return 1;
+	}
+}
+
+int rb_sql_reader_next(rb_sql_reader *r, rb_sql_item *it, rb_error *err)
+{
+	int rc = -1;
+	const char *line;
+	size_t len;
+	int lineno, got = 0;
+	memset(it, 0, sizeof *it);
+	if (r->copy_flagged || r->copy_state == 2)
+		while ((got = rb_sql_reader_copy_line(r, &line, &len, &lineno, err)) > 0)
+			;
+	if (got < 0)
+		goto done;
+	r->copy_flagged = 0;
+	r->copy_state = 0;
+	rc = lex_item(r, err);
+	if (rc <= 0)
+		goto done;
+	splitter *sp = &r->sp;
+	*it = sp->items[sp->head++];
+	if (sp->head == sp->n)
+		sp->head = sp->n = 0;
+	/* COPY data starts on the line after the item's end. */
+	size_t k = sp->item_end;
+	while (k < r->len && r->buf[k] != '\n')
+		k++;
+	r->data_at = k < r->len ? k + 1 : r->len;
+	r->copy_state = 1;
+	r->copy_flagged = it->copy_from_stdin;
+done:
+	return rc;
+}
+
+void rb_sql_reader_free(rb_sql_reader *r)
+{
+	if (!r)
+		return;
+	if (r->fp)
+		fclose(r->fp);
+	for (size_t k = r->sp.head; k < r->sp.n; k++)
+		rb_sql_item_clear(&r->sp.items[k]);
+	free(r->sp.items);
+	free(r->sp.blanks);
+	free(r->buf);
+	free(r->file);
+	free(r);
+}
+
 int rb_sql_split(const char *body, const char *file, int first_line, int std_strings,
 		 rb_sql_item **items, size_t *count, rb_error *err)
 {
-	int rc = -1;
-	splitter sp;
-	memset(&sp, 0, sizeof sp);
+	int rc = -1, got;
+	rb_sql_reader *r = NULL;
+	rb_sql_item *list = NULL;
+	size_t n = 0, cap = 0;
 	if (items)
 		*items = NULL;
 	if (count)
@@ -773,75 +1231,27 @@ int rb_sql_split(const char *body, const char *file, int first_line, int std_str
 		rb_error_set(err, RB_EXIT_USAGE, file, first_line, 0, "no SQL text to split");
 		goto done;
 	}
-	sp.lx.s = body;
-	sp.lx.len = strlen(body);
-	sp.lx.std_strings = std_strings;
-	sp.file = file;
-	sp.err = err;
-	rb_srcmap_init(&sp.map, body, sp.lx.len, first_line, 1);
-
-	size_t i = 0;
-	while (i < sp.lx.len) {
-		token t;
-		lex_error e;
-		memset(&e, 0, sizeof e);
-		if (next_token(&sp.lx, i, &t, &e) < 0) {
-			int line, col;
-			rb_srcmap_locate(&sp.map, e.start, &line, &col);
-			report_lex_error(&sp.lx, &e, line, col, file, err);
-			goto done;
+	r = rb_sql_reader_string(body, file, first_line, std_strings);
+	for (;;) {
+		rb_sql_item it;
+		if ((got = rb_sql_reader_next(r, &it, err)) <= 0)
+			break;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 8;
+			list = rb_xrealloc(list, cap * sizeof *list);
 		}
-		switch (t.kind) {
-		case TK_SPACE:
-		case TK_LINE_COMMENT:
-		case TK_BLOCK_COMMENT:
-			break;
-		case TK_SEMI:
-			if (sp.paren_depth == 0 && sp.begin_depth == 0) {
-				finish_statement(&sp, std_strings);
-				sp.ident_count = 0;
-			} else {
-				take(&sp, &t);
-			}
-			break;
-		case TK_BACKSLASH:
-			if (read_meta(&sp, t.start, &i) < 0)
-				goto done;
-			continue;
-		case TK_ESCAPED:
-			if (body[t.start + 1] == ';')
-				sp.ident_count = 0; /* psql starts counting words again */
-			take(&sp, &t);
-			break;
-		case TK_IDENT:
-			track_ident(&sp, body + t.start, t.end - t.start);
-			take(&sp, &t);
-			break;
-		case TK_OPEN:
-			sp.paren_depth++;
-			take(&sp, &t);
-			break;
-		case TK_CLOSE:
-			if (sp.paren_depth > 0)
-				sp.paren_depth--;
-			take(&sp, &t);
-			break;
-		default:
-			take(&sp, &t);
-			break;
-		}
-		i = t.end;
+		list[n++] = it;
 	}
-	finish_statement(&sp, std_strings);
-	*items = sp.items;
-	*count = sp.n;
-	sp.items = NULL;
-	sp.n = 0;
+	if (got < 0)
+		goto done;
+	*items = list;
+	*count = n;
+	list = NULL;
+	n = 0;
 	rc = 0;
 done:
-	rb_sql_items_free(sp.items, sp.n);
-	free(sp.blanks);
-	rb_srcmap_free(&sp.map);
+	rb_sql_items_free(list, n);
+	rb_sql_reader_free(r);
 	return rc;
 }
 
@@ -854,7 +1264,20 @@ static const struct {
 	int listed;
 } sql_cmds[] = {
 	{"echo", RB_SQL_CMD_ECHO, 1},
+	{"qecho", RB_SQL_CMD_QECHO, 1},
+	{"warn", RB_SQL_CMD_WARN, 1},
 	{"set", RB_SQL_CMD_SET, 1},
+	{"unset", RB_SQL_CMD_UNSET, 1},
+	{"gset", RB_SQL_CMD_GSET, 1},
+	{"if", RB_SQL_CMD_IF, 1},
+	{"elif", RB_SQL_CMD_ELIF, 1},
+	{"else", RB_SQL_CMD_ELSE, 1},
+	{"endif", RB_SQL_CMD_ENDIF, 1},
+	{"c", RB_SQL_CMD_CONNECT, 1},
+	{"connect", RB_SQL_CMD_CONNECT, 0},
+	{"copy", RB_SQL_CMD_COPY, 1},
+	{"restrict", RB_SQL_CMD_RESTRICT, 1},
+	{"unrestrict", RB_SQL_CMD_UNRESTRICT, 1},
 	{"i", RB_SQL_CMD_INCLUDE, 1},
 	{"include", RB_SQL_CMD_INCLUDE, 0},
 	{"ir", RB_SQL_CMD_INCLUDE_RELATIVE, 1},
@@ -888,13 +1311,19 @@ char *rb_sql_cmd_unsupported(const char *name)
 	return rb_buf_detach(&b);
 }
 
+void rb_sql_item_clear(rb_sql_item *it)
+{
+	free(it->text);
+	free(it->command);
+	free(it->args);
+	free(it->gset);
+	memset(it, 0, sizeof *it);
+}
+
 void rb_sql_items_free(rb_sql_item *items, size_t count)
 {
-	for (size_t i = 0; items && i < count; i++) {
-		free(items[i].text);
-		free(items[i].command);
-		free(items[i].args);
-	}
+	for (size_t i = 0; items && i < count; i++)
+		rb_sql_item_clear(&items[i]);
 	free(items);
 }
 
@@ -944,6 +1373,7 @@ int rb_sql_interpolate(const char *stmt, const char *file, int line, int col, in
 	lx.s = stmt;
 	lx.len = strlen(stmt);
 	lx.std_strings = std_strings;
+	lx.more = 0;
 
 	for (size_t i = 0; i < lx.len;) {
 		token t;
@@ -1026,7 +1456,7 @@ int rb_sql_placeholders(const char *stmt, int std_strings, int literal, char **o
 {
 	int rc = -1;
 	rb_buf b = RB_BUF_INIT;
-	lexer lx = {stmt, stmt ? strlen(stmt) : 0, std_strings};
+	lexer lx = {stmt, stmt ? strlen(stmt) : 0, std_strings, 0};
 	*out = NULL;
 	*count = 0;
 	for (size_t i = 0; stmt && i < lx.len;) {

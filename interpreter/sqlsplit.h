@@ -10,7 +10,14 @@
  * BEGIN ATOMIC ... END body of CREATE [OR REPLACE] FUNCTION/PROCEDURE. A
  * backslash outside all of those starts a meta-command, as in psql: its
  * arguments run to the end of the line or to the next unquoted backslash,
- * and "\\" ends them and goes back to SQL on the same line.
+ * and "\\" ends them and goes back to SQL on the same line. \gset ends
+ * the statement written before it, as a semicolon would. After
+ * COPY ... FROM STDIN (and \copy ... FROM STDIN), the lines that follow
+ * are data up to a line "\." (rb_sql_reader_copy_line); whoever does not
+ * read them skips them, so data is never taken for SQL.
+ *
+ * A source is read item by item (rb_sql_reader): a file in chunks, never
+ * whole. rb_sql_split is that reader over a string, collecting the items.
  *
  * Interpolation runs on one statement after splitting, so a value can never
  * move a statement boundary. Unlike psql, an undefined variable is an error.
@@ -38,8 +45,21 @@
  */
 typedef enum {
 	RB_SQL_CMD_UNSUPPORTED = 0,
-	RB_SQL_CMD_ECHO,              /* \echo TEXT */
-	RB_SQL_CMD_SET,               /* \set NAME VALUE */
+	RB_SQL_CMD_ECHO,              /* \echo [-n] TEXT: to the output */
+	RB_SQL_CMD_QECHO,             /* \qecho [-n] TEXT: the same (psql's query output is the output) */
+	RB_SQL_CMD_WARN,              /* \warn [-n] TEXT: to stderr */
+	RB_SQL_CMD_SET,               /* \set NAME [VALUE...] */
+	RB_SQL_CMD_UNSET,             /* \unset NAME */
+	RB_SQL_CMD_GSET,              /* \gset [PREFIX]: ends the statement before it (rb_sql_item.gset) */
+	RB_SQL_CMD_IF,                /* \if EXPR, \elif EXPR, \else, \endif (sqlmeta.h) */
+	RB_SQL_CMD_ELIF,
+	RB_SQL_CMD_ELSE,
+	RB_SQL_CMD_ENDIF,
+	RB_SQL_CMD_CONNECT,           /* \c DBNAME, \connect DBNAME: the same server, another database */
+	RB_SQL_CMD_COPY,              /* \copy TABLE|(QUERY) FROM|TO 'FILE'|STDIN|STDOUT [WITH (...)] */
+	RB_SQL_CMD_RESTRICT,          /* \restrict KEY, \unrestrict KEY: pg_dump's guard (no other
+					 meta-command in between) */
+	RB_SQL_CMD_UNRESTRICT,
 	RB_SQL_CMD_INCLUDE,           /* \i FILE, \include FILE: from the runbook's directory */
 	RB_SQL_CMD_INCLUDE_RELATIVE,  /* \ir FILE, \include_relative FILE: from the including file's */
 	RB_SQL_CMD_TIMING,            /* \timing [on|off] */
@@ -51,8 +71,8 @@ typedef enum {
 rb_sql_cmd rb_sql_cmd_lookup(const char *name);
 
 /**
- * "unsupported psql meta-command \NAME (supported: \echo, \set, \i, \ir,
- * \timing, \x, \pset)", the list from the table. Caller frees.
+ * "unsupported psql meta-command \NAME (supported: \echo, ...)", the list
+ * from the table. Caller frees.
  */
 char *rb_sql_cmd_unsupported(const char *name);
 
@@ -90,6 +110,11 @@ typedef struct {
 	   a statement it cannot read. */
 	int no_txn_block;    /* cannot run inside a transaction block (CREATE INDEX CONCURRENTLY,
 				VACUUM, CREATE DATABASE, ALTER SYSTEM, ...) */
+	int copy_from_stdin; /* COPY ... FROM STDIN, \copy ... FROM STDIN: data lines follow, up to
+				a line "\." (rb_sql_reader_copy_line) */
+	char *gset;          /* STATEMENT ended by \gset: its prefix ("" when none); else NULL */
+	int gset_line;       /* position of \gset's backslash */
+	int gset_col;
 } rb_sql_item;
 
 /**
@@ -117,6 +142,48 @@ char *rb_sql_include_path(const rb_sql_item *it, const char *file, const char *d
 
 /** Releases items returned by rb_sql_split (NULL is fine). */
 void rb_sql_items_free(rb_sql_item *items, size_t count);
+
+/** Releases the strings of one item (from rb_sql_reader_next) and zeroes it. */
+void rb_sql_item_clear(rb_sql_item *it);
+
+/**
+ * A source read item by item, as psql reads a file: only the lines that
+ * the item being read spans are held, so a file of any size is read in
+ * bounded memory (a chunk, plus the longest statement). Positions are as
+ * for rb_sql_split; a file's first line is line 1.
+ *
+ * COPY data: after an item, the lines that follow the line it ends on are
+ * data if the caller asks for them with rb_sql_reader_copy_line, up to a
+ * line "\." or the end of the source; reading then goes on after them.
+ * The data of a COPY ... FROM STDIN nobody asked for is skipped by the next
+ * rb_sql_reader_next, so every reader of a source agrees on what is SQL.
+ */
+typedef struct rb_sql_reader rb_sql_reader;
+
+/** A reader of body (not copied: it must outlive the reader). */
+rb_sql_reader *rb_sql_reader_string(const char *body, const char *file, int first_line, int std_strings);
+
+/** A reader of the file path. 0, or -1 with err set (cannot open, RB_EXIT_USAGE). */
+int rb_sql_reader_file(const char *path, int std_strings, rb_sql_reader **out, rb_error *err);
+
+/** The file name the reader's positions name. Owned by the reader. */
+const char *rb_sql_reader_path(const rb_sql_reader *r);
+
+/**
+ * The next item into *it (the caller owns its strings: rb_sql_item_clear).
+ * 1, 0 at the end, -1 with err set (as rb_sql_split; a read error).
+ */
+int rb_sql_reader_next(rb_sql_reader *r, rb_sql_item *it, rb_error *err);
+
+/**
+ * The next COPY data line after the item rb_sql_reader_next gave last:
+ * 1 with *line (len bytes, with its "\n" when it has one; valid until the
+ * next call on r) and its line number, 0 after the last one (the "\."
+ * line is not given), -1 with err set on a read error.
+ */
+int rb_sql_reader_copy_line(rb_sql_reader *r, const char **line, size_t *len, int *lineno, rb_error *err);
+
+void rb_sql_reader_free(rb_sql_reader *r);
 
 /** 1 when any statement is transaction control: such a block runs as written. */
 int rb_sql_has_txn_control(const rb_sql_item *items, size_t count);

@@ -19,9 +19,21 @@ static ssize_t pass_write(void *cookie, const char *buf, size_t n)
 	return (ssize_t)n;
 }
 
+/* \warn's text: to standard error through the output module, secrets hidden. */
+static ssize_t warn_write(void *cookie, const char *buf, size_t n)
+{
+	char *text = rb_xstrndup(buf, n);
+	char *c = rb_run_clean(cookie, text);
+	rb_out_write(2, c, strlen(c));
+	free(c);
+	free(text);
+	return (ssize_t)n;
+}
+
 /* Where the block's results go (sqlexec.h prints on a FILE, never on stdout). */
 typedef struct {
 	FILE *f;
+	FILE *warn;      /* \warn */
 	char *text;      /* held: what the memory stream got */
 	size_t len;
 	int held;        /* printed whole after the block, redacted */
@@ -35,7 +47,11 @@ typedef struct {
 static void results_open(const rb_run *r, const rb_step *s, results *o)
 {
 	memset(o, 0, sizeof *o);
-	o->held = r->redactor->count || r->rb->fm.nsecrets || strstr(s->body, "\\set");
+	o->held = r->redactor->count || r->rb->fm.nsecrets || strstr(s->body, "\\set") || strstr(s->body, "\\gset");
+	cookie_io_functions_t wio = {NULL, warn_write, NULL, NULL};
+	o->warn = fopencookie((void *)r, "w", wio);
+	if (o->warn)
+		setvbuf(o->warn, NULL, _IOLBF, 0);
 	if (o->held) {
 		o->f = open_memstream(&o->text, &o->len);
 	} else {
@@ -51,7 +67,9 @@ static void results_close(const rb_run *r, results *o)
 {
 	if (o->f)
 		fclose(o->f);
-	o->f = NULL;
+	if (o->warn)
+		fclose(o->warn);
+	o->f = o->warn = NULL;
 	if (o->held && o->len) {
 		char *c = rb_run_clean(r, o->text);
 		rb_out_write(1, c, strlen(c));
@@ -95,7 +113,7 @@ done:
  * fresh connection when the connection had died between steps (a server
  * restart) and nothing of the block was sent. rb_sqlexec_run's result.
  */
-static int execute(rb_run *r, const rb_step *s, PGconn *conn, FILE *out, rb_sqlexec_result *sr,
+static int execute(rb_run *r, const rb_step *s, PGconn *conn, const results *out, rb_sqlexec_result *sr,
 		   rb_error *err)
 {
 	rb_sqlexec_opts o;
@@ -112,7 +130,8 @@ static int execute(rb_run *r, const rb_step *s, PGconn *conn, FILE *out, rb_sqle
 			    : r->rb->fm.lock_timeout_ms >= 0 ? r->rb->fm.lock_timeout_ms : DEFAULT_LOCK_TIMEOUT_MS;
 	o.vars = &r->vars;
 	o.display_rows = s->rows < 0 ? RB_SQL_ROWS_ALL : (size_t)s->rows;
-	o.out = out;
+	o.out = out->f;
+	o.warn = out->warn;
 	o.poll = rb_run_sql_poll;
 	o.poll_ctx = r;
 	o.poll_every_ms = 100;
@@ -198,8 +217,8 @@ static rb_status run_sql(rb_run *r, const rb_step *s, rb_step_result *res, int *
 	if (connect_step(r, s, &conn, &st, env, usage) < 0)
 		goto done;
 	results_open(r, s, &out);
-	int ran = execute(r, s, conn, out.f, &sr, &err);
-	rb_run_hide_secrets(r); /* \set may have given a secret a new value */
+	int ran = execute(r, s, conn, &out, &sr, &err);
+	rb_run_hide_secrets(r); /* \set or \gset may have given a secret a new value */
 	results_close(r, &out);
 	if (ran < 0) {
 		rb_run_step_error_in(r, s, err.file, err.line, err.col, "%s", err.message);

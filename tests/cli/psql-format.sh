@@ -148,7 +148,8 @@ mistake() { # mistake WANT-TEXT INFO BODY
   [ "$rc" = 2 ] || fail "'$3' with {$2}: expected exit 2, got $rc"
   grep -qF -- "$1" m.err || fail "'$3' with {$2}: no '$1' in the error"
 }
-mistake "m.md:4:1: step 'm': \\pset border: a sql step supports \\pset format and \\pset expanded only" "name=m" '\pset border 2'
+# (found by the pre-flight's check, before anything runs)
+mistake "m.md:4:1: error: \\pset border: a sql step supports \\pset format and \\pset expanded only" "name=m" '\pset border 2'
 mistake "\\pset format wrapped: a sql step prints aligned, unaligned or csv" "name=m" '\pset format wrapped'
 mistake "\\x: unrecognized value \"sideways\" for \"expanded\" (on, off or auto)" "name=m" '\x sideways'
 mistake "attribute 'rows': '0' is not a number of rows from 1, or all" "name=m rows=0" 'SELECT 1;'

@@ -1,1 +1,1 @@
-grep -q "runbook.md:4:1: step 'copy': unsupported psql meta-command \\\\copy" err.txt
+grep -q "runbook.md:4:1: step 'gexec': unsupported psql meta-command \\\\gexec" err.txt
