@@ -123,12 +123,13 @@ host=$(printf '%s' "$url" | sed -n 's/.*host=\([^&]*\).*/\1/p' | sed 's/%2F/\//g
 port=$(printf '%s' "$url" | sed -n 's/.*port=\([0-9]*\).*/\1/p')
 PGPASSWORD= psql -XAtq -h "$host" -p "$port" -U vh_service -d postgres -c 'select pg_sleep(120)' > /dev/null 2>&1 &
 wpid=$!
-for _ in $(seq 50); do [ "$(q "select count(*) from pg_stat_activity where usename = 'vh_service'")" = 1 ] && break; sleep 0.1; done
+for _ in $(seq 300); do [ "$(q "select count(*) from pg_stat_activity where usename = 'vh_service'")" = 1 ] && break; sleep 0.1; done
+[ "$(q "select count(*) from pg_stat_activity where usename = 'vh_service'")" = 1 ] || fail "the vh_service session never connected"
 refused 3 "writers still connected (1 of vh_service): stop the ingest service first" --set MODE=immediate --confirm ROLLBACK \
   --set IMMEDIATE_WITHIN=1h
 q "select count(pg_terminate_backend(pid)) from pg_stat_activity where usename = 'vh_service'" > /dev/null
 wait "$wpid" 2>/dev/null || true; wpid=
-for _ in $(seq 50); do [ "$(q "select count(*) from pg_stat_activity where usename = 'vh_service'")" = 0 ] && break; sleep 0.1; done
+for _ in $(seq 300); do [ "$(q "select count(*) from pg_stat_activity where usename = 'vh_service'")" = 0 ] && break; sleep 0.1; done
 
 # Objects outside that depend on what the rollback replaces: named, and the run stops; they stay.
 q "create view public.directive_titles as select id, title from eng.strategic_directives_v2"
