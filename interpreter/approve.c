@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <termios.h>
 #include <unistd.h>
 
 void rb_approver_init(rb_approver *a, int yes, const char *phrase)
@@ -103,4 +104,23 @@ int rb_approve_phrase(const rb_approver *a, const char *question, const char *ph
 	}
 	*how = rb_signals_interrupted() ? "interrupted at the terminal" : "phrase not typed at the terminal";
 	return 0;
+}
+
+int rb_ask_value(const rb_approver *a, const char *question, int secret, char *buf, size_t size)
+{
+	struct termios saved, quiet;
+	int hidden = 0, got;
+	if (!a->interactive)
+		return 0;
+	if (secret && tcgetattr(0, &saved) == 0) {
+		quiet = saved;
+		quiet.c_lflag &= ~(tcflag_t)ECHO;
+		quiet.c_lflag |= ECHONL;
+		hidden = tcsetattr(0, TCSAFLUSH, &quiet) == 0;
+	}
+	rb_out_err("%s", question);
+	got = read_answer(buf, size);
+	if (hidden)
+		tcsetattr(0, TCSAFLUSH, &saved);
+	return got;
 }

@@ -11,6 +11,8 @@
 #ifndef RB_APPROVE_H
 #define RB_APPROVE_H
 
+#include <stddef.h>
+
 typedef struct {
 	int interactive;         /* ask on the terminal */
 	int yes;                 /* --yes */
@@ -33,5 +35,13 @@ int rb_approve_item(const rb_approver *a, const char *question, const char **how
  */
 int rb_approve_phrase(const rb_approver *a, const char *question, const char *phrase,
 		      const char **how);
+
+/**
+ * Asks for a value on the terminal (question on stderr, answer on stdin),
+ * without echo when secret. Returns 1 with the answer in buf (size bytes,
+ * NUL-terminated, newline removed), or 0 without a terminal, at end of
+ * input or when a signal arrived.
+ */
+int rb_ask_value(const rb_approver *a, const char *question, int secret, char *buf, size_t size);
 
 #endif

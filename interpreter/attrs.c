@@ -68,6 +68,15 @@ static void set_transaction(rb_step *s, const rb_attr *a, const rb_attr_value *v
 	s->transaction = !strcmp(v->text, "none") ? RB_TXN_NONE : RB_TXN_SINGLE;
 }
 
+static void set_run(rb_step *s, const rb_attr *a, const rb_attr_value *v) { (void)a; s->run = v->flag; }
+
+static void set_interpreter(rb_step *s, const rb_attr *a, const rb_attr_value *v)
+{
+	(void)a;
+	free(s->interpreter);
+	s->interpreter = rb_xstrdup(v->text);
+}
+
 static void set_cwd(rb_step *s, const rb_attr *a, const rb_attr_value *v)
 {
 	(void)a;
@@ -102,6 +111,10 @@ const rb_attr_spec rb_attr_specs[] = {
 	{"allow", RB_ATTR_TEXT, "sql: silence these lint rules here (comma-separated; runbook check --list-rules)",
 	 SQL, "sql", set_allow},
 	{"cwd", RB_ATTR_TEXT, "working directory, relative to the runbook", SHELL, "shell", set_cwd},
+	{"run", RB_ATTR_FLAG, "run a console transcript or a block of another language; false: documentation", 0, NULL,
+	 set_run},
+	{"interpreter", RB_ATTR_TEXT, "the program that runs the block (zsh, python3, node; docs/format.md)", SHELL,
+	 "shell", set_interpreter},
 	{"interactive", RB_ATTR_FLAG, "inherit the terminal instead of capturing output", SHELL, "shell",
 	 set_interactive},
 	{"every", RB_ATTR_DURATION, "abort conditions: how often to check while a step runs", ABORT, "lua abort",
@@ -122,7 +135,7 @@ const rb_attr_spec rb_attr_specs[] = {
 
 const char *const rb_runme_attrs[] = {
 	"background", "closeTerminalOnSuccess", "mimeType", "promptEnv", "terminalRows",
-	"excludeFromRunAll", "category", "id", "interpreter", "tag", "description",
+	"excludeFromRunAll", "category", "id", "tag", "description",
 	"cell", NULL
 };
 

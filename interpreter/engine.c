@@ -15,6 +15,7 @@
 #define _GNU_SOURCE
 #include "engine.h"
 #include "run.h"
+#include "interp.h"
 #include "output.h"
 #include "approve.h"
 #include "db.h"
@@ -105,7 +106,7 @@ static void record_step_end(rb_run *r, const rb_step *s, const rb_step_result *r
 			"duration", dur, "attempts", res->attempts > 1 ? tries : NULL, "output", o.data,
 			"capture", s->capture.value,
 			"value", s->capture.value && res->status == RB_STATUS_OK ? rb_vars_get(&r->vars, s->capture.value) : NULL,
-			NULL);
+			"documented_output", s->doc_output && *s->doc_output ? s->doc_output : NULL, NULL);
 	rb_buf_free(&o);
 }
 
@@ -449,6 +450,15 @@ int rb_engine_run(const rb_runbook *rb, const rb_run_opts *opts)
 	if (rc != RB_EXIT_OK)
 		goto done;
 	rb_error werr = RB_ERROR_INIT;
+	if (rb_interp_check_runbook(rb, &werr) < 0) { /* before anything is asked or run */
+		rb_out_error("runbook: ", &werr);
+		rb_error_clear(&werr);
+		rc = RB_EXIT_ENV;
+		goto done;
+	}
+	rc = rb_run_inputs(&r);
+	if (rc != RB_EXIT_OK)
+		goto done;
 	if (rb_watchdog_start(opts->grace_ms, &r.watchdog, &werr) < 0) {
 		rb_out_error("runbook: ", &werr);
 		rb_error_clear(&werr);

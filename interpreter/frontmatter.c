@@ -5,6 +5,10 @@
  * the line after the opening `---`; positions are shifted to runbook lines.
  */
 #include "frontmatter.h"
+#include "attrs.h"
+#include "inputs.h"
+#include "interp.h"
+#include "vars.h"
 #include "util.h"
 
 #include <stdlib.h>
@@ -13,7 +17,8 @@
 
 const char *const rb_frontmatter_keys[] = {
 	"title", "database", "databases", "shell", "env", "secrets", "not_secret", "timeout",
-	"on_failure", "manual", "audit", "connect_timeout", "lock_timeout", "lock", "undo", NULL
+	"on_failure", "manual", "audit", "connect_timeout", "lock_timeout", "lock", "undo", "console",
+	"inputs", NULL
 };
 
 /* Length of the line starting at p (without its newline). */
@@ -147,6 +152,108 @@ static void read_list(fm_ctx *c, yaml_node_t *n, const char *key, rb_pos_str **o
 	}
 }
 
+/* One field of an input: description, default, choices, pattern, secret, required. */
+static void input_field(fm_ctx *c, rb_input *in, const char *f, yaml_node_t *k, yaml_node_t *v, int *has_required)
+{
+	int flag = v->type == YAML_SCALAR_NODE ? rb_parse_flag((const char *)v->data.scalar.value) : -1;
+	if (!strcmp(f, "choices")) {
+		rb_pos_str *l = NULL;
+		size_t n = 0;
+		read_list(c, v, "choices", &l, &n);
+		in->choices = rb_xcalloc(n + 1, sizeof *in->choices);
+		for (size_t i = 0; i < n; i++)
+			in->choices[in->nchoices++] = l[i].value;
+		free(l);
+	} else if (!strcmp(f, "secret") || !strcmp(f, "required")) {
+		if (flag < 0)
+			fm_error(c, v, "input field '%s' must be true or false", f);
+		else if (!strcmp(f, "secret"))
+			in->secret = flag;
+		else
+			in->required = flag;
+		*has_required |= !strcmp(f, "required");
+	} else if (v->type != YAML_SCALAR_NODE) {
+		fm_error(c, v, "input field '%s' must be a single value", f);
+	} else if (!strcmp(f, "description")) {
+		in->description = scalar(v);
+	} else if (!strcmp(f, "default")) {
+		in->def = scalar(v);
+	} else if (!strcmp(f, "pattern")) {
+		set_pos(&in->pattern, v);
+	} else if (strcmp(f, "name")) {
+		fm_error(c, k, "unknown input field '%s' (name, description, default, choices, pattern, secret, required)", f);
+	}
+}
+
+/* A declared input's pattern compiles and its default is one of its values. */
+static void check_input(fm_ctx *c, const rb_input *in, yaml_node_t *at)
+{
+	char *why = NULL;
+	if (in->pattern.value && rb_input_pattern_valid(in->pattern.value, &why) < 0) {
+		rb_diags_add(c->diags, RB_DIAG_ERROR, c->file, in->pattern.line, in->pattern.col,
+			     "input '%s': '%s' is not a Lua pattern: %s", in->name ? in->name : "?", in->pattern.value, why);
+		c->errors++;
+	} else if (in->def && *in->def && rb_input_check(in, in->def, &why) < 0) {
+		rb_diags_add(c->diags, RB_DIAG_ERROR, c->file, node_line(at), node_col(at),
+			     "input '%s': its default '%s' is refused: %s", in->name ? in->name : "?", in->def, why);
+		c->errors++;
+	}
+	free(why);
+}
+
+/* One input: NAME: {fields} (a mapping entry), or {name: NAME, fields} (a list item). */
+static void read_input(fm_ctx *c, rb_front_matter *fm, yaml_node_t *name, yaml_node_t *spec)
+{
+	int has_required = 0;
+	if (spec->type != YAML_MAPPING_NODE && !(spec->type == YAML_SCALAR_NODE && name)) {
+		fm_error(c, spec, "front matter '%s' entries must be mappings of fields", "inputs");
+		return;
+	}
+	fm->inputs = rb_xrealloc(fm->inputs, (fm->ninputs + 1) * sizeof *fm->inputs);
+	rb_input *in = &fm->inputs[fm->ninputs++];
+	memset(in, 0, sizeof *in);
+	yaml_node_t *at = name ? name : spec;
+	in->line = node_line(at);
+	in->col = node_col(at);
+	if (name)
+		in->name = scalar(name);
+	if (spec->type == YAML_SCALAR_NODE) /* NAME: description */
+		in->description = scalar(spec);
+	for (yaml_node_pair_t *p = spec->type == YAML_MAPPING_NODE ? spec->data.mapping.pairs.start : NULL;
+	     p && p < spec->data.mapping.pairs.top; p++) {
+		yaml_node_t *k = yaml_document_get_node(c->doc, p->key);
+		yaml_node_t *v = yaml_document_get_node(c->doc, p->value);
+		const char *f = k->type == YAML_SCALAR_NODE ? (const char *)k->data.scalar.value : "";
+		if (!strcmp(f, "name") && !in->name && v->type == YAML_SCALAR_NODE) {
+			in->name = scalar(v);
+			in->line = node_line(v);
+			in->col = node_col(v);
+		}
+		input_field(c, in, f, k, v, &has_required);
+	}
+	if (!has_required)
+		in->required = in->def == NULL;
+	if (!in->name || !rb_var_name_valid(in->name))
+		fm_error(c, at, "an input needs a name that is a variable name ([A-Za-z_][A-Za-z0-9_]*)%s", "");
+	if (in->choices && in->pattern.value)
+		fm_error(c, at, "input '%s': give choices or a pattern, not both", in->name ? in->name : "?");
+	check_input(c, in, at);
+}
+
+/* inputs: a mapping of NAME to fields, or a list of mappings with name:. */
+static void read_inputs(fm_ctx *c, rb_front_matter *fm, yaml_node_t *v)
+{
+	if (v->type == YAML_MAPPING_NODE) {
+		for (yaml_node_pair_t *p = v->data.mapping.pairs.start; p < v->data.mapping.pairs.top; p++)
+			read_input(c, fm, yaml_document_get_node(c->doc, p->key), yaml_document_get_node(c->doc, p->value));
+	} else if (v->type == YAML_SEQUENCE_NODE) {
+		for (yaml_node_item_t *i = v->data.sequence.items.start; i < v->data.sequence.items.top; i++)
+			read_input(c, fm, NULL, yaml_document_get_node(c->doc, *i));
+	} else {
+		fm_error(c, v, "front matter '%s' must be a mapping of names to fields, or a list", "inputs");
+	}
+}
+
 static void read_key(fm_ctx *c, rb_front_matter *fm, const char *key, yaml_node_t *k, yaml_node_t *v)
 {
 	if (!strcmp(key, "title")) {
@@ -160,8 +267,9 @@ static void read_key(fm_ctx *c, rb_front_matter *fm, const char *key, yaml_node_
 	} else if (!strcmp(key, "shell")) {
 		if (want_scalar(c, v, key)) {
 			fm->shell = scalar(v);
-			if (strcmp(fm->shell, "bash") && strcmp(fm->shell, "sh"))
-				fm_error(c, v, "front matter '%s' must be bash or sh", key);
+			const rb_interp *in = rb_interp_find(fm->shell);
+			if (!in || !in->shell)
+				fm_error(c, v, "front matter '%s' must be a shell: bash, sh, dash, ksh, zsh or fish", key);
 		}
 	} else if (!strcmp(key, "env")) {
 		read_map(c, v, key, &fm->env, &fm->nenv);
@@ -190,6 +298,15 @@ static void read_key(fm_ctx *c, rb_front_matter *fm, const char *key, yaml_node_
 			if (strcmp(u, "required") && strcmp(u, "optional"))
 				fm_error(c, v, "front matter '%s' must be required or optional", key);
 		}
+	} else if (!strcmp(key, "console")) {
+		if (want_scalar(c, v, key)) {
+			const char *u = (const char *)v->data.scalar.value;
+			fm->console_run = !strcmp(u, "run");
+			if (strcmp(u, "run") && strcmp(u, "doc"))
+				fm_error(c, v, "front matter '%s' must be run or doc", key);
+		}
+	} else if (!strcmp(key, "inputs")) {
+		read_inputs(c, fm, v);
 	} else if (!strcmp(key, "on_failure")) {
 		if (want_scalar(c, v, key))
 			set_pos(&fm->on_failure, v);
@@ -335,6 +452,17 @@ void rb_frontmatter_free(rb_front_matter *fm)
 	free(fm->audit_ref);
 	free(fm->lock);
 	free_kvs(fm->unknown, fm->nunknown);
+	for (size_t i = 0; i < fm->ninputs; i++) {
+		rb_input *in = &fm->inputs[i];
+		free(in->name);
+		free(in->description);
+		free(in->def);
+		for (size_t k = 0; k < in->nchoices; k++)
+			free(in->choices[k]);
+		free(in->choices);
+		free(in->pattern.value);
+	}
+	free(fm->inputs);
 	memset(fm, 0, sizeof *fm);
 	fm->timeout_ms = fm->connect_timeout_ms = fm->lock_timeout_ms = -1;
 }

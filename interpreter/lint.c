@@ -4,12 +4,14 @@
 #define _GNU_SOURCE
 #include "lint.h"
 #include "checkcache.h"
+#include "interp.h"
+#include "shellscan.h"
 #include "luavm.h"
 #include "process.h"
 #include "sqlrules.h"
+#include "sqlmeta.h"
 #include "sqlsplit.h"
 #include "srcmap.h"
-#include "sqlmeta.h"
 #include "visible.h"
 
 #include <ctype.h>
@@ -27,6 +29,7 @@ typedef struct {
 	const rb_strset *outside; /* defined before the run (environment, --set); may be NULL */
 	rb_srcmap map;     /* the runbook's text, lines as cmark counts them */
 	rb_sqlrules *rules; /* PostgreSQL's parser over every sql step, in document order */
+	int run;           /* run's pre-flight: a missing interpreter is the run's to report (exit 5) */
 	int gset;          /* a \gset came: which variables exist is known only at run time */
 } lint_ctx;
 
@@ -259,6 +262,22 @@ static void shellcheck_findings(lint_ctx *c, const rb_step *s, char *out)
 	}
 }
 
+/* The syntax check ("zsh -n") or shellcheck of step s, reading the script on stdin; caller frees. */
+static char **tool_argv(const rb_runbook *rb, const rb_step *s, int shellcheck)
+{
+	const rb_interp *in = rb_interp_find(rb_step_interpreter(rb, s));
+	char **argv = rb_xcalloc(8, sizeof *argv);
+	if (shellcheck) {
+		const char *w[] = {"shellcheck", "-f", "gcc", "-s", in->shellcheck, "-", NULL};
+		for (size_t k = 0; w[k]; k++)
+			argv[k] = rb_xstrdup(w[k]);
+	} else {
+		argv[0] = rb_interp_program(rb_step_interpreter(rb, s));
+		argv[1] = rb_xstrdup(in->syntax);
+	}
+	return argv;
+}
+
 /*
  * Runs tool on each block of steps[0..n) not already known clean (checkcache.h),
  * side by side; each result goes to report, and clean ones are remembered.
@@ -267,25 +286,23 @@ static void shellcheck_findings(lint_ctx *c, const rb_step *s, char *out)
 static void run_tools(lint_ctx *c, const rb_checkcache *cache, const rb_step **steps, size_t n, int shellcheck,
 		      void (*report)(lint_ctx *c, const rb_step *s, const rb_capture_job *job), int *ok)
 {
-	char *const bash[] = {"bash", "-n", NULL}, *const sh[] = {"sh", "-n", NULL};
-	char *const sc_bash[] = {"shellcheck", "-f", "gcc", "-s", "bash", "-", NULL};
-	char *const sc_sh[] = {"shellcheck", "-f", "gcc", "-s", "sh", "-", NULL};
+	char ***argvs = rb_xcalloc(n ? n : 1, sizeof *argvs);
 	rb_capture_job *jobs = rb_xcalloc(n ? n : 1, sizeof *jobs);
 	char (*keys)[41] = rb_xcalloc(n ? n : 1, sizeof *keys);
 	size_t *todo = rb_xcalloc(n ? n : 1, sizeof *todo);
 	size_t m = 0;
 	for (size_t k = 0; k < n; k++) {
-		int is_sh = !strcmp(steps[k]->lang, "sh");
-		char *const *argv = shellcheck ? (is_sh ? sc_sh : sc_bash) : (is_sh ? sh : bash);
+		char **argv = argvs[k] = tool_argv(c->rb, steps[k], shellcheck);
+		const char *script = steps[k]->script ? steps[k]->script : steps[k]->body;
 		char key[41];
-		int keyed = rb_checkcache_key(cache, argv[0], argv, steps[k]->body, key) == 0;
+		int keyed = rb_checkcache_key(cache, argv[0], argv, script, key) == 0;
 		ok[k] = keyed && rb_checkcache_clean(cache, key);
 		if (ok[k])
 			continue;
 		memcpy(keys[m], keyed ? key : "", keyed ? 41 : 1);
 		todo[m] = k;
 		jobs[m].argv = argv;
-		jobs[m++].input = steps[k]->body;
+		jobs[m++].input = script;
 	}
 	rb_process_capture_all(jobs, m, SHELL_CHECKS_AT_ONCE, shellcheck ? SHELLCHECK_TIMEOUT_MS : SYNTAX_TIMEOUT_MS);
 	for (size_t k = 0; k < m; k++) {
@@ -297,6 +314,9 @@ static void run_tools(lint_ctx *c, const rb_checkcache *cache, const rb_step **s
 		rb_error_clear(&jobs[k].err);
 		free(jobs[k].output);
 	}
+	for (size_t k = 0; k < n; k++)
+		rb_interp_argv_free(argvs[k]);
+	free(argvs);
 	free(jobs);
 	free(keys);
 	free(todo);
@@ -332,20 +352,58 @@ static void shell_blocks(lint_ctx *c, int shellcheck)
 	size_t n = 0;
 	rb_checkcache cache;
 	rb_checkcache_open(&cache);
-	for (size_t i = 0; i < rb->nsteps; i++)
-		if (rb->steps[i].kind == RB_STEP_SHELL)
-			steps[n++] = &rb->steps[i];
+	for (size_t i = 0; i < rb->nsteps; i++) {
+		const rb_step *s = &rb->steps[i];
+		const rb_interp *in = s->kind == RB_STEP_SHELL ? rb_interp_find(rb_step_interpreter(rb, s)) : NULL;
+		if (!in || !in->syntax)
+			continue; /* python, node, ...: no syntax check */
+		/* Not installed: check says the block was not checked; a run stops with exit 5 (interp.h). */
+		if (!c->run || rb_interp_installed(rb_step_interpreter(rb, s)))
+			steps[n++] = s;
+	}
 	run_tools(c, &cache, steps, n, 0, report_syntax, ok);
 	if (shellcheck) {
 		size_t m = 0;
 		for (size_t k = 0; k < n; k++)
-			if (ok[k])
+			if (ok[k] && rb_interp_find(rb_step_interpreter(rb, steps[k]))->shellcheck)
 				steps[m++] = steps[k];
 		run_tools(c, &cache, steps, m, 1, report_shellcheck, ok);
 	}
 	rb_checkcache_free(&cache);
 	free(steps);
 	free(ok);
+}
+
+/*
+ * Placeholders left in a shell step's commands (errors: the command cannot be
+ * what its author meant to run), and variables it uses that nothing defines:
+ * not the front matter (env, secrets, inputs), a capture or Lua assignment
+ * before it, the step itself, the environment of a run, or the shell.
+ */
+static void shell_vars(lint_ctx *c, const rb_step *s)
+{
+	const rb_interp *in = rb_interp_find(rb_step_interpreter(c->rb, s));
+	rb_shell_scan sc;
+	rb_strset warned = RB_STRSET_INIT;
+	if (!in || !in->shell || !strcmp(in->name, "fish") || s->role == RB_ROLE_MANUAL || s->skip)
+		return;
+	rb_shell_scan_text(s->script ? s->script : s->body, &sc);
+	for (size_t k = 0; k < sc.nplaceholders; k++)
+		err_at(c, s->body_line + sc.placeholders[k].line - 1, s->col + sc.placeholders[k].col - 1,
+		       "placeholder '%s' left in a command: write the value, or declare an input (front matter "
+		       "inputs:) and use its variable", sc.placeholders[k].text);
+	for (size_t k = 0; k < sc.nuses; k++) {
+		const char *name = sc.uses[k].text;
+		if (known_lookup(c, name) || rb_shell_scan_assigns(&sc, name) || rb_shell_var_standard(name) ||
+		    !rb_strset_add(&warned, name, 1))
+			continue;
+		rb_diags_add(c->d, RB_DIAG_WARNING, c->rb->path, s->body_line + sc.uses[k].line - 1,
+			     s->col + sc.uses[k].col - 1,
+			     "$%s is used but nothing defines it: declare it under inputs: (or env:), capture it in an "
+			     "earlier step, or give it a default (${%s:-...})", name, name);
+	}
+	rb_strset_free(&warned);
+	rb_shell_scan_free(&sc);
 }
 
 /* --- hidden characters ----------------------------------------------------- */
@@ -503,7 +561,7 @@ static void destructive_check(lint_ctx *c, const rb_step *s)
 	int warn = !s->confirm && !s->expect_error.value;
 	int want_undo = c->rb->fm.undo_required && s->undo < 0;
 	int line = s->body_line;
-	const char *p = s->body;
+	const char *p = s->script ? s->script : s->body; /* prompted: documented output does not run */
 	while (*p && (warn || want_undo)) {
 		const char *nl = strchr(p, '\n');
 		size_t n = nl ? (size_t)(nl - p) : strlen(p);
@@ -527,7 +585,8 @@ static void destructive_check(lint_ctx *c, const rb_step *s)
 
 void rb_lint(const rb_runbook *rb, const rb_lint_opts *opts, rb_diags *diags)
 {
-	lint_ctx c = {rb, diags, RB_STRSET_INIT, opts ? opts->known : NULL, {0}, rb_sqlrules_new(rb, diags), 0};
+	lint_ctx c = {rb, diags, RB_STRSET_INIT, opts ? opts->known : NULL, {0}, rb_sqlrules_new(rb, diags),
+		      opts && opts->run, 0};
 	PGconn *trial = NULL;
 	int shellcheck = !(opts && opts->no_shellcheck) && on_path("shellcheck");
 
@@ -549,6 +608,9 @@ void rb_lint(const rb_runbook *rb, const rb_lint_opts *opts, rb_diags *diags)
 		rb_strset_add(&c.known, rb->fm.env[i].key, 1);
 	for (size_t i = 0; i < rb->fm.nsecrets; i++)
 		rb_strset_add(&c.known, rb->fm.secrets[i].value, 1);
+	for (size_t i = 0; i < rb->fm.ninputs; i++)
+		if (rb->fm.inputs[i].name)
+			rb_strset_add(&c.known, rb->fm.inputs[i].name, 1);
 	static const char *const builtin[] = {"RUNBOOK_FILE", "RUNBOOK_DIR", "RUNBOOK_STEP", "FAILED_STEP",
 					      "FAILURE_REASON", "FAILURE_EXIT_CODE", "ABORT_CONDITION", "RUNBOOK_RUN_ID",
 					      "UNDONE_STEPS", "UNDO_STEP", NULL};
@@ -598,6 +660,7 @@ void rb_lint(const rb_runbook *rb, const rb_lint_opts *opts, rb_diags *diags)
 			break;
 		case RB_STEP_SHELL:
 			destructive_check(&c, s);
+			shell_vars(&c, s);
 			break;
 		default:
 			break;

@@ -12,6 +12,8 @@
 #include "attrs.h"
 #include "frontmatter.h"
 #include "srcmap.h"
+#include "interp.h"
+#include "transcript.h"
 
 #include <cmark.h>
 #include <ctype.h>
@@ -55,6 +57,9 @@ void rb_runbook_free(rb_runbook *rb)
 		free(s->confirm_phrase);
 		free(s->db);
 		free(s->cwd);
+		free(s->interpreter);
+		free(s->script);
+		free(s->doc_output);
 	}
 	free(rb->steps);
 	rb_frontmatter_free(&rb->fm);
@@ -95,6 +100,9 @@ int rb_runbook_is_secret(const rb_runbook *rb, const char *name)
 			secret = 0;
 	for (size_t k = 0; !secret && rb && k < rb->fm.nsecrets; k++)
 		if (!strcmp(rb->fm.secrets[k].value, name))
+			secret = 1;
+	for (size_t k = 0; !secret && rb && k < rb->fm.ninputs; k++)
+		if (rb->fm.inputs[k].secret && rb->fm.inputs[k].name && !strcmp(rb->fm.inputs[k].name, name))
 			secret = 1;
 	return secret;
 }
@@ -263,6 +271,7 @@ static rb_step *add_step(parse_ctx *c, rb_step_kind kind, int line, int col)
 	s->retry = -1;
 	s->retry_delay_ms = -1;
 	s->every_ms = -1;
+	s->run = -1;
 	s->undo = s->undoes = -1;
 	return s;
 }
@@ -324,6 +333,95 @@ static rb_step_kind kind_of(const rb_info *pi, int *undo)
 	return rb_kind_of(pi->lang, *undo ? "" : pi->qualifier);
 }
 
+static const char *info_attr(const rb_info *pi, const char *key)
+{
+	for (size_t i = 0; i < pi->nattrs; i++)
+		if (!strcmp(pi->attrs[i].key, key))
+			return pi->attrs[i].value;
+	return NULL;
+}
+
+/* Console transcripts: documentation unless the front matter's console: run or run=true says otherwise. */
+static int is_console(const char *lang)
+{
+	return !strcasecmp(lang, "console") || !strcasecmp(lang, "shell-session") || !strcasecmp(lang, "terminal");
+}
+
+/*
+ * run=false makes any block documentation; a console block runs with run=true
+ * or the front matter's console: run; a block of another language (python,
+ * node, ...) runs only when it says run=true or names an interpreter.
+ */
+static rb_step_kind promote(const parse_ctx *c, const rb_info *pi, rb_step_kind kind)
+{
+	const char *run = info_attr(pi, "run");
+	int want = run ? rb_parse_flag(run) : -1;
+	if (want == 0)
+		return RB_STEP_DOC;
+	if (kind != RB_STEP_DOC || !pi->lang || !*pi->lang || (pi->qualifier && *pi->qualifier))
+		return kind;
+	if (is_console(pi->lang))
+		return want == 1 || c->rb->fm.console_run ? RB_STEP_SHELL : RB_STEP_DOC;
+	return want == 1 || info_attr(pi, "interpreter") ? RB_STEP_SHELL : kind;
+}
+
+/* Where attribute key was written on the step, else the fence. */
+static void attr_pos(const rb_step *s, const char *key, int *line, int *col)
+{
+	*line = s->line;
+	*col = s->col;
+	for (size_t k = 0; k < s->nattrs; k++)
+		if (!strcmp(s->attrs[k].key, key)) {
+			*line = s->attrs[k].line;
+			*col = s->attrs[k].col;
+		}
+}
+
+/*
+ * A shell step's interpreter (interp.h) and, for a shell, its prompts
+ * (transcript.h): the script that runs and the documented output. A console
+ * transcript without a single prompted command stays documentation.
+ */
+static void shell_setup(parse_ctx *c, rb_step *s)
+{
+	int console = is_console(s->lang), line, col;
+	const char *prog = rb_interp_for_lang(s->lang);
+	if (!s->interpreter && prog)
+		s->interpreter = rb_xstrdup(prog);
+	attr_pos(s, "interpreter", &line, &col);
+	if (!s->interpreter && !console && strcasecmp(s->lang, "shell")) {
+		rb_diags_add(c->diags, RB_DIAG_ERROR, c->file, line, col,
+			     "no interpreter is known for '%s' blocks: name one with interpreter=", s->lang);
+		return;
+	}
+	const rb_interp *in = rb_interp_find(rb_step_interpreter(c->rb, s));
+	if (!in) {
+		char *p = rb_interp_program(rb_step_interpreter(c->rb, s));
+		rb_diags_add(c->diags, RB_DIAG_ERROR, c->file, line, col,
+			     "interpreter '%s' is not one runbook can hand a block to: bash, sh, dash, ksh, zsh, "
+			     "fish, python3, node, ruby or perl", p);
+		free(p);
+		return;
+	}
+	if (!in->shell)
+		return;
+	rb_transcript t;
+	s->prompted = console || rb_transcript_prompted(s->body);
+	rb_transcript_read(s->body, s->prompted, &t);
+	if (t.stray_line)
+		rb_diags_add(c->diags, RB_DIAG_ERROR, c->file, s->body_line + t.stray_line - 1, s->col + t.stray_col - 1,
+			     "a command starting with '$ ' would run a program named '$': prompts are read as prompts "
+			     "only when the block's first line has one (docs/format.md, \"Prompts and console transcripts\")");
+	if (s->prompted) {
+		s->script = t.script;
+		s->doc_output = t.output;
+		t.script = t.output = NULL;
+	}
+	if (console && !t.ncommands)
+		s->kind = RB_STEP_DOC;
+	rb_transcript_free(&t);
+}
+
 static void on_code_block(parse_ctx *c, cmark_node *n)
 {
 	int line = cmark_node_get_start_line(n);
@@ -342,7 +440,7 @@ static void on_code_block(parse_ctx *c, cmark_node *n)
 	memset(&pi, 0, sizeof pi);
 	if (fenced) {
 		if (rb_info_parse(info, c->file, line, icol, &pi, &err) == 0) {
-			kind = kind_of(&pi, &undo);
+			kind = promote(c, &pi, kind_of(&pi, &undo));
 		} else {
 			/* An attribute error matters only on a block that would run:
 			 * read the language alone to know. */
@@ -383,6 +481,8 @@ static void on_code_block(parse_ctx *c, cmark_node *n)
 		pi.attrs = NULL;
 		pi.nattrs = 0;
 		apply_attrs(c, s);
+		if (kind == RB_STEP_SHELL)
+			shell_setup(c, s);
 	}
 	rb_info_free(&pi);
 }

@@ -15,10 +15,13 @@
 #include "redact.h"
 #include "sqlsplit.h"
 #include "select.h"
+#include "interp.h"
+#include "transcript.h"
 #include "visible.h"
 
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 /* A connection string's passwords (every form: db.h), unless one is a ${VAR} reference, go into red. */
 static void add_dsn_password(rb_redactor *red, const char *dsn)
@@ -275,8 +278,73 @@ static void json_step_allow(rb_json *j, const rb_step *s, const rb_redactor *red
 	rb_json_end(j, ']');
 }
 
+/* A command of a transcript: line i and the lines that continue it, prompt removed. */
+static size_t command_text(const rb_transcript *t, const char *body, size_t i, rb_buf *b)
+{
+	const rb_tline *l = &t->lines[i];
+	rb_buf_add(b, body + l->text, l->len - (l->text - l->start));
+	while (i + 1 < t->nlines && t->lines[i + 1].role == RB_TLINE_CONTINUED) {
+		l = &t->lines[++i];
+		rb_buf_putc(b, '\n');
+		rb_buf_add(b, body + l->start, l->len);
+	}
+	return i;
+}
+
+/* A line list of the transcript, {line, text} each: the commands (with what continues them) or the output. */
+static void json_tlines(rb_json *j, const rb_redactor *red, const rb_step *s, const rb_transcript *t,
+			rb_tline_role role)
+{
+	rb_json_key(j, role == RB_TLINE_COMMAND ? "commands" : "output");
+	rb_json_array_begin(j);
+	for (size_t i = 0; i < t->nlines; i++) {
+		if (t->lines[i].role != role)
+			continue;
+		rb_buf b = RB_BUF_INIT;
+		rb_json_object_begin(j);
+		rb_json_key(j, "line");
+		rb_json_int(j, s->body_line + (int64_t)i);
+		if (role == RB_TLINE_COMMAND)
+			i = command_text(t, s->body, i, &b);
+		else
+			rb_buf_add(&b, s->body + t->lines[i].start, t->lines[i].len);
+		rb_json_key(j, "text");
+		jstr(j, red, rb_buf_cstr(&b));
+		rb_json_end(j, '}');
+		rb_buf_free(&b);
+	}
+	rb_json_end(j, ']');
+}
+
+/* A shell step's interpreter, and the commands that run (and, prompted, the documented output that does not). */
+static void json_shell(rb_json *j, const rb_runbook *rb, const rb_step *s, const rb_redactor *red)
+{
+	rb_transcript t;
+	const rb_interp *in = rb_interp_find(rb_step_interpreter(rb, s));
+	rb_json_key(j, "interpreter");
+	jstr(j, red, rb_step_interpreter(rb, s));
+	if (!in || !in->shell)
+		return;
+	rb_json_key(j, "prompted");
+	rb_json_bool(j, s->prompted);
+	rb_transcript_read(s->body, s->prompted, &t);
+	json_tlines(j, red, s, &t, RB_TLINE_COMMAND);
+	if (s->prompted)
+		json_tlines(j, red, s, &t, RB_TLINE_OUTPUT);
+	rb_transcript_free(&t);
+}
+
+/* How a console transcript that is documentation would run, for the reader. */
+static const char *console_hint(const rb_step *s)
+{
+	if (s->kind != RB_STEP_DOC || !(!strcasecmp(s->lang, "console") || !strcasecmp(s->lang, "shell-session") ||
+					!strcasecmp(s->lang, "terminal")))
+		return NULL;
+	return "a console transcript: to run its $ commands, add {run=true} to the fence or console: run to the front matter";
+}
+
 /* What a step holds: a task list's items, or a code block's body (and a SQL block's target). */
-static void json_step_content(rb_json *j, const rb_step *s, const rb_redactor *red)
+static void json_step_content(rb_json *j, const rb_runbook *rb, const rb_step *s, const rb_redactor *red)
 {
 	if (s->kind == RB_STEP_APPROVAL) {
 		rb_json_key(j, "items");
@@ -304,6 +372,12 @@ static void json_step_content(rb_json *j, const rb_step *s, const rb_redactor *r
 	rb_json_int(j, s->body_line);
 	rb_json_key(j, "body");
 	jstr(j, red, s->body);
+	if (s->kind == RB_STEP_SHELL)
+		json_shell(j, rb, s, red);
+	if (console_hint(s)) {
+		rb_json_key(j, "note");
+		rb_json_string(j, console_hint(s));
+	}
 }
 
 /* One element of steps; sel is the step's selection, NULL for a whole run. */
@@ -351,7 +425,7 @@ static void json_step(rb_json *j, const rb_runbook *rb, const rb_step *s, const 
 	rb_json_int(j, s->col);
 	json_step_attrs(j, s, red);
 	json_step_allow(j, s, red);
-	json_step_content(j, s, red);
+	json_step_content(j, rb, s, red);
 	rb_json_end(j, '}');
 }
 
@@ -526,12 +600,37 @@ static void render_selection(const rb_runbook *rb, const rb_plan_opts *opts, con
 	}
 }
 
+/* A prompted block: every command that runs, and the lines taken as documented output (up to preview). */
+static void prompted_preview(const rb_step *s, int preview, rb_buf *out)
+{
+	rb_transcript t;
+	int shown = 0, hidden = 0;
+	rb_transcript_read(s->body, 1, &t);
+	rb_buf_printf(out, "      prompted: the $ commands run; the other lines are documented output, not run\n");
+	for (size_t i = 0; i < t.nlines; i++) {
+		const rb_tline *l = &t.lines[i];
+		int line = s->body_line + (int)i;
+		if (l->role == RB_TLINE_COMMAND || l->role == RB_TLINE_CONTINUED)
+			rb_buf_printf(out, "      run    %4d | %.*s\n", line, (int)(l->len - (l->text - l->start)),
+				      s->body + l->text);
+		else if (l->role == RB_TLINE_OUTPUT && shown < preview && ++shown)
+			rb_buf_printf(out, "      output %4d | %.*s\n", line, (int)l->len, s->body + l->start);
+		else if (l->role == RB_TLINE_OUTPUT)
+			hidden++;
+	}
+	if (hidden)
+		rb_buf_printf(out, "      output ... (%d more line%s, not run)\n", hidden, hidden == 1 ? "" : "s");
+	rb_transcript_free(&t);
+}
+
 static void render_step(const rb_runbook *rb, const rb_step *s, size_t total, int preview,
 			const rb_selection *sel, rb_buf *out)
 {
 	if (s->kind == RB_STEP_DOC) {
 		rb_buf_printf(out, "  [-] doc%s%s%s  %s:%d  (documentation, not run)\n",
 			      *s->lang ? " (" : "", s->lang, *s->lang ? ")" : "", rb->path, s->line);
+		if (console_hint(s))
+			rb_buf_printf(out, "      %s\n", console_hint(s));
 		return;
 	}
 	if (s->number && s->role != RB_ROLE_MANUAL)
@@ -574,7 +673,12 @@ static void render_step(const rb_runbook *rb, const rb_step *s, size_t total, in
 		sql_summary(rb, s, out);
 		return;
 	}
-	body_preview(s->body, preview, out);
+	if (s->kind == RB_STEP_SHELL && (s->interpreter ? strcmp(s->interpreter, s->lang) : rb->fm.shell != NULL))
+		rb_buf_printf(out, "      interpreter: %s\n", rb_step_interpreter(rb, s));
+	if (s->prompted)
+		prompted_preview(s, preview, out);
+	else
+		body_preview(s->body, preview, out);
 }
 
 /* A step's undo, beneath it. */

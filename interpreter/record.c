@@ -600,6 +600,23 @@ static void md_fence(rb_buf *b, const char *text)
 		rb_buf_putc(b, '`');
 }
 
+/* A step's text output as a fenced block (after a title, when given); nothing when there is none. */
+static void md_text(rb_buf *b, const char *title, const char *out)
+{
+	if (!out || !*out)
+		return;
+	rb_buf_putc(b, '\n');
+	if (title)
+		rb_buf_printf(b, "%s\n", title);
+	md_fence(b, out);
+	rb_buf_puts(b, "text\n");
+	rb_buf_puts(b, out);
+	if (out[strlen(out) - 1] != '\n')
+		rb_buf_putc(b, '\n');
+	md_fence(b, out);
+	rb_buf_putc(b, '\n');
+}
+
 char *rb_record_markdown(const rb_record *rec)
 {
 	rb_buf b = RB_BUF_INIT;
@@ -672,17 +689,9 @@ char *rb_record_markdown(const rb_record *rec)
 			if (v && *v)
 				rb_buf_printf(&b, "- **%s:** %s\n", keys[k][1], v);
 		}
-		const char *out = rb_event_get(x, "output");
-		if (out && *out) {
-			rb_buf_putc(&b, '\n');
-			md_fence(&b, out);
-			rb_buf_puts(&b, "text\n");
-			rb_buf_puts(&b, out);
-			if (out[strlen(out) - 1] != '\n')
-				rb_buf_putc(&b, '\n');
-			md_fence(&b, out);
-			rb_buf_putc(&b, '\n');
-		}
+		md_text(&b, NULL, rb_event_get(x, "output"));
+		/* a prompted block's output as the runbook shows it, beside the real one */
+		md_text(&b, "Documented output (from the runbook, not run):\n", rb_event_get(x, "documented_output"));
 	}
 
 	static const char *const approval_keys[] = {"step", "item", "who", "how", NULL};

@@ -200,6 +200,8 @@ void rb_run_keep_text(char **dst, const char *src);
 int rb_run_setup(rb_run *r);
 /** Releases what rb_run_setup and the run acquired (the struct itself is the caller's). */
 void rb_run_teardown(rb_run *r);
+/** The declared inputs, given, asked or defaulted, before step 1 (run_inputs.c); an RB_EXIT_* code. */
+int rb_run_inputs(rb_run *r);
 /** Sets a variable; a secret's new value is hidden before anything can print it. */
 void rb_run_set_var(rb_run *r, const char *name, const char *value, rb_var_source src);
 /** Hides the current value of every secret variable (after code that sets variables itself). */

@@ -114,6 +114,13 @@ typedef struct {
 	int64_t rows;           /* sql: rows=N, the rows printed of each result; 0 when not given (100); -1: rows=all */
 	rb_pos_str allow;       /* sql: allow=RULE[,RULE], SQL lint rules silenced here (sqlrule.h) */
 	char *cwd;
+	int run;                /* run=: 1 true, 0 false, -1 not given */
+
+	/* Shell steps (docs/format.md, "Prompts and console transcripts", "Interpreters"). */
+	char *interpreter;      /* interpreter= or the language's program ("zsh", "python3"); NULL: the front matter's shell */
+	int prompted;           /* lines starting "$ " are the commands, the other lines documented output */
+	char *script;           /* prompted: what runs, line for line with the body (transcript.h); NULL: the body */
+	char *doc_output;       /* prompted: the documented output; NULL otherwise */
 
 	/* Undo (docs/format.md, "Undo"): indexes into rb_runbook.steps, -1 for none. */
 	int undo_block;         /* 1: written as `LANG undo` (role RB_ROLE_UNDO) */
@@ -132,6 +139,20 @@ typedef struct {
 } rb_kv;
 
 /** The YAML front matter, typed. Absent keys are NULL / 0 / -1. */
+/** One declared input (front matter inputs:), asked or given before the first step. */
+typedef struct {
+	char *name;
+	char *description;    /* NULL when none */
+	char *def;            /* the default; NULL when none */
+	char **choices;       /* the values allowed; NULL-free list of nchoices */
+	size_t nchoices;
+	rb_pos_str pattern;   /* a Lua pattern the whole value must match; value NULL when none */
+	int secret;           /* asked without echo, hidden wherever it would be printed or recorded */
+	int required;         /* an empty value is refused (default: 1 unless a default is given) */
+	int line;
+	int col;
+} rb_input;
+
 typedef struct {
 	int present;
 	int line;             /* line of the opening --- */
@@ -139,7 +160,10 @@ typedef struct {
 	rb_pos_str database;
 	rb_kv *databases;     /* named connections */
 	size_t ndatabases;
-	char *shell;
+	char *shell;          /* a shell of the interpreter table (interp.h) */
+	int console_run;      /* console: run -- console, shell-session and terminal blocks run their prompted commands */
+	rb_input *inputs;     /* inputs:, in document order */
+	size_t ninputs;
 	rb_kv *env;           /* variables with defaults */
 	size_t nenv;
 	rb_pos_str *secrets;

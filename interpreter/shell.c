@@ -3,6 +3,7 @@
  */
 #define _GNU_SOURCE
 #include "shell.h"
+#include "interp.h"
 #include "output.h"
 #include "process.h"
 #include "signals.h"
@@ -59,13 +60,14 @@ typedef struct {
 static int start_shell(const rb_shell_opts *o, int *use_tty, rb_process **proc, rb_error *err)
 {
 	const char *label = o->label ? o->label : "runbook";
-	int sh = o->shell && !strcmp(o->shell, "sh");
-	char *sh_argv[] = {"sh", "-e", "-c", (char *)o->script, (char *)label, NULL};
-	char *bash_argv[] = {"bash", "-e", "-o", "pipefail", "-c", (char *)o->script, (char *)label, NULL};
+	char **argv = rb_interp_argv(o->shell ? o->shell : "bash", o->script, label);
 	rb_process_opts po;
+	int rc;
 
+	if (!argv)
+		return rb_error_set(err, RB_EXIT_ENV, NULL, 0, 0, "no way to run a block with '%s'", o->shell);
 	memset(&po, 0, sizeof po);
-	po.argv = sh ? sh_argv : bash_argv;
+	po.argv = argv;
 	po.envp = o->envp;
 	po.cwd = o->cwd;
 	po.new_pgroup = 1;
@@ -77,7 +79,9 @@ static int start_shell(const rb_shell_opts *o, int *use_tty, rb_process **proc, 
 		po.out.kind = RB_STDIO_PIPE;
 		po.err.kind = RB_STDIO_PIPE;
 	}
-	return rb_process_start(&po, proc, err);
+	rc = rb_process_start(&po, proc, err);
+	rb_interp_argv_free(argv);
+	return rc;
 }
 
 /*

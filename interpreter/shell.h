@@ -8,7 +8,8 @@
  *      SIGTTOU blocked meanwhile), takes /dev/null as stdin (or the
  *      terminal when interactive), the pipes' write ends as stdout/stderr,
  *      changes to cwd, resets signal dispositions and execs
- *      `bash -e -o pipefail -c SCRIPT LABEL` (`sh -e -c` for sh). The
+ *      `bash -e -o pipefail -c SCRIPT LABEL` (`sh -e -c` for sh; each
+ *      interpreter's own flags, interp.h). The
  *      parent closes the write ends right after fork, and waits for the
  *      exec: a failure to change directory or to run the shell is an error
  *      of rb_shell_run (RB_EXIT_ENV), never an exit status of the step.
@@ -42,7 +43,7 @@ typedef void (*rb_output_sink)(void *ctx, int stream, const char *data, size_t l
 typedef int (*rb_cancel_poll)(void *ctx);
 
 typedef struct {
-	const char *shell;        /* "bash" (default) or "sh" */
+	const char *shell;        /* the interpreter's command (interp.h): "bash" (default), "sh", "zsh", "python3 -u" */
 	const char *script;       /* the step's body */
 	const char *label;        /* $0 of the script, e.g. "deploy.md:12" */
 	const char *cwd;          /* NULL: inherit */

@@ -4,6 +4,7 @@
  */
 #define _GNU_SOURCE
 #include "run.h"
+#include "interp.h"
 #include "output.h"
 
 #include <stdlib.h>
@@ -78,9 +79,6 @@ static rb_status run_shell(rb_run *r, const rb_step *s, rb_step_result *res, int
 	char *label = rb_xasprintf("%s:%d", r->rb->path, s->line);
 	rb_vars_set(&r->vars, "RUNBOOK_STEP", s->id, RB_VAR_RUNBOOK);
 	char **envp = rb_vars_envp(&r->vars);
-	const char *shell = !strcmp(s->lang, "sh") ? "sh" : r->rb->fm.shell ? r->rb->fm.shell : "bash";
-	if (!strcmp(s->lang, "bash"))
-		shell = "bash";
 
 	rb_shell_opts o;
 	memset(&o, 0, sizeof o);
@@ -91,8 +89,8 @@ static rb_status run_shell(rb_run *r, const rb_step *s, rb_step_result *res, int
 	sink.hold = s->capture.value && rb_runbook_is_secret(r->rb, s->capture.value);
 	rb_redact_stream_init(&sink.streams[0], r->redactor);
 	rb_redact_stream_init(&sink.streams[1], r->redactor);
-	o.shell = shell;
-	o.script = s->body;
+	o.shell = rb_step_interpreter(r->rb, s);
+	o.script = s->script ? s->script : s->body; /* prompted: the commands, not the documented output */
 	o.label = label;
 	o.cwd = cwd;
 	o.envp = envp;
@@ -175,7 +173,8 @@ static rb_status shell_step(rb_run *r, const rb_step *s, rb_step_result *res, in
 	return st;
 }
 
-static const char *const shell_languages[] = {"bash", "sh", "shell", NULL};
+/* Console transcripts and other languages become shell steps in the parser (run=, interpreter=). */
+static const char *const shell_languages[] = {"bash", "sh", "shell", "zsh", "ksh", "dash", "fish", NULL};
 
 const rb_step_ops rb_step_shell_ops = {
 	.kind = RB_STEP_SHELL, .name = "shell", .languages = shell_languages, .process = 1, .run = shell_step};

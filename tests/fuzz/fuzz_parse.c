@@ -2,13 +2,16 @@
  * fuzz_parse.c - a whole document through the parser, then its plan in both
  * forms, for a full and for a partial run. Besides memory errors, it checks
  * what plan.h promises: the JSON plan is one valid JSON document in UTF-8,
- * and neither form, nor a diagnostic, carries a hidden character
- * (visible.h) to the terminal.
+ * neither form, nor a diagnostic, carries a hidden character (visible.h)
+ * to the terminal, and a runbook without errors runs no command that starts
+ * with a "$ " prompt (transcript.h).
  */
 #define _POSIX_C_SOURCE 200809L /* open_memstream */
 #include "fuzz.h"
 #include "parse.h"
+#include "interp.h"
 #include "plan.h"
+#include "transcript.h"
 #include "visible.h"
 
 /* A small validating JSON reader: returns the position after one value, or NULL. */
@@ -127,6 +130,28 @@ static void check_plan(const rb_runbook *rb, const rb_plan_opts *opts)
 	rb_buf_free(&out);
 }
 
+/* What will run never starts with a prompt: the parser refuses such a block. */
+static void check_prompts(const rb_runbook *rb)
+{
+	for (size_t i = 0; i < rb->nsteps; i++) {
+		const rb_step *s = &rb->steps[i];
+		const rb_interp *in = s->kind == RB_STEP_SHELL ? rb_interp_find(rb_step_interpreter(rb, s)) : NULL;
+		if (!in || !in->shell || !rb_step_runnable(s))
+			continue;
+		rb_transcript t;
+		rb_transcript_read(s->body, s->prompted, &t);
+		for (size_t k = 0; k < t.nlines; k++) {
+			const char *c = s->body + t.lines[k].text;
+			size_t n = t.lines[k].len - (t.lines[k].text - t.lines[k].start), w = 0;
+			while (w < n && (c[w] == ' ' || c[w] == '\t'))
+				w++;
+			FUZZ_CHECK(t.lines[k].role != RB_TLINE_COMMAND || !(w + 1 < n && c[w] == '$' && c[w + 1] == ' '),
+				   "step %s runs a command starting with a prompt (line %zu)", s->id, k + 1);
+		}
+		rb_transcript_free(&t);
+	}
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	rb_diags diags = RB_DIAGS_INIT;
@@ -136,6 +161,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	rb_diags_render(&diags, &printed);
 	check_visible(rb_buf_cstr(&printed), "diagnostics");
 	rb_buf_free(&printed);
+	if (rb && !diags.errors)
+		check_prompts(rb);
 	if (rb) {
 		/* Both forms of a full run, then of a partial one (select.h) from
 		 * or of a step the input's size picks, with the other options. */

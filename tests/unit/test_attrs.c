@@ -476,7 +476,8 @@ static void test_runme_attributes_are_recognised(void **state)
 {
 	(void)state;
 	assert_true(rb_attr_is_runme("background"));
-	assert_true(rb_attr_is_runme("interpreter"));
+	assert_false(rb_attr_is_runme("interpreter")); /* honoured: docs/format.md, "Interpreters" */
+	assert_non_null(rb_attr_lookup("interpreter"));
 	assert_true(rb_attr_is_runme("mimeType"));
 	assert_false(rb_attr_is_runme("timeout"));
 	assert_false(rb_attr_is_runme("name"));

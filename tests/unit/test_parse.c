@@ -984,7 +984,7 @@ static void test_bad_front_matter_values(void **state)
 {
 	(void)state;
 	one_diag("---\ntimeout: soon\n---\n# T\n", RB_DIAG_ERROR, 2, 10, "'timeout' is not a duration");
-	one_diag("---\nshell: zsh\n---\n# T\n", RB_DIAG_ERROR, 2, 8, "'shell' must be bash or sh");
+	one_diag("---\nshell: tcsh\n---\n# T\n", RB_DIAG_ERROR, 2, 8, "'shell' must be a shell");
 	one_diag("---\nenv: [A]\n---\n# T\n", RB_DIAG_ERROR, 2, 6, "'env' must be a mapping");
 	one_diag("---\ntitle: [a, b]\n---\n# T\n", RB_DIAG_ERROR, 2, 8, "'title' must be a single value");
 }

@@ -1,0 +1,113 @@
+/*
+ * run_inputs.c - the declared inputs (front matter inputs:) before step 1:
+ * given with --set or in the environment, else asked on the terminal (a
+ * secret without echo), else the default; each value checked (inputs.h),
+ * set as a variable and recorded, a secret's value as ***. Without a
+ * terminal a required input nobody gave stops the run before it starts.
+ */
+#include "run.h"
+#include "inputs.h"
+#include "output.h"
+#include "record.h"
+#include "signals.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define ASK_TRIES 3
+
+/* The question for in: name, description, choices or pattern, default. */
+static char *question(const rb_input *in)
+{
+	rb_buf b = RB_BUF_INIT;
+	rb_buf_printf(&b, "  input %s", in->name);
+	if (in->description)
+		rb_buf_printf(&b, " (%s)", in->description);
+	for (size_t i = 0; i < in->nchoices; i++)
+		rb_buf_printf(&b, "%s%s", i ? ", " : " one of: ", in->choices[i]);
+	if (in->pattern.value)
+		rb_buf_printf(&b, " matching %s", in->pattern.value);
+	if (in->def && !in->secret)
+		rb_buf_printf(&b, " [%s]", in->def);
+	rb_buf_puts(&b, ": ");
+	return rb_buf_detach(&b);
+}
+
+/* Asks on the terminal until a value is accepted; NULL when none was (refused, end of input, a signal). */
+static char *ask(rb_run *r, const rb_input *in)
+{
+	char answer[4096];
+	char *q = question(in), *value = NULL;
+	for (int tries = 0; tries < ASK_TRIES && !value; tries++) {
+		char *why = NULL;
+		if (!rb_ask_value(&r->approver, q, in->secret, answer, sizeof answer))
+			break;
+		const char *v = !*answer && in->def ? in->def : answer;
+		if (rb_input_check(in, v, &why) == 0)
+			value = rb_xstrdup(v);
+		else
+			rb_out_err("  %s: %s\n", in->name, why);
+		free(why);
+	}
+	free(q);
+	return value;
+}
+
+/* One input's value and where it came from; NULL (with *missing or *bad added to) when there is none. */
+static char *resolve(rb_run *r, const rb_input *in, const char **how, rb_buf *missing, rb_buf *bad)
+{
+	const rb_var *v = rb_vars_find(&r->vars, in->name);
+	char *why = NULL, *value = NULL;
+	if (v && (v->source == RB_VAR_SET || v->source == RB_VAR_ENV || v->source == RB_VAR_CAPTURE)) {
+		*how = v->source == RB_VAR_ENV ? "environment" : v->source == RB_VAR_SET ? "--set" : "resumed";
+		if (rb_input_check(in, v->value, &why) == 0)
+			value = rb_xstrdup(v->value);
+		else
+			rb_buf_printf(bad, "  %s (from %s): %s\n", in->name, *how, why);
+	} else if (r->approver.interactive) {
+		*how = "terminal";
+		value = ask(r, in);
+		if (!value)
+			rb_buf_printf(bad, "  %s: no acceptable value given at the terminal\n", in->name);
+	} else if (in->def || !in->required) {
+		*how = "default";
+		value = rb_xstrdup(in->def ? in->def : "");
+	} else {
+		rb_buf_printf(missing, "  %s%s%s%s\n", in->name, in->description ? " (" : "",
+			      in->description ? in->description : "", in->description ? ")" : "");
+	}
+	free(why);
+	return value;
+}
+
+int rb_run_inputs(rb_run *r)
+{
+	const rb_front_matter *fm = &r->rb->fm;
+	rb_buf missing = RB_BUF_INIT, bad = RB_BUF_INIT;
+	int rc = RB_EXIT_OK;
+	for (size_t i = 0; i < fm->ninputs && !rb_signals_interrupted(); i++) {
+		const rb_input *in = &fm->inputs[i];
+		const char *how = NULL;
+		char *value = resolve(r, in, &how, &missing, &bad);
+		if (!value)
+			continue;
+		rb_run_set_var(r, in->name, value, RB_VAR_SET);
+		if (r->opts->record)
+			rb_record_event(r->opts->record, "var", "name", in->name, "value", in->secret ? "***" : value,
+					"source", how, NULL);
+		free(value);
+	}
+	if (rb_signals_interrupted()) {
+		rc = rb_run_interrupted_code();
+	} else if (missing.len || bad.len) {
+		if (missing.len)
+			rb_out_err("runbook: %s: no terminal to ask for these inputs, and neither --set nor the "
+				   "environment gives them:\n%s", r->rb->path, missing.data);
+		if (bad.len)
+			rb_out_err("runbook: %s: inputs refused:\n%s", r->rb->path, bad.data);
+		rc = RB_EXIT_USAGE;
+	}
+	rb_buf_free(&missing);
+	rb_buf_free(&bad);
+	return rc;
+}
