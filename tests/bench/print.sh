@@ -11,18 +11,10 @@
 set -euo pipefail
 bin=$(realpath "$1")
 n=${BENCH_PRINT_ROWS:-1000000}
-work=$(mktemp -d)
-chmod 755 "$work"
-trap 'kill "$(cat "$work/pid" 2>/dev/null)" 2>/dev/null || true; rm -rf "$work"' EXIT
+. "$(dirname "$0")/lib.sh"
 [ -x /usr/bin/time ] || { echo "print.sh needs GNU time (/usr/bin/time)"; exit 1; }
-
 # One server for all measurements: started by runbook itself and kept.
-printf '# start\n\n```sql\nSELECT 1;\n```\n' > "$work/start.md"
-"$bin" run --ephemeral-db --keep-db "$work/start.md" > "$work/start.out"
-url=$(sed -n "s/^  psql '\(.*\)'$/\1/p" "$work/start.out")
-sed -n 's/.*keeps running (pid \([0-9]*\)).*/\1/p' "$work/start.out" > "$work/pid"
-srvdir=$(sed -n 's/.*rm -rf \(.*\)$/\1/p' "$work/start.out")
-trap 'kill "$(cat "$work/pid")" 2>/dev/null || true; sleep 0.5; rm -rf "$work" "$srvdir"' EXIT
+bench_server "$bin"
 
 q="SELECT g AS id, 'row ' || g AS label, g * 1.5 AS amount FROM generate_series(1, $n) g"
 printf '# print\n\n```sql {name=big rows=all transaction=none}\n%s;\n```\n' "$q" > "$work/all.md"
