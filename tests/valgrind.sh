@@ -24,6 +24,36 @@ done
 for f in runbooks/*.md examples/*.md; do check 0 "$bin" check --strict "$f"; done
 check 2 "$bin" check tests/check/acceptance/runbook.md
 check 0 "$bin" run --no-audit examples/hello.md
+check 2 "$bin" check tests/check/sql-syntax/runbook.md
+check 0 "$bin" check --list-rules
+for g in prompted-transcript console-run inputs; do check any "$bin" plan --json "tests/golden/$g/runbook.md"; done
+# psql's side: COPY data inline, \gset, \if, \echo, a capped and a whole result.
+cat > "$work/psql.md" <<'MD'
+# psql
+
+```sql {name=load transaction=none}
+CREATE TABLE t (id int, label text);
+COPY t FROM STDIN;
+1	one
+2	two
+\.
+SELECT count(*) AS n FROM t \gset
+\if :{?n}
+\echo 'rows:' :n
+\endif
+SELECT * FROM t;
+```
+
+```sql {name=some rows=1}
+SELECT * FROM t;
+```
+
+```bash {name=prompted}
+$ echo "n is $n"
+n is 2
+```
+MD
+check 0 "$bin" run --no-audit --ephemeral-db "$work/psql.md"
 for t in sql-gate-and-rollback when-expect-retry gate-closed approvals-refused; do
   rm -rf "$work/case" && cp -R "tests/e2e/$t" "$work/case"
   (cd "$work/case" && check any "$bin" run $(cat args 2>/dev/null) --audit-repo "$work/audit" runbook.md)

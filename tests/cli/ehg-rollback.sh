@@ -181,7 +181,8 @@ diff -u "$dir/vh-acl-before-promotion" "$dir/vh-acl" || fail "partial: vh privil
   || fail "partial: NOTE row"
 safety=$(q "select row_data->>'pre_rollback_dump' from audit.change_log where table_name = 'rollback' and row_data->>'mode' = 'partial'")
 case $safety in "$dir"/safety/ehg_prod_pre_rollback_*.dump) ;; *) fail "partial: pre-rollback dump '$safety'" ;; esac
-pg_restore --file=- "$safety" | grep -q "^CREATE VIEW views.vh_linkage_status" || fail "partial: the pre-rollback dump lacks the view"
+pg_restore --file="$dir/safety.sql" "$safety" # not piped into grep -q: under pipefail an early exit fails it
+grep -q "^CREATE VIEW views.vh_linkage_status" "$dir/safety.sql" || fail "partial: the pre-rollback dump lacks the view"
 pg_dump --schema-only -n eng "$url" | filter > "$dir/eng-after"
 diff -u "$dir/eng-before" "$dir/eng-after" || fail "partial: eng changed"
 pg_dump -a -n eng "$url" | filter > "$dir/eng-data-after"

@@ -141,10 +141,12 @@ PY
 python3 ask.py "$bin" inputs.md "$dir/audit3" > tty.out 2>&1 || { cat tty.out; fail "the terminal run"; }
 grep -q 'node=worker-9 token-length=13' tty.out || { cat tty.out; fail "answers on the terminal did not reach the step"; }
 grep -q 'pty-s3cret-zz' tty.out && { cat tty.out; fail "the secret input was echoed"; }
-for o in $(git -C audit3 rev-list --all --objects | awk '{print $1}'); do
-  git -C audit3 cat-file -p "$o" 2>/dev/null | grep -q 'pty-s3cret-zz' && fail "the secret input is in the audit repository ($o)"
-done
-git -C audit3 log -p --all | grep -q 'API_TOKEN' || fail "the secret input is not recorded at all"
+# Read into files first: `cmd | grep -q` under pipefail fails (or hides a
+# match) when grep exits before cmd has written everything.
+git -C audit3 cat-file --batch-all-objects --batch > objects3.txt
+if grep -aq 'pty-s3cret-zz' objects3.txt; then fail "the secret input is in the audit repository"; fi
+git -C audit3 log -p --all > log3.txt
+grep -q 'API_TOKEN' log3.txt || fail "the secret input is not recorded at all"
 
 # 5. check: placeholders are errors with their position, undeclared variables warnings.
 printf '# K\n\n```bash\nNODE=%s\nkubectl drain "$NODE" --token YOUR_API_TOKEN\necho "$UNDECLARED ${WITH_DEFAULT:-x}"\n```\n' \
