@@ -144,7 +144,7 @@ echo "staging workflow: two runs, the second fast-forwards runbook-audit"
 
 # ---- A throwaway "production": staged by the EHG staging runbook, kept.
 "$bin" run --ephemeral-db --keep-db --no-audit --set CODEX_STAGING_PASSWORD=ci-example-codex-9913 \
-  "$src/runbooks/ehg-staging.md" > "$dir/prod-up" 2>&1 || fail "staging the throwaway server" "$dir/prod-up"
+  "$src/runbooks/ehg-staging.md" > "$dir/prod-up" 2>&1 || { kept_server "$dir/prod-up" || true; fail "staging the throwaway server" "$dir/prod-up"; }
 kept_server "$dir/prod-up" || fail "no throwaway server" "$dir/prod-up"
 # postgresql://USER@/DB?host=%2Fsocket%2Fdir&port=N
 pguser=$(sed -n 's|^postgresql://\([^@/]*\)@.*|\1|p' <<< "$url")

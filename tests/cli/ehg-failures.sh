@@ -18,7 +18,7 @@ pid=
 trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; sleep 0.3; rm -rf "$dir" "${srv:-/nonexistent}"' EXIT
 fail() { echo "FAIL: $*"; echo "--- out"; cat "$dir/out" 2>/dev/null; exit 1; }
 "$bin" run --ephemeral-db --keep-db --no-audit --set CODEX_STAGING_PASSWORD=cdx-staging-pw-7781 \
-  "$src/runbooks/ehg-staging.md" > "$dir/out" 2>&1 || fail "staging"
+  "$src/runbooks/ehg-staging.md" > "$dir/out" 2>&1 || { kept_server "$dir/out" || true; fail "staging"; }
 kept_server "$dir/out" || fail "no kept server"
 q() { psql -XAtq "$url" -c "$1"; }
 q "create view public.directive_ids as select id from eng.strategic_directives_v2"

@@ -31,7 +31,7 @@ cleanup() {
 trap cleanup EXIT
 fail() { { echo "FAIL: $*"; echo "--- out"; cat "$dir/out" 2>/dev/null; } >&2; exit 1; }
 "$bin" run --ephemeral-db --keep-db --no-audit --set CODEX_STAGING_PASSWORD=cdx-staging-pw-7781 \
-  "$src/runbooks/ehg-staging.md" > "$dir/out" 2>&1 || fail "staging"
+  "$src/runbooks/ehg-staging.md" > "$dir/out" 2>&1 || { kept_server "$dir/out" || true; fail "staging"; }
 kept_server "$dir/out" || fail "no kept server"
 q() { psql -XAtq "$url" -c "$1"; }
 whole() { pg_dump "$url" | grep -v -e '^--' -e '^\\restrict' -e '^\\unrestrict' -e '^SELECT pg_catalog.setval' | sed '/^$/d'; }

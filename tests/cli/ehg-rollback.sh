@@ -24,7 +24,7 @@ fail() { echo "FAIL: $1"; [ -f "${2:-}" ] && cat "$2"; exit 1; }
 "$bin" check --strict "$rb" > "$dir/check" || fail "runbook check is not clean" "$dir/check"
 
 "$bin" run --ephemeral-db --keep-db --no-audit --set CODEX_STAGING_PASSWORD=cdx-staging-pw-7781 \
-  "$src/runbooks/ehg-staging.md" > "$dir/out" 2>&1 || fail "staging bring-up" "$dir/out"
+  "$src/runbooks/ehg-staging.md" > "$dir/out" 2>&1 || { kept_server "$dir/out" || true; fail "staging bring-up" "$dir/out"; }
 kept_server "$dir/out" || fail "no kept server" "$dir/out"
 q() { psql -XAtq -v ON_ERROR_STOP=1 "$url" -c "$1"; }
 filter() { grep -v -e '^--' -e '^\\restrict' -e '^\\unrestrict' | sed '/^$/d'; }

@@ -24,7 +24,7 @@ trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; sleep 0.3; rm -rf "$dir" "${srv:
 fail() { echo "FAIL: $*"; echo "--- out"; cat "$dir/out" 2>/dev/null; exit 1; }
 rb="$src/runbooks/ehg-staging.md"
 
-"$bin" run --ephemeral-db --keep-db --no-audit "$rb" > "$dir/out" 2>&1 || fail "first run"
+"$bin" run --ephemeral-db --keep-db --no-audit "$rb" > "$dir/out" 2>&1 || { kept_server "$dir/out" || true; fail "first run"; }
 kept_server "$dir/out" || fail "no kept server"
 [ -n "$url" ] && [ -n "$pid" ] || fail "no kept server"
 q() { psql -XAtq -v ON_ERROR_STOP=1 "$url" -c "$1"; }

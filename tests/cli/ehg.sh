@@ -11,7 +11,7 @@ chmod 755 "$dir"
 pid=
 trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; sleep 0.3; rm -rf "$dir" "${srv:-/nonexistent}"' EXIT
 "$bin" run --ephemeral-db --keep-db --no-audit --set CODEX_STAGING_PASSWORD=cdx-staging-pw-7781 \
-  "$src/runbooks/ehg-staging.md" > "$dir/out" 2>&1 || { cat "$dir/out"; exit 1; }
+  "$src/runbooks/ehg-staging.md" > "$dir/out" 2>&1 || { kept_server "$dir/out" || true; cat "$dir/out"; exit 1; }
 kept_server "$dir/out" || { cat "$dir/out"; exit 1; }
 q() { psql -XAtq "$url" -c "$1"; }
 [ "$(q "select count(*) from pg_roles where rolname in ('ehg_admin','eng_service','vh_service','analyst_ro','codex_staging')")" = 5 ]
