@@ -44,6 +44,15 @@ run() { # run EXPECTED-EXIT ARGS...
 }
 last() { git -C audit log -1 --format='%(trailers:key=Run,valueonly)' refs/heads/runbook-audit | sed '/^$/d'; }
 reset() { rm -f ran FIXED SLOW; }
+signal_in_two() { # signal_in_two SIGNAL: a fresh run, SIGNAL while step two sleeps; its exit in $rc
+  reset
+  touch SLOW
+  "$bin" run h.md --audit-repo audit > out 2> err &
+  local pid=$!
+  for _ in $(seq 100); do grep -q two ran 2>/dev/null && break; sleep 0.1; done
+  kill "-$1" "$pid"
+  rc=0; wait "$pid" 2>/dev/null || rc=$?
+}
 
 # 1. The handler ran: refused, exit 2, naming the run and the handler's step.
 reset
@@ -90,24 +99,13 @@ run 0 --resume
 [ "$(cat ran)" = "$(printf 'one\ntwo\ntwo\nthree')" ] || fail "resume after a skipped handler: $(cat ran)"
 
 # 4. kill -9 during step two: no handler ran, the resume goes on (after the killed run is committed).
-reset
-touch SLOW
-"$bin" run h.md --audit-repo audit > out 2> err &
-pid=$!
-for _ in $(seq 100); do grep -q two ran 2>/dev/null && break; sleep 0.1; done
-kill -9 "$pid"; wait "$pid" 2>/dev/null || true
+signal_in_two KILL
 rm -f SLOW; touch FIXED
 run 0 --resume
 [ "$(cat ran)" = "$(printf 'one\ntwo\ntwo\nthree')" ] || fail "resume after kill -9: $(cat ran)"
 
 # 5. Ctrl-C during step two: the handler runs (exit 130), so the resume is refused.
-reset
-touch SLOW
-"$bin" run h.md --audit-repo audit > out 2> err &
-pid=$!
-for _ in $(seq 100); do grep -q two ran 2>/dev/null && break; sleep 0.1; done
-kill -INT "$pid"
-rc=0; wait "$pid" || rc=$?
+signal_in_two INT
 [ "$rc" = 130 ] || fail "Ctrl-C: exit $rc"
 grep -q undo-one ran || fail "Ctrl-C: the handler did not run"
 rm -f SLOW; touch FIXED
