@@ -30,7 +30,11 @@ static int make_dirs(char *dir)
 			return -1;
 	}
 	struct stat st;
-	return (mkdir(dir, 0700) == 0 || errno == EEXIST) && stat(dir, &st) == 0 && S_ISDIR(st.st_mode) ? 0 : -1;
+	/* Another user's directory, or one others may write, could hold forged "clean" verdicts: not used. */
+	return (mkdir(dir, 0700) == 0 || errno == EEXIST) && stat(dir, &st) == 0 && S_ISDIR(st.st_mode) &&
+			       st.st_uid == geteuid() && !(st.st_mode & (S_IWGRP | S_IWOTH))
+		       ? 0
+		       : -1;
 }
 
 void rb_checkcache_open(rb_checkcache *c)

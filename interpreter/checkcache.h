@@ -11,7 +11,9 @@
  * and the block's text. Entries are empty files under
  * $RUNBOOK_CACHE_DIR, else $XDG_CACHE_HOME/runbook/check, else
  * ~/.cache/runbook/check; RUNBOOK_CACHE_DIR=off turns the cache off. A
- * cache that cannot be read or written is no cache: nothing fails for it.
+ * cache that cannot be read or written is no cache: nothing fails for it;
+ * nor is a directory another user owns or others may write (it could hold
+ * forged verdicts).
  *
  * Ownership: an rb_checkcache is the caller's, released with
  * rb_checkcache_free; the strings it is given are copied or hashed at once.

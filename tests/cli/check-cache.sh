@@ -63,4 +63,11 @@ check 0 three.md
 check 0 three.md RUNBOOK_CACHE_DIR=off
 check 0 three.md RUNBOOK_CACHE_DIR=off
 [ "$(calls)" = 6 ] || fail "RUNBOOK_CACHE_DIR=off: $(calls) runs, expected 6"
+# A cache directory others may write is not used (it could hold forged verdicts).
+mkdir -p shared && chmod 777 shared
+: > calls
+check 0 three.md RUNBOOK_CACHE_DIR="$work/shared"
+check 0 three.md RUNBOOK_CACHE_DIR="$work/shared"
+[ "$(calls)" = 6 ] || fail "a world-writable cache: $(calls) runs, expected 6"
+[ -z "$(ls shared)" ] || fail "verdicts were kept in a world-writable directory"
 echo "check keeps clean verdicts only"
