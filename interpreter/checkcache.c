@@ -7,6 +7,7 @@
 #include "checkcache.h"
 
 #include "gitstore.h"
+#include "process.h"
 #include "util.h"
 
 #include <errno.h>
@@ -54,18 +55,12 @@ void rb_checkcache_open(rb_checkcache *c)
 		free(dir);
 }
 
-/* tool's resolved path in PATH, or NULL; caller frees. */
+/* tool's resolved path in PATH (symbolic links followed), or NULL; caller frees. */
 static char *find_tool(const char *tool)
 {
-	const char *path = getenv("PATH");
-	char *copy = rb_xstrdup(path ? path : "/usr/bin:/bin"), *found = NULL;
-	for (char *d = strtok(copy, ":"); d && !found; d = strtok(NULL, ":")) {
-		char *p = rb_xasprintf("%s/%s", d, tool);
-		if (access(p, X_OK) == 0)
-			found = realpath(p, NULL);
-		free(p);
-	}
-	free(copy);
+	char *where = rb_process_which(tool);
+	char *found = where ? realpath(where, NULL) : NULL;
+	free(where);
 	return found;
 }
 

@@ -4,6 +4,7 @@
  */
 #define _GNU_SOURCE
 #include "interp.h"
+#include "process.h"
 #include "util.h"
 
 #include <ctype.h>
@@ -159,21 +160,10 @@ void rb_interp_argv_free(char **argv)
 int rb_interp_installed(const char *command)
 {
 	char *prog = rb_interp_program(command);
-	int found = 0;
-	if (strchr(prog, '/')) {
-		found = access(prog, X_OK) == 0;
-	} else if (*prog) {
-		const char *path = getenv("PATH");
-		char *copy = rb_xstrdup(path ? path : "/usr/bin:/bin");
-		char *save = NULL;
-		for (char *dir = strtok_r(copy, ":", &save); dir && !found; dir = strtok_r(NULL, ":", &save)) {
-			char *p = rb_xasprintf("%s/%s", *dir ? dir : ".", prog);
-			found = access(p, X_OK) == 0;
-			free(p);
-		}
-		free(copy);
-	}
+	char *where = rb_process_which(prog);
+	int found = where != NULL;
 	free(prog);
+	free(where);
 	return found;
 }
 

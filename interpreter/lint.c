@@ -226,15 +226,9 @@ static void sql_block(lint_ctx *c, const rb_step *s, PGconn *trial)
 
 static int on_path(const char *tool)
 {
-	const char *path = getenv("PATH");
-	char *copy = rb_xstrdup(path ? path : "/usr/bin:/bin");
-	int found = 0;
-	for (char *dir = strtok(copy, ":"); dir && !found; dir = strtok(NULL, ":")) {
-		char *p = rb_xasprintf("%s/%s", dir, tool);
-		found = access(p, X_OK) == 0;
-		free(p);
-	}
-	free(copy);
+	char *where = rb_process_which(tool);
+	int found = where != NULL;
+	free(where);
 	return found;
 }
 

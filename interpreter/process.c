@@ -282,6 +282,23 @@ static const char *search_path(char *const *envp)
 	return path ? path : "/bin:/usr/bin";
 }
 
+char *rb_process_which(const char *tool)
+{
+	char *found = NULL;
+	if (strchr(tool, '/'))
+		return access(tool, X_OK) == 0 ? rb_xstrdup(tool) : NULL;
+	char *copy = rb_xstrdup(search_path(NULL)), *save = NULL;
+	for (char *dir = strtok_r(copy, ":", &save); dir && !found && *tool; dir = strtok_r(NULL, ":", &save)) {
+		char *p = rb_xasprintf("%s/%s", *dir ? dir : ".", tool);
+		if (access(p, X_OK) == 0)
+			found = p;
+		else
+			free(p);
+	}
+	free(copy);
+	return found;
+}
+
 /* The error for a child that reported a failed set-up step. */
 static void set_child_error(const rb_process_opts *o, const child_status *cs, rb_error *err)
 {

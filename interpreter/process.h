@@ -146,6 +146,12 @@ int rb_process_exit_code(int wstatus);
 void rb_process_free(rb_process *p);
 
 /**
+ * Where tool would be found to run (in PATH, or tool itself when it names a
+ * path): a new string the caller frees, or NULL when it is not there.
+ */
+char *rb_process_which(const char *tool);
+
+/**
  * Runs argv (searched in PATH) in a process group of its own, with input
  * (NULL: /dev/null) on its stdin and its stdout and stderr together in one
  * pipe, and collects that output. Past timeout_ms (<= 0: none), or at an
