@@ -10,6 +10,7 @@
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <ctype.h>
 #include <string.h>
 #include <termios.h>
 #include <unistd.h>
@@ -57,6 +58,7 @@ static int read_answer(char *buf, size_t size)
 	buf[n] = '\0';
 	if (n && buf[n - 1] == '\r')
 		buf[n - 1] = '\0';
+	rb_out_line_ended(); /* the terminal echoed the Enter */
 	return 1;
 }
 
@@ -122,5 +124,16 @@ int rb_ask_value(const rb_approver *a, const char *question, int secret, char *b
 	got = read_answer(buf, size);
 	if (hidden)
 		tcsetattr(0, TCSAFLUSH, &saved);
+	return got;
+}
+
+char rb_ask_choice(const rb_approver *a, const char *question, const char *choices)
+{
+	char answer[64], got = 0;
+	while (!got && rb_ask_value(a, question, 0, answer, sizeof answer) && !rb_signals_interrupted()) {
+		char c = (char)tolower((unsigned char)answer[0]);
+		if (c && strchr(choices, c))
+			got = c;
+	}
 	return got;
 }

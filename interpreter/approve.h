@@ -44,4 +44,11 @@ int rb_approve_phrase(const rb_approver *a, const char *question, const char *ph
  */
 int rb_ask_value(const rb_approver *a, const char *question, int secret, char *buf, size_t size);
 
+/**
+ * Asks question until the answer is one of choices (single letters, or the
+ * word that starts with one: "y" or "yes"). Returns the letter, or 0
+ * without a terminal, at end of input or when a signal arrived.
+ */
+char rb_ask_choice(const rb_approver *a, const char *question, const char *choices);
+
 #endif

@@ -28,6 +28,8 @@ struct rb_dbset {
 	rb_db *dbs;
 	size_t n;
 	rb_redactor *redactor;  /* not owned; NULL: nothing to hide */
+	rb_db_notice_fn notice; /* where notices go; NULL: stderr */
+	void *notice_ctx;
 	int noted_old_server;
 	rb_db_session session;  /* strings not owned */
 };
@@ -62,6 +64,12 @@ void rb_dbset_set_redactor(rb_dbset *set, rb_redactor *r)
 	set->redactor = r;
 }
 
+void rb_dbset_set_notice(rb_dbset *set, rb_db_notice_fn fn, void *ctx)
+{
+	set->notice = fn;
+	set->notice_ctx = ctx;
+}
+
 void rb_dbset_configure(rb_dbset *set, const rb_db_session *session)
 {
 	set->session = *session;
@@ -76,8 +84,13 @@ static void notice_receiver(void *arg, const PGresult *res)
 	char *line = rb_xasprintf("%s:  %s", sev ? sev : "NOTICE", msg ? msg : "");
 	char *hidden = rb_redact(set->redactor, line);
 	char *shown = rb_visible(hidden);
-	rb_out_write(2, shown, strlen(shown));
-	rb_out_write(2, "\n", 1);
+	rb_buf b = RB_BUF_INIT;
+	rb_buf_printf(&b, "%s\n", shown);
+	if (set->notice)
+		set->notice(set->notice_ctx, b.data, b.len);
+	else
+		rb_out_write(2, b.data, b.len);
+	rb_buf_free(&b);
 	free(shown);
 	free(hidden);
 	free(line);

@@ -76,6 +76,11 @@ char *rb_db_target(PGconn *c);
  */
 void rb_dbset_set_redactor(rb_dbset *set, rb_redactor *r);
 
+/** A server notice, one line ("NOTICE:  text\n"), secrets hidden and control characters made visible. */
+typedef void (*rb_db_notice_fn)(void *ctx, const char *line, size_t len);
+/** Where the set's notices go (fn NULL: written to stderr). */
+void rb_dbset_set_notice(rb_dbset *set, rb_db_notice_fn fn, void *ctx);
+
 /**
  * The open connection for name (NULL or "" for the default), connecting on
  * first use with variables from vars. Connecting watches the signal pipe

@@ -16,7 +16,6 @@
 #include "engine.h"
 #include "run.h"
 #include "interp.h"
-#include "output.h"
 #include "approve.h"
 #include "db.h"
 #include "luavm.h"
@@ -30,7 +29,6 @@
 #include "signals.h"
 #include "sqlexec.h"
 #include "vars.h"
-#include "visible.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -76,19 +74,13 @@ static void interruptible_sleep(int64_t ms)
 	}
 }
 
-static void record_step_end(rb_run *r, const rb_step *s, const rb_step_result *res)
+/* The step's end, with its kept output bounded and the elision said. */
+static void step_end(rb_run *r, const rb_step *s, const rb_step_result *res)
 {
 	const rb_step_ops *ops = rb_step_ops_for(s->kind);
-	if (!r->opts->record)
-		return;
-	char code[16], dur[32], tries[16];
-	snprintf(code, sizeof code, "%d", res->exit_code);
-	snprintf(tries, sizeof tries, "%d", res->attempts);
-	rb_format_duration(res->duration_ms, dur, sizeof dur);
 	const char *out = res->out ? res->out : "";
 	const char *err = res->err ? res->err : "";
 	rb_buf o = RB_BUF_INIT;
-	/* Bounded output, the elision said. */
 	size_t on = strlen(out), en = strlen(err);
 	rb_buf_add(&o, out, on < RECORD_OUTPUT_MAX ? on : RECORD_OUTPUT_MAX);
 	if (on > RECORD_OUTPUT_MAX)
@@ -99,14 +91,17 @@ static void record_step_end(rb_run *r, const rb_step *s, const rb_step_result *r
 		if (en > RECORD_OUTPUT_MAX)
 			rb_buf_printf(&o, "\n[... %zu more bytes of stderr not kept]\n", en - RECORD_OUTPUT_MAX);
 	}
-	rb_record_event(r->opts->record, "end", "id", s->id, "status", rb_status_name(res->status),
-			"exit", ops && ops->process ? code : NULL,
-			"sqlstate", *res->sqlstate ? res->sqlstate : NULL,
-			"message", res->status == RB_STATUS_FAILED || res->is_sql ? (res->is_sql ? res->err : r->failure_reason) : NULL,
-			"duration", dur, "attempts", res->attempts > 1 ? tries : NULL, "output", o.data,
-			"capture", s->capture.value,
-			"value", s->capture.value && res->status == RB_STATUS_OK ? rb_vars_get(&r->vars, s->capture.value) : NULL,
-			"documented_output", s->doc_output && *s->doc_output ? s->doc_output : NULL, NULL);
+	rb_ev ev = {.type = RB_EV_STEP_END, .step = s, .status = res->status,
+		    .exit_code = ops && ops->process ? res->exit_code : -1, .sqlstate = res->sqlstate,
+		    .text = res->status == RB_STATUS_FAILED || res->is_sql ? (res->is_sql ? res->err : r->failure_reason) : NULL,
+		    .duration_ms = res->duration_ms, .attempts = res->attempts, .data = rb_buf_cstr(&o),
+		    .name = s->capture.value,
+		    .value = s->capture.value && res->status == RB_STATUS_OK ? rb_vars_get(&r->vars, s->capture.value) : NULL};
+	rb_run_emit(r, &ev);
+	if (ev.value && s->capture.value) {
+		rb_ev cap = {.type = RB_EV_CAPTURE, .step = s, .name = s->capture.value, .value = ev.value, .exit_code = -1};
+		rb_run_emit(r, &cap);
+	}
 	rb_buf_free(&o);
 }
 
@@ -143,9 +138,9 @@ static rb_status execute(rb_run *r, const rb_step *s, rb_step_result *res, int *
 		/* A guard that said no, or a block that cannot run, is not retried. */
 		if (code == RB_EXIT_GATE || code == RB_EXIT_USAGE || attempt == attempts || rb_signals_interrupted())
 			break;
-		char n[48];
-		rb_run_say(r, "%s retrying (attempt %d of %d)%s\n", rb_run_counter(r, s, n, sizeof n), attempt + 1,
-		    attempts, s->retry_delay_ms > 0 ? " after a delay" : "");
+		rb_ev ev = {.type = RB_EV_RETRY, .step = s, .attempt = attempt + 1, .attempts = attempts,
+			    .delay_ms = s->retry_delay_ms, .exit_code = -1};
+		rb_run_emit(r, &ev);
 		if (s->retry_delay_ms > 0)
 			interruptible_sleep(s->retry_delay_ms);
 	}
@@ -165,9 +160,10 @@ static int when_holds(rb_run *r, const rb_step *s)
 		rb_run_step_error_at(r, s, s->when.line, s->when.col, "when= failed: %s", lr.message);
 	rb_lua_result_free(&lr);
 	if (!go) {
-		char n[48];
-		rb_run_say(r, "%s %s skipped: when=%s is false\n", rb_run_counter(r, s, n, sizeof n), s->id,
-		    s->when.value);
+		char *why = rb_xasprintf("when=%s is false", s->when.value);
+		rb_ev ev = {.type = RB_EV_STEP_SKIPPED, .step = s, .status = RB_STATUS_SKIPPED, .text = why, .exit_code = -1};
+		rb_run_emit(r, &ev);
+		free(why);
 	}
 	return go;
 }
@@ -206,22 +202,43 @@ static step_flow step_ready(rb_run *r, size_t i, int handler, int *rc)
 	return flow;
 }
 
-/* The journal learns that the step starts. */
+/*
+ * --step: the operator says whether step i runs. Skipped: the next step;
+ * quit (or no answer): the run stops as after a refused approval (exit 3),
+ * or as interrupted; all: no more questions.
+ */
+static step_flow step_asked(rb_run *r, size_t i, int *rc)
+{
+	const rb_step *s = &r->rb->steps[i];
+	step_flow flow = STEP_RUN;
+	char c = rb_run_step_choice(r, s);
+	if (c == 'a') {
+		r->step_mode = 0;
+	} else if (c == 's') {
+		r->results[i].status = RB_STATUS_SKIPPED;
+		rb_ev ev = {.type = RB_EV_STEP_SKIPPED, .step = s, .status = RB_STATUS_SKIPPED,
+			    .text = "skipped at the terminal (--step)", .exit_code = -1};
+		rb_run_emit(r, &ev);
+		flow = STEP_NEXT;
+	} else if (c == 'q') {
+		*rc = rb_signals_interrupted() ? rb_run_interrupted_code() : RB_EXIT_GATE;
+		free(r->failure_reason);
+		r->failure_reason = rb_xstrdup(rb_signals_interrupted() ? "interrupted" : "quit at the terminal (--step)");
+		rb_run_error(r, r->rb->path, s->line, s->col, "the run stopped before step '%s': %s", s->id,
+			     r->failure_reason);
+		if (!r->failed_step)
+			r->failed_step = s;
+		flow = STEP_STOP;
+	}
+	return flow;
+}
+
+/* The journal learns that the step starts (before anything else shows it). */
 void rb_run_record_start(rb_run *r, const rb_step *s)
 {
-	static const char *const roles[] = {"main", "on_failure", "manual", "undo"};
-	const rb_run_opts *o = r->opts;
-	if (!o->record)
-		return;
-	char num[16], line[16];
-	rb_buf path = RB_BUF_INIT;
-	snprintf(num, sizeof num, "%d", s->number);
-	snprintf(line, sizeof line, "%d", s->line);
-	rb_section_path(r->rb, s->section, &path);
-	rb_record_event(o->record, "step", "id", s->id, "number", s->number ? num : NULL, "kind", rb_step_kind_name(s->kind), "lang",
-			s->lang, "line", line, "section", path.data, "role", roles[s->role], "undoes",
-			s->undoes >= 0 ? r->rb->steps[s->undoes].id : NULL, "allow", s->allow.value, NULL);
-	rb_buf_free(&path);
+	rb_ev ev = {.type = RB_EV_STEP_START, .step = s, .exit_code = -1};
+	r->current = s;
+	rb_run_emit(r, &ev);
 }
 
 /*
@@ -235,10 +252,11 @@ static int record_lost(rb_run *r, size_t i, int handler)
 	const rb_step *s = &r->rb->steps[i];
 	if (handler || !o->record || !rb_record_failed(o->record))
 		return 0;
-	rb_out_err("runbook: %s\nrunbook: the run stops before step '%s': it could not be recorded\n",
-		rb_record_error(o->record), s->id);
-	rb_record_event(o->record, "end", "id", s->id, "status", "cancelled", "message",
-			"not run: the run journal could not be written", NULL);
+	rb_run_error(r, NULL, 0, 0, "%s", rb_record_error(o->record));
+	rb_run_error(r, NULL, 0, 0, "the run stops before step '%s': it could not be recorded", s->id);
+	rb_ev ev = {.type = RB_EV_STEP_END, .step = s, .status = RB_STATUS_CANCELLED, .exit_code = -1, .duration_ms = -1,
+		    .text = "not run: the run journal could not be written"};
+	rb_run_emit(r, &ev);
 	r->results[i].status = RB_STATUS_CANCELLED;
 	if (!r->failed_step)
 		r->failed_step = s;
@@ -254,7 +272,6 @@ int rb_run_one_step(rb_run *r, size_t i)
 	const rb_step *s = &r->rb->steps[i];
 	rb_step_result *res = &r->results[i];
 	int step_rc = RB_EXIT_OK;
-	rb_run_header(r, s); /* after the journal knows the step started */
 	r->current = s;
 	if (r->sel[i] == RB_SEL_GUARD && !rb_run_guard_inputs_ready(r, s)) {
 		res->status = RB_STATUS_FAILED;
@@ -265,7 +282,7 @@ int rb_run_one_step(rb_run *r, size_t i)
 	} else {
 		res->status = execute(r, s, res, &step_rc);
 	}
-	record_step_end(r, s, res);
+	step_end(r, s, res);
 	return step_rc;
 }
 
@@ -312,6 +329,8 @@ static int run_role(rb_run *r, rb_role role)
 		if (s->role != role || s->kind == RB_STEP_DOC)
 			continue;
 		flow = step_ready(r, i, handler, &rc);
+		if (flow == STEP_RUN && !handler && r->step_mode)
+			flow = step_asked(r, i, &rc);
 		if (flow != STEP_RUN)
 			continue;
 		rb_run_record_start(r, s);
@@ -343,23 +362,19 @@ static void run_handler(rb_run *r, int rc)
 	rb_run_set_var(r, "FAILURE_REASON", reason ? reason : "failed", RB_VAR_RUNBOOK);
 	rb_run_set_var(r, "FAILURE_EXIT_CODE", code, RB_VAR_RUNBOOK);
 	rb_run_set_var(r, "ABORT_CONDITION", rc == RB_EXIT_ABORT && r->fired ? r->fired->id : "", RB_VAR_RUNBOOK);
-	rb_run_say(r, "Running the failure handler \"%s\"\n", rb->sections[rb->on_failure_section].title);
-	if (r->opts->record)
-		rb_record_event(r->opts->record, "note", "text", "the on_failure section ran", NULL);
+	rb_ev start = {.type = RB_EV_HANDLER_START, .text = rb->sections[rb->on_failure_section].title, .exit_code = -1};
+	rb_run_emit(r, &start);
 	/* The abort condition that stopped the run stays quiet now: the handler
 	 * must be able to finish. Only during_handler conditions are checked. */
 	r->in_handler = 1;
 	r->fired = NULL;
+	rb_ev end = {.type = RB_EV_HANDLER_END, .status = RB_STATUS_OK, .exit_code = -1};
 	if (run_role(r, RB_ROLE_ON_FAILURE) != RB_EXIT_OK) {
-		if (r->fired)
-			rb_run_say(r, "The failure handler was stopped: abort condition '%s' fired: %s\n", r->fired->id,
-			    r->fired_reason);
-		else
-			rb_run_say(r, "The failure handler was stopped by a second interrupt.\n");
-		if (r->opts->record)
-			rb_record_event(r->opts->record, "note", "text", "the on_failure section was stopped",
-					"reason", r->fired ? r->fired_reason : "interrupted", NULL);
+		end.status = RB_STATUS_CANCELLED;
+		end.name = r->fired ? r->fired->id : NULL;
+		end.text = r->fired ? r->fired_reason : "interrupted";
 	}
+	rb_run_emit(r, &end);
 }
 
 /*
@@ -377,11 +392,10 @@ static int run_main(rb_run *r)
 	if (o->undo_only) {
 		rb_run_say(r, "Continuing the undo the resumed run started (it had failed with exit %d)\n", o->undo_exit);
 		for (size_t k = 0; k < o->nundo_cut; k++) {
-			rb_run_say(r, "The undo of %s was interrupted and is not run again: check by hand what it did\n",
+			rb_run_notice(r, "The undo of %s was interrupted and is not run again: check by hand what it did\n",
 				   o->undo_cut[k]);
-			if (o->record)
-				rb_record_event(o->record, "note", "text", "an undo was interrupted and is not run again",
-						"step", o->undo_cut[k], NULL);
+			const char *f[] = {"step", o->undo_cut[k], NULL};
+			rb_run_note(r, 0, "an undo was interrupted and is not run again", f);
 		}
 		return o->undo_exit > 0 ? o->undo_exit : RB_EXIT_STEP;
 	}
@@ -389,45 +403,59 @@ static int run_main(rb_run *r)
 	if (rc == RB_EXIT_OK && rb_signals_interrupted())
 		rc = rb_run_interrupted_code();
 	if (rc == RB_EXIT_ABORT) {
-		char *hidden = rb_run_clean(r, r->fired_reason);
-		char *why = rb_visible(hidden);
-		free(hidden);
-		rb_out_err("%s:%d:%d: abort condition '%s' fired: %s\n", r->rb->path, r->fired->line, r->fired->col,
-			   r->fired->id, why);
-		free(why);
-		if (o->record)
-			rb_record_event(o->record, "abort", "step", r->fired->id, "reason", r->fired_reason, NULL);
+		rb_ev ev = {.type = RB_EV_ABORT_FIRED, .step = r->fired, .text = r->fired_reason, .exit_code = -1};
+		rb_run_emit(r, &ev);
 	}
 	return rc;
 }
 
-/* The last line: how many steps ran, failed, were not run, were undone. */
+/* The last line: how many steps ran, failed, were not run, were undone (RB_EV_RUN_END). */
 static void summarize(rb_run *r, int rc)
 {
 	const rb_runbook *rb = r->rb;
-	size_t ok = 0, failed = 0, skipped = 0, total = rb_runbook_count(rb, RB_ROLE_MAIN);
+	rb_ev_counts c = {0, 0, 0, 0, r->undone};
+	size_t total = rb_runbook_count(rb, RB_ROLE_MAIN);
 	char undone[48] = "";
+	rb_buf line = RB_BUF_INIT;
 	for (size_t i = 0; i < rb->nsteps; i++) {
 		if (rb->steps[i].role != RB_ROLE_MAIN || !rb_step_runnable(&rb->steps[i]) ||
 		    rb->steps[i].kind == RB_STEP_ABORT)
 			continue;
-		ok += r->results[i].status == RB_STATUS_OK;
-		failed += r->results[i].status == RB_STATUS_FAILED || r->results[i].status == RB_STATUS_CANCELLED;
-		skipped += r->results[i].status == RB_STATUS_SKIPPED;
+		c.ok += r->results[i].status == RB_STATUS_OK;
+		c.failed += r->results[i].status == RB_STATUS_FAILED || r->results[i].status == RB_STATUS_CANCELLED;
+		c.skipped += r->results[i].status == RB_STATUS_SKIPPED;
 	}
+	c.not_run = total - c.ok - c.failed;
 	if (r->undone)
 		snprintf(undone, sizeof undone, "; %zu undone", r->undone);
 	if (r->opts->reverts)
-		rb_run_say(r, "%s run %s: %zu undone\n", rc == RB_EXIT_OK ? "Reverted" : "Revert incomplete of",
-			   r->opts->reverts, r->undone);
+		rb_buf_printf(&line, "%s run %s: %zu undone", rc == RB_EXIT_OK ? "Reverted" : "Revert incomplete of",
+			      r->opts->reverts, r->undone);
 	else if (rc > 128)
-		rb_run_say(r, "Interrupted: %zu ok, %zu failed%s; the run stopped.\n", ok, failed, undone);
+		rb_buf_printf(&line, "Interrupted: %zu ok, %zu failed%s; the run stopped.", c.ok, c.failed, undone);
 	else if (rc == RB_EXIT_OK)
-		rb_run_say(r, "Done: %zu ok, %zu failed%s%s\n", ok, failed, failed ? " (allowed)" : "",
-			   skipped ? ", some steps skipped" : "");
+		rb_buf_printf(&line, "Done: %zu ok, %zu failed%s%s", c.ok, c.failed, c.failed ? " (allowed)" : "",
+			      c.skipped ? ", some steps skipped" : "");
 	else
-		rb_run_say(r, "Stopped (exit %d): %zu ok, %zu failed, %zu not run%s\n", rc, ok, failed,
-			   total - ok - failed, undone);
+		rb_buf_printf(&line, "Stopped (exit %d): %zu ok, %zu failed, %zu not run%s", rc, c.ok, c.failed,
+			      c.not_run, undone);
+	rb_ev ev = {.type = RB_EV_RUN_END, .exit_code = rc, .counts = &c, .text = line.data, .total = total};
+	rb_run_emit(r, &ev);
+	rb_buf_free(&line);
+}
+
+/* The journal first (a step is recorded before anything shows it), then the caller's sinks. */
+static void open_sinks(rb_run *r)
+{
+	const rb_run_opts *o = r->opts;
+	r->sinks = rb_xcalloc(o->nsinks + 1, sizeof *r->sinks);
+	if (o->record) {
+		r->journal = rb_sink_journal_new(o->record);
+		r->sinks[r->nsinks++] = r->journal;
+		r->run_id = rb_record_get(o->record, "run", NULL, "id");
+	}
+	for (size_t i = 0; i < o->nsinks; i++)
+		r->sinks[r->nsinks++] = o->sinks[i];
 }
 
 int rb_engine_run(const rb_runbook *rb, const rb_run_opts *opts)
@@ -440,6 +468,12 @@ int rb_engine_run(const rb_runbook *rb, const rb_run_opts *opts)
 	r.results = rb_xcalloc(rb->nsteps ? rb->nsteps : 1, sizeof *r.results);
 	r.sel = rb_xcalloc(rb->nsteps ? rb->nsteps : 1, sizeof *r.sel);
 	rb_select_steps(rb, opts->from, opts->only, opts->skip_guards, r.sel);
+	open_sinks(&r);
+	r.step_mode = opts->step_mode;
+	rb_ev start = {.type = RB_EV_RUN_START, .text = rb->title, .total = rb_runbook_count(rb, RB_ROLE_MAIN),
+		       .exit_code = -1};
+	rb_run_emit(&r, &start);
+	int started = 0;
 
 	rb_signals_install();
 #ifdef __linux__
@@ -449,9 +483,14 @@ int rb_engine_run(const rb_runbook *rb, const rb_run_opts *opts)
 	rc = rb_run_setup(&r);
 	if (rc != RB_EXIT_OK)
 		goto done;
+	if (r.step_mode && !r.approver.interactive) {
+		rb_run_error(&r, NULL, 0, 0, "--step asks before each step: it needs a terminal (standard input is not one)");
+		rc = RB_EXIT_USAGE;
+		goto done;
+	}
 	rb_error werr = RB_ERROR_INIT;
 	if (rb_interp_check_runbook(rb, &werr) < 0) { /* before anything is asked or run */
-		rb_out_error("runbook: ", &werr);
+		rb_run_report(&r, &werr);
 		rb_error_clear(&werr);
 		rc = RB_EXIT_ENV;
 		goto done;
@@ -460,7 +499,7 @@ int rb_engine_run(const rb_runbook *rb, const rb_run_opts *opts)
 	if (rc != RB_EXIT_OK)
 		goto done;
 	if (rb_watchdog_start(opts->grace_ms, &r.watchdog, &werr) < 0) {
-		rb_out_error("runbook: ", &werr);
+		rb_run_report(&r, &werr);
 		rb_error_clear(&werr);
 		rc = RB_EXIT_ENV;
 		goto done;
@@ -476,15 +515,23 @@ int rb_engine_run(const rb_runbook *rb, const rb_run_opts *opts)
 		rc = rb_signals_interrupted() ? rb_run_interrupted_code() : RB_EXIT_GATE;
 		goto done;
 	}
+	started = 1;
 	rc = run_main(&r);
 	if (opts->undo_only || (rc != RB_EXIT_OK && rc != RB_EXIT_USAGE)) {
 		rc = rb_run_undo(&r, rc);
 		if (rc != RB_EXIT_OK)
 			run_handler(&r, rc);
 	}
-	summarize(&r, rc);
 done:
+	if (started) {
+		summarize(&r, rc);
+	} else {
+		rb_ev end = {.type = RB_EV_RUN_END, .exit_code = rc};
+		rb_run_emit(&r, &end);
+	}
 	rb_run_undo_free(&r);
 	rb_run_teardown(&r);
+	rb_sink_close(r.journal, NULL);
+	free(r.sinks);
 	return rc;
 }

@@ -3,8 +3,9 @@
  * step through its executor, with framing, variables and the exit code.
  *
  * The engine owns the run's state (variables, per-step results); the
- * runbook is only read. Everything it prints goes to stdout (step frames and
- * step output, in order) and stderr (failures, as file:line:col: message).
+ * runbook is only read. It prints nothing: what happens is a stream of
+ * events (events.h) to the sinks in opts (the terminal, JSON, JUnit,
+ * GitHub Actions) and, when opts->record is set, to the journal first.
  */
 #ifndef RB_ENGINE_H
 #define RB_ENGINE_H
@@ -49,6 +50,10 @@ typedef struct {
 	const char *reverts;    /* with undo_only: runbook revert of this run (the undos of a finished run) */
 	char *const *undo_cut;  /* with undo_only: steps whose undo started and never ended (not run again) */
 	size_t nundo_cut;
+	struct rb_sink *const *sinks; /* who shows and keeps the run besides the journal (events.h); not owned */
+	size_t nsinks;
+	int step_mode;          /* --step: ask before each step (a terminal is needed) */
+	int data_on_stdout;     /* stdout carries data (--events -): an interactive step writes to stderr */
 } rb_run_opts;
 
 /** What became of a step. */

@@ -110,8 +110,10 @@ void rb_run_on_process(void *ctx, int pgid)
 	char n[16];
 	rb_watchdog_watch(r->watchdog, pgid);
 	snprintf(n, sizeof n, "%d", pgid);
-	if (r->opts->record && r->current)
-		rb_record_event(r->opts->record, "process", "step", r->current->id, "pgid", n, NULL);
+	if (r->current) {
+		rb_ev ev = {.type = RB_EV_PROCESS, .step = r->current, .value = "pgid", .name = n, .exit_code = -1};
+		rb_run_emit(r, &ev);
+	}
 }
 
 static int host_sh(void *ctx, const char *cmd, int *code, char **output, char **error)
@@ -151,7 +153,8 @@ done:
 static void host_log(void *ctx, const char *msg)
 {
 	rb_run *r = ctx;
-	rb_run_say(r, "  log: %s\n", msg);
+	rb_ev ev = {.type = RB_EV_LOG, .step = r->current, .text = msg, .exit_code = -1};
+	rb_run_emit(r, &ev);
 }
 
 static rb_lua_host make_host(rb_run *r)
@@ -212,7 +215,8 @@ int rb_run_abort_poll(void *ctx)
 {
 	rb_run *r = ctx;
 	int64_t now = rb_now_ms();
-	if (now < r->next_check)
+	rb_run_tick(r);
+	if (!rb_run_aborts_live(r) || now < r->next_check)
 		return 0;
 	r->next_check = now + r->every_ms;
 	return rb_run_check_aborts(r);
@@ -227,6 +231,8 @@ int rb_run_sql_poll(void *ctx)
 {
 	rb_run *r = ctx;
 	int64_t now = rb_now_ms();
+	if (!rb_run_aborts_live(r))
+		rb_run_tick(r); /* else rb_run_abort_poll ticks */
 	if (r->sql_backend && now - r->sql_started >= 1000 && now >= r->next_lock_check) {
 		PGconn *m = NULL;
 		rb_error err = RB_ERROR_INIT;
@@ -252,8 +258,6 @@ void rb_run_arm(rb_run *r, const rb_step *s)
 	if (!r->every_ms || every < r->every_ms)
 		r->every_ms = every;
 	r->next_check = rb_now_ms() + r->every_ms;
-	char n[48], d[32];
-	rb_format_duration(every, d, sizeof d);
-	rb_run_say(r, "%s abort condition '%s' armed: checked before every step and every %s\n",
-	    rb_run_counter(r, s, n, sizeof n), s->id, d);
+	rb_ev ev = {.type = RB_EV_ABORT_ARMED, .step = s, .delay_ms = every, .exit_code = -1};
+	rb_run_emit(r, &ev);
 }

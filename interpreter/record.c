@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <fcntl.h>
+#include <assert.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -250,18 +251,13 @@ static void test_kill_point(const rb_record *rec)
 		raise(SIGKILL);
 }
 
-void rb_record_event(rb_record *rec, const char *type, ...)
+void rb_record_fields(rb_record *rec, const char *type, const char *const *kv)
 {
-	va_list ap;
 	rb_event *e = push(rec, type);
 	rb_buf line = RB_BUF_INIT;
 	rb_buf_puts(&line, type);
-	va_start(ap, type);
-	for (;;) {
-		const char *key = va_arg(ap, const char *);
-		if (!key)
-			break;
-		const char *value = va_arg(ap, const char *);
+	for (size_t i = 0; kv && kv[i]; i += 2) {
+		const char *key = kv[i], *value = kv[i + 1];
 		if (!value)
 			continue;
 		char *clean = rec->redactor ? rb_redact(rec->redactor, value) : rb_xstrdup(value);
@@ -271,11 +267,30 @@ void rb_record_event(rb_record *rec, const char *type, ...)
 		encode(&line, clean);
 		add_field(e, key, clean);
 	}
-	va_end(ap);
 	rb_buf_putc(&line, '\n');
 	journal_append(rec, e, &line);
 	rb_buf_free(&line);
 	test_kill_point(rec);
+}
+
+void rb_record_event(rb_record *rec, const char *type, ...)
+{
+	va_list ap;
+	const char *kv[64];
+	size_t n = 0;
+	va_start(ap, type);
+	for (;;) {
+		const char *key = va_arg(ap, const char *);
+		if (!key)
+			break;
+		const char *value = va_arg(ap, const char *);
+		assert(n + 3 <= sizeof kv / sizeof *kv); /* more pairs than any event has */
+		kv[n++] = key;
+		kv[n++] = value;
+	}
+	va_end(ap);
+	kv[n] = NULL;
+	rb_record_fields(rec, type, kv);
 }
 
 int rb_record_failed(const rb_record *rec)

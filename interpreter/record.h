@@ -83,6 +83,8 @@ int rb_record_open(rb_record *rec, const char *journal_path, const rb_redactor *
  * record fails (rb_record_failed): nothing more is written to the journal.
  */
 void rb_record_event(rb_record *rec, const char *type, ...);
+/** The same, the pairs in an array: key, value, ..., NULL (a NULL value is skipped). */
+void rb_record_fields(rb_record *rec, const char *type, const char *const *kv);
 
 /**
  * The errno of the first journal write or fsync that failed, or 0 while

@@ -7,8 +7,8 @@
  *                  expect=, captures, the failure handler
  *   run_session.c  what a run holds: variables and secrets, connections,
  *                  the throwaway server, the run lock
- *   run_output.c   what a run says: headers, result lines, errors, all
- *                  through the redactor and made visible
+ *   run_output.c   what a run says: events to the run's sinks (events.h),
+ *                  every text through the redactor
  *   luahost.c      what Lua sees of the run, and the abort conditions
  *   step_*.c       one executor per step kind, behind rb_step_ops
  *
@@ -21,6 +21,7 @@
 #include "approve.h"
 #include "db.h"
 #include "engine.h"
+#include "events.h"
 #include "luavm.h"
 #include "pgserver.h"
 #include "runlock.h"
@@ -97,6 +98,11 @@ typedef struct {
 	size_t nundo;
 	size_t undo_pos, undo_total; /* the undo running: "[undo 2/3]" */
 	size_t undone;          /* undos that ran and succeeded */
+	const char *run_id;     /* the record's, NULL when not recorded */
+	rb_sink **sinks;        /* the journal (owned), then the caller's (opts->sinks) */
+	size_t nsinks;
+	rb_sink *journal;
+	int step_mode;          /* --step: asked before each step; 0 again after [a]ll */
 } rb_run;
 
 /** How a step ended, before expect_error and continue_on_error are applied. */
@@ -171,25 +177,49 @@ int rb_run_approve_no_undo(rb_run *r);
 /** Releases the stack. */
 void rb_run_undo_free(rb_run *r);
 
-/* --- run_output.c: what the run says -------------------------------------- */
+/* --- run_output.c: what the run says, as events ----------------------------- */
 
 /** Text for the terminal or the record, secrets hidden. Caller frees. */
 char *rb_run_clean(const rb_run *r, const char *text);
-/** A message on stdout, redacted and made visible. */
-void rb_run_say(const rb_run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /**
- * "file:line:col: step 'id': message" on stderr; remembered as the failure
- * reason. file NULL is the runbook; line 0 is the step's fence.
+ * Sends ev to the run's sinks: sets its time, runbook, run id and counter,
+ * hides the secrets in its texts (step output is already hidden as it
+ * streams) in a copy: ev itself is not changed, its strings stay the caller's.
+ */
+void rb_run_emit(rb_run *r, const rb_ev *ev);
+/** The sinks that asked for ticks get one (the executors' poll callbacks call it). */
+void rb_run_tick(rb_run *r);
+/** 1 when a sink asked for ticks. */
+int rb_run_wants_ticks(const rb_run *r);
+/** A message for people (RB_EV_MESSAGE): on stdout (say) or stderr (warn). */
+void rb_run_say(rb_run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void rb_run_warn(rb_run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/** A message on stdout that --quiet shows too (what the operator must act on). */
+void rb_run_notice(rb_run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/** What became of step s (RB_EV_STEP_RESULT): "ok in 0.2s", "failed: exit 1 in 0.1s". */
+void rb_run_result(rb_run *r, const rb_step *s, rb_status status, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+/**
+ * A step's error (RB_EV_ERROR, "file:line:col: step 'id': message" on the
+ * terminal); remembered as the failure reason. file NULL is the runbook;
+ * line 0 is the step's fence.
  */
 void rb_run_step_error_in(rb_run *r, const rb_step *s, const char *file, int line, int col, const char *fmt,
 			  ...) __attribute__((format(printf, 6, 7)));
 #define rb_run_step_error_at(r, s, line, col, ...) rb_run_step_error_in((r), (s), NULL, (line), (col), __VA_ARGS__)
 #define rb_run_step_error(r, s, ...) rb_run_step_error_in((r), (s), NULL, 0, 0, __VA_ARGS__)
+/** An error of the run itself ("runbook: file:line:col: message"); file NULL: none. */
+void rb_run_error(rb_run *r, const char *file, int line, int col, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+/** rb_run_error of an rb_error. */
+void rb_run_report(rb_run *r, const rb_error *err);
+/** A note for the record (RB_EV_NOTE), with NULL-terminated key, value fields; show: people see its text too. */
+void rb_run_note(rb_run *r, int show, const char *text, const char *const *fields);
+/** A chunk of the running step's output (RB_EV_STEP_OUTPUT), already redacted. */
+void rb_run_output(rb_run *r, int stream, const char *data, size_t len);
 /** "[3/12]" or "[on failure 1/2]" into buf. */
 const char *rb_run_counter(const rb_run *r, const rb_step *s, char *buf, size_t size);
-/** The header line before a step runs. */
-void rb_run_header(rb_run *r, const rb_step *s);
-/** Prints the result line and the error, applies expect_error; returns the status. */
+/** Says the result line and the error, applies expect_error; returns the status. */
 rb_status rb_run_conclude(rb_run *r, const rb_step *s, const rb_outcome *oc);
 /** Replaces *dst with a copy of src ("" for NULL). */
 void rb_run_keep_text(char **dst, const char *src);
@@ -237,6 +267,12 @@ void rb_run_arm(rb_run *r, const rb_step *s);
 /** The operator's login name, for the record. */
 const char *rb_run_operator(void);
 void rb_run_record_approval(rb_run *r, const rb_step *s, const char *item, int approved, const char *how);
+/**
+ * --step: shows step s and asks [y]es / [s]kip / [q]uit / [a]ll; the answer
+ * is recorded as an approval. Returns 'y', 's', 'q' or 'a' ('q' when nobody
+ * answered).
+ */
+char rb_run_step_choice(rb_run *r, const rb_step *s);
 /** confirm / confirm="PHRASE" before a step. Returns 1 when it may run. */
 int rb_run_confirmed(rb_run *r, const rb_step *s);
 

@@ -4,7 +4,6 @@
  * an approval of their own (--skip-guards).
  */
 #include "run.h"
-#include "output.h"
 #include "select.h"
 
 #include <stdlib.h>
@@ -53,16 +52,15 @@ int rb_run_approve_skipped_guards(rb_run *r)
 	char *q = rb_xasprintf("skip the guards %s?", list.data);
 	ok = rb_approve_item(&r->approver, q, &how);
 	free(q);
-	if (r->opts->record) {
-		rb_record_event(r->opts->record, "approval", "step", "--skip-guards", "item", list.data, "who",
-				rb_run_operator(), "how", how, "approved", ok ? "yes" : "no", NULL);
-		if (ok)
-			rb_record_event(r->opts->record, "note", "text", "guards skipped (--skip-guards)", "guards",
-					list.data, "who", rb_run_operator(), NULL);
-	}
-	if (!ok) {
-		rb_out_err("runbook: %s: skipping the guards was not approved (%s)%s\n", rb->path, how,
-			r->approver.interactive || r->approver.yes ? "" : "; run on a terminal, or pass --yes");
+	rb_ev ev = {.type = RB_EV_APPROVAL, .text = "--skip-guards", .name = list.data, .who = rb_run_operator(),
+		    .value = how, .approved = ok, .exit_code = -1};
+	rb_run_emit(r, &ev);
+	if (ok) {
+		const char *f[] = {"guards", list.data, "who", rb_run_operator(), NULL};
+		rb_run_note(r, 0, "guards skipped (--skip-guards)", f);
+	} else {
+		rb_run_error(r, rb->path, 0, 0, "skipping the guards was not approved (%s)%s", how,
+			     r->approver.interactive || r->approver.yes ? "" : "; run on a terminal, or pass --yes");
 	}
 done:
 	rb_buf_free(&list);

@@ -7,7 +7,6 @@
  */
 #include "run.h"
 #include "inputs.h"
-#include "output.h"
 #include "record.h"
 #include "signals.h"
 
@@ -46,7 +45,7 @@ static char *ask(rb_run *r, const rb_input *in)
 		if (rb_input_check(in, v, &why) == 0)
 			value = rb_xstrdup(v);
 		else
-			rb_out_err("  %s: %s\n", in->name, why);
+			rb_run_warn(r, "  %s: %s\n", in->name, why);
 		free(why);
 	}
 	free(q);
@@ -92,19 +91,20 @@ int rb_run_inputs(rb_run *r)
 		if (!value)
 			continue;
 		rb_run_set_var(r, in->name, value, RB_VAR_SET);
-		if (r->opts->record)
-			rb_record_event(r->opts->record, "var", "name", in->name, "value", in->secret ? "***" : value,
-					"source", how, NULL);
+		const char *f[] = {"source", how, NULL};
+		rb_ev ev = {.type = RB_EV_VAR, .name = in->name, .value = in->secret ? "***" : value, .fields = f,
+			    .exit_code = -1};
+		rb_run_emit(r, &ev);
 		free(value);
 	}
 	if (rb_signals_interrupted()) {
 		rc = rb_run_interrupted_code();
 	} else if (missing.len || bad.len) {
 		if (missing.len)
-			rb_out_err("runbook: %s: no terminal to ask for these inputs, and neither --set nor the "
-				   "environment gives them:\n%s", r->rb->path, missing.data);
+			rb_run_warn(r, "runbook: %s: no terminal to ask for these inputs, and neither --set nor the "
+				    "environment gives them:\n%s", r->rb->path, missing.data);
 		if (bad.len)
-			rb_out_err("runbook: %s: inputs refused:\n%s", r->rb->path, bad.data);
+			rb_run_warn(r, "runbook: %s: inputs refused:\n%s", r->rb->path, bad.data);
 		rc = RB_EXIT_USAGE;
 	}
 	rb_buf_free(&missing);

@@ -33,11 +33,18 @@ void rb_run_hide_secrets(rb_run *r)
 			rb_redactor_add(r->redactor, r->vars.items[i].value);
 }
 
+/* A server notice: the running step's stderr. */
+static void on_notice(void *ctx, const char *line, size_t len)
+{
+	rb_run_output(ctx, 2, line, len);
+}
+
 /* A connection set as the run opens them: redacted, named, recorded. */
 static rb_dbset *new_dbset(rb_run *r)
 {
 	rb_dbset *set = rb_dbset_new(r->default_dsn, r->db_names, r->db_dsns, r->rb->fm.ndatabases);
 	rb_dbset_set_redactor(set, r->redactor);
+	rb_dbset_set_notice(set, on_notice, r);
 	rb_dbset_configure(set, &r->session);
 	return set;
 }
@@ -54,13 +61,12 @@ rb_dbset *rb_run_monitor(rb_run *r)
 static void on_connect(void *ctx, const char *name, PGconn *conn)
 {
 	rb_run *r = ctx;
-	if (!r->opts->record)
-		return;
 	char *target = rb_db_target(conn);
 	char version[16];
 	snprintf(version, sizeof version, "%d", PQserverVersion(conn));
-	rb_record_event(r->opts->record, "database", "name", *name ? name : "default", "target", target,
-			"server_version", version, NULL);
+	const char *f[] = {"server_version", version, NULL};
+	rb_ev ev = {.type = RB_EV_DATABASE, .name = *name ? name : "default", .value = target, .fields = f, .exit_code = -1};
+	rb_run_emit(r, &ev);
 	free(target);
 }
 
@@ -111,8 +117,7 @@ static void collect_secrets(const rb_runbook *rb, const rb_vars *vars, const rb_
 /* What the throwaway server says (ready, orphans reaped, kept) goes to stdout. */
 static void pg_say(void *ctx, const char *text)
 {
-	(void)ctx;
-	rb_out("%s", text);
+	rb_run_notice(ctx, "%s", text);
 }
 
 int rb_run_setup(rb_run *r)
@@ -123,7 +128,7 @@ int rb_run_setup(rb_run *r)
 	r->redactor = o->redactor ? o->redactor : &r->own_redactor;
 	rb_out_set_redactor(r->redactor);
 	if (rb_preflight_options(rb, o, &perr) < 0) {
-		rb_out_error("runbook: ", &perr);
+		rb_run_report(r, &perr);
 		rb_error_clear(&perr);
 		return RB_EXIT_USAGE;
 	}
@@ -133,8 +138,9 @@ int rb_run_setup(rb_run *r)
 		memset(&po, 0, sizeof po);
 		po.keep = o->keep_db;
 		po.say = pg_say;
+		po.say_ctx = r;
 		if (rb_pgserver_start(&po, &r->pg, &err) < 0) {
-			rb_out_err("runbook: --ephemeral-db: %s\n", err.message);
+			rb_run_error(r, NULL, 0, 0, "--ephemeral-db: %s", err.message);
 			rb_error_clear(&err);
 			return RB_EXIT_ENV;
 		}
@@ -172,13 +178,13 @@ int rb_run_setup(rb_run *r)
 	r->lua_dirs[2] = NULL;
 	rb_approver_init(&r->approver, o->yes, o->confirm);
 	r->every_ms = 0;
-	if (o->record) {
-		for (size_t i = 0; i < o->nsets; i++) {
-			const char *eq = strchr(o->sets[i], '=');
-			char *name = rb_xstrndup(o->sets[i], (size_t)(eq - o->sets[i]));
-			rb_record_event(o->record, "var", "name", name, "value", eq + 1, "source", "--set", NULL);
-			free(name);
-		}
+	for (size_t i = 0; i < o->nsets; i++) {
+		const char *eq = strchr(o->sets[i], '=');
+		char *name = rb_xstrndup(o->sets[i], (size_t)(eq - o->sets[i]));
+		const char *f[] = {"source", "--set", NULL};
+		rb_ev ev = {.type = RB_EV_VAR, .name = name, .value = eq + 1, .fields = f, .exit_code = -1};
+		rb_run_emit(r, &ev);
+		free(name);
 	}
 	return RB_EXIT_OK;
 }
@@ -210,7 +216,7 @@ int rb_run_take_lock(rb_run *r)
 		    rb->steps[i].role != RB_ROLE_MANUAL)
 			sql = &rb->steps[i];
 	if (sql && rb_dbset_get(r->dbs, sql->db, &r->vars, &conn, &err) < 0 && err.code != RB_EXIT_USAGE) {
-		rb_out_err("runbook: %s\n", err.message);
+		rb_run_error(r, NULL, 0, 0, "%s", err.message);
 		rc = err.code;
 		goto done;
 	}
@@ -224,13 +230,11 @@ int rb_run_take_lock(rb_run *r)
 	r->lock_dir = jdir ? rb_dirname_dup(jdir) : NULL;
 	free(jdir);
 	if (rb_runlock_take(conn, name, r->lock_dir, who, r->opts->wait_lock_ms, &r->lock, &err) < 0) {
-		char *m = rb_run_clean(r, err.message);
-		rb_out_err("runbook: %s: %s\n", rb->path, m);
-		free(m);
+		rb_run_error(r, rb->path, 0, 0, "%s", err.message);
 		rc = err.code;
-	} else if (r->opts->record) {
-		rb_record_event(r->opts->record, "note", "text", conn ? "run lock taken (advisory lock)"
-				: "run lock taken (lock file)", "lock", name, NULL);
+	} else {
+		const char *f[] = {"lock", name, NULL};
+		rb_run_note(r, 0, conn ? "run lock taken (advisory lock)" : "run lock taken (lock file)", f);
 	}
 	free(who);
 done:

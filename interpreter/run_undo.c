@@ -9,7 +9,6 @@
  * the others still run; a signal stops the unwinding.
  */
 #include "run.h"
-#include "output.h"
 #include "signals.h"
 #include "undo.h"
 
@@ -60,11 +59,10 @@ int rb_run_approve_no_undo(rb_run *r)
 	if (r->approver.interactive && !r->approver.yes)
 		ok = rb_approve_item(&r->approver, "run without undo (--no-undo): a failure leaves what completed as it is?",
 				     &how);
-	if (r->opts->record)
-		rb_record_event(r->opts->record, "note", "text", ok ? "run with --no-undo" : "--no-undo was not approved",
-				"who", rb_run_operator(), "how", how, NULL);
+	const char *f[] = {"who", rb_run_operator(), "how", how, NULL};
+	rb_run_note(r, 0, ok ? "run with --no-undo" : "--no-undo was not approved", f);
 	if (!ok)
-		rb_out_err("runbook: %s: running without undo was not approved (%s)\n", r->rb->path, how);
+		rb_run_error(r, r->rb->path, 0, 0, "running without undo was not approved (%s)", how);
 	return ok;
 }
 
@@ -81,9 +79,8 @@ static void note(rb_run *r, const char *state, const char *text, int rc)
 {
 	char code[16];
 	snprintf(code, sizeof code, "%d", rc);
-	if (r->opts->record)
-		rb_record_event(r->opts->record, "note", "text", text, "undo", state, "exit",
-				!strcmp(state, RB_UNDO_START) ? code : NULL, NULL);
+	const char *f[] = {"undo", state, "exit", !strcmp(state, RB_UNDO_START) ? code : NULL, NULL};
+	rb_run_note(r, 0, text, f);
 }
 
 /* Runs the undo of entry e under the variables of its step's completion; 1 when it succeeded. */
@@ -138,7 +135,7 @@ int rb_run_undo(rb_run *r, int rc)
 			state = RB_UNDO_INTERRUPTED;
 		} else {
 			rb_buf_printf(&failed, "%s%s", failed.len ? ", " : "", s->id);
-			rb_out_err("runbook: %s: the undo of '%s' failed; the other undos still run\n", r->rb->path, s->id);
+			rb_run_error(r, r->rb->path, 0, 0, "the undo of '%s' failed; the other undos still run", s->id);
 			state = RB_UNDO_INCOMPLETE;
 		}
 		rb_vars_free(&e->vars);
@@ -148,11 +145,11 @@ int rb_run_undo(rb_run *r, int rc)
 	}
 	r->in_handler = 0;
 	if (!strcmp(state, RB_UNDO_INTERRUPTED)) {
-		rb_run_say(r, "The undo was stopped by a signal: %zu undo%s not run\n", r->nundo, r->nundo == 1 ? "" : "s");
+		rb_run_notice(r, "The undo was stopped by a signal: %zu undo%s not run\n", r->nundo, r->nundo == 1 ? "" : "s");
 		note(r, state, "the undo was interrupted", rc);
 		rc = rb_run_interrupted_code();
 	} else if (failed.len) {
-		rb_run_say(r, "The undo is incomplete: the undo of %s failed\n", failed.data);
+		rb_run_notice(r, "The undo is incomplete: the undo of %s failed\n", failed.data);
 		note(r, state, "the undo is incomplete", rc);
 		rc = RB_EXIT_UNDO;
 	} else {

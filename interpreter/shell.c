@@ -74,6 +74,10 @@ static int start_shell(const rb_shell_opts *o, int *use_tty, rb_process **proc, 
 	if (o->interactive) {
 		*use_tty = isatty(0);
 		po.take_terminal = *use_tty;
+		if (o->out_to_stderr) {
+			po.out.kind = RB_STDIO_FD;
+			po.out.fd = 2;
+		}
 	} else {
 		po.in.kind = RB_STDIO_NULL;
 		po.out.kind = RB_STDIO_PIPE;

@@ -51,6 +51,7 @@ typedef struct {
 	int64_t timeout_ms;       /* <= 0: none */
 	int64_t grace_ms;         /* between TERM and KILL; <= 0: 2000 */
 	int interactive;          /* inherit stdin/stdout/stderr, keep no output */
+	int out_to_stderr;        /* interactive: its stdout is our stderr (our stdout carries data) */
 	size_t keep_max;          /* bytes kept per stream in the result */
 	rb_output_sink sink;      /* NULL: write to fds 1 and 2 */
 	void *sink_ctx;

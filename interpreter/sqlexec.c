@@ -1026,6 +1026,10 @@ static int exec_one(exec_ctx *c, PGconn *conn, prepared *p, watch *w, rb_sqlexec
 		rv.keep = rv.display;
 	if (rv.keep < 2)
 		rv.keep = 2; /* \gset tells one row from several */
+	char tag[64] = "";
+	int64_t t0 = rb_now_ms();
+	if (c->o->on_statement)
+		c->o->on_statement(c->o->statement_ctx, p->text, p->file, p->line, NULL, -1);
 
 	if (!PQsendQuery(conn, p->text)) {
 		char *m = rb_pq_error(conn);
@@ -1042,11 +1046,15 @@ static int exec_one(exec_ctx *c, PGconn *conn, prepared *p, watch *w, rb_sqlexec
 		PGresult *r = PQgetResult(conn);
 		if (!r)
 			break;
+		if (PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK)
+			snprintf(tag, sizeof tag, "%s", PQcmdStatus(r));
 		take_result(c, conn, p, r, &rv, res);
 		PQclear(r);
 		fflush(c->out);
 	}
 	rc = rv.failed;
+	if (c->o->on_statement)
+		c->o->on_statement(c->o->statement_ctx, p->text, p->file, p->line, rc ? NULL : tag, rb_now_ms() - t0);
 	if (rc == 0 && PQstatus(conn) != CONNECTION_OK)
 		rc = lost_connection(c, conn, p, err);
 done:

@@ -69,6 +69,13 @@ typedef struct {
 	size_t keep_rows;         /* 0: 1000 */
 	FILE *out;                /* required: tables, command tags, \echo, COPY TO STDOUT data */
 	FILE *warn;               /* \warn; NULL: out */
+	/**
+	 * Each statement of the block, twice: as it is sent (ms -1, tag NULL),
+	 * then when it is done, with its command tag (NULL when it failed) and
+	 * its time. sql is the text as sent; file and line where it is. NULL: none.
+	 */
+	void (*on_statement)(void *ctx, const char *sql, const char *file, int line, const char *tag, int64_t ms);
+	void *statement_ctx;
 } rb_sqlexec_opts;
 
 typedef struct {

@@ -14,24 +14,23 @@ static rb_status run_lua(rb_run *r, const rb_step *s, rb_step_result *res, int *
 {
 	*rc = RB_EXIT_STEP;
 	rb_lua_result lr;
-	char n[48], d[32];
+	char d[32];
 	int64_t t0 = rb_now_ms();
 	rb_run_eval_lua(r, s->body, 0, s->body_line, &lr);
 	res->duration_ms = rb_now_ms() - t0;
 	rb_format_duration(res->duration_ms, d, sizeof d);
-	rb_run_counter(r, s, n, sizeof n);
 	rb_status st = RB_STATUS_OK;
 	if (rb_signals_interrupted()) {
-		rb_run_say(r, "%s interrupted after %s (stopped)\n", n, d);
+		rb_run_result(r, s, RB_STATUS_CANCELLED, "interrupted after %s (stopped)", d);
 		st = RB_STATUS_CANCELLED;
 	} else if (!lr.ok) {
-		rb_run_say(r, "%s failed in %s\n", n, d);
+		rb_run_result(r, s, RB_STATUS_FAILED, "failed in %s", d);
 		rb_run_step_error_at(r, s, lr.error_line, 1, "%s", lr.message ? lr.message : "error");
 		rb_run_keep_text(&res->err, lr.message);
 		res->exit_code = 1;
 		st = RB_STATUS_FAILED;
 	} else {
-		rb_run_say(r, "%s ok in %s\n", n, d);
+		rb_run_result(r, s, RB_STATUS_OK, "ok in %s", d);
 	}
 	rb_lua_result_free(&lr);
 	return st;
@@ -41,26 +40,30 @@ static rb_status run_lua(rb_run *r, const rb_step *s, rb_step_result *res, int *
 static rb_status run_gate(rb_run *r, const rb_step *s, rb_step_result *res, int *rc)
 {
 	rb_lua_result lr;
-	char n[48];
+	int64_t t0 = rb_now_ms();
 	rb_run_eval_lua(r, s->body, 0, s->body_line, &lr);
-	rb_run_counter(r, s, n, sizeof n);
+	res->duration_ms = rb_now_ms() - t0;
 	rb_status st = RB_STATUS_OK;
+	rb_ev gate = {.type = RB_EV_GATE, .step = s, .status = RB_STATUS_OK, .text = lr.message,
+		      .duration_ms = res->duration_ms, .exit_code = -1};
 	rb_run_keep_text(&res->out, lr.message);
 	if (rb_signals_interrupted()) {
-		rb_run_say(r, "%s interrupted while the gate was evaluated (stopped)\n", n);
+		rb_run_result(r, s, RB_STATUS_CANCELLED, "interrupted while the gate was evaluated (stopped)");
 		st = RB_STATUS_CANCELLED;
 	} else if (!lr.ok) {
-		rb_run_say(r, "%s gate failed to evaluate\n", n);
+		rb_run_result(r, s, RB_STATUS_FAILED, "gate failed to evaluate");
 		rb_run_step_error_at(r, s, lr.error_line, 1, "gate error: %s", lr.message ? lr.message : "error");
 		*rc = RB_EXIT_GATE;
 		st = RB_STATUS_FAILED;
 	} else if (!lr.truthy) {
-		rb_run_say(r, "%s gate closed: %s\n", n, lr.message ? lr.message : "the gate returned false");
+		gate.status = RB_STATUS_FAILED;
+		gate.text = lr.message ? lr.message : "the gate returned false";
+		rb_run_emit(r, &gate);
 		rb_run_step_error(r, s, "gate closed: %s", lr.message ? lr.message : "the gate returned false");
 		*rc = RB_EXIT_GATE;
 		st = RB_STATUS_FAILED;
 	} else {
-		rb_run_say(r, "%s gate open%s%s\n", n, lr.message ? ": " : "", lr.message ? lr.message : "");
+		rb_run_emit(r, &gate);
 	}
 	res->exit_code = st == RB_STATUS_OK ? 0 : 1;
 	rb_lua_result_free(&lr);

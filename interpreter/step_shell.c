@@ -5,14 +5,13 @@
 #define _GNU_SOURCE
 #include "run.h"
 #include "interp.h"
-#include "output.h"
 
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 typedef struct {
-	const rb_run *r;
+	rb_run *r;
 	rb_redact_stream streams[2];
 	int hold;             /* the step captures a secret: keep output until it is known */
 	rb_buf held[2];       /* at most HOLD_MAX bytes a stream */
@@ -40,12 +39,12 @@ static void to_terminal(void *ctx, int stream, const char *data, size_t len)
 		return;
 	}
 	if (!t->r->redactor->count) {
-		rb_out_write(stream, data, len);
+		rb_run_output(t->r, stream, data, len);
 		return;
 	}
 	rb_buf b = RB_BUF_INIT;
 	rb_redact_stream_feed(&t->streams[stream - 1], data, len, &b);
-	rb_out_write(stream, b.data, b.len);
+	rb_run_output(t->r, stream, b.data, b.len);
 	rb_buf_free(&b);
 }
 
@@ -55,12 +54,12 @@ static void release_held(term_sink *t)
 	for (int i = 0; i < 2 && t->hold; i++) {
 		if (t->held[i].len) {
 			char *c = rb_redact(t->r->redactor, rb_buf_cstr(&t->held[i]));
-			rb_out_write(i + 1, c, strlen(c));
+			rb_run_output(t->r, i + 1, c, strlen(c));
 			free(c);
 		}
 		if (t->dropped[i]) {
 			char *note = rb_xasprintf("[... %zu more bytes held back and not shown]\n", t->dropped[i]);
-			rb_out_write(i + 1, note, strlen(note));
+			rb_run_output(t->r, i + 1, note, strlen(note));
 			free(note);
 		}
 		rb_buf_free(&t->held[i]);
@@ -97,10 +96,11 @@ static rb_status run_shell(rb_run *r, const rb_step *s, rb_step_result *res, int
 	o.timeout_ms = rb_run_step_timeout(r, s);
 	o.grace_ms = r->opts->grace_ms;
 	o.interactive = s->interactive;
+	o.out_to_stderr = r->opts->data_on_stdout;
 	o.keep_max = r->opts->keep_max ? r->opts->keep_max : 1 << 20;
 	o.sink = to_terminal;
 	o.sink_ctx = &sink;
-	if (rb_run_aborts_live(r)) {
+	if (rb_run_aborts_live(r) || rb_run_wants_ticks(r)) {
 		o.poll = rb_run_abort_poll;
 		o.poll_ctx = r;
 		o.poll_every_ms = 100;
@@ -118,7 +118,7 @@ static rb_status run_shell(rb_run *r, const rb_step *s, rb_step_result *res, int
 	for (int i = 0; i < 2; i++) {
 		rb_buf tail = RB_BUF_INIT;
 		rb_redact_stream_flush(&sink.streams[i], &tail);
-		rb_out_write(i + 1, tail.data, tail.len);
+		rb_run_output(r, i + 1, tail.data, tail.len);
 		rb_buf_free(&tail);
 	}
 	if (sink.hold && sr.status == 0 && sr.reason == RB_END_EXITED && sr.out_total <= sr.out_len) {

@@ -5,26 +5,24 @@
  */
 #define _GNU_SOURCE
 #include "run.h"
-#include "output.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* Results written through the output module as they come: no secret to hide. */
+/* Results as they come, the step's output: no secret to hide. */
 static ssize_t pass_write(void *cookie, const char *buf, size_t n)
 {
-	(void)cookie;
-	rb_out_write(1, buf, n);
+	rb_run_output(cookie, 1, buf, n);
 	return (ssize_t)n;
 }
 
-/* \warn's text: to standard error through the output module, secrets hidden. */
+/* \warn's text: the step's standard error, secrets hidden. */
 static ssize_t warn_write(void *cookie, const char *buf, size_t n)
 {
 	char *text = rb_xstrndup(buf, n);
 	char *c = rb_run_clean(cookie, text);
-	rb_out_write(2, c, strlen(c));
+	rb_run_output(cookie, 2, c, strlen(c));
 	free(c);
 	free(text);
 	return (ssize_t)n;
@@ -44,7 +42,7 @@ typedef struct {
  * are secrets or the block may set one (\set); else they pass line by line
  * through the output module, as a terminal would show them.
  */
-static void results_open(const rb_run *r, const rb_step *s, results *o)
+static void results_open(rb_run *r, const rb_step *s, results *o)
 {
 	memset(o, 0, sizeof *o);
 	o->held = r->redactor->count || r->rb->fm.nsecrets || strstr(s->body, "\\set") || strstr(s->body, "\\gset");
@@ -56,14 +54,14 @@ static void results_open(const rb_run *r, const rb_step *s, results *o)
 		o->f = open_memstream(&o->text, &o->len);
 	} else {
 		cookie_io_functions_t io = {NULL, pass_write, NULL, NULL};
-		o->f = fopencookie(NULL, "w", io);
+		o->f = fopencookie(r, "w", io);
 		if (o->f)
 			setvbuf(o->f, NULL, _IOLBF, 0);
 	}
 }
 
 /* Closes the stream; held results are printed now, with the secrets known now. */
-static void results_close(const rb_run *r, results *o)
+static void results_close(rb_run *r, results *o)
 {
 	if (o->f)
 		fclose(o->f);
@@ -72,7 +70,7 @@ static void results_close(const rb_run *r, results *o)
 	o->f = o->warn = NULL;
 	if (o->held && o->len) {
 		char *c = rb_run_clean(r, o->text);
-		rb_out_write(1, c, strlen(c));
+		rb_run_output(r, 1, c, strlen(c));
 		free(c);
 	}
 	free(o->text);
@@ -86,8 +84,7 @@ static int connect_step(rb_run *r, const rb_step *s, PGconn **conn, rb_status *s
 	int rc = -1;
 	rb_error err = RB_ERROR_INIT;
 	if (rb_dbset_get(r->dbs, s->db, &r->vars, conn, &err) < 0 && err.code > 128) {
-		char n[48];
-		rb_run_say(r, "%s interrupted while connecting (stopped)\n", rb_run_counter(r, s, n, sizeof n));
+		rb_run_result(r, s, RB_STATUS_CANCELLED, "interrupted while connecting (stopped)");
 		*st = RB_STATUS_CANCELLED;
 		goto done;
 	}
@@ -97,15 +94,25 @@ static int connect_step(rb_run *r, const rb_step *s, PGconn **conn, rb_status *s
 		*usage = !*env;
 		goto done;
 	}
-	if (r->opts->record) {
-		char pid[16];
-		snprintf(pid, sizeof pid, "%d", PQbackendPID(*conn));
-		rb_record_event(r->opts->record, "process", "step", s->id, "backend", pid, NULL);
-	}
+	char pid[16];
+	snprintf(pid, sizeof pid, "%d", PQbackendPID(*conn));
+	rb_ev ev = {.type = RB_EV_PROCESS, .step = s, .value = "backend", .name = pid, .exit_code = -1};
+	rb_run_emit(r, &ev);
 	rc = 0;
 done:
 	rb_error_clear(&err);
 	return rc;
+}
+
+/* A statement sent, then done: RB_EV_SQL (--verbose shows it, the JSON events keep it). */
+static void on_statement(void *ctx, const char *sql, const char *file, int line, const char *tag, int64_t ms)
+{
+	rb_run *r = ctx;
+	rb_ev ev = {.type = RB_EV_SQL, .step = r->current, .text = sql, .line = line, .duration_ms = ms,
+		    .value = tag, .status = ms < 0 ? RB_STATUS_NOT_REACHED : tag ? RB_STATUS_OK : RB_STATUS_FAILED,
+		    .exit_code = -1};
+	ev.file = file && strcmp(file, r->rb->path) ? file : NULL;
+	rb_run_emit(r, &ev);
 }
 
 /*
@@ -135,6 +142,8 @@ static int execute(rb_run *r, const rb_step *s, PGconn *conn, const results *out
 	o.poll = rb_run_sql_poll;
 	o.poll_ctx = r;
 	o.poll_every_ms = 100;
+	o.on_statement = on_statement;
+	o.statement_ctx = r;
 	r->sql_busy = 1;
 	r->sql_backend = PQbackendPID(conn);
 	r->sql_started = rb_now_ms();
@@ -171,13 +180,14 @@ static rb_status finish(rb_run *r, const rb_step *s, rb_step_result *res, rb_sql
 	snprintf(res->sqlstate, sizeof res->sqlstate, "%s", sr->sqlstate);
 	rb_run_keep_text(&res->err, sr->message);
 	rb_rows_move(&res->rows, &sr->rows);
-	if (sr->rows_not_shown > 0 && r->opts->record) {
+	if (sr->rows_not_shown > 0) {
 		/* The output is not in the record: say that it was cut, and by how much. */
 		char n[24], *text = rb_xasprintf("step '%s': %lld result row%s not shown (rows=%lld)", s->id,
 						  (long long)sr->rows_not_shown, sr->rows_not_shown == 1 ? "" : "s",
 						  (long long)(s->rows > 0 ? s->rows : RB_SQL_ROWS_DEFAULT));
 		snprintf(n, sizeof n, "%lld", (long long)sr->rows_not_shown);
-		rb_record_event(r->opts->record, "note", "text", text, "step", s->id, "rows_not_shown", n, NULL);
+		const char *f[] = {"step", s->id, "rows_not_shown", n, NULL};
+		rb_run_note(r, 0, text, f);
 		free(text);
 	}
 	oc.reason = sr->reason;
@@ -222,8 +232,7 @@ static rb_status run_sql(rb_run *r, const rb_step *s, rb_step_result *res, int *
 	results_close(r, &out);
 	if (ran < 0) {
 		rb_run_step_error_in(r, s, err.file, err.line, err.col, "%s", err.message);
-		char n[48];
-		rb_run_say(r, "%s failed: the block could not be run\n", rb_run_counter(r, s, n, sizeof n));
+		rb_run_result(r, s, RB_STATUS_FAILED, "failed: the block could not be run");
 		*env = err.code == RB_EXIT_ENV;
 		*usage = !*env;
 		goto done;

@@ -103,6 +103,8 @@ void rb_format_duration(int64_t ms, char *buf, size_t size);
 
 /** Monotonic clock in milliseconds. */
 int64_t rb_now_ms(void);
+/** Wall-clock time, ms since the epoch (timestamps; rb_now_ms for durations). */
+int64_t rb_wall_ms(void);
 
 /**
  * Writes all n bytes of p to fd, going on after EINTR. Returns 0, or the errno

@@ -1,6 +1,8 @@
 /*
  * cmd_check.c - `runbook check FILE...`: everything that can be known
  * without running, compiler-style (or JSON), one exit code for all files.
+ * Under GitHub Actions (or --github) each finding is also an annotation
+ * (ghactions.h), after the file's findings (on stderr with --json).
  */
 #include <stddef.h>
 #include <stdlib.h>
@@ -9,6 +11,7 @@
 #include "cli/cli.h"
 #include "cli/common.h"
 #include "diag.h"
+#include "ghactions.h"
 #include "json.h"
 #include "lint.h"
 #include "output.h"
@@ -21,6 +24,7 @@ typedef struct {
 	int json;
 	int strict;
 	int list_rules;
+	int github;     /* --github, or GITHUB_ACTIONS=true: annotations too */
 	char *db_url;   /* owned copy of --db (argv's is scrubbed) */
 } check_args;
 
@@ -42,11 +46,13 @@ static const cli_opt check_opts[] = {
 	{"strict", NULL, CLI_OPT_FLAG, offsetof(check_args, strict), NULL, "warnings fail too (exit 1)"},
 	{"list-rules", NULL, CLI_OPT_FLAG, offsetof(check_args, list_rules), NULL,
 	 "print the SQL lint rules (what allow= names) and what each one finds"},
+	{"github", NULL, CLI_OPT_FLAG, offsetof(check_args, github), NULL,
+	 "each finding also as a GitHub Actions annotation (::error file=...::); automatic when GITHUB_ACTIONS=true"},
 	{NULL, NULL, CLI_OPT_FLAG, 0, NULL, NULL}
 };
 
 const cli_spec cmd_check_spec = {
-	"check", "runbook check FILE... [--strict] [--json] [--db URL] | runbook check --list-rules",
+	"check", "runbook check FILE... [--strict] [--json] [--db URL] [--github] | runbook check --list-rules",
 	"lint: everything that can be known without running, compiler-style", CLI_OPERAND_MANY, check_opts
 };
 
@@ -72,6 +78,16 @@ static void json_diags(const rb_diags *d, rb_json *j)
 	}
 }
 
+/* The findings as workflow commands, paths relative to GITHUB_WORKSPACE; stderr when stdout is JSON. */
+static void annotate(const check_args *a, const rb_diags *d)
+{
+	rb_buf b = RB_BUF_INIT;
+	rb_gh_diags(&b, getenv("GITHUB_WORKSPACE"), d, "runbook check");
+	if (b.len)
+		rb_out_write(a->json ? 2 : 1, b.data, b.len);
+	rb_buf_free(&b);
+}
+
 /* Every file, every finding; the exit code. */
 static int check_files(const check_args *a, char **files, size_t nfiles)
 {
@@ -92,6 +108,8 @@ static int check_files(const check_args *a, char **files, size_t nfiles)
 			json_diags(&d, &j);
 		else
 			cli_diags_print(&d, 1);
+		if (a->github)
+			annotate(a, &d);
 		errors += (int)d.errors;
 		warnings += (int)d.warnings;
 		rb_runbook_free(rb);
@@ -131,6 +149,7 @@ int cmd_check(int argc, char **argv)
 		rc = RB_EXIT_OK;
 		goto done;
 	}
+	a.github = a.github || rb_gh_actions();
 	rc = check_files(&a, p.operands, p.count);
 done:
 	cli_parsed_free(&p);

@@ -22,6 +22,7 @@ static const cli_opt revert_opts[] = {
 	{"yes", NULL, CLI_OPT_FLAG, ARG(run.yes), NULL, "approve task lists and plain confirmations"},
 	{"confirm", "PHRASE", CLI_OPT_STRING, ARG(run.confirm), NULL,
 	 "the phrase a confirm=\"PHRASE\" undo asks for"},
+	CLI_RUN_OUTPUT_OPTS,
 	{"db", "URL", CLI_OPT_CALL, 0, cli_opt_db, "the default database connection"},
 	{"ephemeral-db", NULL, CLI_OPT_FLAG, ARG(run.ephemeral_db), NULL,
 	 "refused: a throwaway server is not the database the run changed"},

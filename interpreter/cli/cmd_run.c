@@ -18,6 +18,7 @@
 #include "cli/runargs.h"
 #include "db.h"
 #include "engine.h"
+#include "ghactions.h"
 #include "parse.h"
 #include "survivor.h"
 #include "output.h"
@@ -37,6 +38,7 @@ static const cli_opt run_opts[] = {
 	{"confirm", "PHRASE", CLI_OPT_STRING, ARG(run.confirm), NULL,
 	 "the phrase a confirm=\"PHRASE\" step asks for"},
 	CLI_RUN_SELECTION_OPTS,
+	CLI_RUN_OUTPUT_OPTS,
 	{"db", "URL", CLI_OPT_CALL, 0, cli_opt_db,
 	 "run: the default database connection; check: trial-run SQL blocks there, rolled back"},
 	{"ephemeral-db", NULL, CLI_OPT_FLAG, ARG(run.ephemeral_db), NULL,
@@ -247,6 +249,13 @@ static int preflight(const rb_runbook *rb, const cli_run_args *a)
 	size_t errors = rb_preflight_lint(rb, &a->run, &d);
 	rb_diags_sort(&d);
 	cli_diags_print(&d, 2);
+	if (cli_github_mode(&a->out) && d.count) {
+		/* Under GitHub Actions each finding is an annotation on its line too. */
+		rb_buf b = RB_BUF_INIT;
+		rb_gh_diags(&b, getenv("GITHUB_WORKSPACE"), &d, "runbook run");
+		rb_out_write(1, b.data, b.len);
+		rb_buf_free(&b);
+	}
 	if (errors) {
 		rb_out_err("runbook: %s: %zu error%s found before the run: nothing was run "
 			   "(see `runbook check %s`)\n", rb->path, errors, errors == 1 ? "" : "s", rb->path);
@@ -302,7 +311,9 @@ int cli_run_execute(const rb_runbook *rb, cli_run_args *a, int argc, char **argv
 	rb_audit *audit = NULL;
 	rb_error err = RB_ERROR_INIT;
 	rb_resume_point rp;
+	cli_sinks sinks;
 	memset(&rp, 0, sizeof rp);
+	memset(&sinks, 0, sizeof sinks);
 	scrub_secret_sets(rb, argc, argv);
 	reap_orphans();
 	if (a->resume && (rc = find_resume(rb, a, &rp)) != 0)
@@ -311,6 +322,12 @@ int cli_run_execute(const rb_runbook *rb, cli_run_args *a, int argc, char **argv
 		goto done;
 	collect_secrets(rb, a, &redactor);
 	a->run.redactor = &redactor;
+	/* The outputs before the record: a report that cannot be written leaves no run behind. */
+	int code;
+	if (cli_sinks_open(&sinks, &a->out, &redactor, &code) < 0) {
+		rc = code;
+		goto done;
+	}
 	if (!a->no_audit) {
 		rb_audit_opts ao = {a->audit_repo, argc, argv, &redactor, a->resume ? rp.run : NULL,
 				    a->resume ? rp.first : NULL, a->run.reverts};
@@ -322,10 +339,16 @@ int cli_run_execute(const rb_runbook *rb, cli_run_args *a, int argc, char **argv
 		a->run.record = rb_audit_record(audit);
 		record_notes(a, &rp);
 	}
+	a->run.sinks = sinks.list;
+	a->run.data_on_stdout = a->out.events && !strcmp(a->out.events, "-");
+	a->run.nsinks = sinks.count;
 	rc = rb_engine_run(rb, &a->run);
+	if (cli_sinks_close(&sinks) < 0 && rc == RB_EXIT_OK)
+		rc = RB_EXIT_ENV;
 	if (audit && rb_audit_finish(audit, rc, &err) < 0 && rc == RB_EXIT_OK)
 		rc = RB_EXIT_ENV;
 done:
+	cli_sinks_close(&sinks);
 	rb_audit_free(audit);
 	rb_error_clear(&err);
 	rb_resume_point_free(&rp);

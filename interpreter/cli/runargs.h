@@ -10,6 +10,7 @@
 #include <stddef.h>
 
 #include "cli/opt.h"
+#include "cli/sinks.h"
 #include "engine.h"
 #include "redact.h"
 #include "runbook.h"
@@ -30,6 +31,7 @@ typedef struct {
 	char *db_url;             /* owned copy of --db (argv's is scrubbed) */
 	rb_redactor file_secrets; /* values from --secrets-file: secret whatever their names */
 	char *lua_dir;            /* owned (cli_lua_dir) */
+	cli_output_opts out;      /* how the run is shown and reported (sinks.h) */
 	rb_run_opts run;          /* its strings borrowed from argv or from the fields above */
 } cli_run_args;
 
@@ -53,6 +55,25 @@ int cli_opt_wait_lock(void *args, const char *command, char *value);
 	 "set variable NAME from runbook's own environment (a secret stays out of ps)"},                        \
 	{"secrets-file", "FILE", CLI_OPT_CALL, 0, cli_opt_secrets_file,                                         \
 	 "NAME=VALUE lines, each a secret (the file must not be readable by others: chmod 600)"}
+
+/** The option table rows that say how a run is shown and reported: run and revert list them. */
+#define CLI_RUN_OUTPUT_OPTS                                                                                  \
+	{"color", "WHEN", CLI_OPT_STRING, offsetof(cli_run_args, out.color), NULL,                            \
+	 "colour on the terminal: auto (the default: a terminal, no NO_COLOR, TERM not dumb), always, never"},  \
+	{"quiet", NULL, CLI_OPT_FLAG, offsetof(cli_run_args, out.quiet), NULL,                                 \
+	 "show only failures, gates that said no and the summary"},                                             \
+	{"verbose", NULL, CLI_OPT_FLAG, offsetof(cli_run_args, out.verbose), NULL,                             \
+	 "show each SQL statement as sent (secrets hidden) and its time"},                                      \
+	{"step", NULL, CLI_OPT_FLAG, offsetof(cli_run_args, run.step_mode), NULL,                              \
+	 "ask before each step: [y]es, [s]kip, [q]uit, [a]ll (a terminal is needed; answers recorded)"},       \
+	{"events", "FILE", CLI_OPT_STRING, offsetof(cli_run_args, out.events), NULL,                           \
+	 "write the run's events as JSON lines to FILE (- : stdout, the rest then goes to stderr)"},            \
+	{"events-output", NULL, CLI_OPT_FLAG, offsetof(cli_run_args, out.events_output), NULL,                 \
+	 "with --events: include the steps' output, in chunks (secrets hidden)"},                                \
+	{"junit", "FILE", CLI_OPT_STRING, offsetof(cli_run_args, out.junit), NULL,                             \
+	 "write a JUnit XML report of the run to FILE (one test case a step)"},                                 \
+	{"github", NULL, CLI_OPT_FLAG, offsetof(cli_run_args, out.github), NULL,                               \
+	 "GitHub Actions output: groups, annotations, masks, step summary (default when GITHUB_ACTIONS=true)"}
 
 /** The option table rows that select steps: run and plan list them. */
 #define CLI_RUN_SELECTION_OPTS                                                                               \

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "engine.h"
+#include "events.h"
 #include "parse.h"
 
 typedef struct {
@@ -145,7 +146,16 @@ static int run(fixture *f, const rb_run_opts *opts)
 	close(out);
 	close(err);
 
-	int rc = rb_engine_run(f->rb, opts);
+	/* People's output: the terminal sink, as the command line gives it. */
+	rb_terminal_opts to = {RB_COLOR_NEVER, 0, 0, 0, 0};
+	rb_sink *term = rb_sink_terminal_new(&to);
+	rb_run_opts with = *opts;
+	if (!with.nsinks) {
+		with.sinks = &term;
+		with.nsinks = 1;
+	}
+	int rc = rb_engine_run(f->rb, &with);
+	rb_sink_close(term, NULL);
 
 	fflush(stdout);
 	fflush(stderr);
