@@ -6,8 +6,11 @@
 # One step is replaced: `make build` (apt-get and a full build) becomes a
 # link from build/runbook -- where the workflows' RUNBOOK points -- to the
 # binary under test. `gh` is a stand-in that records its arguments.
+# The runner sets GITHUB_ACTIONS=true, so runbook writes workflow commands.
 # - staging, twice, each in a fresh clone: both succeed, the second push
 #   fast-forwards runbook-audit (two run commits on origin, one on the other);
+#   the runbooks pass `check`, the run's steps are grouped, its JUnit report
+#   and event stream are artifacts;
 # - the staging runbook's promote step: PROMOTE without sign-offs refuses
 #   (exit 3 inside, before any change), with the four names it promotes and
 #   the record names them;
@@ -16,7 +19,9 @@
 #   sign-offs the promotion refuses with exit 3 and the database is unchanged;
 #   with them it succeeds. Each time the backup was taken, the schema-only
 #   snapshot is an artifact and the audit goes out as a branch and a pull
-#   request; the password is in no file, record, branch or output.
+#   request; the password is in no file, record, branch or output (but the
+#   ::add-mask:: line, before the run prints anything). The refusal is an
+#   annotation on the sign-off gate's line and in the JUnit artifact.
 set -euo pipefail
 . "$(dirname "$0")/lib/kept.sh"
 bin=$1
@@ -123,7 +128,16 @@ run_workflow housekeeping-staging.yml staging staging1
 grep -q 'origin has no runbook-audit branch yet' "$dir/staging1.out" || fail "staging 1: no first-run note" "$dir/staging1.out"
 grep -qx 'no venture code writes eng tables' "$dir/staging1.out" || fail "staging 1: tripwire" "$dir/staging1.out"
 expect_step staging1 "Build runbook" success
+expect_step staging1 "Check the runbooks" success
 expect_step staging1 "Publish the audit record" success
+# Under Actions: the run's steps in groups, its reports kept as artifacts.
+grep -q '^::group::\[1/[0-9]*\] EHG housekeeping staging check › ' "$dir/staging1.out" \
+  || fail "staging 1: the run's steps are not grouped" "$dir/staging1.out"
+reports=$dir/artifacts-staging1/runbook-reports-4242-1
+grep -q '<testcase name="empty-database"' "$reports/staging-junit.xml" 2> /dev/null \
+  || fail "staging 1: no JUnit report artifact" "$dir/staging1.out"
+grep -q '^{"schema":1,"event":"run_end",.*"exit_code":0' "$reports/staging-events.jsonl" 2> /dev/null \
+  || fail "staging 1: no event stream artifact" "$dir/staging1.out"
 tip1=$(git -C "$dir/origin.git" rev-parse refs/heads/runbook-audit)
 run_workflow housekeeping-staging.yml staging staging2
 [ "$rc" = 0 ] || fail "staging run 2: exit $rc" "$dir/staging2.out"
@@ -164,8 +178,10 @@ names=(--expr "inputs.signoff_engineering_lead=Ada Lovelace" --expr "inputs.sign
   --expr "inputs.signoff_security=Whitfield Diffie" --expr "inputs.signoff_product_owner=Grace Hopper")
 none=(--expr inputs.signoff_engineering_lead= --expr inputs.signoff_dba=
   --expr inputs.signoff_security= --expr inputs.signoff_product_owner=)
-no_secret() { # FILE...: the password appears in none
-  ! grep -rqF "$password" "$@" || fail "the production password is in $*"
+no_secret() { # FILE...: the password appears in none (but on runbook's ::add-mask:: line, which the runner keeps out of the log)
+  local left
+  left=$(grep -rhF "$password" "$@" | grep -vxF "::add-mask::$password" || true)
+  [ -z "$left" ] || fail "the production password is in $*"
 }
 
 # ---- The staging runbook's promote step, in a clone (its records stay there).
@@ -237,6 +253,11 @@ run_workflow housekeeping-production.yml promote prod-none --expr inputs.confirm
 expect_step prod-none "Precheck (connectivity)" success
 expect_step prod-none "Apply and verify (promotion runbook)" "failure 3"
 grep -q "gate closed: .*SIGNOFF_ENGINEERING_LEAD" "$dir/prod-none.out" || fail "production: not the sign-off gate" "$dir/prod-none.out"
+line=$(grep -n '^```lua gate {name=sign-offs' "$src/runbooks/ehg-production-promotion.md" | cut -d: -f1)
+grep -q "^::error file=runbooks/ehg-production-promotion.md,line=$line,col=1,title=gate 'sign-offs' closed::sign-offs missing" \
+  "$dir/prod-none.out" || fail "production: no annotation on the sign-off gate (line $line)" "$dir/prod-none.out"
+grep -q '<failure' "$dir/artifacts-prod-none/promotion-junit-4242-1/promotion-junit.xml" 2> /dev/null \
+  || fail "production: no JUnit report artifact with the failure" "$dir/prod-none.out"
 expect_step prod-none "Audit (pull request)" success
 dump > "$dir/after.sql"
 diff -u "$dir/before.sql" "$dir/after.sql" || fail "production without sign-offs changed the database"
@@ -251,6 +272,11 @@ run_workflow housekeeping-production.yml promote prod-ok --expr inputs.confirm=P
 [ "$rc" = 0 ] || fail "production: exit $rc" "$dir/prod-ok.out"
 expect_step prod-ok "Apply and verify (promotion runbook)" success
 grep -q '^Done: ' "$dir/prod-ok.out" || fail "production: the promotion did not finish" "$dir/prod-ok.out"
+# The runner masks the password before the promotion prints anything.
+mask=$(grep -nxF "::add-mask::$password" "$dir/prod-ok.out" | cut -d: -f1 | head -1)
+start=$(grep -n '^Running EHG production promotion' "$dir/prod-ok.out" | cut -d: -f1 | head -1)
+[ -n "$mask" ] && [ -n "$start" ] && [ "$mask" -lt "$start" ] \
+  || fail "production: the password is not masked before the run starts" "$dir/prod-ok.out"
 check_audit prod-ok
 grep -q 'succeeded' "$dir/prod-ok.record.md" || fail "production: the record is not a success" "$dir/prod-ok.record.md"
 for n in "Ada Lovelace" "Edgar Codd" "Whitfield Diffie" "Grace Hopper"; do
