@@ -9,7 +9,7 @@
 #   make fuzz   the libFuzzer harnesses of tests/fuzz/ (clang, build-fuzz/), FUZZ_SECONDS each
 
 DEB_PACKAGES := build-essential cmake pkg-config libcmark-dev libpq-dev liblua5.4-dev \
-                libgit2-dev libyaml-dev libcmocka-dev libpg-query-dev libprotobuf-c-dev postgresql git procps python3 bc time util-linux jq curl python3-yaml zsh \
+                libgit2-dev libyaml-dev libcmocka-dev libpg-query-dev libprotobuf-c-dev postgresql git procps python3 bc time util-linux jq curl python3-yaml zsh libxml2-utils \
                 clang libclang-rt-14-dev
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
