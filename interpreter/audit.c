@@ -13,6 +13,7 @@
 #include "output.h"
 #include "gitstore.h"
 #include "parse.h"
+#include "report.h"
 #include "visible.h"
 
 #include <ctype.h>
@@ -42,6 +43,9 @@ struct rb_audit {
 	char *journal;
 	rb_record rec;
 	int64_t start_ms;
+	const rb_runbook *rb;            /* its text goes into the record (runbook.md) and the report */
+	const rb_redactor *redactor;
+	char oid[41];                    /* the commit, once made */
 };
 
 typedef struct {
@@ -187,15 +191,21 @@ static char *commit_message(const rb_record *rec, const char *id)
 	return m;
 }
 
-/* Commits a record at its run path; the record's own events say where. */
-static int commit_record(rb_gitstore *g, const rb_record *rec, char oid[41], rb_error *err)
+/*
+ * Commits a record at its run path; the record's own events say where.
+ * With the runbook's text (source, NULL: unknown), the runbook as run
+ * (runbook.md, secrets hidden) beside it; and always the report
+ * (report.html, report.h).
+ */
+static int commit_record(rb_gitstore *g, const rb_record *rec, const char *source, const rb_redactor *redactor,
+			 char oid[41], rb_error *err)
 {
 	int rc = -1;
 	const char *path = rb_record_get(rec, "run", NULL, "path");
 	const char *ref = rb_record_get(rec, "run", NULL, "ref");
 	const char *id = rb_record_get(rec, "run", NULL, "id");
-	char *md = NULL, *json = NULL, *journal = NULL, *message = NULL, *want = NULL;
-	char *p_md = NULL, *p_json = NULL, *p_log = NULL;
+	char *md = NULL, *json = NULL, *journal = NULL, *message = NULL, *want = NULL, *html = NULL, *doc = NULL;
+	char *p_md = NULL, *p_json = NULL, *p_log = NULL, *p_html = NULL, *p_doc = NULL;
 	if (!path || !ref || !id) {
 		rb_error_set(err, RB_EXIT_ENV, NULL, 0, 0, "the run journal has no start event");
 		goto done;
@@ -216,9 +226,15 @@ static int commit_record(rb_gitstore *g, const rb_record *rec, char oid[41], rb_
 	p_md = rb_xasprintf("%s/record.md", path);
 	p_json = rb_xasprintf("%s/record.json", path);
 	p_log = rb_xasprintf("%s/journal.log", path);
-	rb_gitstore_file files[3] = {{p_md, md, strlen(md)}, {p_json, json, strlen(json)},
-				     {p_log, journal, strlen(journal)}};
-	if (rb_gitstore_commit(g, ref, files, 3, message, NULL, NULL, oid, err) < 0)
+	p_html = rb_xasprintf("%s/report.html", path);
+	p_doc = rb_xasprintf("%s/runbook.md", path);
+	doc = source ? rb_redact(redactor, source) : NULL;
+	rb_report_opts ro = {doc, NULL, NULL};
+	html = rb_report_html(rec, &ro);
+	rb_gitstore_file files[5] = {{p_md, md, strlen(md)}, {p_json, json, strlen(json)},
+				     {p_log, journal, strlen(journal)}, {p_html, html, strlen(html)},
+				     {p_doc, doc, doc ? strlen(doc) : 0}};
+	if (rb_gitstore_commit(g, ref, files, doc ? 5 : 4, message, NULL, NULL, oid, err) < 0)
 		goto done;
 	rc = 0;
 done:
@@ -230,6 +246,10 @@ done:
 	free(p_md);
 	free(p_json);
 	free(p_log);
+	free(p_html);
+	free(p_doc);
+	free(html);
+	free(doc);
 	return rc;
 }
 
@@ -334,7 +354,8 @@ static int recover_one(rb_gitstore *g, const char *path)
 	complete_interrupted(&rec);
 	if (id)
 		note_survivors(&rec, id);
-	if (commit_record(g, &rec, oid, &err) < 0) {
+	/* Without the document: the secrets its run hid are not known here. */
+	if (commit_record(g, &rec, NULL, NULL, oid, &err) < 0) {
 		rb_out_err("runbook: cannot commit the interrupted run in %s: %s\n", path, err.message);
 		goto done;
 	}
@@ -426,6 +447,8 @@ int rb_audit_begin(const rb_runbook *rb, const rb_audit_opts *opts, rb_audit **o
 	char *slug = NULL, *when = NULL, *who = NULL, *cmd = NULL, *head = NULL, *abs = NULL;
 	a->rec.fd = -1;
 	a->start_ms = rb_now_ms();
+	a->rb = rb;
+	a->redactor = opts->redactor;
 	choose_repo(rb, opts->repo, &c);
 	if (rb_gitstore_open(c.dir, c.discover, c.create, &a->git, err) < 0) {
 		char *m = rb_xasprintf("audit repository %s: %s", c.dir, err->message);
@@ -502,6 +525,11 @@ rb_record *rb_audit_record(rb_audit *a)
 	return &a->rec;
 }
 
+const char *rb_audit_commit(const rb_audit *a)
+{
+	return a->oid[0] ? a->oid : NULL;
+}
+
 static const char *result_word(int code)
 {
 	switch (code) {
@@ -533,7 +561,7 @@ int rb_audit_finish(rb_audit *a, int exit_code, rb_error *err)
 	free(end);
 	struct timespec c0, c1;
 	clock_gettime(CLOCK_MONOTONIC, &c0);
-	if (commit_record(a->git, &a->rec, oid, err) < 0) {
+	if (commit_record(a->git, &a->rec, a->rb->source, a->redactor, oid, err) < 0) {
 		rb_out_err("runbook: THE AUDIT RECORD COULD NOT BE COMMITTED: %s\n"
 			   "runbook: the journal %s is kept%s; the next run on this repository commits it\n",
 			   err->message, a->journal, rb_record_failed(&a->rec) ? " (cut short: see above)" : "");
@@ -547,6 +575,7 @@ int rb_audit_finish(rb_audit *a, int exit_code, rb_error *err)
 		sleep(30);
 	}
 	unlink(a->journal);
+	memcpy(a->oid, oid, sizeof a->oid);
 	rb_out("Audit: %s %.7s in %s (%s/record.md), committed in %.1f ms\n", a->ref, oid,
 	       rb_gitstore_gitdir(a->git), a->path,
 	       (double)(c1.tv_sec - c0.tv_sec) * 1e3 + (double)(c1.tv_nsec - c0.tv_nsec) / 1e6);

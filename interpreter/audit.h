@@ -85,6 +85,9 @@ int rb_audit_begin(const rb_runbook *rb, const rb_audit_opts *opts, rb_audit **o
  */
 rb_record *rb_audit_record(rb_audit *a);
 
+/** The commit that holds the record, once rb_audit_finish made it; NULL before. */
+const char *rb_audit_commit(const rb_audit *a);
+
 /**
  * Records the end (exit code) and commits the run, from the record in
  * memory (complete even when its journal was cut, which it then notes).

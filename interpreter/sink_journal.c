@@ -9,31 +9,44 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 
 typedef struct {
 	rb_sink base;
 	rb_record *rec;
 } journal_sink;
 
+/* When the event happened, for the timeline of the report: "2026-11-30T15:51:30.123Z". */
+static const char *at(const rb_ev *ev, char *buf, size_t size)
+{
+	time_t secs = (time_t)(ev->time_ms / 1000);
+	struct tm tm;
+	gmtime_r(&secs, &tm);
+	snprintf(buf, size, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+		 tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ev->time_ms % 1000));
+	return buf;
+}
+
 static void step_started(rb_record *rec, const rb_ev *ev)
 {
 	static const char *const roles[] = {"main", "on_failure", "manual", "undo"};
 	const rb_step *s = ev->step;
-	char num[16], line[16];
+	char num[16], line[16], when[80];
 	rb_buf path = RB_BUF_INIT;
 	snprintf(num, sizeof num, "%d", s->number);
 	snprintf(line, sizeof line, "%d", s->line);
 	rb_section_path(ev->runbook, s->section, &path);
 	rb_record_event(rec, "step", "id", s->id, "number", s->number ? num : NULL, "kind", rb_step_kind_name(s->kind),
 			"lang", s->lang, "line", line, "section", path.data, "role", roles[s->role], "undoes",
-			s->undoes >= 0 ? ev->runbook->steps[s->undoes].id : NULL, "allow", s->allow.value, NULL);
+			s->undoes >= 0 ? ev->runbook->steps[s->undoes].id : NULL, "allow", s->allow.value, "at",
+			at(ev, when, sizeof when), NULL);
 	rb_buf_free(&path);
 }
 
 static void step_ended(rb_record *rec, const rb_ev *ev)
 {
 	const rb_step *s = ev->step;
-	char code[16], dur[32], tries[16];
+	char code[16], dur[32], tries[16], when[80];
 	snprintf(code, sizeof code, "%d", ev->exit_code);
 	snprintf(tries, sizeof tries, "%d", ev->attempts);
 	rb_format_duration(ev->duration_ms, dur, sizeof dur);
@@ -41,7 +54,7 @@ static void step_ended(rb_record *rec, const rb_ev *ev)
 			ev->exit_code >= 0 ? code : NULL, "sqlstate", ev->sqlstate && *ev->sqlstate ? ev->sqlstate : NULL,
 			"message", ev->text, "duration", ev->duration_ms >= 0 ? dur : NULL, "attempts", ev->attempts > 1 ? tries : NULL,
 			"output", ev->data, "capture", ev->name, "value", ev->value, "documented_output",
-			s->doc_output && *s->doc_output ? s->doc_output : NULL, NULL);
+			s->doc_output && *s->doc_output ? s->doc_output : NULL, "at", at(ev, when, sizeof when), NULL);
 }
 
 /* A note: its text, then its fields. */
@@ -62,6 +75,7 @@ static void note(rb_record *rec, const char *text, const char *const *fields)
 static void journal_event(rb_sink *self, const rb_ev *ev)
 {
 	rb_record *rec = ((journal_sink *)self)->rec;
+	char when[80];
 	switch (ev->type) {
 	case RB_EV_STEP_START:
 		step_started(rec, ev);
@@ -71,10 +85,11 @@ static void journal_event(rb_sink *self, const rb_ev *ev)
 		break;
 	case RB_EV_APPROVAL:
 		rb_record_event(rec, "approval", "step", ev->step ? ev->step->id : ev->text, "item", ev->name, "who",
-				ev->who, "how", ev->value, "approved", ev->approved ? "yes" : "no", NULL);
+				ev->who, "how", ev->value, "approved", ev->approved ? "yes" : "no", "at",
+				at(ev, when, sizeof when), NULL);
 		break;
 	case RB_EV_ABORT_FIRED:
-		rb_record_event(rec, "abort", "step", ev->step->id, "reason", ev->text, NULL);
+		rb_record_event(rec, "abort", "step", ev->step->id, "reason", ev->text, "at", at(ev, when, sizeof when), NULL);
 		break;
 	case RB_EV_HANDLER_START:
 		rb_record_event(rec, "note", "text", "the on_failure section ran", NULL);

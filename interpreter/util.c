@@ -5,6 +5,8 @@
 #include "util.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -454,4 +456,51 @@ void rb_strset_free(rb_strset *s)
 	s->keys = NULL;
 	s->values = NULL;
 	s->count = s->cap = 0;
+}
+
+int rb_write_file_atomic(const char *path, const char *data, size_t len, rb_error *err)
+{
+	char *tmp = rb_xasprintf("%s.%ld.tmp", path, (long)getpid());
+	int rc = -1;
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		rb_error_set(err, RB_EXIT_ENV, NULL, 0, 0, "cannot create %s: %s", path, strerror(errno));
+		goto done;
+	}
+	int e = rb_write_all(fd, data, len, NULL) < 0 || fsync(fd) < 0 ? errno : 0;
+	if (close(fd) < 0 && !e)
+		e = errno;
+	if (!e && rename(tmp, path) < 0)
+		e = errno;
+	if (e) {
+		unlink(tmp);
+		rb_error_set(err, RB_EXIT_ENV, NULL, 0, 0, "cannot write %s: %s", path, strerror(e));
+		goto done;
+	}
+	rc = 0;
+done:
+	free(tmp);
+	return rc;
+}
+
+int rb_check_creatable(const char *path, rb_error *err)
+{
+	char *probe = rb_xasprintf("%s.%ld.tmp", path, (long)getpid());
+	struct stat st;
+	int rc = -1;
+	if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+		rb_error_set(err, RB_EXIT_ENV, NULL, 0, 0, "%s is a directory", path);
+		goto done;
+	}
+	int fd = open(probe, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		rb_error_set(err, RB_EXIT_ENV, NULL, 0, 0, "cannot create %s: %s", path, strerror(errno));
+		goto done;
+	}
+	close(fd);
+	unlink(probe);
+	rc = 0;
+done:
+	free(probe);
+	return rc;
 }

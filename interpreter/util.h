@@ -122,6 +122,16 @@ char *rb_dirname_dup(const char *path);
 /** Reads a whole file. Returns 0 and a NUL-terminated buffer, or -1 with err set. */
 int rb_read_file(const char *path, char **out, size_t *len, rb_error *err);
 
+/**
+ * Writes data to path whole or not at all: a temporary file beside it,
+ * flushed to disk, then renamed over it (mode 0644). 0, or -1 with err
+ * (RB_EXIT_ENV) naming path.
+ */
+int rb_write_file_atomic(const char *path, const char *data, size_t len, rb_error *err);
+
+/** 0 when a file can be created at path (its directory exists and is writable), else -1 with err. */
+int rb_check_creatable(const char *path, rb_error *err);
+
 /** Returns 1 when s[0..n) is valid UTF-8 without NUL bytes, else 0 and the byte offset of the first bad byte. */
 int rb_utf8_valid(const char *s, size_t n, size_t *bad);
 

@@ -15,6 +15,7 @@
 #include "audit.h"
 #include "cli/cli.h"
 #include "cli/common.h"
+#include "cli/runreport.h"
 #include "cli/runargs.h"
 #include "db.h"
 #include "engine.h"
@@ -312,8 +313,11 @@ int cli_run_execute(const rb_runbook *rb, cli_run_args *a, int argc, char **argv
 	rb_error err = RB_ERROR_INIT;
 	rb_resume_point rp;
 	cli_sinks sinks;
+	rb_record memory;
 	memset(&rp, 0, sizeof rp);
 	memset(&sinks, 0, sizeof sinks);
+	memset(&memory, 0, sizeof memory);
+	memory.fd = -1;
 	scrub_secret_sets(rb, argc, argv);
 	reap_orphans();
 	if (a->resume && (rc = find_resume(rb, a, &rp)) != 0)
@@ -328,6 +332,10 @@ int cli_run_execute(const rb_runbook *rb, cli_run_args *a, int argc, char **argv
 		rc = code;
 		goto done;
 	}
+	if (a->out.report && cli_report_check(a->out.report) < 0) {
+		rc = RB_EXIT_ENV;
+		goto done;
+	}
 	if (!a->no_audit) {
 		rb_audit_opts ao = {a->audit_repo, argc, argv, &redactor, a->resume ? rp.run : NULL,
 				    a->resume ? rp.first : NULL, a->run.reverts};
@@ -338,6 +346,9 @@ int cli_run_execute(const rb_runbook *rb, cli_run_args *a, int argc, char **argv
 		}
 		a->run.record = rb_audit_record(audit);
 		record_notes(a, &rp);
+	} else if (a->out.report) {
+		cli_report_memory_open(&memory, rb, &redactor);
+		a->run.record = &memory;
 	}
 	a->run.sinks = sinks.list;
 	a->run.data_on_stdout = a->out.events && !strcmp(a->out.events, "-");
@@ -347,9 +358,15 @@ int cli_run_execute(const rb_runbook *rb, cli_run_args *a, int argc, char **argv
 		rc = RB_EXIT_ENV;
 	if (audit && rb_audit_finish(audit, rc, &err) < 0 && rc == RB_EXIT_OK)
 		rc = RB_EXIT_ENV;
+	if (!audit && a->out.report)
+		cli_report_memory_finish(&memory, rc);
+	if (a->out.report && cli_report_write(a->out.report, a->run.record, rb->source, audit ? rb_audit_commit(audit) : NULL,
+					      &redactor) < 0 && rc == RB_EXIT_OK)
+		rc = RB_EXIT_ENV;
 done:
 	cli_sinks_close(&sinks);
 	rb_audit_free(audit);
+	rb_record_close(&memory);
 	rb_error_clear(&err);
 	rb_resume_point_free(&rp);
 	rb_redactor_free(&redactor);

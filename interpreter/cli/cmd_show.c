@@ -9,6 +9,7 @@
 
 #include "audit.h"
 #include "cli/cli.h"
+#include "cli/runreport.h"
 #include "output.h"
 #include "util.h"
 #include "visible.h"
@@ -16,6 +17,8 @@
 typedef struct {
 	int json;
 	const char *audit_repo;
+	int html;
+	const char *output;
 } show_args;
 
 static const cli_opt show_opts[] = {
@@ -23,11 +26,14 @@ static const cli_opt show_opts[] = {
 	 "JSON output (the plan; show: record.json; check: the diagnostics)"},
 	{"audit-repo", "DIR", CLI_OPT_STRING, offsetof(show_args, audit_repo), NULL,
 	 "the git repository of audit records"},
+	{"html", NULL, CLI_OPT_FLAG, offsetof(show_args, html), NULL,
+	 "the run's HTML report: the runbook as executed (one self-contained page)"},
+	{"output", "FILE", CLI_OPT_STRING, offsetof(show_args, output), NULL, "with --html: write it to FILE"},
 	{NULL, NULL, CLI_OPT_FLAG, 0, NULL, NULL}
 };
 
 const cli_spec cmd_show_spec = {
-	"show", "runbook show RUN [--json] [--audit-repo DIR]",
+	"show", "runbook show RUN [--json | --html [--output FILE]] [--audit-repo DIR]",
 	"print the record of one run (RUN: run id or its start, or a commit)", CLI_OPERAND_ONE, show_opts
 };
 
@@ -62,6 +68,39 @@ static void reverted_by(const show_args *a, const char *id, rb_buf *shown)
 	rb_error_clear(&err);
 }
 
+/*
+ * The run's report from its journal and the runbook it ran (runbook.md,
+ * stored beside it; older runs have none), naming the commit that holds it.
+ */
+static int show_html(const show_args *a, const char *run)
+{
+	rb_audit_load_opts o = {a->audit_repo, NULL, run, 0, "journal.log"};
+	rb_audit_load_opts d = {a->audit_repo, NULL, run, 0, "runbook.md"};
+	rb_audit_loaded journal, doc;
+	rb_record rec;
+	rb_error err = RB_ERROR_INIT;
+	int rc = RB_EXIT_OK, have_doc = 0;
+	memset(&rec, 0, sizeof rec);
+	rec.fd = -1;
+	if (rb_audit_load_run(&o, &journal, &err) < 0) {
+		rb_out_err("runbook show: %s\n", err.message);
+		rc = err.code;
+		goto done;
+	}
+	rb_error_clear(&err);
+	have_doc = rb_audit_load_run(&d, &doc, &err) == 0;
+	rb_record_parse(&rec, journal.data, journal.len);
+	if (cli_report_write(a->output, &rec, have_doc ? doc.data : NULL, journal.commit, NULL) < 0)
+		rc = RB_EXIT_ENV;
+	rb_audit_loaded_free(&journal);
+	if (have_doc)
+		rb_audit_loaded_free(&doc);
+done:
+	rb_record_close(&rec);
+	rb_error_clear(&err);
+	return rc;
+}
+
 /* Prints the record of run. Returns the exit code. */
 static int show(const show_args *a, const char *run)
 {
@@ -94,7 +133,7 @@ done:
 int cmd_show(int argc, char **argv)
 {
 	int rc = RB_EXIT_USAGE;
-	show_args a = {0, NULL};
+	show_args a = {0, NULL, 0, NULL};
 	cli_parsed p;
 	if (cli_parse(&cmd_show_spec, argc, argv, &a, &p) < 0 || cli_need_operand(&cmd_show_spec, &p) < 0)
 		goto done;
@@ -103,7 +142,15 @@ int cmd_show(int argc, char **argv)
 		rc = RB_EXIT_OK;
 		goto done;
 	}
-	rc = show(&a, p.operands[0]);
+	if (a.output && !a.html) {
+		rb_out_err("runbook show: --output goes with --html\n");
+		goto done;
+	}
+	if (a.html && a.json) {
+		rb_out_err("runbook show: --html and --json exclude each other\n");
+		goto done;
+	}
+	rc = a.html ? show_html(&a, p.operands[0]) : show(&a, p.operands[0]);
 done:
 	cli_parsed_free(&p);
 	return rc;

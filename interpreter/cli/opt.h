@@ -7,9 +7,9 @@
  * its arguments and its --help, so that the two cannot disagree; the
  * top-level help (main.c) prints each spec's usage and summary.
  *
- * Arguments are long options only: --name, --name VALUE or --name=VALUE,
- * anywhere on the line. Every other argument ("-" and "--" included) is an
- * operand (FILE, RUN). --help is every command's: it is not in the tables.
+ * Arguments are long options: --name, --name VALUE or --name=VALUE,
+ * anywhere on the line; -o is --output where a command has it. Every other
+ * argument ("-" and "--" included) is an operand (FILE, RUN). --help is every command's: it is not in the tables.
  */
 #ifndef RB_CLI_OPT_H
 #define RB_CLI_OPT_H

@@ -72,6 +72,8 @@ int cli_opt_wait_lock(void *args, const char *command, char *value);
 	 "with --events: include the steps' output, in chunks (secrets hidden)"},                                \
 	{"junit", "FILE", CLI_OPT_STRING, offsetof(cli_run_args, out.junit), NULL,                             \
 	 "write a JUnit XML report of the run to FILE (one test case a step)"},                                 \
+	{"report", "FILE", CLI_OPT_STRING, offsetof(cli_run_args, out.report), NULL,                           \
+	 "write the run's HTML report to FILE when it ends (the record keeps one too: report.html)"},           \
 	{"github", NULL, CLI_OPT_FLAG, offsetof(cli_run_args, out.github), NULL,                               \
 	 "GitHub Actions output: groups, annotations, masks, step summary (default when GITHUB_ACTIONS=true)"}
 

@@ -22,6 +22,7 @@ typedef struct {
 	int events_output;       /* --events-output: step output chunks in the events */
 	const char *junit;       /* --junit FILE */
 	int github;              /* --github */
+	const char *report;      /* --report FILE: the HTML report, written when the run ends (cli/report.h) */
 } cli_output_opts;
 
 /** The sinks opened for one run. */
