@@ -11,6 +11,8 @@
 DEB_PACKAGES := build-essential cmake pkg-config libcmark-dev libpq-dev liblua5.4-dev \
                 libgit2-dev libyaml-dev libcmocka-dev libpg-query-dev libprotobuf-c-dev postgresql git procps python3 bc time util-linux jq curl python3-yaml zsh libxml2-utils \
                 clang libclang-rt-14-dev
+# The browser tests' (tests/cli/report-browser.sh): installed when it can be; without it they say so and are skipped.
+BROWSER_PACKAGES := chromium
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 FUZZ_SECONDS ?= 600
@@ -21,14 +23,21 @@ FUZZ_JOBS ?= 2
 all: build
 
 deps:
-	@missing=$$(for p in $(DEB_PACKAGES); do \
+	@updated=; missing=$$(for p in $(DEB_PACKAGES); do \
 	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; \
 	  done); \
 	if [ -n "$$missing" ]; then \
 	  echo "Installing:" $$missing; \
-	  $(SUDO) apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
-	fi
+	  $(SUDO) apt-get update -qq && updated=1 && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing || exit 1; \
+	fi; \
+	for p in $(BROWSER_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' && continue; \
+	  echo "Installing $$p (the browser tests)"; \
+	  { [ -n "$$updated" ] || $(SUDO) apt-get update -qq; } && updated=1 && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$p || \
+	    echo "$$p could not be installed: the browser tests will be skipped"; \
+	done
 
 build: deps
 	cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null

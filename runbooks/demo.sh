@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # The demo: EHG staging bring-up, then the production promotion, on one
 # throwaway PostgreSQL, non-interactively (approvals given with --yes), each
-# run committed to the audit repository; ends with the audit log.
+# run committed to the audit repository; ends with the audit log and the
+# path of the promotion's HTML report.
 #
 # usage: runbooks/demo.sh BINARY [AUDIT_REPO]
 set -euo pipefail
 bin=$(realpath "$1")
 here=$(cd "$(dirname "$0")" && pwd)
 audit=${2:-$(cd "$here/.." && pwd)/build/demo-audit}
+report=$(dirname "$audit")/demo-promotion-report.html
 mkdir -p "$(dirname "$audit")"
 work=$(mktemp -d)
 chmod 755 "$work"
@@ -35,10 +37,11 @@ PROD_DATABASE_URL=$url "$bin" run --yes --audit-repo "$audit" --set-env PROD_DAT
   --set "SIGNOFF_ENGINEERING_LEAD=Demo Engineering Lead" --set "SIGNOFF_DBA=Demo Database Admin" \
   --set "SIGNOFF_SECURITY=Demo Security Team" --set "SIGNOFF_PRODUCT_OWNER=Demo Product Owner" \
   --set "PITR_OVERRIDE=demo on a throwaway server without WAL archiving" \
-  "$here/ehg-production-promotion.md"
+  --report "$report" "$here/ehg-production-promotion.md"
 
 echo
 echo "== 3. The audit log: git log refs/heads/runbook-audit in $audit"
 git -C "$audit" log -10 --format='%h %ad %s' --date=iso refs/heads/runbook-audit
 echo
 echo "Records: runbook log --audit-repo $audit; runbook show RUN --audit-repo $audit"
+echo "The promotion's report (open it in a browser; the record keeps it as report.html): $report"
