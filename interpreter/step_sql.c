@@ -10,10 +10,31 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Where the block's results go (sqlexec.h prints on a FILE, never on stdout). */
+typedef struct {
+	rb_run *r;
+	FILE *f;
+	FILE *warn;      /* \warn */
+	char *text;      /* held: what the memory stream got */
+	size_t len;
+	int held;        /* printed whole after the block, redacted */
+	rb_buf kept;     /* the record's copy of what was printed, at most keep bytes */
+	size_t keep;
+} results;
+
+/* The step's output as the record keeps it: its first keep bytes. */
+static void keep(results *o, const char *buf, size_t n)
+{
+	size_t room = o->kept.len < o->keep ? o->keep - o->kept.len : 0;
+	rb_buf_add(&o->kept, buf, n < room ? n : room);
+}
+
 /* Results as they come, the step's output: no secret to hide. */
 static ssize_t pass_write(void *cookie, const char *buf, size_t n)
 {
-	rb_run_output(cookie, 1, buf, n);
+	results *o = cookie;
+	rb_run_output(o->r, 1, buf, n);
+	keep(o, buf, n);
 	return (ssize_t)n;
 }
 
@@ -28,15 +49,6 @@ static ssize_t warn_write(void *cookie, const char *buf, size_t n)
 	return (ssize_t)n;
 }
 
-/* Where the block's results go (sqlexec.h prints on a FILE, never on stdout). */
-typedef struct {
-	FILE *f;
-	FILE *warn;      /* \warn */
-	char *text;      /* held: what the memory stream got */
-	size_t len;
-	int held;        /* printed whole after the block, redacted */
-} results;
-
 /*
  * Results are held in a memory stream and redacted at the end when there
  * are secrets or the block may set one (\set); else they pass line by line
@@ -45,6 +57,8 @@ typedef struct {
 static void results_open(rb_run *r, const rb_step *s, results *o)
 {
 	memset(o, 0, sizeof *o);
+	o->r = r;
+	o->keep = r->opts->keep_max ? r->opts->keep_max : 1 << 20;
 	o->held = r->redactor->count || r->rb->fm.nsecrets || strstr(s->body, "\\set") || strstr(s->body, "\\gset");
 	cookie_io_functions_t wio = {NULL, warn_write, NULL, NULL};
 	o->warn = fopencookie((void *)r, "w", wio);
@@ -54,7 +68,7 @@ static void results_open(rb_run *r, const rb_step *s, results *o)
 		o->f = open_memstream(&o->text, &o->len);
 	} else {
 		cookie_io_functions_t io = {NULL, pass_write, NULL, NULL};
-		o->f = fopencookie(r, "w", io);
+		o->f = fopencookie(o, "w", io);
 		if (o->f)
 			setvbuf(o->f, NULL, _IOLBF, 0);
 	}
@@ -71,6 +85,7 @@ static void results_close(rb_run *r, results *o)
 	if (o->held && o->len) {
 		char *c = rb_run_clean(r, o->text);
 		rb_run_output(r, 1, c, strlen(c));
+		keep(o, c, strlen(c));
 		free(c);
 	}
 	free(o->text);
@@ -230,6 +245,7 @@ static rb_status run_sql(rb_run *r, const rb_step *s, rb_step_result *res, int *
 	int ran = execute(r, s, conn, &out, &sr, &err);
 	rb_run_hide_secrets(r); /* \set or \gset may have given a secret a new value */
 	results_close(r, &out);
+	rb_run_keep_text(&res->out, rb_buf_cstr(&out.kept));
 	if (ran < 0) {
 		rb_run_step_error_in(r, s, err.file, err.line, err.col, "%s", err.message);
 		rb_run_result(r, s, RB_STATUS_FAILED, "failed: the block could not be run");
@@ -240,6 +256,7 @@ static rb_status run_sql(rb_run *r, const rb_step *s, rb_step_result *res, int *
 	st = finish(r, s, res, &sr);
 done:
 	results_close(r, &out);
+	rb_buf_free(&out.kept);
 	rb_sqlexec_result_free(&sr);
 	rb_error_clear(&err);
 	return st;
