@@ -530,7 +530,7 @@ const char *rb_audit_commit(const rb_audit *a)
 	return a->oid[0] ? a->oid : NULL;
 }
 
-static const char *result_word(int code)
+const char *rb_audit_result_word(int code)
 {
 	switch (code) {
 	case RB_EXIT_OK: return "succeeded";
@@ -556,7 +556,7 @@ int rb_audit_finish(rb_audit *a, int exit_code, rb_error *err)
 		rb_record_event(&a->rec, "note", "text", text, NULL);
 		free(text);
 	}
-	rb_record_event(&a->rec, "finish", "result", result_word(exit_code), "exit", code, "end", end,
+	rb_record_event(&a->rec, "finish", "result", rb_audit_result_word(exit_code), "exit", code, "end", end,
 			"duration", dur, NULL);
 	free(end);
 	struct timespec c0, c1;

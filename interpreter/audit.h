@@ -85,6 +85,9 @@ int rb_audit_begin(const rb_runbook *rb, const rb_audit_opts *opts, rb_audit **o
  */
 rb_record *rb_audit_record(rb_audit *a);
 
+/** How a run with this exit code ended, as its record says: "succeeded", "failed", "aborted", ... */
+const char *rb_audit_result_word(int exit_code);
+
 /** The commit that holds the record, once rb_audit_finish made it; NULL before. */
 const char *rb_audit_commit(const rb_audit *a);
 

@@ -598,6 +598,9 @@ static void header_facts(report *r, rb_buf *b)
 	rb_buf_puts(b, "</dd>\n");
 	if (r->commit)
 		fact(b, "commit", "Audit commit", r->commit, 1);
+	else if (!rb_record_get(rec, "run", NULL, "id"))
+		rb_buf_puts(b, "<dt>Audit commit</dt><dd class=\"run-commit\">none: the run was not recorded "
+			       "(--no-audit)</dd>\n");
 	else
 		rb_buf_puts(b, "<dt>Audit commit</dt><dd class=\"run-commit\">the commit that holds this run's record "
 			       "(this page is part of it)</dd>\n");
@@ -1394,8 +1397,10 @@ static void page_head(const rb_record *rec, rb_buf *b)
 		       "<meta name=\"referrer\" content=\"no-referrer\">\n<meta name=\"generator\" content=\"runbook "
 		       RB_VERSION "\">\n<title>");
 	esc_line(b, or(rb_record_get(rec, "run", NULL, "title"), "runbook"), 200);
-	rb_buf_puts(b, " — run ");
-	esc_line(b, or(rb_record_get(rec, "run", NULL, "id"), "?"), 200);
+	if (rb_record_get(rec, "run", NULL, "id")) {
+		rb_buf_puts(b, " — run ");
+		esc_line(b, rb_record_get(rec, "run", NULL, "id"), 200);
+	}
 	rb_buf_printf(b, "</title>\n<style>\n%s</style>\n<script>%s</script>\n</head>\n<body>\n", report_css,
 		      report_script);
 }

@@ -353,13 +353,14 @@ int cli_run_execute(const rb_runbook *rb, cli_run_args *a, int argc, char **argv
 	a->run.sinks = sinks.list;
 	a->run.data_on_stdout = a->out.events && !strcmp(a->out.events, "-");
 	a->run.nsinks = sinks.count;
+	int64_t started = rb_now_ms();
 	rc = rb_engine_run(rb, &a->run);
 	if (cli_sinks_close(&sinks) < 0 && rc == RB_EXIT_OK)
 		rc = RB_EXIT_ENV;
 	if (audit && rb_audit_finish(audit, rc, &err) < 0 && rc == RB_EXIT_OK)
 		rc = RB_EXIT_ENV;
 	if (!audit && a->out.report)
-		cli_report_memory_finish(&memory, rc);
+		cli_report_memory_finish(&memory, rc, started);
 	if (a->out.report && cli_report_write(a->out.report, a->run.record, rb->source, audit ? rb_audit_commit(audit) : NULL,
 					      &redactor) < 0 && rc == RB_EXIT_OK)
 		rc = RB_EXIT_ENV;

@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "audit.h"
 #include "gitstore.h"
 #include "output.h"
 #include "report.h"
@@ -48,12 +49,14 @@ void cli_report_memory_open(rb_record *rec, const rb_runbook *rb, const rb_redac
 	rb_record_event(rec, "note", "text", "not recorded (--no-audit): this report is all that is kept", NULL);
 }
 
-void cli_report_memory_finish(rb_record *rec, int exit_code)
+void cli_report_memory_finish(rb_record *rec, int exit_code, int64_t started_ms)
 {
-	char code[16], end[32];
+	char code[16], end[32], dur[32];
 	snprintf(code, sizeof code, "%d", exit_code);
 	iso_now(end, sizeof end);
-	rb_record_event(rec, "finish", "exit", code, "end", end, NULL);
+	rb_format_duration(rb_now_ms() - started_ms, dur, sizeof dur);
+	rb_record_event(rec, "finish", "result", rb_audit_result_word(exit_code), "exit", code, "end", end,
+			"duration", dur, NULL);
 }
 
 int cli_report_write(const char *path, const rb_record *rec, const char *source, const char *commit,

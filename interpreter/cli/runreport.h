@@ -5,6 +5,8 @@
 #ifndef RB_CLI_RUNREPORT_H
 #define RB_CLI_RUNREPORT_H
 
+#include <stdint.h>
+
 #include "record.h"
 #include "redact.h"
 #include "runbook.h"
@@ -17,8 +19,8 @@ int cli_report_check(const char *path);
  * (--no-audit): its start as the audit would write it, without an id.
  */
 void cli_report_memory_open(rb_record *rec, const rb_runbook *rb, const rb_redactor *redactor);
-/** Its end, as the audit writes it. */
-void cli_report_memory_finish(rb_record *rec, int exit_code);
+/** Its end, as the audit writes it; started_ms: rb_now_ms() when the run began. */
+void cli_report_memory_finish(rb_record *rec, int exit_code, int64_t started_ms);
 
 /**
  * Writes the report of rec to path (NULL or "-": stdout), whole or not at
