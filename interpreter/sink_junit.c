@@ -746,44 +746,19 @@ static void render(rb_buf *out, junit_sink *j, const rb_runbook *rb)
 
 /* --- the file ------------------------------------------------------------ */
 
-/* Creates the temporary file next to path (0666 less the umask); -1 with errno. */
-static int open_temp(const char *path, char **tmp)
-{
-	*tmp = rb_xasprintf("%s.%ld.tmp", path, (long)getpid());
-	int fd = open(*tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
-	if (fd < 0 && errno == EEXIST && unlink(*tmp) == 0) /* left by a killed run with our pid */
-		fd = open(*tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
-	return fd;
-}
-
-/* Writes the report to a temporary file and renames it over path. 0, or -1 with j->failure. */
+/* Writes the report, whole or not at all (util.h). 0, or -1 with j->failure. */
 static int write_report(junit_sink *j, const rb_runbook *rb)
 {
 	rb_buf doc = RB_BUF_INIT;
-	char *tmp = NULL;
-	int rc = -1, fd, e;
+	rb_error err = RB_ERROR_INIT;
+	int rc = 0;
 	j->written = 1;
 	render(&doc, j, rb);
-	fd = open_temp(j->path, &tmp);
-	if (fd < 0) {
-		j->failure = rb_xasprintf("cannot write %s: %s: %s", j->path, tmp, strerror(errno));
-		goto done;
+	if (rb_write_file_atomic(j->path, doc.data, doc.len, &err) < 0) {
+		j->failure = rb_xstrdup(err.message);
+		rc = -1;
 	}
-	e = rb_write_all(fd, doc.data, doc.len, NULL);
-	if (!e && fsync(fd) < 0)
-		e = errno;
-	if (close(fd) < 0 && !e)
-		e = errno;
-	if (!e && rename(tmp, j->path) < 0)
-		e = errno;
-	if (e) {
-		j->failure = rb_xasprintf("cannot write %s: %s", j->path, strerror(e));
-		unlink(tmp);
-		goto done;
-	}
-	rc = 0;
-done:
-	free(tmp);
+	rb_error_clear(&err);
 	rb_buf_free(&doc);
 	return rc;
 }
@@ -824,48 +799,10 @@ static int junit_close(rb_sink *self, rb_error *err)
 	return rc;
 }
 
-/* The report can be written: path is not a directory, its directory exists and takes a new file. */
-static int check_path(const char *path, rb_error *err)
-{
-	struct stat st;
-	char *dir = rb_dirname_dup(path), *probe = NULL;
-	int rc = -1, fd;
-	if (!*path) {
-		rb_error_set(err, RB_EXIT_ENV, NULL, 0, 0, "no file name given");
-		goto done;
-	}
-	if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
-		rb_error_set(err, RB_EXIT_ENV, NULL, 0, 0, "%s is a directory", path);
-		goto done;
-	}
-	if (stat(dir, &st) < 0) {
-		rb_error_set(err, RB_EXIT_ENV, NULL, 0, 0, "cannot write the report: directory %s: %s", dir,
-			     strerror(errno));
-		goto done;
-	}
-	if (!S_ISDIR(st.st_mode)) {
-		rb_error_set(err, RB_EXIT_ENV, NULL, 0, 0, "cannot write the report: %s is not a directory", dir);
-		goto done;
-	}
-	fd = open_temp(path, &probe);
-	if (fd < 0) {
-		rb_error_set(err, RB_EXIT_ENV, NULL, 0, 0, "cannot write the report in directory %s: %s", dir,
-			     strerror(errno));
-		goto done;
-	}
-	close(fd);
-	unlink(probe);
-	rc = 0;
-done:
-	free(probe);
-	free(dir);
-	return rc;
-}
-
 rb_sink *rb_sink_junit_new(const char *path, rb_error *err)
 {
 	junit_sink *j;
-	if (!path || check_path(path, err) < 0) {
+	if (!path || rb_check_creatable(path, err) < 0) {
 		if (!path)
 			rb_error_set(err, RB_EXIT_ENV, NULL, 0, 0, "no file name given");
 		return NULL;

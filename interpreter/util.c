@@ -458,16 +458,28 @@ void rb_strset_free(rb_strset *s)
 	s->count = s->cap = 0;
 }
 
+/* Creates the temporary file next to path (0666 less the umask); -1 with errno. */
+static int open_temp(const char *path, char **tmp)
+{
+	*tmp = rb_xasprintf("%s.%ld.tmp", path, (long)getpid());
+	int fd = open(*tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
+	if (fd < 0 && errno == EEXIST && unlink(*tmp) == 0) /* left by a killed process with our pid */
+		fd = open(*tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
+	return fd;
+}
+
 int rb_write_file_atomic(const char *path, const char *data, size_t len, rb_error *err)
 {
-	char *tmp = rb_xasprintf("%s.%ld.tmp", path, (long)getpid());
-	int rc = -1;
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	char *tmp = NULL;
+	int rc = -1, e;
+	int fd = open_temp(path, &tmp);
 	if (fd < 0) {
-		rb_error_set(err, RB_EXIT_ENV, NULL, 0, 0, "cannot create %s: %s", path, strerror(errno));
+		rb_error_set(err, RB_EXIT_ENV, NULL, 0, 0, "cannot write %s: %s: %s", path, tmp, strerror(errno));
 		goto done;
 	}
-	int e = rb_write_all(fd, data, len, NULL) < 0 || fsync(fd) < 0 ? errno : 0;
+	e = rb_write_all(fd, data, len, NULL) < 0 ? errno : 0;
+	if (!e && fsync(fd) < 0)
+		e = errno;
 	if (close(fd) < 0 && !e)
 		e = errno;
 	if (!e && rename(tmp, path) < 0)
@@ -485,22 +497,27 @@ done:
 
 int rb_check_creatable(const char *path, rb_error *err)
 {
-	char *probe = rb_xasprintf("%s.%ld.tmp", path, (long)getpid());
 	struct stat st;
-	int rc = -1;
-	if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+	char *dir = rb_dirname_dup(path), *probe = NULL;
+	int rc = -1, fd;
+	if (!*path) {
+		rb_error_set(err, RB_EXIT_ENV, NULL, 0, 0, "no file name given");
+	} else if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
 		rb_error_set(err, RB_EXIT_ENV, NULL, 0, 0, "%s is a directory", path);
-		goto done;
+	} else if (stat(dir, &st) < 0) {
+		rb_error_set(err, RB_EXIT_ENV, NULL, 0, 0, "cannot write the report: directory %s: %s", dir,
+			     strerror(errno));
+	} else if (!S_ISDIR(st.st_mode)) {
+		rb_error_set(err, RB_EXIT_ENV, NULL, 0, 0, "cannot write the report: %s is not a directory", dir);
+	} else if ((fd = open_temp(path, &probe)) < 0) {
+		rb_error_set(err, RB_EXIT_ENV, NULL, 0, 0, "cannot write the report in directory %s: %s", dir,
+			     strerror(errno));
+	} else {
+		close(fd);
+		unlink(probe);
+		rc = 0;
 	}
-	int fd = open(probe, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-	if (fd < 0) {
-		rb_error_set(err, RB_EXIT_ENV, NULL, 0, 0, "cannot create %s: %s", path, strerror(errno));
-		goto done;
-	}
-	close(fd);
-	unlink(probe);
-	rc = 0;
-done:
 	free(probe);
+	free(dir);
 	return rc;
 }
