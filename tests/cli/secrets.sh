@@ -82,6 +82,8 @@ done
 grep -aq 'after-lua' objects.txt || fail "no record found"
 
 # A kill -9 mid-run leaves the journal; recovery commits it: still redacted.
+# (The value is made by the step, not written in the document: the record
+# keeps the document as it is, runbook.md, and a literal there is no secret.)
 cat > killed.md <<'MD'
 ---
 secrets: [DB_PASS]
@@ -89,7 +91,7 @@ secrets: [DB_PASS]
 # Killed
 
 ```bash {name=rotate capture=DB_PASS}
-echo kill-value-E5
+printf 'kill-value-%s\n' E5
 ```
 
 ```bash {name=wait}
