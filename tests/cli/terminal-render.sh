@@ -93,7 +93,11 @@ grep -qaE $'\r'"$esc"'\[K[^ ]+ \[2/4\] slow 1\.[0-9]s' out || fail "the status l
 [ "$(grep -ao $'\r'"$esc"'\[K[^ ]* \[2/4\] slow' out | wc -l)" -ge 5 ] || fail "fewer than 5 redraws in 2 s"
 ! grep -qaE '\[(1|3)/4\] (quick|last) [0-9]' out || fail "a status line for a step shorter than half a second"
 contains out 'waiting\n\r\x1b[K' || fail "the status line is glued to output without a newline"
-contains out 's\r\x1b[K done\n[2/4] ' || fail "the status line is not erased before the step's output"
+contains out 's\r\x1b[K done\n' || fail "the status line is not erased before the step's output"
+# Between the step's last output and its result line the status line may be
+# drawn again (the step has not exited yet); the result line erases it.
+matches() { python3 -c 'import re, sys; sys.exit(re.search(sys.argv[2].encode(), open(sys.argv[1], "rb").read()) is None)' "$1" "$2"; }
+matches out ' done\n((\r\x1b\[K[^\r\n]*)*\r\x1b\[K)?\[2/4\] \x1b\[32mok' || fail "the result line does not follow the output, or a status line is left before it"
 # A status line longer than the terminal (100 columns) is cut to 99: a wrapped one would not be erased.
 python3 - out <<'PY' || fail "a status line does not fit the terminal's width"
 import re, sys
