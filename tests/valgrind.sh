@@ -58,5 +58,15 @@ for t in sql-gate-and-rollback when-expect-retry gate-closed approvals-refused; 
   rm -rf "$work/case" && cp -R "tests/e2e/$t" "$work/case"
   (cd "$work/case" && check any "$bin" run $(cat args 2>/dev/null) --audit-repo "$work/audit" runbook.md)
 done
+# Every output at once: JSON events with output, JUnit, GitHub Actions, the
+# HTML report; then the report again from the record.
+rm -rf "$work/case" && cp -R tests/e2e/sql-gate-and-rollback "$work/case"
+(cd "$work/case" && GITHUB_ACTIONS=true GITHUB_STEP_SUMMARY="$work/summary.md" check any "$bin" run \
+  $(cat args 2>/dev/null) --audit-repo "$work/audit" --events "$work/events.jsonl" --events-output \
+  --junit "$work/junit.xml" --report "$work/report.html" --verbose runbook.md)
+run=$(git -C "$work/audit" log -1 --format=%s refs/heads/runbook-audit > /dev/null &&
+      git -C "$work/audit" show "runbook-audit:$(git -C "$work/audit" log -1 --name-only --format= refs/heads/runbook-audit |
+        grep journal.log)" | sed -n 's/^run\tid=\([^\t]*\).*/\1/p')
+check 0 "$bin" show "$run" --html --audit-repo "$work/audit" -o "$work/shown.html"
 for u in build/tests/test_*; do [ -x "$u" ] && RB_NO_TIMING=1 RB_TEST_DATA=$PWD/tests check 0 "$u"; done
 exit "$fail"
