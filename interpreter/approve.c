@@ -99,12 +99,22 @@ int rb_approve_phrase(const rb_approver *a, const char *question, const char *ph
 		return 0;
 	}
 	char answer[256];
-	rb_out_err("  %s\n  type %s to go on: ", question, phrase);
-	if (read_answer(answer, sizeof answer) && !strcmp(answer, phrase)) {
+	int got = 0;
+	rb_out_err("  %s\n", question);
+	for (int tries = 1; tries <= RB_PHRASE_TRIES; tries++) {
+		rb_out_err("  type %s to go on: ", phrase);
+		if (!(got = read_answer(answer, sizeof answer)) || !strcmp(answer, phrase))
+			break;
+		if (tries < RB_PHRASE_TRIES)
+			rb_out_err("  that is not the phrase (%d %s left)\n", RB_PHRASE_TRIES - tries,
+				   RB_PHRASE_TRIES - tries == 1 ? "try" : "tries");
+	}
+	if (got && !strcmp(answer, phrase)) {
 		*how = "typed at the terminal";
 		return 1;
 	}
-	*how = rb_signals_interrupted() ? "interrupted at the terminal" : "phrase not typed at the terminal";
+	*how = rb_signals_interrupted() ? "interrupted at the terminal"
+	       : got ? "the phrase typed at the terminal did not match (3 tries)" : "no phrase typed at the terminal";
 	return 0;
 }
 

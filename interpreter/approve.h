@@ -29,9 +29,15 @@ void rb_approver_init(rb_approver *a, int yes, const char *phrase);
  */
 int rb_approve_item(const rb_approver *a, const char *question, const char **how);
 
+/** How many times a confirmation phrase is asked before the answer is no. */
+#define RB_PHRASE_TRIES 3
+
 /**
- * Asks for phrase to be typed exactly (or given with --confirm). Returns 1
- * or 0 and sets *how as above ("--confirm", "typed at the terminal", ...).
+ * Asks for phrase to be typed exactly (or given with --confirm); a wrong
+ * phrase is said to be wrong and asked again, RB_PHRASE_TRIES times in all.
+ * Returns 1 or 0 and sets *how as above ("--confirm", "typed at the
+ * terminal", "the phrase typed at the terminal did not match (3 tries)",
+ * ...).
  */
 int rb_approve_phrase(const rb_approver *a, const char *question, const char *phrase,
 		      const char **how);

@@ -6,15 +6,29 @@
 #include "run.h"
 #include "signals.h"
 
+#include <pwd.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+/* The login name: $USER, $LOGNAME, else the account of the user id (CI runners often set neither). */
 const char *rb_run_operator(void)
 {
+	static char uid_name[32];
 	const char *u = getenv("USER");
 	if (!u || !*u)
 		u = getenv("LOGNAME");
-	return u && *u ? u : "unknown";
+	if (!u || !*u) {
+		struct passwd *pw = getpwuid(getuid());
+		if (pw && pw->pw_name && *pw->pw_name)
+			u = pw->pw_name;
+	}
+	if (!u || !*u) {
+		snprintf(uid_name, sizeof uid_name, "uid %ld", (long)getuid());
+		u = uid_name;
+	}
+	return u;
 }
 
 void rb_run_record_approval(rb_run *r, const rb_step *s, const char *item, int approved,
@@ -64,6 +78,8 @@ int rb_run_confirmed(rb_run *r, const rb_step *s)
 	else
 		ok = rb_approve_item(&r->approver, q, &how);
 	rb_run_record_approval(r, s, s->confirm_phrase ? s->confirm_phrase : "run this step", ok, how);
+	if (ok && r->approver.yes && !s->confirm_phrase)
+		rb_run_say(r, "  confirmed by --yes: run step '%s'\n", s->id);
 	if (!ok)
 		rb_run_step_error(r, s, "not confirmed (%s)%s", how,
 			   s->confirm_phrase ? "; pass --confirm with the exact phrase" : "; pass --yes");
