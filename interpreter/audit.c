@@ -52,7 +52,14 @@ typedef struct {
 	char *dir;
 	int discover;
 	int create;
+	int fallback;      /* the default .runbook-audit/: absent means nothing recorded yet */
 } repo_choice;
+
+/*
+ * Where the audit repository is (audit.h): outside a git repository the
+ * default is .runbook-audit/ beside the runbook, so that the runbook's runs
+ * are found from any directory; without a runbook, in the current one.
+ */
 
 static void choose_repo(const rb_runbook *rb, const char *repo_opt, repo_choice *c)
 {
@@ -74,7 +81,9 @@ static void choose_repo(const rb_runbook *rb, const char *repo_opt, repo_choice 
 			c->create = 0;
 			rb_gitstore_free(g);
 		} else {
-			c->dir = rb_xstrdup(".runbook-audit");
+			c->dir = rb && strcmp(rb->dir, ".") ? rb_xasprintf("%s/.runbook-audit", rb->dir)
+							    : rb_xstrdup(".runbook-audit");
+			c->fallback = 1;
 		}
 		rb_error_clear(&e);
 	}
@@ -605,12 +614,32 @@ char *rb_audit_describe(const rb_runbook *rb, const char *repo_opt)
 	return d;
 }
 
-static int open_for_reading(const rb_runbook *rb, const char *repo_opt, rb_gitstore **g, rb_error *err)
+/*
+ * Opens the audit repository to read it. 0; 1 when it is the default
+ * .runbook-audit/ and does not exist yet (nothing recorded: *g NULL, *where
+ * says where it would be); or -1 with err (RB_EXIT_ENV) naming it. *where
+ * is the directory chosen (caller frees), NULL on -1.
+ */
+static int open_for_reading(const rb_runbook *rb, const char *repo_opt, rb_gitstore **g, char **where,
+			    rb_error *err)
 {
 	repo_choice c;
+	struct stat st;
+	int r = 0;
+	*g = NULL;
 	choose_repo(rb, repo_opt, &c);
-	int r = rb_gitstore_open(c.dir, 1, 0, g, err);
-	free(c.dir);
+	if (c.fallback && stat(c.dir, &st) < 0 && errno == ENOENT) {
+		r = 1;
+	} else if (rb_gitstore_open(c.dir, 1, 0, g, err) < 0) {
+		char *why = rb_xstrdup(err->message ? err->message : "cannot be opened");
+		rb_error_set(err, RB_EXIT_ENV, NULL, 0, 0, "audit repository %s: %s (use --audit-repo DIR)", c.dir,
+			     why);
+		free(why);
+		r = -1;
+	}
+	*where = r < 0 ? NULL : c.dir;
+	if (r < 0)
+		free(c.dir);
 	return r;
 }
 
@@ -746,19 +775,22 @@ int rb_audit_runs_read(const char *repo_opt, const rb_runbook *rb, const char *r
 		       rb_error *err)
 {
 	rb_gitstore *g = NULL;
-	char *abs = NULL;
+	char *abs = NULL, *where = NULL;
 	int rc = -1;
 	memset(out, 0, sizeof *out);
-	if (open_for_reading(rb, repo_opt, &g, err) < 0)
+	int found = open_for_reading(rb, repo_opt, &g, &where, err);
+	if (found < 0)
 		goto done;
 	abs = rb ? realpath(rb->path, NULL) : NULL;
 	log_ctx l = {g, abs, out};
-	out->repo = rb_xstrdup(rb_gitstore_gitdir(g));
+	out->repo = rb_xstrdup(g ? rb_gitstore_gitdir(g) : where); /* not there yet: no runs */
 	out->ref = rb_xstrdup(ref_of(rb, ref));
-	rb_gitstore_log(g, out->ref, collect_commit, &l);
+	if (g)
+		rb_gitstore_log(g, out->ref, collect_commit, &l);
 	rc = 0;
 done:
 	free(abs);
+	free(where);
 	rb_gitstore_free(g);
 	return rc;
 }
@@ -784,7 +816,9 @@ void rb_audit_runs_free(rb_audit_runs *runs)
 
 typedef struct {
 	rb_gitstore *g;
-	const char *want;       /* a run id (or prefix), or a commit id (prefix) */
+	const char *want;       /* a run id (or prefix), its directory's name, or a commit id (prefix) */
+	long nth;               /* >= 0: the nth run, newest first (latest, HEAD~N); -1: by want */
+	long seen;              /* runs met so far */
 	char *commit;           /* found: its commit, run id and Runbook trailer */
 	char *id;
 	char *runbook;
@@ -797,7 +831,10 @@ static int find_run(void *ctx, const rb_gitstore_commit_info *c)
 	size_t wl = strlen(f->want);
 	if (read_run(f->g, c, &r) < 0)
 		return 0;
-	int hit = (wl && !strncmp(r.id, f->want, wl)) || (wl >= 4 && !strncmp(c->id, f->want, wl));
+	int hit = f->nth >= 0 ? f->seen == f->nth
+			      : (wl && !strncmp(r.id, f->want, wl)) || (wl >= 4 && !strncmp(c->id, f->want, wl)) ||
+					(wl >= 7 && strlen(r.id) > 9 && !strncmp(r.id + 9, f->want, wl));
+	f->seen++;
 	if (hit) {
 		f->commit = rb_xstrdup(c->id);
 		f->id = rb_xstrdup(r.id);
@@ -805,6 +842,36 @@ static int find_run(void *ctx, const rb_gitstore_commit_info *c)
 	}
 	run_info_free(&r);
 	return hit;
+}
+
+/*
+ * What run names, into f: "latest" or NULL (the newest run), HEAD~N (the
+ * Nth before it; HEAD, HEAD~ and HEAD^ as git reads them) set f->nth; a
+ * run's directory as the Audit line prints it (runs/YYYY/MM/DD/NAME, a
+ * file of it too) becomes its run id (*own, caller frees); anything else
+ * is matched as it is.
+ */
+static void want_of(const char *run, find_ctx *f, char **own)
+{
+	char *end = NULL;
+	size_t n;
+	*own = NULL;
+	f->nth = -1;
+	f->want = run ? run : "";
+	if (!run || !strcmp(run, "latest") || !strcmp(run, "HEAD")) {
+		f->nth = 0;
+	} else if (!strcmp(run, "HEAD~") || !strcmp(run, "HEAD^")) {
+		f->nth = 1;
+	} else if (!strncmp(run, "HEAD~", 5) && isdigit((unsigned char)run[5])) {
+		errno = 0;
+		long k = strtol(run + 5, &end, 10);
+		f->nth = *end || errno ? LONG_MAX : k; /* HEAD~junk names no run */
+	} else if (!strncmp(run, "runs/", 5) && strlen(run) > 16 && run[9] == '/' && run[12] == '/' &&
+		   run[15] == '/' && all_digits(run + 5, 4) && all_digits(run + 10, 2) && all_digits(run + 13, 2)) {
+		n = strcspn(run + 16, "/");
+		*own = rb_xasprintf("%.4s%.2s%.2sT%.*s", run + 5, run + 10, run + 13, (int)n, run + 16);
+		f->want = *own;
+	}
 }
 
 /* --- the runs of one runbook, and resume chains --------------------------- */
@@ -1423,6 +1490,27 @@ static void check_refusals(const rb_runbook *rb, const rb_resume_opts *o, rb_res
 	rb_buf_free(&forced);
 }
 
+/*
+ * The audit repository of rb's runs, for --resume: 0, or -1 with err naming
+ * the runbook (RB_EXIT_ENV: it cannot be opened; RB_EXIT_USAGE: there is
+ * none yet, so no earlier run).
+ */
+static int open_for_resume(const rb_runbook *rb, const char *repo_opt, rb_gitstore **g, rb_error *err)
+{
+	char *where = NULL, *why = NULL;
+	int found = open_for_reading(rb, repo_opt, g, &where, err);
+	if (found < 0) {
+		why = rb_xstrdup(err->message);
+		rb_error_set(err, RB_EXIT_ENV, rb->path, 0, 0, "--resume: %s", why);
+	} else if (found > 0) {
+		rb_error_set(err, RB_EXIT_USAGE, rb->path, 0, 0, "--resume: no earlier run of this runbook (no audit "
+			     "repository at %s yet): run it without --resume", where);
+	}
+	free(where);
+	free(why);
+	return found ? -1 : 0;
+}
+
 int rb_audit_resume_point(const rb_runbook *rb, const rb_resume_opts *o, rb_resume_point *rp, rb_error *err)
 {
 	int rc = -1;
@@ -1435,10 +1523,8 @@ int rb_audit_resume_point(const rb_runbook *rb, const rb_resume_opts *o, rb_resu
 	const char *ref = ref_of(rb, NULL);
 	memset(rp, 0, sizeof *rp);
 	memset(&l, 0, sizeof l);
-	if (open_for_reading(rb, o->repo, &g, err) < 0) {
-		err->code = RB_EXIT_USAGE;
+	if (open_for_resume(rb, o->repo, &g, err) < 0)
 		goto done;
-	}
 	if (!o->preview) {
 		recover_in(g, err); /* the killed runs of the chain become records first */
 		rb_error_clear(err);
@@ -1689,18 +1775,37 @@ done:
 	return md;
 }
 
+/* The error for a run that o->run does not name, out of f->seen runs on ref in the repository at where. */
+static void no_such_run(const rb_audit_load_opts *o, const find_ctx *f, const char *ref, const char *where,
+			rb_error *err)
+{
+	const char *run = o->run ? o->run : "latest";
+	if (!f->seen)
+		rb_error_set(err, RB_EXIT_USAGE, NULL, 0, 0, "no runs recorded on %s in %s yet (a run of a runbook "
+			     "records one; see runbook log)", ref, where);
+	else if (f->nth >= 0)
+		rb_error_set(err, RB_EXIT_USAGE, NULL, 0, 0, "no run '%s' on %s in %s: it holds %ld run%s "
+			     "(see runbook log)", run, ref, where, f->seen, f->seen == 1 ? "" : "s");
+	else
+		rb_error_set(err, RB_EXIT_USAGE, NULL, 0, 0, "no run '%s' on %s in %s (see runbook log)", run, ref,
+			     where);
+}
+
 int rb_audit_load_run(const rb_audit_load_opts *o, rb_audit_loaded *out, rb_error *err)
 {
 	rb_gitstore *g = NULL;
 	int rc = -1;
 	const char *ref = ref_of(NULL, o->ref);
-	find_ctx f = {NULL, o->run, NULL, NULL, NULL};
+	char *own = NULL, *where = NULL;
+	find_ctx f = {NULL, NULL, -1, 0, NULL, NULL, NULL};
 	memset(out, 0, sizeof *out);
-	if (open_for_reading(NULL, o->repo, &g, err) < 0)
+	want_of(o->run, &f, &own);
+	int found = open_for_reading(NULL, o->repo, &g, &where, err);
+	if (found < 0)
 		goto done;
 	f.g = g;
-	if (!rb_gitstore_log(g, ref, find_run, &f)) {
-		rb_error_set(err, RB_EXIT_USAGE, NULL, 0, 0, "no run '%s' on %s (see runbook log)", o->run, ref);
+	if (!g || !rb_gitstore_log(g, ref, find_run, &f)) {
+		no_such_run(o, &f, ref, g ? rb_gitstore_gitdir(g) : where, err);
 		goto done;
 	}
 	char *dir = run_path_of(f.id);
@@ -1723,6 +1828,8 @@ done:
 	free(f.commit);
 	free(f.id);
 	free(f.runbook);
+	free(own);
+	free(where);
 	rb_gitstore_free(g);
 	return rc;
 }

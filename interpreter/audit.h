@@ -7,7 +7,9 @@
  * The repository is --audit-repo DIR, else the front matter's audit.repo
  * (relative to the runbook), else RUNBOOK_AUDIT_REPO, else the git
  * repository the runbook lives in, else a bare repository created at
- * .runbook-audit/ in the current directory. The ref is the front matter's
+ * .runbook-audit/ in the runbook's directory (for what names no runbook,
+ * log without FILE and show: the git repository of the current directory,
+ * else its .runbook-audit/). The ref is the front matter's
  * audit.ref, else refs/heads/runbook-audit. Nothing touches a work tree,
  * an index or HEAD (gitstore.h).
  *
@@ -150,9 +152,11 @@ typedef struct {
  * Reads the runs recorded on the audit ref (ref, else rb's audit.ref, else
  * the default) of the audit repository (repo_opt, else as for a run of rb;
  * rb NULL: as for a runbook in the current directory), newest first: of
- * rb only when rb is given. A ref that does not exist has no runs. Returns
- * 0 and fills out (free it with rb_audit_runs_free), or -1 with err
- * (RB_EXIT_ENV: the repository cannot be opened) and nothing to free.
+ * rb only when rb is given. A ref that does not exist has no runs, nor
+ * has a default .runbook-audit/ that does not exist yet (out->repo then
+ * names where it would be). Returns 0 and fills out (free it with
+ * rb_audit_runs_free), or -1 with err (RB_EXIT_ENV: "audit repository DIR:
+ * why") and nothing to free.
  */
 int rb_audit_runs_read(const char *repo_opt, const rb_runbook *rb, const char *ref, rb_audit_runs *out,
 		       rb_error *err);
@@ -162,7 +166,11 @@ void rb_audit_runs_free(rb_audit_runs *runs);
 typedef struct {
 	const char *repo;      /* --audit-repo, or NULL: as for a runbook in the current directory */
 	const char *ref;       /* NULL: the default audit ref */
-	const char *run;       /* a run id, a prefix of one, or a commit id (4 hex digits or more) */
+	const char *run;       /* a run id or a prefix of one (its start), its directory's name
+			        * (HHMMSSZ-slug-pid, 7 characters or more) or path (runs/YYYY/MM/DD/NAME[/FILE],
+			        * as the Audit: line prints it), a commit id (4 hex digits or more);
+			        * "latest" or NULL: the newest run; HEAD~N: the Nth run before it
+			        * (HEAD, HEAD~ and HEAD^ too), counting the runs on the ref */
 	int json;              /* 1: record.json; 0: record.md, and the run's resume chain */
 	const char *file;      /* another file of the run's directory ("journal.log"); NULL: as json says */
 } rb_audit_load_opts;
@@ -180,11 +188,12 @@ typedef struct {
 } rb_audit_loaded;
 
 /**
- * Loads the record of the newest run on the ref that o->run names (by run
- * id or its start, or by commit). Returns 0 and fills out (free it with
+ * Loads the record of the newest run on the ref that o->run names (see
+ * rb_audit_load_opts). Returns 0 and fills out (free it with
  * rb_audit_loaded_free), or -1 with err and nothing to free:
  *   RB_EXIT_ENV    the repository cannot be opened; the commit lacks the file;
- *   RB_EXIT_USAGE  no run on the ref is named so ("no run 'X' on REF ...").
+ *   RB_EXIT_USAGE  no run on the ref is named so ("no run 'X' on REF in
+ *                  DIR ..."), or none is recorded ("no runs recorded ...").
  */
 int rb_audit_load_run(const rb_audit_load_opts *o, rb_audit_loaded *out, rb_error *err);
 

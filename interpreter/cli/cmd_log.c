@@ -1,11 +1,14 @@
 /*
  * cmd_log.c - `runbook log [FILE]`: the runs on the audit ref, newest
  * first, one a line: time, run id, summary, author (and the run it
- * resumes). The library reads and checks them (rb_audit_runs_read); this
- * file only prints, every text from a commit made safe to show.
+ * resumes); -n N the N newest; --json an array of objects, one a run. The
+ * library reads and checks them (rb_audit_runs_read); this file only
+ * prints, every text from a commit made safe to show.
  */
 #define _DEFAULT_SOURCE
+#include <errno.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -13,6 +16,7 @@
 #include "audit.h"
 #include "cli/cli.h"
 #include "cli/common.h"
+#include "json.h"
 #include "output.h"
 #include "record.h"
 #include "util.h"
@@ -23,17 +27,22 @@
 
 typedef struct {
 	const char *audit_repo;
+	const char *max_count;   /* -n N: the N newest runs only */
+	int json;
 } log_args;
 
 static const cli_opt log_opts[] = {
 	{"audit-repo", "DIR", CLI_OPT_STRING, offsetof(log_args, audit_repo), NULL,
 	 "the git repository of audit records"},
+	{"max-count", "N", CLI_OPT_STRING, offsetof(log_args, max_count), NULL, "the N newest runs only (-n N)"},
+	{"json", NULL, CLI_OPT_FLAG, offsetof(log_args, json), NULL,
+	 "a JSON array, one object a run: id, commit, time, result, runbook, title, author, resumes, reverts"},
 	{NULL, NULL, CLI_OPT_FLAG, 0, NULL, NULL}
 };
 
 const cli_spec cmd_log_spec = {
-	"log", "runbook log [FILE] [--audit-repo DIR]",
-	"list past runs from the audit ref (of FILE only, when given)", CLI_OPERAND_OPTIONAL, log_opts
+	"log", "runbook log [FILE] [-n N] [--json] [--audit-repo DIR]",
+	"list past runs from the audit ref, newest first (of FILE only, when given)", CLI_OPERAND_OPTIONAL, log_opts
 };
 
 static void print_run(const rb_audit_run *r)
@@ -53,20 +62,65 @@ static void print_run(const rb_audit_run *r)
 	free(author);
 }
 
-/* The runs of rb (NULL: of every runbook). Returns the exit code. */
-static int print_log(const char *audit_repo, const rb_runbook *rb)
+/* A string of a commit, one line and visible, as a JSON value (NULL: null). */
+static void json_text(rb_json *j, const char *key, const char *s, size_t max)
+{
+	char *line = s ? rb_record_one_line(s, max) : NULL;
+	rb_json_key(j, key);
+	rb_json_string(j, line);
+	free(line);
+}
+
+/* The first n runs as a JSON array, one object a run (the result's exit code as its record.json has it). */
+static void print_json(const rb_audit_runs *runs, size_t n)
+{
+	rb_buf b = RB_BUF_INIT;
+	rb_json j;
+	char when[32];
+	rb_json_init(&j, &b, 1);
+	rb_json_array_begin(&j);
+	for (size_t i = 0; i < n; i++) {
+		const rb_audit_run *r = &runs->items[i];
+		time_t t = (time_t)r->time;
+		struct tm tm;
+		gmtime_r(&t, &tm);
+		strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+		rb_json_object_begin(&j);
+		json_text(&j, "id", r->id, RB_SUMMARY_MAX);
+		json_text(&j, "commit", r->commit, 64);
+		json_text(&j, "time", when, sizeof when);
+		json_text(&j, "result", r->result, RB_SUMMARY_MAX);
+		json_text(&j, "runbook", r->runbook, AUTHOR_MAX);
+		json_text(&j, "title", r->subject, RB_SUMMARY_MAX + 3);
+		json_text(&j, "author", r->author, AUTHOR_MAX);
+		json_text(&j, "resumes", r->resumes, RB_SUMMARY_MAX);
+		json_text(&j, "reverts", r->reverts, RB_SUMMARY_MAX);
+		rb_json_end(&j, '}');
+	}
+	rb_json_end(&j, ']');
+	rb_buf_puts(&b, "\n");
+	rb_out_write(1, rb_buf_cstr(&b), b.len);
+	rb_buf_free(&b);
+}
+
+/* The n newest runs of rb (NULL: of every runbook). Returns the exit code. */
+static int print_log(const log_args *a, const rb_runbook *rb, size_t n)
 {
 	rb_audit_runs runs;
 	rb_error err = RB_ERROR_INIT;
 	int rc = RB_EXIT_OK;
-	if (rb_audit_runs_read(audit_repo, rb, NULL, &runs, &err) < 0) {
+	if (rb_audit_runs_read(a->audit_repo, rb, NULL, &runs, &err) < 0) {
 		rb_out_err("runbook log: %s\n", err.message);
 		rc = err.code;
 		goto done;
 	}
-	for (size_t i = 0; i < runs.count; i++)
+	if (n > runs.count)
+		n = runs.count;
+	if (a->json)
+		print_json(&runs, n);
+	for (size_t i = 0; i < n && !a->json; i++)
 		print_run(&runs.items[i]);
-	if (!runs.count)
+	if (!runs.count && !a->json)
 		rb_out("no runs recorded on %s in %s\n", runs.ref, runs.repo);
 	rb_audit_runs_free(&runs);
 done:
@@ -74,24 +128,58 @@ done:
 	return rc;
 }
 
+/* -n N as --max-count N (the one short option of log, as git log takes it); caller frees the array. */
+static char **short_opts(int argc, char **argv)
+{
+	static char max_count[] = "--max-count";
+	char **v = rb_xcalloc((size_t)argc + 1, sizeof *v);
+	for (int i = 0; i < argc; i++)
+		v[i] = i >= 2 && !strcmp(argv[i], "-n") ? max_count : argv[i];
+	return v;
+}
+
+/* N of -n N into *n (SIZE_MAX: no -n). Returns 0, or -1 after saying why. */
+static int count_of(const char *s, size_t *n)
+{
+	char *end = NULL;
+	unsigned long long v = 0;
+	*n = SIZE_MAX;
+	if (!s)
+		return 0;
+	errno = 0;
+	if (*s >= '0' && *s <= '9')
+		v = strtoull(s, &end, 10);
+	if (!end || *end || errno || v > SIZE_MAX) {
+		rb_out_err("runbook log: -n needs a number of runs, not '%s'\n", s);
+		return -1;
+	}
+	*n = (size_t)v;
+	return 0;
+}
+
 int cmd_log(int argc, char **argv)
 {
 	int rc = RB_EXIT_USAGE;
-	log_args a = {NULL};
+	log_args a = {NULL, NULL, 0};
 	cli_parsed p;
 	rb_runbook *rb = NULL;
-	if (cli_parse(&cmd_log_spec, argc, argv, &a, &p) < 0 || cli_need_operand(&cmd_log_spec, &p) < 0)
+	size_t n;
+	char **args = short_opts(argc, argv);
+	if (cli_parse(&cmd_log_spec, argc, args, &a, &p) < 0 || cli_need_operand(&cmd_log_spec, &p) < 0)
 		goto done;
 	if (p.help) {
 		cli_help(&cmd_log_spec);
 		rc = RB_EXIT_OK;
 		goto done;
 	}
+	if (count_of(a.max_count, &n) < 0)
+		goto done;
 	if (p.count && !(rb = cli_runbook_load(p.operands[0])))
 		goto done;
-	rc = print_log(a.audit_repo, rb);
+	rc = print_log(&a, rb, n);
 done:
 	rb_runbook_free(rb);
 	cli_parsed_free(&p);
+	free(args);
 	return rc;
 }

@@ -1,8 +1,10 @@
 /*
- * cmd_show.c - `runbook show RUN`: the record of one run (record.md, and
+ * cmd_show.c - `runbook show [RUN]`: the record of one run (record.md, and
  * the resume chain it belongs to; or record.json), as stored, with nothing
- * hidden: the record quotes the document and its output. The library finds
- * and reads it (rb_audit_load_run); this file only prints.
+ * hidden: the record quotes the document and its output. RUN is what
+ * rb_audit_load_opts takes (a run id, its directory, a commit, latest,
+ * HEAD~N); without it, the newest run. The library finds and reads it
+ * (rb_audit_load_run); this file only prints.
  */
 #include <stddef.h>
 #include <string.h>
@@ -33,8 +35,8 @@ static const cli_opt show_opts[] = {
 };
 
 const cli_spec cmd_show_spec = {
-	"show", "runbook show RUN [--json | --html [--output FILE]] [--audit-repo DIR]",
-	"print the record of one run (RUN: run id or its start, or a commit)", CLI_OPERAND_ONE, show_opts
+	"show", "runbook show [RUN] [--json | --html [--output FILE]] [--audit-repo DIR]",
+	"print the record of one run (RUN: run id, its directory, a commit, latest, HEAD~N; none: the newest)", CLI_OPERAND_OPTIONAL, show_opts
 };
 
 /* JSON with every hidden character inside its strings as a \uXXXX escape (same value, nothing hidden). */
@@ -150,7 +152,8 @@ int cmd_show(int argc, char **argv)
 		rb_out_err("runbook show: --html and --json exclude each other\n");
 		goto done;
 	}
-	rc = a.html ? show_html(&a, p.operands[0]) : show(&a, p.operands[0]);
+	const char *run = p.count ? p.operands[0] : NULL; /* NULL: the newest */
+	rc = a.html ? show_html(&a, run) : show(&a, run);
 done:
 	cli_parsed_free(&p);
 	return rc;
