@@ -21,6 +21,61 @@ const char *const rb_frontmatter_keys[] = {
 	"inputs", NULL
 };
 
+/* Keys other tools write in the same front matter: runbook ignores them. */
+static const char *const other_tools[][2] = {
+	{"weight", "Hugo"}, {"draft", "Hugo"}, {"date", "Hugo"}, {"tags", "Hugo"}, {"categories", "Hugo"},
+	{"slug", "Hugo"}, {"aliases", "Hugo"}, {"description", "Hugo"}, {"summary", "Hugo"},
+	{"layout", "Hugo or Jekyll"}, {"type", "Hugo"}, {"menu", "Hugo"}, {"toc", "Hugo"}, {"linkTitle", "Hugo"},
+	{"permalink", "Jekyll"}, {"runme", "Runme"}, {"sidebar_position", "Docusaurus"},
+	{"sidebar_label", "Docusaurus"}, {"id", "Docusaurus"}, {"hide_title", "Docusaurus"},
+	{"author", "documentation tools"}, {"authors", "documentation tools"}, {"lastmod", "documentation tools"},
+	{"keywords", "documentation tools"},
+	{NULL, NULL}
+};
+
+/* Levenshtein distance, capped: anything above 3 reads as 3. */
+static size_t edit_distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	size_t row[64], d = 3;
+	if (la < 64 && lb < 64 && (la > lb ? la - lb : lb - la) < 3) {
+		for (size_t j = 0; j <= lb; j++)
+			row[j] = j;
+		for (size_t i = 1; i <= la; i++) {
+			size_t diag = row[0];
+			row[0] = i;
+			for (size_t j = 1; j <= lb; j++) {
+				size_t up = row[j];
+				size_t best = diag + (a[i - 1] != b[j - 1]);
+				if (up + 1 < best)
+					best = up + 1;
+				if (row[j - 1] + 1 < best)
+					best = row[j - 1] + 1;
+				row[j] = best;
+				diag = up;
+			}
+		}
+		d = row[lb] < 3 ? row[lb] : 3;
+	}
+	return d;
+}
+
+void rb_frontmatter_unknown(const char *key, const char **suggest, const char **tool)
+{
+	size_t best = 3;
+	*suggest = *tool = NULL;
+	for (size_t i = 0; other_tools[i][0] && !*tool; i++)
+		if (!strcmp(key, other_tools[i][0]))
+			*tool = other_tools[i][1];
+	for (const char *const *k = rb_frontmatter_keys; *k && !*tool; k++) {
+		size_t d = edit_distance(key, *k);
+		if (d < best) {
+			best = d;
+			*suggest = *k;
+		}
+	}
+}
+
 /* Length of the line starting at p (without its newline). */
 static size_t line_len(const char *p, const char *end)
 {

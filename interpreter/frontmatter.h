@@ -15,6 +15,13 @@
 extern const char *const rb_frontmatter_keys[];
 
 /**
+ * What an unknown front matter key probably is. *tool: the tool whose key it
+ * is ("Hugo", "Runme"): a key to ignore. Else *suggest: the known key within
+ * edit distance 2 of it, a typo. Both NULL: a key nobody here knows.
+ */
+void rb_frontmatter_unknown(const char *key, const char **suggest, const char **tool);
+
+/**
  * Locates front matter at the start of src. Returns the number of bytes it
  * spans (both `---` lines included), 0 when there is none, or -1 when the
  * opening `---` has no closing line (a diagnostic is added).

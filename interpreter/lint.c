@@ -4,6 +4,7 @@
 #define _GNU_SOURCE
 #include "lint.h"
 #include "checkcache.h"
+#include "frontmatter.h"
 #include "interp.h"
 #include "shellscan.h"
 #include "luavm.h"
@@ -577,6 +578,215 @@ static void destructive_check(lint_ctx *c, const rb_step *s)
 	}
 }
 
+/* --- fences ------------------------------------------------------------------ */
+
+/* The fence at the start of text[start..stop) after spaces, tabs and '>': its character and length. */
+static size_t fence_at(const char *p, const char *end, char *ch, const char **after)
+{
+	while (p < end && (*p == ' ' || *p == '\t' || *p == '>'))
+		p++;
+	const char *q = p;
+	while (q < end && (*q == '`' || *q == '~') && *q == *p)
+		q++;
+	*ch = p < end ? *p : 0;
+	*after = q;
+	return q - p >= 3 ? (size_t)(q - p) : 0;
+}
+
+/* 1 when only spaces, tabs and a carriage return are left in [p, end). */
+static int blank_from(const char *p, const char *end)
+{
+	while (p < end && (*p == ' ' || *p == '\t' || *p == '\r'))
+		p++;
+	return p == end;
+}
+
+/* The fence of a step's opening line (0: indented code, or a task list), and where its info string starts. */
+static size_t step_fence(lint_ctx *c, const rb_step *s, char *ch, int *info_col)
+{
+	size_t start, stop;
+	const char *after;
+	if (s->kind == RB_STEP_APPROVAL || rb_srcmap_line_span(&c->map, s->line, &start, &stop) < 0)
+		return 0;
+	const char *end = c->map.text + stop;
+	size_t n = fence_at(c->map.text + start, end, ch, &after);
+	while (after < end && (*after == ' ' || *after == '\t'))
+		after++;
+	*info_col = (int)(after - (c->map.text + start)) + 1;
+	return n;
+}
+
+/* Headings and fenced blocks in a block's body; *opener: the first line opening a block its own fence closes. */
+static void swallowed(const rb_step *s, char ch, size_t n, int *headings, int *blocks, int *opener)
+{
+	int line = s->body_line;
+	char ich;
+	*headings = *blocks = *opener = 0;
+	for (const char *p = s->body; *p; line++) {
+		const char *nl = strchr(p, '\n'), *after, *end = nl ? nl : p + strlen(p), *h = p;
+		while (h < end && h - p < 3 && *h == ' ')
+			h++;
+		size_t hashes = strspn(h, "#"), len = fence_at(p, end, &ich, &after);
+		*headings += hashes >= 1 && hashes <= 6 && (h + hashes == end || h[hashes] == ' ' || h[hashes] == '\t');
+		*blocks += len && !blank_from(after, end);
+		if (!*opener && len >= n && ich == ch && !blank_from(after, end))
+			*opener = line;
+		p = nl ? nl + 1 : end;
+	}
+}
+
+/*
+ * A fence that is never closed. cmark closes it at the end of the document,
+ * or at the closing fence of a later block whose opening line it read as its
+ * text: every heading and block in between is its text. Warned at the
+ * opening fence, with what it swallowed.
+ */
+static void unclosed_fence(lint_ctx *c, const rb_step *s)
+{
+	char ch, ich;
+	int unused, headings, blocks, opener, line = s->body_line, eof = 1;
+	size_t n = step_fence(c, s, &ch, &unused), start, stop;
+	if (!n)
+		return;
+	for (const char *p = s->body; *p; p++)
+		line += *p == '\n';
+	/* The line after the body: a closing fence, text (a block its list or quote cut short), or the end. */
+	for (int l = line; eof && rb_srcmap_line_span(&c->map, l, &start, &stop) == 0; l++) {
+		const char *after, *end = c->map.text + stop;
+		if (l == line && fence_at(c->map.text + start, end, &ich, &after) >= n && ich == ch && blank_from(after, end))
+			eof = 0;
+		else if (!blank_from(c->map.text + start, end))
+			return;
+	}
+	swallowed(s, ch, n, &headings, &blocks, &opener);
+	if (eof)
+		rb_diags_add(c->d, RB_DIAG_WARNING, c->rb->path, s->line, s->col,
+			     "this fence is never closed: everything after it, %d heading%s and %d block%s, is inside it "
+			     "(close it with a line '%.*s')", headings, headings == 1 ? "" : "s", blocks, blocks == 1 ? "" : "s",
+			     (int)(n < 10 ? n : 10), ch == '`' ? "``````````" : "~~~~~~~~~~");
+	else if (opener)
+		rb_diags_add(c->d, RB_DIAG_WARNING, c->rb->path, s->line, s->col,
+			     "this fence is never closed: the block that line %d opens is inside it, and its closing "
+			     "fence at line %d closes this one; %d heading%s and %d block%s are inside it",
+			     opener, line, headings, headings == 1 ? "" : "s", blocks, blocks == 1 ? "" : "s");
+}
+
+/* --- languages that look executable ------------------------------------------ */
+
+/* What a statement-by-statement reading finds destructive in SQL text: DROP, TRUNCATE, DELETE without WHERE. */
+static const char *sql_destroys(const char *sql, int first, int *at)
+{
+	const char *what = NULL;
+	int line = first;
+	for (const char *p = sql; *p && !what; p++) {
+		if (*p == '\n')
+			line++;
+		if (*p == '-' && p[1] == '-') {
+			p += strcspn(p, "\n") - 1;
+			continue;
+		}
+		if (p > sql && (isalnum((unsigned char)p[-1]) || p[-1] == '_'))
+			continue;
+		if (!strncasecmp(p, "drop", 4) && isspace((unsigned char)p[4]))
+			what = "DROP";
+		else if (!strncasecmp(p, "truncate", 8) && isspace((unsigned char)p[8]))
+			what = "TRUNCATE";
+		else if (!strncasecmp(p, "delete", 6) && isspace((unsigned char)p[6])) {
+			size_t len = strcspn(p, ";");
+			char *stmt = rb_xstrndup(p, len);
+			what = strcasestr(stmt, "where") ? NULL : "DELETE without WHERE";
+			free(stmt);
+		}
+		*at = line;
+	}
+	return what;
+}
+
+/* The first destructive shell command of a block (destructive()); *at: its line (the body's first, on entry). */
+static const char *shell_destroys(const char *body, int *at)
+{
+	const char *what = NULL;
+	for (const char *p = body; *p && !what;) {
+		const char *nl = strchr(p, '\n');
+		size_t n = nl ? (size_t)(nl - p) : strlen(p);
+		char *text = rb_xstrndup(p, n);
+		what = text[strspn(text, " \t")] == '#' ? NULL : destructive(text);
+		free(text);
+		if (!what) {
+			(*at)++;
+			p += n + (nl ? 1 : 0);
+		}
+	}
+	return what;
+}
+
+/*
+ * A documentation block whose language is a near miss of one runbook runs
+ * (postgres for sql): the reader believes it runs. A warning at the
+ * language, saying what it would destroy if it did.
+ */
+static void doc_language(lint_ctx *c, const rb_step *s)
+{
+	static const char *const meant[][2] = {
+		{"postgres", "sql"}, {"postgre", "sql"}, {"postgressql", "sql"}, {"pg", "sql"},
+		{"shellscript", "bash"}, {"shell-script", "bash"}, {"bash-script", "bash"}, {NULL, NULL}
+	};
+	const char *to = NULL, *what = NULL;
+	char ch;
+	int col, line = s->body_line;
+	for (size_t i = 0; meant[i][0] && !to; i++)
+		if (!strcasecmp(s->lang, meant[i][0]))
+			to = meant[i][1];
+	if (!to || !step_fence(c, s, &ch, &col) || strstr(s->info, "run="))
+		return;
+	what = !strcmp(to, "sql") ? sql_destroys(s->body, s->body_line, &line) : shell_destroys(s->body, &line);
+	if (what)
+		rb_diags_add(c->d, RB_DIAG_WARNING, c->rb->path, s->line, col,
+			     "the block is documentation: its language '%s' is not one runbook runs (did you mean '%s'?); "
+			     "it would be destructive if it ran (%s at line %d)", s->lang, to, what, line);
+	else
+		rb_diags_add(c->d, RB_DIAG_WARNING, c->rb->path, s->line, col,
+			     "the block is documentation: its language '%s' is not one runbook runs (did you mean '%s'?)",
+			     s->lang, to);
+}
+
+/* --- front matter ----------------------------------------------------------- */
+
+/*
+ * The parser's warnings about unknown front matter keys, told apart: another
+ * tool's key (Hugo's weight) or one nobody knows stays a warning, saying it is
+ * ignored; a typo of a runbook key (titel) is, in check, an error with the
+ * key it probably meant.
+ */
+static void unknown_keys(const rb_runbook *rb, rb_diags *diags, int check)
+{
+	for (size_t i = 0; i < diags->count; i++) {
+		rb_diag *g = &diags->items[i];
+		const rb_kv *kv = NULL;
+		for (size_t k = 0; k < rb->fm.nunknown && !kv; k++)
+			if (rb->fm.unknown[k].line == g->line && rb->fm.unknown[k].col == g->col)
+				kv = &rb->fm.unknown[k];
+		if (!kv || g->severity != RB_DIAG_WARNING || strncmp(g->message, "unknown front matter key '", 26) ||
+		    !g->file || strcmp(g->file, rb->path))
+			continue;
+		const char *suggest, *tool;
+		rb_frontmatter_unknown(kv->key, &suggest, &tool);
+		free(g->message);
+		if (suggest)
+			g->message = rb_xasprintf("unknown front matter key '%s' (did you mean '%s'?)", kv->key, suggest);
+		else if (tool)
+			g->message = rb_xasprintf("unknown front matter key '%s': ignored (it belongs to %s)", kv->key, tool);
+		else
+			g->message = rb_xasprintf("unknown front matter key '%s': ignored (it may belong to another tool)",
+						  kv->key);
+		if (suggest && check) {
+			g->severity = RB_DIAG_ERROR;
+			diags->warnings--;
+			diags->errors++;
+		}
+	}
+}
+
 void rb_lint(const rb_runbook *rb, const rb_lint_opts *opts, rb_diags *diags)
 {
 	lint_ctx c = {rb, diags, RB_STRSET_INIT, opts ? opts->known : NULL, {0}, rb_sqlrules_new(rb, diags),
@@ -589,15 +799,7 @@ void rb_lint(const rb_runbook *rb, const rb_lint_opts *opts, rb_diags *diags)
 	if (rb->source && (!diags->source_file || strcmp(diags->source_file, rb->path)))
 		rb_diags_set_source(diags, rb->path, rb->source, rb->source_len);
 
-	/* In check, an unknown front matter key is an error (in run, a warning). */
-	for (size_t i = 0; !(opts && opts->run) && i < diags->count; i++) {
-		rb_diag *g = &diags->items[i];
-		if (g->severity == RB_DIAG_WARNING && !strncmp(g->message, "unknown front matter key", 24)) {
-			g->severity = RB_DIAG_ERROR;
-			diags->warnings--;
-			diags->errors++;
-		}
-	}
+	unknown_keys(rb, diags, !(opts && opts->run));
 	for (size_t i = 0; i < rb->fm.nenv; i++)
 		rb_strset_add(&c.known, rb->fm.env[i].key, 1);
 	for (size_t i = 0; i < rb->fm.nsecrets; i++)
@@ -627,8 +829,11 @@ void rb_lint(const rb_runbook *rb, const rb_lint_opts *opts, rb_diags *diags)
 
 	for (size_t i = 0; i < rb->nsteps; i++) {
 		const rb_step *s = &rb->steps[i];
-		if (s->kind == RB_STEP_DOC)
+		unclosed_fence(&c, s);
+		if (s->kind == RB_STEP_DOC) {
+			doc_language(&c, s);
 			continue;
+		}
 		if (s->kind != RB_STEP_APPROVAL)
 			hidden_check(&c, s);
 		if (s->when.value) {

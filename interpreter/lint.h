@@ -10,7 +10,10 @@
  * sqlrules.h, destructive statements among them), runs `bash -n` (and
  * shellcheck when it is installed) on shell blocks, and warns about
  * destructive shell commands that are neither confirmed nor in a handler
- * or manual section. With a database, it also trial-runs each SQL block
+ * or manual section. It tells other tools' front matter keys (warnings)
+ * from typos of runbook's (errors, with "did you mean"), and warns about a
+ * fence that is never closed and about a documentation block whose language
+ * looks executable (postgres for sql). With a database, it also trial-runs each SQL block
  * inside a transaction that is rolled back.
  */
 #ifndef RB_LINT_H
