@@ -123,10 +123,10 @@ static void putf(line *l, const char *sgr, const char *fmt, ...)
 	rb_buf_free(&b);
 }
 
-/* Writes a line: after a step's output that did not end a line, on a terminal, on a line of its own. */
+/* Writes a line: after a step's output that did not end a line, on a line of its own. */
 static void show(term_sink *t, int stream, const char *plain, const char *styled)
 {
-	if (t->output_open && t->tty[stream] && !rb_out_at_line_start(stream))
+	if (t->output_open && !rb_out_at_line_start(stream))
 		rb_out_write(stream, "\n", 1);
 	t->output_open = 0;
 	if (t->color[stream])

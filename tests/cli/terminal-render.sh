@@ -66,7 +66,8 @@ no_escape out "TERM=dumb"
 rc=0; NO_COLOR= python3 "$here/pty_run.py" out "$bin" run --no-audit fast.md || rc=$?
 grep -qF "$esc[32mok$esc[0m" out || fail "an empty NO_COLOR turned colour off"
 
-# 3. Piped: byte for byte the plain rendering (durations aside), no table.
+# 3. Piped: byte for byte the plain rendering (durations aside), no table;
+#    a result line after output that did not end a line starts a line of its own.
 rc=0; "$bin" run --no-audit fast.md > out 2> err || rc=$?
 [ "$rc" = 1 ] || fail "piped fast.md: expected exit 1, got $rc"
 times out | cmp -s - "$here/fast.out.expected" || { diff <(times out) "$here/fast.out.expected"; fail "piped stdout differs from the plain rendering"; }
