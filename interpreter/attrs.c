@@ -155,38 +155,12 @@ int rb_attr_is_runme(const char *key)
 	return 0;
 }
 
-static size_t edit_distance(const char *a, const char *b)
-{
-	size_t la = strlen(a), lb = strlen(b);
-	if (la > 32 || lb > 32)
-		return 99;
-	size_t row[33];
-	for (size_t j = 0; j <= lb; j++)
-		row[j] = j;
-	for (size_t i = 1; i <= la; i++) {
-		size_t prev = row[0];
-		row[0] = i;
-		for (size_t j = 1; j <= lb; j++) {
-			size_t cur = row[j];
-			size_t cost = tolower((unsigned char)a[i - 1]) == tolower((unsigned char)b[j - 1]) ? 0 : 1;
-			size_t best = prev + cost;
-			if (row[j] + 1 < best)
-				best = row[j] + 1;
-			if (row[j - 1] + 1 < best)
-				best = row[j - 1] + 1;
-			row[j] = best;
-			prev = cur;
-		}
-	}
-	return row[lb];
-}
-
 const char *rb_attr_suggest(const char *key)
 {
 	const char *best = NULL;
 	size_t bestd = 3;
 	for (const rb_attr_spec *s = rb_attr_specs; s->name; s++) {
-		size_t d = edit_distance(key, s->name);
+		size_t d = rb_edit_distance(key, s->name);
 		if (d < bestd) {
 			bestd = d;
 			best = s->name;

@@ -33,33 +33,6 @@ static const char *const other_tools[][2] = {
 	{NULL, NULL}
 };
 
-/* Levenshtein distance, capped: anything above 3 reads as 3. */
-static size_t edit_distance(const char *a, const char *b)
-{
-	size_t la = strlen(a), lb = strlen(b);
-	size_t row[64], d = 3;
-	if (la < 64 && lb < 64 && (la > lb ? la - lb : lb - la) < 3) {
-		for (size_t j = 0; j <= lb; j++)
-			row[j] = j;
-		for (size_t i = 1; i <= la; i++) {
-			size_t diag = row[0];
-			row[0] = i;
-			for (size_t j = 1; j <= lb; j++) {
-				size_t up = row[j];
-				size_t best = diag + (a[i - 1] != b[j - 1]);
-				if (up + 1 < best)
-					best = up + 1;
-				if (row[j - 1] + 1 < best)
-					best = row[j - 1] + 1;
-				row[j] = best;
-				diag = up;
-			}
-		}
-		d = row[lb] < 3 ? row[lb] : 3;
-	}
-	return d;
-}
-
 void rb_frontmatter_unknown(const char *key, const char **suggest, const char **tool)
 {
 	size_t best = 3;
@@ -68,7 +41,7 @@ void rb_frontmatter_unknown(const char *key, const char **suggest, const char **
 		if (!strcmp(key, other_tools[i][0]))
 			*tool = other_tools[i][1];
 	for (const char *const *k = rb_frontmatter_keys; *k && !*tool; k++) {
-		size_t d = edit_distance(key, *k);
+		size_t d = rb_edit_distance(key, *k);
 		if (d < best) {
 			best = d;
 			*suggest = *k;

@@ -129,6 +129,9 @@ int rb_read_file(const char *path, char **out, size_t *len, rb_error *err);
  */
 int rb_write_file_atomic(const char *path, const char *data, size_t len, rb_error *err);
 
+/** Levenshtein distance of a and b, letters compared without case; 99 when either is longer than 32 bytes ("did you mean"). */
+size_t rb_edit_distance(const char *a, const char *b);
+
 /** 0 when a file can be created at path (its directory exists and is writable), else -1 with err. */
 int rb_check_creatable(const char *path, rb_error *err);
 
