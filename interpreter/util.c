@@ -478,7 +478,7 @@ int rb_write_file_atomic(const char *path, const char *data, size_t len, rb_erro
 		rb_error_set(err, RB_EXIT_ENV, NULL, 0, 0, "cannot write %s: %s: %s", path, tmp, strerror(errno));
 		goto done;
 	}
-	e = rb_write_all(fd, data, len, NULL) < 0 ? errno : 0;
+	e = rb_write_all(fd, data, len, NULL);
 	if (!e && fsync(fd) < 0)
 		e = errno;
 	if (close(fd) < 0 && !e)

@@ -74,6 +74,13 @@ grep -q 'first-output-marker' out && fail "a step ran although the report cannot
 [ "$(git -C audit rev-parse runbook-audit)" = "$before" ] || fail "a refused run was recorded"
 ls audit/.git/runbook/journal/*.log > /dev/null 2>&1 && fail "a refused run left a journal"
 
+# 3b. A report that cannot be written whole (the file size limit, EFBIG):
+#     exit 5 saying so, and no half-written file.
+(trap '' XFSZ; ulimit -f 4; exec "$bin" run r.md --no-audit --report big.html) 2>&1 | cat > out
+[ "${PIPESTATUS[0]}" = 5 ] || fail "a report that cannot be written: expected exit 5"
+grep -q 'cannot write .*big.html' out || fail "the failed write is not said"
+[ ! -e big.html ] && ! ls big.html.*.tmp > /dev/null 2>&1 || fail "a half-written report was left"
+
 # 4. --no-audit: the report is all that is kept.
 "$bin" run r.md --no-audit --report na.html > out 2>&1 || fail "--no-audit --report failed"
 grep -q 'not recorded (--no-audit)' na.html || fail "the --no-audit report does not say it is all that is kept"
