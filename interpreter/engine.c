@@ -105,6 +105,49 @@ static void step_end(rb_run *r, const rb_step *s, const rb_step_result *res)
 	rb_buf_free(&o);
 }
 
+/* The values of the variables an expect= expression reads: " (vars.A = 'x', vars.B unset)"; "" when none. */
+static char *read_values(const rb_run *r, const char *expr)
+{
+	rb_buf b = RB_BUF_INIT;
+	for (size_t i = 0; i < r->vars.count; i++) {
+		const rb_var *v = &r->vars.items[i];
+		if (rb_code_mentions(expr, "vars", v->name))
+			rb_buf_printf(&b, "%svars.%s = '%s'", b.len ? ", " : " (it read ", v->name, v->value);
+	}
+	if (b.len)
+		rb_buf_putc(&b, ')');
+	char *text = rb_xstrdup(rb_buf_cstr(&b));
+	rb_buf_free(&b);
+	return text;
+}
+
+/*
+ * expect= after a step that succeeded: its result line (held back until
+ * now) says ok only when it holds; else the step failed, and its error
+ * shows the values the expression read.
+ */
+static rb_status expect_holds(rb_run *r, const rb_step *s, const rb_step_result *res)
+{
+	rb_lua_result lr;
+	rb_status st = RB_STATUS_OK;
+	rb_run_eval_lua(r, s->expect.value, 1, s->expect.line, &lr);
+	if (lr.ok && lr.truthy) {
+		if (r->pending_ok)
+			rb_run_result(r, s, RB_STATUS_OK, "%s", r->pending_ok);
+	} else {
+		char d[32];
+		char *values = read_values(r, s->expect.value);
+		rb_format_duration(res->duration_ms, d, sizeof d);
+		rb_run_result(r, s, RB_STATUS_FAILED, "failed: expect= %s in %s", lr.ok ? "does not hold" : "failed", d);
+		rb_run_step_error_at(r, s, s->expect.line, s->expect.col, "expect=%s %s%s%s", s->expect.value,
+				     lr.ok ? "does not hold" : "failed: ", lr.ok ? "" : lr.message, values);
+		free(values);
+		st = RB_STATUS_FAILED;
+	}
+	rb_lua_result_free(&lr);
+	return st;
+}
+
 /* Runs one step through its executor, with retries and expect=. */
 static rb_status execute(rb_run *r, const rb_step *s, rb_step_result *res, int *rc)
 {
@@ -116,16 +159,15 @@ static rb_status execute(rb_run *r, const rb_step *s, rb_step_result *res, int *
 		res->attempts = attempt;
 		st = ops ? ops->run(r, s, res, &code) : RB_STATUS_OK;
 		if (st == RB_STATUS_OK && s->expect.value) {
-			rb_lua_result lr;
-			rb_run_eval_lua(r, s->expect.value, 1, s->expect.line, &lr);
-			if (!lr.ok || !lr.truthy) {
-				rb_run_step_error_at(r, s, s->expect.line, s->expect.col, "expect=%s %s%s",
-					      s->expect.value, lr.ok ? "does not hold" : "failed: ",
-					      lr.ok ? "" : lr.message);
-				st = RB_STATUS_FAILED;
-			}
-			rb_lua_result_free(&lr);
+			st = expect_holds(r, s, res);
+		} else if (st != RB_STATUS_OK && r->pending_ok) {
+			/* It ran, and then failed (a capture that could not be taken): said as failed. */
+			char d[32];
+			rb_format_duration(res->duration_ms, d, sizeof d);
+			rb_run_result(r, s, st, "failed in %s", d);
 		}
+		free(r->pending_ok);
+		r->pending_ok = NULL;
 		if (st == RB_STATUS_CANCELLED) {
 			*rc = r->fired ? RB_EXIT_ABORT : rb_run_interrupted_code();
 			return st;
@@ -531,6 +573,7 @@ done:
 	}
 	rb_run_undo_free(&r);
 	rb_run_teardown(&r);
+	free(r.pending_ok);
 	rb_sink_close(r.journal, NULL);
 	free(r.sinks);
 	return rc;

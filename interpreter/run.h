@@ -103,6 +103,7 @@ typedef struct {
 	size_t nsinks;
 	rb_sink *journal;
 	int step_mode;          /* --step: asked before each step; 0 again after [a]ll */
+	char *pending_ok;       /* the ok result line of a step whose expect= is still to be checked */
 } rb_run;
 
 /** How a step ended, before expect_error and continue_on_error are applied. */
@@ -199,6 +200,8 @@ void rb_run_notice(rb_run *r, const char *fmt, ...) __attribute__((format(printf
 /** What became of step s (RB_EV_STEP_RESULT): "ok in 0.2s", "failed: exit 1 in 0.1s". */
 void rb_run_result(rb_run *r, const rb_step *s, rb_status status, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
+/** The same for a step that succeeded: held back (r->pending_ok) while its expect= is still to be checked. */
+void rb_run_result_ok(rb_run *r, const rb_step *s, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /**
  * A step's error (RB_EV_ERROR, "file:line:col: step 'id': message" on the
  * terminal); remembered as the failure reason. file NULL is the runbook;

@@ -142,6 +142,22 @@ void rb_run_result(rb_run *r, const rb_step *s, rb_status status, const char *fm
 	rb_buf_free(&b);
 }
 
+void rb_run_result_ok(rb_run *r, const rb_step *s, const char *fmt, ...)
+{
+	rb_buf b = RB_BUF_INIT;
+	va_list ap;
+	va_start(ap, fmt);
+	rb_buf_vprintf(&b, fmt, ap);
+	va_end(ap);
+	if (s->expect.value) {
+		free(r->pending_ok);
+		r->pending_ok = rb_buf_detach(&b);
+	} else {
+		rb_run_result(r, s, RB_STATUS_OK, "%s", b.data);
+	}
+	rb_buf_free(&b);
+}
+
 void rb_run_step_error_in(rb_run *r, const rb_step *s, const char *file, int line, int col,
 			  const char *fmt, ...)
 {
@@ -213,8 +229,8 @@ static rb_status expected_error(rb_run *r, const rb_step *s, const rb_outcome *o
 			  (atoi(want) != 0 && atoi(want) == oc->exit_code);
 	const char *code = oc->sqlstate && *oc->sqlstate ? oc->sqlstate : NULL;
 	if (matched) {
-		rb_run_result(r, s, RB_STATUS_OK, "ok: failed as expected (%s%s%s) in %s", code ? code : "",
-			      code ? ": " : "", want, d);
+		rb_run_result_ok(r, s, "ok: failed as expected (%s%s%s) in %s", code ? code : "", code ? ": " : "",
+				 want, d);
 		return RB_STATUS_OK;
 	}
 	rb_run_result(r, s, RB_STATUS_FAILED, "failed: expected an error matching '%s'", want);
@@ -250,7 +266,7 @@ rb_status rb_run_conclude(rb_run *r, const rb_step *s, const rb_outcome *oc)
 	if (s->expect_error.value)
 		return expected_error(r, s, oc, d);
 	if (!oc->failed) {
-		rb_run_result(r, s, RB_STATUS_OK, "ok in %s", d);
+		rb_run_result_ok(r, s, "ok in %s", d);
 		return RB_STATUS_OK;
 	}
 	if (s->kind == RB_STEP_SQL) {

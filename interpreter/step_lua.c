@@ -30,7 +30,7 @@ static rb_status run_lua(rb_run *r, const rb_step *s, rb_step_result *res, int *
 		res->exit_code = 1;
 		st = RB_STATUS_FAILED;
 	} else {
-		rb_run_result(r, s, RB_STATUS_OK, "ok in %s", d);
+		rb_run_result_ok(r, s, "ok in %s", d);
 	}
 	rb_lua_result_free(&lr);
 	return st;
