@@ -103,12 +103,8 @@ static const char *ref_of(const rb_runbook *rb, const char *ref_opt)
 
 static char *iso_now(void)
 {
-	char buf[64];
-	time_t t = time(NULL);
-	struct tm tm;
-	gmtime_r(&t, &tm);
-	strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-	return rb_xstrdup(buf);
+	char buf[80];
+	return rb_xstrdup(rb_format_iso(rb_wall_ms(), 0, buf, sizeof buf));
 }
 
 static char *operator_of(rb_gitstore *g)

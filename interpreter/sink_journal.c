@@ -19,12 +19,7 @@ typedef struct {
 /* When the event happened, for the timeline of the report: "2026-11-30T15:51:30.123Z". */
 static const char *at(const rb_ev *ev, char *buf, size_t size)
 {
-	time_t secs = (time_t)(ev->time_ms / 1000);
-	struct tm tm;
-	gmtime_r(&secs, &tm);
-	snprintf(buf, size, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-		 tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ev->time_ms % 1000));
-	return buf;
+	return rb_format_iso(ev->time_ms, 1, buf, size);
 }
 
 static void step_started(rb_record *rec, const rb_ev *ev)

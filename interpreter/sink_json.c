@@ -138,22 +138,11 @@ static void flush_line(json_sink *k)
 		rb_buf_free(&k->joined);
 }
 
-/* "2024-05-01T12:00:00.123Z" */
-static void timestamp(int64_t ms, char *buf, size_t size)
-{
-	time_t secs = (time_t)(ms / 1000);
-	struct tm tm;
-	memset(&tm, 0, sizeof tm);
-	gmtime_r(&secs, &tm);
-	snprintf(buf, size, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-		 tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
-}
-
 /* Opens the line: the fields every event has. */
 static void begin(json_sink *k, const rb_ev *ev, rb_ev_type type)
 {
 	char t[48];
-	timestamp(ev->time_ms, t, sizeof t);
+	rb_format_iso(ev->time_ms, 1, t, sizeof t);
 	rb_json_init(&k->j, &k->line, 0);
 	rb_json_object_begin(&k->j);
 	kint(k, "schema", RB_EVENTS_SCHEMA);

@@ -548,3 +548,18 @@ size_t rb_edit_distance(const char *a, const char *b)
 	}
 	return row[lb];
 }
+
+const char *rb_format_iso(int64_t ms, int millis, char *buf, size_t size)
+{
+	time_t secs = (time_t)(ms / 1000);
+	struct tm tm;
+	memset(&tm, 0, sizeof tm);
+	gmtime_r(&secs, &tm);
+	if (millis)
+		snprintf(buf, size, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+			 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
+	else
+		snprintf(buf, size, "%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+			 tm.tm_hour, tm.tm_min, tm.tm_sec);
+	return buf;
+}

@@ -105,6 +105,11 @@ void rb_format_duration(int64_t ms, char *buf, size_t size);
 int64_t rb_now_ms(void);
 /** Wall-clock time, ms since the epoch (timestamps; rb_now_ms for durations). */
 int64_t rb_wall_ms(void);
+/**
+ * ms (since the epoch) as ISO 8601 in UTC into buf (80 bytes are plenty):
+ * "2026-11-30T15:51:30Z", or with millis "2026-11-30T15:51:30.123Z". Returns buf.
+ */
+const char *rb_format_iso(int64_t ms, int millis, char *buf, size_t size);
 
 /**
  * Writes all n bytes of p to fd, going on after EINTR. Returns 0, or the errno

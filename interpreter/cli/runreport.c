@@ -26,14 +26,6 @@ int cli_report_check(const char *path)
 	return rc;
 }
 
-static void iso_now(char *buf, size_t size)
-{
-	time_t t = time(NULL);
-	struct tm tm;
-	gmtime_r(&t, &tm);
-	strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
 void cli_report_memory_open(rb_record *rec, const rb_runbook *rb, const rb_redactor *redactor)
 {
 	rb_error err = RB_ERROR_INIT;
@@ -42,7 +34,7 @@ void cli_report_memory_open(rb_record *rec, const rb_runbook *rb, const rb_redac
 	rb_error_clear(&err);
 	rb_gitstore_hash(rb->source, rb->source_len, hash);
 	gethostname(host, sizeof host - 1);
-	iso_now(start, sizeof start);
+	rb_format_iso(rb_wall_ms(), 0, start, sizeof start);
 	const char *who = getenv("USER");
 	rb_record_event(rec, "run", "title", rb->title, "runbook", rb->path, "hash", hash, "operator",
 			who && *who ? who : "unknown", "host", host, "start", start, NULL);
@@ -53,7 +45,7 @@ void cli_report_memory_finish(rb_record *rec, int exit_code, int64_t started_ms)
 {
 	char code[16], end[32], dur[32];
 	snprintf(code, sizeof code, "%d", exit_code);
-	iso_now(end, sizeof end);
+	rb_format_iso(rb_wall_ms(), 0, end, sizeof end);
 	rb_format_duration(rb_now_ms() - started_ms, dur, sizeof dur);
 	rb_record_event(rec, "finish", "result", rb_audit_result_word(exit_code), "exit", code, "end", end,
 			"duration", dur, NULL);
