@@ -224,6 +224,13 @@ static step_flow step_ready(rb_run *r, size_t i, int handler, int *rc)
 	if (r->sel[i] == RB_SEL_SKIP || r->sel[i] == RB_SEL_GUARD_SKIPPED) {
 		res->status = RB_STATUS_SKIPPED;
 		flow = STEP_NEXT;
+	} else if (r->sel[i] == RB_SEL_EXCLUDED) {
+		res->status = RB_STATUS_SKIPPED;
+		char *why = rb_xasprintf("excludeFromRunAll: not part of a whole run (--only %s runs it)", s->id);
+		rb_ev ev = {.type = RB_EV_STEP_SKIPPED, .step = s, .status = RB_STATUS_SKIPPED, .text = why, .exit_code = -1};
+		rb_run_emit(r, &ev);
+		free(why);
+		flow = STEP_NEXT;
 	} else if (s->kind == RB_STEP_ABORT) {
 		if (!handler)
 			rb_run_arm(r, s);
@@ -384,6 +391,8 @@ static int run_role(rb_run *r, rb_role role)
 		if (!handler)
 			rb_run_undo_push(r, i, r->results[i].status == RB_STATUS_OK);
 		flow = r->results[i].status == RB_STATUS_OK ? STEP_NEXT : step_failed(r, s, handler, step_rc, &rc);
+		if (flow == STEP_NEXT && !handler && r->ended_by)
+			flow = STEP_STOP; /* a gate said there is nothing more to do: rc stays 0 */
 	}
 	return rc;
 }
@@ -451,39 +460,70 @@ static int run_main(rb_run *r)
 	return rc;
 }
 
-/* The last line: how many steps ran, failed, were not run, were undone (RB_EV_RUN_END). */
+/* The last line: how many steps ran, failed, were skipped, were not run, were undone (RB_EV_RUN_END). */
 static void summarize(rb_run *r, int rc)
 {
 	const rb_runbook *rb = r->rb;
 	rb_ev_counts c = {0, 0, 0, 0, r->undone};
-	size_t total = rb_runbook_count(rb, RB_ROLE_MAIN);
-	char undone[48] = "";
+	size_t total = 0;
+	char undone[48] = "", skipped[48] = "", not_run[48] = "";
 	rb_buf line = RB_BUF_INIT;
 	for (size_t i = 0; i < rb->nsteps; i++) {
-		if (rb->steps[i].role != RB_ROLE_MAIN || !rb_step_runnable(&rb->steps[i]) ||
-		    rb->steps[i].kind == RB_STEP_ABORT)
+		const rb_step *s = &rb->steps[i];
+		if (s->role != RB_ROLE_MAIN || !rb_step_runnable(s) || s->kind == RB_STEP_ABORT)
 			continue;
+		total++;
 		c.ok += r->results[i].status == RB_STATUS_OK;
 		c.failed += r->results[i].status == RB_STATUS_FAILED || r->results[i].status == RB_STATUS_CANCELLED;
 		c.skipped += r->results[i].status == RB_STATUS_SKIPPED;
 	}
-	c.not_run = total - c.ok - c.failed;
+	c.not_run = total - c.ok - c.failed - c.skipped;
 	if (r->undone)
 		snprintf(undone, sizeof undone, "; %zu undone", r->undone);
+	if (c.skipped)
+		snprintf(skipped, sizeof skipped, ", %zu skipped", c.skipped);
+	if (c.not_run)
+		snprintf(not_run, sizeof not_run, ", %zu not run", c.not_run);
 	if (r->opts->reverts)
 		rb_buf_printf(&line, "%s run %s: %zu undone", rc == RB_EXIT_OK ? "Reverted" : "Revert incomplete of",
 			      r->opts->reverts, r->undone);
 	else if (rc > 128)
-		rb_buf_printf(&line, "Interrupted: %zu ok, %zu failed%s; the run stopped.", c.ok, c.failed, undone);
+		rb_buf_printf(&line, "Interrupted: %zu ok, %zu failed%s%s; the run stopped.", c.ok, c.failed, skipped,
+			      undone);
+	else if (rc == RB_EXIT_OK && r->ended_by)
+		rb_buf_printf(&line, "Done: %zu ok, %zu failed%s%s: gate '%s' ended the run: %s", c.ok, c.failed, skipped,
+			      not_run, r->ended_by->id, r->ended_reason);
 	else if (rc == RB_EXIT_OK)
-		rb_buf_printf(&line, "Done: %zu ok, %zu failed%s%s", c.ok, c.failed, c.failed ? " (allowed)" : "",
-			      c.skipped ? ", some steps skipped" : "");
+		rb_buf_printf(&line, "Done: %zu ok, %zu failed%s%s", c.ok, c.failed, c.failed ? " (allowed)" : "", skipped);
 	else
-		rb_buf_printf(&line, "Stopped (exit %d): %zu ok, %zu failed, %zu not run%s", rc, c.ok, c.failed,
+		rb_buf_printf(&line, "Stopped (exit %d): %zu ok, %zu failed%s, %zu not run%s", rc, c.ok, c.failed, skipped,
 			      c.not_run, undone);
 	rb_ev ev = {.type = RB_EV_RUN_END, .exit_code = rc, .counts = &c, .text = line.data, .total = total};
 	rb_run_emit(r, &ev);
 	rb_buf_free(&line);
+}
+
+/* How many steps of the main flow the selection runs (when= may still skip some). */
+static size_t selected_count(const rb_run *r)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < r->rb->nsteps; i++)
+		n += r->rb->steps[i].role == RB_ROLE_MAIN && rb_step_runnable(&r->rb->steps[i]) &&
+		     r->sel[i] != RB_SEL_SKIP && r->sel[i] != RB_SEL_GUARD_SKIPPED && r->sel[i] != RB_SEL_EXCLUDED;
+	return n;
+}
+
+/* The first interactive step the run could reach when there is no terminal to give it; NULL: none. */
+static const rb_step *needs_terminal(const rb_run *r)
+{
+	const rb_step *found = NULL;
+	for (size_t i = 0; !r->approver.interactive && !found && i < r->rb->nsteps; i++) {
+		const rb_step *s = &r->rb->steps[i];
+		if (s->interactive && rb_step_runnable(s) && s->role != RB_ROLE_MANUAL &&
+		    (s->role != RB_ROLE_MAIN || r->sel[i] == RB_SEL_RUN))
+			found = s;
+	}
+	return found;
 }
 
 /* The journal first (a step is recorded before anything shows it), then the caller's sinks. */
@@ -530,6 +570,14 @@ int rb_engine_run(const rb_runbook *rb, const rb_run_opts *opts)
 		rc = RB_EXIT_USAGE;
 		goto done;
 	}
+	const rb_step *tty = needs_terminal(&r);
+	if (tty) {
+		rb_run_error(&r, rb->path, tty->line, tty->col,
+			     "step '%s' is interactive: it needs a terminal, and standard input is not one; nothing was run",
+			     tty->id);
+		rc = RB_EXIT_USAGE;
+		goto done;
+	}
 	rb_error werr = RB_ERROR_INIT;
 	if (rb_interp_check_runbook(rb, &werr) < 0) { /* before anything is asked or run */
 		rb_run_report(&r, &werr);
@@ -552,7 +600,12 @@ int rb_engine_run(const rb_runbook *rb, const rb_run_opts *opts)
 		goto done;
 	size_t total = rb_runbook_count(rb, RB_ROLE_MAIN);
 	rb_run_undo_inherit(&r, opts->undo_items, opts->nundo_items);
-	rb_run_say(&r, "Running %s (%s): %zu step%s\n", rb->title, rb->path, total, total == 1 ? "" : "s");
+	size_t runs = selected_count(&r);
+	if (runs == total)
+		rb_run_say(&r, "Running %s (%s): %zu step%s\n", rb->title, rb->path, total, total == 1 ? "" : "s");
+	else
+		rb_run_say(&r, "Running %s (%s): %zu of %zu step%s\n", rb->title, rb->path, runs, total,
+			   total == 1 ? "" : "s");
 	if (!rb_run_approve_skipped_guards(&r) || !rb_run_approve_no_undo(&r)) {
 		rc = rb_signals_interrupted() ? rb_run_interrupted_code() : RB_EXIT_GATE;
 		goto done;
@@ -574,6 +627,7 @@ done:
 	rb_run_undo_free(&r);
 	rb_run_teardown(&r);
 	free(r.pending_ok);
+	free(r.ended_reason);
 	rb_sink_close(r.journal, NULL);
 	free(r.sinks);
 	return rc;

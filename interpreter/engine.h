@@ -54,6 +54,7 @@ typedef struct {
 	size_t nsinks;
 	int step_mode;          /* --step: ask before each step (a terminal is needed) */
 	int data_on_stdout;     /* stdout carries data (--events -): an interactive step writes to stderr */
+	int strict;             /* --strict: the pre-flight check's warnings refuse the run too */
 } rb_run_opts;
 
 /** What became of a step. */

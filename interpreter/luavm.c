@@ -177,6 +177,15 @@ static int sb_fail(lua_State *L)
 	return lua_error(L);
 }
 
+/* rb.done([message]): what a gate returns to end the run successfully ("done", message). */
+static int sb_done(lua_State *L)
+{
+	const char *msg = luaL_optstring(L, 1, "nothing more to do");
+	lua_pushliteral(L, "done");
+	lua_pushstring(L, msg);
+	return 2;
+}
+
 static int sb_now(lua_State *L)
 {
 	struct timespec ts;
@@ -552,6 +561,8 @@ static void build_sandbox(lua_State *L)
 		{"exists", sb_file_exists}, {"size", sb_file_size}, {"mtime", sb_file_mtime}, {NULL, NULL}
 	};
 	set_funcs(L, "file", file_fns);
+	static const luaL_Reg rb_fns[] = {{"done", sb_done}, {NULL, NULL}};
+	set_funcs(L, "rb", rb_fns);
 	proxy(L, "vars", vars_index, vars_newindex, vars_pairs);
 	proxy(L, "env", vars_index, readonly, vars_pairs);
 	proxy(L, "steps", steps_index, readonly, NULL);

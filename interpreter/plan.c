@@ -225,15 +225,15 @@ static void json_sections(rb_json *j, const rb_runbook *rb, const rb_redactor *r
 
 /*
  * selection: what --from/--only select, written when one is given.
- * Returns the selection of each step (caller frees), or NULL for a whole run.
+ * Returns the selection of each step (caller frees).
  */
 static rb_selection *json_selection(rb_json *j, const rb_runbook *rb, const rb_plan_opts *opts,
 				    const rb_redactor *red)
 {
-	if (!opts->from && !opts->only)
-		return NULL;
 	rb_selection *sel = rb_xcalloc(rb->nsteps + 1, sizeof *sel);
 	rb_select_steps(rb, opts->from, opts->only, opts->skip_guards, sel);
+	if (!opts->from && !opts->only)
+		return sel;
 	rb_json_key(j, "selection");
 	rb_json_object_begin(j);
 	rb_json_key(j, opts->only ? "only" : "from");
@@ -436,7 +436,7 @@ static void json_steps(rb_json *j, const rb_runbook *rb, const rb_plan_opts *opt
 	rb_json_key(j, "steps");
 	rb_json_array_begin(j);
 	for (size_t i = 0; i < rb->nsteps; i++)
-		json_step(j, rb, &rb->steps[i], sel ? &sel[i] : NULL, red);
+		json_step(j, rb, &rb->steps[i], opts->from || opts->only || sel[i] == RB_SEL_EXCLUDED ? &sel[i] : NULL, red);
 	rb_json_end(j, ']');
 	free(sel);
 }
@@ -570,6 +570,7 @@ static const char *selection_note(rb_selection sel)
 	case RB_SEL_GUARD_SKIPPED: return "  (guard: skipped by --skip-guards)";
 	case RB_SEL_ARM: return "  (armed before the selection)";
 	case RB_SEL_COMPUTE: return "  (runs again: computes what the guards read)";
+	case RB_SEL_EXCLUDED: return "  (excludeFromRunAll: not in a whole run; --only runs it)";
 	case RB_SEL_SKIP: return "  (not selected: skipped)";
 	case RB_SEL_RUN: break;
 	}
@@ -581,9 +582,10 @@ static void render_selection(const rb_runbook *rb, const rb_plan_opts *opts, con
 			     rb_buf *out)
 {
 	static const rb_selection order[] = {RB_SEL_GUARD, RB_SEL_GUARD_SKIPPED, RB_SEL_ARM, RB_SEL_COMPUTE,
-					     RB_SEL_RUN, RB_SEL_SKIP};
+					     RB_SEL_RUN, RB_SEL_EXCLUDED, RB_SEL_SKIP};
 	static const char *const label[] = {"checks again", "skips the guards (--skip-guards)", "arms",
-					    "computes", "runs", "skips"};
+					    "computes", "runs", "skips (excludeFromRunAll; not shown below)",
+					    "skips (not shown below)"};
 	if (opts->resume)
 		rb_buf_printf(out, "Resume: %s\n", opts->resume);
 	rb_buf_printf(out, "Selection: %s %s\n", opts->only ? "--only" : "--from", opts->only ? opts->only : opts->from);
@@ -767,17 +769,21 @@ static void render_text(const rb_runbook *rb, const rb_plan_opts *opts, rb_buf *
 		      "%zu documentation block%s not run\n\n",
 		      main_n, approvals, approvals == 1 ? "" : "s", gates, gates == 1 ? "" : "s",
 		      aborts, aborts == 1 ? "" : "s", docs, docs == 1 ? "" : "s");
-	rb_selection *sel = NULL;
-	if (opts->from || opts->only) {
-		sel = rb_xcalloc(rb->nsteps + 1, sizeof *sel);
-		rb_select_steps(rb, opts->from, opts->only, opts->skip_guards, sel);
+	/* A whole run has a selection too when a step is excluded from it. */
+	rb_selection *sel = rb_xcalloc(rb->nsteps + 1, sizeof *sel);
+	int partial = opts->from || opts->only;
+	rb_select_steps(rb, opts->from, opts->only, opts->skip_guards, sel);
+	if (partial) {
 		render_selection(rb, opts, sel, out);
 		rb_buf_putc(out, '\n');
 	}
 	for (size_t i = 0; i < rb->nsteps; i++) {
 		if (rb->steps[i].role != RB_ROLE_MAIN)
 			continue;
-		render_step(rb, &rb->steps[i], main_n, preview, sel, out);
+		/* a partial run's plan shows what runs (and is checked again), not what it skips */
+		if (partial && (rb->steps[i].kind == RB_STEP_DOC || sel[i] == RB_SEL_SKIP || sel[i] == RB_SEL_EXCLUDED))
+			continue;
+		render_step(rb, &rb->steps[i], main_n, preview, partial || sel[i] == RB_SEL_EXCLUDED ? sel : NULL, out);
 		if (rb->steps[i].undo >= 0)
 			render_undo(rb, &rb->steps[i], preview, out);
 	}

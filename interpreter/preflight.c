@@ -1,10 +1,14 @@
 /*
  * preflight.c - refuse a runbook that cannot run, before step 1.
  */
+#define _GNU_SOURCE
 #include "preflight.h"
+#include "select.h"
 #include "lint.h"
+#include "shellscan.h"
 #include "vars.h"
 
+#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -31,9 +35,9 @@ int rb_preflight_options(const rb_runbook *rb, const rb_run_opts *opts, rb_error
 	}
 	const char *selected[2] = {opts->from, opts->only};
 	for (int k = 0; k < 2; k++) {
-		if (selected[k] && !rb_runbook_find_step(rb, selected[k])) {
-			rb_error_set(err, RB_EXIT_USAGE, NULL, 0, 0, "%s: no step with id '%s' (see `runbook list %s`)",
-				     rb->path, selected[k], rb->path);
+		if (selected[k] && !rb_select_known(rb, selected[k], k == 1)) {
+			rb_error_set(err, RB_EXIT_USAGE, NULL, 0, 0, "%s: no step%s '%s' (see `runbook list %s`)",
+				     rb->path, k == 1 ? " or section with steps" : " with id", selected[k], rb->path);
 			goto done;
 		}
 	}
@@ -55,6 +59,91 @@ static void add_names(char *const *pairs, size_t n, rb_strset *names)
 	}
 }
 
+static int word_char(char c)
+{
+	return isalnum((unsigned char)c) || c == '_';
+}
+
+/* 1 when name occurs in text[0..len) as a whole word. */
+static int mentions_word(const char *text, size_t len, const char *name)
+{
+	size_t n = strlen(name);
+	for (const char *p = text; n && (p = memmem(p, len - (size_t)(p - text), name, n)) != NULL; p++)
+		if ((p == text || !word_char(p[-1])) && (p + n == text + len || !word_char(p[n])))
+			return 1;
+	return 0;
+}
+
+/*
+ * 1 when the word at src[at..end) is written like a variable: after `$`,
+ * `${`, `:'`, `:`, `vars.` or `env.`, or as a key ("NAME:" alone on the
+ * start of a line, as in the front matter).
+ */
+static int variable_like(const char *src, size_t at, size_t end, size_t len)
+{
+	size_t b = at;
+	while (b > 0 && src[b - 1] == ' ')
+		b--;
+	int key = (b == 0 || src[b - 1] == '\n') && end < len && src[end] == ':';
+	int sigil = at > 0 && (src[at - 1] == '$' || src[at - 1] == ':' ||
+			       ((src[at - 1] == '{' || src[at - 1] == '\'') && at > 1 &&
+				(src[at - 2] == '$' || src[at - 2] == ':')));
+	int table = (at >= 5 && !strncmp(src + at - 5, "vars.", 5)) || (at >= 4 && !strncmp(src + at - 4, "env.", 4));
+	return key || sigil || table;
+}
+
+/* The runbook's variable-like word nearest to name (edit distance 2 at most), or NULL; caller frees. */
+static char *nearest_name(const rb_runbook *rb, const char *name)
+{
+	char *best = NULL;
+	size_t best_d = 3;
+	const char *src = rb->source;
+	size_t len = src ? rb->source_len : 0;
+	for (size_t i = 0; i < len; i++) {
+		if (!word_char(src[i]) || (i > 0 && word_char(src[i - 1])))
+			continue;
+		size_t end = i;
+		while (end < len && word_char(src[end]))
+			end++;
+		if (end - i >= 2 && end - i <= 64 && variable_like(src, i, end, len)) {
+			char *w = rb_xstrndup(src + i, end - i);
+			size_t d = strcmp(w, name) ? rb_edit_distance(w, name) : 3;
+			if (d < best_d) {
+				free(best);
+				best = w;
+				best_d = d;
+			} else {
+				free(w);
+			}
+		}
+		i = end;
+	}
+	return best;
+}
+
+/*
+ * A --set NAME nothing in the runbook mentions is probably mistyped: a
+ * warning (an error with --strict) with the nearest name the runbook uses.
+ * Names of the usual environment (PG*, HOME, ...) are never warned about:
+ * the programs the steps run read them.
+ */
+static void unused_sets(const rb_runbook *rb, const rb_run_opts *opts, rb_diags *d)
+{
+	for (size_t i = 0; i < opts->nsets; i++) {
+		char *name = NULL;
+		const char *value;
+		if (rb_var_assignment(opts->sets[i], &name, &value) == 0 && !rb_shell_var_standard(name) &&
+		    !mentions_word(rb->source, rb->source_len, name)) {
+			char *near = nearest_name(rb, name);
+			rb_diags_add(d, opts->strict ? RB_DIAG_ERROR : RB_DIAG_WARNING, rb->path, 0, 0,
+				     "--set %s: nothing in the runbook uses '%s'%s%s%s", name, name,
+				     near ? " (did you mean '" : "", near ? near : "", near ? "'?)" : "");
+			free(near);
+		}
+		free(name);
+	}
+}
+
 size_t rb_preflight_lint(const rb_runbook *rb, const rb_run_opts *opts, rb_diags *d)
 {
 	rb_strset known = RB_STRSET_INIT;
@@ -71,6 +160,7 @@ size_t rb_preflight_lint(const rb_runbook *rb, const rb_run_opts *opts, rb_diags
 	lo.run = 1;
 	lo.known = &known;
 	rb_lint(rb, &lo, d);
+	unused_sets(rb, opts, d);
 	rb_strset_free(&known);
 	return d->errors - before;
 }

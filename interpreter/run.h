@@ -104,6 +104,8 @@ typedef struct {
 	rb_sink *journal;
 	int step_mode;          /* --step: asked before each step; 0 again after [a]ll */
 	char *pending_ok;       /* the ok result line of a step whose expect= is still to be checked */
+	const rb_step *ended_by; /* a gate said the run is done (returned "done", or done()) */
+	char *ended_reason;     /* its message */
 } rb_run;
 
 /** How a step ended, before expect_error and continue_on_error are applied. */

@@ -9,6 +9,10 @@
  * steps before it are skipped. --skip-guards marks the guards skipped
  * instead; the engine asks and records that decision. The plan and the
  * engine both read this table, so the preview is what runs.
+ *
+ * --only names a step, or a section by its slug: every runnable step of the
+ * section and its subsections. A step with Runme's excludeFromRunAll runs
+ * only when --only names it.
  */
 #ifndef RB_SELECT_H
 #define RB_SELECT_H
@@ -21,14 +25,16 @@ typedef enum {
 	RB_SEL_GUARD,         /* a gate or approval before the selection: checked again */
 	RB_SEL_GUARD_SKIPPED, /* the same, bypassed by --skip-guards */
 	RB_SEL_ARM,           /* an abort condition before the selection: armed */
-	RB_SEL_COMPUTE        /* a lua step before the selection: runs for its variables */
+	RB_SEL_COMPUTE,       /* a lua step before the selection: runs for its variables */
+	RB_SEL_EXCLUDED       /* excludeFromRunAll: not run unless --only names it */
 } rb_selection;
 
 /**
  * Fills sel[0..rb->nsteps) for the main flow; steps of other roles are
  * RB_SEL_RUN for the handler and RB_SEL_SKIP for manual sections. from and
- * only may be NULL (a full run); an unknown id selects nothing (callers
- * check ids first: preflight.h).
+ * only may be NULL (a full run); only may be a step id or a section slug
+ * (a step id first); an unknown one selects nothing (callers check first:
+ * rb_select_known, preflight.h).
  */
 void rb_select_steps(const rb_runbook *rb, const char *from, const char *only, int skip_guards,
 		     rb_selection *sel);
@@ -40,7 +46,16 @@ void rb_select_steps(const rb_runbook *rb, const char *from, const char *only, i
  */
 int rb_code_mentions(const char *code, const char *table, const char *name);
 
-/** "run", "guard", "guard skipped", "arm", "compute", "skip". */
+/**
+ * 1 when name is a step id, or (allow_slug) the slug of a section with
+ * runnable main-flow steps: what --only accepts (--from takes step ids).
+ */
+int rb_select_known(const rb_runbook *rb, const char *name, int allow_slug);
+
+/** 1 when the step has Runme's excludeFromRunAll set (to anything but false/no). */
+int rb_step_excluded_from_run_all(const rb_step *s);
+
+/** "run", "guard", "guard skipped", "arm", "compute", "excluded", "skip". */
 const char *rb_selection_name(rb_selection s);
 
 #endif

@@ -36,7 +36,10 @@ static rb_status run_lua(rb_run *r, const rb_step *s, rb_step_result *res, int *
 	return st;
 }
 
-/* A gate: falsy stops the run (exit 3) with the gate's message. Sets *said_no. */
+/*
+ * A gate: falsy stops the run (exit 3) with the gate's message; "done"
+ * (rb.done(message)) ends the main flow with success after it (r->ended_by).
+ */
 static rb_status run_gate(rb_run *r, const rb_step *s, rb_step_result *res, int *rc)
 {
 	rb_lua_result lr;
@@ -62,6 +65,17 @@ static rb_status run_gate(rb_run *r, const rb_step *s, rb_step_result *res, int 
 		rb_run_step_error(r, s, "gate closed: %s", lr.message ? lr.message : "the gate returned false");
 		*rc = RB_EXIT_GATE;
 		st = RB_STATUS_FAILED;
+	} else if (lr.value && !strcmp(lr.value, "done") && s->role == RB_ROLE_MAIN) {
+		/* "done": open, and nothing after it runs; the run succeeds */
+		gate.text = lr.message ? lr.message : "nothing more to do";
+		rb_run_emit(r, &gate);
+		r->ended_by = s;
+		free(r->ended_reason);
+		r->ended_reason = rb_xstrdup(gate.text);
+		char *text = rb_xasprintf("the run ends here: gate '%s' says there is nothing more to do", s->id);
+		const char *f[] = {"step", s->id, "reason", gate.text, NULL};
+		rb_run_note(r, 1, text, f);
+		free(text);
 	} else {
 		rb_run_emit(r, &gate);
 	}

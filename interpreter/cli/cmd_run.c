@@ -57,6 +57,8 @@ static const cli_opt run_opts[] = {
 	 "on failure, do not run the undos of the steps that completed (asked on a terminal, recorded)"},
 	{"no-preflight", NULL, CLI_OPT_FLAG, ARG(no_preflight), NULL,
 	 "skip the offline checks made before step 1 (recorded; for runbooks that generate code)"},
+	{"strict", NULL, CLI_OPT_FLAG, ARG(run.strict), NULL,
+	 "the checks made before step 1 refuse the run on a warning too (a --set nothing uses, say)"},
 	{NULL, NULL, CLI_OPT_FLAG, 0, NULL, NULL}
 };
 
@@ -260,6 +262,10 @@ static int preflight(const rb_runbook *rb, const cli_run_args *a)
 	if (errors) {
 		rb_out_err("runbook: %s: %zu error%s found before the run: nothing was run "
 			   "(see `runbook check %s`)\n", rb->path, errors, errors == 1 ? "" : "s", rb->path);
+		rc = RB_EXIT_USAGE;
+	} else if (a->run.strict && d.warnings) {
+		rb_out_err("runbook: %s: %zu warning%s found before the run, and --strict: nothing was run "
+			   "(see `runbook check %s`)\n", rb->path, d.warnings, d.warnings == 1 ? "" : "s", rb->path);
 		rc = RB_EXIT_USAGE;
 	}
 done:

@@ -243,8 +243,18 @@ grep -i 'interrupted' err && fail "the run refused for --events was left as an i
 events_on_stdout ""
 # A step given the terminal (interactive) writes to stderr too, not into the stream.
 printf '# Interactive\n\n```bash {name=talk interactive}\necho from-the-step\n```\n' > interactive.md
-"$bin" run --no-audit --events - interactive.md > out 2> err || fail "interactive.md failed"
+# (standard input a terminal, as an interactive step needs; stdout and stderr still files)
+python3 -c 'import os, pty, subprocess, sys
+m, s = pty.openpty()
+sys.exit(subprocess.call(sys.argv[1:], stdin=s))' "$bin" run --no-audit --events - interactive.md > out 2> err \
+  || fail "interactive.md failed: $(cat err)"
 grep -v '^{' out > other && fail "--events - with an interactive step: stdout has lines that are not events: $(cat other)"
+grep -q 'from-the-step' err || fail "--events -: the interactive step's output is not on stderr"
 check_lines out
+# Without a terminal it is refused before anything runs, naming the step.
+rc=0; "$bin" run --no-audit --events - interactive.md < /dev/null > out 2> err || rc=$?
+[ "$rc" = 2 ] || fail "an interactive step without a terminal: expected exit 2, got $rc"
+grep -q "interactive.md:3:1: .*step 'talk' is interactive: it needs a terminal" err || fail "no refusal naming the step: $(cat err)"
+! grep -q 'from-the-step' out err || fail "the interactive step ran without a terminal"
 
 echo "events: ok"

@@ -38,7 +38,7 @@ grep -qF "[3/4] $esc[31mfailed$esc[0m: exit 3 in " out || fail "the failed of a 
 grep -qF "$esc[31mfast.md:16:1: step 'bad': failed with exit code 3$esc[0m" out || fail "the error line is not red"
 grep -qF "[1/4] $esc[2mDemo › Build › $esc[0mhello (bash)" out || fail "the section path is not dim"
 grep -qF "[2/4] maybe $esc[33mskipped$esc[0m: when=false is false" out || fail "skipped is not yellow"
-grep -qF "$esc[31mStopped (exit 1)$esc[0m: 1 ok, 1 failed, 2 not run" out || fail "the summary line"
+grep -qF "$esc[31mStopped (exit 1)$esc[0m: 1 ok, 1 failed, 1 skipped, 1 not run" out || fail "the summary line"
 plain out > shown
 grep -qx 'no newline' shown || fail "the result line is glued to output without a newline"
 grep -qE '^\[1/4\] ok in [0-9.]+s$' shown || fail "the result line after 'no newline'"
@@ -47,7 +47,7 @@ grep -qE '^  \[1/4\] hello +ok +[0-9.]+s +1$' shown || fail "table row of hello"
 grep -qE '^  \[2/4\] maybe +skipped$' shown || fail "table row of the skipped step"
 grep -qE '^  \[3/4\] bad +failed +[0-9.]+s +1$' shown || fail "table row of the failed step"
 grep -qE '^  \[4/4\] never +not run$' shown || fail "table row of the step not reached"
-[ "$(tail -n 1 shown)" = "Stopped (exit 1): 1 ok, 1 failed, 2 not run" ] || fail "the summary line does not follow the table"
+[ "$(tail -n 1 shown)" = "Stopped (exit 1): 1 ok, 1 failed, 1 skipped, 1 not run" ] || fail "the summary line does not follow the table"
 ! grep -q $'\r' out || fail "a status line was drawn for steps that took no time"
 
 # 2. No colour on the terminal with NO_COLOR, --color=never, TERM=dumb; the table stays.
@@ -124,8 +124,8 @@ grep -qx 'bad output' shown || fail "--quiet: the failing step's output is not s
 grep -qx 'bad on stderr' shown || fail "--quiet: the failing step's stderr is not shown"
 grep -qE '^\[3/4\] failed: exit 3 in [0-9.]+s$' shown || fail "--quiet: no result line of the failing step"
 grep -qx "fast.md:16:1: step 'bad': failed with exit code 3" shown || fail "--quiet: no error line"
-[ "$(tail -n 1 shown)" = "Stopped (exit 1): 1 ok, 1 failed, 2 not run" ] || fail "--quiet: the summary line"
-for gone in hello 'no newline' '\[1/4\]' '\[2/4\]' skipped Running never '^  step'; do
+[ "$(tail -n 1 shown)" = "Stopped (exit 1): 1 ok, 1 failed, 1 skipped, 1 not run" ] || fail "--quiet: the summary line"
+for gone in hello 'no newline' '\[1/4\]' '\[2/4\]' 'maybe' 'skipped:' Running never '^  step'; do
   ! grep -q "$gone" shown || fail "--quiet shows '$gone'"
 done
 h=$(grep -n 'bad (bash)' shown | cut -d: -f1); o=$(grep -nx 'bad output' shown | cut -d: -f1)
