@@ -22,19 +22,27 @@ struct rb_gitstore {
 	char *workdir;
 };
 
-static int libgit2_users;
+/*
+ * libgit2 is set up once per process and shut down at exit: its set-up
+ * loads the system's certificates (milliseconds), which per call made
+ * hashing thousands of blocks cost seconds.
+ */
+static int libgit2_ready;
+
+static void lib_shutdown(void)
+{
+	git_libgit2_shutdown();
+}
 
 static void lib_init(void)
 {
-	if (libgit2_users++ == 0)
+	if (!libgit2_ready) {
+		libgit2_ready = 1;
 		git_libgit2_init();
+		atexit(lib_shutdown);
+	}
 }
 
-static void lib_done(void)
-{
-	if (--libgit2_users == 0)
-		git_libgit2_shutdown();
-}
 
 /*
  * Call right at the failure, with the errno taken there: the message is that
@@ -97,8 +105,6 @@ int rb_gitstore_open(const char *dir, int discover, int create, rb_gitstore **ou
 	rc = 0;
 done:
 	git_repository_free(repo);
-	if (rc < 0)
-		lib_done();
 	return rc;
 }
 
@@ -361,7 +367,6 @@ char *rb_gitstore_head_of(const char *dir)
 		out = rb_xstrdup(hex);
 	}
 	git_repository_free(repo);
-	lib_done();
 	return out;
 }
 
@@ -426,7 +431,6 @@ void rb_gitstore_hash(const char *data, size_t len, char out[41])
 	lib_init();
 	git_odb_hash(&id, data, len, GIT_OBJECT_BLOB);
 	git_oid_tostr(out, 41, &id);
-	lib_done();
 }
 
 int rb_gitstore_hash_file(const char *path, char out[41])
@@ -436,7 +440,6 @@ int rb_gitstore_hash_file(const char *path, char out[41])
 	int rc = git_odb_hashfile(&id, path, GIT_OBJECT_BLOB) == 0 ? 0 : -1;
 	if (rc == 0)
 		git_oid_tostr(out, 41, &id);
-	lib_done();
 	return rc;
 }
 
@@ -448,5 +451,4 @@ void rb_gitstore_free(rb_gitstore *g)
 	free(g->gitdir);
 	free(g->workdir);
 	free(g);
-	lib_done();
 }
