@@ -18,8 +18,8 @@ grep -q '^Done: 5 ok, 0 failed' "$dir/out"
 # The promotion template teaches undo: its change has one, shown by the plan, and it runs.
 "$bin" plan "$dir/promotion.md" > "$dir/out"
 grep -q "^      undo: promote.undo  sql  " "$dir/out" || { echo "promotion template: no undo"; exit 1; }
-"$bin" run --ephemeral-db --yes --confirm PROMOTE --no-audit "$dir/promotion.md" > "$dir/out"
-grep -q '^Done: 6 ok, 0 failed' "$dir/out"
+"$bin" run --ephemeral-db --yes --confirm PROMOTE --set TICKET=CHG-1 --set WINDOW_OVERRIDE=test --no-audit "$dir/promotion.md" > "$dir/out"
+grep -q '^Done: 8 ok, 0 failed' "$dir/out"
 rc=0; "$bin" new "$dir/basic.md" 2> "$dir/err" || rc=$?
 [ "$rc" = 2 ] && grep -q 'never overwrites' "$dir/err"
 rc=0; "$bin" new --template nope "$dir/nope.md" 2> /dev/null || rc=$?
