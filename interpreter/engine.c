@@ -25,6 +25,7 @@
 #include "runlock.h"
 #include "select.h"
 #include "watchdog.h"
+#include "run_background.h"
 #include "shell.h"
 #include "signals.h"
 #include "sqlexec.h"
@@ -377,6 +378,7 @@ static int run_role(rb_run *r, rb_role role)
 		const rb_step *s = &rb->steps[i];
 		if (s->role != role || s->kind == RB_STEP_DOC)
 			continue;
+		rb_run_background_pump(r); /* what background steps wrote meanwhile, before the next header */
 		flow = step_ready(r, i, handler, &rc);
 		if (flow == STEP_RUN && !handler && r->step_mode)
 			flow = step_asked(r, i, &rc);
@@ -618,6 +620,7 @@ int rb_engine_run(const rb_runbook *rb, const rb_run_opts *opts)
 			run_handler(&r, rc);
 	}
 done:
+	rb_run_background_stop_all(&r); /* after the undo and the handler, which may still need them */
 	if (started) {
 		summarize(&r, rc);
 	} else {

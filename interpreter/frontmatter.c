@@ -18,7 +18,7 @@
 const char *const rb_frontmatter_keys[] = {
 	"title", "database", "databases", "shell", "env", "secrets", "not_secret", "timeout",
 	"on_failure", "manual", "audit", "connect_timeout", "lock_timeout", "lock", "undo", "console",
-	"inputs", NULL
+	"inputs", "runme", NULL
 };
 
 /* Keys other tools write in the same front matter: runbook ignores them. */
@@ -26,7 +26,7 @@ static const char *const other_tools[][2] = {
 	{"weight", "Hugo"}, {"draft", "Hugo"}, {"date", "Hugo"}, {"tags", "Hugo"}, {"categories", "Hugo"},
 	{"slug", "Hugo"}, {"aliases", "Hugo"}, {"description", "Hugo"}, {"summary", "Hugo"},
 	{"layout", "Hugo or Jekyll"}, {"type", "Hugo"}, {"menu", "Hugo"}, {"toc", "Hugo"}, {"linkTitle", "Hugo"},
-	{"permalink", "Jekyll"}, {"runme", "Runme"}, {"sidebar_position", "Docusaurus"},
+	{"permalink", "Jekyll"}, {"sidebar_position", "Docusaurus"},
 	{"sidebar_label", "Docusaurus"}, {"id", "Docusaurus"}, {"hide_title", "Docusaurus"},
 	{"author", "documentation tools"}, {"authors", "documentation tools"}, {"lastmod", "documentation tools"},
 	{"keywords", "documentation tools"},
@@ -335,6 +335,8 @@ static void read_key(fm_ctx *c, rb_front_matter *fm, const char *key, yaml_node_
 		}
 	} else if (!strcmp(key, "inputs")) {
 		read_inputs(c, fm, v);
+	} else if (!strcmp(key, "runme")) {
+		; /* Runme's own (id, version): accepted, ignored (docs/format.md, "Differences from Runme") */
 	} else if (!strcmp(key, "on_failure")) {
 		if (want_scalar(c, v, key))
 			set_pos(&fm->on_failure, v);

@@ -497,8 +497,8 @@ static char *outcome(const rb_record *rec)
 	const char *failed_at = stopped_at(rec);
 	const char *duration = or(rb_record_get(rec, "finish", NULL, "duration"), "");
 	size_t steps = 0;
-	for (size_t i = 0; i < rec->count; i++)
-		steps += !strcmp(rec->events[i].type, "end");
+	for (size_t i = 0; i < rec->count; i++) /* a background step's result is its second end: not a step */
+		steps += !strcmp(rec->events[i].type, "end") && !rb_event_get(&rec->events[i], "background");
 	if (!strcmp(result, "succeeded"))
 		return rb_xasprintf("succeeded (%zu step%s, %s)", steps, steps == 1 ? "" : "s", duration);
 	if (failed_at)

@@ -411,7 +411,9 @@ static void collect_steps(report *r)
 			continue;
 		const char *id = or(get(e, "id"), "?");
 		if (!start) {
-			const run_step *owner = last_of(r, id); /* an end follows its start */
+			run_step *owner = last_of(r, id); /* an end follows its start */
+			if (owner && owner->end && get(e, "background"))
+				owner->end = e; /* a background step's result, at the end of the run, replaces its start's end */
 			if (owner && owner->end == e)
 				continue;
 		}

@@ -106,6 +106,7 @@ typedef struct {
 	char *pending_ok;       /* the ok result line of a step whose expect= is still to be checked */
 	const rb_step *ended_by; /* a gate said the run is done (returned "done", or done()) */
 	char *ended_reason;     /* its message */
+	struct rb_bg_set *background; /* background steps started (run_background.h); NULL: none */
 } rb_run;
 
 /** How a step ended, before expect_error and continue_on_error are applied. */

@@ -4,6 +4,8 @@
  * secret without echo), else the default; each value checked (inputs.h),
  * set as a variable and recorded, a secret's value as ***. Without a
  * terminal a required input nobody gave stops the run before it starts.
+ * Then, the same way, the export lines of the shell steps with Runme's
+ * promptEnv that this run may run (inputs.h, "promptEnv").
  */
 #include "run.h"
 #include "inputs.h"
@@ -52,8 +54,13 @@ static char *ask(rb_run *r, const rb_input *in)
 	return value;
 }
 
-/* One input's value and where it came from; NULL (with *missing or *bad added to) when there is none. */
-static char *resolve(rb_run *r, const rb_input *in, const char **how, rb_buf *missing, rb_buf *bad)
+/*
+ * One input's value and where it came from; NULL (with *missing or *bad
+ * added to) when there is none. where: what declared it, for those lists
+ * ("" for the front matter).
+ */
+static char *resolve(rb_run *r, const rb_input *in, const char *where, const char **how, rb_buf *missing,
+		     rb_buf *bad)
 {
 	const rb_var *v = rb_vars_find(&r->vars, in->name);
 	char *why = NULL, *value = NULL;
@@ -62,21 +69,77 @@ static char *resolve(rb_run *r, const rb_input *in, const char **how, rb_buf *mi
 		if (rb_input_check(in, v->value, &why) == 0)
 			value = rb_xstrdup(v->value);
 		else
-			rb_buf_printf(bad, "  %s (from %s): %s\n", in->name, *how, why);
+			rb_buf_printf(bad, "  %s (from %s)%s: %s\n", in->name, *how, where, why);
 	} else if (r->approver.interactive) {
 		*how = "terminal";
 		value = ask(r, in);
 		if (!value)
-			rb_buf_printf(bad, "  %s: no acceptable value given at the terminal\n", in->name);
+			rb_buf_printf(bad, "  %s%s: no acceptable value given at the terminal\n", in->name, where);
 	} else if (in->def || !in->required) {
 		*how = "default";
 		value = rb_xstrdup(in->def ? in->def : "");
 	} else {
-		rb_buf_printf(missing, "  %s%s%s%s\n", in->name, in->description ? " (" : "",
-			      in->description ? in->description : "", in->description ? ")" : "");
+		rb_buf_printf(missing, "  %s%s%s%s%s\n", in->name, in->description ? " (" : "",
+			      in->description ? in->description : "", in->description ? ")" : "", where);
 	}
 	free(why);
 	return value;
+}
+
+/* Resolves one input (see resolve), sets and records its value. */
+static void take_input(rb_run *r, const rb_input *in, const char *where, rb_buf *missing, rb_buf *bad)
+{
+	const char *how = NULL;
+	char *value = resolve(r, in, where, &how, missing, bad);
+	if (!value)
+		return;
+	rb_run_set_var(r, in->name, value, RB_VAR_SET);
+	const char *f[] = {"source", how, NULL};
+	rb_ev ev = {.type = RB_EV_VAR, .name = in->name, .value = in->secret ? "***" : value, .fields = f,
+		    .exit_code = -1};
+	rb_run_emit(r, &ev);
+	free(value);
+}
+
+/* 1 when step i may run in this run: selected in the main flow, or in the handler, or an undo. */
+static int may_run(const rb_run *r, size_t i)
+{
+	const rb_step *s = &r->rb->steps[i];
+	if (!rb_step_runnable(s) || s->role == RB_ROLE_MANUAL)
+		return 0;
+	return s->role != RB_ROLE_MAIN || r->sel[i] == RB_SEL_RUN;
+}
+
+/*
+ * The export lines of the promptEnv steps that may run, as inputs: the
+ * first of each name that neither inputs: nor an earlier step declares.
+ */
+static void prompt_env_inputs(rb_run *r, rb_buf *missing, rb_buf *bad)
+{
+	const rb_runbook *rb = r->rb;
+	rb_strset seen = RB_STRSET_INIT;
+	for (size_t i = 0; i < rb->nsteps && !rb_signals_interrupted(); i++) {
+		const rb_step *s = &rb->steps[i];
+		rb_env_prompt *p = NULL;
+		size_t n = may_run(r, i) ? rb_env_prompts(s, &p) : 0;
+		for (size_t k = 0; k < n && !rb_signals_interrupted(); k++) {
+			if (rb_input_find(rb, p[k].name) || !rb_strset_add(&seen, p[k].name, 1))
+				continue;
+			rb_input in;
+			memset(&in, 0, sizeof in);
+			in.name = p[k].name;
+			in.description = p[k].message;
+			in.def = p[k].def;
+			in.required = !p[k].def;
+			in.secret = rb_runbook_is_secret(rb, p[k].name);
+			char *where = rb_xasprintf(": promptEnv of step '%s' (%s:%d)", s->id, rb->path,
+						   s->body_line + p[k].line - 1);
+			take_input(r, &in, where, missing, bad);
+			free(where);
+		}
+		rb_env_prompts_free(p, n);
+	}
+	rb_strset_free(&seen);
 }
 
 int rb_run_inputs(rb_run *r)
@@ -84,19 +147,9 @@ int rb_run_inputs(rb_run *r)
 	const rb_front_matter *fm = &r->rb->fm;
 	rb_buf missing = RB_BUF_INIT, bad = RB_BUF_INIT;
 	int rc = RB_EXIT_OK;
-	for (size_t i = 0; i < fm->ninputs && !rb_signals_interrupted(); i++) {
-		const rb_input *in = &fm->inputs[i];
-		const char *how = NULL;
-		char *value = resolve(r, in, &how, &missing, &bad);
-		if (!value)
-			continue;
-		rb_run_set_var(r, in->name, value, RB_VAR_SET);
-		const char *f[] = {"source", how, NULL};
-		rb_ev ev = {.type = RB_EV_VAR, .name = in->name, .value = in->secret ? "***" : value, .fields = f,
-			    .exit_code = -1};
-		rb_run_emit(r, &ev);
-		free(value);
-	}
+	for (size_t i = 0; i < fm->ninputs && !rb_signals_interrupted(); i++)
+		take_input(r, &fm->inputs[i], "", &missing, &bad);
+	prompt_env_inputs(r, &missing, &bad);
 	if (rb_signals_interrupted()) {
 		rc = rb_run_interrupted_code();
 	} else if (missing.len || bad.len) {

@@ -4,7 +4,9 @@
  */
 #define _GNU_SOURCE
 #include "run.h"
+#include "attrs.h"
 #include "interp.h"
+#include "run_background.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -66,6 +68,13 @@ static void release_held(term_sink *t)
 	}
 }
 
+/* While the step runs: the background steps' output, then the abort conditions and the ticks. */
+static int shell_poll(void *ctx)
+{
+	rb_run_background_pump(ctx);
+	return rb_run_abort_poll(ctx);
+}
+
 /* Runs a shell step; returns the step's status and sets *env on environment failures. */
 static rb_status run_shell(rb_run *r, const rb_step *s, rb_step_result *res, int *env)
 {
@@ -100,8 +109,8 @@ static rb_status run_shell(rb_run *r, const rb_step *s, rb_step_result *res, int
 	o.keep_max = r->opts->keep_max ? r->opts->keep_max : 1 << 20;
 	o.sink = to_terminal;
 	o.sink_ctx = &sink;
-	if (rb_run_aborts_live(r) || rb_run_wants_ticks(r)) {
-		o.poll = rb_run_abort_poll;
+	if (rb_run_aborts_live(r) || rb_run_wants_ticks(r) || rb_run_background_running(r)) {
+		o.poll = shell_poll;
 		o.poll_ctx = r;
 		o.poll_every_ms = 100;
 	}
@@ -167,6 +176,8 @@ done:
 
 static rb_status shell_step(rb_run *r, const rb_step *s, rb_step_result *res, int *rc)
 {
+	if (rb_step_background(s) && s->role != RB_ROLE_UNDO) /* Runme's background=true: not waited for; an undo is */
+		return rb_run_background_start(r, s, res, rc);
 	int env = 0;
 	rb_status st = run_shell(r, s, res, &env);
 	*rc = env ? RB_EXIT_ENV : RB_EXIT_STEP;

@@ -16,8 +16,16 @@
 
 struct rb_watchdog {
 	rb_process *proc;
-	int fd;       /* write end: one int32 message a step change */
+	int fd;       /* write end: one wd_msg a change */
 };
+
+/* What runbook tells the supervisor: the running step, or a background step's group come or gone. */
+enum { WD_STEP = 0, WD_BACKGROUND_ADD, WD_BACKGROUND_DROP, WD_FORGET };
+
+typedef struct {
+	int32_t what;
+	int32_t pgid;
+} wd_msg;
 
 static void nap_ms(int ms)
 {
@@ -28,29 +36,74 @@ static void nap_ms(int ms)
 /* What the supervisor ignores: the terminal's signals are runbook's to handle. */
 static const int ignored[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGPIPE, 0};
 
+/* Adds (on) or removes pgid from the background groups *bg[0..*n). */
+static void track(int32_t **bg, size_t *n, int32_t pgid, int on)
+{
+	for (size_t i = 0; i < *n; i++)
+		if ((*bg)[i] == pgid) {
+			if (!on)
+				(*bg)[i] = (*bg)[--*n];
+			return;
+		}
+	if (on && pgid > 0) {
+		int32_t *grown = realloc(*bg, (*n + 1) * sizeof **bg);
+		if (!grown)
+			return; /* not watched: the run's own end still stops it */
+		*bg = grown;
+		(*bg)[(*n)++] = pgid;
+	}
+}
+
+/* 1 while one of the groups has members. */
+static int any_alive(const int32_t *groups, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (groups[i] > 0 && kill(-groups[i], 0) == 0)
+			return 1;
+	return 0;
+}
+
 /*
  * The supervisor's loop, in the child: fd 3 is the pipe's read end, 0-2
  * are /dev/null and nothing else of runbook's is open (process.h did that).
+ * It knows the running step's group and the groups of the background steps
+ * still running; at end of file it stops them all together.
  */
 static int supervise(void *ctx)
 {
 	int64_t grace_ms = *(const int64_t *)ctx;
-	int32_t pgid = 0, msg;
+	int32_t pgid = 0, *groups = NULL;
+	size_t n = 0;
+	wd_msg msg;
 	for (;;) {
-		ssize_t n = read(3, &msg, sizeof msg);
-		if (n == (ssize_t)sizeof msg) {
-			pgid = msg;
+		ssize_t got = read(3, &msg, sizeof msg);
+		if (got == (ssize_t)sizeof msg) {
+			if (msg.what == WD_STEP) {
+				pgid = msg.pgid;
+			} else if (msg.what == WD_FORGET) {
+				pgid = 0;
+				n = 0;
+			} else {
+				track(&groups, &n, msg.pgid, msg.what == WD_BACKGROUND_ADD);
+			}
 			continue;
 		}
-		if (n < 0 && errno == EINTR)
+		if (got < 0 && errno == EINTR)
 			continue;
-		break; /* end of file: runbook is gone (or said goodbye with pgid 0) */
+		break; /* end of file: runbook is gone (or said goodbye with WD_FORGET) */
 	}
-	if (pgid > 0 && kill(-pgid, SIGTERM) == 0) {
-		for (int64_t waited = 0; waited < grace_ms && kill(-pgid, 0) == 0; waited += 50)
+	if (pgid > 0)
+		track(&groups, &n, pgid, 1);
+	int sent = 0;
+	for (size_t i = 0; i < n; i++)
+		sent |= kill(-groups[i], SIGTERM) == 0;
+	if (sent) {
+		for (int64_t waited = 0; waited < grace_ms && any_alive(groups, n); waited += 50)
 			nap_ms(50);
-		kill(-pgid, SIGKILL);
+		for (size_t i = 0; i < n; i++)
+			kill(-groups[i], SIGKILL);
 	}
+	free(groups);
 	return 0;
 }
 
@@ -97,22 +150,33 @@ done:
 	return rc;
 }
 
-void rb_watchdog_watch(rb_watchdog *w, pid_t pgid)
+/* One message; a pipe write this small is atomic. */
+static void tell(rb_watchdog *w, int what, pid_t pgid)
 {
 	if (!w)
 		return;
-	int32_t msg = (int32_t)pgid;
+	wd_msg msg = {what, (int32_t)pgid};
 	ssize_t n;
 	do
 		n = write(w->fd, &msg, sizeof msg);
 	while (n < 0 && errno == EINTR);
 }
 
+void rb_watchdog_watch(rb_watchdog *w, pid_t pgid)
+{
+	tell(w, WD_STEP, pgid);
+}
+
+void rb_watchdog_watch_background(rb_watchdog *w, pid_t pgid, int on)
+{
+	tell(w, on ? WD_BACKGROUND_ADD : WD_BACKGROUND_DROP, pgid);
+}
+
 void rb_watchdog_stop(rb_watchdog *w)
 {
 	if (!w)
 		return;
-	rb_watchdog_watch(w, 0);
+	tell(w, WD_FORGET, 0);
 	close(w->fd);
 	rb_process_wait(w->proc, -1, NULL);
 	rb_process_free(w->proc);

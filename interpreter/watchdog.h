@@ -7,8 +7,10 @@
  * (rb_watchdog_watch). When runbook dies for any reason — kill -9, the OOM
  * killer, a crash — the pipe reaches end-of-file in the supervisor, which
  * then stops that group as a timeout would (SIGTERM, SIGKILL after the
- * grace) and exits. On a normal end rb_watchdog_stop tells it there is
- * nothing to stop, and reaps it.
+ * grace) and exits. The groups of background steps still running
+ * (rb_watchdog_watch_background, run_background.h) are stopped with it, all
+ * at once. On a normal end rb_watchdog_stop tells it there is nothing to
+ * stop, and reaps it.
  *
  * The supervisor keeps no other descriptor of runbook's (database sockets,
  * the journal, the terminal: its standard streams are /dev/null) and
@@ -33,6 +35,12 @@ int rb_watchdog_start(int64_t grace_ms, rb_watchdog **out, rb_error *err);
 
 /** The running step is process group pgid; 0 when none runs. NULL w is fine. */
 void rb_watchdog_watch(rb_watchdog *w, pid_t pgid);
+
+/**
+ * A background step's process group: on 1 when it starts (stopped with the
+ * running step if runbook dies), 0 once it is gone. NULL w is fine.
+ */
+void rb_watchdog_watch_background(rb_watchdog *w, pid_t pgid, int on);
 
 /** Ends the supervisor without stopping anything, reaps it and frees w. NULL is fine. */
 void rb_watchdog_stop(rb_watchdog *w);
