@@ -6,6 +6,7 @@
  * (a JSON object is a YAML flow mapping), so no JSON parser lives here.
  */
 #include "attrs.h"
+#include "inputs.h"
 
 #include <ctype.h>
 #include <stdlib.h>
@@ -108,8 +109,8 @@ const rb_attr_spec rb_attr_specs[] = {
 	{"lock_timeout", RB_ATTR_DURATION, "sql: give up waiting for a lock after this long (default 5s; 0: wait)", SQL,
 	 "sql", set_lock_timeout},
 	{"rows", RB_ATTR_ROWS, "sql: rows printed of each result (default 100; all: every row)", SQL, "sql", set_rows},
-	{"allow", RB_ATTR_TEXT, "sql: silence these lint rules here (comma-separated; runbook check --list-rules)",
-	 SQL, "sql", set_allow},
+	{"allow", RB_ATTR_TEXT, "silence these lint rules here: SQL rules, runbook's warnings, shellcheck's SC2086 "
+	 "(comma-separated; runbook check --list-rules)", SHELL | SQL, "bash and sql", set_allow},
 	{"cwd", RB_ATTR_TEXT, "working directory, relative to the runbook", SHELL, "shell", set_cwd},
 	{"run", RB_ATTR_FLAG, "run a console transcript or a block of another language; false: documentation", 0, NULL,
 	 set_run},
@@ -138,6 +139,96 @@ const char *const rb_runme_attrs[] = {
 	"excludeFromRunAll", "category", "id", "tag", "description",
 	"cell", NULL
 };
+
+/* promptEnv's values: Runme's yes/no/auto, and flags. 1 on, 0 off, -1 neither. */
+static int prompt_env_value(const char *v)
+{
+	if (!strcmp(v, "auto") || !strcmp(v, "always"))
+		return 1;
+	if (!strcmp(v, "never"))
+		return 0;
+	return rb_parse_flag(v);
+}
+
+int rb_step_background(const rb_step *s)
+{
+	const char *v = rb_step_attr(s, "background");
+	return s->kind == RB_STEP_SHELL && v && rb_parse_flag(v) == 1;
+}
+
+int rb_step_prompt_env(const rb_step *s)
+{
+	const char *v = rb_step_attr(s, "promptEnv");
+	return s->kind == RB_STEP_SHELL && v && prompt_env_value(v) == 1;
+}
+
+/* What a background step is never given: it is not waited for (docs/format.md, "Differences from Runme"). */
+static const char *const not_in_background[] = {"capture", "expect_error", "interactive", "retry", "retry_delay",
+						 "timeout", NULL};
+
+/*
+ * Runme's attributes that act here: background (a shell step, not an undo
+ * block, without the attributes that wait for its end) and promptEnv (a
+ * shell step). The others are kept as written.
+ */
+static int runme_apply(const rb_step *s, const rb_attr *a, const char *file, rb_error *err)
+{
+	if (!strcmp(a->key, "background")) {
+		int on = rb_parse_flag(a->value);
+		if (on < 0)
+			return rb_error_set(err, RB_EXIT_USAGE, file, a->line, a->col,
+					    "attribute 'background': '%s' is not true or false", a->value);
+		if (on && s->kind != RB_STEP_SHELL)
+			return rb_error_set(err, RB_EXIT_USAGE, file, a->line, a->col,
+					    "attribute 'background' applies only to shell steps: a %s step is always "
+					    "waited for", rb_step_kind_name(s->kind));
+		if (on && s->undo_block)
+			return rb_error_set(err, RB_EXIT_USAGE, file, a->line, a->col,
+					    "attribute 'background': an undo block is always waited for");
+		for (size_t i = 0; on && i < s->nattrs; i++)
+			for (const char *const *k = not_in_background; *k; k++)
+				if (!strcmp(s->attrs[i].key, *k))
+					return rb_error_set(err, RB_EXIT_USAGE, file, s->attrs[i].line, s->attrs[i].col,
+							    "attribute '%s' does not apply to a background step: it is "
+							    "not waited for", *k);
+	} else if (!strcmp(a->key, "promptEnv")) {
+		int on = prompt_env_value(a->value);
+		if (on < 0)
+			return rb_error_set(err, RB_EXIT_USAGE, file, a->line, a->col,
+					    "attribute 'promptEnv': '%s' is not yes, no or auto", a->value);
+		if (on && s->kind != RB_STEP_SHELL)
+			return rb_error_set(err, RB_EXIT_USAGE, file, a->line, a->col,
+					    "attribute 'promptEnv' applies only to shell steps (it asks for the values of "
+					    "their export lines)");
+	}
+	return 1;
+}
+
+char *rb_attr_note(const rb_step *s, const rb_attr *a)
+{
+	if (a->known)
+		return rb_xstrdup("");
+	if (!strcmp(a->key, "background"))
+		return rb_xstrdup(rb_step_background(s) ? " (runme: started, not waited for; stopped at the end of the run)"
+							: " (runme: waited for, as every step)");
+	if (!strcmp(a->key, "excludeFromRunAll"))
+		return rb_xstrdup(rb_parse_flag(a->value) != 0 ? " (runme: runs only when --only names it)"
+							       : " (runme: part of a whole run)");
+	if (strcmp(a->key, "promptEnv"))
+		return rb_xstrdup(" (runme, ignored)");
+	if (!rb_step_prompt_env(s))
+		return rb_xstrdup(" (runme: nothing asked)");
+	rb_env_prompt *p = NULL;
+	size_t n = rb_env_prompts(s, &p);
+	rb_buf b = RB_BUF_INIT;
+	rb_buf_puts(&b, n ? " (runme: inputs asked before step 1:" : " (runme: no export line to ask for");
+	for (size_t i = 0; i < n; i++)
+		rb_buf_printf(&b, "%s %s%s%s%s", i ? "," : "", p[i].name, p[i].def ? " [" : "", p[i].def ? p[i].def : "",
+			      p[i].def ? "]" : "");
+	rb_buf_putc(&b, ')');
+	rb_env_prompts_free(p, n);
+	return rb_buf_detach(&b);
+}
 
 const rb_attr_spec *rb_attr_lookup(const char *key)
 {
@@ -527,7 +618,7 @@ int rb_attr_apply(rb_step *s, const rb_attr *a, const char *file, rb_error *err)
 	if (!spec) {
 		const char *hint = rb_attr_suggest(a->key);
 		if (rb_attr_is_runme(a->key))
-			rc = 1;
+			rc = runme_apply(s, a, file, err);
 		else
 			rc = rb_error_set(err, RB_EXIT_USAGE, file, a->line, a->col, "unknown attribute '%s'%s%s%s",
 					  a->key, hint ? " (did you mean '" : "", hint ? hint : "",

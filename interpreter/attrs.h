@@ -50,8 +50,26 @@ typedef struct {
 /** The known attributes, terminated by a {NULL} entry. */
 extern const rb_attr_spec rb_attr_specs[];
 
-/** Runme's attributes: accepted, kept and shown, but meaningless here. NULL-terminated. */
+/**
+ * Runme's attributes, NULL-terminated: accepted and kept as written.
+ * background and promptEnv act (rb_step_background, rb_step_prompt_env),
+ * excludeFromRunAll selects (select.h); the plan shows the others, which
+ * mean nothing here (docs/format.md, "Differences from Runme").
+ */
 extern const char *const rb_runme_attrs[];
+
+/** 1 when s is a shell step with Runme's background=true: started, not waited for (run_background.h). */
+int rb_step_background(const rb_step *s);
+
+/** 1 when s is a shell step with Runme's promptEnv on (yes, true, auto): its exports are inputs (inputs.h). */
+int rb_step_prompt_env(const rb_step *s);
+
+/**
+ * What the plan says after attribute a of step s: "" for one of runbook's,
+ * for Runme's what it does here (" (runme: started, not waited for; ...)",
+ * " (runme, ignored)"). Caller frees.
+ */
+char *rb_attr_note(const rb_step *s, const rb_attr *a);
 
 /** The spec for key, or NULL when unknown. */
 const rb_attr_spec *rb_attr_lookup(const char *key);
@@ -87,9 +105,11 @@ void rb_info_free(rb_info *info);
  * Reads one attribute of step s (written in file) and stores it in the
  * step's typed fields: looks it up, reads its value by type, checks that it
  * applies to the step's kind, and calls its setter. Returns 1 for one of
- * Runme's attributes (kept, meaningless here), 0 when applied, or -1 with err
+ * Runme's attributes (kept as written), 0 when applied, or -1 with err
  * (code RB_EXIT_USAGE, at the attribute) for an unknown attribute (with the
- * nearest known name), a bad value or one that does not apply to the kind.
+ * nearest known name), a bad value or one that does not apply to the kind
+ * (Runme's background and promptEnv are checked too: shell steps only, a
+ * background step without the attributes that wait for its end).
  */
 int rb_attr_apply(rb_step *s, const rb_attr *a, const char *file, rb_error *err);
 

@@ -14,8 +14,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-void rb_diags_add(rb_diags *d, rb_severity sev, const char *file, int line, int col,
-		  const char *fmt, ...)
+static void add(rb_diags *d, rb_severity sev, const char *rule, const char *file, int line, int col,
+		const char *fmt, va_list ap) __attribute__((format(printf, 7, 0)));
+static void add(rb_diags *d, rb_severity sev, const char *rule, const char *file, int line, int col,
+		const char *fmt, va_list ap)
 {
 	if (d->count == d->cap) {
 		d->cap = d->cap ? d->cap * 2 : 8;
@@ -23,20 +25,35 @@ void rb_diags_add(rb_diags *d, rb_severity sev, const char *file, int line, int 
 	}
 	rb_diag *g = &d->items[d->count++];
 	rb_buf b = RB_BUF_INIT;
-	va_list ap;
-	va_start(ap, fmt);
 	rb_buf_vprintf(&b, fmt, ap);
-	va_end(ap);
 	g->severity = sev;
 	g->file = rb_xstrdup(file ? file : "");
 	g->line = line;
 	g->col = col;
 	g->message = rb_buf_detach(&b);
+	g->rule = rule ? rb_xstrdup(rule) : NULL;
 	g->seq = d->count - 1;
 	if (sev == RB_DIAG_ERROR)
 		d->errors++;
 	else
 		d->warnings++;
+}
+
+void rb_diags_add(rb_diags *d, rb_severity sev, const char *file, int line, int col, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	add(d, sev, NULL, file, line, col, fmt, ap);
+	va_end(ap);
+}
+
+void rb_diags_add_rule(rb_diags *d, rb_severity sev, const char *rule, const char *file, int line, int col,
+		       const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	add(d, sev, rule, file, line, col, fmt, ap);
+	va_end(ap);
 }
 
 static int by_position(const void *a, const void *b)
@@ -105,6 +122,7 @@ void rb_diags_free(rb_diags *d)
 	for (size_t i = 0; i < d->count; i++) {
 		free(d->items[i].file);
 		free(d->items[i].message);
+		free(d->items[i].rule);
 	}
 	free(d->items);
 	free(d->source_file);
@@ -112,4 +130,20 @@ void rb_diags_free(rb_diags *d)
 	d->items = NULL;
 	d->source_file = d->source = NULL;
 	d->count = d->cap = d->errors = d->warnings = d->source_len = 0;
+}
+
+void rb_suggest_offer(rb_suggest *s, const char *candidate)
+{
+	if (!candidate || !*candidate || !strcmp(candidate, s->name))
+		return;
+	size_t d = rb_edit_distance(s->name, candidate);
+	if (d < s->dist) {
+		s->dist = d;
+		s->best = candidate;
+	}
+}
+
+char *rb_suggest_hint(const rb_suggest *s)
+{
+	return s->best ? rb_xasprintf(" (did you mean '%s'?)", s->best) : rb_xstrdup("");
 }

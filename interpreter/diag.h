@@ -8,6 +8,14 @@
  * parser also leaves a copy of the text it read in the list
  * (rb_diags_set_source): the excerpts come from it, even when the text was
  * too broken to become a runbook.
+ *
+ * A finding of a lint rule carries the rule's id (rb_diags_add_rule): a
+ * SQL rule's name, one of runbook's own (lint.h), or shellcheck's SC2086.
+ * `check --json` and the GitHub annotations show it; the compiler-style
+ * lines do not add it (the SQL rules and shellcheck end their messages with
+ * it already). The parser's errors have none.
+ *
+ * "Did you mean": rb_suggest finds the known name nearest to a mistyped one.
  */
 #ifndef RB_DIAG_H
 #define RB_DIAG_H
@@ -25,6 +33,7 @@ typedef struct {
 	int line;       /* 1-based; 0 when the whole file is meant */
 	int col;        /* 1-based, in bytes as cmark counts; 0 when unknown */
 	char *message;  /* owned */
+	char *rule;     /* owned: the id of the rule that found it; NULL: none */
 	size_t seq;     /* insertion order, keeps sorting stable */
 } rb_diag;
 
@@ -44,6 +53,9 @@ typedef struct {
 /** Appends a diagnostic; file is copied. */
 void rb_diags_add(rb_diags *d, rb_severity sev, const char *file, int line, int col,
 		  const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+/** Appends a finding of rule (copied; NULL: none), as rb_diags_add. */
+void rb_diags_add_rule(rb_diags *d, rb_severity sev, const char *rule, const char *file, int line, int col,
+		       const char *fmt, ...) __attribute__((format(printf, 7, 8)));
 /**
  * Keeps a copy of text[0..len), the contents of file, for the excerpts of
  * the errors about file (replacing a text kept before).
@@ -61,5 +73,23 @@ void rb_diags_sort(rb_diags *d);
 void rb_diags_render(const rb_diags *d, rb_buf *out);
 /** Releases the diagnostics and the kept source (the struct itself is the caller's). */
 void rb_diags_free(rb_diags *d);
+
+/**
+ * The nearest of the names offered to a mistyped one: within edit distance
+ * 2 (rb_edit_distance, which ignores case), the first of equally near ones,
+ * never name itself. Pointers only: the names must outlive the struct.
+ */
+typedef struct {
+	const char *name;  /* the mistyped name */
+	const char *best;  /* the nearest so far; NULL: none near enough */
+	size_t dist;
+} rb_suggest;
+
+#define RB_SUGGEST_INIT(name) {(name), NULL, 3}
+
+/** Considers candidate (NULL is ignored). */
+void rb_suggest_offer(rb_suggest *s, const char *candidate);
+/** " (did you mean 'best'?)", or "" when nothing was near; caller frees. */
+char *rb_suggest_hint(const rb_suggest *s);
 
 #endif

@@ -141,8 +141,11 @@ void rb_gh_diags(rb_buf *out, const char *workspace, const rb_diags *d, const ch
 {
 	for (size_t i = 0; i < d->count; i++) {
 		const rb_diag *g = &d->items[i];
-		rb_gh_note n = {g->severity == RB_DIAG_ERROR ? "error" : "warning", g->file, g->line, g->col, title,
-				g->message};
+		/* A rule's finding names it in the title: "runbook check [SC2086]". */
+		char *titled = g->rule ? rb_xasprintf("%s%s[%s]", title ? title : "", title ? " " : "", g->rule) : NULL;
+		rb_gh_note n = {g->severity == RB_DIAG_ERROR ? "error" : "warning", g->file, g->line, g->col,
+				titled ? titled : title, g->message};
 		rb_gh_annotation(out, workspace, &n);
+		free(titled);
 	}
 }

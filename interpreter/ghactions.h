@@ -49,7 +49,8 @@ void rb_gh_annotation(rb_buf *out, const char *workspace, const rb_gh_note *n);
 
 /**
  * Appends one annotation a diagnostic (diag.h): ::error or ::warning at its
- * file, line and column, with title (NULL: none).
+ * file, line and column, with title (NULL: none), followed by the id of the
+ * rule that found it in brackets ("runbook check [SC2086]").
  */
 void rb_gh_diags(rb_buf *out, const char *workspace, const rb_diags *d, const char *title);
 

@@ -1,5 +1,7 @@
 /*
- * lint.c - the checks of `runbook check`.
+ * lint.c - the checks of `runbook check`, each finding with the id of its
+ * rule (the table below; the SQL rules' are sqlrules.c's, shellcheck's are
+ * its own), and allow= on a step, which silences rules there.
  */
 #define _GNU_SOURCE
 #include "lint.h"
@@ -13,6 +15,7 @@
 #include "sqlmeta.h"
 #include "sqlsplit.h"
 #include "srcmap.h"
+#include "vars.h"
 #include "visible.h"
 
 #include <ctype.h>
@@ -23,33 +26,118 @@
 #include <strings.h>
 #include <unistd.h>
 
+/* Runbook's own rules. Errors are never silenced: the step would fail, or would not be what it reads. */
+const rb_lint_rule rb_lint_rules[] = {
+	{"unclosed-fence", RB_DIAG_WARNING, 1, "a fence never closed swallows the headings and blocks after it"},
+	{"destructive-command", RB_DIAG_WARNING, 1,
+	 "rm -rf, dropdb, DROP/TRUNCATE on a psql line... in a main-flow shell step without confirm"},
+	{"undefined-shell-variable", RB_DIAG_WARNING, 1, "a $VAR a shell step uses that nothing defines"},
+	{"doc-language", RB_DIAG_WARNING, 0, "a documentation block whose language looks executable (postgres, shellscript)"},
+	{"unknown-front-matter-key", RB_DIAG_WARNING, 0, "a front matter key of another tool, or unknown: ignored"},
+	{"shellcheck-not-run", RB_DIAG_WARNING, 0, "shellcheck is installed but could not check a block"},
+	{"front-matter-typo", RB_DIAG_ERROR, 0, "a front matter key that is a typo of one of runbook's"},
+	{"lua-syntax", RB_DIAG_ERROR, 0, "a Lua chunk, when= or expect= that does not compile"},
+	{"unknown-step", RB_DIAG_ERROR, 0, "steps.ID naming no step"},
+	{"later-step", RB_DIAG_ERROR, 0, "steps.ID naming a step that has not run yet there"},
+	{"sql-syntax", RB_DIAG_ERROR, 0, "SQL that does not split (an unterminated quote) or that PostgreSQL's parser rejects"},
+	{"psql-meta-command", RB_DIAG_ERROR, 0, "a meta-command runbook does not run, bad arguments, an \\if left open"},
+	{"undefined-variable", RB_DIAG_ERROR, 0, "a :VAR in SQL that nothing defines before it"},
+	{"needs-transaction-none", RB_DIAG_ERROR, 0, "CREATE INDEX CONCURRENTLY-like statement in a single-transaction step"},
+	{"shell-syntax", RB_DIAG_ERROR, 0, "a shell block that its shell's -n rejects, or that could not be checked"},
+	{"placeholder", RB_DIAG_ERROR, 0, "a placeholder (<host>, YOUR_...) left in a command"},
+	{"hidden-character", RB_DIAG_ERROR, 0, "a control or bidirectional character in something that runs"},
+	{"undo-required", RB_DIAG_ERROR, 0, "a step that changes things without an undo, under undo: required"},
+	{"unknown-rule", RB_DIAG_ERROR, 0, "allow= naming no rule, or one it cannot silence"},
+	{"db-connect", RB_DIAG_ERROR, 0, "--db: the database cannot be reached"},
+	{"db-error", RB_DIAG_ERROR, 0, "--db: the server's error for a statement"},
+	{NULL, RB_DIAG_ERROR, 0, NULL}
+};
+
+const rb_lint_rule *rb_lint_rule_find(const char *id)
+{
+	for (const rb_lint_rule *r = rb_lint_rules; r->id; r++)
+		if (!strcmp(r->id, id))
+			return r;
+	return NULL;
+}
+
+void rb_lint_rules_list(rb_buf *out)
+{
+	rb_sqlrules_list(out);
+	for (const rb_lint_rule *r = rb_lint_rules; r->id; r++)
+		if (r->allowable)
+			rb_buf_printf(out, "%-30s %s\n", r->id, r->summary);
+}
+
+/* SC2086: shellcheck's own ids, which allow= passes to it. */
+static int shellcheck_id(const char *name)
+{
+	size_t n = strlen(name);
+	return n > 2 && n < 16 && !strncmp(name, "SC", 2) && strspn(name + 2, "0123456789") == n - 2;
+}
+
 typedef struct {
 	const rb_runbook *rb;
 	rb_diags *d;
 	rb_strset known;   /* variables defined so far, in document order */
+	rb_vars values;    /* the values known for some (front matter defaults, \set): what --db runs with */
 	const rb_strset *outside; /* defined before the run (environment, --set); may be NULL */
 	rb_srcmap map;     /* the runbook's text, lines as cmark counts them */
 	rb_sqlrules *rules; /* PostgreSQL's parser over every sql step, in document order */
 	int run;           /* run's pre-flight: a missing interpreter is the run's to report (exit 5) */
 	int gset;          /* a \gset came: which variables exist is known only at run time */
+	PGconn *trial;     /* --db: one transaction for every block, rolled back at the end; NULL: none */
 } lint_ctx;
 
-static void err_at(lint_ctx *c, int line, int col, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-static void err_at(lint_ctx *c, int line, int col, const char *fmt, ...)
+/* A finding of rule (an id of the table above, or shellcheck's) at line:col of the runbook. */
+static void add_at(lint_ctx *c, rb_severity sev, const char *rule, int line, int col, const char *fmt, va_list ap)
+	__attribute__((format(printf, 6, 0)));
+static void add_at(lint_ctx *c, rb_severity sev, const char *rule, int line, int col, const char *fmt, va_list ap)
 {
 	rb_buf b = RB_BUF_INIT;
-	va_list ap;
-	va_start(ap, fmt);
 	rb_buf_vprintf(&b, fmt, ap);
-	va_end(ap);
-	rb_diags_add(c->d, RB_DIAG_ERROR, c->rb->path, line, col, "%s", b.data);
+	rb_diags_add_rule(c->d, sev, rule, c->rb->path, line, col, "%s", b.data);
 	rb_buf_free(&b);
 }
 
-static void warn_at(lint_ctx *c, int line, int col, const char *msg, const char *what)
+static void err_at(lint_ctx *c, const char *rule, int line, int col, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+static void err_at(lint_ctx *c, const char *rule, int line, int col, const char *fmt, ...)
 {
-	rb_diags_add(c->d, RB_DIAG_WARNING, c->rb->path, line, col, msg, what);
+	va_list ap;
+	va_start(ap, fmt);
+	add_at(c, RB_DIAG_ERROR, rule, line, col, fmt, ap);
+	va_end(ap);
+}
+
+/* A warning of rule about step s, unless the step's allow= silences the rule. */
+static void warn_step(lint_ctx *c, const rb_step *s, const char *rule, int line, int col, const char *fmt, ...)
+	__attribute__((format(printf, 6, 7)));
+static void warn_step(lint_ctx *c, const rb_step *s, const char *rule, int line, int col, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	if (!s || !rb_sqlrules_allowed(s, rule))
+		add_at(c, RB_DIAG_WARNING, rule, line, col, fmt, ap);
+	va_end(ap);
+}
+
+/* Offers each name of set to sg. */
+static void offer_set(rb_suggest *sg, const rb_strset *set)
+{
+	for (size_t i = 0; set && i < set->cap; i++)
+		rb_suggest_offer(sg, set->keys[i]);
+}
+
+/* " (did you mean 'x'?)" for the variable defined so far nearest to name, or ""; caller frees. */
+static char *variable_hint(const lint_ctx *c, const char *name, const rb_shell_scan *sc)
+{
+	rb_suggest sg = RB_SUGGEST_INIT(name);
+	offer_set(&sg, &c->known);
+	offer_set(&sg, c->outside);
+	for (size_t k = 0; sc && k < sc->nassigned; k++)
+		rb_suggest_offer(&sg, sc->assigned[k]);
+	return rb_suggest_hint(&sg);
 }
 
 /* --- Lua ------------------------------------------------------------------ */
@@ -64,7 +152,8 @@ static void lua_compiles(lint_ctx *c, const char *code, int expression, int line
 	if (rb_lua_check(code, expression, &origin, &eline, &msg) < 0) {
 		if (expression)
 			eline = line;
-		err_at(c, eline ? eline : line, eline && eline != line ? 1 : col, "%s does not compile: %s", what, msg);
+		err_at(c, "lua-syntax", eline ? eline : line, eline && eline != line ? 1 : col, "%s does not compile: %s",
+		       what, msg);
 	}
 	free(msg);
 }
@@ -99,10 +188,17 @@ static void step_refs(lint_ctx *c, const char *code, int line, int col, size_t s
 		if (n) {
 			const rb_step *s = rb_runbook_find_step(c->rb, id);
 			size_t at = s ? (size_t)(s - c->rb->steps) : 0;
-			if (!s)
-				err_at(c, l, col, "steps.%s: no step with that id", id);
-			else if (at > self || (at == self && !allow_self))
-				err_at(c, l, col, "steps.%s: that step comes later, so it has not run yet", id);
+			if (!s) {
+				rb_suggest sg = RB_SUGGEST_INIT(id);
+				for (size_t k = 0; k < c->rb->nsteps; k++)
+					if (c->rb->steps[k].kind != RB_STEP_DOC)
+						rb_suggest_offer(&sg, c->rb->steps[k].id);
+				char *hint = rb_suggest_hint(&sg);
+				err_at(c, "unknown-step", l, col, "steps.%s: no step with that id%s", id, hint);
+				free(hint);
+			} else if (at > self || (at == self && !allow_self)) {
+				err_at(c, "later-step", l, col, "steps.%s: that step comes later, so it has not run yet", id);
+			}
 		}
 		p = q;
 	}
@@ -132,34 +228,100 @@ static void lua_assignments(lint_ctx *c, const char *code)
 
 /* --- SQL ------------------------------------------------------------------- */
 
-typedef struct {
-	lint_ctx *c;
-} known_ctx;
-
+/* A variable's value for the statements: its known value, else "x" when something defines it, else NULL. */
 static const char *known_lookup(void *ctx, const char *name)
 {
 	lint_ctx *c = ctx;
+	const char *v = rb_vars_get(&c->values, name);
+	if (v)
+		return v;
 	return c->gset || rb_strset_get(&c->known, name) >= 0 || (c->outside && rb_strset_get(c->outside, name) >= 0)
 		       ? "x" : NULL;
 }
 
-static void sql_block(lint_ctx *c, const rb_step *s, PGconn *trial)
+/* \set NAME VALUE... and \unset NAME: the name is defined from here on, with the value psql would give it. */
+static void set_var(lint_ctx *c, const rb_sql_item *it)
+{
+	char name[128];
+	rb_sqlmeta_argv a = {NULL, 0};
+	char *msg = NULL; /* a word psql would refuse: the run reports it */
+	size_t at = 0;
+	rb_buf v = RB_BUF_INIT;
+	if (it->cmd == RB_SQL_CMD_SET && sscanf(it->args, "%127[A-Za-z0-9_]", name) == 1)
+		rb_strset_add(&c->known, name, 1);
+	if (rb_sqlmeta_words(it->args, known_lookup, c, &a, &msg, &at) < 0 || !a.n || !rb_var_name_valid(a.v[0]))
+		goto done;
+	if (it->cmd == RB_SQL_CMD_UNSET) {
+		rb_vars_unset(&c->values, a.v[0]);
+	} else {
+		for (size_t i = 1; i < a.n; i++)
+			rb_buf_puts(&v, a.v[i]);
+		rb_vars_set(&c->values, a.v[0], v.data ? v.data : "", RB_VAR_CAPTURE);
+	}
+done:
+	rb_buf_free(&v);
+	rb_sqlmeta_argv_free(&a);
+	free(msg);
+}
+
+/* Ends a COPY the trial started: no data is sent (COPY FROM STDIN fails on purpose), none is kept. */
+static void end_copy(PGconn *conn, ExecStatusType st)
+{
+	char *row = NULL;
+	if (st == PGRES_COPY_IN)
+		PQputCopyEnd(conn, "runbook check sends no COPY data");
+	while (st == PGRES_COPY_OUT && PQgetCopyData(conn, &row, 0) > 0) {
+		PQfreemem(row);
+		row = NULL;
+	}
+	for (PGresult *r; (r = PQgetResult(conn)) != NULL;)
+		PQclear(r);
+}
+
+/*
+ * --db: one statement inside a savepoint of the check's transaction, so
+ * that its failure spoils neither the statements after it nor later blocks.
+ * The server's error is one at the statement, unless the step expects one.
+ */
+static void trial_statement(lint_ctx *c, const rb_step *s, const rb_sql_item *it, int col, const char *sql)
+{
+	PQclear(PQexec(c->trial, "SAVEPOINT rb_check_statement"));
+	PGresult *r = PQexec(c->trial, sql);
+	ExecStatusType st = PQresultStatus(r);
+	int failed = st == PGRES_FATAL_ERROR;
+	if (failed && !s->expect_error.value) {
+		const char *msg = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
+		const char *code = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+		err_at(c, "db-error", it->line, col, "on the database: ERROR %s: %s", code ? code : "",
+		       msg ? msg : "failed");
+	}
+	PQclear(r);
+	if (st == PGRES_COPY_IN || st == PGRES_COPY_OUT) {
+		end_copy(c->trial, st);
+		failed = 1;
+	}
+	PQclear(PQexec(c->trial, failed ? "ROLLBACK TO SAVEPOINT rb_check_statement"
+				     : "RELEASE SAVEPOINT rb_check_statement"));
+}
+
+static void sql_block(lint_ctx *c, const rb_step *s)
 {
 	rb_sql_item *items = NULL;
 	size_t n = 0;
 	rb_error err = RB_ERROR_INIT;
 	if (rb_sql_split(s->body, c->rb->path, s->body_line, 1, &items, &n, &err) < 0) {
-		err_at(c, err.line, err.col + s->col - 1, "%s", err.message);
+		err_at(c, "sql-syntax", err.line, err.col + s->col - 1, "%s", err.message);
 		rb_error_clear(&err);
 		return;
 	}
-	int began = 0, cond_line = 0, cond_col = 0;
+	int cond_line = 0, cond_col = 0;
 	rb_sqlmeta_cond cond = {NULL, 0, 0};
 	int own = rb_sql_has_txn_control(items, n);
-	if (trial && !own && PQstatus(trial) == CONNECTION_OK) {
-		PQclear(PQexec(trial, "BEGIN"));
-		began = 1;
-	}
+	/* What a step outside the main flow (a handler, a manual section, an undo block, skip) does is
+	 * undone after it: the steps after it run as if it had not. */
+	int aside = c->trial && (s->role != RB_ROLE_MAIN || s->skip);
+	if (aside)
+		PQclear(PQexec(c->trial, "SAVEPOINT rb_check_block"));
 	for (size_t i = 0; i < n; i++) {
 		const rb_sql_item *it = &items[i];
 		int col = it->col + s->col - 1;
@@ -168,52 +330,47 @@ static void sql_block(lint_ctx *c, const rb_step *s, PGconn *trial)
 				cond_line = it->line; /* the outermost \if left open is the one to report */
 				cond_col = col;
 			}
-			if (it->cmd == RB_SQL_CMD_SET) {
-				char name[128];
-				if (sscanf(it->args, "%127[A-Za-z0-9_]", name) == 1)
-					rb_strset_add(&c->known, name, 1);
+			if (it->cmd == RB_SQL_CMD_SET || it->cmd == RB_SQL_CMD_UNSET) {
+				set_var(c, it);
 			} else if (it->cmd == RB_SQL_CMD_UNSUPPORTED) {
 				char *m = rb_sql_cmd_unsupported(it->command);
-				err_at(c, it->line, col, "%s", m);
+				err_at(c, "psql-meta-command", it->line, col, "%s", m);
 				free(m);
 			}
 			char *bad = it->cmd != RB_SQL_CMD_UNSUPPORTED ? rb_sqlmeta_check(it, &cond) : NULL;
 			if (bad)
-				err_at(c, it->line, col, "%s", bad);
+				err_at(c, "psql-meta-command", it->line, col, "%s", bad);
 			free(bad);
 			continue;
 		}
 		c->gset |= it->gset != NULL;
 		char *out = NULL;
 		if (rb_sql_interpolate(it->text, c->rb->path, it->line, col, 1, known_lookup, c, &out, &err) < 0) {
-			err_at(c, err.line, err.col, "%s (define it in the front matter's env, capture it in an "
-				"earlier step, or set it with \\set)", err.message);
+			char name[128], *hint = NULL;
+			if (sscanf(err.message, "undefined variable :%127[A-Za-z0-9_]", name) == 1)
+				hint = variable_hint(c, name, NULL);
+			err_at(c, "undefined-variable", err.line, err.col, "%s%s (define it in the front matter's env, "
+			       "capture it in an earlier step, or set it with \\set)", err.message, hint ? hint : "");
+			free(hint);
 			rb_error_clear(&err);
 			continue;
 		}
 		if (s->transaction == RB_TXN_SINGLE && !own && it->no_txn_block)
-			err_at(c, it->line, col, "this statement cannot run inside a transaction block: add "
-				"transaction=none to the step's attributes");
-		if (began && !it->no_txn_block && !it->is_txn_control) {
-			PQclear(PQexec(trial, "SAVEPOINT lint"));
-			PGresult *r = PQexec(trial, out);
-			ExecStatusType st = PQresultStatus(r);
-			if (st == PGRES_FATAL_ERROR && !s->expect_error.value) {
-				const char *msg = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
-				const char *code = PQresultErrorField(r, PG_DIAG_SQLSTATE);
-				err_at(c, it->line, col, "on the database: ERROR %s: %s", code ? code : "",
-				       msg ? msg : "failed");
-			}
-			PQclear(r);
-			PQclear(PQexec(trial, st == PGRES_FATAL_ERROR ? "ROLLBACK TO SAVEPOINT lint" : "RELEASE SAVEPOINT lint"));
-		}
+			err_at(c, "needs-transaction-none", it->line, col, "this statement cannot run inside a transaction "
+			       "block: add transaction=none to the step's attributes");
+		/* A statement that cannot run in a transaction is not tried; nor is the block's own BEGIN or COMMIT. */
+		if (c->trial && !it->no_txn_block && !it->is_txn_control)
+			trial_statement(c, s, it, col, out);
 		free(out);
 	}
 	if (cond.n)
-		err_at(c, cond_line, cond_col, "\\if without a matching \\endif before the end of the block");
+		err_at(c, "psql-meta-command", cond_line, cond_col,
+		       "\\if without a matching \\endif before the end of the block");
 	rb_sqlmeta_cond_free(&cond);
-	if (began)
-		PQclear(PQexec(trial, "ROLLBACK"));
+	if (aside) {
+		PQclear(PQexec(c->trial, "ROLLBACK TO SAVEPOINT rb_check_block"));
+		PQclear(PQexec(c->trial, "RELEASE SAVEPOINT rb_check_block"));
+	}
 	rb_sql_items_free(items, n);
 }
 
@@ -242,30 +399,74 @@ static void syntax_error(lint_ctx *c, const rb_step *s, char *out)
 	if (nl)
 		*nl = '\0';
 	const char *msg = l ? strchr(l, ':') : NULL;
-	err_at(c, s->body_line + (line > 0 ? line - 1 : 0), s->col, "shell syntax: %s", msg ? msg + 2 : out);
+	err_at(c, "shell-syntax", s->body_line + (line > 0 ? line - 1 : 0), s->col, "shell syntax: %s",
+	       msg ? msg + 2 : out);
 }
 
-/* shellcheck's gcc-style lines ("-:3:5: warning: ...") as warnings at their runbook places. */
+/* "... [SC2086]": shellcheck's id of the finding at the end of msg, copied into id; "" when none. */
+static void shellcheck_rule(const char *msg, char id[16])
+{
+	const char *open = strrchr(msg, '[');
+	size_t n = open ? strcspn(open + 1, "]") : 0;
+	id[0] = '\0';
+	if (open && n < 16 && open[1 + n] == ']' && !open[2 + n]) {
+		memcpy(id, open + 1, n);
+		id[n] = '\0';
+		if (!shellcheck_id(id))
+			id[0] = '\0';
+	}
+}
+
+/*
+ * shellcheck's gcc-style lines ("-:3:5: warning: ... [SC2086]") as warnings
+ * at their runbook places, with shellcheck's id as their rule (the message
+ * keeps it too, as shellcheck writes it).
+ */
 static void shellcheck_findings(lint_ctx *c, const rb_step *s, char *out)
 {
-	for (char *line = strtok(out, "\n"); line; line = strtok(NULL, "\n")) {
+	char *save = NULL;
+	for (char *line = strtok_r(out, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		int l = 0, col = 0;
-		char sev[32], msg[1024];
-		if (sscanf(line, "-:%d:%d: %31[a-z]: %1023[^\n]", &l, &col, sev, msg) == 4)
-			rb_diags_add(c->d, RB_DIAG_WARNING, c->rb->path, s->body_line + l - 1, col + s->col - 1,
-				     "shellcheck: %s", msg);
+		char sev[32], msg[1024], id[16];
+		if (sscanf(line, "-:%d:%d: %31[a-z]: %1023[^\n]", &l, &col, sev, msg) != 4)
+			continue;
+		shellcheck_rule(msg, id);
+		rb_diags_add_rule(c->d, RB_DIAG_WARNING, *id ? id : NULL, c->rb->path, s->body_line + l - 1,
+				  col + s->col - 1, "shellcheck: %s", msg);
 	}
+}
+
+/* allow=SC2086,SC2034: the shellcheck ids step s silences, comma-separated ("" when none). */
+typedef struct {
+	rb_buf ids;
+} sc_allowed;
+
+static void add_sc_allowed(void *ctx, const char *name, int col)
+{
+	sc_allowed *a = ctx;
+	(void)col;
+	if (shellcheck_id(name))
+		rb_buf_printf(&a->ids, "%s%s", a->ids.len ? "," : "", name);
 }
 
 /* The syntax check ("zsh -n") or shellcheck of step s, reading the script on stdin; caller frees. */
 static char **tool_argv(const rb_runbook *rb, const rb_step *s, int shellcheck)
 {
 	const rb_interp *in = rb_interp_find(rb_step_interpreter(rb, s));
-	char **argv = rb_xcalloc(8, sizeof *argv);
+	char **argv = rb_xcalloc(10, sizeof *argv);
 	if (shellcheck) {
-		const char *w[] = {"shellcheck", "-f", "gcc", "-s", in->shellcheck, "-", NULL};
-		for (size_t k = 0; w[k]; k++)
+		/* allow=SC2086 on the step: shellcheck leaves it out (and a block clean but for it is kept clean). */
+		sc_allowed allowed = {RB_BUF_INIT};
+		const char *w[] = {"shellcheck", "-f", "gcc", "-s", in->shellcheck, NULL};
+		size_t k = 0;
+		for (; w[k]; k++)
 			argv[k] = rb_xstrdup(w[k]);
+		rb_sqlrules_each_allowed(s, add_sc_allowed, &allowed);
+		if (allowed.ids.len) {
+			argv[k++] = rb_xstrdup("-e");
+			argv[k++] = rb_buf_detach(&allowed.ids);
+		}
+		argv[k] = rb_xstrdup("-");
 	} else {
 		argv[0] = rb_interp_program(rb_step_interpreter(rb, s));
 		argv[1] = rb_xstrdup(in->syntax);
@@ -320,7 +521,7 @@ static void run_tools(lint_ctx *c, const rb_checkcache *cache, const rb_step **s
 static void report_syntax(lint_ctx *c, const rb_step *s, const rb_capture_job *job)
 {
 	if (job->err.code) /* "cannot run bash: No such file or directory": nothing was checked. */
-		err_at(c, s->body_line, s->col, "shell syntax not checked: %s", job->err.message);
+		err_at(c, "shell-syntax", s->body_line, s->col, "shell syntax not checked: %s", job->err.message);
 	else if (job->status != 0)
 		syntax_error(c, s, job->output);
 }
@@ -328,8 +529,7 @@ static void report_syntax(lint_ctx *c, const rb_step *s, const rb_capture_job *j
 static void report_shellcheck(lint_ctx *c, const rb_step *s, const rb_capture_job *job)
 {
 	if (job->err.code)
-		rb_diags_add(c->d, RB_DIAG_WARNING, c->rb->path, s->body_line, s->col, "shellcheck not run: %s",
-			     job->err.message);
+		warn_step(c, s, "shellcheck-not-run", s->body_line, s->col, "shellcheck not run: %s", job->err.message);
 	else
 		shellcheck_findings(c, s, job->output);
 }
@@ -384,7 +584,7 @@ static void shell_vars(lint_ctx *c, const rb_step *s)
 		return;
 	rb_shell_scan_text(s->script ? s->script : s->body, &sc);
 	for (size_t k = 0; k < sc.nplaceholders; k++)
-		err_at(c, s->body_line + sc.placeholders[k].line - 1, s->col + sc.placeholders[k].col - 1,
+		err_at(c, "placeholder", s->body_line + sc.placeholders[k].line - 1, s->col + sc.placeholders[k].col - 1,
 		       "placeholder '%s' left in a command: write the value, or declare an input (front matter "
 		       "inputs:) and use its variable", sc.placeholders[k].text);
 	for (size_t k = 0; k < sc.nuses; k++) {
@@ -392,10 +592,11 @@ static void shell_vars(lint_ctx *c, const rb_step *s)
 		if (known_lookup(c, name) || rb_shell_scan_assigns(&sc, name) || rb_shell_var_standard(name) ||
 		    !rb_strset_add(&warned, name, 1))
 			continue;
-		rb_diags_add(c->d, RB_DIAG_WARNING, c->rb->path, s->body_line + sc.uses[k].line - 1,
-			     s->col + sc.uses[k].col - 1,
-			     "$%s is used but nothing defines it: declare it under inputs: (or env:), capture it in an "
-			     "earlier step, or give it a default (${%s:-...})", name, name);
+		char *hint = variable_hint(c, name, &sc);
+		warn_step(c, s, "undefined-shell-variable", s->body_line + sc.uses[k].line - 1, s->col + sc.uses[k].col - 1,
+			  "$%s is used but nothing defines it%s: declare it under inputs: (or env:), capture it in an "
+			  "earlier step, or give it a default (${%s:-...})", name, hint, name);
+		free(hint);
 	}
 	rb_strset_free(&warned);
 	rb_shell_scan_free(&sc);
@@ -414,7 +615,8 @@ static void hidden_error(lint_ctx *c, int line, int col, const char *where, cons
 {
 	char *raw = rb_xstrndup(at, len);
 	char *shown = rb_visible(raw);
-	err_at(c, line, col, "hidden character in %s: %s (shown as %s); a terminal would not show what runs",
+	err_at(c, "hidden-character", line, col,
+	       "hidden character in %s: %s (shown as %s); a terminal would not show what runs",
 	       where, name, shown);
 	free(shown);
 	free(raw);
@@ -540,8 +742,8 @@ static void sql_rules(lint_ctx *c, const rb_step *s)
 	int line = 0;
 	if (rb_sqlrules_step(c->rules, s, &what, &line) && s->role == RB_ROLE_MAIN && !s->skip &&
 	    c->rb->fm.undo_required && s->undo < 0)
-		err_at(c, s->line, s->col, "step '%s' changes things (%s at line %d) and has no undo, which "
-		       "the front matter requires (undo: required): write its undo block after it", s->id, what, line);
+		err_at(c, "undo-required", s->line, s->col, "step '%s' changes things (%s at line %d) and has no undo, "
+		       "which the front matter requires (undo: required): write its undo block after it", s->id, what, line);
 }
 
 /*
@@ -563,11 +765,11 @@ static void destructive_check(lint_ctx *c, const rb_step *s)
 		char *text = rb_xstrndup(p, n);
 		const char *what = text[0] == '#' || !strncmp(text, "--", 2) ? NULL : destructive(text);
 		if (what && warn)
-			warn_at(c, line, s->col,
-				"destructive command (%s) outside a handler or manual section: add confirm to the step",
-				what);
+			warn_step(c, s, "destructive-command", line, s->col,
+				  "destructive command (%s) outside a handler or manual section: add confirm to the step",
+				  what);
 		if (what && want_undo) {
-			err_at(c, s->line, s->col, "step '%s' changes things (%s at line %d) and has no undo, which "
+			err_at(c, "undo-required", s->line, s->col, "step '%s' changes things (%s at line %d) and has no undo, which "
 			       "the front matter requires (undo: required): write its undo block after it",
 			       s->id, what, line);
 			want_undo = 0;
@@ -660,15 +862,15 @@ static void unclosed_fence(lint_ctx *c, const rb_step *s)
 	}
 	swallowed(s, ch, n, &headings, &blocks, &opener);
 	if (eof)
-		rb_diags_add(c->d, RB_DIAG_WARNING, c->rb->path, s->line, s->col,
-			     "this fence is never closed: everything after it, %d heading%s and %d block%s, is inside it "
-			     "(close it with a line '%.*s')", headings, headings == 1 ? "" : "s", blocks, blocks == 1 ? "" : "s",
-			     (int)(n < 10 ? n : 10), ch == '`' ? "``````````" : "~~~~~~~~~~");
+		warn_step(c, s, "unclosed-fence", s->line, s->col,
+			  "this fence is never closed: everything after it, %d heading%s and %d block%s, is inside it "
+			  "(close it with a line '%.*s')", headings, headings == 1 ? "" : "s", blocks, blocks == 1 ? "" : "s",
+			  (int)(n < 10 ? n : 10), ch == '`' ? "``````````" : "~~~~~~~~~~");
 	else if (opener)
-		rb_diags_add(c->d, RB_DIAG_WARNING, c->rb->path, s->line, s->col,
-			     "this fence is never closed: the block that line %d opens is inside it, and its closing "
-			     "fence at line %d closes this one; %d heading%s and %d block%s are inside it",
-			     opener, line, headings, headings == 1 ? "" : "s", blocks, blocks == 1 ? "" : "s");
+		warn_step(c, s, "unclosed-fence", s->line, s->col,
+			  "this fence is never closed: the block that line %d opens is inside it, and its closing "
+			  "fence at line %d closes this one; %d heading%s and %d block%s are inside it",
+			  opener, line, headings, headings == 1 ? "" : "s", blocks, blocks == 1 ? "" : "s");
 }
 
 /* --- languages that look executable ------------------------------------------ */
@@ -741,13 +943,13 @@ static void doc_language(lint_ctx *c, const rb_step *s)
 		return;
 	what = !strcmp(to, "sql") ? sql_destroys(s->body, s->body_line, &line) : shell_destroys(s->body, &line);
 	if (what)
-		rb_diags_add(c->d, RB_DIAG_WARNING, c->rb->path, s->line, col,
-			     "the block is documentation: its language '%s' is not one runbook runs (did you mean '%s'?); "
-			     "it would be destructive if it ran (%s at line %d)", s->lang, to, what, line);
+		warn_step(c, NULL, "doc-language", s->line, col,
+			  "the block is documentation: its language '%s' is not one runbook runs (did you mean '%s'?); "
+			  "it would be destructive if it ran (%s at line %d)", s->lang, to, what, line);
 	else
-		rb_diags_add(c->d, RB_DIAG_WARNING, c->rb->path, s->line, col,
-			     "the block is documentation: its language '%s' is not one runbook runs (did you mean '%s'?)",
-			     s->lang, to);
+		warn_step(c, NULL, "doc-language", s->line, col,
+			  "the block is documentation: its language '%s' is not one runbook runs (did you mean '%s'?)",
+			  s->lang, to);
 }
 
 /* --- front matter ----------------------------------------------------------- */
@@ -772,6 +974,8 @@ static void unknown_keys(const rb_runbook *rb, rb_diags *diags, int check)
 		const char *suggest, *tool;
 		rb_frontmatter_unknown(kv->key, &suggest, &tool);
 		free(g->message);
+		free(g->rule);
+		g->rule = rb_xstrdup(suggest ? "front-matter-typo" : "unknown-front-matter-key");
 		if (suggest)
 			g->message = rb_xasprintf("unknown front matter key '%s' (did you mean '%s'?)", kv->key, suggest);
 		else if (tool)
@@ -787,11 +991,104 @@ static void unknown_keys(const rb_runbook *rb, rb_diags *diags, int check)
 	}
 }
 
+/* --- allow= ------------------------------------------------------------------ */
+
+typedef struct {
+	lint_ctx *c;
+	const rb_step *s;
+} allow_ctx;
+
+/* One name of a step's allow=: a rule allow= can silence, or an error at the name. */
+static void allow_known(void *ctx, const char *name, int col)
+{
+	allow_ctx *a = ctx;
+	const rb_lint_rule *own = rb_lint_rule_find(name);
+	/* At the name when the value is written unquoted after "allow=". */
+	int line = a->s->allow.line, at = a->s->allow.col + 6 + col;
+	if (shellcheck_id(name) || rb_sqlrules_find(name) || (own && own->allowable)) {
+		; /* a name allow= silences */
+	} else if (own) {
+		err_at(a->c, "unknown-rule", line, at, "allow=: '%s' cannot be silenced: allow= silences the warnings "
+		       "about a step (runbook check --list-rules lists them)", name);
+	} else {
+		rb_suggest sg = RB_SUGGEST_INIT(name);
+		for (const rb_sqlrule *const *r = rb_sqlrules_all; *r; r++)
+			rb_suggest_offer(&sg, (*r)->name);
+		for (const rb_lint_rule *r = rb_lint_rules; r->id; r++)
+			if (r->allowable)
+				rb_suggest_offer(&sg, r->id);
+		char *hint = rb_suggest_hint(&sg);
+		err_at(a->c, "unknown-rule", line, at, "allow=: no lint rule '%s'%s (runbook check --list-rules lists "
+		       "them)", name, hint);
+		free(hint);
+	}
+}
+
+static void allow_check(lint_ctx *c, const rb_step *s)
+{
+	allow_ctx a = {c, s};
+	rb_sqlrules_each_allowed(s, allow_known, &a);
+}
+
+/* --- --db ---------------------------------------------------------------------- */
+
+/*
+ * The connection of --db, in a transaction every SQL block runs in, in
+ * document order (rolled back at the end), or NULL with an error.
+ */
+static PGconn *trial_open(lint_ctx *c, const char *url)
+{
+	/* As the run's connections: a connect timeout and keepalives unless the
+	 * connection string says otherwise, and a name in pg_stat_activity. */
+	const char *keys[] = {"connect_timeout", "keepalives", "keepalives_idle", "dbname", "application_name", NULL};
+	const char *values[] = {"10", "1", "30", url, "runbook/check", NULL};
+	PGconn *conn = PQconnectdbParams(keys, values, 1);
+	PGresult *r = PQstatus(conn) == CONNECTION_OK ? PQexec(conn, "BEGIN") : NULL;
+	int ok = 0;
+	if (PQstatus(conn) != CONNECTION_OK)
+		err_at(c, "db-connect", 0, 0, "--db: cannot connect: %s", PQerrorMessage(conn));
+	else if (PQresultStatus(r) != PGRES_COMMAND_OK)
+		err_at(c, "db-connect", 0, 0, "--db: cannot begin a transaction: %s", PQerrorMessage(conn));
+	else
+		ok = 1;
+	PQclear(r);
+	if (!ok) {
+		PQfinish(conn);
+		conn = NULL;
+	}
+	return conn;
+}
+
+/* Nothing the blocks did stays: the transaction is rolled back, then the connection closed. */
+static void trial_close(PGconn *conn)
+{
+	if (!conn)
+		return;
+	PQclear(PQexec(conn, "ROLLBACK"));
+	PQfinish(conn);
+}
+
+/*
+ * The values variables have before step 1 when nothing is given: the front
+ * matter's env, then the inputs' defaults (an input overrides an env
+ * variable of its name, as in a run). The process environment is left out,
+ * so a check says the same everywhere.
+ */
+static void default_values(lint_ctx *c)
+{
+	const rb_front_matter *fm = &c->rb->fm;
+	for (size_t i = 0; i < fm->nenv; i++)
+		if (fm->env[i].key && fm->env[i].value)
+			rb_vars_set(&c->values, fm->env[i].key, fm->env[i].value, RB_VAR_DEFAULT);
+	for (size_t i = 0; i < fm->ninputs; i++)
+		if (fm->inputs[i].name && fm->inputs[i].def)
+			rb_vars_set(&c->values, fm->inputs[i].name, fm->inputs[i].def, RB_VAR_SET);
+}
+
 void rb_lint(const rb_runbook *rb, const rb_lint_opts *opts, rb_diags *diags)
 {
-	lint_ctx c = {rb, diags, RB_STRSET_INIT, opts ? opts->known : NULL, {0}, rb_sqlrules_new(rb, diags),
-		      opts && opts->run, 0};
-	PGconn *trial = NULL;
+	lint_ctx c = {rb, diags, RB_STRSET_INIT, RB_VARS_INIT, opts ? opts->known : NULL, {0},
+		      rb_sqlrules_new(rb, diags), opts && opts->run, 0, NULL};
 	int shellcheck = !(opts && opts->no_shellcheck) && on_path("shellcheck");
 
 	rb_srcmap_init(&c.map, rb->source, rb->source ? rb->source_len : 0, 1, 1);
@@ -812,20 +1109,9 @@ void rb_lint(const rb_runbook *rb, const rb_lint_opts *opts, rb_diags *diags)
 					      "UNDONE_STEPS", "UNDO_STEP", NULL};
 	for (const char *const *b = builtin; *b; b++)
 		rb_strset_add(&c.known, *b, 1);
-	if (opts && opts->db_url) {
-		/* As the run's connections: a connect timeout and keepalives unless the
-		 * connection string says otherwise, and a name in pg_stat_activity. */
-		const char *keys[] = {"connect_timeout", "keepalives", "keepalives_idle", "dbname",
-				      "application_name", NULL};
-		const char *values[] = {"10", "1", "30", opts->db_url, "runbook/check", NULL};
-		trial = PQconnectdbParams(keys, values, 1);
-		if (PQstatus(trial) != CONNECTION_OK) {
-			rb_diags_add(diags, RB_DIAG_ERROR, rb->path, 0, 0, "--db: cannot connect: %s",
-				     PQerrorMessage(trial));
-			PQfinish(trial);
-			trial = NULL;
-		}
-	}
+	default_values(&c);
+	if (opts && opts->db_url)
+		c.trial = trial_open(&c, opts->db_url);
 
 	for (size_t i = 0; i < rb->nsteps; i++) {
 		const rb_step *s = &rb->steps[i];
@@ -836,6 +1122,8 @@ void rb_lint(const rb_runbook *rb, const rb_lint_opts *opts, rb_diags *diags)
 		}
 		if (s->kind != RB_STEP_APPROVAL)
 			hidden_check(&c, s);
+		if (s->allow.value)
+			allow_check(&c, s);
 		if (s->when.value) {
 			lua_compiles(&c, s->when.value, 1, s->when.line, s->when.col, "when=");
 			step_refs(&c, s->when.value, s->when.line, s->when.col, i, 0);
@@ -854,7 +1142,7 @@ void rb_lint(const rb_runbook *rb, const rb_lint_opts *opts, rb_diags *diags)
 			lua_assignments(&c, s->body);
 			break;
 		case RB_STEP_SQL:
-			sql_block(&c, s, trial);
+			sql_block(&c, s);
 			sql_rules(&c, s);
 			break;
 		case RB_STEP_SHELL:
@@ -868,9 +1156,9 @@ void rb_lint(const rb_runbook *rb, const rb_lint_opts *opts, rb_diags *diags)
 			rb_strset_add(&c.known, s->capture.value, 1);
 	}
 	shell_blocks(&c, shellcheck);
-	if (trial)
-		PQfinish(trial);
+	trial_close(c.trial);
 	rb_strset_free(&c.known);
+	rb_vars_free(&c.values);
 	rb_srcmap_free(&c.map);
 	rb_sqlrules_free(c.rules);
 }

@@ -14,6 +14,7 @@
 #include "srcmap.h"
 #include "interp.h"
 #include "transcript.h"
+#include "inputs.h"
 
 #include <cmark.h>
 #include <ctype.h>
@@ -417,6 +418,13 @@ static void shell_setup(parse_ctx *c, rb_step *s)
 		s->doc_output = t.output;
 		t.script = t.output = NULL;
 	}
+	if (rb_step_prompt_env(s)) { /* Runme's promptEnv: its exports take the run's inputs (inputs.h) */
+		char *rewritten = rb_env_prompts_rewrite(s->script ? s->script : s->body);
+		if (rewritten) {
+			free(s->script);
+			s->script = rewritten;
+		}
+	}
 	if (console && !t.ncommands)
 		s->kind = RB_STEP_DOC;
 	rb_transcript_free(&t);
@@ -538,6 +546,17 @@ static int section_matches(const rb_section *sec, const char *name)
 	return !strcmp(sec->slug, name) || !strcasecmp(sec->title, name);
 }
 
+/* " (did you mean 'x'?)" for the section (slug or title) nearest to name, or ""; caller frees. */
+static char *section_hint(const rb_runbook *rb, const char *name)
+{
+	rb_suggest sg = RB_SUGGEST_INIT(name[0] == '#' ? name + 1 : name);
+	for (size_t i = 1; i < rb->nsections; i++) {
+		rb_suggest_offer(&sg, rb->sections[i].slug);
+		rb_suggest_offer(&sg, rb->sections[i].title);
+	}
+	return rb_suggest_hint(&sg);
+}
+
 static void assign_roles(parse_ctx *c)
 {
 	rb_runbook *rb = c->rb;
@@ -553,9 +572,12 @@ static void assign_roles(parse_ctx *c)
 				break;
 			}
 		}
-		if (!found)
+		if (!found) {
+			char *hint = section_hint(rb, fm->on_failure.value);
 			rb_diags_add(c->diags, RB_DIAG_ERROR, c->file, fm->on_failure.line, fm->on_failure.col,
-				     "on_failure: no section '%s' in this runbook", fm->on_failure.value);
+				     "on_failure: no section '%s' in this runbook%s", fm->on_failure.value, hint);
+			free(hint);
+		}
 	}
 	for (size_t m = 0; m < fm->nmanual; m++) {
 		int found = 0;
@@ -571,9 +593,12 @@ static void assign_roles(parse_ctx *c)
 				found = 1;
 			}
 		}
-		if (!found)
+		if (!found) {
+			char *hint = section_hint(rb, fm->manual[m].value);
 			rb_diags_add(c->diags, RB_DIAG_ERROR, c->file, fm->manual[m].line, fm->manual[m].col,
-				     "manual: no section '%s' in this runbook", fm->manual[m].value);
+				     "manual: no section '%s' in this runbook%s", fm->manual[m].value, hint);
+			free(hint);
+		}
 	}
 	for (size_t i = 0; i < rb->nsections; i++) {
 		rb_section *s = &rb->sections[i];

@@ -9,6 +9,7 @@
  * every connection string and the values of secret front matter variables.
  */
 #include "plan.h"
+#include "attrs.h"
 #include "undo.h"
 #include "db.h"
 #include "json.h"
@@ -658,9 +659,11 @@ static void render_step(const rb_runbook *rb, const rb_step *s, size_t total, in
 	rb_buf_free(&path);
 	if (s->nattrs) {
 		rb_buf_puts(out, "      attributes:");
-		for (size_t k = 0; k < s->nattrs; k++)
-			rb_buf_printf(out, " %s=%s%s", s->attrs[k].key, s->attrs[k].value,
-				      s->attrs[k].known ? "" : " (runme, ignored)");
+		for (size_t k = 0; k < s->nattrs; k++) {
+			char *note = rb_attr_note(s, &s->attrs[k]);
+			rb_buf_printf(out, " %s=%s%s", s->attrs[k].key, s->attrs[k].value, note);
+			free(note);
+		}
 		rb_buf_putc(out, '\n');
 	}
 	if (s->allow.value)
@@ -707,7 +710,13 @@ static void render_fail_at(const rb_runbook *rb, const rb_plan_opts *opts, const
 	const rb_step *at = rb_runbook_find_step(rb, opts->fail_at);
 	rb_buf list = RB_BUF_INIT;
 	if (!at || at->role != RB_ROLE_MAIN) {
-		rb_buf_printf(out, "\nIf '%s' fails: no such step in the main flow\n", opts->fail_at);
+		rb_suggest sg = RB_SUGGEST_INIT(opts->fail_at);
+		for (size_t i = 0; i < rb->nsteps; i++)
+			if (rb->steps[i].role == RB_ROLE_MAIN && rb_step_runnable(&rb->steps[i]))
+				rb_suggest_offer(&sg, rb->steps[i].id);
+		char *hint = rb_suggest_hint(&sg);
+		rb_buf_printf(out, "\nIf '%s' fails: no such step in the main flow%s\n", opts->fail_at, hint);
+		free(hint);
 		return;
 	}
 	size_t end = (size_t)(at - rb->steps);

@@ -36,8 +36,15 @@ int rb_preflight_options(const rb_runbook *rb, const rb_run_opts *opts, rb_error
 	const char *selected[2] = {opts->from, opts->only};
 	for (int k = 0; k < 2; k++) {
 		if (selected[k] && !rb_select_known(rb, selected[k], k == 1)) {
-			rb_error_set(err, RB_EXIT_USAGE, NULL, 0, 0, "%s: no step%s '%s' (see `runbook list %s`)",
-				     rb->path, k == 1 ? " or section with steps" : " with id", selected[k], rb->path);
+			rb_suggest near = RB_SUGGEST_INIT(selected[k]);
+			for (size_t i = 0; i < rb->nsteps; i++)
+				rb_suggest_offer(&near, rb_step_runnable(&rb->steps[i]) ? rb->steps[i].id : NULL);
+			for (size_t i = 0; k == 1 && i < rb->nsections; i++)
+				rb_suggest_offer(&near, rb->sections[i].slug);
+			char *hint = rb_suggest_hint(&near);
+			rb_error_set(err, RB_EXIT_USAGE, NULL, 0, 0, "%s: no step%s '%s'%s (see `runbook list %s`)",
+				     rb->path, k == 1 ? " or section with steps" : " with id", selected[k], hint, rb->path);
+			free(hint);
 			goto done;
 		}
 	}

@@ -10,7 +10,8 @@
  * (sqlrules.c) parses each statement of each sql step, in document order
  * and into the files \i and \ir pull in, calls every rule's check with the
  * statement's node and a context, and turns what the rule reports into a
- * warning at the runbook's file:line:col, with " [rule-name]" after it.
+ * warning at the runbook's file:line:col, with " [rule-name]" after it and
+ * the rule's name as its rule (diag.h: what `check --json` shows).
  * `allow=rule-name[,rule-name]` on a step silences a rule there.
  *
  * A finding says what the statement does, the lock it takes and why that

@@ -56,8 +56,7 @@ void rb_sqlrules_list(rb_buf *out)
 		rb_buf_printf(out, "%-30s %s\n", (*r)->name, (*r)->summary);
 }
 
-/* Calls fn with each name of the step's allow= list (trimmed, non-empty) and its column. */
-static void each_allowed(const rb_step *s, void (*fn)(void *ctx, const char *name, int col), void *ctx)
+void rb_sqlrules_each_allowed(const rb_step *s, void (*fn)(void *ctx, const char *name, int col), void *ctx)
 {
 	const char *v = s->allow.value;
 	while (v && *v) {
@@ -91,7 +90,7 @@ static void allow_match(void *ctx, const char *name, int col)
 int rb_sqlrules_allowed(const rb_step *s, const char *name)
 {
 	allow_query q = {name, 0};
-	each_allowed(s, allow_match, &q);
+	rb_sqlrules_each_allowed(s, allow_match, &q);
 	return q.found;
 }
 
@@ -171,7 +170,7 @@ void rb_sqlrule_report(rb_sqlrule_ctx *ctx, const rb_sqlrule *rule, int location
 	va_end(ap);
 	int line, col;
 	locate(r, skip_space(r->text, (size_t)(location >= 0 ? location : r->stmt_location)), &line, &col);
-	rb_diags_add(r->d, RB_DIAG_WARNING, r->file, line, col, "%s [%s]", b.data, rule->name);
+	rb_diags_add_rule(r->d, RB_DIAG_WARNING, rule->name, r->file, line, col, "%s [%s]", b.data, rule->name);
 	rb_buf_free(&b);
 }
 
@@ -354,7 +353,7 @@ static void statement(rb_sqlrules *r, step_state *st, const char *text)
 		int line, col;
 		locate(r, res.error_offset, &line, &col);
 		if (!res.uncertain)
-			rb_diags_add(r->d, RB_DIAG_ERROR, r->file, line, col, "SQL: %s", res.message);
+			rb_diags_add_rule(r->d, RB_DIAG_ERROR, "sql-syntax", r->file, line, col, "SQL: %s", res.message);
 		goto done;
 	}
 	for (size_t i = 0; i < res.tree->n_stmts; i++) {
@@ -435,27 +434,11 @@ done:
 	rb_srcmap_free(&map);
 }
 
-typedef struct {
-	rb_sqlrules *r;
-	const rb_step *s;
-} allow_check;
-
-static void allow_known(void *ctx, const char *name, int col)
-{
-	allow_check *a = ctx;
-	/* At the name when the value is written unquoted after "allow=". */
-	if (!rb_sqlrules_find(name))
-		rb_diags_add(a->r->d, RB_DIAG_ERROR, a->r->rb->path, a->s->allow.line, a->s->allow.col + 6 + col,
-			     "allow=: no lint rule '%s' (runbook check --list-rules lists them)", name);
-}
-
 int rb_sqlrules_step(rb_sqlrules *r, const rb_step *s, const char **what, int *line)
 {
 	const rb_front_matter *fm = &r->rb->fm;
 	step_state st;
 	memset(&st, 0, sizeof st);
-	allow_check a = {r, s};
-	each_allowed(s, allow_known, &a);
 	st.ctx.rb = r->rb;
 	st.ctx.step = s;
 	st.ctx.lock_timeout_ms = s->lock_timeout_ms >= 0 ? s->lock_timeout_ms

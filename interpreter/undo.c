@@ -76,10 +76,16 @@ void rb_undo_link(rb_runbook *rb, const char *file, rb_diags *d)
 		if (!s->undo_ref.value)
 			continue;
 		const rb_step *target = rb_runbook_find_step(rb, s->undo_ref.value);
-		if (!target)
+		if (!target) {
+			rb_suggest near = RB_SUGGEST_INIT(s->undo_ref.value);
+			for (size_t k = 0; k < rb->nsteps; k++)
+				rb_suggest_offer(&near, k == i ? NULL : rb->steps[k].id); /* never itself */
+			char *hint = rb_suggest_hint(&near);
 			rb_diags_add(d, RB_DIAG_ERROR, file, s->undo_ref.line, s->undo_ref.col,
-				     "undo=%s: no block named '%s' in this runbook", s->undo_ref.value, s->undo_ref.value);
-		else if (target == s || s->undo_block)
+				     "undo=%s: no block named '%s' in this runbook%s", s->undo_ref.value, s->undo_ref.value,
+				     hint);
+			free(hint);
+		} else if (target == s || s->undo_block)
 			rb_diags_add(d, RB_DIAG_ERROR, file, s->undo_ref.line, s->undo_ref.col,
 				     "undo=%s: %s", s->undo_ref.value,
 				     target == s ? "a step cannot undo itself" : "an undo block has no undo of its own");
@@ -178,7 +184,8 @@ static void read_run(const rb_runbook *rb, const rb_record *rec, int last, rb_va
 				st->interrupted = rb_xrealloc(st->interrupted, (st->ninterrupted + 1) * sizeof *st->interrupted);
 				st->interrupted[st->ninterrupted++] = rb_xstrdup(of);
 			}
-		} else if (!strcmp(e->type, "end") && id) {
+		} else if (!strcmp(e->type, "end") && id && !rb_event_get(e, "background")) {
+			/* (a background step's result, its second end, pushes nothing: its start did) */
 			const rb_step *s = rb_runbook_find_step(rb, id);
 			const char *status = or_empty(rb_event_get(e, "status"));
 			int ok = !strcmp(status, "ok");

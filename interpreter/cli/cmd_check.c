@@ -16,7 +16,6 @@
 #include "lint.h"
 #include "output.h"
 #include "parse.h"
-#include "sqlrules.h"
 #include "util.h"
 #include "visible.h"
 
@@ -45,7 +44,7 @@ static const cli_opt check_opts[] = {
 	 "run: the default database connection; check: trial-run SQL blocks there, rolled back"},
 	{"strict", NULL, CLI_OPT_FLAG, offsetof(check_args, strict), NULL, "warnings fail too (exit 1)"},
 	{"list-rules", NULL, CLI_OPT_FLAG, offsetof(check_args, list_rules), NULL,
-	 "print the SQL lint rules (what allow= names) and what each one finds"},
+	 "print the lint rules allow= names (SQL rules, then runbook's own warnings) and what each one finds"},
 	{"github", NULL, CLI_OPT_FLAG, offsetof(check_args, github), NULL,
 	 "each finding also as a GitHub Actions annotation (::error file=...::); automatic when GITHUB_ACTIONS=true"},
 	{NULL, NULL, CLI_OPT_FLAG, 0, NULL, NULL}
@@ -74,6 +73,11 @@ static void json_diags(const rb_diags *d, rb_json *j)
 		char *shown = rb_visible(g->message);
 		rb_json_string(j, shown);
 		free(shown);
+		rb_json_key(j, "rule");
+		if (g->rule)
+			rb_json_string(j, g->rule);
+		else
+			rb_json_null(j);
 		rb_json_end(j, '}');
 	}
 }
@@ -136,7 +140,7 @@ int cmd_check(int argc, char **argv)
 		goto done;
 	if (a.list_rules && !p.help) {
 		rb_buf b = RB_BUF_INIT;
-		rb_sqlrules_list(&b);
+		rb_lint_rules_list(&b);
 		rb_out_write(1, b.data, b.len);
 		rb_buf_free(&b);
 		rc = RB_EXIT_OK;

@@ -164,6 +164,14 @@ run 2 --only nosuch triage.md
 grep -q "no step or section with steps 'nosuch'" err || fail "--only unknown: message"
 run 2 --from fix-more triage.md
 grep -q "no step with id 'fix-more'" err || fail "--from takes step ids only"
+run 2 --only mroe triage.md
+grep -q "no step or section with steps 'mroe' (did you mean 'more'?)" err || fail "--only: no did you mean"
+run 2 --only fix-mroe triage.md
+grep -q "(did you mean 'fix-more'?)" err || fail "--only: no did you mean for a section"
+sed 's/undo=unlook/undo=unlok/' triage.md > typo.md
+rc=0; "$bin" check typo.md > out 2> err || rc=$?
+[ "$rc" = 2 ] || fail "undo= typo: expected exit 2, got $rc"
+grep -q "undo=unlok: no block named 'unlok' in this runbook (did you mean 'unlook'?)" out err || fail "undo=: no did you mean"
 
 # 9. plan --only/--from shows only what runs; a whole plan marks the excluded step.
 "$bin" plan --from more triage.md > out
