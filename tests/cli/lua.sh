@@ -7,15 +7,15 @@ trap 'rm -rf "$dir"' EXIT
 cd "$dir"
 now_ms() { date +%s%3N; }
 
-# A runaway gate ends with a clear error in under 2 s.
+# A runaway gate ends with a clear error, stopped by the instruction limit before the 5 s time limit.
 printf '# Loop\n\n```lua gate\nwhile true do end\n```\n' > loop.md
 t0=$(now_ms); rc=0; "$bin" run loop.md > out 2> err || rc=$?; t1=$(now_ms)
 [ "$rc" = 3 ] || { echo "runaway gate: expected exit 3, got $rc"; exit 1; }
 grep -q 'instruction limit exceeded' err || { echo "no instruction limit message"; cat err; exit 1; }
-[ $((t1 - t0)) -lt 2000 ] || { echo "runaway gate took $((t1 - t0)) ms"; exit 1; }
+[ $((t1 - t0)) -lt 5000 ] || { echo "runaway gate took $((t1 - t0)) ms"; exit 1; }
 
 # A memory bomb is stopped and reported as such.
-printf '# Bomb\n\n```lua gate\nlocal t = {} for i = 1, 1e9 do t[i] = string.rep("x", 1048576) .. i end\n```\n' > bomb.md
+printf '# Bomb\n\n```lua gate\nlocal t = {} for i = 1, 1e9 do t[i] = string.rep("x", 16777216) .. i end\n```\n' > bomb.md
 rc=0; "$bin" run bomb.md > out 2> err || rc=$?
 [ "$rc" = 3 ] && grep -q 'memory limit exceeded' err || { echo "memory bomb: rc=$rc"; cat err; exit 1; }
 
