@@ -639,7 +639,7 @@ static int open_for_reading(const rb_runbook *rb, const char *repo_opt, rb_gitst
 	return r;
 }
 
-/* What a commit of the audit ref says about its run, once checked (read_run). */
+/* What a commit of the audit ref says about its run (parse_run). */
 typedef struct {
 	char *id;
 	char *runbook;
@@ -704,96 +704,119 @@ done:
 }
 
 /*
- * The run commit c records, or -1: its trailers are read strictly, the ids
- * have the shape of a run id, and the run's directory is one c added.
+ * What a message says of its run, from its text alone: the trailers read
+ * strictly, and the ids of the shape of a run id. 0 and r filled, or -1.
+ * Only a commit that also added the run's directory (run_added) is a run:
+ * the cheap test goes first, the tree lookups only for what a caller uses.
  */
-static int read_run(rb_gitstore *g, const rb_gitstore_commit_info *c, run_info *r)
+static int parse_run(const char *message, run_info *r)
 {
-	char *dir = NULL, *record = NULL;
-	int rc = parse_trailers(c->message, r);
-	if (rc < 0)
-		goto done;
-	dir = run_path_of(r->id);
-	record = rb_xasprintf("%s/record.json", dir);
+	if (parse_trailers(message, r) < 0)
+		return -1;
 	if (!valid_run_id(r->id) || (r->resumes && !valid_run_id(r->resumes)) ||
-	    (r->reverts && !valid_run_id(r->reverts)) ||
-	    !rb_gitstore_added(g, c->id, record)) {
+	    (r->reverts && !valid_run_id(r->reverts))) {
 		run_info_free(r);
-		rc = -1;
+		return -1;
 	}
-done:
-	free(dir);
-	free(record);
-	return rc;
-}
-
-/* 1 when run r is one of the runbook whose absolute path is abs. */
-static int run_of(const run_info *r, const char *abs)
-{
-	char *want = rb_record_one_line(abs, TRAILER_MAX);
-	int same = r->runbook && !strcmp(r->runbook, want);
-	free(want);
-	return same;
-}
-
-typedef struct {
-	rb_gitstore *g;
-	const char *runbook_abs;   /* only runs of this runbook; NULL: all */
-	rb_audit_runs *out;
-} log_ctx;
-
-static int collect_commit(void *ctx, const rb_gitstore_commit_info *c)
-{
-	log_ctx *l = ctx;
-	run_info r;
-	if (read_run(l->g, c, &r) < 0)
-		return 0;
-	if (l->runbook_abs && !run_of(&r, l->runbook_abs)) {
-		run_info_free(&r);
-		return 0;
-	}
-	rb_audit_runs *o = l->out;
-	o->items = rb_xrealloc(o->items, (o->count + 1) * sizeof *o->items);
-	rb_audit_run *e = &o->items[o->count++];
-	e->commit = rb_xstrdup(c->id);
-	e->time = c->time;
-	e->id = r.id; /* r's strings move to e */
-	e->runbook = r.runbook;
-	e->result = r.result;
-	e->resumes = r.resumes;
-	e->reverts = r.reverts;
-	e->subject = rb_xstrndup(c->message, strcspn(c->message, "\n"));
-	e->author = rb_xstrdup(c->author ? c->author : "");
 	return 0;
 }
 
-int rb_audit_runs_read(const char *repo_opt, const rb_runbook *rb, const char *ref, rb_audit_runs *out,
-		       rb_error *err)
+/*
+ * 1 when the commit whose tree and first parent's tree these are (as the
+ * walk gives them: rb_gitstore_commit_info) added the directory of run id
+ * (its record.json): a few tree lookups, no commit read.
+ */
+static int run_added(rb_gitstore *g, const char *tree, const char *parent_tree, const char *id)
+{
+	char *dir = run_path_of(id);
+	char *record = rb_xasprintf("%s/record.json", dir);
+	int added = rb_gitstore_added_to(g, tree, parent_tree, record);
+	free(dir);
+	free(record);
+	return added;
+}
+
+int rb_audit_runs_walk(const char *repo_opt, const rb_runbook *rb, const char *ref, rb_audit_runs *out,
+		       int (*fn)(void *ctx, const rb_audit_run *run), void *ctx, rb_error *err)
 {
 	rb_gitstore *g = NULL;
-	char *abs = NULL, *where = NULL;
+	rb_gitstore_walk *w = NULL;
+	rb_gitstore_commit_info c;
+	char *abs = NULL, *mine = NULL, *where = NULL;
 	int rc = -1;
 	memset(out, 0, sizeof *out);
 	int found = open_for_reading(rb, repo_opt, &g, &where, err);
 	if (found < 0)
 		goto done;
 	abs = rb ? realpath(rb->path, NULL) : NULL;
-	log_ctx l = {g, abs, out};
+	mine = abs ? rb_record_one_line(abs, TRAILER_MAX) : NULL; /* the Runbook trailer of rb's runs */
 	out->repo = rb_xstrdup(g ? rb_gitstore_gitdir(g) : where); /* not there yet: no runs */
 	out->ref = rb_xstrdup(ref_of(rb, ref));
 	if (g)
-		rb_gitstore_log(g, out->ref, collect_commit, &l);
+		rb_gitstore_walk_start(g, out->ref, &w);
+	while (w && rb_gitstore_walk_next(w, &c)) {
+		run_info r;
+		if (parse_run(c.message, &r) < 0)
+			continue;
+		if ((mine && !(r.runbook && !strcmp(r.runbook, mine))) || !run_added(g, c.tree, c.parent_tree, r.id)) {
+			run_info_free(&r);
+			continue;
+		}
+		rb_audit_run e = {rb_xstrdup(c.id), c.time, r.id, r.runbook, r.result, r.resumes, r.reverts,
+				  rb_xstrndup(c.message, strcspn(c.message, "\n")), rb_xstrdup(c.author ? c.author : "")};
+		out->count++;
+		int stop = fn(ctx, &e);
+		free(e.commit);
+		free(e.subject);
+		free(e.author);
+		run_info_free(&r);
+		if (stop)
+			break;
+	}
 	rc = 0;
 done:
+	rb_gitstore_walk_free(w);
 	free(abs);
+	free(mine);
 	free(where);
 	rb_gitstore_free(g);
 	return rc;
 }
 
+/* rb_audit_runs_read's walk: every run, copied. */
+static int collect_run(void *ctx, const rb_audit_run *r)
+{
+	rb_audit_runs *o = ctx;
+	if ((o->count & (o->count - 1)) == 0) /* count is a power of two (or 0): the array is full */
+		o->items = rb_xrealloc(o->items, (o->count ? 2 * o->count : 1) * sizeof *o->items);
+	rb_audit_run *e = &o->items[o->count++];
+	e->commit = rb_xstrdup(r->commit);
+	e->time = r->time;
+	e->id = rb_xstrdup(r->id);
+	e->runbook = r->runbook ? rb_xstrdup(r->runbook) : NULL;
+	e->result = r->result ? rb_xstrdup(r->result) : NULL;
+	e->resumes = r->resumes ? rb_xstrdup(r->resumes) : NULL;
+	e->reverts = r->reverts ? rb_xstrdup(r->reverts) : NULL;
+	e->subject = rb_xstrdup(r->subject);
+	e->author = rb_xstrdup(r->author);
+	return 0;
+}
+
+int rb_audit_runs_read(const char *repo_opt, const rb_runbook *rb, const char *ref, rb_audit_runs *out,
+		       rb_error *err)
+{
+	rb_audit_runs all;
+	memset(&all, 0, sizeof all);
+	if (rb_audit_runs_walk(repo_opt, rb, ref, out, collect_run, &all, err) < 0)
+		return -1;
+	out->items = all.items;
+	out->count = all.count;
+	return 0;
+}
+
 void rb_audit_runs_free(rb_audit_runs *runs)
 {
-	for (size_t i = 0; i < runs->count; i++) {
+	for (size_t i = 0; i < runs->count && runs->items; i++) {
 		rb_audit_run *e = &runs->items[i];
 		free(e->commit);
 		free(e->id);
@@ -810,88 +833,56 @@ void rb_audit_runs_free(rb_audit_runs *runs)
 	memset(runs, 0, sizeof *runs);
 }
 
-typedef struct {
-	rb_gitstore *g;
-	const char *want;       /* a run id (or prefix), its directory's name, or a commit id (prefix) */
-	long nth;               /* >= 0: the nth run, newest first (latest, HEAD~N); -1: by want */
-	long seen;              /* runs met so far */
-	char *commit;           /* found: its commit, run id and Runbook trailer */
-	char *id;
-	char *runbook;
-} find_ctx;
-
-static int find_run(void *ctx, const rb_gitstore_commit_info *c)
-{
-	find_ctx *f = ctx;
-	run_info r;
-	size_t wl = strlen(f->want);
-	if (read_run(f->g, c, &r) < 0)
-		return 0;
-	int hit = f->nth >= 0 ? f->seen == f->nth
-			      : (wl && !strncmp(r.id, f->want, wl)) || (wl >= 4 && !strncmp(c->id, f->want, wl)) ||
-					(wl >= 7 && strlen(r.id) > 9 && !strncmp(r.id + 9, f->want, wl));
-	f->seen++;
-	if (hit) {
-		f->commit = rb_xstrdup(c->id);
-		f->id = rb_xstrdup(r.id);
-		f->runbook = rb_xstrdup(r.runbook ? r.runbook : "");
-	}
-	run_info_free(&r);
-	return hit;
-}
+/* --- the runs on the ref, read as far as needed, and resume chains -------- */
 
 /*
- * What run names, into f: "latest" or NULL (the newest run), HEAD~N (the
- * Nth before it; HEAD, HEAD~ and HEAD^ as git reads them) set f->nth; a
- * run's directory as the Audit line prints it (runs/YYYY/MM/DD/NAME, a
- * file of it too) becomes its run id (*own, caller frees); anything else
- * is matched as it is.
+ * A commit of the ref whose message reads as a run's (parse_run), or (in a
+ * preview) a killed run's journal not committed yet. Whether the commit
+ * also added the run's directory is checked when the entry is used
+ * (run_entry_believed), not when it is read: a caller looking for one run
+ * checks the runs that match, not every commit it passes.
  */
-static void want_of(const char *run, find_ctx *f, char **own)
-{
-	char *end = NULL;
-	size_t n;
-	*own = NULL;
-	f->nth = -1;
-	f->want = run ? run : "";
-	if (!run || !strcmp(run, "latest") || !strcmp(run, "HEAD")) {
-		f->nth = 0;
-	} else if (!strcmp(run, "HEAD~") || !strcmp(run, "HEAD^")) {
-		f->nth = 1;
-	} else if (!strncmp(run, "HEAD~", 5) && isdigit((unsigned char)run[5])) {
-		errno = 0;
-		long k = strtol(run + 5, &end, 10);
-		f->nth = *end || errno ? LONG_MAX : k; /* HEAD~junk names no run */
-	} else if (!strncmp(run, "runs/", 5) && strlen(run) > 16 && run[9] == '/' && run[12] == '/' &&
-		   run[15] == '/' && all_digits(run + 5, 4) && all_digits(run + 10, 2) && all_digits(run + 13, 2)) {
-		n = strcspn(run + 16, "/");
-		*own = rb_xasprintf("%.4s%.2s%.2sT%.*s", run + 5, run + 10, run + 13, (int)n, run + 16);
-		f->want = *own;
-	}
-}
-
-/* --- the runs of one runbook, and resume chains --------------------------- */
-
-/* A run of one runbook: on the ref, or (in a preview) a killed run's journal not committed yet. */
 typedef struct {
-	char *id;
+	char *id;          /* Run */
+	char *runbook;     /* Runbook, in the trailer's form; NULL: none */
+	char *resumes;     /* Resumes: the run it continues, as its trailer says; NULL: none */
+	char *reverts;     /* Reverts: the run it undid; NULL: none */
 	char *commit;      /* NULL: pending */
 	char *journal;     /* pending: the journal file */
 	long long time;    /* the commit's time */
+	char tree[41];     /* the commit's tree, and its first parent's ("": a root commit) */
+	char parent_tree[41];
+	int orphan;        /* its first parent cannot be read */
+	int checked;       /* 0: not yet; 1: a run (its commit added its directory); -1: not a run */
 	rb_record rec;
 	int state;         /* 0: not read yet, 1: read, -1: unreadable */
 } run_entry;
 
+/*
+ * The ref's history as far as it has been read, newest first. Every walk
+ * of it starts at the ref's tip and stops when its answer is known: the
+ * newest run, a run by its id, the runs newer than a given one.
+ */
 typedef struct {
 	rb_gitstore *g;
-	const char *runbook;   /* the runbook's absolute path in its Runbook trailer's form */
-	run_entry *items;      /* newest first */
-	size_t count;
+	rb_gitstore_walk *walk;   /* the commits not read yet; NULL: none left */
+	run_entry *items;         /* newest first */
+	size_t count, cap;
 } run_list;
+
+static void run_list_open(run_list *l, rb_gitstore *g, const char *ref)
+{
+	memset(l, 0, sizeof *l);
+	l->g = g;
+	rb_gitstore_walk_start(g, ref, &l->walk);
+}
 
 static run_entry *run_list_add(run_list *l, const char *id, const char *commit, const char *journal)
 {
-	l->items = rb_xrealloc(l->items, (l->count + 1) * sizeof *l->items);
+	if (l->count == l->cap) {
+		l->cap = l->cap ? 2 * l->cap : 16;
+		l->items = rb_xrealloc(l->items, l->cap * sizeof *l->items);
+	}
 	run_entry *e = &l->items[l->count++];
 	memset(e, 0, sizeof *e);
 	e->rec.fd = -1;
@@ -901,71 +892,80 @@ static run_entry *run_list_add(run_list *l, const char *id, const char *commit, 
 	return e;
 }
 
-static int collect_run(void *ctx, const rb_gitstore_commit_info *c)
+/* Reads commits until one reads as a run, and adds it: 1; 0 once the history is read through. */
+static int run_list_more(run_list *l)
 {
-	run_list *l = ctx;
+	rb_gitstore_commit_info c;
 	run_info r;
-	if (read_run(l->g, c, &r) < 0)
-		return 0;
-	if (r.runbook && !strcmp(r.runbook, l->runbook))
-		run_list_add(l, r.id, c->id, NULL)->time = c->time;
-	run_info_free(&r);
+	while (l->walk && rb_gitstore_walk_next(l->walk, &c)) {
+		if (parse_run(c.message, &r) < 0)
+			continue;
+		run_entry *e = run_list_add(l, r.id, c.id, NULL);
+		e->time = c.time;
+		snprintf(e->tree, sizeof e->tree, "%s", c.tree);
+		snprintf(e->parent_tree, sizeof e->parent_tree, "%s", c.parent_tree ? c.parent_tree : "");
+		e->orphan = !c.parent_tree;
+		e->runbook = r.runbook;
+		e->resumes = r.resumes;
+		e->reverts = r.reverts;
+		r.runbook = r.resumes = r.reverts = NULL;
+		run_info_free(&r);
+		return 1;
+	}
+	rb_gitstore_walk_free(l->walk);
+	l->walk = NULL;
 	return 0;
 }
 
-/* 1 when run a's commit is newer than b's: b's record is in a's tree (the audit ref is linear). */
-static int newer(run_list *l, const run_entry *a, const run_entry *b)
+/* Entry i, reading on as far as it (NULL: the history has fewer). The array may move. */
+static run_entry *run_list_at(run_list *l, size_t i)
 {
-	char *dir = run_path_of(b->id);
-	char *record = rb_xasprintf("%s/record.json", dir);
-	int yes = rb_gitstore_exists(l->g, a->commit, record);
-	free(dir);
-	free(record);
-	return yes;
+	while (i >= l->count && run_list_more(l))
+		;
+	return i < l->count ? &l->items[i] : NULL;
+}
+
+/* 1 when e is a run: pending, or its commit added its directory (checked once). */
+static int run_entry_believed(run_list *l, run_entry *e)
+{
+	if (!e->checked)
+		e->checked = !e->commit || run_added(l->g, e->tree, e->orphan ? NULL : e->parent_tree, e->id) ? 1 : -1;
+	return e->checked > 0;
+}
+
+/* 1 when e is a run of runbook (its Runbook trailer; NULL: of any). */
+static int run_entry_of(const run_entry *e, const char *runbook)
+{
+	return !runbook || (e->runbook && !strcmp(e->runbook, runbook));
 }
 
 /*
- * The log is in commit-time order, which says nothing between commits of
- * the same second: those are put in the ref's order, newest first.
+ * The index of the newest run at from or older, of runbook (NULL: any) and
+ * with run id id (NULL: any); -1 when none. Reads on only as far as it;
+ * checks only the entries that match.
  */
-static void order_ties(run_list *l)
+static long run_list_next(run_list *l, size_t from, const char *runbook, const char *id)
 {
-	for (size_t i = 0; i < l->count;) {
-		size_t j = i + 1;
-		while (j < l->count && l->items[j].time == l->items[i].time)
-			j++;
-		for (size_t p = i; p + 1 < j; p++) {
-			size_t best = p;
-			for (size_t q = p + 1; q < j; q++)
-				if (newer(l, &l->items[q], &l->items[best]))
-					best = q;
-			run_entry t = l->items[p];
-			l->items[p] = l->items[best];
-			l->items[best] = t;
-		}
-		i = j;
-	}
-}
-
-/* The runs of runbook (trailer form) on ref, newest first. */
-static void run_list_read(run_list *l, rb_gitstore *g, const char *ref, const char *runbook)
-{
-	memset(l, 0, sizeof *l);
-	l->g = g;
-	l->runbook = runbook;
-	rb_gitstore_log(g, ref, collect_run, l);
-	order_ties(l);
+	run_entry *e;
+	for (size_t i = from; (e = run_list_at(l, i)) != NULL; i++)
+		if (run_entry_of(e, runbook) && (!id || !strcmp(e->id, id)) && run_entry_believed(l, e))
+			return (long)i;
+	return -1;
 }
 
 static void run_list_free(run_list *l)
 {
 	for (size_t i = 0; i < l->count; i++) {
 		free(l->items[i].id);
+		free(l->items[i].runbook);
+		free(l->items[i].resumes);
+		free(l->items[i].reverts);
 		free(l->items[i].commit);
 		free(l->items[i].journal);
 		rb_record_close(&l->items[i].rec);
 	}
 	free(l->items);
+	rb_gitstore_walk_free(l->walk);
 	memset(l, 0, sizeof *l);
 }
 
@@ -997,12 +997,66 @@ done:
 	return e->state > 0 ? 0 : -1;
 }
 
-static run_entry *run_list_find(run_list *l, const char *id)
+/*
+ * What RUN names (rb_audit_load_opts): "latest" or NULL (the newest run),
+ * HEAD~N (the Nth before it; HEAD, HEAD~ and HEAD^ as git reads them) set
+ * nth; a run's directory as the Audit line prints it (runs/YYYY/MM/DD/NAME,
+ * a file of it too) becomes its run id (*own, caller frees); anything else
+ * is matched as it is.
+ */
+typedef struct {
+	const char *want;       /* a run id (or prefix), its directory's name, or a commit id (prefix) */
+	long nth;               /* >= 0: the nth run, newest first (latest, HEAD~N); -1: by want */
+} run_name;
+
+static void want_of(const char *run, run_name *f, char **own)
 {
-	for (size_t i = 0; i < l->count; i++)
-		if (!strcmp(l->items[i].id, id))
-			return &l->items[i];
-	return NULL;
+	char *end = NULL;
+	size_t n;
+	*own = NULL;
+	f->nth = -1;
+	f->want = run ? run : "";
+	if (!run || !strcmp(run, "latest") || !strcmp(run, "HEAD")) {
+		f->nth = 0;
+	} else if (!strcmp(run, "HEAD~") || !strcmp(run, "HEAD^")) {
+		f->nth = 1;
+	} else if (!strncmp(run, "HEAD~", 5) && isdigit((unsigned char)run[5])) {
+		errno = 0;
+		long k = strtol(run + 5, &end, 10);
+		f->nth = *end || errno ? LONG_MAX : k; /* HEAD~junk names no run */
+	} else if (!strncmp(run, "runs/", 5) && strlen(run) > 16 && run[9] == '/' && run[12] == '/' &&
+		   run[15] == '/' && all_digits(run + 5, 4) && all_digits(run + 10, 2) && all_digits(run + 13, 2)) {
+		n = strcspn(run + 16, "/");
+		*own = rb_xasprintf("%.4s%.2s%.2sT%.*s", run + 5, run + 10, run + 13, (int)n, run + 16);
+		f->want = *own;
+	}
+}
+
+/* 1 when f names e by its run id (or its start), its directory's name or its commit (prefix). */
+static int names(const run_name *f, const run_entry *e)
+{
+	size_t wl = strlen(f->want);
+	return (wl && !strncmp(e->id, f->want, wl)) || (wl >= 4 && e->commit && !strncmp(e->commit, f->want, wl)) ||
+	       (wl >= 7 && strlen(e->id) > 9 && !strncmp(e->id + 9, f->want, wl));
+}
+
+/*
+ * The index in l of the newest run f names, or -1. By name, the walk reads
+ * the messages of the commits it passes and checks only those that match;
+ * by position (HEAD~N), it checks the N+1 newest. *runs: with nth, how many
+ * runs the ref holds when it has fewer (for the message).
+ */
+static long find_named(run_list *l, const run_name *f, long *runs)
+{
+	run_entry *e;
+	*runs = 0;
+	for (size_t i = 0; (e = run_list_at(l, i)) != NULL; i++) {
+		if ((f->nth < 0 && !names(f, e)) || !run_entry_believed(l, e))
+			continue;
+		if (f->nth < 0 || (*runs)++ == f->nth)
+			return (long)i;
+	}
+	return -1;
 }
 
 /* The run rec continues: its run event's resumes, or (runs made before chains) its "resumed run" note's run. */
@@ -1024,12 +1078,13 @@ static int by_id_newest_first(const void *a, const void *b)
 }
 
 /*
- * Looks at the journals left in the repository for runs of l's runbook: one
- * still locked is a run still going (*running: its id); with pending, one
- * not locked and not on ref yet (a killed run that a preview must not
- * commit) goes first in l, as the newest.
+ * Looks at the journals left in the repository for runs of runbook (the
+ * Runbook trailer's form): one still locked is a run still going
+ * (*running: its id); with pending, one not locked and not on ref yet (a
+ * killed run that a preview must not commit) goes first in l, as the
+ * newest.
  */
-static void add_journals(run_list *l, const char *ref, int pending, char **running)
+static void add_journals(run_list *l, const char *runbook, const char *ref, int pending, char **running)
 {
 	char *dir = journal_dir(l->g);
 	DIR *d = opendir(dir);
@@ -1047,14 +1102,16 @@ static void add_journals(run_list *l, const char *ref, int pending, char **runni
 			const char *id = rb_record_get(&rec, "run", NULL, "id");
 			const char *abs = rb_record_get(&rec, "run", NULL, "runbook_abs");
 			char *mine = abs ? rb_record_one_line(abs, TRAILER_MAX) : NULL;
-			if (id && valid_run_id(id) && mine && !strcmp(mine, l->runbook)) {
+			if (id && valid_run_id(id) && mine && !strcmp(mine, runbook)) {
 				char *run_dir = run_path_of(id);
 				char *record = rb_xasprintf("%s/record.json", run_dir);
 				if (rb_record_journal_busy(path)) {
 					free(*running);
 					*running = rb_xstrdup(id);
 				} else if (pending && !rb_gitstore_exists(l->g, ref, record)) {
-					run_list_add(&found, id, NULL, path);
+					run_entry *e = run_list_add(&found, id, NULL, path);
+					e->runbook = rb_xstrdup(runbook);
+					e->checked = 1;
 				}
 				free(run_dir);
 				free(record);
@@ -1070,7 +1127,10 @@ static void add_journals(run_list *l, const char *ref, int pending, char **runni
 	free(dir);
 	if (found.count) {
 		qsort(found.items, found.count, sizeof *found.items, by_id_newest_first);
-		l->items = rb_xrealloc(l->items, (l->count + found.count) * sizeof *l->items);
+		if (l->count + found.count > l->cap) {
+			l->cap = l->count + found.count;
+			l->items = rb_xrealloc(l->items, l->cap * sizeof *l->items);
+		}
 		memmove(l->items + found.count, l->items, l->count * sizeof *l->items);
 		memcpy(l->items, found.items, found.count * sizeof *found.items);
 		l->count += found.count;
@@ -1080,12 +1140,14 @@ static void add_journals(run_list *l, const char *ref, int pending, char **runni
 
 /*
  * The chain ending at l->items[last], as indexes into l, first run first
- * (*out, *n; caller frees). A link to a run not on the ref, or a journal
- * that cannot be read, is an error with strict (naming the runbook at
- * path), else the chain starts after it.
+ * (*out, *n; caller frees): each run's journal names the one before, a run
+ * of the same runbook (its Runbook trailer) and older, so the walk of the
+ * ref goes no further back than the chain's first run. A link to a run not
+ * on the ref, or a journal that cannot be read, is an error with strict
+ * (naming the runbook at path), else the chain starts after it.
  */
-static int chain_of(run_list *l, size_t last, int strict, const char *path, size_t **out, size_t *n,
-		    rb_error *err)
+static int chain_of(run_list *l, size_t last, int strict, const char *path, const char *runbook, size_t **out,
+		    size_t *n, rb_error *err)
 {
 	int rc = -1;
 	size_t *c = NULL, count = 0, at = last;
@@ -1107,15 +1169,15 @@ static int chain_of(run_list *l, size_t last, int strict, const char *path, size
 		c = rb_xrealloc(c, (count + 1) * sizeof *c);
 		c[count++] = at;
 		const char *prev = resumes_of(&e->rec);
-		run_entry *p = prev ? run_list_find(l, prev) : NULL;
-		if (prev && !p && strict) {
+		long p = prev ? run_list_next(l, 0, runbook, prev) : -1; /* l->items may move: e is stale */
+		if (prev && p < 0 && strict) {
 			rb_error_set(err, RB_EXIT_USAGE, path, 0, 0, "--resume: run %s continues run %s, which is not on "
-				     "the audit ref: resume step by step with --from ID", e->id, prev);
+				     "the audit ref: resume step by step with --from ID", l->items[at].id, prev);
 			goto done;
 		}
-		if (!p)
+		if (p < 0)
 			break;
-		at = (size_t)(p - l->items);
+		at = (size_t)p;
 	}
 	for (size_t k = 0; k < count / 2; k++) {
 		size_t t = c[k];
@@ -1525,19 +1587,21 @@ int rb_audit_resume_point(const rb_runbook *rb, const rb_resume_opts *o, rb_resu
 		recover_in(g, err); /* the killed runs of the chain become records first */
 		rb_error_clear(err);
 	}
-	run_list_read(&l, g, ref, runbook);
-	add_journals(&l, ref, o->preview, &running);
+	/* The ref is read from its tip back to the chain's first run, no further. */
+	run_list_open(&l, g, ref);
+	add_journals(&l, runbook, ref, o->preview, &running);
 	if (running) {
 		rb_error_set(err, RB_EXIT_ENV, rb->path, 0, 0, "--resume: run %s of this runbook is still going (its "
 			     "journal is in use): let it end, or stop it, before resuming", running);
 		goto done;
 	}
-	if (!l.count) {
+	long newest = run_list_next(&l, 0, runbook, NULL);
+	if (newest < 0) {
 		rb_error_set(err, RB_EXIT_USAGE, rb->path, 0, 0, "--resume: no earlier run of this runbook on %s: run "
 			     "it without --resume", ref);
 		goto done;
 	}
-	if (chain_of(&l, 0, 1, rb->path, &chain, &n, err) < 0)
+	if (chain_of(&l, (size_t)newest, 1, rb->path, runbook, &chain, &n, err) < 0)
 		goto done;
 	const run_entry *last = &l.items[chain[n - 1]];
 	const char *result = rb_record_get(&last->rec, "finish", NULL, "result");
@@ -1730,27 +1794,43 @@ void rb_resume_point_free(rb_resume_point *rp)
 }
 
 /*
- * The "## Resume chain" section of run id's record when it belongs to one:
- * the runs it continues, and the later runs that continue it. NULL when it
- * stands alone. Caller frees.
+ * The "## Resume chain" section of the record of run l->items[me] when it
+ * belongs to one: the runs it continues (older: its journal names each),
+ * and the later runs that continue it. NULL when it stands alone. Caller
+ * frees.
+ *
+ * A later run that continues a run names it in its Resumes trailer, so the
+ * runs newer than this one are matched on their trailers, and only those
+ * that match are checked and their journals read. Runs recorded before
+ * resume chains carried no such trailer; one of those may continue a run
+ * when it is the next run of the runbook after it (--resume took the
+ * runbook's last run), so that one's journal is read too.
  */
-static char *chain_section(rb_gitstore *g, const char *ref, const char *runbook, const char *id)
+static char *chain_section(run_list *l, size_t me)
 {
-	run_list l;
 	rb_error err = RB_ERROR_INIT;
 	size_t *chain = NULL, n = 0;
 	char *md = NULL;
 	rb_chain_entry *entries = NULL;
-	run_list_read(&l, g, ref, runbook);
-	run_entry *me = run_list_find(&l, id);
-	if (!me || chain_of(&l, (size_t)(me - l.items), 0, NULL, &chain, &n, &err) < 0)
+	const char *runbook = l->items[me].runbook; /* the string stays where it is when l->items moves */
+	if (!runbook || chain_of(l, me, 0, NULL, runbook, &chain, &n, &err) < 0)
 		goto done;
 	size_t current = n - 1;
-	for (size_t i = (size_t)(me - l.items); i-- > 0;) {
+	int next = 1; /* no run of the runbook between the chain's last and this one */
+	for (size_t i = me; i-- > 0;) {
 		/* newer runs, oldest first: those continuing the chain's last run extend it */
-		run_entry *e = &l.items[i];
-		const char *prev = run_entry_load(&l, e) == 0 ? resumes_of(&e->rec) : NULL;
-		if (prev && !strcmp(prev, l.items[chain[n - 1]].id)) {
+		run_entry *e = &l->items[i];
+		const char *last = l->items[chain[n - 1]].id;
+		if (!run_entry_of(e, runbook))
+			continue;
+		int named = e->resumes ? !strcmp(e->resumes, last) : next;
+		if (!named)
+			next = 0;
+		if (!named || !run_entry_believed(l, e))
+			continue;
+		const char *prev = run_entry_load(l, e) == 0 ? resumes_of(&e->rec) : NULL;
+		next = prev && !strcmp(prev, last);
+		if (next) {
 			chain = rb_xrealloc(chain, (n + 1) * sizeof *chain);
 			chain[n++] = i;
 		}
@@ -1759,29 +1839,30 @@ static char *chain_section(rb_gitstore *g, const char *ref, const char *runbook,
 		goto done;
 	entries = rb_xcalloc(n, sizeof *entries);
 	for (size_t k = 0; k < n; k++) {
-		entries[k].id = l.items[chain[k]].id;
-		entries[k].rec = &l.items[chain[k]].rec;
+		entries[k].id = l->items[chain[k]].id;
+		entries[k].rec = &l->items[chain[k]].rec;
 	}
 	md = rb_record_chain_markdown(entries, n, current);
 done:
 	free(entries);
 	free(chain);
-	run_list_free(&l);
 	rb_error_clear(&err);
 	return md;
 }
 
-/* The error for a run that o->run does not name, out of f->seen runs on ref in the repository at where. */
-static void no_such_run(const rb_audit_load_opts *o, const find_ctx *f, const char *ref, const char *where,
-			rb_error *err)
+/* The error for a run that o->run does not name, on ref in the repository at where (l: its runs, or NULL). */
+static void no_such_run(const rb_audit_load_opts *o, const run_name *f, long runs, run_list *l, const char *ref,
+			const char *where, rb_error *err)
 {
 	const char *run = o->run ? o->run : "latest";
-	if (!f->seen)
+	if (f->nth < 0 && l)
+		runs = run_list_next(l, 0, NULL, NULL) >= 0; /* is there any run at all */
+	if (!runs)
 		rb_error_set(err, RB_EXIT_USAGE, NULL, 0, 0, "no runs recorded on %s in %s yet (a run of a runbook "
 			     "records one; see runbook log)", ref, where);
 	else if (f->nth >= 0)
 		rb_error_set(err, RB_EXIT_USAGE, NULL, 0, 0, "no run '%s' on %s in %s: it holds %ld run%s "
-			     "(see runbook log)", run, ref, where, f->seen, f->seen == 1 ? "" : "s");
+			     "(see runbook log)", run, ref, where, runs, runs == 1 ? "" : "s");
 	else
 		rb_error_set(err, RB_EXIT_USAGE, NULL, 0, 0, "no run '%s' on %s in %s (see runbook log)", run, ref,
 			     where);
@@ -1793,37 +1874,48 @@ int rb_audit_load_run(const rb_audit_load_opts *o, rb_audit_loaded *out, rb_erro
 	int rc = -1;
 	const char *ref = ref_of(NULL, o->ref);
 	char *own = NULL, *where = NULL;
-	find_ctx f = {NULL, NULL, -1, 0, NULL, NULL, NULL};
+	run_name f;
+	run_list l;
+	long runs = 0;
 	memset(out, 0, sizeof *out);
+	memset(&l, 0, sizeof l);
 	want_of(o->run, &f, &own);
 	int found = open_for_reading(NULL, o->repo, &g, &where, err);
 	if (found < 0)
 		goto done;
-	f.g = g;
-	if (!g || !rb_gitstore_log(g, ref, find_run, &f)) {
-		no_such_run(o, &f, ref, g ? rb_gitstore_gitdir(g) : where, err);
+	if (g)
+		run_list_open(&l, g, ref);
+	long at = g ? find_named(&l, &f, &runs) : -1;
+	if (at < 0) {
+		no_such_run(o, &f, runs, g ? &l : NULL, ref, g ? rb_gitstore_gitdir(g) : where, err);
 		goto done;
 	}
-	char *dir = run_path_of(f.id);
+	const run_entry *me = &l.items[at];
+	char *dir = run_path_of(me->id);
 	out->path = rb_xasprintf("%s/%s", dir, o->file ? o->file : o->json ? "record.json" : "record.md");
 	free(dir);
-	if (rb_gitstore_read(g, f.commit, out->path, &out->data, &out->len) < 0) {
-		rb_error_set(err, RB_EXIT_ENV, NULL, 0, 0, "commit %.7s has no %s", f.commit, out->path);
+	if (rb_gitstore_read(g, me->commit, out->path, &out->data, &out->len) < 0) {
+		rb_error_set(err, RB_EXIT_ENV, NULL, 0, 0, "commit %.7s has no %s", me->commit, out->path);
 		goto done;
 	}
+	out->commit = rb_xstrdup(me->commit);
+	out->id = rb_xstrdup(me->id);
+	out->runbook = rb_xstrdup(me->runbook ? me->runbook : "");
+	/* Who reverted it: newer runs, all read already, checked only when their Reverts trailer names it. */
+	for (size_t i = 0; i < (size_t)at; i++) {
+		run_entry *e = &l.items[i];
+		if (e->reverts && !strcmp(e->reverts, out->id) && run_entry_believed(&l, e)) {
+			out->reverted_by = rb_xrealloc(out->reverted_by, (out->nreverted_by + 1) * sizeof *out->reverted_by);
+			out->reverted_by[out->nreverted_by++] = rb_xstrdup(e->id);
+		}
+	}
 	if (!o->json && !o->file)
-		out->chain = chain_section(g, ref, f.runbook, f.id);
-	out->commit = f.commit;
-	out->id = f.id;
-	out->runbook = f.runbook;
-	f.commit = f.id = f.runbook = NULL;
+		out->chain = chain_section(&l, (size_t)at);
 	rc = 0;
 done:
 	if (rc < 0)
 		rb_audit_loaded_free(out);
-	free(f.commit);
-	free(f.id);
-	free(f.runbook);
+	run_list_free(&l);
 	free(own);
 	free(where);
 	rb_gitstore_free(g);
@@ -1838,5 +1930,8 @@ void rb_audit_loaded_free(rb_audit_loaded *l)
 	free(l->path);
 	free(l->data);
 	free(l->chain);
+	for (size_t i = 0; i < l->nreverted_by; i++)
+		free(l->reverted_by[i]);
+	free(l->reverted_by);
 	memset(l, 0, sizeof *l);
 }

@@ -37,6 +37,16 @@
  * the commit added runs/YYYY/MM/DD/<HHMMSSZ-slug-pid>/record.json: so a
  * title cannot add a run, nor make a run claim another runbook. What they
  * print from a record passes through rb_visible (visible.h).
+ *
+ * Cost at scale: readers walk the ref from its tip, newest first, and stop
+ * as soon as their answer is known; each commit passed costs one object
+ * read (its message), and only the commits whose trailers match what is
+ * looked for are checked against their trees. So the newest runs, `log -n
+ * N` and `log | head` cost what they show; a run by id, and the runs that
+ * resume or revert it (always newer than it), cost a walk back to its
+ * commit; --resume walks back to the chain's first run. A commit builds
+ * only the trees on its run's path (the root, runs/, the year, the month,
+ * the day), whatever the history holds.
  */
 #ifndef RB_AUDIT_H
 #define RB_AUDIT_H
@@ -156,10 +166,22 @@ typedef struct {
  * has a default .runbook-audit/ that does not exist yet (out->repo then
  * names where it would be). Returns 0 and fills out (free it with
  * rb_audit_runs_free), or -1 with err (RB_EXIT_ENV: "audit repository DIR:
- * why") and nothing to free.
+ * why") and nothing to free. Reads and checks the whole history: to stop
+ * early, use rb_audit_runs_walk.
  */
 int rb_audit_runs_read(const char *repo_opt, const rb_runbook *rb, const char *ref, rb_audit_runs *out,
 		       rb_error *err);
+
+/**
+ * The same runs, streamed: calls fn with each, newest first, as the walk
+ * of the ref reaches it (its strings lent for the call), until fn returns
+ * nonzero; nothing older is read then. out gets repo and ref as
+ * rb_audit_runs_read fills them, no items, and count: how many runs fn
+ * was given. Returns 0 (free out with rb_audit_runs_free), or -1 with err
+ * as rb_audit_runs_read.
+ */
+int rb_audit_runs_walk(const char *repo_opt, const rb_runbook *rb, const char *ref, rb_audit_runs *out,
+		       int (*fn)(void *ctx, const rb_audit_run *run), void *ctx, rb_error *err);
 
 void rb_audit_runs_free(rb_audit_runs *runs);
 
@@ -185,11 +207,15 @@ typedef struct {
 	size_t len;
 	char *chain;       /* record.md only: the "## Resume chain" section (rb_record_chain_markdown)
 			    * when the run belongs to a chain of runs of its runbook; else NULL */
+	char **reverted_by; /* the runs that reverted it (their Reverts trailer names it), newest first */
+	size_t nreverted_by;
 } rb_audit_loaded;
 
 /**
  * Loads the record of the newest run on the ref that o->run names (see
- * rb_audit_load_opts). Returns 0 and fills out (free it with
+ * rb_audit_load_opts), and says which later runs reverted it. The ref is
+ * read back to the run's commit (and, for the resume chain, to the
+ * chain's first run). Returns 0 and fills out (free it with
  * rb_audit_loaded_free), or -1 with err and nothing to free:
  *   RB_EXIT_ENV    the repository cannot be opened; the commit lacks the file;
  *   RB_EXIT_USAGE  no run on the ref is named so ("no run 'X' on REF in

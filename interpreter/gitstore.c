@@ -354,6 +354,25 @@ done:
 	return added;
 }
 
+/* 1 when path is in the tree whose id is hex, else 0 (also when that tree cannot be read). */
+static int in_tree(rb_gitstore *g, const char *hex, const char *path)
+{
+	git_oid id;
+	git_tree *tree = NULL;
+	git_tree_entry *entry = NULL;
+	int found = git_oid_fromstr(&id, hex) == 0 && git_tree_lookup(&tree, g->repo, &id) == 0 &&
+		    git_tree_entry_bypath(&entry, tree, path) == 0;
+	git_tree_entry_free(entry);
+	git_tree_free(tree);
+	git_error_clear();
+	return found;
+}
+
+int rb_gitstore_added_to(rb_gitstore *g, const char *tree, const char *parent_tree, const char *path)
+{
+	return parent_tree && in_tree(g, tree, path) && (!*parent_tree || !in_tree(g, parent_tree, path));
+}
+
 char *rb_gitstore_head_of(const char *dir)
 {
 	git_repository *repo = NULL;
@@ -370,33 +389,261 @@ char *rb_gitstore_head_of(const char *dir)
 	return out;
 }
 
+/*
+ * The walk of a ref's history: a queue of commits to show, newest commit
+ * time last (so popped first), and, once a merge is met, the set of
+ * commits queued since, so that none comes twice. On a linear history, the
+ * one runbook writes, the queue never holds more than one commit and the
+ * walk is the ref's own order; a merge's parents are taken by commit time,
+ * as git log does by default.
+ *
+ * Each commit is one read of the object database, parsed here, and not
+ * kept in libgit2's object cache: libgit2's revwalk reads each commit once
+ * to sort it and git_commit_lookup again (GIT_SORT_TIME reads the whole
+ * history before it returns the first commit), and a cache of ten thousand
+ * commits costs more to fill and to free than the walk saves.
+ */
+typedef struct {
+	git_oid id, tree;
+	long long time;            /* the committer's */
+	git_oid *parents;
+	size_t nparents;
+	char *message;             /* after the header, leading newlines skipped (as git_commit_message) */
+	char *author;              /* "name <email>" */
+} walk_commit;
+
+struct rb_gitstore_walk {
+	rb_gitstore *g;
+	git_odb *odb;
+	walk_commit *queue;        /* newest last */
+	size_t nqueue, capqueue;
+	int merged;                /* a merge was met: commits may be reached twice from now on */
+	git_oid *seen;             /* the commits queued since (open addressing, size a power of two;
+				    * zero oid: empty) */
+	size_t nseen, capseen;
+	walk_commit cur;           /* what rb_gitstore_walk_next lent last */
+	char hex[41], tree[41], parent_tree[41];
+};
+
+static void walk_commit_free(walk_commit *c)
+{
+	free(c->parents);
+	free(c->message);
+	free(c->author);
+	memset(c, 0, sizeof *c);
+}
+
+/* The signature on a header line (line, len: after "author "), parsed as libgit2 parses a commit's. */
+static git_signature *header_signature(const char *line, size_t len)
+{
+	git_signature *sig = NULL;
+	char *text = rb_xstrndup(line, len);
+	if (git_signature_from_buffer(&sig, text) < 0)
+		sig = NULL;
+	free(text);
+	return sig;
+}
+
+/*
+ * Reads commit id into *c: its tree, parents, author, committer time and
+ * message, from the object's text. 0, or -1 (not a commit, or one libgit2
+ * would not parse for want of a tree, an author or a committer).
+ */
+static int read_commit(git_odb *odb, const git_oid *id, walk_commit *c)
+{
+	git_odb_object *obj = NULL;
+	int have_tree = 0, have_committer = 0, rc = -1;
+	memset(c, 0, sizeof *c);
+	c->id = *id;
+	if (git_odb_read(&obj, odb, id) < 0 || git_odb_object_type(obj) != GIT_OBJECT_COMMIT)
+		goto done;
+	const char *p = git_odb_object_data(obj), *end = p + git_odb_object_size(obj);
+	while (p < end && *p != '\n') {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		const char *eol = nl ? nl : end;
+		size_t len = (size_t)(eol - p);
+		if (len == 45 && !strncmp(p, "tree ", 5)) {
+			have_tree = git_oid_fromstrn(&c->tree, p + 5, 40) == 0;
+		} else if (len == 47 && !strncmp(p, "parent ", 7)) {
+			c->parents = rb_xrealloc(c->parents, (c->nparents + 1) * sizeof *c->parents);
+			if (git_oid_fromstrn(&c->parents[c->nparents], p + 7, 40) == 0)
+				c->nparents++;
+		} else if (len > 7 && !strncmp(p, "author ", 7) && !c->author) {
+			git_signature *a = header_signature(p + 7, len - 7);
+			if (a)
+				c->author = rb_xasprintf("%s <%s>", a->name, a->email);
+			git_signature_free(a);
+		} else if (len > 10 && !strncmp(p, "committer ", 10) && !have_committer) {
+			git_signature *m = header_signature(p + 10, len - 10);
+			if (m) {
+				c->time = (long long)m->when.time;
+				have_committer = 1;
+			}
+			git_signature_free(m);
+		}
+		p = nl ? nl + 1 : end;
+	}
+	if (!have_tree || !c->author || !have_committer)
+		goto done;
+	if (p < end)
+		p++; /* the blank line after the header */
+	while (p < end && *p == '\n')
+		p++;
+	c->message = rb_xstrndup(p, strnlen(p, (size_t)(end - p)));
+	rc = 0;
+done:
+	if (rc < 0)
+		walk_commit_free(c);
+	git_odb_object_free(obj);
+	git_error_clear();
+	return rc;
+}
+
+static size_t oid_slot(const git_oid *id, size_t cap)
+{
+	size_t h;
+	memcpy(&h, id->id, sizeof h);
+	return h & (cap - 1);
+}
+
+static int oid_is_zero(const git_oid *id)
+{
+	static const git_oid zero;
+	return git_oid_equal(id, &zero);
+}
+
+/*
+ * Adds id to the set of commits seen: 1 when it was not there yet. Before
+ * the first merge the walk is a chain, where no commit comes twice: the
+ * set is kept from there on only.
+ */
+static int walk_see(rb_gitstore_walk *w, const git_oid *id)
+{
+	if (oid_is_zero(id))
+		return 0; /* never a real commit: not kept, not walked */
+	if (!w->merged)
+		return 1;
+	if (2 * (w->nseen + 1) > w->capseen) {
+		size_t cap = w->capseen ? 2 * w->capseen : 64;
+		git_oid *seen = rb_xcalloc(cap, sizeof *seen);
+		for (size_t i = 0; i < w->capseen; i++) {
+			if (oid_is_zero(&w->seen[i]))
+				continue;
+			size_t s = oid_slot(&w->seen[i], cap);
+			while (!oid_is_zero(&seen[s]))
+				s = (s + 1) & (cap - 1);
+			seen[s] = w->seen[i];
+		}
+		free(w->seen);
+		w->seen = seen;
+		w->capseen = cap;
+	}
+	size_t s = oid_slot(id, w->capseen);
+	for (; !oid_is_zero(&w->seen[s]); s = (s + 1) & (w->capseen - 1))
+		if (git_oid_equal(&w->seen[s], id))
+			return 0;
+	w->seen[s] = *id;
+	w->nseen++;
+	return 1;
+}
+
+/* Queues commit id (once), by its commit time: the index in the queue, or -1 (seen already, or unreadable). */
+static long walk_push(rb_gitstore_walk *w, const git_oid *id)
+{
+	walk_commit c;
+	if (!walk_see(w, id) || read_commit(w->odb, id, &c) < 0)
+		return -1;
+	if (w->nqueue == w->capqueue) {
+		w->capqueue = w->capqueue ? 2 * w->capqueue : 4;
+		w->queue = rb_xrealloc(w->queue, w->capqueue * sizeof *w->queue);
+	}
+	/* Newest last; among equal times the one queued first comes out first. */
+	size_t at = w->nqueue;
+	while (at > 0 && w->queue[at - 1].time >= c.time)
+		at--;
+	memmove(w->queue + at + 1, w->queue + at, (w->nqueue - at) * sizeof *w->queue);
+	w->queue[at] = c;
+	w->nqueue++;
+	return (long)at;
+}
+
+/* The tree of commit id as hex into out ("" when it cannot be read). */
+static void tree_of(rb_gitstore_walk *w, const git_oid *id, char out[41])
+{
+	walk_commit c;
+	*out = '\0';
+	if (read_commit(w->odb, id, &c) == 0)
+		git_oid_tostr(out, 41, &c.tree);
+	walk_commit_free(&c);
+}
+
+int rb_gitstore_walk_start(rb_gitstore *g, const char *ref, rb_gitstore_walk **out)
+{
+	git_oid id;
+	*out = NULL;
+	rb_gitstore_walk *w = rb_xcalloc(1, sizeof *w);
+	w->g = g;
+	if (git_reference_name_to_id(&id, g->repo, ref) < 0 || git_repository_odb(&w->odb, g->repo) < 0) {
+		git_error_clear();
+		rb_gitstore_walk_free(w);
+		return 0;
+	}
+	walk_push(w, &id);
+	*out = w;
+	return 0;
+}
+
+int rb_gitstore_walk_next(rb_gitstore_walk *w, rb_gitstore_commit_info *info)
+{
+	walk_commit_free(&w->cur);
+	if (!w->nqueue)
+		return 0;
+	w->cur = w->queue[--w->nqueue];
+	w->merged |= w->cur.nparents > 1;
+	*w->parent_tree = '\0';
+	info->parent_tree = w->parent_tree; /* "": a root commit */
+	for (size_t i = 0; i < w->cur.nparents; i++) {
+		long at = walk_push(w, &w->cur.parents[i]);
+		if (i == 0 && at >= 0)
+			git_oid_tostr(w->parent_tree, sizeof w->parent_tree, &w->queue[at].tree);
+		else if (i == 0)
+			tree_of(w, &w->cur.parents[0], w->parent_tree); /* met before, through a merge */
+		if (i == 0 && !*w->parent_tree)
+			info->parent_tree = NULL; /* it cannot be read */
+	}
+	git_oid_tostr(w->hex, sizeof w->hex, &w->cur.id);
+	git_oid_tostr(w->tree, sizeof w->tree, &w->cur.tree);
+	info->id = w->hex;
+	info->message = w->cur.message;
+	info->author = w->cur.author;
+	info->time = w->cur.time;
+	info->tree = w->tree;
+	return 1;
+}
+
+void rb_gitstore_walk_free(rb_gitstore_walk *w)
+{
+	if (!w)
+		return;
+	walk_commit_free(&w->cur);
+	for (size_t i = 0; i < w->nqueue; i++)
+		walk_commit_free(&w->queue[i]);
+	free(w->queue);
+	free(w->seen);
+	git_odb_free(w->odb);
+	free(w);
+}
+
 int rb_gitstore_log(rb_gitstore *g, const char *ref, int (*fn)(void *ctx, const rb_gitstore_commit_info *c),
 		    void *ctx)
 {
-	git_revwalk *walk = NULL;
-	git_oid id;
+	rb_gitstore_walk *w = NULL;
+	rb_gitstore_commit_info info;
 	int rc = 0;
-	if (git_reference_name_to_id(&id, g->repo, ref) < 0)
-		return 0;
-	if (git_revwalk_new(&walk, g->repo) < 0 || git_revwalk_push(walk, &id) < 0)
-		goto done;
-	git_revwalk_sorting(walk, GIT_SORT_TIME);
-	git_oid cur;
-	while (!rc && git_revwalk_next(&cur, walk) == 0) {
-		git_commit *c = NULL;
-		if (git_commit_lookup(&c, g->repo, &cur) < 0)
-			continue;
-		char hex[41];
-		git_oid_tostr(hex, sizeof hex, &cur);
-		const git_signature *a = git_commit_author(c);
-		char *who = rb_xasprintf("%s <%s>", a->name, a->email);
-		rb_gitstore_commit_info info = {hex, git_commit_message(c), who, (long long)git_commit_time(c)};
+	rb_gitstore_walk_start(g, ref, &w);
+	while (!rc && w && rb_gitstore_walk_next(w, &info))
 		rc = fn(ctx, &info);
-		free(who);
-		git_commit_free(c);
-	}
-done:
-	git_revwalk_free(walk);
+	rb_gitstore_walk_free(w);
 	return rc;
 }
 

@@ -3,7 +3,9 @@
  * libgit2, without touching any work tree, index or HEAD.
  *
  * Blobs and trees are written straight into the object database, the new
- * tree is the ref's current tree with the files added, and the ref moves by
+ * tree is the ref's current tree with the files added (only the trees on
+ * the files' paths are read and written again, however long the history
+ * and however many other directories the tree holds), and the ref moves by
  * compare-and-swap: when another process moved it meanwhile, the commit is
  * rebuilt on the new tip and tried again, so concurrent writers all land.
  *
@@ -80,6 +82,14 @@ int rb_gitstore_exists(rb_gitstore *g, const char *commit, const char *path);
  */
 int rb_gitstore_added(rb_gitstore *g, const char *commit, const char *path);
 
+/**
+ * The same from the trees a walk gives (rb_gitstore_commit_info: tree,
+ * parent_tree), without reading a commit: 1 when path is in tree and not in
+ * parent_tree ("": a root commit's, so any path is added; NULL: a parent
+ * that cannot be read, so none is), else 0. A few tree lookups.
+ */
+int rb_gitstore_added_to(rb_gitstore *g, const char *tree, const char *parent_tree, const char *path);
+
 /** The configured user.name and user.email, or NULL; caller frees. */
 char *rb_gitstore_config(rb_gitstore *g, const char *key);
 
@@ -89,17 +99,35 @@ char *rb_gitstore_head_of(const char *dir);
 /** One commit of a ref's history, newest first (see rb_gitstore_log). Strings are borrowed. */
 typedef struct {
 	const char *id;        /* 40 hex characters */
-	const char *message;   /* the whole message */
+	const char *message;   /* the whole message (as git_commit_message gives it) */
 	const char *author;    /* "name <email>" */
-	long long time;        /* seconds since the epoch */
+	long long time;        /* the committer's time, seconds since the epoch */
+	const char *tree;      /* the commit's tree, 40 hex characters */
+	const char *parent_tree; /* its first parent's tree; "": a root commit; NULL: that parent cannot be read */
 } rb_gitstore_commit_info;
 
 /**
  * Calls fn for each commit reachable from ref, newest first, until fn
  * returns nonzero (which is then returned). 0 when the ref does not exist.
+ * Newest first is the ref's own order on a linear history (every parent
+ * after its child, whatever the commit times say); a merge's parents are
+ * taken by commit time, as git log does. The walk streams: each commit is
+ * read when it is reached, once, so stopping early costs only the commits
+ * passed.
  */
 int rb_gitstore_log(rb_gitstore *g, const char *ref, int (*fn)(void *ctx, const rb_gitstore_commit_info *c),
 		    void *ctx);
+
+/** The same walk, one commit at a time (for readers that stop and go on). */
+typedef struct rb_gitstore_walk rb_gitstore_walk;
+
+/** Starts a walk of ref's history: *out, or NULL when the ref does not exist. Returns 0. */
+int rb_gitstore_walk_start(rb_gitstore *g, const char *ref, rb_gitstore_walk **out);
+
+/** The next commit into *c (its strings lent until the next call): 1, or 0 at the end. */
+int rb_gitstore_walk_next(rb_gitstore_walk *w, rb_gitstore_commit_info *c);
+
+void rb_gitstore_walk_free(rb_gitstore_walk *w);
 
 /**
  * Reads path from the tree of commit (hex id, or a ref name). Returns 0 and

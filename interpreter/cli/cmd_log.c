@@ -2,11 +2,13 @@
  * cmd_log.c - `runbook log [FILE]`: the runs on the audit ref, newest
  * first, one a line: time, run id, summary, author (and the run it
  * resumes); -n N the N newest; --json an array of objects, one a run. The
- * library reads and checks them (rb_audit_runs_read); this file only
- * prints, every text from a commit made safe to show.
+ * library reads and checks them as it walks the ref (rb_audit_runs_walk);
+ * this file prints each as it comes, every text from a commit made safe to
+ * show, and stops the walk at -n N.
  */
 #define _DEFAULT_SOURCE
 #include <errno.h>
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -71,59 +73,89 @@ static void json_text(rb_json *j, const char *key, const char *s, size_t max)
 	free(line);
 }
 
-/* The first n runs as a JSON array, one object a run (the result's exit code as its record.json has it). */
-static void print_json(const rb_audit_runs *runs, size_t n)
+/* One run as an object of the JSON array (the result's exit code as its record.json has it). */
+static void json_run(rb_json *j, const rb_audit_run *r)
 {
-	rb_buf b = RB_BUF_INIT;
-	rb_json j;
 	char when[32];
-	rb_json_init(&j, &b, 1);
-	rb_json_array_begin(&j);
-	for (size_t i = 0; i < n; i++) {
-		const rb_audit_run *r = &runs->items[i];
-		time_t t = (time_t)r->time;
-		struct tm tm;
-		gmtime_r(&t, &tm);
-		strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
-		rb_json_object_begin(&j);
-		json_text(&j, "id", r->id, RB_SUMMARY_MAX);
-		json_text(&j, "commit", r->commit, 64);
-		json_text(&j, "time", when, sizeof when);
-		json_text(&j, "result", r->result, RB_SUMMARY_MAX);
-		json_text(&j, "runbook", r->runbook, AUTHOR_MAX);
-		json_text(&j, "title", r->subject, RB_SUMMARY_MAX + 3);
-		json_text(&j, "author", r->author, AUTHOR_MAX);
-		json_text(&j, "resumes", r->resumes, RB_SUMMARY_MAX);
-		json_text(&j, "reverts", r->reverts, RB_SUMMARY_MAX);
-		rb_json_end(&j, '}');
-	}
-	rb_json_end(&j, ']');
-	rb_buf_puts(&b, "\n");
-	rb_out_write(1, rb_buf_cstr(&b), b.len);
-	rb_buf_free(&b);
+	time_t t = (time_t)r->time;
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	rb_json_object_begin(j);
+	json_text(j, "id", r->id, RB_SUMMARY_MAX);
+	json_text(j, "commit", r->commit, 64);
+	json_text(j, "time", when, sizeof when);
+	json_text(j, "result", r->result, RB_SUMMARY_MAX);
+	json_text(j, "runbook", r->runbook, AUTHOR_MAX);
+	json_text(j, "title", r->subject, RB_SUMMARY_MAX + 3);
+	json_text(j, "author", r->author, AUTHOR_MAX);
+	json_text(j, "resumes", r->resumes, RB_SUMMARY_MAX);
+	json_text(j, "reverts", r->reverts, RB_SUMMARY_MAX);
+	rb_json_end(j, '}');
 }
 
-/* The n newest runs of rb (NULL: of every runbook). Returns the exit code. */
+/* What the walk prints into: each run as the walk reaches it, so that `log | head` stops it early. */
+typedef struct {
+	int json;
+	size_t max;        /* -n N; SIZE_MAX: all */
+	size_t shown;
+	rb_buf buf;        /* --json: what is not written yet */
+	rb_json j;
+} log_out;
+
+static void flush_json(log_out *o)
+{
+	rb_out_write(1, rb_buf_cstr(&o->buf), o->buf.len);
+	rb_buf_clear(&o->buf);
+}
+
+static int print_one(void *ctx, const rb_audit_run *r)
+{
+	log_out *o = ctx;
+	if (o->shown >= o->max)
+		return 1; /* -n 0: this run only says that the ref holds some */
+	if (o->json) {
+		json_run(&o->j, r);
+		flush_json(o);
+	} else {
+		print_run(r);
+	}
+	return ++o->shown >= o->max;
+}
+
+/* The n newest runs of rb (NULL: of every runbook), printed as they are read. Returns the exit code. */
 static int print_log(const log_args *a, const rb_runbook *rb, size_t n)
 {
 	rb_audit_runs runs;
 	rb_error err = RB_ERROR_INIT;
 	int rc = RB_EXIT_OK;
-	if (rb_audit_runs_read(a->audit_repo, rb, NULL, &runs, &err) < 0) {
+	log_out o = {a->json, n, 0, RB_BUF_INIT, {0}};
+	/*
+	 * A reader that went away (`log | head`) ends the walk as it ends git
+	 * log: the next write raises SIGPIPE, whose default kills quietly. It
+	 * is made the default here in case the parent ignored it, as git turns
+	 * EPIPE into SIGPIPE.
+	 */
+	signal(SIGPIPE, SIG_DFL);
+	if (a->json) {
+		rb_json_init(&o.j, &o.buf, 1);
+		rb_json_array_begin(&o.j);
+	}
+	if (rb_audit_runs_walk(a->audit_repo, rb, NULL, &runs, print_one, &o, &err) < 0) {
 		rb_out_err("runbook log: %s\n", err.message);
 		rc = err.code;
 		goto done;
 	}
-	if (n > runs.count)
-		n = runs.count;
-	if (a->json)
-		print_json(&runs, n);
-	for (size_t i = 0; i < n && !a->json; i++)
-		print_run(&runs.items[i]);
-	if (!runs.count && !a->json)
+	if (a->json) {
+		rb_json_end(&o.j, ']');
+		rb_buf_puts(&o.buf, "\n");
+		flush_json(&o);
+	} else if (!runs.count) {
 		rb_out("no runs recorded on %s in %s\n", runs.ref, runs.repo);
+	}
 	rb_audit_runs_free(&runs);
 done:
+	rb_buf_free(&o.buf);
 	rb_error_clear(&err);
 	return rc;
 }

@@ -56,18 +56,11 @@ static void json_visible(const char *text, size_t n, rb_buf *out)
 	rb_buf_add(out, text + from, n - from);
 }
 
-/* "Reverted by: RUN" when a later run reverted this one (its Reverts: trailer names it). */
-static void reverted_by(const show_args *a, const char *id, rb_buf *shown)
+/* "Reverted by run RUN" for each later run that reverted this one (its Reverts: trailer names it). */
+static void reverted_by(const rb_audit_loaded *rec, rb_buf *shown)
 {
-	rb_audit_runs runs;
-	rb_error err = RB_ERROR_INIT;
-	if (rb_audit_runs_read(a->audit_repo, NULL, NULL, &runs, &err) == 0) {
-		for (size_t i = 0; i < runs.count; i++)
-			if (runs.items[i].reverts && !strcmp(runs.items[i].reverts, id))
-				rb_buf_printf(shown, "\nReverted by run %s (runbook revert).\n", runs.items[i].id);
-		rb_audit_runs_free(&runs);
-	}
-	rb_error_clear(&err);
+	for (size_t i = 0; i < rec->nreverted_by; i++)
+		rb_buf_printf(shown, "\nReverted by run %s (runbook revert).\n", rec->reverted_by[i]);
 }
 
 /*
@@ -122,7 +115,7 @@ static int show(const show_args *a, const char *run)
 		rb_visible_into(rec.data, rec.len, &shown);
 		if (rec.chain)
 			rb_visible_into(rec.chain, strlen(rec.chain), &shown);
-		reverted_by(a, rec.id, &shown);
+		reverted_by(&rec, &shown);
 	}
 	rb_out_write(1, rb_buf_cstr(&shown), shown.len);
 	rb_audit_loaded_free(&rec);
