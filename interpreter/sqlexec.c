@@ -2,7 +2,9 @@
  * sqlexec.c - a sql step over libpq: one walk over the block and what it
  * includes (a stack of sources, each with its \if stack), made twice: a
  * scan that sends nothing, then the run, statement by statement with
- * cancellation, COPY data streamed from the source.
+ * cancellation, COPY data streamed from the source. What runbook adds
+ * around the block (limits, BEGIN, COMMIT) rides in a pipeline with its
+ * first and last statement when they fit (sqlpipe.h).
  */
 #define _GNU_SOURCE
 #include "sqlexec.h"
@@ -10,6 +12,7 @@
 #include "pgformat.h"
 #include "signals.h"
 #include "sqlmeta.h"
+#include "sqlpipe.h"
 #include "sqlsplit.h"
 #include "srcmap.h"
 
@@ -19,10 +22,13 @@
 #include <string.h>
 
 #define MAX_INCLUDE_DEPTH 16
+/* A plain body's statements up to this size are kept by the scan for the run. */
+#define KEEP_MAX_BYTES (1 << 20)
 
 /* A statement about to be sent, and where it (and a COPY's data) was written. */
 typedef struct {
 	char *text;        /* interpolated */
+	const char *written; /* the statement as split, before interpolation; NULL: a \copy */
 	const char *file;
 	int line;
 	int col;
@@ -77,10 +83,26 @@ typedef struct {
 	char *connect_file; /* the first \c */
 	int connect_line;
 	int connect_col;
+	int first_seen;    /* the body's first item was read */
+	int first_is_statement; /* it is a statement: the block's framing can wait for it */
+	int statements;    /* statements (a \copy is a meta-command) */
+	int metas;         /* meta-commands, \if and \gset included: 0 for a plain block */
+	/* A plain body's statements (no variable, no COPY, no \;), kept for the run, which then
+	   needs no second reading (each reading parses every statement: sqlsplit.h) */
+	int keepable;
+	rb_sql_item *kept;
+	size_t nkept;
+	size_t kept_bytes;
 	/* the run */
 	PGconn *conn;      /* where statements go: the step's, or \c's */
 	PGconn *own_conn;  /* opened by \c; closed at the end of the block */
 	int in_txn;        /* the block runs inside the transaction we opened */
+	int began;         /* we opened it (BEGIN succeeded) */
+	int framing;       /* the limits are still to send: with the block's first statement */
+	int begin_pending; /* so is BEGIN */
+	int sent;          /* statements sent so far */
+	rb_sqlpipe pipe;   /* the pipeline of the statement being read, and of COMMIT after it */
+	int commit_riding; /* COMMIT went with the last statement: end_transaction reads its result */
 	int expanded;      /* EXPANDED_OFF, _ON or _AUTO: the block's \x so far */
 	int timing;
 	rb_pgfmt_opts fmt; /* how results print now */
@@ -504,6 +526,7 @@ static int do_meta(exec_ctx *c, source *s, const rb_sql_item *it, rb_error *err)
 {
 	int col = it->col + s->col - 1, rc = 0;
 	char *m = NULL;
+	c->metas += c->scan;
 	if (it->cmd >= RB_SQL_CMD_IF && it->cmd <= RB_SQL_CMD_ENDIF)
 		return conditional(c, s, it, col, err);
 	if (!c->scan && !rb_sqlmeta_cond_active(&s->cond))
@@ -556,6 +579,35 @@ static int do_meta(exec_ctx *c, source *s, const rb_sql_item *it, rb_error *err)
 	return rc;
 }
 
+/*
+ * A statement of the run, sent: written in file (the body, whose lines start at
+ * column col0, or an included file); COPY data, if any, follows in data.
+ */
+static int run_statement(exec_ctx *c, const char *file, int col0, rb_sql_reader *data, const rb_sql_item *it,
+			 rb_error *err)
+{
+	int col = it->col + col0 - 1;
+	char *sent = NULL;
+	int rc = rb_sql_interpolate(it->text, file, it->line, col, c->std_strings, lookup, c->vars, &sent, err);
+	if (rc < 0)
+		return rc;
+	prepared p;
+	memset(&p, 0, sizeof p);
+	p.text = sent;
+	p.written = it->text;
+	p.file = file;
+	p.line = it->line;
+	p.col = col;
+	p.gset = it->gset;
+	p.gset_line = it->gset_line;
+	p.gset_col = it->gset_col + col0 - 1;
+	p.data = data;
+	p.data_file = file;
+	rc = send_unit(c, &p, err);
+	free(sent);
+	return rc;
+}
+
 /* A statement: in the scan, its flags and variables checked; in the run, sent. */
 static int do_statement(exec_ctx *c, source *s, const rb_sql_item *it, rb_error *err)
 {
@@ -563,6 +615,8 @@ static int do_statement(exec_ctx *c, source *s, const rb_sql_item *it, rb_error 
 	char *sent = NULL;
 	if (c->scan) {
 		c->units++;
+		c->statements++;
+		c->metas += it->gset != NULL;
 		c->own_txn |= it->is_txn_control;
 		if (it->no_txn_block && !c->outside_file) {
 			c->outside_file = rb_xstrdup(SRC_FILE(s));
@@ -573,28 +627,38 @@ static int do_statement(exec_ctx *c, source *s, const rb_sql_item *it, rb_error 
 			rc = rb_sql_interpolate(it->text, SRC_FILE(s), it->line, col, c->std_strings, lookup, c->vars,
 						&sent, err);
 		c->uncertain |= it->gset != NULL;
+		if (c->keepable)
+			c->keepable = sent && !strcmp(sent, it->text) && !it->gset && !it->copy_from_stdin &&
+				      rb_sqlpipe_fits(it->text, sent, c->std_strings);
 		goto done;
 	}
-	if (!rb_sqlmeta_cond_active(&s->cond))
-		goto done;
-	if ((rc = rb_sql_interpolate(it->text, SRC_FILE(s), it->line, col, c->std_strings, lookup, c->vars, &sent,
-				     err)) < 0)
-		goto done;
-	prepared p;
-	memset(&p, 0, sizeof p);
-	p.text = sent;
-	p.file = SRC_FILE(s);
-	p.line = it->line;
-	p.col = col;
-	p.gset = it->gset;
-	p.gset_line = it->gset_line;
-	p.gset_col = it->gset_col + s->col - 1;
-	p.data = s->r;
-	p.data_file = SRC_FILE(s);
-	rc = send_unit(c, &p, err);
+	if (rb_sqlmeta_cond_active(&s->cond))
+		rc = run_statement(c, SRC_FILE(s), s->col, s->r, it, err);
 done:
 	free(sent);
 	return rc;
+}
+
+/* The scan keeps a statement of a plain body (takes *it), as long as the body stays plain. */
+static void keep_item(exec_ctx *c, rb_sql_item *it)
+{
+	size_t n = strlen(it->text);
+	c->keepable &= c->depth == 1 && it->kind == RB_SQL_STATEMENT && c->kept_bytes + n <= KEEP_MAX_BYTES;
+	if (!c->keepable)
+		return;
+	c->kept = rb_xrealloc(c->kept, (c->nkept + 1) * sizeof *c->kept);
+	c->kept[c->nkept++] = *it;
+	c->kept_bytes += n;
+	memset(it, 0, sizeof *it);
+}
+
+static void free_kept(exec_ctx *c)
+{
+	for (size_t i = 0; i < c->nkept; i++)
+		rb_sql_item_clear(&c->kept[i]);
+	free(c->kept);
+	c->kept = NULL;
+	c->nkept = 0;
 }
 
 /* Reads the source on top of the stack to its end, or to the block's first error. */
@@ -604,7 +668,13 @@ static int walk(exec_ctx *c, rb_error *err)
 	source *s = &c->src[c->depth - 1];
 	rb_sql_item it;
 	while (rc == 0 && c->res->ok && (got = rb_sql_reader_next(s->r, &it, err)) > 0) {
+		if (c->scan && c->depth == 1 && !c->first_seen) {
+			c->first_seen = 1;
+			c->first_is_statement = it.kind == RB_SQL_STATEMENT;
+		}
 		rc = it.kind == RB_SQL_META ? do_meta(c, s, &it, err) : do_statement(c, s, &it, err);
+		if (c->scan && rc == 0 && c->keepable)
+			keep_item(c, &it);
 		rb_sql_item_clear(&it);
 	}
 	if (got < 0)
@@ -612,6 +682,16 @@ static int walk(exec_ctx *c, rb_error *err)
 	if (rc == 0 && c->res->ok && s->cond.n)
 		rc = rb_error_set(err, RB_EXIT_USAGE, SRC_FILE(s), s->if_line[s->cond.n - 1], s->if_col[s->cond.n - 1],
 				  "\\if without a matching \\endif before the end of the %s", c->depth == 1 ? "block" : "file");
+	return rc;
+}
+
+/* The run of a plain body: the statements the scan kept, as walk would send them. */
+static int replay(exec_ctx *c, rb_error *err)
+{
+	int rc = 0, col0 = c->o->body_col > 0 ? c->o->body_col : 1;
+	const char *file = c->o->file ? c->o->file : ""; /* as the body's reader names it */
+	for (size_t i = 0; rc == 0 && c->res->ok && i < c->nkept; i++)
+		rc = run_statement(c, file, col0, NULL, &c->kept[i], err);
 	return rc;
 }
 
@@ -835,14 +915,38 @@ static void print_result(exec_ctx *c, const receiving *rv, const PGresult *end, 
 		fprintf(c->out, "%s\n", tag);
 }
 
-/* Sets err: the connection is gone, and what that means for the statement. Returns -1. */
-static int lost_connection(const exec_ctx *c, PGconn *conn, const prepared *p, rb_error *err)
+/* text after what b holds, a space apart, each run of white space one space (as rb_pq_error writes). */
+static void put_squeezed(rb_buf *b, const char *text)
 {
-	char *m = rb_pq_error(conn);
-	rb_error_set(err, RB_EXIT_ENV, p->file, p->line, p->col, "lost the connection to the server: %s; %s", m,
+	int space = 1;
+	for (; *text; text++) {
+		if (*text == ' ' || *text == '\t' || *text == '\n' || *text == '\r') {
+			space = 1;
+			continue;
+		}
+		if (space && b->len)
+			rb_buf_putc(b, ' ');
+		space = 0;
+		rb_buf_putc(b, *text);
+	}
+}
+
+/*
+ * Sets err: the connection is gone, and what that means for the statement.
+ * said: what libpq said of the statement's error when the pipeline has moved
+ * on since (which clears the connection's message), else NULL. Returns -1.
+ */
+static int lost_connection(const exec_ctx *c, PGconn *conn, const prepared *p, const char *said, rb_error *err)
+{
+	rb_buf why = RB_BUF_INIT;
+	if (said && !strstr(PQerrorMessage(conn), said))
+		put_squeezed(&why, said);
+	put_squeezed(&why, PQerrorMessage(conn));
+	rb_error_set(err, RB_EXIT_ENV, p->file, p->line, p->col, "lost the connection to the server: %s; %s",
+		     rb_buf_cstr(&why),
 		     c->in_txn ? "the server rolled the block's transaction back"
 			       : "this statement's outcome is unknown: check before retrying");
-	free(m);
+	rb_buf_free(&why);
 	return -1;
 }
 
@@ -869,7 +973,7 @@ static int wait_result(exec_ctx *c, PGconn *conn, const prepared *p, watch *w, r
 		if (nf == 2 && (pf[1].revents & POLLIN))
 			rb_signals_drain();
 		if (!PQconsumeInput(conn))
-			rc = lost_connection(c, conn, p, err);
+			rc = lost_connection(c, conn, p, NULL, err);
 	}
 	return rc;
 }
@@ -1009,6 +1113,199 @@ static void take_result(exec_ctx *c, PGconn *conn, prepared *p, PGresult *r, rec
 	}
 }
 
+/* An error of a control statement we add (BEGIN, COMMIT): the block's, at its first line. */
+static void record_control_error(rb_sqlexec_result *res, const PGresult *r, PGconn *conn, const char *sql,
+				 const char *file, int line, int col)
+{
+	prepared p;
+	memset(&p, 0, sizeof p);
+	p.text = (char *)sql;
+	p.file = file;
+	p.line = line;
+	p.col = col;
+	record_error(res, r, conn, &p);
+}
+
+/* Runs a control statement we add ourselves (BEGIN, COMMIT, ROLLBACK). */
+static int control(PGconn *conn, const char *sql, rb_sqlexec_result *res, const char *file, int line,
+		   int col)
+{
+	PGresult *r = PQexec(conn, sql);
+	int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+	if (!ok && res)
+		record_control_error(res, r, conn, sql, file, line, col);
+	PQclear(r);
+	return ok ? 0 : -1;
+}
+
+/* The step's limits, as the two SETs the server gets before the block. */
+typedef struct {
+	char timeout[64];
+	char lock[64];
+} limits;
+
+static void limits_sql(const rb_sqlexec_opts *o, limits *l)
+{
+	snprintf(l->timeout, sizeof l->timeout, "SET statement_timeout = %lld",
+		 (long long)(o->timeout_ms > 0 ? o->timeout_ms + 1000 : 0));
+	snprintf(l->lock, sizeof l->lock, "SET lock_timeout = %lld",
+		 (long long)(o->lock_timeout_ms > 0 ? o->lock_timeout_ms : 0));
+}
+
+/* Closes a transaction an earlier step left open. */
+static void close_stale(const rb_sqlexec_opts *o)
+{
+	if (PQtransactionStatus(o->conn) != PQTRANS_IDLE)
+		control(o->conn, "ROLLBACK", NULL, NULL, 0, 0);
+}
+
+/* The connection was found dead before anything of the block ran: err set, safe to run again. -1. */
+static int dead_before_block(const rb_sqlexec_opts *o, rb_sqlexec_result *res, rb_error *err)
+{
+	char *m = rb_pq_error(o->conn);
+	rb_error_set(err, RB_EXIT_ENV, o->file, o->body_line, 1,
+		     "lost the connection to the server before the block started: %s", m);
+	res->not_started = 1;
+	free(m);
+	return -1;
+}
+
+/*
+ * Gives the server the step's limits, so that a lost client cannot leave
+ * work running and no statement queues forever behind another's lock. 0,
+ * or -1 with err set (and res->not_started) when the connection is gone.
+ */
+static int set_limits(const rb_sqlexec_opts *o, rb_sqlexec_result *res, rb_error *err)
+{
+	limits l;
+	limits_sql(o, &l);
+	char *both = rb_xasprintf("%s; %s", l.timeout, l.lock);
+	int limited = control(o->conn, both, NULL, NULL, 0, 0);
+	free(both);
+	return limited < 0 && PQstatus(o->conn) != CONNECTION_OK ? dead_before_block(o, res, err) : 0;
+}
+
+/*
+ * The block's framing on its own (limits, then BEGIN when the block runs in
+ * our transaction), for a block whose first item is no statement that fits
+ * in a pipeline. A BEGIN that fails is recorded as the block's error:
+ * nothing runs then. 0, or -1 with err set.
+ */
+static int send_framing(exec_ctx *c, rb_error *err)
+{
+	const rb_sqlexec_opts *o = c->o;
+	c->framing = 0;
+	if (set_limits(o, c->res, err) < 0)
+		return -1;
+	if (c->begin_pending) {
+		c->begin_pending = 0;
+		c->began = c->in_txn = control(o->conn, "BEGIN", c->res, o->file, o->body_line, 1) == 0;
+	}
+	return 0;
+}
+
+/*
+ * The statement with what rides along (sqlpipe.h): the framing when it is
+ * still to send, COMMIT after the block's last statement. The framing's
+ * results are read here, as send_framing would read them. 0 when the
+ * statement's results are next, 1 when BEGIN failed (the block's error,
+ * recorded; the statement did not run), -1 with err set.
+ */
+static int send_piped(exec_ctx *c, PGconn *conn, const prepared *p, int commit, rb_error *err)
+{
+	const rb_sqlexec_opts *o = c->o;
+	int framing = c->framing, begin = c->begin_pending;
+	limits l;
+	rb_sqlpipe_send_opts so;
+	memset(&so, 0, sizeof so);
+	if (framing) {
+		limits_sql(o, &l);
+		so.limits[0] = l.timeout;
+		so.limits[1] = l.lock;
+	}
+	so.begin = begin;
+	so.sql = p->text;
+	so.commit = commit;
+	c->framing = c->begin_pending = 0;
+	if (rb_sqlpipe_send(&c->pipe, conn, &so) < 0) {
+		if (framing && PQstatus(conn) != CONNECTION_OK)
+			return dead_before_block(o, c->res, err);
+		char *m = rb_pq_error(conn);
+		rb_error_set(err, RB_EXIT_ENV, p->file, p->line, p->col, "cannot send the statement: %s", m);
+		free(m);
+		return -1;
+	}
+	if (framing) {
+		/* The limits' own error does not matter; a dead connection does (nothing ran yet). */
+		PQclear(rb_sqlpipe_take(&c->pipe, RB_SQLPIPE_LIMITS));
+		if (PQstatus(conn) != CONNECTION_OK)
+			return dead_before_block(o, c->res, err);
+	}
+	if (begin) {
+		PGresult *r = rb_sqlpipe_take(&c->pipe, RB_SQLPIPE_BEGIN);
+		c->began = c->in_txn = PQresultStatus(r) == PGRES_COMMAND_OK;
+		if (!c->began)
+			record_control_error(c->res, r, conn, "BEGIN", o->file, o->body_line, 1);
+		PQclear(r);
+		if (!c->began) {
+			/* Said sent, so said done: it failed, the server skipped it. */
+			rb_sqlpipe_finish(&c->pipe);
+			if (o->on_statement)
+				o->on_statement(o->statement_ctx, p->text, p->file, p->line, NULL, 0);
+			return 1;
+		}
+	}
+	c->commit_riding = commit;
+	return 0;
+}
+
+/*
+ * 1 when nothing waits to be read on an idle connection. Else (the server
+ * closed it, or sent a NOTIFY) the framing goes the usual way, which deals
+ * with that as it always did: a connection found dead before the block is
+ * opened again (res->not_started).
+ */
+static int quiet(PGconn *conn)
+{
+	struct pollfd pf = {PQsocket(conn), POLLIN, 0};
+	return PQstatus(conn) == CONNECTION_OK && poll(&pf, 1, 0) == 0;
+}
+
+/*
+ * Sends the statement: in a pipeline when something rides with it and it
+ * fits, else with PQsendQuery, after the framing if that is still to send.
+ * The statement is said sent (on_statement) before anything goes, so that
+ * its notices, even those of the server's parsing, come after that, as
+ * they always did. 0 when its results are next (*piped set when they come
+ * through the pipeline), 1 when the block failed before it ran (BEGIN), -1
+ * with err set.
+ */
+static int send_statement(exec_ctx *c, PGconn *conn, const prepared *p, int *piped, rb_error *err)
+{
+	const rb_sqlexec_opts *o = c->o;
+	int own = conn == o->conn;
+	/* COMMIT rides after the last statement of a plain block in our transaction (no \gset, \if, \i,
+	   nothing else after it that could still fail the block). */
+	int commit = own && c->metas == 0 && (c->began || c->begin_pending) && c->sent + 1 == c->statements;
+	c->sent++;
+	*piped = own && (c->framing || commit) && rb_sqlpipe_fits(p->written, p->text, c->std_strings) && quiet(conn);
+	if (!*piped && c->framing && send_framing(c, err) < 0)
+		return -1;
+	if (!c->res->ok)
+		return 1;
+	if (o->on_statement)
+		o->on_statement(o->statement_ctx, p->text, p->file, p->line, NULL, -1);
+	if (*piped)
+		return send_piped(c, conn, p, commit, err);
+	if (!PQsendQuery(conn, p->text)) {
+		char *m = rb_pq_error(conn);
+		rb_error_set(err, RB_EXIT_ENV, p->file, p->line, p->col, "cannot send the statement: %s", m);
+		free(m);
+		return -1;
+	}
+	return 0;
+}
+
 /*
  * Sends one statement and consumes its results. Returns 0 when it
  * succeeded, 1 when the server reported an error (recorded in res), -1 when
@@ -1017,7 +1314,8 @@ static void take_result(exec_ctx *c, PGconn *conn, prepared *p, PGresult *r, rec
 static int exec_one(exec_ctx *c, PGconn *conn, prepared *p, watch *w, rb_sqlexec_result *res,
 		    rb_error *err)
 {
-	int rc = -1;
+	int rc = -1, piped = 0;
+	char *said = NULL; /* piped: the statement's error as libpq said it */
 	receiving rv;
 	memset(&rv, 0, sizeof rv);
 	rv.keep = c->o->keep_rows ? c->o->keep_rows : 1000;
@@ -1028,15 +1326,9 @@ static int exec_one(exec_ctx *c, PGconn *conn, prepared *p, watch *w, rb_sqlexec
 		rv.keep = 2; /* \gset tells one row from several */
 	char tag[64] = "";
 	int64_t t0 = rb_now_ms();
-	if (c->o->on_statement)
-		c->o->on_statement(c->o->statement_ctx, p->text, p->file, p->line, NULL, -1);
-
-	if (!PQsendQuery(conn, p->text)) {
-		char *m = rb_pq_error(conn);
-		rb_error_set(err, RB_EXIT_ENV, p->file, p->line, p->col, "cannot send the statement: %s", m);
-		free(m);
+	if ((rc = send_statement(c, conn, p, &piped, err)) != 0)
 		goto done;
-	}
+	rc = -1;
 	/* Rows one at a time, so memory stays bounded; rows=all prints them all, so the result comes whole, as psql takes it. */
 	if (rv.display != RB_SQL_ROWS_ALL)
 		PQsetSingleRowMode(conn);
@@ -1048,64 +1340,44 @@ static int exec_one(exec_ctx *c, PGconn *conn, prepared *p, watch *w, rb_sqlexec
 			break;
 		if (PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK)
 			snprintf(tag, sizeof tag, "%s", PQcmdStatus(r));
+		if (piped && !said && PQresultStatus(r) == PGRES_FATAL_ERROR)
+			said = rb_xstrdup(PQresultErrorMessage(r));
 		take_result(c, conn, p, r, &rv, res);
 		PQclear(r);
 		fflush(c->out);
 	}
 	rc = rv.failed;
+	if (piped) {
+		/* The rest of the pipeline, read now as PQsendQuery's ReadyForQuery would be (a dead
+		   connection shows here), unless it is a COMMIT to read after a success: end_transaction's. */
+		rb_sqlpipe_statement_done(&c->pipe);
+		c->commit_riding &= rc == 0;
+		if (!c->commit_riding)
+			rb_sqlpipe_finish(&c->pipe);
+	}
 	if (c->o->on_statement)
 		c->o->on_statement(c->o->statement_ctx, p->text, p->file, p->line, rc ? NULL : tag, rb_now_ms() - t0);
-	if (rc == 0 && PQstatus(conn) != CONNECTION_OK)
-		rc = lost_connection(c, conn, p, err);
+	if ((rc == 0 || piped) && PQstatus(conn) != CONNECTION_OK)
+		rc = lost_connection(c, conn, p, said, err);
 done:
+	free(said);
 	rb_rows_free(&rv.rows);
 	free(rv.aligns);
 	return rc;
 }
 
-/* Runs a control statement we add ourselves (BEGIN, COMMIT, ROLLBACK). */
-static int control(PGconn *conn, const char *sql, rb_sqlexec_result *res, const char *file, int line,
-		   int col)
+/* COMMIT's result, when it rode with the last statement: as control("COMMIT") returns. */
+static int riding_commit(exec_ctx *c)
 {
-	PGresult *r = PQexec(conn, sql);
+	const rb_sqlexec_opts *o = c->o;
+	c->commit_riding = 0;
+	PGresult *r = rb_sqlpipe_take(&c->pipe, RB_SQLPIPE_COMMIT);
 	int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
-	if (!ok && res) {
-		prepared p;
-		memset(&p, 0, sizeof p);
-		p.text = (char *)sql;
-		p.file = file;
-		p.line = line;
-		p.col = col;
-		record_error(res, r, conn, &p);
-	}
+	if (!ok)
+		record_control_error(c->res, r, o->conn, "COMMIT", o->file, o->body_line, 1);
 	PQclear(r);
+	PQclear(rb_sqlpipe_take(&c->pipe, RB_SQLPIPE_SYNC));
 	return ok ? 0 : -1;
-}
-
-/*
- * Closes a transaction an earlier step left open and gives the server the
- * step's limits, so that a lost client cannot leave work running and no
- * statement queues forever behind another's lock. 0, or -1 with err set
- * (and res->not_started) when the connection is gone.
- */
-static int set_limits(const rb_sqlexec_opts *o, rb_sqlexec_result *res, rb_error *err)
-{
-	int rc = 0;
-	if (PQtransactionStatus(o->conn) != PQTRANS_IDLE)
-		control(o->conn, "ROLLBACK", NULL, NULL, 0, 0);
-	char *limits = rb_xasprintf("SET statement_timeout = %lld; SET lock_timeout = %lld",
-				    (long long)(o->timeout_ms > 0 ? o->timeout_ms + 1000 : 0),
-				    (long long)(o->lock_timeout_ms > 0 ? o->lock_timeout_ms : 0));
-	int limited = control(o->conn, limits, NULL, NULL, 0, 0);
-	free(limits);
-	if (limited < 0 && PQstatus(o->conn) != CONNECTION_OK) {
-		char *m = rb_pq_error(o->conn);
-		rc = rb_error_set(err, RB_EXIT_ENV, o->file, o->body_line, 1,
-				  "lost the connection to the server before the block started: %s", m);
-		res->not_started = 1;
-		free(m);
-	}
-	return rc;
 }
 
 /*
@@ -1113,11 +1385,19 @@ static int set_limits(const rb_sqlexec_opts *o, rb_sqlexec_result *res, rb_error
  * anything else (a block that forgot its COMMIT fails). 0, or -1 with err
  * set when the connection died while COMMIT was in flight.
  */
-static int end_transaction(const rb_sqlexec_opts *o, int began, rb_sqlexec_result *res, rb_error *err)
+static int end_transaction(exec_ctx *c, rb_sqlexec_result *res, rb_error *err)
 {
+	const rb_sqlexec_opts *o = c->o;
 	int rc = 0;
-	if (res->ok && began) {
-		if (control(o->conn, "COMMIT", res, o->file, o->body_line, 1) < 0) {
+	if (c->commit_riding && !res->ok) {
+		/* The block failed after its last statement: the pipeline ends before ROLLBACK. */
+		c->commit_riding = 0;
+		rb_sqlpipe_finish(&c->pipe);
+	}
+	if (res->ok && c->began) {
+		int committed = c->commit_riding ? riding_commit(c)
+						 : control(o->conn, "COMMIT", res, o->file, o->body_line, 1);
+		if (committed < 0) {
 			if (PQstatus(o->conn) != CONNECTION_OK) {
 				/* COMMIT was sent; whether it arrived is not known. */
 				char *m = rb_pq_error(o->conn);
@@ -1167,10 +1447,13 @@ static int scan_block(exec_ctx *c, rb_vars *shadow, rb_error *err)
 	const rb_sqlexec_opts *o = c->o;
 	c->scan = 1;
 	c->vars = shadow;
+	c->keepable = 1;
 	push_source(c, rb_sql_reader_string(o->body, o->file, o->body_line, c->std_strings),
 		    o->body_col > 0 ? o->body_col : 1);
 	int rc = walk(c, err);
 	pop_source(c);
+	if (!c->keepable || c->metas)
+		free_kept(c);
 	free(c->restrict_key);
 	c->restrict_key = NULL;
 	int single = o->mode == RB_TXN_SINGLE && !c->own_txn;
@@ -1203,7 +1486,7 @@ static void close_own(exec_ctx *c)
 
 int rb_sqlexec_run(const rb_sqlexec_opts *o, rb_sqlexec_result *res, rb_error *err)
 {
-	int rc = -1, began = 0;
+	int rc = -1;
 	exec_ctx c;
 	rb_vars shadow = RB_VARS_INIT;
 	int64_t start = rb_now_ms();
@@ -1223,29 +1506,37 @@ int rb_sqlexec_run(const rb_sqlexec_opts *o, rb_sqlexec_result *res, rb_error *e
 	c.std_strings = !scs || !strcmp(scs, "on");
 	if (o->vars)
 		rb_vars_copy(o->vars, &shadow);
-	int units = 0;
-	if (scan_block(&c, &shadow, err) < 0 || set_limits(o, res, err) < 0)
+	if (scan_block(&c, &shadow, err) < 0)
 		goto done;
-	units = c.units;
+	close_stale(o);
 	c.w.deadline = o->timeout_ms > 0 ? start + o->timeout_ms : INT64_MAX;
 	c.w.next_poll = o->poll && o->poll_every_ms > 0 ? start + o->poll_every_ms : INT64_MAX;
-	/* A BEGIN that fails is recorded as the block's error: nothing runs then. */
-	if (o->mode == RB_TXN_SINGLE && !c.own_txn && units)
-		began = c.in_txn = control(o->conn, "BEGIN", res, o->file, o->body_line, 1) == 0;
+	/* The limits and BEGIN: with the block's first statement when it starts with one (the walk
+	   sends it before anything else), else now. */
+	c.framing = 1;
+	c.begin_pending = o->mode == RB_TXN_SINGLE && !c.own_txn && c.units;
+	if (!c.first_is_statement && send_framing(&c, err) < 0)
+		goto done;
 	if (res->ok) {
-		push_source(&c, rb_sql_reader_string(o->body, o->file, o->body_line, c.std_strings),
-			    o->body_col > 0 ? o->body_col : 1);
-		int ran = walk(&c, err);
+		int ran;
+		if (c.nkept) {
+			ran = replay(&c, err);
+		} else {
+			push_source(&c, rb_sql_reader_string(o->body, o->file, o->body_line, c.std_strings),
+				    o->body_col > 0 ? o->body_col : 1);
+			ran = walk(&c, err);
+		}
 		while (c.depth)
 			pop_source(&c);
 		close_own(&c);
 		if (ran < 0)
 			goto done;
 	}
-	if (end_transaction(o, began, res, err) < 0)
+	if (end_transaction(&c, res, err) < 0)
 		goto done;
 	rc = 0;
 done:
+	rb_sqlpipe_finish(&c.pipe);
 	close_own(&c);
 	while (c.depth)
 		pop_source(&c);
@@ -1254,6 +1545,7 @@ done:
 	res->duration_ms = rb_now_ms() - start;
 	if (c.out)
 		fflush(c.out);
+	free_kept(&c);
 	free(c.restrict_key);
 	free(c.outside_file);
 	free(c.connect_file);

@@ -1,0 +1,112 @@
+/*
+ * sqlpipe.h - one statement of a sql block sent in a libpq pipeline with
+ * what runbook adds around the block: before the block's first statement,
+ * the server's limits (two SETs, then a sync, so that they stay set whatever
+ * the block does) and BEGIN; after its last, COMMIT; then a sync. A
+ * one-statement block costs one round trip instead of four, as many as
+ * psql -f takes for the same statement.
+ *
+ * Only what runbook adds rides along: the block's own statements are still
+ * sent one at a time, each after the one before has answered. A statement
+ * sent ahead would be skipped by the server after an error, but not its
+ * parse-time notices, nor in transaction=none its effects; and \gset and
+ * \if decide what comes next. So stop-at-first-error, the order of notices
+ * and results, error positions and the per-statement callbacks stay as they
+ * were.
+ *
+ * The server holds its output until a sync or a flush request: one follows
+ * BEGIN, whose result is read before the statement's, and one follows the
+ * statement when COMMIT rides, so that its results arrive before COMMIT
+ * runs (COMMIT is never cancelled, as before: it is read blocking, as
+ * PQexec would read it).
+ *
+ * A statement in a pipeline goes through the extended query protocol
+ * (Parse, Bind, Describe, Execute), which runs one statement exactly as the
+ * simple protocol does, with two exceptions that never get here
+ * (rb_sqlpipe_fits): a text of several statements (psql's \; or a
+ * variable's value) and COPY, which libpq refuses in a pipeline. Those, and
+ * a block that starts with a meta-command, take the plain path
+ * (PQsendQuery), with the limits and BEGIN sent before them on their own.
+ *
+ * Results are read in the order the parts were sent. Runbook's own parts
+ * are read with rb_sqlpipe_take, blocking as PQexec would; the statement's
+ * results are read by the caller (PQisBusy, PQgetResult, single-row mode),
+ * who waits for them while watching signals and timeouts. The connection
+ * stays in pipeline mode (and blocking mode) until the last part is read.
+ * Only one statement is in flight and what follows it is a few bytes, so the
+ * blocking sends cannot deadlock with the server's output.
+ *
+ * Ownership: the pipe holds no memory; the connection is the caller's.
+ */
+#ifndef RB_SQLPIPE_H
+#define RB_SQLPIPE_H
+
+#include <libpq-fe.h>
+
+/** What was sent, in order; results come back in this order. */
+typedef enum {
+	RB_SQLPIPE_LIMITS,     /* SET statement_timeout, SET lock_timeout and a sync */
+	RB_SQLPIPE_BEGIN,
+	RB_SQLPIPE_STATEMENT,  /* the block's statement: its results are the caller's to read */
+	RB_SQLPIPE_COMMIT,
+	RB_SQLPIPE_SYNC,       /* the end: the connection leaves pipeline mode once it is read */
+	RB_SQLPIPE_DONE
+} rb_sqlpipe_part;
+
+#define RB_SQLPIPE_MAX 6 /* the parts, and a sync added when sending failed */
+
+typedef struct {
+	PGconn *conn;
+	rb_sqlpipe_part parts[RB_SQLPIPE_MAX];
+	int n;
+	int at;       /* the part whose results come next */
+} rb_sqlpipe;
+
+/** What to send: the statement, and what rides with it. */
+typedef struct {
+	const char *limits[2]; /* the two SETs, or NULL: none */
+	int begin;
+	const char *sql;       /* one statement, that rb_sqlpipe_fits */
+	int commit;
+} rb_sqlpipe_send_opts;
+
+/**
+ * 1 when a statement can go through a pipeline: one statement, not COPY.
+ * written is the statement as split (sqlsplit.h: one statement, unless
+ * psql's \; joins several), sent is the text to send (variables
+ * interpolated; split again when it differs). 0 otherwise, and when written
+ * is NULL (a \copy).
+ */
+int rb_sqlpipe_fits(const char *written, const char *sent, int std_strings);
+
+/**
+ * Enters pipeline mode on conn and sends the parts of o, then a sync.
+ * Returns 0, or -1 when libpq could not send them (PQerrorMessage says why);
+ * the connection is then out of pipeline mode again when it is still open.
+ */
+int rb_sqlpipe_send(rb_sqlpipe *p, PGconn *conn, const rb_sqlpipe_send_opts *o);
+
+/**
+ * Reads the next part, one of runbook's own (it must be `part`), blocking
+ * as PQexec does, and returns what PQexec would: its result (for the
+ * limits, the first that is not PGRES_COMMAND_OK, else the last), or NULL
+ * when the connection failed before any. PGRES_PIPELINE_ABORTED: skipped
+ * after an earlier error. The caller PQclears it. Reading the last sync ends
+ * the pipeline. On a broken connection the pipe is over (next: DONE).
+ */
+PGresult *rb_sqlpipe_take(rb_sqlpipe *p, rb_sqlpipe_part part);
+
+/**
+ * The statement's results have been read (the caller reads them after
+ * taking the parts before it, with PQgetResult until NULL, setting
+ * single-row mode first if it wants it, as after PQsendQuery).
+ */
+void rb_sqlpipe_statement_done(rb_sqlpipe *p);
+
+/**
+ * Reads and drops whatever is left, blocking, and leaves pipeline mode: for
+ * the paths that stop early. Nothing to do when the pipe is over.
+ */
+void rb_sqlpipe_finish(rb_sqlpipe *p);
+
+#endif
