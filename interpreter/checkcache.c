@@ -18,38 +18,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* mkdir -p with mode 0700 for what it creates; 0 when dir exists (as a directory) in the end. */
-static int make_dirs(char *dir)
-{
-	for (char *p = dir + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		int rc = mkdir(dir, 0700);
-		*p = '/';
-		if (rc < 0 && errno != EEXIST)
-			return -1;
-	}
-	struct stat st;
-	/* Another user's directory, or one others may write, could hold forged "clean" verdicts: not used. */
-	return (mkdir(dir, 0700) == 0 || errno == EEXIST) && stat(dir, &st) == 0 && S_ISDIR(st.st_mode) &&
-			       st.st_uid == geteuid() && !(st.st_mode & (S_IWGRP | S_IWOTH))
-		       ? 0
-		       : -1;
-}
-
 void rb_checkcache_open(rb_checkcache *c)
 {
-	const char *env = getenv("RUNBOOK_CACHE_DIR"), *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
-	char *dir = NULL;
+	char *dir;
 	c->dir = NULL;
-	if (env && *env)
-		dir = strcmp(env, "off") ? rb_xstrdup(env) : NULL;
-	else if (xdg && *xdg == '/')
-		dir = rb_xasprintf("%s/runbook/check", xdg);
-	else if (home && *home == '/')
-		dir = rb_xasprintf("%s/.cache/runbook/check", home);
-	if (dir && *dir == '/' && make_dirs(dir) == 0)
+	if (rb_cache_dir("RUNBOOK_CACHE_DIR", "check", &dir) == RB_CACHE_DIR_OK)
 		c->dir = dir;
 	else
 		free(dir);

@@ -55,6 +55,7 @@ typedef struct {
 	int step_mode;          /* --step: ask before each step (a terminal is needed) */
 	int data_on_stdout;     /* stdout carries data (--events -): an interactive step writes to stderr */
 	int strict;             /* --strict: the pre-flight check's warnings refuse the run too */
+	int no_db_cache;        /* --no-cache: the throwaway server's data directory by initdb, not the cached template */
 } rb_run_opts;
 
 /** What became of a step. */

@@ -1,6 +1,7 @@
 /*
- * pgserver.c - initdb, postgres on a private socket, and clean removal,
- * including of the servers of runbook processes that were killed.
+ * pgserver.c - a data directory (a copy of the cached template, else
+ * initdb), postgres on a private socket, and clean removal, including of
+ * the servers of runbook processes that were killed.
  */
 #define _GNU_SOURCE
 #include "pgserver.h"
@@ -10,12 +11,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libpq-fe.h>
+#include <linux/fs.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -26,6 +29,11 @@
 #define DIR_PREFIX "runbook-pg-"
 #define OWNER_FILE "runbook.pid"
 #define PG_CONFIG_TIMEOUT_MS 10000
+#define TEMPLATE_FORMAT "runbook pg-template 1"
+#define MANIFEST_FILE "manifest"
+/* initdb's arguments besides -D and --username: part of a template's identity. */
+#define INITDB_ARGS "--auth=trust", "--no-sync", "--encoding=UTF8", "--locale=C", "--no-instructions"
+#define INITDB_ARGS_TEXT "--auth=trust --encoding=UTF8 --locale=C"
 
 struct rb_pgserver {
 	char *dir;        /* the temporary directory: data/, the socket, server.log */
@@ -493,8 +501,7 @@ static int run_initdb(rb_pgserver *s, const char *bindir, char **env, rb_error *
 	int rc = -1;
 	char *initdb = rb_xasprintf("%s/initdb", bindir);
 	char *user_opt = rb_xasprintf("--username=%s", s->user);
-	char *const init_argv[] = {initdb, "-D", s->datadir, "--auth=trust", user_opt, "--no-sync",
-				   "--encoding=UTF8", "--locale=C", "--no-instructions", NULL};
+	char *const init_argv[] = {initdb, "-D", s->datadir, user_opt, INITDB_ARGS, NULL};
 	rb_process *ip = NULL;
 	rb_error serr = RB_ERROR_INIT;
 	int st = 0;
@@ -521,15 +528,15 @@ done:
 static int start_postgres(rb_pgserver *s, const char *bindir, char **env, rb_error *err)
 {
 	int rc = 0;
-	/* A port number only names the socket file, private to our directory. */
-	s->port = 5432;
 	char *postgres = rb_xasprintf("%s/postgres", bindir);
 	char *sock = rb_xasprintf("unix_socket_directories=%s", s->dir);
 	char *port = rb_xasprintf("port=%d", s->port);
+	/* Throwaway: no durability, no background work, little memory, nothing slow to start or to plan. */
 	char *const pg_argv[] = {postgres, "-D", s->datadir, "-c", "listen_addresses=", "-c", sock,
 				 "-c", port, "-c", "fsync=off", "-c", "full_page_writes=off",
-				 "-c", "synchronous_commit=off", "-c", "shared_buffers=16MB",
-				 "-c", "max_connections=40", "-c", "logging_collector=off", NULL};
+				 "-c", "synchronous_commit=off", "-c", "wal_init_zero=off",
+				 "-c", "autovacuum=off", "-c", "shared_buffers=16MB", "-c", "huge_pages=off",
+				 "-c", "max_connections=40", "-c", "jit=off", "-c", "logging_collector=off", NULL};
 	rb_error serr = RB_ERROR_INIT;
 	if (spawn(s, pg_argv, env, 1, &s->server, &serr) < 0) {
 		rb_error_set(err, RB_EXIT_ENV, NULL, 0, 0, "cannot start postgres: %s", serr.message);
@@ -553,6 +560,28 @@ static char *server_url(const rb_pgserver *s)
 }
 
 /*
+ * 1 once the server's postmaster.pid says it is ready, as `pg_ctl -w`
+ * reads it: its first line is our postmaster's pid, its eighth "ready".
+ */
+static int says_ready(const rb_pgserver *s)
+{
+	char *path = rb_xasprintf("%s/postmaster.pid", s->datadir);
+	char line[256];
+	int n = 0, pid = 0, ready = 0;
+	FILE *f = fopen(path, "re");
+	while (f && fgets(line, sizeof line, f) && ++n <= 8) {
+		if (n == 1)
+			pid = atoi(line);
+		else if (n == 8)
+			ready = !strncmp(line, "ready", 5);
+	}
+	if (f)
+		fclose(f);
+	free(path);
+	return ready && s->server && pid == (int)rb_process_pid(s->server);
+}
+
+/*
  * Waits until the server, started at t0, accepts connections. 0, or -1
  * with err (and the end of the server log) when it exited or did not
  * answer within START_TIMEOUT_MS.
@@ -560,8 +589,9 @@ static char *server_url(const rb_pgserver *s)
 static int await_ready(rb_pgserver *s, int64_t t0, rb_error *err)
 {
 	int rc = -1;
-	for (;;) {
-		if (PQping(s->url) == PQPING_OK) {
+	/* Each ping is a backend the postmaster forks: pinged when it says it is ready, and every 100 ms anyway. */
+	for (int round = 0;; round++) {
+		if ((says_ready(s) || round % 20 == 19) && PQping(s->url) == PQPING_OK) {
 			rc = 0;
 			break;
 		}
@@ -581,19 +611,675 @@ static int await_ready(rb_pgserver *s, int64_t t0, rb_error *err)
 			free(tail);
 			break;
 		}
-		struct timespec pause = {0, 10 * 1000000L};
+		struct timespec pause = {0, 5 * 1000000L};
 		nanosleep(&pause, NULL);
 	}
 	return rc;
 }
 
-int rb_pgserver_start(const rb_pgserver_opts *opts, rb_pgserver **out, rb_error *err)
+/*
+ * The template cache. A template is a directory <root>/<slot>: data/, a
+ * data directory as initdb left it (its blocks of zeros made holes), and
+ * manifest, written last: what made it and every entry of data/ with its
+ * mode and size. The slot hashes what a data directory depends on besides
+ * the server's build (the bindir, the superuser, initdb's arguments); the
+ * build is the manifest's "postgres" line (the binary's size, modification
+ * time and inode), so that a new build in the same bindir makes the
+ * template stale without running `postgres --version` on every start. A
+ * template is made in a temporary sibling (.new-XXXXXX, holding a
+ * runbook.pid as a run's directory does) and renamed into place: racing
+ * runbooks each make one, the first rename wins and the others throw
+ * theirs away. One that is stale or damaged is renamed aside (.old-XXXXXX)
+ * and removed before it is made again.
+ */
+typedef struct {
+	char *root;     /* the templates' directory */
+	char *dir;      /* root/<slot> */
+	char *header;   /* the manifest's first lines, as this server's are */
+	char *postgres; /* the manifest's "postgres ..." line, for the binary as it is now */
+} tcache;
+
+/* One copy of a data directory, listed as it goes. */
+typedef struct {
+	int sparse;      /* write blocks of zeros as holes (making a template) */
+	int check_owner; /* every entry must be ours and not writable by others (reading a template) */
+	int hand_over;   /* chown every copy to uid/gid */
+	uid_t uid;
+	gid_t gid;
+	int no_clone;    /* FICLONE failed once: not tried again */
+	int no_range;    /* copy_file_range failed once: read and write */
+	int dst_failed;  /* the failure was the destination's (no space, say), not the source's */
+	rb_buf listing;  /* "d MODE PATH" and "f MODE SIZE PATH" lines, names in strcmp order */
+	char *why;       /* the first failure; the walker's to free */
+} tree_copy;
+
+/* 64-bit FNV-1a: names a slot (the manifest's header is compared in full). */
+static uint64_t fnv1a(const char *s)
+{
+	uint64_t h = 14695981039346656037ULL;
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+	return h;
+}
+
+static int name_order(const struct dirent **a, const struct dirent **b)
+{
+	return strcmp((*a)->d_name, (*b)->d_name);
+}
+
+/* Keeps the first failure of a walk. Returns -1. */
+__attribute__((format(printf, 2, 3))) static int copy_fail(tree_copy *c, const char *fmt, ...)
+{
+	if (!c->why) {
+		rb_buf b = RB_BUF_INIT;
+		va_list ap;
+		va_start(ap, fmt);
+		rb_buf_vprintf(&b, fmt, ap);
+		va_end(ap);
+		c->why = rb_buf_detach(&b);
+	}
+	return -1;
+}
+
+/* n bytes of p to fd at off. 0, or -1 with errno. */
+static int pwrite_all(int fd, const char *p, size_t n, off_t off)
+{
+	while (n > 0) {
+		ssize_t w = pwrite(fd, p, n, off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -1;
+		p += w;
+		n -= (size_t)w;
+		off += w;
+	}
+	return 0;
+}
+
+/* Bytes [off, end) of in to the same place in out: copy_file_range, else read and write. 0, or -1. */
+static int copy_range(tree_copy *c, int in, int out, off_t off, off_t end)
+{
+	static char buf[1 << 16];
+	while (!c->no_range && off < end) {
+		loff_t a = off, b = off;
+		ssize_t n = copy_file_range(in, &a, out, &b, (size_t)(end - off), 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EXDEV || errno == ENOSYS || errno == EOPNOTSUPP || errno == EINVAL))
+			c->no_range = 1;
+		else if (n <= 0)
+			return -1; /* 0: the file is shorter than it was */
+		else
+			off += n;
+	}
+	while (off < end) {
+		size_t want = (size_t)(end - off) < sizeof buf ? (size_t)(end - off) : sizeof buf;
+		ssize_t n = pread(in, buf, want, off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0 || pwrite_all(out, buf, (size_t)n, off) < 0)
+			return -1;
+		off += n;
+	}
+	return 0;
+}
+
+/* 1 when the n bytes at p are all zero. */
+static int all_zero(const char *p, size_t n)
+{
+	return n == 0 || (p[0] == 0 && memcmp(p, p + 1, n - 1) == 0);
+}
+
+/*
+ * size bytes of in to out, each 4 KiB block of zeros left a hole: a fresh
+ * data directory's WAL segment is mostly zeros, and holes cost nothing to
+ * copy again. 0, or -1.
+ */
+static int copy_sparse(int in, int out, off_t size)
+{
+	static char buf[1 << 16];
+	const ssize_t block = 4096;
+	for (off_t off = 0; off < size;) {
+		ssize_t n = pread(in, buf, sizeof buf, off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		ssize_t i = 0;
+		while (i < n) {
+			ssize_t j = i;
+			while (j < n && !all_zero(buf + j, (size_t)(n - j < block ? n - j : block)))
+				j += n - j < block ? n - j : block;
+			if (j > i && pwrite_all(out, buf + i, (size_t)(j - i), off + i) < 0)
+				return -1;
+			i = j < n ? j + (n - j < block ? n - j : block) : j; /* past the block of zeros */
+		}
+		off += n;
+	}
+	return ftruncate(out, size);
+}
+
+/* A file's data: a reflink where the filesystem can share blocks, else its extents copied (holes stay holes). */
+static int copy_data(tree_copy *c, int in, int out, off_t size)
+{
+	if (c->sparse)
+		return copy_sparse(in, out, size);
+	if (!c->no_clone) {
+		if (ioctl(out, FICLONE, in) == 0)
+			return 0;
+		c->no_clone = 1;
+	}
+	off_t off = 0;
+	while (off < size) {
+		off_t data = lseek(in, off, SEEK_DATA), hole = size;
+		if (data < 0 && errno == ENXIO)
+			break; /* a hole to the end */
+		if (data < 0)
+			data = off; /* SEEK_DATA unsupported: all of it */
+		else if ((hole = lseek(in, data, SEEK_HOLE)) < 0 || hole > size)
+			hole = size;
+		if (copy_range(c, in, out, data, hole) < 0)
+			return -1;
+		off = hole;
+	}
+	return off < size ? ftruncate(out, size) : 0; /* a hole at the end */
+}
+
+/* The regular file src (rel in the listing) copied to dst. 0, or -1 with c->why. */
+static int copy_file(tree_copy *c, const char *src, const char *dst, const char *rel)
+{
+	int rc = -1, out = -1;
+	struct stat st;
+	int in = open(src, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (in < 0 || fstat(in, &st) < 0) {
+		copy_fail(c, "%s: %s", src, strerror(errno));
+		goto done;
+	}
+	if (c->check_owner && (st.st_uid != geteuid() || (st.st_mode & (S_IWGRP | S_IWOTH)))) {
+		copy_fail(c, "%s is another user's or writable by others", src);
+		goto done;
+	}
+	rb_buf_printf(&c->listing, "f %o %lld %s\n", (unsigned)(st.st_mode & 07777), (long long)st.st_size, rel);
+	out = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (out < 0 || fchmod(out, st.st_mode & 07777) < 0 || (c->hand_over && fchown(out, c->uid, c->gid) < 0)) {
+		c->dst_failed = 1;
+		copy_fail(c, "%s: %s", dst, strerror(errno));
+		goto done;
+	}
+	errno = 0;
+	if (copy_data(c, in, out, st.st_size) < 0) {
+		c->dst_failed = errno == ENOSPC || errno == EDQUOT || errno == EROFS || errno == EFBIG;
+		copy_fail(c, "copying %s to %s: %s", src, dst, errno ? strerror(errno) : "it changed meanwhile");
+		goto done;
+	}
+	rc = 0;
+done:
+	if (in >= 0)
+		close(in);
+	if (out >= 0)
+		close(out);
+	return rc;
+}
+
+/*
+ * The directory src (rel in the listing: "." at the top) and everything in
+ * it, listed into c->listing and copied to dst, which must not exist.
+ * Anything but directories and regular files is a failure. 0, or -1 with
+ * c->why.
+ */
+static int copy_tree(tree_copy *c, const char *src, const char *dst, const char *rel)
+{
+	int rc = -1, n = -1;
+	struct dirent **names = NULL;
+	struct stat st;
+	if (lstat(src, &st) < 0) {
+		copy_fail(c, "%s: %s", src, strerror(errno));
+		goto done;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		copy_fail(c, "%s is not a directory", src);
+		goto done;
+	}
+	if (c->check_owner && (st.st_uid != geteuid() || (st.st_mode & (S_IWGRP | S_IWOTH)))) {
+		copy_fail(c, "%s is another user's or writable by others", src);
+		goto done;
+	}
+	rb_buf_printf(&c->listing, "d %o %s\n", (unsigned)(st.st_mode & 07777), rel);
+	if (mkdir(dst, 0700) < 0 || chmod(dst, st.st_mode & 07777) < 0 ||
+	    (c->hand_over && chown(dst, c->uid, c->gid) < 0)) {
+		c->dst_failed = 1;
+		copy_fail(c, "%s: %s", dst, strerror(errno));
+		goto done;
+	}
+	if ((n = scandir(src, &names, NULL, name_order)) < 0) {
+		copy_fail(c, "%s: %s", src, strerror(errno));
+		goto done;
+	}
+	rc = 0;
+	for (int i = 0; i < n && rc == 0; i++) {
+		const char *name = names[i]->d_name;
+		if (!strcmp(name, ".") || !strcmp(name, ".."))
+			continue;
+		char *s = rb_xasprintf("%s/%s", src, name);
+		char *d = rb_xasprintf("%s/%s", dst, name);
+		char *r = strcmp(rel, ".") ? rb_xasprintf("%s/%s", rel, name) : rb_xstrdup(name);
+		struct stat cst;
+		if (lstat(s, &cst) < 0)
+			rc = copy_fail(c, "%s: %s", s, strerror(errno));
+		else if (S_ISDIR(cst.st_mode))
+			rc = copy_tree(c, s, d, r);
+		else if (S_ISREG(cst.st_mode))
+			rc = copy_file(c, s, d, r);
+		else
+			rc = copy_fail(c, "%s is neither a file nor a directory", s);
+		free(s);
+		free(d);
+		free(r);
+	}
+done:
+	for (int i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	return rc;
+}
+
+/*
+ * This user's templates' directory (made when missing), or NULL: turned
+ * off, none to be found, or not ours alone (said through say_fn).
+ * Caller frees.
+ */
+static char *cache_root(rb_pgserver_say_fn say_fn, void *say_ctx)
+{
+	char *dir;
+	switch (rb_cache_dir("RUNBOOK_PG_CACHE", "pg-templates", &dir)) {
+	case RB_CACHE_DIR_OK:
+	case RB_CACHE_DIR_OFF:
+		break;
+	case RB_CACHE_DIR_NOT_ABSOLUTE:
+		say(say_fn, say_ctx, "runbook: RUNBOOK_PG_CACHE=%s is not an absolute path: initdb this time\n", dir);
+		free(dir);
+		dir = NULL;
+		break;
+	case RB_CACHE_DIR_NOT_OURS:
+		say(say_fn, say_ctx, "runbook: the PostgreSQL template cache %s is not usable (%s): initdb this time\n",
+		    dir, errno ? strerror(errno) : "another user's, or writable by others");
+		free(dir);
+		dir = NULL;
+		break;
+	}
+	return dir;
+}
+
+/* The "postgres ..." manifest line of bindir's server binary (its build); NULL when there is none. */
+static char *binary_line(const char *bindir)
+{
+	char *path = rb_xasprintf("%s/postgres", bindir);
+	struct stat st;
+	char *line = NULL;
+	if (stat(path, &st) == 0)
+		line = rb_xasprintf("postgres %s %lld %lld.%09ld %llu\n", path, (long long)st.st_size,
+				    (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec, (unsigned long long)st.st_ino);
+	free(path);
+	return line;
+}
+
+static void tcache_free(tcache *t)
+{
+	if (t) {
+		free(t->root);
+		free(t->dir);
+		free(t->header);
+		free(t->postgres);
+		free(t);
+	}
+}
+
+/* What runbooks killed while making or discarding a template left in the cache. */
+static void template_leftovers(const tcache *t)
+{
+	DIR *d = opendir(t->root);
+	struct dirent *e;
+	pid_t owner = 0;
+	while (d && (e = readdir(d)) != NULL) {
+		int old = !strncmp(e->d_name, ".old-", 5), made = !strncmp(e->d_name, ".new-", 5);
+		char *path = old || made ? rb_xasprintf("%s/%s", t->root, e->d_name) : NULL;
+		/* .old-*: nobody's any more; .new-*: its maker's until that runbook is gone. */
+		if (old || (made && owner_gone(path, &owner)))
+			remove_tree(path);
+		free(path);
+	}
+	if (d)
+		closedir(d);
+}
+
+/* The template cache for s's server (its user set), or NULL when there is none to use. */
+static tcache *tcache_open(const rb_pgserver *s, const char *bindir)
+{
+	char *root = cache_root(s->say, s->say_ctx);
+	char *postgres = root ? binary_line(bindir) : NULL;
+	tcache *t = NULL;
+	if (postgres) {
+		t = rb_xcalloc(1, sizeof *t);
+		t->root = root;
+		t->postgres = postgres;
+		t->header = rb_xasprintf(TEMPLATE_FORMAT "\nbindir %s\nuser %s\ninitdb " INITDB_ARGS_TEXT "\n",
+					 bindir, s->user);
+		t->dir = rb_xasprintf("%s/%016llx", root, (unsigned long long)fnv1a(t->header));
+		root = postgres = NULL;
+		template_leftovers(t);
+	}
+	free(root);
+	free(postgres);
+	return t;
+}
+
+/* A small regular file of ours (not a link) into *text (caller frees). 0, or -1 with errno. */
+static int read_own(const char *path, char **text)
+{
+	int rc = -1, e = 0;
+	rb_buf b = RB_BUF_INIT;
+	struct stat st;
+	char chunk[8192];
+	ssize_t n = 0;
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		e = errno;
+		goto done;
+	}
+	if (!S_ISREG(st.st_mode) || st.st_uid != geteuid()) {
+		e = EPERM;
+		goto done;
+	}
+	while ((n = read(fd, chunk, sizeof chunk)) > 0 || (n < 0 && errno == EINTR))
+		if (n > 0)
+			rb_buf_add(&b, chunk, (size_t)n);
+	if (n < 0) {
+		e = errno;
+		goto done;
+	}
+	*text = rb_xstrdup(rb_buf_cstr(&b));
+	rc = 0;
+done:
+	if (fd >= 0)
+		close(fd);
+	rb_buf_free(&b);
+	errno = e;
+	return rc;
+}
+
+/* The major version in `postgres --version`'s words: "15", or "9.6" before 10. Caller frees. */
+static char *major_of(const char *version)
+{
+	const char *p = strstr(version, "(PostgreSQL) ");
+	size_t n = 0;
+	if (p) {
+		p += strlen("(PostgreSQL) ");
+		n = strspn(p, "0123456789");
+		if (atoi(p) < 10 && p[n] == '.')
+			n += 1 + strspn(p + n + 1, "0123456789");
+	}
+	return p && n ? rb_xstrndup(p, n) : rb_xstrdup("?");
+}
+
+/*
+ * Copies the template into s->datadir (handed to the server's user) once
+ * it is found sound: its manifest this server's, made by the binary as it
+ * is now, PG_VERSION that version's, every entry ours and as listed.
+ * 0: copied; 1: there is none; 2: stale or damaged; -1: the copy could not
+ * be written (no space, say). With 2 and -1, *why says why (caller frees)
+ * and nothing is left in s->datadir.
+ */
+static int template_copy(const tcache *t, rb_pgserver *s, char **why)
+{
+	int rc = 2;
+	char *mpath = rb_xasprintf("%s/" MANIFEST_FILE, t->dir);
+	char *tdata = rb_xasprintf("%s/data", t->dir);
+	char *pgv_path = rb_xasprintf("%s/PG_VERSION", tdata);
+	char *manifest = NULL, *version = NULL, *major = NULL, *pgv = NULL;
+	tree_copy c = {.check_owner = 1, .hand_over = s->as_other, .uid = s->run_uid, .gid = s->run_gid,
+		       .listing = RB_BUF_INIT};
+	struct stat st;
+	if (read_own(mpath, &manifest) < 0) {
+		if (errno == ENOENT && lstat(t->dir, &st) < 0 && errno == ENOENT)
+			rc = 1;
+		else
+			*why = rb_xasprintf("%s: %s", mpath, strerror(errno));
+		goto done;
+	}
+	size_t hlen = strlen(t->header), plen = strlen(t->postgres);
+	if (strncmp(manifest, t->header, hlen)) {
+		*why = rb_xasprintf("its manifest is not this server's");
+		goto done;
+	}
+	const char *was = strstr(manifest, "\nversion ");
+	if (!was || !strchr(was + 1, '\n')) {
+		*why = rb_xasprintf("its manifest is incomplete");
+		goto done;
+	}
+	version = rb_xstrndup(was + 9, strcspn(was + 9, "\n"));
+	if (strncmp(manifest + hlen, t->postgres, plen) || was != manifest + hlen + plen - 1) {
+		*why = rb_xasprintf("made by %s; the server binary has changed since", version);
+		goto done;
+	}
+	major = major_of(version);
+	if (read_own(pgv_path, &pgv) < 0 || strncmp(pgv, major, strlen(major)) || strcmp(pgv + strlen(major), "\n")) {
+		*why = pgv ? rb_xasprintf("its PG_VERSION is not %s", major)
+			   : rb_xasprintf("%s: %s", pgv_path, strerror(errno));
+		goto done;
+	}
+	if (copy_tree(&c, tdata, s->datadir, ".") < 0) {
+		*why = c.why;
+		c.why = NULL;
+		rc = c.dst_failed ? -1 : 2;
+		goto done;
+	}
+	rb_buf_puts(&c.listing, "end\n");
+	if (strcmp(was + 1 + strcspn(was + 1, "\n") + 1, rb_buf_cstr(&c.listing))) {
+		*why = rb_xasprintf("its files are not those its manifest lists");
+		goto done;
+	}
+	rc = 0;
+done:
+	if (rc == 2 || rc == -1)
+		remove_tree(s->datadir);
+	rb_buf_free(&c.listing);
+	free(c.why);
+	free(manifest);
+	free(version);
+	free(major);
+	free(pgv);
+	free(pgv_path);
+	free(mpath);
+	free(tdata);
+	return rc;
+}
+
+/* The stale or damaged template out of the way: renamed aside, then removed. */
+static void template_discard(const tcache *t)
+{
+	char *old = rb_xasprintf("%s/.old-XXXXXX", t->root);
+	/* rename(2) replaces an empty directory: the name is ours alone. */
+	if (mkdtemp(old))
+		rename(t->dir, old);
+	remove_tree(old);
+	free(old);
+}
+
+/*
+ * Keeps s->datadir, just made by initdb, as the template (version: what
+ * `postgres --version` said). A failure is said and otherwise harmless:
+ * the run goes on, the next one makes the template again.
+ */
+static void template_save(const tcache *t, const rb_pgserver *s, const char *version)
+{
+	char *tmp = rb_xasprintf("%s/.new-XXXXXX", t->root);
+	char *tdata = NULL, *mpath = NULL, *owner = NULL, *why = NULL;
+	tree_copy c = {.sparse = 1, .listing = RB_BUF_INIT};
+	rb_buf m = RB_BUF_INIT;
+	int made = 0, fd = -1, e;
+	char *major = major_of(version), *pgv = NULL, *pgv_path = NULL;
+	rb_error err = RB_ERROR_INIT;
+	size_t pgv_len = 0;
+	if (!strcmp(major, "?")) {
+		why = rb_xasprintf("`postgres --version` said \"%s\"", version);
+		goto done;
+	}
+	pgv_path = rb_xasprintf("%s/PG_VERSION", s->datadir);
+	if (rb_read_file(pgv_path, &pgv, &pgv_len, &err) < 0 || strncmp(pgv, major, strlen(major)) ||
+	    strcmp(pgv + strlen(major), "\n")) {
+		why = rb_xasprintf("initdb's PG_VERSION is not %s's", version);
+		goto done;
+	}
+	if (!mkdtemp(tmp)) {
+		why = rb_xasprintf("%s: %s", tmp, strerror(errno));
+		goto done;
+	}
+	made = 1;
+	write_owner(tmp);
+	tdata = rb_xasprintf("%s/data", tmp);
+	if (copy_tree(&c, s->datadir, tdata, ".") < 0) {
+		why = c.why;
+		c.why = NULL;
+		goto done;
+	}
+	rb_buf_printf(&m, "%s%sversion %s\n%send\n", t->header, t->postgres, version, rb_buf_cstr(&c.listing));
+	mpath = rb_xasprintf("%s/" MANIFEST_FILE, tmp);
+	fd = open(mpath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0 || (e = rb_write_all(fd, m.data, m.len, NULL)) != 0) {
+		why = rb_xasprintf("%s: %s", mpath, strerror(fd < 0 ? errno : e));
+		goto done;
+	}
+	owner = rb_xasprintf("%s/" OWNER_FILE, tmp);
+	unlink(owner);
+	/* The first runbook to get here wins; a later one finds the slot taken and throws its copy away. */
+	if (rename(tmp, t->dir) == 0)
+		made = 0;
+	else if (errno != EEXIST && errno != ENOTEMPTY)
+		why = rb_xasprintf("%s: %s", t->dir, strerror(errno));
+done:
+	if (fd >= 0)
+		close(fd);
+	if (why)
+		say(s->say, s->say_ctx, "runbook: could not keep the PostgreSQL template in %s (%s); "
+			"the next run makes it again\n", t->dir, why);
+	if (made)
+		remove_tree(tmp);
+	rb_buf_free(&c.listing);
+	rb_buf_free(&m);
+	free(c.why);
+	free(why);
+	free(major);
+	free(pgv);
+	free(pgv_path);
+	rb_error_clear(&err);
+	free(owner);
+	free(mpath);
+	free(tdata);
+	free(tmp);
+}
+
+/* `postgres --version` started, its output in a pipe (read by version_end); NULL when it cannot start. */
+static rb_process *version_start(const char *bindir, char **env)
+{
+	char *postgres = rb_xasprintf("%s/postgres", bindir);
+	char *const argv[] = {postgres, "--version", NULL};
+	rb_process_opts o;
+	rb_process *p = NULL;
+	rb_error err = RB_ERROR_INIT;
+	memset(&o, 0, sizeof o);
+	o.argv = argv;
+	o.envp = env;
+	o.in.kind = RB_STDIO_NULL;
+	o.out.kind = RB_STDIO_PIPE;
+	o.err.kind = RB_STDIO_NULL;
+	if (rb_process_start(&o, &p, &err) < 0)
+		p = NULL;
+	rb_error_clear(&err);
+	free(postgres);
+	return p;
+}
+
+/* What the `postgres --version` of version_start said ("unknown" when nothing); frees p. Caller frees. */
+static char *version_end(rb_process *p)
+{
+	rb_buf b = RB_BUF_INIT;
+	char chunk[512];
+	ssize_t n;
+	int fd = p ? rb_process_fd(p, 1) : -1;
+	while (fd >= 0 && b.len < 4096 && ((n = read(fd, chunk, sizeof chunk)) > 0 || (n < 0 && errno == EINTR)))
+		if (n > 0)
+			rb_buf_add(&b, chunk, (size_t)n);
+	if (p) {
+		rb_process_close_fd(p, 1);
+		rb_process_wait(p, -1, NULL);
+		rb_process_free(p);
+	}
+	char *text = rb_trim_dup(rb_buf_cstr(&b));
+	rb_buf_free(&b);
+	if (!*text || strchr(text, '\n')) {
+		free(text);
+		text = rb_xstrdup("unknown");
+	}
+	return text;
+}
+
+/*
+ * s->datadir: a copy of the template (*from_template set), else initdb's,
+ * then kept as the template when there is a cache (t). 0, or -1 with err.
+ */
+static int make_data(rb_pgserver *s, const tcache *t, const char *bindir, char **env, int *from_template,
+		     rb_error *err)
 {
 	int rc = -1;
+	char *why = NULL, *version = NULL;
+	rb_process *vp = NULL;
+	*from_template = 0;
+	if (t) {
+		int found = template_copy(t, s, &why);
+		if (found == 0) {
+			*from_template = 1;
+			rc = 0;
+			goto done;
+		}
+		if (found < 0) {
+			rb_error_set(err, RB_EXIT_ENV, NULL, 0, 0, "cannot copy the PostgreSQL template: %s", why);
+			goto done;
+		}
+		if (found == 1)
+			say(s->say, s->say_ctx, "runbook: creating the PostgreSQL template in %s (initdb once; later "
+				"runs copy it)\n", t->dir);
+		else
+			say(s->say, s->say_ctx, "runbook: the PostgreSQL template in %s cannot be used (%s): "
+				"rebuilding it\n", t->dir, why);
+		if (found == 2)
+			template_discard(t);
+		vp = version_start(bindir, env); /* side by side with initdb */
+	}
+	if (run_initdb(s, bindir, env, err) < 0)
+		goto done;
+	if (t) {
+		version = version_end(vp);
+		vp = NULL;
+		template_save(t, s, version);
+	}
+	rc = 0;
+done:
+	if (vp)
+		free(version_end(vp));
+	free(version);
+	free(why);
+	return rc;
+}
+
+int rb_pgserver_start(const rb_pgserver_opts *opts, rb_pgserver **out, rb_error *err)
+{
+	int rc = -1, from_template = 0;
 	rb_buf looked = RB_BUF_INIT;
 	char *bindir = find_bindir(&looked);
 	rb_pgserver *s = rb_xcalloc(1, sizeof *s);
 	char **env = server_env();
+	tcache *t = NULL;
 	int64_t t0 = rb_now_ms();
 	s->say = opts ? opts->say : NULL;
 	s->say_ctx = opts ? opts->say_ctx : NULL;
@@ -609,14 +1295,29 @@ int rb_pgserver_start(const rb_pgserver_opts *opts, rb_pgserver **out, rb_error 
 		goto done;
 	const char *base = opts && opts->base_dir ? opts->base_dir : getenv("TMPDIR");
 	rb_pgserver_reap_orphans(base, s->say, s->say_ctx);
-	if (make_dir(s, base && *base ? base : "/tmp", err) < 0 || run_initdb(s, bindir, env, err) < 0 ||
-	    start_postgres(s, bindir, env, err) < 0)
+	if (make_dir(s, base && *base ? base : "/tmp", err) < 0)
 		goto done;
+	/* A port number only names the socket file, private to our directory. */
+	s->port = 5432;
 	s->url = server_url(s);
-	if (await_ready(s, t0, err) < 0)
+	t = opts && opts->no_cache ? NULL : tcache_open(s, bindir);
+	int started = make_data(s, t, bindir, env, &from_template, err) == 0 && start_postgres(s, bindir, env, err) == 0;
+	int ready = started && await_ready(s, t0, err) == 0;
+	if (!ready && started && from_template && !s->server) {
+		/* It exited during start-up: the template is damaged in a way its manifest cannot show. */
+		say(s->say, s->say_ctx, "runbook: the server did not start from the PostgreSQL template in %s: "
+			"rebuilding it\n", t->dir);
+		rb_error_clear(err);
+		template_discard(t);
+		remove_tree(s->datadir);
+		int64_t again = rb_now_ms();
+		ready = make_data(s, t, bindir, env, &from_template, err) == 0 &&
+			start_postgres(s, bindir, env, err) == 0 && await_ready(s, again, err) == 0;
+	}
+	if (!ready)
 		goto done;
-	say(s->say, s->say_ctx, "runbook: throwaway PostgreSQL ready in %.2fs (socket in %s)\n",
-	    (double)(rb_now_ms() - t0) / 1000.0, s->dir);
+	say(s->say, s->say_ctx, "runbook: throwaway PostgreSQL ready in %.2fs (%s; socket in %s)\n",
+	    (double)(rb_now_ms() - t0) / 1000.0, from_template ? "a copy of the cached template" : "initdb", s->dir);
 	*out = s;
 	s = NULL;
 	rc = 0;
@@ -626,6 +1327,7 @@ done:
 		s->say = NULL;
 		rb_pgserver_stop(s);
 	}
+	tcache_free(t);
 	rb_buf_free(&looked);
 	free_env(env);
 	free(bindir);
@@ -665,8 +1367,8 @@ void rb_pgserver_stop(rb_pgserver *s)
 	if (!s)
 		return;
 	if (s->server && !s->keep) {
-		/* Fast shutdown: roll back open transactions, disconnect, stop. */
-		rb_process_signal(s->server, SIGINT, 0);
+		/* Immediate shutdown: no shutdown checkpoint, the data is removed anyway. */
+		rb_process_signal(s->server, SIGQUIT, 0);
 		if (rb_process_wait(s->server, STOP_GRACE_MS, NULL) == 1) {
 			rb_process_signal(s->server, SIGKILL, 0);
 			rb_process_wait(s->server, -1, NULL);

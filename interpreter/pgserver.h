@@ -2,23 +2,52 @@
  * pgserver.h - a throwaway local PostgreSQL for `run --ephemeral-db` and the
  * test suite.
  *
- * initdb into a private temporary directory, then postgres listening on a
- * Unix socket in that directory only (no TCP), tuned for speed over
- * durability (fsync off: the data is thrown away). PostgreSQL refuses to run
- * as root, so as root both run as the `postgres` system user. The server
- * runs in its own session, so a Ctrl-C at the terminal reaches runbook, not
- * the server; runbook stops it itself (rb_pgserver_stop), after a failure,
- * a timeout or an interrupt as well.
+ * A data directory in a private temporary directory (a copy of the cached
+ * template, below, else initdb's), then postgres listening on a Unix socket
+ * in that directory only (no TCP), tuned for speed over durability and for
+ * a quick start (fsync, full_page_writes, synchronous_commit, wal_init_zero,
+ * autovacuum and jit off, 16MB of shared buffers: the data is thrown away).
+ * PostgreSQL refuses to run as root, so as root initdb and the server run
+ * as the `postgres` system user. The server runs in its own session, so a
+ * Ctrl-C at the terminal reaches runbook, not the server; runbook stops it
+ * itself (rb_pgserver_stop), after a failure, a timeout or an interrupt as
+ * well.
+ *
+ * The template cache: initdb once, copy afterwards. The templates'
+ * directory is $RUNBOOK_PG_CACHE ("off": none), else
+ * $XDG_CACHE_HOME/runbook/pg-templates, else ~/.cache/runbook/pg-templates;
+ * made 0700 when missing, and not used when another user owns it or others
+ * may write it; nor the default when $XDG_CACHE_HOME or $HOME is writable
+ * by others (HOME=/tmp) or, as root, another user's (sudo -E). A template per bindir, superuser and initdb
+ * arguments (a directory named by their hash) holds data/, a data directory
+ * as initdb left it, its blocks of zeros holes, and manifest, written last:
+ * those arguments, the server binary's size, modification time and inode,
+ * its `postgres --version`, and every entry of data/ with its mode and size.
+ * It is made in a temporary sibling (.new-XXXXXX, with a runbook.pid) and
+ * renamed into place, so racing runbooks both succeed and one template is
+ * left; leftovers of killed runbooks are removed by the next start. Before
+ * each use it is checked: the manifest this server's, the binary unchanged
+ * (else it is stale), PG_VERSION that version's, every entry ours (root's
+ * as root), not writable by others and exactly as listed. It is copied into
+ * the run's directory (a reflink where the filesystem can, else
+ * copy_file_range(2) of its data extents, else read/write), modes kept,
+ * and as root handed to the postgres user. A template that is stale or
+ * damaged, or from whose copy the server exits during start-up, is said
+ * through opts->say in one line, removed, and made again by this run's
+ * initdb. Creating it is said too; a failure to keep it is said and is no
+ * error. opts->no_cache: initdb, and the cache is neither made, read nor
+ * changed.
  *
  * The server binaries are those of RUNBOOK_PG_BINDIR when it is set, else of
  * `pg_config --bindir`, else the newest /usr/lib/postgresql/N/bin.
  *
  * Child processes (all started by process.h): initdb and postgres run with
  * stdin on /dev/null and stdout/stderr appended to <dir>/server.log; the
- * parent keeps no pipe to them. One that cannot be started at all (no
- * binary, no switch to the postgres user) fails rb_pgserver_start with that
- * reason rather than with an exit status. initdb is waited for; the postmaster is reaped by
- * rb_pgserver_stop. Their environment is not runbook's: only PATH,
+ * parent keeps no pipe to them (only to `postgres --version`, run beside
+ * initdb when a template is made, for its manifest). One that cannot be
+ * started at all (no binary, no switch to the postgres user) fails
+ * rb_pgserver_start with that reason rather than with an exit status.
+ * initdb is waited for; the postmaster is reaped by rb_pgserver_stop. Their environment is not runbook's: only PATH,
  * LC_ALL=C, LANG=C, TZ=UTC (and LD_LIBRARY_PATH when set), so no secret of
  * runbook's environment is ever in the server's /proc/PID/environ.
  *
@@ -49,15 +78,18 @@ typedef struct {
 	rb_pgserver_say_fn say;  /* progress messages (reaped orphans, ready, kept); NULL: quiet */
 	void *say_ctx;           /* passed to say */
 	const char *base_dir;    /* where the temporary directory goes; NULL: $TMPDIR or /tmp */
+	int no_cache;            /* initdb; the template cache is neither made, read nor changed */
 } rb_pgserver_opts;
 
 /**
  * Starts a server, after reaping the orphans in the same temporary
- * directory (rb_pgserver_reap_orphans), and says how long it took; both
+ * directory (rb_pgserver_reap_orphans), and says how long it took and
+ * whether its data directory is a copy of the template or initdb's; all
  * through opts->say. Returns 0 and a server owned by the caller (stop it
  * with rb_pgserver_stop), or -1 with err set (RB_EXIT_ENV): server
  * binaries missing (naming the package to install), no `postgres` user
- * when root, initdb or start-up failing (with the end of the server log).
+ * when root, the template's copy not written (no space), initdb or
+ * start-up failing (with the end of the server log).
  */
 int rb_pgserver_start(const rb_pgserver_opts *opts, rb_pgserver **out, rb_error *err);
 
@@ -85,7 +117,8 @@ int rb_pgserver_export_env(const rb_pgserver *s);
 void rb_pgserver_kill_async(const rb_pgserver *s);
 
 /**
- * Stops the server (fast shutdown, SIGKILL after 5 s), removes its directory
+ * Stops the server (immediate shutdown: no checkpoint, as the data goes;
+ * SIGKILL after 5 s), removes its directory
  * unless keep (then says how to connect through opts->say, and removes
  * runbook.pid so that no later run takes the kept server for an orphan),
  * frees s. NULL is fine.

@@ -137,6 +137,7 @@ int rb_run_setup(rb_run *r)
 		rb_pgserver_opts po;
 		memset(&po, 0, sizeof po);
 		po.keep = o->keep_db;
+		po.no_cache = o->no_db_cache;
 		po.say = pg_say;
 		po.say_ctx = r;
 		if (rb_pgserver_start(&po, &r->pg, &err) < 0) {

@@ -523,6 +523,52 @@ int rb_check_creatable(const char *path, rb_error *err)
 	return rc;
 }
 
+/* mkdir -p, mode 0700 for what it creates. 0, or -1 with errno. */
+static int make_dirs(char *dir)
+{
+	for (char *p = dir + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		int rc = mkdir(dir, 0700);
+		*p = '/';
+		if (rc < 0 && errno != EEXIST)
+			return -1;
+	}
+	return mkdir(dir, 0700) == 0 || errno == EEXIST ? 0 : -1;
+}
+
+rb_cache_dir_status rb_cache_dir(const char *env_name, const char *sub, char **dir)
+{
+	const char *env = getenv(env_name), *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+	const char *base = NULL;
+	rb_cache_dir_status status = RB_CACHE_DIR_OFF;
+	struct stat st;
+	*dir = NULL;
+	if (env && *env)
+		*dir = strcmp(env, "off") ? rb_xstrdup(env) : NULL;
+	else if (xdg && *xdg == '/')
+		*dir = rb_xasprintf("%s/runbook/%s", base = xdg, sub);
+	else if (home && *home == '/')
+		*dir = rb_xasprintf("%s/.cache/runbook/%s", base = home, sub);
+	if (*dir && base && stat(base, &st) == 0 && ((st.st_mode & S_IWOTH) || (geteuid() == 0 && st.st_uid != 0))) {
+		free(*dir);
+		*dir = NULL;
+	}
+	errno = 0;
+	if (!*dir)
+		status = RB_CACHE_DIR_OFF;
+	else if (**dir != '/')
+		status = RB_CACHE_DIR_NOT_ABSOLUTE;
+	/* Another user's directory, or one others may write, could hold forged content: not used. */
+	else if (make_dirs(*dir) < 0 || stat(*dir, &st) < 0 || !S_ISDIR(st.st_mode) || st.st_uid != geteuid() ||
+		 (st.st_mode & (S_IWGRP | S_IWOTH)))
+		status = RB_CACHE_DIR_NOT_OURS, errno = errno == EEXIST ? 0 : errno;
+	else
+		status = RB_CACHE_DIR_OK;
+	return status;
+}
+
 size_t rb_edit_distance(const char *a, const char *b)
 {
 	size_t la = strlen(a), lb = strlen(b);

@@ -137,6 +137,24 @@ int rb_write_file_atomic(const char *path, const char *data, size_t len, rb_erro
 /** Levenshtein distance of a and b, letters compared without case; 99 when either is longer than 32 bytes ("did you mean"). */
 size_t rb_edit_distance(const char *a, const char *b);
 
+/** What rb_cache_dir found. */
+typedef enum {
+	RB_CACHE_DIR_OK,           /* *dir is the directory, made when missing (0700) */
+	RB_CACHE_DIR_OFF,          /* turned off (env_name=off), or no HOME to put it in */
+	RB_CACHE_DIR_NOT_ABSOLUTE, /* env_name names a relative path: *dir is it */
+	RB_CACHE_DIR_NOT_OURS      /* *dir could not be made, or is another user's or writable by others (errno, 0 when the latter) */
+} rb_cache_dir_status;
+
+/**
+ * One of this user's cache directories: $env_name when set (the word "off"
+ * turns it off), else $XDG_CACHE_HOME/runbook/sub, else
+ * ~/.cache/runbook/sub. Nothing is kept under a base others may write
+ * (HOME=/tmp), nor, as root, under another user's (sudo -E). On
+ * RB_CACHE_DIR_OK, NOT_ABSOLUTE and NOT_OURS *dir is set and the caller
+ * frees it; otherwise it is NULL.
+ */
+rb_cache_dir_status rb_cache_dir(const char *env_name, const char *sub, char **dir);
+
 /** 0 when a file can be created at path (its directory exists and is writable), else -1 with err. */
 int rb_check_creatable(const char *path, rb_error *err);
 

@@ -46,6 +46,8 @@ static const cli_opt run_opts[] = {
 	 "run against a throwaway local PostgreSQL, removed at exit"},
 	{"keep-db", NULL, CLI_OPT_FLAG, ARG(run.keep_db), NULL,
 	 "with --ephemeral-db: keep the server and print how to connect"},
+	{"no-cache", NULL, CLI_OPT_FLAG, ARG(run.no_db_cache), NULL,
+	 "with --ephemeral-db: initdb afresh instead of copying the cached template (the cache is not touched)"},
 	{"audit-repo", "DIR", CLI_OPT_STRING, ARG(audit_repo), NULL, "the git repository of audit records"},
 	{"no-audit", NULL, CLI_OPT_FLAG, ARG(no_audit), NULL, "do not record the run"},
 	{"resume", NULL, CLI_OPT_FLAG, ARG(resume), NULL,

@@ -117,6 +117,8 @@ int cli_run_args_check(const cli_run_args *a, const char *command)
 		rb_out_err("runbook %s: --db and --ephemeral-db exclude each other\n", command);
 	else if (a->run.keep_db && !a->run.ephemeral_db)
 		rb_out_err("runbook %s: --keep-db goes with --ephemeral-db\n", command);
+	else if (a->run.no_db_cache && !a->run.ephemeral_db)
+		rb_out_err("runbook %s: --no-cache goes with --ephemeral-db\n", command);
 	else if (a->resume && (a->run.from || a->run.only))
 		rb_out_err("runbook %s: --resume picks the steps itself: no --from or --only with it\n", command);
 	else
