@@ -23,16 +23,34 @@ static size_t char_to_byte(const char *text, int pos)
 	return off;
 }
 
-/* One attempt: 0 and the tree, or -1 and the message and offset. */
-static int parse_text(const char *text, rb_sqlparse_result *r)
+/* The syntax error of a parse, if any: r's message and offset set. -1 when there is one, else 0. */
+static int syntax_error(const char *text, const PgQueryError *e, rb_sqlparse_result *r)
+{
+	if (!e)
+		return 0;
+	r->message = rb_xstrdup(e->message ? e->message : "syntax error");
+	r->error_offset = char_to_byte(text, e->cursorpos);
+	return -1;
+}
+
+/* One attempt for the syntax alone (the raw parser, no tree handed out): 0, or -1 and the message and offset. */
+static int check_text(const char *text, rb_sqlparse_result *r)
+{
+	PgQuerySplitResult res = pg_query_split_with_parser(text);
+	int rc = syntax_error(text, res.error, r);
+	pg_query_free_split_result(res);
+	return rc;
+}
+
+/* One attempt: 0 and the tree (or only the syntax, when !tree), or -1 and the message and offset. */
+static int parse_text(const char *text, int tree, rb_sqlparse_result *r)
 {
 	int rc = -1;
+	if (!tree)
+		return check_text(text, r);
 	PgQueryProtobufParseResult res = pg_query_parse_protobuf(text);
-	if (res.error) {
-		r->message = rb_xstrdup(res.error->message ? res.error->message : "syntax error");
-		r->error_offset = char_to_byte(text, res.error->cursorpos);
+	if (syntax_error(text, res.error, r) < 0)
 		goto done;
-	}
 	r->tree = pg_query__parse_result__unpack(NULL, res.parse_tree.len, (const uint8_t *)res.parse_tree.data);
 	if (!r->tree) {
 		r->message = rb_xstrdup("the parser's tree could not be read");
@@ -44,7 +62,8 @@ done:
 	return rc;
 }
 
-int rb_sqlparse(const char *stmt, rb_sqlparse_result *r)
+/* rb_sqlparse, with the tree or for the syntax alone. */
+static int parse(const char *stmt, int tree, rb_sqlparse_result *r)
 {
 	int rc = -1;
 	char *text = NULL, *lit = NULL;
@@ -55,7 +74,7 @@ int rb_sqlparse(const char *stmt, rb_sqlparse_result *r)
 		goto done;
 	}
 	r->nvars = n;
-	if (parse_text(text, r) == 0) {
+	if (parse_text(text, tree, r) == 0) {
 		rc = 0;
 		goto done;
 	}
@@ -64,7 +83,7 @@ int rb_sqlparse(const char *stmt, rb_sqlparse_result *r)
 	/* A variable may stand where only a literal goes (PASSWORD :pw). */
 	rb_sqlparse_result again;
 	memset(&again, 0, sizeof again);
-	if (rb_sql_placeholders(stmt, 1, 1, &lit, &n) == 0 && parse_text(lit, &again) == 0) {
+	if (rb_sql_placeholders(stmt, 1, 1, &lit, &n) == 0 && parse_text(lit, tree, &again) == 0) {
 		rb_sqlparse_free(r);
 		*r = again;
 		r->nvars = n;
@@ -79,6 +98,16 @@ done:
 	free(text);
 	free(lit);
 	return rc;
+}
+
+int rb_sqlparse(const char *stmt, rb_sqlparse_result *r)
+{
+	return parse(stmt, 1, r);
+}
+
+int rb_sqlparse_syntax(const char *stmt, rb_sqlparse_result *r)
+{
+	return parse(stmt, 0, r);
 }
 
 void rb_sqlparse_free(rb_sqlparse_result *r)

@@ -50,6 +50,12 @@ typedef struct {
  */
 int rb_sqlparse(const char *stmt, rb_sqlparse_result *r);
 
+/**
+ * As rb_sqlparse, for the syntax alone: 0 with r->tree NULL (the parser
+ * ran, no tree was built: several times cheaper), or -1 with r->message.
+ */
+int rb_sqlparse_syntax(const char *stmt, rb_sqlparse_result *r);
+
 /** Releases what r holds (it can be reused after). */
 void rb_sqlparse_free(rb_sqlparse_result *r);
 

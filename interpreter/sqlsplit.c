@@ -544,8 +544,53 @@ static void classify_words(const words *w, rb_sql_item *it)
  * for a statement the parser cannot read, e.g. with a variable where it
  * cannot place one.
  */
+const char *rb_sql_first_word(const char *text, int std_strings, char *buf, size_t size)
+{
+	lexer lx = {text, strlen(text), std_strings, 0};
+	lex_error e;
+	token t;
+	*buf = '\0';
+	for (size_t i = 0; !strstr(text, "\\;") && i < lx.len; i = t.end) {
+		if (next_token(&lx, i, &t, &e) < 0)
+			break;
+		if (t.kind == TK_SPACE || t.kind == TK_LINE_COMMENT || t.kind == TK_BLOCK_COMMENT)
+			continue;
+		size_t n = t.end - t.start;
+		if (t.kind == TK_IDENT && n < size) {
+			for (size_t k = 0; k < n; k++) {
+				char c = text[t.start + k];
+				buf[k] = (char)(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+			}
+			buf[n] = '\0';
+		}
+		break;
+	}
+	return buf;
+}
+
+/*
+ * 1 when the statement is a query or a data change, known from its first
+ * word: a statement starting SELECT, INSERT, UPDATE, DELETE, WITH, VALUES,
+ * TABLE or MERGE is neither transaction control nor refused in a
+ * transaction block, whatever follows, so the parser need not be asked
+ * (most statements of a runbook are such).
+ */
+static int plain_dml(const rb_sql_item *it, int std_strings)
+{
+	static const char *const first[] = {"select", "insert", "update", "delete", "with",
+					    "values", "table",  "merge",  NULL};
+	char word[16];
+	rb_sql_first_word(it->text, std_strings, word, sizeof word);
+	for (const char *const *w = first; *word && *w; w++)
+		if (!strcmp(word, *w))
+			return 1;
+	return 0;
+}
+
 static void classify(rb_sql_item *it, int std_strings)
 {
+	if (plain_dml(it, std_strings))
+		return;
 	if (rb_sqlparse_classify(it->text, std_strings, &it->is_txn_control, &it->no_txn_block) == 0)
 		return;
 	lexer lx = {it->text, strlen(it->text), std_strings, 0};

@@ -185,6 +185,14 @@ int rb_sql_reader_copy_line(rb_sql_reader *r, const char **line, size_t *len, in
 
 void rb_sql_reader_free(rb_sql_reader *r);
 
+/**
+ * The first word of a statement's text (past spaces and comments), lower
+ * case, in buf (size bytes); "" when it starts with no word, when the word
+ * does not fit, or when the text holds a \; anywhere (psql joins the
+ * parts into one text, each with its own first word). Returns buf.
+ */
+const char *rb_sql_first_word(const char *text, int std_strings, char *buf, size_t size);
+
 /** 1 when any statement is transaction control: such a block runs as written. */
 int rb_sql_has_txn_control(const rb_sql_item *items, size_t count);
 

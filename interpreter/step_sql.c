@@ -242,8 +242,10 @@ static rb_status run_sql(rb_run *r, const rb_step *s, rb_step_result *res, int *
 	if (connect_step(r, s, &conn, &st, env, usage) < 0)
 		goto done;
 	results_open(r, s, &out);
+	unsigned long changes = r->vars.changes;
 	int ran = execute(r, s, conn, &out, &sr, &err);
-	rb_run_hide_secrets(r); /* \set or \gset may have given a secret a new value */
+	if (r->vars.changes != changes)
+		rb_run_hide_secrets(r); /* \set or \gset gave variables new values, a secret's maybe */
 	results_close(r, &out);
 	rb_run_keep_text(&res->out, rb_buf_cstr(&out.kept));
 	if (ran < 0) {

@@ -34,6 +34,7 @@ void rb_vars_load_environ(rb_vars *v)
 void rb_vars_set(rb_vars *v, const char *name, const char *value, rb_var_source source)
 {
 	rb_var *x = find(v, name, strlen(name));
+	v->changes++;
 	if (x) {
 		free(x->value);
 		x->value = rb_xstrdup(value);
@@ -53,6 +54,7 @@ void rb_vars_set(rb_vars *v, const char *name, const char *value, rb_var_source 
 void rb_vars_unset(rb_vars *v, const char *name)
 {
 	rb_var *x = find(v, name, strlen(name));
+	v->changes++;
 	if (!x)
 		return;
 	free(x->name);

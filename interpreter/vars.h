@@ -28,9 +28,10 @@ typedef struct {
 	rb_var *items;
 	size_t count;
 	size_t cap;
+	unsigned long changes; /* counts rb_vars_set and rb_vars_unset: compare before and after to know whether code set any */
 } rb_vars;
 
-#define RB_VARS_INIT {NULL, 0, 0}
+#define RB_VARS_INIT {NULL, 0, 0, 0}
 
 /** Loads the process environment (source RB_VAR_ENV). */
 void rb_vars_load_environ(rb_vars *v);

@@ -138,6 +138,54 @@ static void test_syntax_errors(void **state)
 	rb_sqlparse_free(&r);
 }
 
+/* The syntax alone: the same errors, at the same places, as the full parse; no tree. */
+static void test_syntax_only(void **state)
+{
+	(void)state;
+	static const char *const texts[] = {"SELECT 'éé', 1 frm x", ":query", "SELECT :a FRM t WHERE",
+					    "INSERT INTO t VALUES (1", "ALTER ROLE r PASSWORD :pw", "INSERT INTO t VALUES (:v)",
+					    NULL};
+	for (const char *const *t = texts; *t; t++) {
+		rb_sqlparse_result full = RB_SQLPARSE_INIT, syn = RB_SQLPARSE_INIT;
+		int a = rb_sqlparse(*t, &full), b = rb_sqlparse_syntax(*t, &syn);
+		assert_int_equal(a, b);
+		assert_null(syn.tree);
+		if (a < 0) {
+			assert_string_equal(full.message, syn.message);
+			assert_int_equal(full.error_offset, syn.error_offset);
+			assert_int_equal(full.uncertain, syn.uncertain);
+		}
+		assert_int_equal(full.nvars, syn.nvars);
+		rb_sqlparse_free(&full);
+		rb_sqlparse_free(&syn);
+	}
+}
+
+/* A statement's first word, past comments; none with \; or when it does not fit. */
+static void test_first_word(void **state)
+{
+	(void)state;
+	char w[16];
+	assert_string_equal(rb_sql_first_word("-- why\n/* a /* nested */ one */ SeLeCt 1", 1, w, sizeof w), "select");
+	assert_string_equal(rb_sql_first_word("  INSERT INTO t VALUES (1)", 1, w, sizeof w), "insert");
+	assert_string_equal(rb_sql_first_word("(SELECT 1)", 1, w, sizeof w), "");
+	assert_string_equal(rb_sql_first_word("SELECT 1 \\; VACUUM", 1, w, sizeof w), "");
+	assert_string_equal(rb_sql_first_word("averyveryverylongword x", 1, w, sizeof w), "");
+	assert_string_equal(rb_sql_first_word("", 1, w, sizeof w), "");
+
+	/* A query or a data change is classified from its first word: still neither flag. */
+	rb_sql_item *items = NULL;
+	size_t n = 0;
+	rb_error err = RB_ERROR_INIT;
+	const char *body = "/* c */ insert into t values (1);\nSELECT 1 \\; VACUUM;\nWITH x AS (SELECT 1) DELETE FROM t;\n";
+	assert_int_equal(rb_sql_split(body, "rb.md", 1, 1, &items, &n, &err), 0);
+	assert_int_equal(n, 3);
+	assert_int_equal(items[0].no_txn_block + items[0].is_txn_control, 0);
+	assert_int_equal(items[1].no_txn_block, 1); /* the \\; part is read whole */
+	assert_int_equal(items[2].no_txn_block + items[2].is_txn_control, 0);
+	rb_sql_items_free(items, n);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -145,6 +193,8 @@ int main(void)
 		cmocka_unit_test(test_classify),
 		cmocka_unit_test(test_split_uses_parser),
 		cmocka_unit_test(test_syntax_errors),
+		cmocka_unit_test(test_syntax_only),
+		cmocka_unit_test(test_first_word),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
