@@ -4,7 +4,7 @@
 #   make test   sanitized build (ASan + UBSan) in build-asan/, then the whole suite,
 #               then a few seconds of each fuzz harness (build-fuzz/)
 #   make demo   EHG staging then production promotion on a throwaway PostgreSQL, audited
-#   make bench  the benchmarks under tests/bench/ (not part of make test)
+#   make bench  the benchmarks under tests/bench/, then one table: figure, runbook, baseline, ratio (not part of make test)
 #   make valgrind  plans, runs and the unit tests under valgrind's leak checker
 #   make fuzz   the libFuzzer harnesses of tests/fuzz/ (clang, build-fuzz/), FUZZ_SECONDS each
 

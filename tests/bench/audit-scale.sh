@@ -19,6 +19,7 @@
 set -euo pipefail
 bin=$(realpath "$1")
 n=${BENCH_AUDIT_RUNS:-10000}
+. "$(dirname "$0")/table.sh"
 work=$(mktemp -d)
 [ -n "${BENCH_KEEP:-}" ] && echo "kept: $work" || trap 'rm -rf "$work"' EXIT
 cd "$work"
@@ -92,6 +93,8 @@ printf 'audit ref with %d runs:                   wall      cpu\n' "$n"
 printf '  first run'"'"'s commit (empty repository): %8.2f ms\n' "$first"
 printf '  next commit with %d runs:           %8.2f ms\n' "$n" "$next"
 printf '  ratio next / first:                     %8.2f   (goal <= 2)\n' "$(echo "$next / $first" | bc -l)"
+bench_row "audit commit with $n runs in the ref (vs the first run's)" "$next ms" "$first ms" \
+  "$(bench_ratio "$next" "$first")" "<= 2"
 row() { # row LABEL GOAL COMMAND...
   local label=$1 goal=$2
   shift 2
@@ -99,8 +102,17 @@ row() { # row LABEL GOAL COMMAND...
   printf '  %-38s %6d ms %6d ms%s\n' "$label" "${best[0]}" "${best[1]}" "${goal:+   (goal $goal)}"
 }
 row "runbook log | head:" "< 200 ms" bash -c "'$bin' log --audit-repo big | head -n 20; true"
+rb=${best[0]}
+measure bash -c "git -C big log $ref | head -n 20; true"
+bench_row "runbook log | head, $n runs (vs git log | head)" "$rb ms" "${best[0]} ms" "$(bench_ratio "$rb" "${best[0]}")" "< 200 ms"
 row "runbook show latest:" "< 200 ms" "$bin" show --audit-repo big latest
+rb=${best[0]}
+measure git -C big show --stat "$ref"
+bench_row "runbook show latest, $n runs (vs git show --stat)" "$rb ms" "${best[0]} ms" "$(bench_ratio "$rb" "${best[0]}")" "< 200 ms"
 row "runbook show OLDEST-RUN:" "< 200 ms" "$bin" show --audit-repo big "$oldest"
+rb=${best[0]}
+measure git -C big log -1 --grep "^Run: $oldest\$" "$ref"
+bench_row "runbook show OLDEST-RUN, $n runs (vs git log --grep)" "$rb ms" "${best[0]} ms" "$(bench_ratio "$rb" "${best[0]}")" "< 200 ms"
 row "runbook log -n 20:" "" "$bin" log --audit-repo big -n 20
 row "runbook show MIDDLE-RUN:" "" "$bin" show --audit-repo big "$middle"
 row "runbook show NO-SUCH-RUN:" "" "$bin" show --audit-repo big 20200101T000000Z-none-1

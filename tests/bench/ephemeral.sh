@@ -17,6 +17,7 @@ bin=$(realpath "$1")
 base=${2:+$(realpath "$2")}
 n=${BENCH_N:-5}
 budget=${EPHEMERAL_BUDGET_MS:-350}
+. "$(dirname "$0")/table.sh"
 work=$(mktemp -d)
 chmod 755 "$work"
 trap 'rm -rf "$work"' EXIT
@@ -58,4 +59,8 @@ if [ -n "$base" ]; then
   ratio first before
   ratio warm before
 fi
+bench_row "--ephemeral-db ready, warm cache (vs --no-cache: initdb)" "$(best warm 1) ms" "$(best cold 1) ms" \
+  "$(bench_ratio "$(best warm 1)" "$(best cold 1)")" "warm <= $budget ms"
+bench_row "--ephemeral-db first run, keeps the template (vs --no-cache)" "$(best first 2) ms" "$(best cold 2) ms" \
+  "$(bench_ratio "$(best first 2)" "$(best cold 2)")" ""
 [ "$(best warm 1)" -le "$budget" ] || { echo "warm: over the budget of $budget ms"; exit 1; }

@@ -16,6 +16,7 @@ base=${2:+$(realpath "$2")}
 n=${BENCH_SQL_BLOCKS:-2000}
 rounds=${BENCH_ROUNDS:-5}
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/table.sh"
 bench_server "$bin"
 psql -Xq "$url" -c 'CREATE TABLE bench (id int, v text)'
 
@@ -49,6 +50,8 @@ printf 'sql blocks: %d blocks of one statement, best of %d\n' "$n" "$rounds"
 printf '  runbook run (one connection):  %8.3f s\n' "$best_rb"
 printf '  psql -X -f (one file):         %8.3f s\n' "$best_psql"
 printf '  ratio runbook / psql -f:       %8.2f  (target <= 1.2)\n' "$(echo "$best_rb / $best_psql" | bc -l)"
+bench_row "$n one-statement sql blocks (vs psql -X -f)" "$(printf '%.0f' "$(echo "$best_rb * 1000" | bc -l)") ms" \
+  "$(printf '%.0f' "$(echo "$best_psql * 1000" | bc -l)") ms" "$(bench_ratio "$best_rb" "$best_psql")" "<= 1.2"
 if [ -n "$base" ]; then
   printf '  baseline %s:\n' "$base"
   printf '    runbook run:                 %8.3f s\n' "$best_base"
