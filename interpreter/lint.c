@@ -15,6 +15,7 @@
 #include "sqlmeta.h"
 #include "sqlsplit.h"
 #include "srcmap.h"
+#include "toolbatch.h"
 #include "vars.h"
 #include "visible.h"
 
@@ -381,6 +382,8 @@ static void sql_block(lint_ctx *c, const rb_step *s)
 #define SHELLCHECK_TIMEOUT_MS 30000
 /* Tools run side by side: the wall time of a check is about one tool's, not one per block. */
 #define SHELL_CHECKS_AT_ONCE 16
+/* shellcheck starts slowly and checks each file on its own: this many blocks to one process. */
+#define SHELLCHECK_BLOCKS_AT_ONCE 200
 
 static int on_path(const char *tool)
 {
@@ -474,6 +477,61 @@ static char **tool_argv(const rb_runbook *rb, const rb_step *s, int shellcheck)
 	return argv;
 }
 
+/* A job's argv as one string, to group the blocks shellcheck sees with the same options. */
+static char *argv_key(char *const *argv)
+{
+	rb_buf b = RB_BUF_INIT;
+	for (; *argv; argv++)
+		rb_buf_printf(&b, "%s%c", *argv, '\0' + 1);
+	return rb_buf_detach(&b);
+}
+
+/*
+ * shellcheck over jobs[0..m) (argv ending "-", input the block), as
+ * rb_process_capture_all would run them, but one process for many blocks
+ * with the same options (toolbatch.h): status 1 and the block's lines when
+ * it found something, 0 when not.
+ */
+static void shellcheck_batched(rb_capture_job *jobs, size_t m)
+{
+	char **keys = rb_xcalloc(m ? m : 1, sizeof *keys);
+	int *done = rb_xcalloc(m ? m : 1, sizeof *done);
+	size_t *members = rb_xcalloc(m ? m : 1, sizeof *members);
+	rb_toolbatch_item *items = rb_xcalloc(m ? m : 1, sizeof *items);
+	for (size_t k = 0; k < m; k++)
+		keys[k] = argv_key(jobs[k].argv);
+	for (size_t k = 0; k < m; k++) {
+		size_t n = 0, nargs = 0;
+		if (done[k])
+			continue;
+		for (size_t j = k; j < m; j++)
+			if (!done[j] && !strcmp(keys[j], keys[k])) {
+				done[j] = 1;
+				members[n] = j;
+				items[n++] = (rb_toolbatch_item){.text = jobs[j].input, .err = RB_ERROR_INIT};
+			}
+		while (jobs[k].argv[nargs])
+			nargs++;
+		char **argv = rb_xcalloc(nargs, sizeof *argv); /* without the "-" that reads stdin */
+		memcpy(argv, jobs[k].argv, (nargs - 1) * sizeof *argv);
+		long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+		rb_toolbatch_run(argv, items, n, SHELLCHECK_BLOCKS_AT_ONCE, cpus > 0 ? (size_t)cpus : 2, SHELLCHECK_TIMEOUT_MS);
+		free(argv);
+		for (size_t i = 0; i < n; i++) {
+			rb_capture_job *job = &jobs[members[i]];
+			job->output = items[i].output;
+			job->err = items[i].err;
+			job->status = job->err.code ? -1 : *job->output ? 1 : 0;
+		}
+	}
+	for (size_t k = 0; k < m; k++)
+		free(keys[k]);
+	free(keys);
+	free(done);
+	free(members);
+	free(items);
+}
+
 /*
  * Runs tool on each block of steps[0..n) not already known clean (checkcache.h),
  * side by side; each result goes to report, and clean ones are remembered.
@@ -500,7 +558,10 @@ static void run_tools(lint_ctx *c, const rb_checkcache *cache, const rb_step **s
 		jobs[m].argv = argv;
 		jobs[m++].input = script;
 	}
-	rb_process_capture_all(jobs, m, SHELL_CHECKS_AT_ONCE, shellcheck ? SHELLCHECK_TIMEOUT_MS : SYNTAX_TIMEOUT_MS);
+	if (shellcheck)
+		shellcheck_batched(jobs, m);
+	else
+		rb_process_capture_all(jobs, m, SHELL_CHECKS_AT_ONCE, SYNTAX_TIMEOUT_MS);
 	for (size_t k = 0; k < m; k++) {
 		int clean = !jobs[k].err.code && jobs[k].status == 0 && !*jobs[k].output;
 		ok[todo[k]] = !jobs[k].err.code && jobs[k].status == 0;
