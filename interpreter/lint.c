@@ -515,10 +515,18 @@ static void shellcheck_batched(rb_capture_job *jobs, size_t m)
 		char **argv = rb_xcalloc(nargs, sizeof *argv); /* without the "-" that reads stdin */
 		memcpy(argv, jobs[k].argv, (nargs - 1) * sizeof *argv);
 		long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-		rb_toolbatch_run(argv, items, n, SHELLCHECK_BLOCKS_AT_ONCE, cpus > 0 ? (size_t)cpus : 2, SHELLCHECK_TIMEOUT_MS);
+		int batched = rb_toolbatch_run(argv, items, n, SHELLCHECK_BLOCKS_AT_ONCE, cpus > 0 ? (size_t)cpus : 2,
+					       SHELLCHECK_TIMEOUT_MS) == 0;
 		free(argv);
 		for (size_t i = 0; i < n; i++) {
 			rb_capture_job *job = &jobs[members[i]];
+			if (!batched) {
+				/* No temporary files (TMPDIR not writable): each block on stdin, as before. */
+				free(items[i].output);
+				rb_error_clear(&items[i].err);
+				rb_process_capture_all(job, 1, 1, SHELLCHECK_TIMEOUT_MS);
+				continue;
+			}
 			job->output = items[i].output;
 			job->err = items[i].err;
 			job->status = job->err.code ? -1 : *job->output ? 1 : 0;

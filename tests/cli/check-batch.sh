@@ -5,7 +5,8 @@
 # and column with its rule, allow= still silences its id in its block only,
 # and the findings are those of one shellcheck per block. A shellcheck that
 # crashes, or is killed, fails only its own group: each of its blocks says
-# "shellcheck not run", nothing is remembered as clean.
+# "shellcheck not run", nothing is remembered as clean. Without a place for
+# the temporary files, each block goes on stdin as before.
 set -euo pipefail
 bin=$(realpath "$1")
 command -v shellcheck > /dev/null || { echo "check-batch: no shellcheck: skipped"; exit 77; }
@@ -71,6 +72,10 @@ if not any(r == "SC2086" for _, _, r, _ in got) or not any(r == "SC2012" for _, 
 if len(got) != 300:
     sys.exit(f"{len(got)} findings, expected 300 (150 SC2086, 150 SC2012)")
 PY
+# No temporary directory to write the blocks to: each block on stdin, as one shellcheck per block would, same findings.
+env PATH="$work/tools" RUNBOOK_CACHE_DIR=off TMPDIR="$work/none" "$bin" check many.md > out 2>&1 || true
+[ "$(grep -c 'shellcheck:' out)" = 300 ] && ! grep -q 'not run' out || fail "without a temporary directory: $(grep -c 'shellcheck:' out) findings"
+[ "$(wc -l < calls)" -ge 450 ] || fail "without a temporary directory: blocks not given one by one"
 # A shellcheck killed in the middle: its blocks are not checked, and nothing is kept as clean.
 printf '#!/bin/sh\nkill -9 $$\n' > tools/shellcheck
 rc=0
