@@ -783,51 +783,8 @@ done:
 	return rc;
 }
 
-/* rb_audit_runs_read's walk: every run, copied. */
-static int collect_run(void *ctx, const rb_audit_run *r)
-{
-	rb_audit_runs *o = ctx;
-	if ((o->count & (o->count - 1)) == 0) /* count is a power of two (or 0): the array is full */
-		o->items = rb_xrealloc(o->items, (o->count ? 2 * o->count : 1) * sizeof *o->items);
-	rb_audit_run *e = &o->items[o->count++];
-	e->commit = rb_xstrdup(r->commit);
-	e->time = r->time;
-	e->id = rb_xstrdup(r->id);
-	e->runbook = r->runbook ? rb_xstrdup(r->runbook) : NULL;
-	e->result = r->result ? rb_xstrdup(r->result) : NULL;
-	e->resumes = r->resumes ? rb_xstrdup(r->resumes) : NULL;
-	e->reverts = r->reverts ? rb_xstrdup(r->reverts) : NULL;
-	e->subject = rb_xstrdup(r->subject);
-	e->author = rb_xstrdup(r->author);
-	return 0;
-}
-
-int rb_audit_runs_read(const char *repo_opt, const rb_runbook *rb, const char *ref, rb_audit_runs *out,
-		       rb_error *err)
-{
-	rb_audit_runs all;
-	memset(&all, 0, sizeof all);
-	if (rb_audit_runs_walk(repo_opt, rb, ref, out, collect_run, &all, err) < 0)
-		return -1;
-	out->items = all.items;
-	out->count = all.count;
-	return 0;
-}
-
 void rb_audit_runs_free(rb_audit_runs *runs)
 {
-	for (size_t i = 0; i < runs->count && runs->items; i++) {
-		rb_audit_run *e = &runs->items[i];
-		free(e->commit);
-		free(e->id);
-		free(e->runbook);
-		free(e->result);
-		free(e->resumes);
-		free(e->reverts);
-		free(e->subject);
-		free(e->author);
-	}
-	free(runs->items);
 	free(runs->repo);
 	free(runs->ref);
 	memset(runs, 0, sizeof *runs);

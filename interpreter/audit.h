@@ -150,35 +150,25 @@ typedef struct {
 	char *author;      /* "name <email>" */
 } rb_audit_run;
 
-/** The runs on one ref of one repository, newest first. */
+/** Where rb_audit_runs_walk read, and how many runs it handed out. */
 typedef struct {
 	char *repo;        /* the repository's git directory */
 	char *ref;         /* the ref read */
-	rb_audit_run *items;
 	size_t count;
 } rb_audit_runs;
 
 /**
- * Reads the runs recorded on the audit ref (ref, else rb's audit.ref, else
- * the default) of the audit repository (repo_opt, else as for a run of rb;
- * rb NULL: as for a runbook in the current directory), newest first: of
- * rb only when rb is given. A ref that does not exist has no runs, nor
- * has a default .runbook-audit/ that does not exist yet (out->repo then
- * names where it would be). Returns 0 and fills out (free it with
- * rb_audit_runs_free), or -1 with err (RB_EXIT_ENV: "audit repository DIR:
- * why") and nothing to free. Reads and checks the whole history: to stop
- * early, use rb_audit_runs_walk.
- */
-int rb_audit_runs_read(const char *repo_opt, const rb_runbook *rb, const char *ref, rb_audit_runs *out,
-		       rb_error *err);
-
-/**
- * The same runs, streamed: calls fn with each, newest first, as the walk
- * of the ref reaches it (its strings lent for the call), until fn returns
- * nonzero; nothing older is read then. out gets repo and ref as
- * rb_audit_runs_read fills them, no items, and count: how many runs fn
- * was given. Returns 0 (free out with rb_audit_runs_free), or -1 with err
- * as rb_audit_runs_read.
+ * The runs recorded on the audit ref (ref, else rb's audit.ref, else the
+ * default) of the audit repository (repo_opt, else as for a run of rb; rb
+ * NULL: as for a runbook in the current directory), streamed: calls fn
+ * with each, newest first, as the walk of the ref reaches it (its strings
+ * lent for the call; of rb only when rb is given), until fn returns
+ * nonzero; nothing older is read then. A ref that does not exist has no
+ * runs, nor has a default .runbook-audit/ that does not exist yet
+ * (out->repo then names where it would be). out gets repo, ref and count:
+ * how many runs fn was given (no items). Returns 0 (free out with
+ * rb_audit_runs_free), or -1 with err (RB_EXIT_ENV: "audit repository
+ * DIR: why").
  */
 int rb_audit_runs_walk(const char *repo_opt, const rb_runbook *rb, const char *ref, rb_audit_runs *out,
 		       int (*fn)(void *ctx, const rb_audit_run *run), void *ctx, rb_error *err);

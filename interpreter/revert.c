@@ -10,20 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The run that reverted run id already, or NULL (caller frees). */
-static char *reverted_by(const char *repo, const char *id, rb_error *err)
-{
-	rb_audit_runs runs;
-	char *by = NULL;
-	if (rb_audit_runs_read(repo, NULL, NULL, &runs, err) < 0)
-		return NULL;
-	for (size_t i = 0; i < runs.count && !by; i++)
-		if (runs.items[i].reverts && !strcmp(runs.items[i].reverts, id))
-			by = rb_xstrdup(runs.items[i].id);
-	rb_audit_runs_free(&runs);
-	return by;
-}
-
 /* The runbook the record names, read now; its content hash in hash_now. */
 static int load_runbook(rb_revert *rv, rb_error *err)
 {
@@ -78,9 +64,8 @@ int rb_revert_prepare(const char *repo, const char *run, int allow_changed, rb_r
 	}
 	out->runbook_path = rb_xstrdup(abs);
 	memcpy(out->hash_then, hash, 41);
-	by = reverted_by(repo, out->run, err);
-	if (err->code)
-		goto done;
+	/* The runs that revert it are newer: load_run read back to it past them. */
+	by = journal.nreverted_by ? rb_xstrdup(journal.reverted_by[0]) : NULL;
 	if (by) {
 		rb_error_set(err, RB_EXIT_USAGE, NULL, 0, 0, "revert: run %s was reverted already, by run %s", out->run, by);
 		goto done;
