@@ -538,19 +538,15 @@ static void classify_words(const words *w, rb_sql_item *it)
 	it->no_txn_block |= no_txn_block(w);
 }
 
-/*
- * Sets the flags of a statement; each part joined by psql's \; counts.
- * PostgreSQL's parser decides (sqlparse.h); the first words decide only
- * for a statement the parser cannot read, e.g. with a variable where it
- * cannot place one.
- */
 const char *rb_sql_first_word(const char *text, int std_strings, char *buf, size_t size)
 {
 	lexer lx = {text, strlen(text), std_strings, 0};
 	lex_error e;
 	token t;
 	*buf = '\0';
-	for (size_t i = 0; !strstr(text, "\\;") && i < lx.len; i = t.end) {
+	if (strstr(text, "\\;"))
+		return buf;
+	for (size_t i = 0; i < lx.len; i = t.end) {
 		if (next_token(&lx, i, &t, &e) < 0)
 			break;
 		if (t.kind == TK_SPACE || t.kind == TK_LINE_COMMENT || t.kind == TK_BLOCK_COMMENT)
@@ -587,6 +583,13 @@ static int plain_dml(const rb_sql_item *it, int std_strings)
 	return 0;
 }
 
+/*
+ * Sets the flags of a statement; each part joined by psql's \; counts.
+ * A query or data change is known from its first word (plain_dml); for
+ * the rest PostgreSQL's parser decides (sqlparse.h); the first words decide only
+ * for a statement the parser cannot read, e.g. with a variable where it
+ * cannot place one.
+ */
 static void classify(rb_sql_item *it, int std_strings)
 {
 	if (plain_dml(it, std_strings))
