@@ -482,7 +482,7 @@ static char *argv_key(char *const *argv)
 {
 	rb_buf b = RB_BUF_INIT;
 	for (; *argv; argv++)
-		rb_buf_printf(&b, "%s%c", *argv, '\0' + 1);
+		rb_buf_printf(&b, "%s\1", *argv);
 	return rb_buf_detach(&b);
 }
 
@@ -498,6 +498,8 @@ static void shellcheck_batched(rb_capture_job *jobs, size_t m)
 	int *done = rb_xcalloc(m ? m : 1, sizeof *done);
 	size_t *members = rb_xcalloc(m ? m : 1, sizeof *members);
 	rb_toolbatch_item *items = rb_xcalloc(m ? m : 1, sizeof *items);
+	rb_capture_job *fallback = rb_xcalloc(m ? m : 1, sizeof *fallback);
+	size_t *fallback_at = rb_xcalloc(m ? m : 1, sizeof *fallback_at), nfallback = 0;
 	for (size_t k = 0; k < m; k++)
 		keys[k] = argv_key(jobs[k].argv);
 	for (size_t k = 0; k < m; k++) {
@@ -521,10 +523,11 @@ static void shellcheck_batched(rb_capture_job *jobs, size_t m)
 		for (size_t i = 0; i < n; i++) {
 			rb_capture_job *job = &jobs[members[i]];
 			if (!batched) {
-				/* No temporary files (TMPDIR not writable): each block on stdin, as before. */
+				/* No temporary files (TMPDIR not writable): each block on stdin, as before (below). */
 				free(items[i].output);
 				rb_error_clear(&items[i].err);
-				rb_process_capture_all(job, 1, 1, SHELLCHECK_TIMEOUT_MS);
+				fallback_at[nfallback] = members[i];
+				fallback[nfallback++] = *job;
 				continue;
 			}
 			job->output = items[i].output;
@@ -532,12 +535,17 @@ static void shellcheck_batched(rb_capture_job *jobs, size_t m)
 			job->status = job->err.code ? -1 : *job->output ? 1 : 0;
 		}
 	}
+	rb_process_capture_all(fallback, nfallback, SHELL_CHECKS_AT_ONCE, SHELLCHECK_TIMEOUT_MS);
+	for (size_t f = 0; f < nfallback; f++)
+		jobs[fallback_at[f]] = fallback[f];
 	for (size_t k = 0; k < m; k++)
 		free(keys[k]);
 	free(keys);
 	free(done);
 	free(members);
 	free(items);
+	free(fallback);
+	free(fallback_at);
 }
 
 /*
