@@ -30,6 +30,7 @@ typedef struct {
 	int current;            /* current section */
 	int *per_section;       /* runnable blocks seen per section, for generated ids */
 	size_t per_cap;
+	size_t steps_cap;       /* rb->steps has room for this many */
 } parse_ctx;
 
 void rb_runbook_free(rb_runbook *rb)
@@ -260,7 +261,11 @@ static int add_section(parse_ctx *c, int level, char *title, int line, int col)
 static rb_step *add_step(parse_ctx *c, rb_step_kind kind, int line, int col)
 {
 	rb_runbook *rb = c->rb;
-	rb->steps = rb_xrealloc(rb->steps, (rb->nsteps + 1) * sizeof *rb->steps);
+	if (rb->nsteps == c->steps_cap) {
+		/* Doubling: a runbook of many steps is not copied once per step. */
+		c->steps_cap = c->steps_cap ? 2 * c->steps_cap : 16;
+		rb->steps = rb_xrealloc(rb->steps, c->steps_cap * sizeof *rb->steps);
+	}
 	rb_step *s = &rb->steps[rb->nsteps++];
 	memset(s, 0, sizeof *s);
 	s->kind = kind;
