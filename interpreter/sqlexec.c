@@ -3,8 +3,8 @@
  * includes (a stack of sources, each with its \if stack), made twice: a
  * scan that sends nothing, then the run, statement by statement with
  * cancellation, COPY data streamed from the source. What runbook adds
- * around the block (limits, BEGIN, COMMIT) rides in a pipeline with its
- * first and last statement when they fit (sqlpipe.h).
+ * around the block (BEGIN, limits, COMMIT) rides in a pipeline with its
+ * first statement when it fits (COMMIT when it is the only one: sqlpipe.h).
  */
 #define _GNU_SOURCE
 #include "sqlexec.h"
@@ -17,6 +17,7 @@
 #include "srcmap.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,7 +66,8 @@ enum { EXPANDED_OFF = 0, EXPANDED_ON = 1, EXPANDED_AUTO = 2, EXPANDED_TOGGLE = 3
 typedef struct {
 	const rb_sqlexec_opts *o;
 	int scan;          /* first pass: every item read and checked, nothing sent */
-	rb_vars *vars;     /* the run's; in the scan, a copy that \set writes */
+	rb_vars *vars;     /* the run's; in the scan, the run's until \set writes: then shadow */
+	rb_vars shadow;    /* the scan's copy of the run's variables, made on its first write */
 	rb_sqlexec_result *res;
 	FILE *out;
 	FILE *warn;
@@ -103,6 +105,8 @@ typedef struct {
 	int sent;          /* statements sent so far */
 	rb_sqlpipe pipe;   /* the pipeline of the statement being read, and of COMMIT after it */
 	int commit_riding; /* COMMIT went with the last statement: end_transaction reads its result */
+	int limits_in_txn; /* the limits rode in our transaction: it must commit for them to last */
+	int committed;     /* it did */
 	int expanded;      /* EXPANDED_OFF, _ON or _AUTO: the block's \x so far */
 	int timing;
 	rb_pgfmt_opts fmt; /* how results print now */
@@ -205,6 +209,17 @@ static int words(exec_ctx *c, const source *s, const rb_sql_item *it, rb_sqlmeta
 	return rc;
 }
 
+/* The variables to write: in the scan, a copy made now (the run's stay as they are until the run). */
+static rb_vars *writable(exec_ctx *c)
+{
+	if (c->scan && c->vars != &c->shadow) {
+		if (c->vars)
+			rb_vars_copy(c->vars, &c->shadow);
+		c->vars = &c->shadow;
+	}
+	return c->vars;
+}
+
 /* \set NAME [VALUE...]: the words after the name, joined; \unset NAME. */
 static int set_var(exec_ctx *c, const source *s, const rb_sql_item *it, int col, rb_error *err)
 {
@@ -217,11 +232,11 @@ static int set_var(exec_ctx *c, const source *s, const rb_sql_item *it, int col,
 		rc = rb_error_set(err, RB_EXIT_USAGE, SRC_FILE(s), it->line, col, "\\%s needs a variable name",
 				  it->command);
 	} else if (it->cmd == RB_SQL_CMD_UNSET) {
-		rb_vars_unset(c->vars, a.v[0]);
+		rb_vars_unset(writable(c), a.v[0]);
 	} else {
 		for (size_t i = 1; i < a.n; i++)
 			rb_buf_puts(&v, a.v[i]);
-		rb_vars_set(c->vars, a.v[0], v.data ? v.data : "", RB_VAR_CAPTURE);
+		rb_vars_set(writable(c), a.v[0], v.data ? v.data : "", RB_VAR_CAPTURE);
 	}
 	rb_buf_free(&v);
 	rb_sqlmeta_argv_free(&a);
@@ -944,7 +959,7 @@ static int lost_connection(const exec_ctx *c, PGconn *conn, const prepared *p, c
 	put_squeezed(&why, PQerrorMessage(conn));
 	rb_error_set(err, RB_EXIT_ENV, p->file, p->line, p->col, "lost the connection to the server: %s; %s",
 		     rb_buf_cstr(&why),
-		     c->in_txn ? "the server rolled the block's transaction back"
+		     c->in_txn && !c->commit_riding ? "the server rolled the block's transaction back"
 			       : "this statement's outcome is unknown: check before retrying");
 	rb_buf_free(&why);
 	return -1;
@@ -1046,9 +1061,9 @@ static void store_gset(exec_ctx *c, const receiving *rv, const prepared *p)
 		if (!rb_var_name_valid(name)) {
 			fail_at(c, p->file, p->gset_line, p->gset_col, rb_xasprintf("invalid variable name: \"%s\"", name));
 		} else if (rows->cells[k]) {
-			rb_vars_set(c->vars, name, rows->cells[k], RB_VAR_CAPTURE);
+			rb_vars_set(writable(c), name, rows->cells[k], RB_VAR_CAPTURE);
 		} else {
-			rb_vars_unset(c->vars, name);
+			rb_vars_unset(writable(c), name);
 		}
 		free(name);
 	}
@@ -1144,12 +1159,17 @@ typedef struct {
 	char lock[64];
 } limits;
 
+/* A limit in milliseconds as the server takes it: 0 (none) up to its largest, INT_MAX. */
+static long long server_ms(int64_t ms)
+{
+	return ms <= 0 ? 0 : ms > INT_MAX ? INT_MAX : (long long)ms;
+}
+
 static void limits_sql(const rb_sqlexec_opts *o, limits *l)
 {
 	snprintf(l->timeout, sizeof l->timeout, "SET statement_timeout = %lld",
-		 (long long)(o->timeout_ms > 0 ? o->timeout_ms + 1000 : 0));
-	snprintf(l->lock, sizeof l->lock, "SET lock_timeout = %lld",
-		 (long long)(o->lock_timeout_ms > 0 ? o->lock_timeout_ms : 0));
+		 server_ms(o->timeout_ms > 0 ? o->timeout_ms + 1000 : 0));
+	snprintf(l->lock, sizeof l->lock, "SET lock_timeout = %lld", server_ms(o->lock_timeout_ms));
 }
 
 /* Closes a transaction an earlier step left open. */
@@ -1170,6 +1190,17 @@ static int dead_before_block(const rb_sqlexec_opts *o, rb_sqlexec_result *res, r
 	return -1;
 }
 
+/* The step's limits, as one simple query (both SETs). 0, or -1 when the server refused them. */
+static int send_limits(const rb_sqlexec_opts *o)
+{
+	limits l;
+	limits_sql(o, &l);
+	char *both = rb_xasprintf("%s; %s", l.timeout, l.lock);
+	int limited = control(o->conn, both, NULL, NULL, 0, 0);
+	free(both);
+	return limited;
+}
+
 /*
  * Gives the server the step's limits, so that a lost client cannot leave
  * work running and no statement queues forever behind another's lock. 0,
@@ -1177,12 +1208,18 @@ static int dead_before_block(const rb_sqlexec_opts *o, rb_sqlexec_result *res, r
  */
 static int set_limits(const rb_sqlexec_opts *o, rb_sqlexec_result *res, rb_error *err)
 {
-	limits l;
-	limits_sql(o, &l);
-	char *both = rb_xasprintf("%s; %s", l.timeout, l.lock);
-	int limited = control(o->conn, both, NULL, NULL, 0, 0);
-	free(both);
-	return limited < 0 && PQstatus(o->conn) != CONNECTION_OK ? dead_before_block(o, res, err) : 0;
+	return send_limits(o) < 0 && PQstatus(o->conn) != CONNECTION_OK ? dead_before_block(o, res, err) : 0;
+}
+
+/*
+ * Limits that rode in a transaction that did not commit went back with it:
+ * set again, for good, for what runs next on the connection (the failure
+ * handler's Lua among others). Nothing to do on a dead connection.
+ */
+static void restore_limits(const rb_sqlexec_opts *o)
+{
+	if (PQstatus(o->conn) == CONNECTION_OK && PQtransactionStatus(o->conn) == PQTRANS_IDLE)
+		send_limits(o);
 }
 
 /*
@@ -1208,8 +1245,8 @@ static int send_framing(exec_ctx *c, rb_error *err)
  * The statement with what rides along (sqlpipe.h): the framing when it is
  * still to send, COMMIT after the block's last statement. The framing's
  * results are read here, as send_framing would read them. 0 when the
- * statement's results are next, 1 when BEGIN failed (the block's error,
- * recorded; the statement did not run), -1 with err set.
+ * statement's results are next, 1 when BEGIN or the limits failed (the
+ * block's error, recorded; the statement did not run), -1 with err set.
  */
 static int send_piped(exec_ctx *c, PGconn *conn, const prepared *p, int commit, rb_error *err)
 {
@@ -1235,27 +1272,46 @@ static int send_piped(exec_ctx *c, PGconn *conn, const prepared *p, int commit, 
 		free(m);
 		return -1;
 	}
-	if (framing) {
-		/* The limits' own error does not matter; a dead connection does (nothing ran yet). */
-		PQclear(rb_sqlpipe_take(&c->pipe, RB_SQLPIPE_LIMITS));
-		if (PQstatus(conn) != CONNECTION_OK)
-			return dead_before_block(o, c->res, err);
-	}
+	/* Sent: a connection lost from now on rolls back whatever of the block ran, unless COMMIT
+	   rode along (lost_connection says which). */
+	c->commit_riding = commit;
+	c->in_txn |= begin;
 	if (begin) {
-		PGresult *r = rb_sqlpipe_take(&c->pipe, RB_SQLPIPE_BEGIN);
+		/* BEGIN's and the limits' results come with the statement's: waited for as those are. */
+		PGresult *r = NULL;
+		if (wait_result(c, conn, p, &c->w, c->res, err) < 0)
+			return -1;
+		r = rb_sqlpipe_take(&c->pipe, RB_SQLPIPE_BEGIN);
 		c->began = c->in_txn = PQresultStatus(r) == PGRES_COMMAND_OK;
-		if (!c->began)
-			record_control_error(c->res, r, conn, "BEGIN", o->file, o->body_line, 1);
+		c->commit_riding &= c->began;
+		const char *failed = c->began ? NULL : "BEGIN";
+		if (c->began) {
+			c->limits_in_txn = 1;
+			PQclear(r);
+			if (wait_result(c, conn, p, &c->w, c->res, err) < 0)
+				return -1;
+			r = rb_sqlpipe_take(&c->pipe, RB_SQLPIPE_LIMITS);
+			if (PQresultStatus(r) != PGRES_COMMAND_OK)
+				failed = "SET";
+		}
+		if (failed)
+			record_control_error(c->res, r, conn, failed, o->file, o->body_line, 1);
 		PQclear(r);
-		if (!c->began) {
-			/* Said sent, so said done: it failed, the server skipped it. */
+		if (failed) {
+			/* Said sent, so said done: the server skipped it. */
 			rb_sqlpipe_finish(&c->pipe);
 			if (o->on_statement)
 				o->on_statement(o->statement_ctx, p->text, p->file, p->line, NULL, 0);
+			c->commit_riding = 0;
 			return 1;
 		}
+	} else if (framing) {
+		/* The limits' own error does not matter; a dead connection does (nothing ran yet). */
+		PQclear(rb_sqlpipe_take(&c->pipe, RB_SQLPIPE_LIMITS));
+		PQclear(rb_sqlpipe_take(&c->pipe, RB_SQLPIPE_SYNC));
+		if (PQstatus(conn) != CONNECTION_OK)
+			return dead_before_block(o, c->res, err);
 	}
-	c->commit_riding = commit;
 	return 0;
 }
 
@@ -1284,9 +1340,11 @@ static int send_statement(exec_ctx *c, PGconn *conn, const prepared *p, int *pip
 {
 	const rb_sqlexec_opts *o = c->o;
 	int own = conn == o->conn;
-	/* COMMIT rides after the last statement of a plain block in our transaction (no \gset, \if, \i,
-	   nothing else after it that could still fail the block). */
-	int commit = own && c->metas == 0 && (c->began || c->begin_pending) && c->sent + 1 == c->statements;
+	/* COMMIT rides with BEGIN when the statement is a plain block's only one (no \gset, \if, \i,
+	   nothing else after it that could still fail the block). After a longer block's last statement
+	   it goes on its own, once the statement answered: a connection lost before then leaves the
+	   block's transaction rolled back for certain, as the message then says. */
+	int commit = own && c->metas == 0 && c->begin_pending && c->sent + 1 == c->statements;
 	c->sent++;
 	*piped = own && (c->framing || commit) && rb_sqlpipe_fits(p->written, p->text, c->std_strings) && quiet(conn);
 	if (!*piped && c->framing && send_framing(c, err) < 0)
@@ -1397,6 +1455,7 @@ static int end_transaction(exec_ctx *c, rb_sqlexec_result *res, rb_error *err)
 	if (res->ok && c->began) {
 		int committed = c->commit_riding ? riding_commit(c)
 						 : control(o->conn, "COMMIT", res, o->file, o->body_line, 1);
+		c->committed = committed == 0;
 		if (committed < 0) {
 			if (PQstatus(o->conn) != CONNECTION_OK) {
 				/* COMMIT was sent; whether it arrived is not known. */
@@ -1442,11 +1501,11 @@ static int send_unit(exec_ctx *c, prepared *p, rb_error *err)
  * can be known, and what decides the transaction. Then the checks that
  * need all of it. 0, or -1 with err set.
  */
-static int scan_block(exec_ctx *c, rb_vars *shadow, rb_error *err)
+static int scan_block(exec_ctx *c, rb_error *err)
 {
 	const rb_sqlexec_opts *o = c->o;
 	c->scan = 1;
-	c->vars = shadow;
+	c->vars = o->vars ? o->vars : &c->shadow;
 	c->keepable = 1;
 	push_source(c, rb_sql_reader_string(o->body, o->file, o->body_line, c->std_strings),
 		    o->body_col > 0 ? o->body_col : 1);
@@ -1488,7 +1547,6 @@ int rb_sqlexec_run(const rb_sqlexec_opts *o, rb_sqlexec_result *res, rb_error *e
 {
 	int rc = -1;
 	exec_ctx c;
-	rb_vars shadow = RB_VARS_INIT;
 	int64_t start = rb_now_ms();
 	memset(res, 0, sizeof *res);
 	memset(&c, 0, sizeof c);
@@ -1504,9 +1562,7 @@ int rb_sqlexec_run(const rb_sqlexec_opts *o, rb_sqlexec_result *res, rb_error *e
 	}
 	const char *scs = PQparameterStatus(o->conn, "standard_conforming_strings");
 	c.std_strings = !scs || !strcmp(scs, "on");
-	if (o->vars)
-		rb_vars_copy(o->vars, &shadow);
-	if (scan_block(&c, &shadow, err) < 0)
+	if (scan_block(&c, err) < 0)
 		goto done;
 	close_stale(o);
 	c.w.deadline = o->timeout_ms > 0 ? start + o->timeout_ms : INT64_MAX;
@@ -1542,6 +1598,8 @@ done:
 		pop_source(&c);
 	if (rc < 0 && PQstatus(o->conn) == CONNECTION_OK && PQtransactionStatus(o->conn) != PQTRANS_IDLE)
 		control(o->conn, "ROLLBACK", NULL, NULL, 0, 0);
+	if (c.limits_in_txn && !c.committed)
+		restore_limits(o);
 	res->duration_ms = rb_now_ms() - start;
 	if (c.out)
 		fflush(c.out);
@@ -1549,6 +1607,6 @@ done:
 	free(c.restrict_key);
 	free(c.outside_file);
 	free(c.connect_file);
-	rb_vars_free(&shadow);
+	rb_vars_free(&c.shadow);
 	return rc;
 }

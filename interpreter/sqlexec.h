@@ -20,10 +20,11 @@
  * statement in autocommit; a block with its own BEGIN/COMMIT runs as
  * written. Whatever happens, the connection is left with no open
  * transaction: an error, a cancel or a block that forgot its COMMIT ends in
- * a ROLLBACK. The server's limits (statement_timeout, lock_timeout), set
- * before the block for good, BEGIN and COMMIT ride in one libpq pipeline
- * with the block's first and last statement when those can (sqlpipe.h), so
- * that a one-statement block costs one round trip; nothing else changes.
+ * a ROLLBACK. BEGIN and the server's limits (statement_timeout,
+ * lock_timeout) ride in one libpq pipeline with the block's first statement
+ * when it can (sqlpipe.h), and COMMIT too when it is the block's only one,
+ * so that a one-statement block costs one round trip; the limits hold after
+ * the block whether it commits or not.
  *
  * Results of row-returning statements are printed exactly as psql prints
  * them (pgformat.h), aligned unless the block's \x or \pset format says

@@ -52,12 +52,19 @@ static int query(rb_sqlpipe *p, rb_sqlpipe_part part, const char *sql)
 	return 0;
 }
 
-static int sync_point(rb_sqlpipe *p, int last)
+static int sync_point(rb_sqlpipe *p)
 {
 	if (!PQpipelineSync(p->conn))
 		return -1;
-	if (last)
-		p->parts[p->n++] = RB_SQLPIPE_SYNC;
+	p->parts[p->n++] = RB_SQLPIPE_SYNC;
+	return 0;
+}
+
+static int limits(rb_sqlpipe *p, const rb_sqlpipe_send_opts *o)
+{
+	for (int i = 0; i < 2; i++)
+		if (o->limits[i] && query(p, RB_SQLPIPE_LIMITS, o->limits[i]) < 0)
+			return -1;
 	return 0;
 }
 
@@ -68,18 +75,17 @@ int rb_sqlpipe_send(rb_sqlpipe *p, PGconn *conn, const rb_sqlpipe_send_opts *o)
 	p->conn = conn;
 	if (!PQenterPipelineMode(conn))
 		return -1;
-	/* The limits end with a sync: they are set for good before the block's transaction begins. */
-	for (int i = 0; i < 2; i++)
-		if (o->limits[i] && query(p, RB_SQLPIPE_LIMITS, o->limits[i]) < 0)
+	/* In our transaction the limits follow BEGIN (they last if it commits); without one they
+	   end with a sync of their own, so that they stay set whatever the statement does. */
+	if (o->begin) {
+		if (query(p, RB_SQLPIPE_BEGIN, "BEGIN") < 0 || limits(p, o) < 0)
 			goto done;
-	if (p->n && sync_point(p, 0) < 0)
-		goto done;
-	/* The server holds its output until a sync or a flush request: BEGIN's result must come
-	   before the statement runs (it is read first), the statement's before COMMIT runs. */
-	if ((o->begin && (query(p, RB_SQLPIPE_BEGIN, "BEGIN") < 0 || !PQsendFlushRequest(conn))) ||
-	    query(p, RB_SQLPIPE_STATEMENT, o->sql) < 0 ||
-	    (o->commit && (!PQsendFlushRequest(conn) || query(p, RB_SQLPIPE_COMMIT, "COMMIT") < 0)) ||
-	    sync_point(p, 1) < 0)
+	} else if (o->limits[0] || o->limits[1]) {
+		if (limits(p, o) < 0 || sync_point(p) < 0)
+			goto done;
+	}
+	if (query(p, RB_SQLPIPE_STATEMENT, o->sql) < 0 || (o->commit && query(p, RB_SQLPIPE_COMMIT, "COMMIT") < 0) ||
+	    sync_point(p) < 0)
 		goto done;
 	rc = 0;
 done:
@@ -149,14 +155,12 @@ PGresult *rb_sqlpipe_take(rb_sqlpipe *p, rb_sqlpipe_part part)
 	case RB_SQLPIPE_LIMITS:
 		r = query_result(p->conn);
 		r = worse(r, query_result(p->conn));
-		if (sync_result(p->conn) < 0)
-			p->at = p->n;
 		break;
 	case RB_SQLPIPE_SYNC:
-		if (sync_result(p->conn) == 0)
-			PQexitPipelineMode(p->conn);
-		else
+		if (sync_result(p->conn) < 0)
 			p->at = p->n;
+		else if (p->at == p->n)
+			PQexitPipelineMode(p->conn);
 		break;
 	default:
 		r = query_result(p->conn);
@@ -181,7 +185,7 @@ void rb_sqlpipe_finish(rb_sqlpipe *p)
 	   "cannot exit pipeline mode while busy" in the connection's error message). */
 	int syncs = 0, nulls = 0;
 	for (int i = p->at; i < p->n; i++)
-		syncs += p->parts[i] == RB_SQLPIPE_LIMITS || p->parts[i] == RB_SQLPIPE_SYNC;
+		syncs += p->parts[i] == RB_SQLPIPE_SYNC;
 	while (p->conn && syncs > 0 && nulls < 3 && PQstatus(p->conn) == CONNECTION_OK) {
 		PGresult *r = PQgetResult(p->conn);
 		nulls = r ? 0 : nulls + 1;

@@ -1,10 +1,19 @@
 /*
  * sqlpipe.h - one statement of a sql block sent in a libpq pipeline with
  * what runbook adds around the block: before the block's first statement,
- * the server's limits (two SETs, then a sync, so that they stay set whatever
- * the block does) and BEGIN; after its last, COMMIT; then a sync. A
- * one-statement block costs one round trip instead of four, as many as
- * psql -f takes for the same statement.
+ * BEGIN and the server's limits (two SETs); after a block's only statement,
+ * COMMIT too; then a sync. A one-statement block costs one round trip
+ * instead of four, as many as psql -f takes for the same statement. (After
+ * a longer block's last statement COMMIT goes on its own, once the
+ * statement answered: a connection lost before that answer leaves the
+ * block's transaction rolled back for certain. With COMMIT in the pipeline
+ * it may have committed, and the caller says that the outcome is unknown.)
+ *
+ * The limits ride inside the block's transaction: they last when it
+ * commits, and a block that does not commit takes them back with it, so
+ * the caller sets them again then (sqlexec.c). Without our transaction
+ * (transaction=none, or a block with its own BEGIN) they end with a sync of
+ * their own, so that they stay set whatever the statement does.
  *
  * Only what runbook adds rides along: the block's own statements are still
  * sent one at a time, each after the one before has answered. A statement
@@ -14,11 +23,14 @@
  * and results, error positions and the per-statement callbacks stay as they
  * were.
  *
- * The server holds its output until a sync or a flush request: one follows
- * BEGIN, whose result is read before the statement's, and one follows the
- * statement when COMMIT rides, so that its results arrive before COMMIT
- * runs (COMMIT is never cancelled, as before: it is read blocking, as
- * PQexec would read it).
+ * Nothing asks the server to flush before the last sync (a flush request
+ * costs the server a send and the client a wake-up each, more than the
+ * statements themselves): the results of BEGIN and the limits arrive with
+ * the statement's, so the caller waits for them as for the statement's,
+ * watching signals and timeouts, before taking them; and COMMIT runs
+ * before the statement's results arrive, so a cancel sent while the client
+ * waits for them may stop COMMIT too (its result then says so: the block
+ * did not commit).
  *
  * A statement in a pipeline goes through the extended query protocol
  * (Parse, Bind, Describe, Execute), which runs one statement exactly as the
@@ -45,15 +57,16 @@
 
 /** What was sent, in order; results come back in this order. */
 typedef enum {
-	RB_SQLPIPE_LIMITS,     /* SET statement_timeout, SET lock_timeout and a sync */
 	RB_SQLPIPE_BEGIN,
+	RB_SQLPIPE_LIMITS,     /* SET statement_timeout, SET lock_timeout (read as one part) */
 	RB_SQLPIPE_STATEMENT,  /* the block's statement: its results are the caller's to read */
 	RB_SQLPIPE_COMMIT,
-	RB_SQLPIPE_SYNC,       /* the end: the connection leaves pipeline mode once it is read */
+	RB_SQLPIPE_SYNC,       /* a sync point; the last one ends the pipeline: once it is read, the
+				  connection is out of pipeline mode */
 	RB_SQLPIPE_DONE
 } rb_sqlpipe_part;
 
-#define RB_SQLPIPE_MAX 6 /* the parts, and a sync added when sending failed */
+#define RB_SQLPIPE_MAX 7 /* the parts, and a sync added when sending failed */
 
 typedef struct {
 	PGconn *conn;
@@ -65,7 +78,7 @@ typedef struct {
 /** What to send: the statement, and what rides with it. */
 typedef struct {
 	const char *limits[2]; /* the two SETs, or NULL: none */
-	int begin;
+	int begin;             /* BEGIN first, the limits after it */
 	const char *sql;       /* one statement, that rb_sqlpipe_fits */
 	int commit;
 } rb_sqlpipe_send_opts;

@@ -41,6 +41,26 @@ q "CREATE TABLE t (i int)" >/dev/null
 git --git-dir="$work/audit" log -1 --format=%s refs/heads/runbook-audit | grep -q 'failed' || fail "not recorded"
 echo "server stopped mid-statement: exit 5, rolled back, handler ran"
 
+# 1b. The same in a block of one statement, which COMMIT rides with (one round
+#     trip): whether it committed cannot be known, and the message says so.
+cat > one.md <<'MD'
+# One
+
+```sql {name=one}
+SELECT pg_sleep(30);
+```
+MD
+"$bin" run --db "$url" one.md > out 2> err &
+pid=$!
+for _ in $(seq 100); do [ "$(q "select count(*) from pg_stat_activity where query like 'SELECT pg_sleep(30)%'")" = 1 ] && break; sleep 0.1; done
+stop_server immediate
+rc=0; wait "$pid" || rc=$?
+[ "$rc" = 5 ] || fail "server stopped mid-statement (one statement): expected exit 5, got $rc"
+grep -q "lost the connection to the server: .*this statement's outcome is unknown: check before retrying" err \
+  || fail "one statement: the message does not say that the outcome is unknown: $(cat err)"
+start_server
+echo "server stopped mid-statement of a one-statement block: exit 5, outcome unknown"
+
 # 2. Restarted between two steps: the next SQL step reconnects and succeeds.
 cat > restart.md <<'MD'
 # Restart
