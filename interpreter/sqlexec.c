@@ -105,6 +105,7 @@ typedef struct {
 	int sent;          /* statements sent so far */
 	rb_sqlpipe pipe;   /* the pipeline of the statement being read, and of COMMIT after it */
 	int commit_riding; /* COMMIT went with the last statement: end_transaction reads its result */
+	int implicit;      /* the block's only statement ran in the pipeline's own transaction */
 	int limits_in_txn; /* the limits rode in our transaction: it must commit for them to last */
 	int committed;     /* it did */
 	int expanded;      /* EXPANDED_OFF, _ON or _AUTO: the block's \x so far */
@@ -1260,9 +1261,12 @@ static int send_piped(exec_ctx *c, PGconn *conn, const prepared *p, int commit, 
 		so.limits[0] = l.timeout;
 		so.limits[1] = l.lock;
 	}
-	so.begin = begin;
+	/* A query or data change alone needs no BEGIN nor COMMIT (sqlpipe.h). */
+	int implicit = begin && commit && rb_sql_plain_dml(p->text, c->std_strings);
+	so.begin = begin && !implicit;
+	so.implicit = implicit;
 	so.sql = p->text;
-	so.commit = commit;
+	so.commit = commit && !implicit;
 	c->framing = c->begin_pending = 0;
 	if (rb_sqlpipe_send(&c->pipe, conn, &so) < 0) {
 		if (framing && PQstatus(conn) != CONNECTION_OK)
@@ -1276,7 +1280,25 @@ static int send_piped(exec_ctx *c, PGconn *conn, const prepared *p, int commit, 
 	   rode along (lost_connection says which). */
 	c->commit_riding = commit;
 	c->in_txn |= begin;
-	if (begin) {
+	c->implicit = implicit;
+	if (implicit) {
+		/* The limits' results come with the statement's: waited for as those are. */
+		if (wait_result(c, conn, p, &c->w, c->res, err) < 0)
+			return -1;
+		c->limits_in_txn = 1;
+		PGresult *r = rb_sqlpipe_take(&c->pipe, RB_SQLPIPE_LIMITS);
+		int failed = PQresultStatus(r) != PGRES_COMMAND_OK;
+		if (failed)
+			record_control_error(c->res, r, conn, "SET", o->file, o->body_line, 1);
+		PQclear(r);
+		if (failed) {
+			rb_sqlpipe_finish(&c->pipe);
+			if (o->on_statement)
+				o->on_statement(o->statement_ctx, p->text, p->file, p->line, NULL, 0);
+			c->commit_riding = 0;
+			return 1;
+		}
+	} else if (begin) {
 		/* BEGIN's and the limits' results come with the statement's: waited for as those are. */
 		PGresult *r = NULL;
 		if (wait_result(c, conn, p, &c->w, c->res, err) < 0)
@@ -1424,17 +1446,29 @@ done:
 	return rc;
 }
 
-/* COMMIT's result, when it rode with the last statement: as control("COMMIT") returns. */
+/*
+ * COMMIT's result, when it rode with the statement, or the commit's at the
+ * sync in the pipeline's own transaction: as control("COMMIT") returns.
+ */
 static int riding_commit(exec_ctx *c)
 {
 	const rb_sqlexec_opts *o = c->o;
+	PGresult *r;
+	int ok;
 	c->commit_riding = 0;
-	PGresult *r = rb_sqlpipe_take(&c->pipe, RB_SQLPIPE_COMMIT);
-	int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+	if (c->implicit) {
+		PQclear(rb_sqlpipe_take(&c->pipe, RB_SQLPIPE_MARK));
+		r = rb_sqlpipe_take(&c->pipe, RB_SQLPIPE_SYNC);
+		ok = !r && PQstatus(o->conn) == CONNECTION_OK;
+	} else {
+		r = rb_sqlpipe_take(&c->pipe, RB_SQLPIPE_COMMIT);
+		ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+	}
 	if (!ok)
 		record_control_error(c->res, r, o->conn, "COMMIT", o->file, o->body_line, 1);
 	PQclear(r);
-	PQclear(rb_sqlpipe_take(&c->pipe, RB_SQLPIPE_SYNC));
+	if (!c->implicit)
+		PQclear(rb_sqlpipe_take(&c->pipe, RB_SQLPIPE_SYNC));
 	return ok ? 0 : -1;
 }
 
@@ -1452,7 +1486,7 @@ static int end_transaction(exec_ctx *c, rb_sqlexec_result *res, rb_error *err)
 		c->commit_riding = 0;
 		rb_sqlpipe_finish(&c->pipe);
 	}
-	if (res->ok && c->began) {
+	if (res->ok && (c->began || (c->implicit && c->commit_riding))) {
 		int committed = c->commit_riding ? riding_commit(c)
 						 : control(o->conn, "COMMIT", res, o->file, o->body_line, 1);
 		c->committed = committed == 0;
@@ -1464,7 +1498,7 @@ static int end_transaction(exec_ctx *c, rb_sqlexec_result *res, rb_error *err)
 						  "lost the connection while COMMIT was in flight: outcome unknown, "
 						  "check the database before retrying (%s)", m);
 				free(m);
-			} else {
+			} else if (PQtransactionStatus(o->conn) != PQTRANS_IDLE) {
 				control(o->conn, "ROLLBACK", NULL, NULL, 0, 0);
 			}
 		}

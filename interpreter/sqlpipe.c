@@ -75,17 +75,27 @@ int rb_sqlpipe_send(rb_sqlpipe *p, PGconn *conn, const rb_sqlpipe_send_opts *o)
 	p->conn = conn;
 	if (!PQenterPipelineMode(conn))
 		return -1;
-	/* In our transaction the limits follow BEGIN (they last if it commits); without one they
-	   end with a sync of their own, so that they stay set whatever the statement does. */
+	/* In our transaction the limits follow BEGIN, or begin the pipeline's own (they last if it
+	   commits); without one they end with a sync of their own, so that they stay set whatever
+	   the statement does. */
 	if (o->begin) {
 		if (query(p, RB_SQLPIPE_BEGIN, "BEGIN") < 0 || limits(p, o) < 0)
+			goto done;
+	} else if (o->implicit) {
+		if (limits(p, o) < 0)
 			goto done;
 	} else if (o->limits[0] || o->limits[1]) {
 		if (limits(p, o) < 0 || sync_point(p) < 0)
 			goto done;
 	}
-	if (query(p, RB_SQLPIPE_STATEMENT, o->sql) < 0 || (o->commit && query(p, RB_SQLPIPE_COMMIT, "COMMIT") < 0) ||
-	    sync_point(p) < 0)
+	if (query(p, RB_SQLPIPE_STATEMENT, o->sql) < 0 || (o->commit && query(p, RB_SQLPIPE_COMMIT, "COMMIT") < 0))
+		goto done;
+	if (o->implicit) {
+		if (!PQsendDescribePrepared(conn, ""))
+			goto done;
+		p->parts[p->n++] = RB_SQLPIPE_MARK;
+	}
+	if (sync_point(p) < 0)
 		goto done;
 	rc = 0;
 done:
@@ -121,15 +131,28 @@ static PGresult *query_result(PGconn *conn)
 	return keep;
 }
 
-/* A sync point's result. 0, or -1 when the connection failed first. */
-static int sync_result(PGconn *conn)
+/*
+ * A sync point's result. 0, or -1 when the connection failed first. An
+ * error that comes before it (the commit of the pipeline's own transaction
+ * failed, at the sync) goes to *failed, when failed is not NULL.
+ */
+static int sync_result(PGconn *conn, PGresult **failed)
 {
-	PGresult *r;
-	while ((r = PQgetResult(conn))) {
-		int sync = PQresultStatus(r) == PGRES_PIPELINE_SYNC;
-		PQclear(r);
-		if (sync)
+	for (int nulls = 0; nulls < 2 && PQstatus(conn) == CONNECTION_OK;) {
+		PGresult *r = PQgetResult(conn);
+		if (!r) {
+			nulls++; /* the end of an error's results: the sync's come next */
+			continue;
+		}
+		nulls = 0;
+		if (PQresultStatus(r) == PGRES_PIPELINE_SYNC) {
+			PQclear(r);
 			return 0;
+		}
+		if (failed && !*failed && PQresultStatus(r) == PGRES_FATAL_ERROR)
+			*failed = r;
+		else
+			PQclear(r);
 	}
 	return -1;
 }
@@ -157,7 +180,7 @@ PGresult *rb_sqlpipe_take(rb_sqlpipe *p, rb_sqlpipe_part part)
 		r = worse(r, query_result(p->conn));
 		break;
 	case RB_SQLPIPE_SYNC:
-		if (sync_result(p->conn) < 0)
+		if (sync_result(p->conn, &r) < 0)
 			p->at = p->n;
 		else if (p->at == p->n)
 			PQexitPipelineMode(p->conn);

@@ -9,6 +9,13 @@
  * block's transaction rolled back for certain. With COMMIT in the pipeline
  * it may have committed, and the caller says that the outcome is unknown.)
  *
+ * A block whose only statement is a query or a data change
+ * (rb_sql_plain_dml) needs no BEGIN nor COMMIT: the server runs what a
+ * pipeline sends before a sync as one transaction and commits it at the
+ * sync, as it runs a statement of psql -f; the limits ride in it. An error
+ * of that commit (a deferred constraint) comes before the sync's result:
+ * rb_sqlpipe_take(RB_SQLPIPE_SYNC) returns it.
+ *
  * The limits ride inside the block's transaction: they last when it
  * commits, and a block that does not commit takes them back with it, so
  * the caller sets them again then (sqlexec.c). Without our transaction
@@ -61,12 +68,16 @@ typedef enum {
 	RB_SQLPIPE_LIMITS,     /* SET statement_timeout, SET lock_timeout (read as one part) */
 	RB_SQLPIPE_STATEMENT,  /* the block's statement: its results are the caller's to read */
 	RB_SQLPIPE_COMMIT,
+	RB_SQLPIPE_MARK,       /* a Describe of the statement, with the pipeline's own transaction:
+				  its answer comes between the statement's results and whatever
+				  the commit at the sync says (a deferred trigger's notices), which
+				  libpq would otherwise show before the statement's last result */
 	RB_SQLPIPE_SYNC,       /* a sync point; the last one ends the pipeline: once it is read, the
 				  connection is out of pipeline mode */
 	RB_SQLPIPE_DONE
 } rb_sqlpipe_part;
 
-#define RB_SQLPIPE_MAX 7 /* the parts, and a sync added when sending failed */
+#define RB_SQLPIPE_MAX 8 /* the parts, and a sync added when sending failed */
 
 typedef struct {
 	PGconn *conn;
@@ -79,6 +90,8 @@ typedef struct {
 typedef struct {
 	const char *limits[2]; /* the two SETs, or NULL: none */
 	int begin;             /* BEGIN first, the limits after it */
+	int implicit;          /* no BEGIN nor COMMIT: the limits and the statement in the pipeline's
+				  own transaction, which the server commits at the sync */
 	const char *sql;       /* one statement, that rb_sqlpipe_fits */
 	int commit;
 } rb_sqlpipe_send_opts;
@@ -104,8 +117,9 @@ int rb_sqlpipe_send(rb_sqlpipe *p, PGconn *conn, const rb_sqlpipe_send_opts *o);
  * as PQexec does, and returns what PQexec would: its result (for the
  * limits, the first that is not PGRES_COMMAND_OK, else the last), or NULL
  * when the connection failed before any. PGRES_PIPELINE_ABORTED: skipped
- * after an earlier error. The caller PQclears it. Reading the last sync ends
- * the pipeline. On a broken connection the pipe is over (next: DONE).
+ * after an earlier error. For a sync: NULL, or the error that came before
+ * it. The caller PQclears it. Reading the last sync ends the pipeline. On a
+ * broken connection the pipe is over (next: DONE).
  */
 PGresult *rb_sqlpipe_take(rb_sqlpipe *p, rb_sqlpipe_part part);
 

@@ -564,19 +564,13 @@ const char *rb_sql_first_word(const char *text, int std_strings, char *buf, size
 	return buf;
 }
 
-/*
- * 1 when the statement is a query or a data change, known from its first
- * word: a statement starting SELECT, INSERT, UPDATE, DELETE, WITH, VALUES,
- * TABLE or MERGE is neither transaction control nor refused in a
- * transaction block, whatever follows, so the parser need not be asked
- * (most statements of a runbook are such).
- */
-static int plain_dml(const rb_sql_item *it, int std_strings)
+/* Known from the first word, whatever follows: the parser need not be asked (most of a runbook's). */
+int rb_sql_plain_dml(const char *text, int std_strings)
 {
 	static const char *const first[] = {"select", "insert", "update", "delete", "with",
 					    "values", "table",  "merge",  NULL};
 	char word[16];
-	rb_sql_first_word(it->text, std_strings, word, sizeof word);
+	rb_sql_first_word(text, std_strings, word, sizeof word);
 	for (const char *const *w = first; *word && *w; w++)
 		if (!strcmp(word, *w))
 			return 1;
@@ -585,14 +579,14 @@ static int plain_dml(const rb_sql_item *it, int std_strings)
 
 /*
  * Sets the flags of a statement; each part joined by psql's \; counts.
- * A query or data change is known from its first word (plain_dml); for
+ * A query or data change is known from its first word (rb_sql_plain_dml); for
  * the rest PostgreSQL's parser decides (sqlparse.h); the first words decide only
  * for a statement the parser cannot read, e.g. with a variable where it
  * cannot place one.
  */
 static void classify(rb_sql_item *it, int std_strings)
 {
-	if (plain_dml(it, std_strings))
+	if (rb_sql_plain_dml(it->text, std_strings))
 		return;
 	if (rb_sqlparse_classify(it->text, std_strings, &it->is_txn_control, &it->no_txn_block) == 0)
 		return;

@@ -193,6 +193,14 @@ void rb_sql_reader_free(rb_sql_reader *r);
  */
 const char *rb_sql_first_word(const char *text, int std_strings, char *buf, size_t size);
 
+/**
+ * 1 when a statement's first word makes it a query or a data change
+ * (SELECT, INSERT, UPDATE, DELETE, WITH, VALUES, TABLE, MERGE): neither
+ * transaction control nor refused in a transaction block, and needing no
+ * transaction block of its own (unlike LOCK, DECLARE or SET LOCAL).
+ */
+int rb_sql_plain_dml(const char *text, int std_strings);
+
 /** 1 when any statement is transaction control: such a block runs as written. */
 int rb_sql_has_txn_control(const rb_sql_item *items, size_t count);
 

@@ -22,9 +22,13 @@ lines() { grep -E "$1" "$2" || true; }
 
 q "CREATE TABLE t (i int)" >/dev/null
 
-# 1. The pipeline is used: a one-statement block goes as one pipeline (the
-#    extended protocol's "execute"); a block that starts with a
-#    meta-command sends its limits and BEGIN on their own (simple queries).
+# 1. The pipeline is used (the extended protocol's "execute"): a block whose
+#    only statement is a query or a data change goes with its limits in the
+#    pipeline's own transaction (no BEGIN nor COMMIT, as psql -f runs it);
+#    another one-statement block with BEGIN, its limits and COMMIT; a longer
+#    block's first statement with BEGIN and the limits, the last one alone
+#    and COMMIT after it; a block that starts with a meta-command sends its
+#    limits and BEGIN on their own (simple queries).
 q "ALTER SYSTEM SET log_statement = 'all'" >/dev/null
 q "SELECT pg_reload_conf()" >/dev/null
 sleep 0.3
@@ -39,23 +43,42 @@ SELECT 101 AS piped;
 \echo plain
 SELECT 102 AS plain;
 ```
+
+```sql
+LOCK TABLE t IN SHARE MODE;
+```
+
+```sql
+SELECT 103 AS first;
+SELECT 104 AS last;
+```
 MD
 run used.md > out 2> err || fail "used.md failed"
 q "ALTER SYSTEM RESET log_statement" >/dev/null
 q "SELECT pg_reload_conf()" >/dev/null
-got=$(grep -E 'LOG:  (execute <unnamed>|statement): (SET statement_timeout|SET lock_timeout|BEGIN|COMMIT|SELECT 10[12])' \
+got=$(grep -E 'LOG:  (execute <unnamed>|statement): (SET statement_timeout|SET lock_timeout|BEGIN|COMMIT|SELECT 10[1-4]|LOCK TABLE t)' \
   "$work/log/server.log" | sed 's/^.*LOG:/LOG:/')
-want='LOG:  execute <unnamed>: BEGIN
-LOG:  execute <unnamed>: SET statement_timeout = 0
+want='LOG:  execute <unnamed>: SET statement_timeout = 0
 LOG:  execute <unnamed>: SET lock_timeout = 5000
 LOG:  execute <unnamed>: SELECT 101 AS piped
-LOG:  execute <unnamed>: COMMIT
 LOG:  statement: SET statement_timeout = 0; SET lock_timeout = 5000
 LOG:  statement: BEGIN
 LOG:  statement: SELECT 102 AS plain
+LOG:  statement: COMMIT
+LOG:  execute <unnamed>: BEGIN
+LOG:  execute <unnamed>: SET statement_timeout = 0
+LOG:  execute <unnamed>: SET lock_timeout = 5000
+LOG:  execute <unnamed>: LOCK TABLE t IN SHARE MODE
+LOG:  execute <unnamed>: COMMIT
+LOG:  execute <unnamed>: BEGIN
+LOG:  execute <unnamed>: SET statement_timeout = 0
+LOG:  execute <unnamed>: SET lock_timeout = 5000
+LOG:  execute <unnamed>: SELECT 103 AS first
+LOG:  statement: SELECT 104 AS last
 LOG:  statement: COMMIT'
 [ "$got" = "$want" ] || fail "the server did not get the blocks as expected: $(diff <(echo "$want") <(echo "$got"))"
-echo "one-statement block: limits, BEGIN, statement and COMMIT in one pipeline"
+[ "$(lines '^ +10[1-4]$' out | tr -d ' \n')" = "101102103104" ] || fail "used.md: results: $(cat out)"
+echo "one-statement block: limits and statement in one pipeline (BEGIN and COMMIT too unless a query or data change)"
 
 # 2. A failing statement in the middle, at the end, or alone (transaction=single):
 #    no effect of any statement of the block, the error at its line and column.
@@ -189,6 +212,32 @@ NOTICE:  deferred 5"
 [ "$got" = "$want" ] || fail "notices out of order: $(diff <(echo "$want") <(echo "$got"))"
 echo "notices: in the same order among the results"
 
+# 4b. A commit that fails at its end (a deferred constraint trigger), for a block of one data
+#     change (committed at the pipeline's sync) and for one that is not (COMMIT in the pipeline):
+#     the block fails with the trigger's error, nothing of it stays, no stray warning.
+q "CREATE TABLE dd (i int)" >/dev/null
+q "CREATE FUNCTION dd_boom() RETURNS trigger LANGUAGE plpgsql AS \$\$BEGIN RAISE EXCEPTION 'deferred boom %', NEW.i; END\$\$" >/dev/null
+q "CREATE CONSTRAINT TRIGGER dd_t AFTER INSERT ON dd DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION dd_boom()" >/dev/null
+cat > boom.md <<'MD'
+# Boom
+
+```sql {name=boom}
+INSERT INTO dd VALUES (7);
+```
+MD
+rc=0; run boom.md > out 2> err || rc=$?
+[ "$rc" = 1 ] || fail "deferred error: expected exit 1, got $rc"
+grep -q "^boom.md:4:1: step 'boom': ERROR P0001: deferred boom 7" err || fail "deferred error: not reported: $(cat err)"
+! grep -q "WARNING" err || fail "deferred error: a stray warning: $(cat err)"
+[ "$(q "SELECT count(*) FROM dd")" = 0 ] || fail "deferred error: the row stayed"
+sed -i 's/^INSERT INTO dd VALUES (7);/DO $$BEGIN INSERT INTO dd VALUES (8); END$$;/' boom.md
+rc=0; run boom.md > out 2> err || rc=$?
+[ "$rc" = 1 ] || fail "deferred error (COMMIT): expected exit 1, got $rc"
+grep -q "^boom.md:4:1: step 'boom': ERROR P0001: deferred boom 8" err || fail "deferred error (COMMIT): not reported: $(cat err)"
+! grep -q "WARNING" err || fail "deferred error (COMMIT): a stray warning: $(cat err)"
+[ "$(q "SELECT count(*) FROM dd")" = 0 ] || fail "deferred error (COMMIT): the row stayed"
+echo "a commit that fails: the block fails with its error, nothing stays"
+
 # 5. Ctrl-C, a timeout and an abort condition during the long statement of a
 #    pipelined block: no effect, and no open transaction while the failure
 #    handler runs (pg_stat_activity, from another connection).
@@ -296,6 +345,14 @@ rc=0; run limits.md > out 2> err || rc=$?
 [ "$rc" = 1 ] || fail "limits: expected exit 1, got $rc"
 [ "$(lines '^ (3s|0|2147483647ms)$' out | tr -d ' \n')" = "3s2147483647ms0" ] || fail "limits: not in force during the blocks: $(cat out)"
 grep -q "after the failed block: lock_timeout 7s" out err || fail "limits: rolled back with the block"
+# The same after a failed block of one data change (its limits rode in the pipeline's own transaction).
+sed -e 's/^```sql {lock_timeout=7s}$/```sql {lock_timeout=9s}/' -e '/^SHOW statement_timeout;$/{N;s/^SHOW statement_timeout;\nSELECT 1\/0;$/SELECT 1\/0;/}' \
+  limits.md > limits1.md
+grep -q "lock_timeout=9s" limits1.md && ! grep -q "^SHOW statement_timeout;$" <(sed -n '/lock_timeout=9s/,/^```$/p' limits1.md) \
+  || fail "limits: limits1.md not made: $(cat limits1.md)"
+rc=0; run limits1.md > out 2> err || rc=$?
+[ "$rc" = 1 ] || fail "limits (one statement): expected exit 1, got $rc"
+grep -q "after the failed block: lock_timeout 9s" out err || fail "limits (one statement): rolled back with the block"
 echo "limits: in force during the block, kept after a failed one"
 
 # 8. What does not go through a pipeline still runs: psql's \; (two results),
