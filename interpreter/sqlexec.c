@@ -1281,33 +1281,20 @@ static int send_piped(exec_ctx *c, PGconn *conn, const prepared *p, int commit, 
 	c->commit_riding = commit;
 	c->in_txn |= begin;
 	c->implicit = implicit;
-	if (implicit) {
-		/* The limits' results come with the statement's: waited for as those are. */
-		if (wait_result(c, conn, p, &c->w, c->res, err) < 0)
-			return -1;
-		c->limits_in_txn = 1;
-		PGresult *r = rb_sqlpipe_take(&c->pipe, RB_SQLPIPE_LIMITS);
-		int failed = PQresultStatus(r) != PGRES_COMMAND_OK;
-		if (failed)
-			record_control_error(c->res, r, conn, "SET", o->file, o->body_line, 1);
-		PQclear(r);
-		if (failed) {
-			rb_sqlpipe_finish(&c->pipe);
-			if (o->on_statement)
-				o->on_statement(o->statement_ctx, p->text, p->file, p->line, NULL, 0);
-			c->commit_riding = 0;
-			return 1;
-		}
-	} else if (begin) {
-		/* BEGIN's and the limits' results come with the statement's: waited for as those are. */
+	if (begin) {
+		/* BEGIN's (unless implicit) and the limits' results come with the statement's: waited for
+		   as those are. */
 		PGresult *r = NULL;
+		const char *failed = NULL;
 		if (wait_result(c, conn, p, &c->w, c->res, err) < 0)
 			return -1;
-		r = rb_sqlpipe_take(&c->pipe, RB_SQLPIPE_BEGIN);
-		c->began = c->in_txn = PQresultStatus(r) == PGRES_COMMAND_OK;
-		c->commit_riding &= c->began;
-		const char *failed = c->began ? NULL : "BEGIN";
-		if (c->began) {
+		if (!implicit) {
+			r = rb_sqlpipe_take(&c->pipe, RB_SQLPIPE_BEGIN);
+			c->began = c->in_txn = PQresultStatus(r) == PGRES_COMMAND_OK;
+			c->commit_riding &= c->began;
+			failed = c->began ? NULL : "BEGIN";
+		}
+		if (!failed) {
 			c->limits_in_txn = 1;
 			PQclear(r);
 			if (wait_result(c, conn, p, &c->w, c->res, err) < 0)
