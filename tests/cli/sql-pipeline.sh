@@ -313,9 +313,9 @@ echo "statements outside a transaction block: run in transaction=none, refused o
 
 # 7. The limits: in force during the block, and set for good even when the
 #    block fails (the failure handler's Lua reads them on the same connection):
-#    they ride in the block's transaction, and are set again when it does not
-#    commit; a timeout past the server's largest statement_timeout sets the
-#    largest.
+#    they ride in the block's transaction (BEGIN's, or the pipeline's own for
+#    a lone query), and are set again when it does not commit; a timeout past
+#    the server's largest statement_timeout sets the largest.
 cat > limits.md <<'MD'
 ---
 on_failure: After
@@ -324,6 +324,10 @@ on_failure: After
 
 ```sql {lock_timeout=3s timeout=5s}
 SHOW lock_timeout;
+```
+
+```sql {lock_timeout=4s}
+SELECT current_setting('lock_timeout') AS lt;
 ```
 
 ```sql {timeout=900h}
@@ -343,7 +347,7 @@ log("after the failed block: lock_timeout " .. sql1("SHOW lock_timeout"))
 MD
 rc=0; run limits.md > out 2> err || rc=$?
 [ "$rc" = 1 ] || fail "limits: expected exit 1, got $rc"
-[ "$(lines '^ (3s|0|2147483647ms)$' out | tr -d ' \n')" = "3s2147483647ms0" ] || fail "limits: not in force during the blocks: $(cat out)"
+[ "$(lines '^ (3s|4s|0|2147483647ms)$' out | tr -d ' \n')" = "3s4s2147483647ms0" ] || fail "limits: not in force during the blocks: $(cat out)"
 grep -q "after the failed block: lock_timeout 7s" out err || fail "limits: rolled back with the block"
 # The same after a failed block of one data change (its limits rode in the pipeline's own transaction).
 sed -e 's/^```sql {lock_timeout=7s}$/```sql {lock_timeout=9s}/' -e '/^SHOW statement_timeout;$/{N;s/^SHOW statement_timeout;\nSELECT 1\/0;$/SELECT 1\/0;/}' \
