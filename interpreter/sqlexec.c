@@ -104,7 +104,8 @@ typedef struct {
 	int begin_pending; /* so is BEGIN */
 	int sent;          /* statements sent so far */
 	rb_sqlpipe pipe;   /* the pipeline of the statement being read, and of COMMIT after it */
-	int commit_riding; /* COMMIT went with the last statement: end_transaction reads its result */
+	int commit_riding; /* COMMIT (or the sync's commit) went with the block's only statement:
+			      end_transaction reads its result */
 	int implicit;      /* the block's only statement ran in the pipeline's own transaction */
 	int limits_in_txn; /* the limits rode in our transaction: it must commit for them to last */
 	int committed;     /* it did */
@@ -1244,8 +1245,10 @@ static int send_framing(exec_ctx *c, rb_error *err)
 
 /*
  * The statement with what rides along (sqlpipe.h): the framing when it is
- * still to send, COMMIT after the block's last statement. The framing's
- * results are read here, as send_framing would read them. 0 when the
+ * still to send, COMMIT with a block's only statement (or, for a lone query
+ * or data change, the pipeline's own transaction instead of BEGIN and
+ * COMMIT). The framing's results are read here, as send_framing would read
+ * them. 0 when the
  * statement's results are next, 1 when BEGIN or the limits failed (the
  * block's error, recorded; the statement did not run), -1 with err set.
  */
