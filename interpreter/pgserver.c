@@ -11,14 +11,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libpq-fe.h>
-#include <linux/fs.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -29,8 +27,11 @@
 #define DIR_PREFIX "runbook-pg-"
 #define OWNER_FILE "runbook.pid"
 #define PG_CONFIG_TIMEOUT_MS 10000
-#define TEMPLATE_FORMAT "runbook pg-template 1"
+/* A manifest's first line: TEMPLATE_MAGIC and the format's number. */
+#define TEMPLATE_MAGIC "runbook pg-template "
+#define TEMPLATE_FORMAT TEMPLATE_MAGIC "2"
 #define MANIFEST_FILE "manifest"
+#define PACK_FILE "data.pack"
 /* initdb's arguments besides -D and --username: part of a template's identity. */
 #define INITDB_ARGS "--auth=trust", "--no-sync", "--encoding=UTF8", "--locale=C", "--no-instructions"
 #define INITDB_ARGS_TEXT "--auth=trust --encoding=UTF8 --locale=C"
@@ -618,10 +619,16 @@ static int await_ready(rb_pgserver *s, int64_t t0, rb_error *err)
 }
 
 /*
- * The template cache. A template is a directory <root>/<slot>: data/, a
- * data directory as initdb left it (its blocks of zeros made holes), and
- * manifest, written last: what made it and every entry of data/ with its
- * mode and size. The slot hashes what a data directory depends on besides
+ * The template cache. A template is a directory <root>/<slot> holding two
+ * files: data.pack, the files of a data directory as initdb left it, one
+ * after another at 4 KiB boundaries (blocks of zeros left as holes), and
+ * manifest, written last: what made it, the size of data.pack, and every
+ * entry of the data directory in the order of a walk, "d MODE PATH" for a
+ * directory (its contents follow it) and "f MODE SIZE OFFSET PATH" for a
+ * file whose SIZE bytes are at OFFSET in data.pack. One file rather than a
+ * tree because creating a file costs far more than writing it: the run
+ * that makes the template would otherwise create a data directory's ~1,000
+ * files twice. The slot hashes what a data directory depends on besides
  * the server's build (the bindir, the superuser, initdb's arguments); the
  * build is the manifest's "postgres" line (the binary's size, modification
  * time and inode), so that a new build in the same bindir makes the
@@ -639,19 +646,27 @@ typedef struct {
 	char *postgres; /* the manifest's "postgres ..." line, for the binary as it is now */
 } tcache;
 
-/* One copy of a data directory, listed as it goes. */
+#define PACK_ALIGN 4096
+
+/* Making a template: a data directory's files into data.pack, listed as they go. */
 typedef struct {
-	int sparse;      /* write blocks of zeros as holes (making a template) */
-	int check_owner; /* every entry must be ours and not writable by others (reading a template) */
-	int hand_over;   /* chown every copy to uid/gid */
+	int pack;       /* data.pack, open for writing */
+	off_t end;      /* where the next file goes: a multiple of PACK_ALIGN */
+	rb_buf listing; /* the manifest's "d" and "f" lines, names in strcmp order */
+	char *why;      /* the first failure; the maker's to free */
+} packer;
+
+/* Copying a template: data.pack's files into a new data directory. */
+typedef struct {
+	int pack;       /* data.pack, open for reading */
+	off_t size;     /* its size, as the manifest says */
+	int hand_over;  /* chown every entry to uid/gid */
 	uid_t uid;
 	gid_t gid;
-	int no_clone;    /* FICLONE failed once: not tried again */
-	int no_range;    /* copy_file_range failed once: read and write */
-	int dst_failed;  /* the failure was the destination's (no space, say), not the source's */
-	rb_buf listing;  /* "d MODE PATH" and "f MODE SIZE PATH" lines, names in strcmp order */
-	char *why;       /* the first failure; the walker's to free */
-} tree_copy;
+	int no_range;   /* copy_file_range failed once: read and write */
+	int dst_failed; /* the failure was the destination's (no space, say), not the template's */
+	char *why;      /* the first failure; the copier's to free */
+} unpacker;
 
 /* 64-bit FNV-1a: names a slot (the manifest's header is compared in full). */
 static uint64_t fnv1a(const char *s)
@@ -667,16 +682,16 @@ static int name_order(const struct dirent **a, const struct dirent **b)
 	return strcmp((*a)->d_name, (*b)->d_name);
 }
 
-/* Keeps the first failure of a walk. Returns -1. */
-__attribute__((format(printf, 2, 3))) static int copy_fail(tree_copy *c, const char *fmt, ...)
+/* Keeps the first failure in *why. Returns -1. */
+__attribute__((format(printf, 2, 3))) static int keep_why(char **why, const char *fmt, ...)
 {
-	if (!c->why) {
+	if (!*why) {
 		rb_buf b = RB_BUF_INIT;
 		va_list ap;
 		va_start(ap, fmt);
 		rb_buf_vprintf(&b, fmt, ap);
 		va_end(ap);
-		c->why = rb_buf_detach(&b);
+		*why = rb_buf_detach(&b);
 	}
 	return -1;
 }
@@ -697,34 +712,6 @@ static int pwrite_all(int fd, const char *p, size_t n, off_t off)
 	return 0;
 }
 
-/* Bytes [off, end) of in to the same place in out: copy_file_range, else read and write. 0, or -1. */
-static int copy_range(tree_copy *c, int in, int out, off_t off, off_t end)
-{
-	static char buf[1 << 16];
-	while (!c->no_range && off < end) {
-		loff_t a = off, b = off;
-		ssize_t n = copy_file_range(in, &a, out, &b, (size_t)(end - off), 0);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && (errno == EXDEV || errno == ENOSYS || errno == EOPNOTSUPP || errno == EINVAL))
-			c->no_range = 1;
-		else if (n <= 0)
-			return -1; /* 0: the file is shorter than it was */
-		else
-			off += n;
-	}
-	while (off < end) {
-		size_t want = (size_t)(end - off) < sizeof buf ? (size_t)(end - off) : sizeof buf;
-		ssize_t n = pread(in, buf, want, off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0 || pwrite_all(out, buf, (size_t)n, off) < 0)
-			return -1;
-		off += n;
-	}
-	return 0;
-}
-
 /* 1 when the n bytes at p are all zero. */
 static int all_zero(const char *p, size_t n)
 {
@@ -732,128 +719,82 @@ static int all_zero(const char *p, size_t n)
 }
 
 /*
- * size bytes of in to out, each 4 KiB block of zeros left a hole: a fresh
- * data directory's WAL segment is mostly zeros, and holes cost nothing to
- * copy again. 0, or -1.
+ * size bytes of in to out at at, each 4 KiB block of zeros left a hole: a
+ * fresh data directory's WAL segment is mostly zeros, and holes cost
+ * nothing to copy again. 0, or -1 (errno 0: in was shorter).
  */
-static int copy_sparse(int in, int out, off_t size)
+static int copy_sparse(int in, int out, off_t at, off_t size)
 {
 	static char buf[1 << 16];
-	const ssize_t block = 4096;
+	const ssize_t block = PACK_ALIGN;
 	for (off_t off = 0; off < size;) {
-		ssize_t n = pread(in, buf, sizeof buf, off);
+		ssize_t n = pread(in, buf, (size_t)(size - off) < sizeof buf ? (size_t)(size - off) : sizeof buf, off);
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n <= 0)
+		if (n <= 0) {
+			if (n == 0)
+				errno = 0;
 			return -1;
+		}
 		ssize_t i = 0;
 		while (i < n) {
 			ssize_t j = i;
 			while (j < n && !all_zero(buf + j, (size_t)(n - j < block ? n - j : block)))
 				j += n - j < block ? n - j : block;
-			if (j > i && pwrite_all(out, buf + i, (size_t)(j - i), off + i) < 0)
+			if (j > i && pwrite_all(out, buf + i, (size_t)(j - i), at + off + i) < 0)
 				return -1;
 			i = j < n ? j + (n - j < block ? n - j : block) : j; /* past the block of zeros */
 		}
 		off += n;
 	}
-	return ftruncate(out, size);
+	return 0;
 }
 
-/* A file's data: a reflink where the filesystem can share blocks, else its extents copied (holes stay holes). */
-static int copy_data(tree_copy *c, int in, int out, off_t size)
+/* The regular file src (rel in the listing) into the pack. 0, or -1 with p->why. */
+static int pack_file(packer *p, const char *src, const char *rel)
 {
-	if (c->sparse)
-		return copy_sparse(in, out, size);
-	if (!c->no_clone) {
-		if (ioctl(out, FICLONE, in) == 0)
-			return 0;
-		c->no_clone = 1;
-	}
-	off_t off = 0;
-	while (off < size) {
-		off_t data = lseek(in, off, SEEK_DATA), hole = size;
-		if (data < 0 && errno == ENXIO)
-			break; /* a hole to the end */
-		if (data < 0)
-			data = off; /* SEEK_DATA unsupported: all of it */
-		else if ((hole = lseek(in, data, SEEK_HOLE)) < 0 || hole > size)
-			hole = size;
-		if (copy_range(c, in, out, data, hole) < 0)
-			return -1;
-		off = hole;
-	}
-	return off < size ? ftruncate(out, size) : 0; /* a hole at the end */
-}
-
-/* The regular file src (rel in the listing) copied to dst. 0, or -1 with c->why. */
-static int copy_file(tree_copy *c, const char *src, const char *dst, const char *rel)
-{
-	int rc = -1, out = -1;
+	int rc = -1;
 	struct stat st;
 	int in = open(src, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (in < 0 || fstat(in, &st) < 0) {
-		copy_fail(c, "%s: %s", src, strerror(errno));
+		keep_why(&p->why, "%s: %s", src, strerror(errno));
 		goto done;
 	}
-	if (c->check_owner && (st.st_uid != geteuid() || (st.st_mode & (S_IWGRP | S_IWOTH)))) {
-		copy_fail(c, "%s is another user's or writable by others", src);
+	rb_buf_printf(&p->listing, "f %o %lld %lld %s\n", (unsigned)(st.st_mode & 07777), (long long)st.st_size,
+		      (long long)p->end, rel);
+	if (copy_sparse(in, p->pack, p->end, st.st_size) < 0) {
+		keep_why(&p->why, "copying %s: %s", src, errno ? strerror(errno) : "it changed meanwhile");
 		goto done;
 	}
-	rb_buf_printf(&c->listing, "f %o %lld %s\n", (unsigned)(st.st_mode & 07777), (long long)st.st_size, rel);
-	out = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (out < 0 || fchmod(out, st.st_mode & 07777) < 0 || (c->hand_over && fchown(out, c->uid, c->gid) < 0)) {
-		c->dst_failed = 1;
-		copy_fail(c, "%s: %s", dst, strerror(errno));
-		goto done;
-	}
-	errno = 0;
-	if (copy_data(c, in, out, st.st_size) < 0) {
-		c->dst_failed = errno == ENOSPC || errno == EDQUOT || errno == EROFS || errno == EFBIG;
-		copy_fail(c, "copying %s to %s: %s", src, dst, errno ? strerror(errno) : "it changed meanwhile");
-		goto done;
-	}
+	p->end += (st.st_size + PACK_ALIGN - 1) / PACK_ALIGN * PACK_ALIGN;
 	rc = 0;
 done:
 	if (in >= 0)
 		close(in);
-	if (out >= 0)
-		close(out);
 	return rc;
 }
 
 /*
  * The directory src (rel in the listing: "." at the top) and everything in
- * it, listed into c->listing and copied to dst, which must not exist.
- * Anything but directories and regular files is a failure. 0, or -1 with
- * c->why.
+ * it into the pack. Anything but directories and regular files is a
+ * failure. 0, or -1 with p->why.
  */
-static int copy_tree(tree_copy *c, const char *src, const char *dst, const char *rel)
+static int pack_tree(packer *p, const char *src, const char *rel)
 {
 	int rc = -1, n = -1;
 	struct dirent **names = NULL;
 	struct stat st;
 	if (lstat(src, &st) < 0) {
-		copy_fail(c, "%s: %s", src, strerror(errno));
+		keep_why(&p->why, "%s: %s", src, strerror(errno));
 		goto done;
 	}
 	if (!S_ISDIR(st.st_mode)) {
-		copy_fail(c, "%s is not a directory", src);
+		keep_why(&p->why, "%s is not a directory", src);
 		goto done;
 	}
-	if (c->check_owner && (st.st_uid != geteuid() || (st.st_mode & (S_IWGRP | S_IWOTH)))) {
-		copy_fail(c, "%s is another user's or writable by others", src);
-		goto done;
-	}
-	rb_buf_printf(&c->listing, "d %o %s\n", (unsigned)(st.st_mode & 07777), rel);
-	if (mkdir(dst, 0700) < 0 || chmod(dst, st.st_mode & 07777) < 0 ||
-	    (c->hand_over && chown(dst, c->uid, c->gid) < 0)) {
-		c->dst_failed = 1;
-		copy_fail(c, "%s: %s", dst, strerror(errno));
-		goto done;
-	}
+	rb_buf_printf(&p->listing, "d %o %s\n", (unsigned)(st.st_mode & 07777), rel);
 	if ((n = scandir(src, &names, NULL, name_order)) < 0) {
-		copy_fail(c, "%s: %s", src, strerror(errno));
+		keep_why(&p->why, "%s: %s", src, strerror(errno));
 		goto done;
 	}
 	rc = 0;
@@ -862,25 +803,139 @@ static int copy_tree(tree_copy *c, const char *src, const char *dst, const char 
 		if (!strcmp(name, ".") || !strcmp(name, ".."))
 			continue;
 		char *s = rb_xasprintf("%s/%s", src, name);
-		char *d = rb_xasprintf("%s/%s", dst, name);
 		char *r = strcmp(rel, ".") ? rb_xasprintf("%s/%s", rel, name) : rb_xstrdup(name);
 		struct stat cst;
 		if (lstat(s, &cst) < 0)
-			rc = copy_fail(c, "%s: %s", s, strerror(errno));
+			rc = keep_why(&p->why, "%s: %s", s, strerror(errno));
 		else if (S_ISDIR(cst.st_mode))
-			rc = copy_tree(c, s, d, r);
+			rc = pack_tree(p, s, r);
 		else if (S_ISREG(cst.st_mode))
-			rc = copy_file(c, s, d, r);
+			rc = pack_file(p, s, r);
 		else
-			rc = copy_fail(c, "%s is neither a file nor a directory", s);
+			rc = keep_why(&p->why, "%s is neither a file nor a directory", s);
 		free(s);
-		free(d);
 		free(r);
 	}
 done:
 	for (int i = 0; i < n; i++)
 		free(names[i]);
 	free(names);
+	return rc;
+}
+
+/* Bytes [from, to) of the pack to out at from - delta: copy_file_range, else read and write. 0, or -1. */
+static int unpack_range(unpacker *u, int out, off_t from, off_t to, off_t delta)
+{
+	static char buf[1 << 16];
+	while (!u->no_range && from < to) {
+		loff_t a = from, b = from - delta;
+		ssize_t n = copy_file_range(u->pack, &a, out, &b, (size_t)(to - from), 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EXDEV || errno == ENOSYS || errno == EOPNOTSUPP || errno == EINVAL))
+			u->no_range = 1;
+		else if (n <= 0)
+			return -1; /* 0: the pack is shorter than it was */
+		else
+			from += n;
+	}
+	while (from < to) {
+		size_t want = (size_t)(to - from) < sizeof buf ? (size_t)(to - from) : sizeof buf;
+		ssize_t n = pread(u->pack, buf, want, from);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0 || pwrite_all(out, buf, (size_t)n, from - delta) < 0)
+			return -1;
+		from += n;
+	}
+	return 0;
+}
+
+/* size bytes at off in the pack to out, its holes left holes. 0, or -1 with errno. */
+static int unpack_data(unpacker *u, int out, off_t off, off_t size)
+{
+	off_t at = off, end = off + size;
+	while (at < end) {
+		off_t data = lseek(u->pack, at, SEEK_DATA), hole = end;
+		if (data < 0 && errno == ENXIO)
+			break; /* a hole to the pack's end */
+		if (data < 0)
+			data = at; /* SEEK_DATA unsupported: all of it */
+		else if ((hole = lseek(u->pack, data, SEEK_HOLE)) < 0 || hole > end)
+			hole = end;
+		if (data >= end)
+			break;
+		if (unpack_range(u, out, data, hole, off) < 0)
+			return -1;
+		at = hole;
+	}
+	return ftruncate(out, size); /* holes at the end */
+}
+
+/* 1 when rel is a path inside the data directory: relative, no empty, "." or ".." part. */
+static int inside(const char *rel)
+{
+	const char *p = rel;
+	if (!strcmp(rel, "."))
+		return 1;
+	for (;;) {
+		size_t n = strcspn(p, "/");
+		if (n == 0 || (n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.'))
+			return 0;
+		if (!p[n])
+			return 1;
+		p += n + 1;
+	}
+}
+
+/*
+ * One manifest line ("d MODE PATH" or "f MODE SIZE OFFSET PATH") made in
+ * dst, the new data directory. 0, or -1 with u->why.
+ */
+static int unpack_entry(unpacker *u, const char *line, const char *dst)
+{
+	int rc = -1, out = -1;
+	char kind = 0, *path = NULL, *rel = NULL;
+	unsigned mode = 0;
+	long long size = 0, off = 0;
+	int used = 0;
+	if (sscanf(line, "%c %o %n", &kind, &mode, &used) == 2 && kind == 'd' && inside(line + used))
+		rel = rb_xstrdup(line + used);
+	else if (sscanf(line, "%c %o %lld %lld %n", &kind, &mode, &size, &off, &used) == 4 && kind == 'f' &&
+		 size >= 0 && off >= 0 && off % PACK_ALIGN == 0 && off <= u->size && size <= u->size - off &&
+		 strcmp(line + used, ".") && inside(line + used))
+		rel = rb_xstrdup(line + used);
+	if (!rel || (mode & ~07777u)) {
+		keep_why(&u->why, "its manifest has a line that is not an entry: %.60s", line);
+		goto done;
+	}
+	path = strcmp(rel, ".") ? rb_xasprintf("%s/%s", dst, rel) : rb_xstrdup(dst);
+	if (kind == 'd') {
+		if (mkdir(path, 0700) < 0 || chmod(path, mode) < 0 || (u->hand_over && chown(path, u->uid, u->gid) < 0)) {
+			u->dst_failed = errno != ENOENT && errno != EEXIST;
+			keep_why(&u->why, "%s: %s", path, strerror(errno));
+			goto done;
+		}
+	} else {
+		out = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+		if (out < 0 || fchmod(out, mode) < 0 || (u->hand_over && fchown(out, u->uid, u->gid) < 0)) {
+			u->dst_failed = errno != ENOENT && errno != EEXIST;
+			keep_why(&u->why, "%s: %s", path, strerror(errno));
+			goto done;
+		}
+		errno = 0;
+		if (unpack_data(u, out, off, size) < 0) {
+			u->dst_failed = errno == ENOSPC || errno == EDQUOT || errno == EROFS || errno == EFBIG;
+			keep_why(&u->why, "copying %s: %s", path, errno ? strerror(errno) : "data.pack is shorter than it was");
+			goto done;
+		}
+	}
+	rc = 0;
+done:
+	if (out >= 0)
+		close(out);
+	free(path);
+	free(rel);
 	return rc;
 }
 
@@ -965,7 +1020,9 @@ static tcache *tcache_open(const rb_pgserver *s, const char *bindir)
 		t->postgres = postgres;
 		t->header = rb_xasprintf(TEMPLATE_FORMAT "\nbindir %s\nuser %s\ninitdb " INITDB_ARGS_TEXT "\n",
 					 bindir, s->user);
-		t->dir = rb_xasprintf("%s/%016llx", root, (unsigned long long)fnv1a(t->header));
+		/* The slot leaves the format out: a template of another format is found there, and replaced. */
+		t->dir = rb_xasprintf("%s/%016llx", root,
+				      (unsigned long long)fnv1a(t->header + strlen(TEMPLATE_FORMAT "\n")));
 		root = postgres = NULL;
 		template_leftovers(t);
 	}
@@ -1024,22 +1081,25 @@ static char *major_of(const char *version)
 
 /*
  * Copies the template into s->datadir (handed to the server's user) once
- * it is found sound: its manifest this server's, made by the binary as it
- * is now, PG_VERSION that version's, every entry ours and as listed.
- * 0: copied; 1: there is none; 2: stale or damaged; -1: the copy could not
- * be written (no space, say). With 2 and -1, *why says why (caller frees)
- * and nothing is left in s->datadir.
+ * it is found sound: its manifest this server's, complete, made by the
+ * binary as it is now; data.pack ours alone and of the size it lists; the
+ * copy's PG_VERSION that version's. 0: copied; 1: there is none; 2: stale
+ * or damaged; -1: the copy could not be written (no space, say). With 2
+ * and -1, *why says why (caller frees) and nothing is left in s->datadir.
  */
 static int template_copy(const tcache *t, rb_pgserver *s, char **why)
 {
 	int rc = 2;
 	char *mpath = rb_xasprintf("%s/" MANIFEST_FILE, t->dir);
-	char *tdata = rb_xasprintf("%s/data", t->dir);
-	char *pgv_path = rb_xasprintf("%s/PG_VERSION", tdata);
+	char *ppath = rb_xasprintf("%s/" PACK_FILE, t->dir);
+	char *pgv_path = rb_xasprintf("%s/PG_VERSION", s->datadir);
 	char *manifest = NULL, *version = NULL, *major = NULL, *pgv = NULL;
-	tree_copy c = {.check_owner = 1, .hand_over = s->as_other, .uid = s->run_uid, .gid = s->run_gid,
-		       .listing = RB_BUF_INIT};
+	unpacker u = {.pack = -1, .hand_over = s->as_other, .uid = s->run_uid, .gid = s->run_gid};
+	rb_error err = RB_ERROR_INIT;
+	size_t pgv_len = 0;
 	struct stat st;
+	long long size = -1;
+	int used = 0;
 	if (read_own(mpath, &manifest) < 0) {
 		if (errno == ENOENT && lstat(t->dir, &st) < 0 && errno == ENOENT)
 			rc = 1;
@@ -1047,13 +1107,16 @@ static int template_copy(const tcache *t, rb_pgserver *s, char **why)
 			*why = rb_xasprintf("%s: %s", mpath, strerror(errno));
 		goto done;
 	}
-	size_t hlen = strlen(t->header), plen = strlen(t->postgres);
+	size_t hlen = strlen(t->header), plen = strlen(t->postgres), mlen = strlen(manifest);
 	if (strncmp(manifest, t->header, hlen)) {
-		*why = rb_xasprintf("its manifest is not this server's");
+		*why = rb_xasprintf(strncmp(manifest, TEMPLATE_MAGIC, strlen(TEMPLATE_MAGIC))
+				    ? "its manifest is not this server's" : "its format is another runbook's");
 		goto done;
 	}
 	const char *was = strstr(manifest, "\nversion ");
-	if (!was || !strchr(was + 1, '\n')) {
+	const char *pack_line = was ? strchr(was + 1, '\n') : NULL;
+	if (!pack_line || mlen < 5 || strcmp(manifest + mlen - 5, "\nend\n") ||
+	    sscanf(pack_line + 1, PACK_FILE " %lld\n%n", &size, &used) != 1 || !used || size < 0) {
 		*why = rb_xasprintf("its manifest is incomplete");
 		goto done;
 	}
@@ -1062,36 +1125,55 @@ static int template_copy(const tcache *t, rb_pgserver *s, char **why)
 		*why = rb_xasprintf("made by %s; the server binary has changed since", version);
 		goto done;
 	}
+	u.pack = open(ppath, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (u.pack < 0 || fstat(u.pack, &st) < 0) {
+		*why = rb_xasprintf("%s: %s", ppath, strerror(errno));
+		goto done;
+	}
+	if (!S_ISREG(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & (S_IWGRP | S_IWOTH))) {
+		*why = rb_xasprintf("%s is another user's or writable by others", ppath);
+		goto done;
+	}
+	if (st.st_size != size) {
+		*why = rb_xasprintf("its " PACK_FILE " is %lld bytes, its manifest says %lld", (long long)st.st_size, size);
+		goto done;
+	}
+	u.size = size;
+	char *listing = rb_xstrndup(pack_line + 1 + used, mlen - 5 - (size_t)(pack_line + 1 + used - manifest) + 1);
+	int ok = 1;
+	for (char *line = listing, *nl; ok && *line; line = nl + 1) {
+		nl = strchr(line, '\n');
+		*nl = '\0';
+		ok = unpack_entry(&u, line, s->datadir) == 0;
+	}
+	free(listing);
+	if (!ok) {
+		*why = u.why;
+		u.why = NULL;
+		rc = u.dst_failed ? -1 : 2;
+		goto done;
+	}
 	major = major_of(version);
-	if (read_own(pgv_path, &pgv) < 0 || strncmp(pgv, major, strlen(major)) || strcmp(pgv + strlen(major), "\n")) {
-		*why = pgv ? rb_xasprintf("its PG_VERSION is not %s", major)
-			   : rb_xasprintf("%s: %s", pgv_path, strerror(errno));
-		goto done;
-	}
-	if (copy_tree(&c, tdata, s->datadir, ".") < 0) {
-		*why = c.why;
-		c.why = NULL;
-		rc = c.dst_failed ? -1 : 2;
-		goto done;
-	}
-	rb_buf_puts(&c.listing, "end\n");
-	if (strcmp(was + 1 + strcspn(was + 1, "\n") + 1, rb_buf_cstr(&c.listing))) {
-		*why = rb_xasprintf("its files are not those its manifest lists");
+	if (rb_read_file(pgv_path, &pgv, &pgv_len, &err) < 0 || strncmp(pgv, major, strlen(major)) ||
+	    strcmp(pgv + strlen(major), "\n")) {
+		*why = rb_xasprintf("its PG_VERSION is not %s", major);
 		goto done;
 	}
 	rc = 0;
 done:
 	if (rc == 2 || rc == -1)
 		remove_tree(s->datadir);
-	rb_buf_free(&c.listing);
-	free(c.why);
+	if (u.pack >= 0)
+		close(u.pack);
+	free(u.why);
+	rb_error_clear(&err);
 	free(manifest);
 	free(version);
 	free(major);
 	free(pgv);
 	free(pgv_path);
+	free(ppath);
 	free(mpath);
-	free(tdata);
 	return rc;
 }
 
@@ -1114,8 +1196,8 @@ static void template_discard(const tcache *t)
 static void template_save(const tcache *t, const rb_pgserver *s, const char *version)
 {
 	char *tmp = rb_xasprintf("%s/.new-XXXXXX", t->root);
-	char *tdata = NULL, *mpath = NULL, *owner = NULL, *why = NULL;
-	tree_copy c = {.sparse = 1, .listing = RB_BUF_INIT};
+	char *ppath = NULL, *mpath = NULL, *owner = NULL, *why = NULL;
+	packer p = {.pack = -1, .listing = RB_BUF_INIT};
 	rb_buf m = RB_BUF_INIT;
 	int made = 0, fd = -1, e;
 	char *major = major_of(version), *pgv = NULL, *pgv_path = NULL;
@@ -1137,13 +1219,23 @@ static void template_save(const tcache *t, const rb_pgserver *s, const char *ver
 	}
 	made = 1;
 	write_owner(tmp);
-	tdata = rb_xasprintf("%s/data", tmp);
-	if (copy_tree(&c, s->datadir, tdata, ".") < 0) {
-		why = c.why;
-		c.why = NULL;
+	ppath = rb_xasprintf("%s/" PACK_FILE, tmp);
+	p.pack = open(ppath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (p.pack < 0) {
+		why = rb_xasprintf("%s: %s", ppath, strerror(errno));
 		goto done;
 	}
-	rb_buf_printf(&m, "%s%sversion %s\n%send\n", t->header, t->postgres, version, rb_buf_cstr(&c.listing));
+	if (pack_tree(&p, s->datadir, ".") < 0) {
+		why = p.why;
+		p.why = NULL;
+		goto done;
+	}
+	if (ftruncate(p.pack, p.end) < 0) { /* the last file's holes */
+		why = rb_xasprintf("%s: %s", ppath, strerror(errno));
+		goto done;
+	}
+	rb_buf_printf(&m, "%s%sversion %s\n" PACK_FILE " %lld\n%send\n", t->header, t->postgres, version,
+		      (long long)p.end, rb_buf_cstr(&p.listing));
 	mpath = rb_xasprintf("%s/" MANIFEST_FILE, tmp);
 	fd = open(mpath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd < 0 || (e = rb_write_all(fd, m.data, m.len, NULL)) != 0) {
@@ -1160,14 +1252,16 @@ static void template_save(const tcache *t, const rb_pgserver *s, const char *ver
 done:
 	if (fd >= 0)
 		close(fd);
+	if (p.pack >= 0)
+		close(p.pack);
 	if (why)
 		say(s->say, s->say_ctx, "runbook: could not keep the PostgreSQL template in %s (%s); "
 			"the next run makes it again\n", t->dir, why);
 	if (made)
 		remove_tree(tmp);
-	rb_buf_free(&c.listing);
+	rb_buf_free(&p.listing);
 	rb_buf_free(&m);
-	free(c.why);
+	free(p.why);
 	free(why);
 	free(major);
 	free(pgv);
@@ -1175,7 +1269,7 @@ done:
 	rb_error_clear(&err);
 	free(owner);
 	free(mpath);
-	free(tdata);
+	free(ppath);
 	free(tmp);
 }
 

@@ -19,19 +19,24 @@
  * made 0700 when missing, and not used when another user owns it or others
  * may write it; nor the default when $XDG_CACHE_HOME or $HOME is writable
  * by others (HOME=/tmp) or, as root, another user's (sudo -E). A template per bindir, superuser and initdb
- * arguments (a directory named by their hash) holds data/, a data directory
- * as initdb left it, its blocks of zeros holes, and manifest, written last:
- * those arguments, the server binary's size, modification time and inode,
- * its `postgres --version`, and every entry of data/ with its mode and size.
- * It is made in a temporary sibling (.new-XXXXXX, with a runbook.pid) and
- * renamed into place, so racing runbooks both succeed and one template is
- * left; leftovers of killed runbooks are removed by the next start. Before
- * each use it is checked: the manifest this server's, the binary unchanged
- * (else it is stale), PG_VERSION that version's, every entry ours (root's
- * as root), not writable by others and exactly as listed. It is copied into
- * the run's directory (a reflink where the filesystem can, else
- * copy_file_range(2) of its data extents, else read/write), modes kept,
- * and as root handed to the postgres user. A template that is stale or
+ * arguments (a directory named by their hash) holds two files: data.pack,
+ * the files of a data directory as initdb left it one after another (4 KiB
+ * aligned, blocks of zeros left holes), and manifest, written last: those
+ * arguments, the server binary's size, modification time and inode, its
+ * `postgres --version`, data.pack's size, and every directory and file
+ * with its mode (and a file's size and place in data.pack). One file, not
+ * a tree: the run that makes the template creates a data directory's
+ * ~1,000 files once, not twice. It is made in a temporary sibling
+ * (.new-XXXXXX, with a runbook.pid) and renamed into place, so racing
+ * runbooks both succeed and one template is left; leftovers of killed
+ * runbooks are removed by the next start. Before each use it is checked:
+ * the manifest this server's and this format's, complete, the binary
+ * unchanged (else it is stale), data.pack ours (root's as root), not
+ * writable by others and of the listed size, every entry a path inside the
+ * data directory, and the copy's PG_VERSION that version's. Its files are
+ * made in the run's directory from data.pack (copy_file_range(2) of its
+ * data extents, which shares blocks where the filesystem can, else
+ * read/write), modes kept, and as root handed to the postgres user. A template that is stale or
  * damaged, or from whose copy the server exits during start-up, is said
  * through opts->say in one line, removed, and made again by this run's
  * initdb. Creating it is said too; a failure to keep it is said and is no

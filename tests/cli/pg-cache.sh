@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # --ephemeral-db's template cache (RUNBOOK_PG_CACHE, private to this test):
-# the first run makes the template and says so, the next copies it; a
-# template with a file missing, a corrupt manifest, another PG_VERSION, a
-# stale build or a control file the server refuses is rebuilt, saying so;
+# the first run makes the template (a manifest and data.pack, the data
+# directory's files in one) and says so, the next copies it; a template
+# with data.pack missing or cut short, a corrupt manifest, another
+# PG_VERSION, a stale build, an earlier format or a control file the server
+# refuses is rebuilt, saying so;
 # two first runs side by side both succeed and leave one template; --no-cache
 # and RUNBOOK_PG_CACHE=off touch no cache (--no-cache alone is a usage
 # error), nor is a template kept under a HOME others may write; as root the copy belongs to the
@@ -79,27 +81,46 @@ rebuilt() {
   said "$1" '^gone=t '
   only_template "$1"
 }
-# A file missing.
-rm "$tpl/data/PG_VERSION"
-rebuilt missing 'PG_VERSION'
-rm "$(find "$tpl/data/base" -type f | head -1)"
-rebuilt missing2 'its files are not those its manifest lists'
+# entry PATH: "SIZE OFFSET" of the data directory's file PATH in data.pack, as the manifest lists it.
+entry() { awk -v p="$1" '$1 == "f" && $5 == p { print $3, $4 }' "$tpl/manifest"; }
+# patch PATH FILE: FILE's bytes over PATH's in data.pack.
+patch() {
+  local at
+  at=$(entry "$1" | cut -d' ' -f2)
+  [ -n "$at" ] || fail "the manifest lists no $1"
+  dd if="$2" of="$tpl/data.pack" bs=1 seek="$at" conv=notrunc status=none
+}
+[ "$(ls -A "$tpl")" = "data.pack
+manifest" ] || { ls -la "$tpl"; fail "the template is not a manifest and data.pack"; }
+[ "$(entry PG_VERSION)" != "" ] && [ "$(entry global/pg_control)" != "" ] || fail "the manifest does not list the files"
+# data.pack missing, or shorter than the manifest says.
+rm "$tpl/data.pack"
+rebuilt missing 'data.pack: No such file'
+truncate -s 8192 "$tpl/data.pack"
+rebuilt short 'its data.pack is 8192 bytes, its manifest says'
 # A corrupt manifest (the marker written last).
 head -c 300 "$tpl/manifest" > "$dir/m" && cat "$dir/m" > "$tpl/manifest"
 rebuilt truncated 'manifest'
 printf 'garbage\n' > "$tpl/manifest"
 rebuilt garbage 'its manifest is not this server'
+# A line that is not an entry (a path out of the data directory).
+sed -i 's/^\(f [0-9]* [0-9]* [0-9]*\) PG_VERSION$/\1 ..\/PG_VERSION/' "$tpl/manifest"
+rebuilt outside 'its manifest has a line that is not an entry: f .* ../PG_VERSION'
 # Another major version's data directory.
-printf '9.6\n' > "$tpl/data/PG_VERSION"
-rebuilt version 'its PG_VERSION is not'
+printf '14\n' > "$dir/v"
+patch PG_VERSION "$dir/v"
+rebuilt version 'its PG_VERSION is not 1[0-9]'
 # Stale: the server binary is another build than the one that made it.
 sed -i 's/^\(postgres .*\) [0-9]*$/\1 1/' "$tpl/manifest"
 rebuilt stale 'made by .*; the server binary has changed since'
 run stale-after look.md
 said stale-after 'a copy of the cached template'
+# An earlier format's template in the slot (a data/ directory, no data.pack).
+sed -i '1s/.*/runbook pg-template 1/' "$tpl/manifest"
+rebuilt format 'its format is another runbook'"'"'s'
 # Sound on the outside, refused by the server: a control file of the same size, zeroed.
-size=$(stat -c %s "$tpl/data/global/pg_control")
-head -c "$size" /dev/zero > "$tpl/data/global/pg_control"
+head -c "$(entry global/pg_control | cut -d' ' -f1)" /dev/zero > "$dir/zeros"
+patch global/pg_control "$dir/zeros"
 run control look.md
 said control "the server did not start from the PostgreSQL template in $tpl: rebuilding it"
 said control '^gone=t '
