@@ -15,6 +15,7 @@
 
 #include <libpq-fe.h>
 
+#include "pgserver.h"
 #include "record.h"
 #include "redact.h"
 #include "runbook.h"
@@ -36,6 +37,9 @@ typedef struct {
 	size_t keep_max;        /* output kept per stream per step; 0: 1 MiB */
 	const char *db_url;     /* --db URL: the default connection */
 	int ephemeral_db;       /* --ephemeral-db: start a throwaway PostgreSQL */
+	/** With ephemeral_db: its start, already under way (pgserver.h), else NULL: the engine starts it.
+	    rb_engine_run takes the job over (finishes it, or abandons it when the run stops first). */
+	rb_pgserver_job *pg_job;
 	int keep_db;            /* --keep-db: leave it running at the end */
 	const char *lua_dir;    /* the shipped Lua helpers (require); NULL: none */
 	rb_record *record;      /* events of the run go here (audit); NULL: none */

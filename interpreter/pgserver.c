@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libpq-fe.h>
+#include <pthread.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -47,6 +48,7 @@ struct rb_pgserver {
 	int keep;
 	rb_pgserver_say_fn say;   /* progress; NULL: quiet */
 	void *say_ctx;
+	const int *cancel; /* opts->cancel */
 	uid_t run_uid;    /* who runs the server: postgres when we are root */
 	gid_t run_gid;
 	int as_other;
@@ -582,6 +584,16 @@ static int says_ready(const rb_pgserver *s)
 	return ready && s->server && pid == (int)rb_process_pid(s->server);
 }
 
+/* 0, with err set, once the caller has given up the start (rb_pgserver_abandon); else 1. */
+static int go_on(const rb_pgserver *s, rb_error *err)
+{
+	if (s->cancel && __atomic_load_n(s->cancel, __ATOMIC_ACQUIRE)) {
+		rb_error_set(err, RB_EXIT_ENV, NULL, 0, 0, "the start was given up");
+		return 0;
+	}
+	return 1;
+}
+
 /*
  * Waits until the server, started at t0, accepts connections. 0, or -1
  * with err (and the end of the server log) when it exited or did not
@@ -605,6 +617,8 @@ static int await_ready(rb_pgserver *s, int64_t t0, rb_error *err)
 			free(tail);
 			break;
 		}
+		if (!go_on(s, err))
+			break;
 		if (rb_now_ms() - t0 > START_TIMEOUT_MS) {
 			char *tail = log_tail(s->logfile);
 			rb_error_set(err, RB_EXIT_ENV, NULL, 0, 0, "postgres did not accept connections within %d s:\n%s",
@@ -1378,6 +1392,7 @@ int rb_pgserver_start(const rb_pgserver_opts *opts, rb_pgserver **out, rb_error 
 	s->say = opts ? opts->say : NULL;
 	s->say_ctx = opts ? opts->say_ctx : NULL;
 	s->keep = opts ? opts->keep : 0;
+	s->cancel = opts ? opts->cancel : NULL;
 
 	if (!bindir) {
 		rb_error_set(err, RB_EXIT_ENV, NULL, 0, 0,
@@ -1395,9 +1410,10 @@ int rb_pgserver_start(const rb_pgserver_opts *opts, rb_pgserver **out, rb_error 
 	s->port = 5432;
 	s->url = server_url(s);
 	t = opts && opts->no_cache ? NULL : tcache_open(s, bindir);
-	int started = make_data(s, t, bindir, env, &from_template, err) == 0 && start_postgres(s, bindir, env, err) == 0;
+	int started = make_data(s, t, bindir, env, &from_template, err) == 0 && go_on(s, err) &&
+		      start_postgres(s, bindir, env, err) == 0;
 	int ready = started && await_ready(s, t0, err) == 0;
-	if (!ready && started && from_template && !s->server) {
+	if (!ready && started && from_template && !s->server && !(s->cancel && __atomic_load_n(s->cancel, __ATOMIC_ACQUIRE))) {
 		/* It exited during start-up: the template is damaged in a way its manifest cannot show. */
 		say(s->say, s->say_ctx, "runbook: the server did not start from the PostgreSQL template in %s: "
 			"rebuilding it\n", t->dir);
@@ -1427,6 +1443,153 @@ done:
 	free(bindir);
 	return rc;
 }
+
+/*
+ * A start in a thread of its own. The thread blocks every signal (the
+ * process's handlers run in the caller's thread) and hands what the start
+ * says to the queue, from which rb_pgserver_finish passes it on as it comes.
+ */
+struct rb_pgserver_job {
+	rb_pgserver_opts opts; /* say: job_say; base_dir: a copy */
+	pthread_t thread;
+	int threaded;          /* the thread runs; else the start is rb_pgserver_finish's */
+	int cancel;            /* read by the start through opts.cancel */
+	pthread_mutex_t lock;  /* guards what follows */
+	pthread_cond_t moved;  /* a message queued, or done */
+	char **said;           /* messages not passed on yet, in order */
+	size_t nsaid, said_cap;
+	int done;
+	int rc;                /* rb_pgserver_start's */
+	rb_pgserver *server;
+	rb_error err;
+};
+
+static void job_say(void *ctx, const char *text)
+{
+	rb_pgserver_job *j = ctx;
+	pthread_mutex_lock(&j->lock);
+	if (j->nsaid == j->said_cap) {
+		j->said_cap = j->said_cap ? 2 * j->said_cap : 8;
+		j->said = rb_xrealloc(j->said, j->said_cap * sizeof *j->said);
+	}
+	j->said[j->nsaid++] = rb_xstrdup(text);
+	pthread_cond_signal(&j->moved);
+	pthread_mutex_unlock(&j->lock);
+}
+
+static void *job_main(void *arg)
+{
+	rb_pgserver_job *j = arg;
+	rb_pgserver *server = NULL;
+	rb_error err = RB_ERROR_INIT;
+	int rc = rb_pgserver_start(&j->opts, &server, &err);
+	pthread_mutex_lock(&j->lock);
+	j->rc = rc;
+	j->server = server;
+	j->err = err;
+	j->done = 1;
+	pthread_cond_signal(&j->moved);
+	pthread_mutex_unlock(&j->lock);
+	return NULL;
+}
+
+rb_pgserver_job *rb_pgserver_start_async(const rb_pgserver_opts *opts)
+{
+	rb_pgserver_job *j = rb_xcalloc(1, sizeof *j);
+	sigset_t all, old;
+	if (opts)
+		j->opts = *opts;
+	j->opts.base_dir = opts && opts->base_dir ? rb_xstrdup(opts->base_dir) : NULL;
+	j->opts.say = job_say;
+	j->opts.say_ctx = j;
+	j->opts.cancel = &j->cancel;
+	j->err = (rb_error)RB_ERROR_INIT;
+	pthread_mutex_init(&j->lock, NULL);
+	pthread_cond_init(&j->moved, NULL);
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old); /* the thread starts with them blocked */
+	j->threaded = pthread_create(&j->thread, NULL, job_main, j) == 0;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return j;
+}
+
+/* Waits for the thread, passing on what it says through fn (NULL: dropped). */
+static void job_wait(rb_pgserver_job *j, rb_pgserver_say_fn fn, void *ctx)
+{
+	pthread_mutex_lock(&j->lock);
+	for (;;) {
+		while (j->nsaid) {
+			char *text = j->said[0];
+			memmove(j->said, j->said + 1, --j->nsaid * sizeof *j->said);
+			pthread_mutex_unlock(&j->lock);
+			if (fn)
+				fn(ctx, text);
+			free(text);
+			pthread_mutex_lock(&j->lock);
+		}
+		if (j->done)
+			break;
+		pthread_cond_wait(&j->moved, &j->lock);
+	}
+	pthread_mutex_unlock(&j->lock);
+	pthread_join(j->thread, NULL);
+}
+
+static void job_free(rb_pgserver_job *j)
+{
+	for (size_t i = 0; i < j->nsaid; i++)
+		free(j->said[i]);
+	free(j->said);
+	free((char *)j->opts.base_dir);
+	rb_error_clear(&j->err);
+	pthread_mutex_destroy(&j->lock);
+	pthread_cond_destroy(&j->moved);
+	free(j);
+}
+
+int rb_pgserver_finish(rb_pgserver_job *j, rb_pgserver_say_fn say_fn, void *say_ctx, rb_pgserver **out,
+		       rb_error *err)
+{
+	int rc;
+	if (j->threaded) {
+		job_wait(j, say_fn, say_ctx);
+		rc = j->rc;
+		if (rc == 0) {
+			*out = j->server;
+			(*out)->say = say_fn; /* the job's say goes with the job */
+			(*out)->say_ctx = say_ctx;
+			(*out)->cancel = NULL;
+		} else {
+			*err = j->err;
+			j->err = (rb_error)RB_ERROR_INIT;
+		}
+	} else {
+		rb_pgserver_opts o = j->opts;
+		o.say = say_fn;
+		o.say_ctx = say_ctx;
+		o.cancel = NULL;
+		rc = rb_pgserver_start(&o, out, err);
+	}
+	job_free(j);
+	return rc;
+}
+
+void rb_pgserver_abandon(rb_pgserver_job *j)
+{
+	if (!j)
+		return;
+	if (j->threaded) {
+		__atomic_store_n(&j->cancel, 1, __ATOMIC_RELEASE);
+		job_wait(j, NULL, NULL);
+		if (j->server) {
+			j->server->keep = 0;
+			j->server->say = NULL;
+			rb_pgserver_stop(j->server);
+		}
+	}
+	job_free(j);
+}
+
 
 const char *rb_pgserver_host(const rb_pgserver *s) { return s->dir; }
 int rb_pgserver_port(const rb_pgserver *s) { return s->port; }

@@ -84,6 +84,7 @@ typedef struct {
 	void *say_ctx;           /* passed to say */
 	const char *base_dir;    /* where the temporary directory goes; NULL: $TMPDIR or /tmp */
 	int no_cache;            /* initdb; the template cache is neither made, read nor changed */
+	const int *cancel;       /* when it is set (read atomically), the start gives up between its stages; NULL: never */
 } rb_pgserver_opts;
 
 /**
@@ -97,6 +98,40 @@ typedef struct {
  * start-up failing (with the end of the server log).
  */
 int rb_pgserver_start(const rb_pgserver_opts *opts, rb_pgserver **out, rb_error *err);
+
+/**
+ * A start under way in a thread of its own (rb_pgserver_start_async): the
+ * caller goes on (checking the runbook, opening the audit record) while
+ * the data directory is made and the server starts.
+ */
+typedef struct rb_pgserver_job rb_pgserver_job;
+
+/**
+ * Starts rb_pgserver_start(opts) in a thread that blocks every signal (the
+ * caller's handlers see them). opts->say and opts->cancel are not used:
+ * what the start says waits in the job for rb_pgserver_finish. Never NULL:
+ * when no thread can be made, rb_pgserver_finish does the start itself.
+ * The caller owns the job and gives it to exactly one of rb_pgserver_finish
+ * and rb_pgserver_abandon.
+ */
+rb_pgserver_job *rb_pgserver_start_async(const rb_pgserver_opts *opts);
+
+/**
+ * Waits for the start, passing what it says on to say_fn (with say_ctx, in
+ * order, as it comes; say_fn also becomes the server's for
+ * rb_pgserver_stop), and frees the job. Returns what rb_pgserver_start
+ * does: 0 and the server in *out, or -1 with err set.
+ */
+int rb_pgserver_finish(rb_pgserver_job *job, rb_pgserver_say_fn say_fn, void *say_ctx, rb_pgserver **out,
+		       rb_error *err);
+
+/**
+ * Gives the start up: it stops at its next stage (an initdb or a copy under
+ * way is finished first), whatever it started is stopped and removed (also
+ * with opts->keep), what it said is dropped, and the job is freed. NULL is
+ * fine.
+ */
+void rb_pgserver_abandon(rb_pgserver_job *job);
 
 /** The socket directory (PGHOST). Owned by the server. */
 const char *rb_pgserver_host(const rb_pgserver *s);

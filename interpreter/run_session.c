@@ -128,6 +128,7 @@ int rb_run_setup(rb_run *r)
 	r->redactor = o->redactor ? o->redactor : &r->own_redactor;
 	rb_out_set_redactor(r->redactor);
 	if (rb_preflight_options(rb, o, &perr) < 0) {
+		rb_pgserver_abandon(o->pg_job);
 		rb_run_report(r, &perr);
 		rb_error_clear(&perr);
 		return RB_EXIT_USAGE;
@@ -140,12 +141,16 @@ int rb_run_setup(rb_run *r)
 		po.no_cache = o->no_db_cache;
 		po.say = pg_say;
 		po.say_ctx = r;
-		if (rb_pgserver_start(&po, &r->pg, &err) < 0) {
+		int started = o->pg_job ? rb_pgserver_finish(o->pg_job, pg_say, r, &r->pg, &err)
+					: rb_pgserver_start(&po, &r->pg, &err);
+		if (started < 0) {
 			rb_run_error(r, NULL, 0, 0, "--ephemeral-db: %s", err.message);
 			rb_error_clear(&err);
 			return RB_EXIT_ENV;
 		}
 		rb_pgserver_export_env(r->pg);
+	} else {
+		rb_pgserver_abandon(o->pg_job);
 	}
 	load_vars(rb, o, &r->vars);
 	collect_secrets(rb, &r->vars, o, r->redactor);

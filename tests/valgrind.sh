@@ -54,6 +54,11 @@ n is 2
 ```
 MD
 check 0 "$bin" run --no-audit --ephemeral-db "$work/psql.md"
+# The throwaway server's template made (an empty cache), then copied; a start given up (the check refuses).
+RUNBOOK_PG_CACHE=$work/pg-cache check 0 "$bin" run --no-audit --ephemeral-db examples/hello.md
+RUNBOOK_PG_CACHE=$work/pg-cache check 0 "$bin" run --no-audit --ephemeral-db examples/hello.md
+printf '# Bad\n\n```sql\nSELEC 1;\n```\n' > "$work/bad.md"
+RUNBOOK_PG_CACHE=$work/pg-cache check 2 "$bin" run --no-audit --ephemeral-db "$work/bad.md"
 for t in sql-gate-and-rollback when-expect-retry gate-closed approvals-refused; do
   rm -rf "$work/case" && cp -R "tests/e2e/$t" "$work/case"
   (cd "$work/case" && check any "$bin" run $(cat args 2>/dev/null) --audit-repo "$work/audit" runbook.md)

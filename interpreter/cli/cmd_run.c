@@ -26,6 +26,7 @@
 #include "pgserver.h"
 #include "preflight.h"
 #include "record.h"
+#include "signals.h"
 #include "util.h"
 
 #define ARG(field) offsetof(cli_run_args, field)
@@ -326,8 +327,20 @@ int cli_run_execute(const rb_runbook *rb, cli_run_args *a, int argc, char **argv
 	memset(&sinks, 0, sizeof sinks);
 	memset(&memory, 0, sizeof memory);
 	memory.fd = -1;
+	rb_pgserver_job *pg = NULL;
 	scrub_secret_sets(rb, argc, argv);
 	reap_orphans();
+	if (a->run.ephemeral_db) {
+		/*
+		 * The throwaway server starts while the run is checked and its record
+		 * opened. Ctrl-C meanwhile is seen by the handlers (installed here, not
+		 * at the engine's start), so that it stops the server too: checked
+		 * before the record is opened, and by the engine after.
+		 */
+		rb_signals_install();
+		rb_pgserver_opts po = {.keep = a->run.keep_db, .no_cache = a->run.no_db_cache};
+		pg = rb_pgserver_start_async(&po);
+	}
 	if (a->resume && (rc = find_resume(rb, a, &rp)) != 0)
 		goto done;
 	if ((rc = preflight(rb, a)) != 0)
@@ -342,6 +355,11 @@ int cli_run_execute(const rb_runbook *rb, cli_run_args *a, int argc, char **argv
 	}
 	if (a->out.report && cli_report_check(a->out.report) < 0) {
 		rc = RB_EXIT_ENV;
+		goto done;
+	}
+	if (pg && rb_signals_interrupted()) {
+		rb_out_err("runbook: interrupted before the run began: nothing was run or recorded\n");
+		rc = 128 + rb_signals_interrupted(); /* as shells report it: 130 for Ctrl-C, 143 for SIGTERM */
 		goto done;
 	}
 	if (!a->no_audit) {
@@ -362,7 +380,10 @@ int cli_run_execute(const rb_runbook *rb, cli_run_args *a, int argc, char **argv
 	a->run.data_on_stdout = a->out.events && !strcmp(a->out.events, "-");
 	a->run.nsinks = sinks.count;
 	int64_t started = rb_now_ms();
+	a->run.pg_job = pg; /* the engine's now */
+	pg = NULL;
 	rc = rb_engine_run(rb, &a->run);
+	a->run.pg_job = NULL;
 	if (cli_sinks_close(&sinks) < 0 && rc == RB_EXIT_OK)
 		rc = RB_EXIT_ENV;
 	if (audit && rb_audit_finish(audit, rc, &err) < 0 && rc == RB_EXIT_OK)
@@ -373,6 +394,7 @@ int cli_run_execute(const rb_runbook *rb, cli_run_args *a, int argc, char **argv
 					      &redactor) < 0 && rc == RB_EXIT_OK)
 		rc = RB_EXIT_ENV;
 done:
+	rb_pgserver_abandon(pg);
 	cli_sinks_close(&sinks);
 	rb_audit_free(audit);
 	rb_record_close(&memory);
