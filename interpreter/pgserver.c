@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libpq-fe.h>
+#include <linux/fs.h>
 #include <pthread.h>
 #include <pwd.h>
 #include <signal.h>
@@ -18,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -464,6 +466,28 @@ static int server_user(rb_pgserver *s, rb_error *err)
 }
 
 /*
+ * Marks dir the top of a directory tree unrelated to its siblings (ext4's
+ * FS_TOPDIR_FL, chattr +T), so that the allocator puts a directory made in
+ * it in a block group of its own, chosen by the new directory's name (see
+ * empty_datadir). Without it each run's ~1,000 files go where the previous
+ * run's were just deleted, and on ext4 without a journal the allocator
+ * steps over every inode deleted in the last 30 seconds: back-to-back runs
+ * copied the template 2-3 times slower. Other filesystems have no such
+ * flag; nothing is said.
+ */
+static void top_of_tree(const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC), flags = 0;
+	if (fd >= 0 && ioctl(fd, FS_IOC_GETFLAGS, &flags) == 0 && !(flags & FS_TOPDIR_FL)) {
+		flags |= FS_TOPDIR_FL;
+		if (ioctl(fd, FS_IOC_SETFLAGS, &flags) < 0)
+			errno = 0; /* only a hint */
+	}
+	if (fd >= 0)
+		close(fd);
+}
+
+/*
  * The server's private directory in base, its runbook.pid written first;
  * it and the server log are handed to the server's user. 0, or -1 with err.
  */
@@ -479,6 +503,7 @@ static int make_dir(rb_pgserver *s, const char *base, rb_error *err)
 	}
 	s->dir = tmpl;
 	write_owner(s->dir); /* before anything runs there: a kill from now on leaves a reapable orphan */
+	top_of_tree(s->dir);
 	s->datadir = rb_xasprintf("%s/data", s->dir);
 	s->logfile = rb_xasprintf("%s/server.log", s->dir);
 	if (s->as_other && chown(s->dir, s->run_uid, s->run_gid) < 0) {
@@ -495,6 +520,28 @@ static int make_dir(rb_pgserver *s, const char *base, rb_error *err)
 	}
 	rc = 0;
 done:
+	return rc;
+}
+
+/*
+ * s->datadir made empty, 0700, the server user's: under a random name
+ * first (the block group of a directory in a top_of_tree one follows its
+ * name), then renamed. initdb fills it; so does a copy of the template.
+ * 0, or -1 with err.
+ */
+static int empty_datadir(rb_pgserver *s, rb_error *err)
+{
+	int rc = -1;
+	char *tmp = rb_xasprintf("%s/data-XXXXXX", s->dir);
+	if (!mkdtemp(tmp) || (s->as_other && chown(tmp, s->run_uid, s->run_gid) < 0) || rename(tmp, s->datadir) < 0) {
+		rb_error_set(err, RB_EXIT_ENV, NULL, 0, 0, "cannot create the data directory %s: %s", s->datadir,
+			     strerror(errno));
+		rmdir(tmp);
+		goto done;
+	}
+	rc = 0;
+done:
+	free(tmp);
 	return rc;
 }
 
@@ -925,7 +972,9 @@ static int unpack_entry(unpacker *u, const char *line, const char *dst)
 	}
 	path = strcmp(rel, ".") ? rb_xasprintf("%s/%s", dst, rel) : rb_xstrdup(dst);
 	if (kind == 'd') {
-		if (mkdir(path, 0700) < 0 || chmod(path, mode) < 0 || (u->hand_over && chown(path, u->uid, u->gid) < 0)) {
+		/* The top one is there already, empty (empty_datadir). */
+		if ((strcmp(rel, ".") && mkdir(path, 0700) < 0) || chmod(path, mode) < 0 ||
+		    (u->hand_over && chown(path, u->uid, u->gid) < 0)) {
 			u->dst_failed = errno != ENOENT && errno != EEXIST;
 			keep_why(&u->why, "%s: %s", path, strerror(errno));
 			goto done;
@@ -1343,6 +1392,8 @@ static int make_data(rb_pgserver *s, const tcache *t, const char *bindir, char *
 	char *why = NULL, *version = NULL;
 	rb_process *vp = NULL;
 	*from_template = 0;
+	if (empty_datadir(s, err) < 0)
+		goto done;
 	if (t) {
 		int found = template_copy(t, s, &why);
 		if (found == 0) {

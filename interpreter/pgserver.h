@@ -7,6 +7,11 @@
  * in that directory only (no TCP), tuned for speed over durability and for
  * a quick start (fsync, full_page_writes, synchronous_commit, wal_init_zero,
  * autovacuum and jit off, 16MB of shared buffers: the data is thrown away).
+ * The temporary directory is marked the top of a directory tree (ext4's
+ * FS_TOPDIR_FL; a hint other filesystems ignore) and the data directory is
+ * made in it under a random name, then renamed "data": so ext4 puts each
+ * run's files in a block group of their own, not among the inodes the run
+ * before just deleted, which ext4 without a journal steps over one by one.
  * PostgreSQL refuses to run as root, so as root initdb and the server run
  * as the `postgres` system user. The server runs in its own session, so a
  * Ctrl-C at the terminal reaches runbook, not the server; runbook stops it

@@ -2,7 +2,8 @@
 # How soon --ephemeral-db's throwaway server accepts connections: "ready" is
 # what runbook says ("ready in 0.21s", from the start of the data directory
 # to the first answer), "run" the wall time of a one-step runbook (SELECT 1)
-# from exec to exit. Best of N (BENCH_N, default 5), the kinds interleaved:
+# from exec to exit. Best of N (BENCH_N, default 5), the kinds interleaved,
+# each run after a sync (what the run before left to write back is not its cost):
 #   cold    --no-cache: initdb every time
 #   first   an empty cache: initdb, and the template kept for later runs
 #   warm    a copy of the cached template
@@ -30,6 +31,7 @@ export TMPDIR=$work/tmp
 measure() {
   local kind=$1 exe=$2 t0 t1 ready
   shift 2
+  sync # the last run's writeback is not this one's cost
   t0=$(date +%s%N)
   "$exe" run --no-audit --ephemeral-db "$@" "$work/one.md" > "$work/out" 2>&1 || { cat "$work/out"; exit 1; }
   t1=$(date +%s%N)

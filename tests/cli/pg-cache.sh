@@ -8,7 +8,8 @@
 # two first runs side by side both succeed and leave one template; --no-cache
 # and RUNBOOK_PG_CACHE=off touch no cache (--no-cache alone is a usage
 # error), nor is a template kept under a HOME others may write; as root the copy belongs to the
-# postgres user and the template to root; what a run creates is not there in
+# postgres user and the template to root; on ext4 the run's directory is
+# marked the top of a tree (chattr +T); what a run creates is not there in
 # the next one.
 set -euo pipefail
 bin=$1
@@ -66,6 +67,11 @@ want=$me
 owners=$(find "$srv/data" -printf '%u\n' | sort -u)
 [ "$owners" = "$want" ] || fail "the copy belongs to $owners, not $want"
 [ "$(stat -c %a "$srv/data")" = 700 ] || fail "the copy's data directory is not 0700"
+# On ext4 the run's directory is the top of a tree (chattr +T): its data directory gets a block group of its own.
+if [ "$(stat -f -c %T "$srv")" = ext2/ext3 ] && command -v lsattr > /dev/null; then
+  lsattr -d "$srv" | cut -d' ' -f1 | grep -q T || { lsattr -d "$srv"; fail "the run's directory is not marked the top of a tree"; }
+fi
+[ -z "$(find "$srv" -maxdepth 1 -name 'data-*')" ] || fail "the data directory's temporary name was left"
 said keep "^gone=t user=$want\$"
 kill "$kpid"
 for _ in $(seq 100); do kill -0 "$kpid" 2>/dev/null || break; sleep 0.05; done
