@@ -9,6 +9,7 @@
  */
 #define _GNU_SOURCE
 #include "audit.h"
+#include "inventory.h"
 #include "content.h"
 #include "output.h"
 #include "gitstore.h"
@@ -188,7 +189,13 @@ static char *commit_message(const rb_record *rec, const char *id)
 	char *link = resumes && valid_run_id(resumes) ? rb_xasprintf("Resumes: %s\n", resumes)
 		     : reverts && valid_run_id(reverts) ? rb_xasprintf("Reverts: %s\n", reverts)
 							 : rb_xstrdup("");
-	char *m = rb_xasprintf("%s\n\nRun: %s\nRunbook: %s\nResult: %s\n%s", summary, id, runbook, res, link);
+	const char *target = rb_record_get(rec, "run", NULL, "target");
+	const char *rollout = rb_record_get(rec, "run", NULL, "rollout");
+	char *t = target && rb_target_name_ok(target) ? rb_xasprintf("Target: %s\n", target) : rb_xstrdup("");
+	char *ro = rollout && valid_run_id(rollout) ? rb_xasprintf("Rollout: %s\n", rollout) : rb_xstrdup("");
+	char *m = rb_xasprintf("%s\n\nRun: %s\nRunbook: %s\nResult: %s\n%s%s%s", summary, id, runbook, res, link, t, ro);
+	free(t);
+	free(ro);
 	free(link);
 	free(summary);
 	free(runbook);
@@ -444,6 +451,65 @@ static char *utf8_prefix(const char *s, size_t n)
 	return rb_xstrndup(s, len);
 }
 
+char *rb_audit_rollout_id(const rb_runbook *rb)
+{
+	char *full = rb_slugify(rb->title), *slug = utf8_prefix(*full ? full : "runbook", 40);
+	time_t t = time(NULL);
+	struct tm tm;
+	char stamp[32];
+	gmtime_r(&t, &tm);
+	strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
+	char *id = rb_xasprintf("%s-%s-%d", stamp, slug, (int)getpid());
+	free(full);
+	free(slug);
+	return id;
+}
+
+int rb_audit_commit_rollout(const rb_runbook *rb, const char *repo, const char *id, const char *json,
+			    const char *md, const char *result, char oid[41], rb_error *err)
+{
+	int rc = -1;
+	repo_choice c;
+	rb_gitstore *g = NULL;
+	char *abs = realpath(rb->path, NULL);
+	char *p_json = NULL, *p_md = NULL, *message = NULL;
+	choose_repo(rb, repo, &c);
+	if (!valid_run_id(id)) {
+		rb_error_set(err, RB_EXIT_ENV, NULL, 0, 0, "a malformed rollout id '%s'", id);
+		goto done;
+	}
+	if (rb_gitstore_open(c.dir, c.discover, c.create, &g, err) < 0) {
+		char *m = rb_xasprintf("audit repository %s: %s", c.dir, err->message);
+		rb_error_set(err, RB_EXIT_ENV, NULL, 0, 0, "%s", m);
+		free(m);
+		goto done;
+	}
+	const char *ref = ref_of(rb, NULL);
+	if (rb_gitstore_check_ref_lock(g, ref, RB_AUDIT_LOCK_STALE_S, RB_AUDIT_LOCK_WAIT_MS, err) < 0)
+		goto done;
+	char *where = rb_xasprintf("rollouts/%.4s/%.2s/%.2s/%s", id, id + 4, id + 6, id + 9);
+	p_json = rb_xasprintf("%s/rollout.json", where);
+	p_md = rb_xasprintf("%s/rollout.md", where);
+	free(where);
+	char *title = rb_record_one_line(rb->title, TRAILER_MAX), *runbook = rb_record_one_line(abs ? abs : rb->path, TRAILER_MAX);
+	message = rb_xasprintf("Rollout of %s: %s\n\nRollout: %s\nRunbook: %s\nResult: %s\n", title, result, id, runbook,
+			       result);
+	free(title);
+	free(runbook);
+	rb_gitstore_file files[2] = {{p_json, json, strlen(json)}, {p_md, md, strlen(md)}};
+	if (rb_gitstore_commit(g, ref, files, 2, message, NULL, NULL, oid, err) < 0)
+		goto done;
+	rc = 0;
+done:
+	rb_gitstore_free(g);
+	free(c.dir);
+	free(abs);
+	free(p_json);
+	free(p_md);
+	free(message);
+	return rc;
+}
+
 int rb_audit_begin(const rb_runbook *rb, const rb_audit_opts *opts, rb_audit **out, rb_error *err)
 {
 	int rc = -1;
@@ -503,7 +569,7 @@ int rb_audit_begin(const rb_runbook *rb, const rb_audit_opts *opts, rb_audit **o
 			"runbook", rb->path, "runbook_abs", abs ? abs : rb->path, "hash", hash, "includes", includes,
 			"commit", head, "operator", who, "host", host, "start", when, "command", cmd, "resumes", opts->resumes,
 			"reverts", opts->reverts,
-			"chain", opts->resumes ? opts->chain : NULL, NULL);
+			"chain", opts->resumes ? opts->chain : NULL, "target", opts->target, "rollout", opts->rollout, NULL);
 	if (rb_record_failed(&a->rec)) {
 		rb_error_set(err, RB_EXIT_ENV, NULL, 0, 0, "%s", rb_record_error(&a->rec));
 		unlink(a->journal);
@@ -646,6 +712,8 @@ typedef struct {
 	char *result;
 	char *resumes;     /* the run this one continues, or NULL */
 	char *reverts;     /* the run this one reverts, or NULL */
+	char *target;      /* the inventory target it ran for, or NULL */
+	char *rollout;     /* the rollout it belongs to, or NULL */
 } run_info;
 
 static void run_info_free(run_info *r)
@@ -655,6 +723,8 @@ static void run_info_free(run_info *r)
 	free(r->result);
 	free(r->resumes);
 	free(r->reverts);
+	free(r->target);
+	free(r->rollout);
 	memset(r, 0, sizeof *r);
 }
 
@@ -689,7 +759,9 @@ static int parse_trailers(const char *message, run_info *r)
 			      : kl == 7 && !strncmp(p, "Runbook", 7) ? &r->runbook
 			      : kl == 6 && !strncmp(p, "Result", 6) ? &r->result
 			      : kl == 7 && !strncmp(p, "Resumes", 7) ? &r->resumes
-			      : kl == 7 && !strncmp(p, "Reverts", 7) ? &r->reverts : NULL;
+			      : kl == 7 && !strncmp(p, "Reverts", 7) ? &r->reverts
+			      : kl == 6 && !strncmp(p, "Target", 6) ? &r->target
+			      : kl == 7 && !strncmp(p, "Rollout", 7) ? &r->rollout : NULL;
 		if (!slot || *slot)
 			goto done; /* an unknown key, or one given twice: not runbook's */
 		*slot = rb_xstrndup(colon + 2, (size_t)(eol - colon - 2));
@@ -714,7 +786,8 @@ static int parse_run(const char *message, run_info *r)
 	if (parse_trailers(message, r) < 0)
 		return -1;
 	if (!valid_run_id(r->id) || (r->resumes && !valid_run_id(r->resumes)) ||
-	    (r->reverts && !valid_run_id(r->reverts))) {
+	    (r->reverts && !valid_run_id(r->reverts)) || (r->rollout && !valid_run_id(r->rollout)) ||
+	    (r->target && !rb_target_name_ok(r->target))) {
 		run_info_free(r);
 		return -1;
 	}
@@ -763,7 +836,8 @@ int rb_audit_runs_walk(const char *repo_opt, const rb_runbook *rb, const char *r
 			continue;
 		}
 		rb_audit_run e = {rb_xstrdup(c.id), c.time, r.id, r.runbook, r.result, r.resumes, r.reverts,
-				  rb_xstrndup(c.message, strcspn(c.message, "\n")), rb_xstrdup(c.author ? c.author : "")};
+				  rb_xstrndup(c.message, strcspn(c.message, "\n")), rb_xstrdup(c.author ? c.author : ""),
+				  r.target, r.rollout};
 		out->count++;
 		int stop = fn(ctx, &e);
 		free(e.commit);

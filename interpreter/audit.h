@@ -75,6 +75,8 @@ typedef struct {
 	const char *resumes;   /* --resume: the run this one continues (rb_resume_point.run), or NULL */
 	const char *chain;     /* --resume: the chain's first run (rb_resume_point.first), or NULL */
 	const char *reverts;   /* revert: the run whose undo this one runs (a Reverts: trailer), or NULL */
+	const char *target;    /* --target: the inventory target (a Target: trailer), or NULL */
+	const char *rollout;   /* the rollout the target's run belongs to (a Rollout: trailer), or NULL */
 } rb_audit_opts;
 
 /**
@@ -117,6 +119,23 @@ const char *rb_audit_commit(const rb_audit *a);
  */
 int rb_audit_finish(rb_audit *a, int exit_code, rb_error *err);
 
+/**
+ * A new rollout's id (audit.h's run id shape: stamp, the runbook's slug,
+ * this process's pid). Caller frees.
+ */
+char *rb_audit_rollout_id(const rb_runbook *rb);
+
+/**
+ * Commits a rollout's own record on rb's audit ref (the repository a run
+ * of rb uses; repo: --audit-repo or NULL): rollouts/YYYY/MM/DD/<id>/ with
+ * rollout.json and rollout.md, the message's trailers "Rollout: ID",
+ * "Runbook: PATH", "Result: WORD" (no Run: `log` and `show` list runs,
+ * not rollouts). The caller hides secrets in json and md. Returns 0 and
+ * the commit in oid, or -1 with err (RB_EXIT_ENV).
+ */
+int rb_audit_commit_rollout(const rb_runbook *rb, const char *repo, const char *id, const char *json,
+			    const char *md, const char *result, char oid[41], rb_error *err);
+
 /** Frees a (without committing). */
 void rb_audit_free(rb_audit *a);
 
@@ -148,6 +167,8 @@ typedef struct {
 	char *reverts;     /* Reverts: the run it undid (runbook revert); NULL when none */
 	char *subject;     /* the message's first line */
 	char *author;      /* "name <email>" */
+	char *target;      /* Target: the inventory target it ran for; NULL when none */
+	char *rollout;     /* Rollout: the rollout it belongs to; NULL when none */
 } rb_audit_run;
 
 /** Where rb_audit_runs_walk read, and how many runs it handed out. */

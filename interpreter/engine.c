@@ -614,12 +614,16 @@ int rb_engine_run(const rb_runbook *rb, const rb_run_opts *opts)
 	}
 	started = 1;
 	rc = run_main(&r);
+	if (rc != RB_EXIT_OK && rc < 128 && opts->outcome && opts->outcome->on_failure)
+		opts->outcome->on_failure(opts->outcome->ctx, r.failed_step && r.failed_step->id ? r.failed_step->id : "");
 	if (opts->undo_only || (rc != RB_EXIT_OK && rc != RB_EXIT_USAGE)) {
 		rc = rb_run_undo(&r, rc);
 		if (rc != RB_EXIT_OK)
 			run_handler(&r, rc);
 	}
 done:
+	if (opts->outcome && r.failed_step && r.failed_step->id)
+		snprintf(opts->outcome->failed_step, sizeof opts->outcome->failed_step, "%s", r.failed_step->id);
 	rb_run_background_stop_all(&r); /* after the undo and the handler, which may still need them */
 	if (started) {
 		summarize(&r, rc);

@@ -60,7 +60,23 @@ typedef struct {
 	int data_on_stdout;     /* stdout carries data (--events -): an interactive step writes to stderr */
 	int strict;             /* --strict: the pre-flight check's warnings refuse the run too */
 	int no_db_cache;        /* --no-cache: the throwaway server's data directory by initdb, not the cached template */
+	const char *target;     /* --target: the inventory target this run is for (RUNBOOK_TARGET; the run lock is
+				 * the runbook's lock name + "@" + target); NULL: none */
+	const char *rollout;    /* --rollout: the rollout this target's run belongs to (RUNBOOK_ROLLOUT); NULL: none */
+	struct rb_run_outcome *outcome; /* filled at the end when not NULL (a rollout's target reports it) */
+	char *const *target_vars; /* the target's variables, "K=V" (references expanded), set before sets (which win) */
+	size_t ntarget_vars;
 } rb_run_opts;
+
+/** What rb_engine_run leaves in opts->outcome, besides its exit code. */
+typedef struct rb_run_outcome {
+	int locked;             /* the run lock was held by another run: nothing ran */
+	char failed_step[128];  /* the id of the step the run stopped at; "" when none */
+	/** Called as soon as the main flow failed (not when interrupted), before its undo and failure
+	    handler run; NULL: none. */
+	void (*on_failure)(void *ctx, const char *step);
+	void *ctx;
+} rb_run_outcome;
 
 /** What became of a step. */
 typedef enum {

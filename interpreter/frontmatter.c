@@ -18,7 +18,7 @@
 const char *const rb_frontmatter_keys[] = {
 	"title", "database", "databases", "shell", "env", "secrets", "not_secret", "timeout",
 	"on_failure", "manual", "audit", "connect_timeout", "lock_timeout", "lock", "undo", "console",
-	"inputs", "runme", NULL
+	"inputs", "runme", "inventory", NULL
 };
 
 /* Keys other tools write in the same front matter: runbook ignores them. */
@@ -313,6 +313,11 @@ static void read_key(fm_ctx *c, rb_front_matter *fm, const char *key, yaml_node_
 		int64_t *dst = !strcmp(key, "connect_timeout") ? &fm->connect_timeout_ms : &fm->lock_timeout_ms;
 		if (want_scalar(c, v, key) && rb_parse_duration((const char *)v->data.scalar.value, dst) < 0)
 			fm_error(c, v, "front matter '%s' is not a duration (like 500ms, 5s, 1m)", key);
+	} else if (!strcmp(key, "inventory")) {
+		if (want_scalar(c, v, key)) {
+			free(fm->inventory.value);
+			set_pos(&fm->inventory, v);
+		}
 	} else if (!strcmp(key, "lock")) {
 		if (want_scalar(c, v, key)) {
 			free(fm->lock);
@@ -481,6 +486,7 @@ void rb_frontmatter_free(rb_front_matter *fm)
 	free(fm->audit_repo);
 	free(fm->audit_ref);
 	free(fm->lock);
+	free(fm->inventory.value);
 	free_kvs(fm->unknown, fm->nunknown);
 	for (size_t i = 0; i < fm->ninputs; i++) {
 		rb_input *in = &fm->inputs[i];

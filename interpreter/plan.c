@@ -442,6 +442,67 @@ static void json_steps(rb_json *j, const rb_runbook *rb, const rb_plan_opts *opt
 	free(sel);
 }
 
+/* The targets of a rollout, in dispatch order: "Targets: N from FILE ..." and one line each. */
+static void render_targets(const rb_plan_targets *t, rb_buf *out)
+{
+	const rb_inventory *inv = t->inv;
+	rb_buf_printf(out, "Targets: %zu from %s%s%s%s, %d at a time (-j %d)", t->count, inv->path ? inv->path : "--matrix",
+		      inv->path ? " (inventory " : "", inv->path ? inv->hash : "", inv->path ? ")" : "", t->jobs, t->jobs);
+	if (t->canary)
+		rb_buf_printf(out, "; canary: the first %d alone, then the rest after an approval", t->canary);
+	rb_buf_putc(out, '\n');
+	for (size_t i = 0; i < t->count; i++) {
+		const rb_target *tg = &inv->targets[t->sel[i]];
+		rb_buf_printf(out, "  %zu. %s%s", i + 1, tg->name, (int)i < t->canary ? " (canary)" : "");
+		if (tg->db) {
+			char *dsn = rb_dsn_redact(tg->db);
+			rb_buf_printf(out, "  db: %s", dsn);
+			free(dsn);
+		}
+		for (size_t v = 0; v < tg->nvars; v++)
+			rb_buf_printf(out, "  %s=%s", tg->vars[v].key, tg->vars[v].value);
+		rb_buf_putc(out, '\n');
+	}
+}
+
+static void json_targets(rb_json *j, const rb_plan_targets *t, const rb_redactor *red)
+{
+	rb_json_key(j, "targets");
+	rb_json_object_begin(j);
+	rb_json_key(j, "inventory");
+	jstr(j, red, t->inv->path);
+	rb_json_key(j, "hash");
+	jstr(j, red, t->inv->hash);
+	rb_json_key(j, "jobs");
+	rb_json_int(j, t->jobs);
+	rb_json_key(j, "canary");
+	rb_json_int(j, t->canary);
+	rb_json_key(j, "list");
+	rb_json_array_begin(j);
+	for (size_t i = 0; i < t->count; i++) {
+		const rb_target *tg = &t->inv->targets[t->sel[i]];
+		char *dsn = tg->db ? rb_dsn_redact(tg->db) : NULL;
+		rb_json_object_begin(j);
+		rb_json_key(j, "name");
+		jstr(j, red, tg->name);
+		rb_json_key(j, "canary");
+		rb_json_bool(j, (int)i < t->canary);
+		rb_json_key(j, "db");
+		jstr(j, red, dsn);
+		rb_json_key(j, "vars");
+		rb_json_object_begin(j);
+		for (size_t v = 0; v < tg->nvars; v++) {
+			rb_json_key(j, tg->vars[v].key);
+			jstr(j, red, tg->vars[v].value);
+		}
+		rb_json_end(j, '}');
+		rb_json_end(j, '}');
+		free(dsn);
+	}
+	rb_json_end(j, ']');
+	rb_json_end(j, '}');
+}
+
 /* manual: the outermost manual sections. */
 static void json_manual(rb_json *j, const rb_runbook *rb, const rb_redactor *red)
 {
@@ -475,6 +536,8 @@ static void render_json(const rb_runbook *rb, const rb_plan_opts *opts, const rb
 		rb_json_key(&j, "audit");
 		jstr(&j, red, opts->audit);
 	}
+	if (opts->targets)
+		json_targets(&j, opts->targets, red);
 	json_manual(&j, rb, red);
 	rb_json_end(&j, '}');
 	rb_buf_putc(out, '\n');
@@ -769,6 +832,8 @@ static void render_text(const rb_runbook *rb, const rb_plan_opts *opts, rb_buf *
 	}
 	if (opts->audit)
 		rb_buf_printf(out, "Audit record: %s\n", opts->audit);
+	if (opts->targets)
+		render_targets(opts->targets, out);
 	if (fm->timeout_ms >= 0) {
 		char d[32];
 		rb_format_duration(fm->timeout_ms, d, sizeof d);

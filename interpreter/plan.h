@@ -14,8 +14,18 @@
 #ifndef RB_PLAN_H
 #define RB_PLAN_H
 
+#include "inventory.h"
 #include "runbook.h"
 #include "util.h"
+
+/** The targets a plan of a rollout lists (inventory.h), in dispatch order. */
+typedef struct {
+	const rb_inventory *inv;
+	const size_t *sel;  /* indexes into inv->targets */
+	size_t count;
+	int jobs;           /* -j in effect */
+	int canary;         /* the first `canary` of them run alone first; 0: none */
+} rb_plan_targets;
 
 typedef struct {
 	int json;           /* one JSON document instead of text */
@@ -26,6 +36,8 @@ typedef struct {
 	int skip_guards;
 	const char *resume; /* --resume: one line on the run continued; NULL: none */
 	const char *fail_at; /* --fail-at ID: the undos a failure of step ID would run; NULL: none */
+	const rb_plan_targets *targets; /* --target/--targets/--matrix: each target, its variables (never
+					 * expanded: references stay names) and db (password hidden); NULL: none */
 } rb_plan_opts;
 
 /** Appends the plan of rb to out (owned by the caller). */

@@ -160,6 +160,7 @@ size_t rb_preflight_lint(const rb_runbook *rb, const rb_run_opts *opts, rb_diags
 		nenv++;
 	add_names(environ, nenv, &known);
 	add_names(opts->sets, opts->nsets, &known);
+	add_names(opts->target_vars, opts->ntarget_vars, &known);
 	add_names(opts->restores, opts->nrestores, &known);
 	rb_lint_opts lo;
 	memset(&lo, 0, sizeof lo);

@@ -88,6 +88,7 @@ static void load_vars(const rb_runbook *rb, const rb_run_opts *o, rb_vars *v)
 	rb_vars_load_environ(v);
 	for (size_t i = 0; i < rb->fm.nenv; i++)
 		rb_vars_set(v, rb->fm.env[i].key, rb->fm.env[i].value, RB_VAR_DEFAULT);
+	set_pairs(v, o->target_vars, o->ntarget_vars, RB_VAR_SET);
 	set_pairs(v, o->sets, o->nsets, RB_VAR_SET);
 	set_pairs(v, o->restores, o->nrestores, RB_VAR_CAPTURE);
 }
@@ -169,6 +170,10 @@ int rb_run_setup(rb_run *r)
 	r->app_name = rb_db_application_name(slug, run_id);
 	free(slug);
 	rb_vars_set(&r->vars, "RUNBOOK_RUN_ID", run_id ? run_id : "", RB_VAR_RUNBOOK);
+	if (o->target)
+		rb_vars_set(&r->vars, "RUNBOOK_TARGET", o->target, RB_VAR_RUNBOOK);
+	if (o->rollout)
+		rb_vars_set(&r->vars, "RUNBOOK_ROLLOUT", o->rollout, RB_VAR_RUNBOOK);
 	r->session.application_name = r->app_name;
 	r->session.connect_timeout_ms = rb->fm.connect_timeout_ms > 0 ? rb->fm.connect_timeout_ms : 0;
 	r->session.on_connect = on_connect;
@@ -184,6 +189,14 @@ int rb_run_setup(rb_run *r)
 	r->lua_dirs[2] = NULL;
 	rb_approver_init(&r->approver, o->yes, o->confirm);
 	r->every_ms = 0;
+	for (size_t i = 0; i < o->ntarget_vars; i++) {
+		const char *eq = strchr(o->target_vars[i], '=');
+		char *name = rb_xstrndup(o->target_vars[i], (size_t)(eq - o->target_vars[i]));
+		const char *f[] = {"source", "target", "target", o->target, NULL};
+		rb_ev ev = {.type = RB_EV_VAR, .name = name, .value = eq + 1, .fields = f, .exit_code = -1};
+		rb_run_emit(r, &ev);
+		free(name);
+	}
 	for (size_t i = 0; i < o->nsets; i++) {
 		const char *eq = strchr(o->sets[i], '=');
 		char *name = rb_xstrndup(o->sets[i], (size_t)(eq - o->sets[i]));
@@ -229,19 +242,25 @@ int rb_run_take_lock(rb_run *r)
 	rb_error_clear(&err);
 	const char *run_id = r->opts->record ? rb_record_get(r->opts->record, "run", NULL, "id") : NULL;
 	char *who = rb_xasprintf("pid %ld, run %s", (long)getpid(), run_id ? run_id : "(not recorded)");
-	const char *name = rb->fm.lock ? rb->fm.lock : rb->title;
+	/* A target's runs lock that target only: the targets of a rollout run side by side. */
+	char *name = r->opts->target ? rb_xasprintf("%s@%s", rb->fm.lock ? rb->fm.lock : rb->title, r->opts->target)
+				     : rb_xstrdup(rb->fm.lock ? rb->fm.lock : rb->title);
 	/* Without a database: a lock file beside the audit journal (its directory's parent). */
 	const char *journal = r->opts->record ? r->opts->record->journal_path : NULL;
 	char *jdir = journal ? rb_dirname_dup(journal) : NULL;
 	r->lock_dir = jdir ? rb_dirname_dup(jdir) : NULL;
 	free(jdir);
-	if (rb_runlock_take(conn, name, r->lock_dir, who, r->opts->wait_lock_ms, &r->lock, &err) < 0) {
+	int took = rb_runlock_take(conn, name, r->lock_dir, who, r->opts->wait_lock_ms, &r->lock, &err);
+	if (took < 0) {
+		if (took == -2 && r->opts->outcome)
+			r->opts->outcome->locked = 1;
 		rb_run_error(r, rb->path, 0, 0, "%s", err.message);
 		rc = err.code;
 	} else {
 		const char *f[] = {"lock", name, NULL};
 		rb_run_note(r, 0, conn ? "run lock taken (advisory lock)" : "run lock taken (lock file)", f);
 	}
+	free(name);
 	free(who);
 done:
 	rb_error_clear(&err);

@@ -180,6 +180,7 @@ typedef struct {
 	size_t nmanual;
 	char *audit_repo;
 	char *audit_ref;
+	rb_pos_str inventory; /* the targets' inventory file (inventory.h), relative to the runbook; value NULL: none */
 	int undo_required;    /* undo: required -- check wants an undo for every step that changes things */
 	rb_kv *unknown;       /* keys this version does not know: warnings in run, errors in check */
 	size_t nunknown;

@@ -152,6 +152,7 @@ int rb_runlock_take(PGconn *conn, const char *name, const char *dir, const char 
 				     name, holder ? holder : "another session",
 				     wait_ms > 0 ? " (waited as long as --wait-lock allows)"
 						 : "; wait for it with --wait-lock DURATION");
+			rc = -2;
 			goto done;
 		}
 		struct timespec t = {0, 250 * 1000000L};

@@ -25,8 +25,9 @@ typedef struct rb_runlock rb_runlock;
  * run) or, when conn is NULL, on a lock file in dir (NULL: $TMPDIR or /tmp;
  * dir must outlive the lock); `who` is written into the lock file for the
  * next run's message. Waits up to wait_ms (0: tries once),
- * polling, and gives up at once on a signal. Returns 0 and *out, or -1 with
- * err: RB_EXIT_ENV "the run lock '...' is held by ...", or 128 + the signal.
+ * polling, and gives up at once on a signal. Returns 0 and *out; -2 with
+ * err (RB_EXIT_ENV) "the run lock '...' is held by ..." when another run
+ * holds it; or -1 with err: RB_EXIT_ENV, or 128 + the signal.
  */
 int rb_runlock_take(PGconn *conn, const char *name, const char *dir, const char *who, int64_t wait_ms,
 		    rb_runlock **out, rb_error *err);

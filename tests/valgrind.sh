@@ -54,6 +54,15 @@ n is 2
 ```
 MD
 check 0 "$bin" run --no-audit --ephemeral-db "$work/psql.md"
+# Targets: a rollout of three (one failing), one --target, the plan of a matrix, an inventory check.
+mkdir "$work/fan"
+printf 'targets:\n  a: {N: "1"}\n  b: {N: "2"}\n  c: {N: "3", db: "host=h password=${P}"}\ngroups:\n  g: [a, b, c]\n' \
+  > "$work/fan/targets.yaml"
+printf '# Fan\n\n```bash\n[ "$N" != 2 ]\n```\n' > "$work/fan/fan.md"
+P=x check 1 "$bin" run "$work/fan/fan.md" --targets g -j 2 --keep-going --audit-repo "$work/audit"
+check 0 "$bin" run "$work/fan/fan.md" --target a --no-audit
+check 0 "$bin" plan --json "$work/fan/fan.md" --matrix R=eu,us --matrix T=a,b --canary 1
+check 0 "$bin" check "$work/fan/fan.md"
 # The throwaway server's template made (an empty cache), then copied; a start given up (the check refuses).
 RUNBOOK_PG_CACHE=$work/pg-cache check 0 "$bin" run --no-audit --ephemeral-db examples/hello.md
 RUNBOOK_PG_CACHE=$work/pg-cache check 0 "$bin" run --no-audit --ephemeral-db examples/hello.md

@@ -13,6 +13,7 @@
 #include "diag.h"
 #include "ghactions.h"
 #include "json.h"
+#include "inventory.h"
 #include "lint.h"
 #include "output.h"
 #include "parse.h"
@@ -106,6 +107,13 @@ static int check_files(const check_args *a, char **files, size_t nfiles)
 		if (rb) {
 			rb_lint_opts lo = {a->db_url, 0, 0, NULL};
 			rb_lint(rb, &lo, &d);
+			/* Its inventory of targets too: a literal password there is an error. */
+			char *inventory = rb_inventory_path(rb, NULL);
+			rb_inventory inv = RB_INVENTORY_INIT;
+			if (inventory)
+				rb_inventory_load(inventory, &inv, &d);
+			rb_inventory_free(&inv);
+			free(inventory);
 		}
 		rb_diags_sort(&d);
 		if (a->json)

@@ -6,7 +6,7 @@
  * this file prints each as it comes, every text from a commit made safe to
  * show, and stops the walk at -n N.
  */
-#define _DEFAULT_SOURCE
+#define _GNU_SOURCE
 #include <errno.h>
 #include <signal.h>
 #include <stddef.h>
@@ -31,6 +31,7 @@ typedef struct {
 	const char *audit_repo;
 	const char *max_count;   /* -n N: the N newest runs only */
 	int json;
+	const char *rollout;     /* --rollout ID: the runs of that rollout only */
 } log_args;
 
 static const cli_opt log_opts[] = {
@@ -38,12 +39,15 @@ static const cli_opt log_opts[] = {
 	 "the git repository of audit records"},
 	{"max-count", "N", CLI_OPT_STRING, offsetof(log_args, max_count), NULL, "the N newest runs only (-n N)"},
 	{"json", NULL, CLI_OPT_FLAG, offsetof(log_args, json), NULL,
-	 "a JSON array, one object a run: id, commit, time, result, runbook, title, author, resumes, reverts"},
+	 "a JSON array, one object a run: id, commit, time, result, runbook, title, author, resumes, reverts, "
+	 "target, rollout"},
+	{"rollout", "ID", CLI_OPT_STRING, offsetof(log_args, rollout), NULL,
+	 "the runs of that rollout only (run --targets), one a target"},
 	{NULL, NULL, CLI_OPT_FLAG, 0, NULL, NULL}
 };
 
 const cli_spec cmd_log_spec = {
-	"log", "runbook log [FILE] [-n N] [--json] [--audit-repo DIR]",
+	"log", "runbook log [FILE] [-n N] [--json] [--rollout ID] [--audit-repo DIR]",
 	"list past runs from the audit ref, newest first (of FILE only, when given)", CLI_OPERAND_OPTIONAL, log_opts
 };
 
@@ -56,10 +60,14 @@ static void print_run(const rb_audit_run *r)
 	strftime(when, sizeof when, "%Y-%m-%d %H:%M:%SZ", &tm);
 	char *subject = rb_record_one_line(r->subject, RB_SUMMARY_MAX + 3);
 	char *author = rb_record_one_line(r->author, AUTHOR_MAX);
+	char *target = r->target ? rb_record_one_line(r->target, RB_SUMMARY_MAX) : NULL;
 	if (r->resumes)
-		rb_out("%s  %s  %s  (%s)  resumes %s\n", when, r->id, subject, author, r->resumes);
+		rb_out("%s  %s  %s%s%s  %s  (%s)  resumes %s\n", when, r->id, target ? "[" : "", target ? target : "",
+		       target ? "]" : "", subject, author, r->resumes);
 	else
-		rb_out("%s  %s  %s  (%s)\n", when, r->id, subject, author);
+		rb_out("%s  %s  %s%s%s%s  (%s)\n", when, r->id, target ? "[" : "", target ? target : "", target ? "]  " : "",
+		       subject, author);
+	free(target);
 	free(subject);
 	free(author);
 }
@@ -91,6 +99,8 @@ static void json_run(rb_json *j, const rb_audit_run *r)
 	json_text(j, "author", r->author, AUTHOR_MAX);
 	json_text(j, "resumes", r->resumes, RB_SUMMARY_MAX);
 	json_text(j, "reverts", r->reverts, RB_SUMMARY_MAX);
+	json_text(j, "target", r->target, RB_SUMMARY_MAX);
+	json_text(j, "rollout", r->rollout, RB_SUMMARY_MAX);
 	rb_json_end(j, '}');
 }
 
@@ -101,6 +111,8 @@ typedef struct {
 	size_t shown;
 	rb_buf buf;        /* --json: what is not written yet */
 	rb_json j;
+	const char *rollout; /* --rollout ID */
+	long long since;   /* with rollout: its start (from its id), less a minute; older commits end the walk */
 } log_out;
 
 static void flush_json(log_out *o)
@@ -112,6 +124,10 @@ static void flush_json(log_out *o)
 static int print_one(void *ctx, const rb_audit_run *r)
 {
 	log_out *o = ctx;
+	if (o->rollout && r->time < o->since)
+		return 1; /* older than the rollout: none of its runs is further down */
+	if (o->rollout && !(r->rollout && !strcmp(r->rollout, o->rollout)))
+		return 0;
 	if (o->shown >= o->max)
 		return 1; /* -n 0: this run only says that the ref holds some */
 	if (o->json) {
@@ -129,7 +145,16 @@ static int print_log(const log_args *a, const rb_runbook *rb, size_t n)
 	rb_audit_runs runs;
 	rb_error err = RB_ERROR_INIT;
 	int rc = RB_EXIT_OK;
-	log_out o = {a->json, n, 0, RB_BUF_INIT, {0}};
+	log_out o = {a->json, n, 0, RB_BUF_INIT, {0}, a->rollout, 0};
+	if (a->rollout) {
+		struct tm tm;
+		memset(&tm, 0, sizeof tm);
+		if (strlen(a->rollout) < 16 || !strptime(a->rollout, "%Y%m%dT%H%M%SZ", &tm)) {
+			rb_out_err("runbook log: --rollout %s: not a rollout id (as the rollout printed it)\n", a->rollout);
+			return RB_EXIT_USAGE;
+		}
+		o.since = (long long)timegm(&tm) - 60;
+	}
 	/*
 	 * A reader that went away (`log | head`) ends the walk as it ends git
 	 * log: the next write raises SIGPIPE, whose default kills quietly. It
@@ -150,6 +175,8 @@ static int print_log(const log_args *a, const rb_runbook *rb, size_t n)
 		rb_json_end(&o.j, ']');
 		rb_buf_puts(&o.buf, "\n");
 		flush_json(&o);
+	} else if (a->rollout && !o.shown) {
+		rb_out("no runs of rollout %s on %s in %s\n", a->rollout, runs.ref, runs.repo);
 	} else if (!runs.count) {
 		rb_out("no runs recorded on %s in %s\n", runs.ref, runs.repo);
 	}
@@ -192,7 +219,7 @@ static int count_of(const char *s, size_t *n)
 int cmd_log(int argc, char **argv)
 {
 	int rc = RB_EXIT_USAGE;
-	log_args a = {NULL, NULL, 0};
+	log_args a = {NULL, NULL, 0, NULL};
 	cli_parsed p;
 	rb_runbook *rb = NULL;
 	size_t n;

@@ -9,6 +9,7 @@
 #include "audit.h"
 #include "cli/cli.h"
 #include "cli/runargs.h"
+#include "cli/targets.h"
 #include "output.h"
 #include "plan.h"
 #include "preflight.h"
@@ -21,6 +22,7 @@ static const cli_opt plan_opts[] = {
 	 "JSON output (the plan; show: record.json; check: the diagnostics)"},
 	{"set", "K=V", CLI_OPT_CALL, 0, cli_opt_set, "set a variable (repeatable); overrides front matter env"},
 	CLI_RUN_SELECTION_OPTS,
+	CLI_RUN_TARGET_OPTS,
 	{"audit-repo", "DIR", CLI_OPT_STRING, ARG(audit_repo), NULL, "the git repository of audit records"},
 	{"revert", "RUN", CLI_OPT_STRING, ARG(revert), NULL,
 	 "instead of a FILE: what `runbook revert RUN` would run, changing nothing"},
@@ -68,14 +70,28 @@ int cli_plan_print(const rb_runbook *rb, const cli_run_args *a)
 	rb_resume_point rp;
 	rb_buf out = RB_BUF_INIT;
 	char *resume = NULL;
+	cli_targets targets;
+	rb_plan_targets pt;
+	memset(&targets, 0, sizeof targets);
+	memset(&pt, 0, sizeof pt);
 	memset(&rp, 0, sizeof rp);
 	char *audit = a->no_audit ? rb_xstrdup("none (--no-audit)") : rb_audit_describe(rb, a->audit_repo);
-	rb_plan_opts po = {a->json, 0, audit, a->run.from, a->run.only, a->run.skip_guards, NULL, a->fail_at};
+	rb_plan_opts po = {a->json, 0, audit, a->run.from, a->run.only, a->run.skip_guards, NULL, a->fail_at, NULL};
 	if (a->resume) {
 		if ((rc = resume_preview(rb, a, &rp, &resume)) != 0)
 			goto done;
 		po.from = rp.from;
 		po.resume = resume;
+	}
+	if (cli_run_args_targets(a)) {
+		if ((rc = cli_targets_load(rb, a, &targets)) != 0)
+			goto done;
+		pt.inv = &targets.inv;
+		pt.sel = targets.sel;
+		pt.count = targets.count;
+		pt.jobs = a->jobs ? a->jobs : 1;
+		pt.canary = a->canary;
+		po.targets = &pt;
 	}
 	rb_run_opts selected = a->run;
 	selected.from = po.from;
@@ -92,6 +108,7 @@ int cli_plan_print(const rb_runbook *rb, const cli_run_args *a)
 		rc = rp.refusal.code;
 	}
 done:
+	cli_targets_free(&targets);
 	rb_buf_free(&out);
 	rb_error_clear(&err);
 	rb_resume_point_free(&rp);

@@ -17,6 +17,8 @@
 #include "cli/common.h"
 #include "cli/runreport.h"
 #include "cli/runargs.h"
+#include "cli/rollout.h"
+#include "cli/targets.h"
 #include "db.h"
 #include "engine.h"
 #include "ghactions.h"
@@ -40,6 +42,9 @@ static const cli_opt run_opts[] = {
 	{"confirm", "PHRASE", CLI_OPT_STRING, ARG(run.confirm), NULL,
 	 "the phrase a confirm=\"PHRASE\" step asks for"},
 	CLI_RUN_SELECTION_OPTS,
+	CLI_RUN_TARGET_OPTS,
+	{"rollout", "ID", CLI_OPT_STRING, ARG(run.rollout), NULL,
+	 "with one --target: the rollout this run belongs to (set by the rollout for its targets' runs)"},
 	CLI_RUN_OUTPUT_OPTS,
 	{"db", "URL", CLI_OPT_CALL, 0, cli_opt_db,
 	 "run: the default database connection; check: trial-run SQL blocks there, rolled back"},
@@ -328,6 +333,18 @@ int cli_run_execute(const rb_runbook *rb, cli_run_args *a, int argc, char **argv
 	memset(&memory, 0, sizeof memory);
 	memory.fd = -1;
 	rb_pgserver_job *pg = NULL;
+	cli_targets targets;
+	memset(&targets, 0, sizeof targets);
+	if (cli_run_args_targets(a)) {
+		if ((rc = cli_targets_load(rb, a, &targets)) != 0)
+			goto done;
+		if (targets.rollout) {
+			rc = cli_rollout_run(rb, a, &targets, argc, argv);
+			goto done;
+		}
+		if ((rc = cli_target_apply(&targets.inv.targets[targets.sel[0]], a)) != 0)
+			goto done;
+	}
 	scrub_secret_sets(rb, argc, argv);
 	reap_orphans();
 	if (a->run.ephemeral_db) {
@@ -364,7 +381,7 @@ int cli_run_execute(const rb_runbook *rb, cli_run_args *a, int argc, char **argv
 	}
 	if (!a->no_audit) {
 		rb_audit_opts ao = {a->audit_repo, argc, argv, &redactor, a->resume ? rp.run : NULL,
-				    a->resume ? rp.first : NULL, a->run.reverts};
+				    a->resume ? rp.first : NULL, a->run.reverts, a->run.target, a->run.rollout};
 		if (rb_audit_begin(rb, &ao, &audit, &err) < 0) {
 			rb_out_err("runbook: cannot record this run: %s\n", err.message);
 			rc = RB_EXIT_ENV;
@@ -382,8 +399,16 @@ int cli_run_execute(const rb_runbook *rb, cli_run_args *a, int argc, char **argv
 	int64_t started = rb_now_ms();
 	a->run.pg_job = pg; /* the engine's now */
 	pg = NULL;
+	rb_run_outcome outcome;
+	memset(&outcome, 0, sizeof outcome);
+	if (a->run.rollout)
+		cli_rollout_watch(&outcome);
+	a->run.outcome = &outcome;
 	rc = rb_engine_run(rb, &a->run);
 	a->run.pg_job = NULL;
+	a->run.outcome = NULL;
+	if (a->run.rollout)
+		cli_rollout_report(rc, a->run.record ? rb_record_get(a->run.record, "run", NULL, "id") : NULL, &outcome);
 	if (cli_sinks_close(&sinks) < 0 && rc == RB_EXIT_OK)
 		rc = RB_EXIT_ENV;
 	if (audit && rb_audit_finish(audit, rc, &err) < 0 && rc == RB_EXIT_OK)
@@ -395,6 +420,8 @@ int cli_run_execute(const rb_runbook *rb, cli_run_args *a, int argc, char **argv
 		rc = RB_EXIT_ENV;
 done:
 	rb_pgserver_abandon(pg);
+	a->run.target = NULL;
+	cli_targets_free(&targets);
 	cli_sinks_close(&sinks);
 	rb_audit_free(audit);
 	rb_record_close(&memory);

@@ -57,9 +57,11 @@ int cli_parse(const cli_spec *spec, int argc, char **argv, void *args, cli_parse
 	memset(p, 0, sizeof *p);
 	for (int i = 2; i < argc; i++) {
 		char *arg = argv[i];
-		static char output_opt[] = "--output";
+		static char output_opt[] = "--output", jobs_opt[] = "--jobs";
 		if (!strcmp(arg, "-o") && find_opt(spec, "output", 6))
-			arg = output_opt; /* the one short option: -o FILE, as compilers and curl take it */
+			arg = output_opt; /* -o FILE, as compilers and curl take it */
+		else if (!strcmp(arg, "-j") && find_opt(spec, "jobs", 4))
+			arg = jobs_opt; /* -j N, as make takes it */
 		if (strncmp(arg, "--", 2) != 0 || !arg[2]) {
 			if (add_operand(spec, arg, p) < 0)
 				goto done;

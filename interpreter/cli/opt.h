@@ -8,7 +8,7 @@
  * top-level help (main.c) prints each spec's usage and summary.
  *
  * Arguments are long options: --name, --name VALUE or --name=VALUE,
- * anywhere on the line; -o is --output where a command has it. Every other
+ * anywhere on the line; -o is --output and -j is --jobs where a command has them. Every other
  * argument ("-" and "--" included) is an operand (FILE, RUN). --help is every command's: it is not in the tables.
  */
 #ifndef RB_CLI_OPT_H

@@ -27,6 +27,56 @@ int cli_opt_set(void *args, const char *command, char *value)
 	return 0;
 }
 
+static void push(char ***list, size_t *n, char *value)
+{
+	*list = rb_xrealloc(*list, (*n + 1) * sizeof **list);
+	(*list)[(*n)++] = value;
+}
+
+int cli_opt_target(void *args, const char *command, char *value)
+{
+	cli_run_args *a = args;
+	(void)command;
+	push(&a->target_names, &a->ntarget_names, rb_xstrdup(value));
+	return 0;
+}
+
+int cli_opt_matrix(void *args, const char *command, char *value)
+{
+	cli_run_args *a = args;
+	(void)command;
+	push(&a->matrix, &a->nmatrix, rb_xstrdup(value));
+	return 0;
+}
+
+/* A whole number from min up into *out, else says so. */
+static int whole(const char *command, const char *opt, const char *value, int min, int *out)
+{
+	char *end = NULL;
+	long n = strtol(value, &end, 10);
+	if (!*value || *end || n < min || n > 100000) {
+		rb_out_err("runbook %s: --%s %s: expected a whole number from %d to 100000\n", command, opt, value, min);
+		return -1;
+	}
+	*out = (int)n;
+	return 0;
+}
+
+int cli_opt_jobs(void *args, const char *command, char *value)
+{
+	return whole(command, "jobs", value, 1, &((cli_run_args *)args)->jobs);
+}
+
+int cli_opt_canary(void *args, const char *command, char *value)
+{
+	return whole(command, "canary", value, 1, &((cli_run_args *)args)->canary);
+}
+
+int cli_opt_max_failures(void *args, const char *command, char *value)
+{
+	return whole(command, "max-failures", value, 1, &((cli_run_args *)args)->max_failures);
+}
+
 int cli_opt_set_env(void *args, const char *command, char *value)
 {
 	const char *v = getenv(value);
@@ -110,6 +160,11 @@ int cli_opt_wait_lock(void *args, const char *command, char *value)
 	return rc;
 }
 
+int cli_run_args_targets(const cli_run_args *a)
+{
+	return a->ntarget_names || a->targets_spec || a->nmatrix;
+}
+
 int cli_run_args_check(const cli_run_args *a, const char *command)
 {
 	int rc = -1;
@@ -121,6 +176,17 @@ int cli_run_args_check(const cli_run_args *a, const char *command)
 		rb_out_err("runbook %s: --no-cache goes with --ephemeral-db\n", command);
 	else if (a->resume && (a->run.from || a->run.only))
 		rb_out_err("runbook %s: --resume picks the steps itself: no --from or --only with it\n", command);
+	else if (a->nmatrix && a->inventory)
+		rb_out_err("runbook %s: --matrix makes the targets: no --inventory with it\n", command);
+	else if ((a->jobs || a->canary || a->keep_going || a->max_failures) && !cli_run_args_targets(a))
+		rb_out_err("runbook %s: -j, --canary, --keep-going and --max-failures go with --targets (or --matrix)\n",
+			   command);
+	else if (a->max_failures && !a->keep_going)
+		rb_out_err("runbook %s: --max-failures goes with --keep-going (without it the first failure stops)\n",
+			   command);
+	else if (a->run.db_url && cli_run_args_targets(a))
+		rb_out_err("runbook %s: --db and targets exclude each other: a target's connection is its db: in the "
+			   "inventory\n", command);
 	else
 		rc = 0;
 	return rc;
@@ -140,6 +206,16 @@ rb_runbook *cli_run_args_load(cli_run_args *a, const char *path)
 
 void cli_run_args_free(cli_run_args *a)
 {
+	for (size_t i = 0; i < a->ntarget_names; i++)
+		free(a->target_names[i]);
+	free(a->target_names);
+	for (size_t i = 0; i < a->nmatrix; i++)
+		free(a->matrix[i]);
+	free(a->matrix);
+	for (size_t i = 0; i < a->ntarget_vars; i++)
+		free(a->target_vars[i]);
+	free(a->target_vars);
+	free(a->target_db);
 	for (size_t i = 0; i < a->nsets; i++)
 		free(a->sets[i]);
 	free(a->sets);

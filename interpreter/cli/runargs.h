@@ -32,6 +32,20 @@ typedef struct {
 	rb_redactor file_secrets; /* values from --secrets-file: secret whatever their names */
 	char *lua_dir;            /* owned (cli_lua_dir) */
 	cli_output_opts out;      /* how the run is shown and reported (sinks.h) */
+	/* Targets (inventory.h, cli/targets.h). */
+	const char *inventory;    /* --inventory FILE */
+	char **target_names;      /* --target NAME (repeatable), owned */
+	size_t ntarget_names;
+	const char *targets_spec; /* --targets GROUP|a,b,c */
+	char **matrix;            /* --matrix NAME=a,b (repeatable), owned */
+	size_t nmatrix;
+	int jobs;                 /* -j N: targets at once; 0: 1 */
+	int canary;               /* --canary K */
+	int keep_going;           /* --keep-going */
+	int max_failures;         /* --max-failures N; 0: 1 (without --keep-going) */
+	char **target_vars;       /* the target's "K=V" (a->run.target_vars), owned */
+	size_t ntarget_vars;
+	char *target_db;          /* the target's db (a->run.db_url), owned */
 	rb_run_opts run;          /* its strings borrowed from argv or from the fields above */
 } cli_run_args;
 
@@ -45,6 +59,15 @@ int cli_opt_set_env(void *args, const char *command, char *value);
 int cli_opt_secrets_file(void *args, const char *command, char *value);
 /** --db URL: copied, then scrubbed in argv (cli_scrub_db_arg). */
 int cli_opt_db(void *args, const char *command, char *value);
+/** --target NAME (repeatable). */
+int cli_opt_target(void *args, const char *command, char *value);
+/** --matrix NAME=a,b (repeatable). */
+int cli_opt_matrix(void *args, const char *command, char *value);
+/** --jobs N, --canary K, --max-failures N: a whole number (jobs at least 1). */
+int cli_opt_jobs(void *args, const char *command, char *value);
+int cli_opt_canary(void *args, const char *command, char *value);
+int cli_opt_max_failures(void *args, const char *command, char *value);
+
 /** --wait-lock DURATION. */
 int cli_opt_wait_lock(void *args, const char *command, char *value);
 
@@ -77,6 +100,23 @@ int cli_opt_wait_lock(void *args, const char *command, char *value);
 	{"github", NULL, CLI_OPT_FLAG, offsetof(cli_run_args, out.github), NULL,                               \
 	 "GitHub Actions output: groups, annotations, masks, step summary (default when GITHUB_ACTIONS=true)"}
 
+/** The option table rows that choose targets: run and plan list them. */
+#define CLI_RUN_TARGET_OPTS                                                                                  \
+	{"inventory", "FILE", CLI_OPT_STRING, offsetof(cli_run_args, inventory), NULL,                        \
+	 "the targets' inventory (default: the front matter's inventory:, else targets.yaml beside the runbook)"}, \
+	{"target", "NAME", CLI_OPT_CALL, 0, cli_opt_target, "run against this target of the inventory (repeatable)"}, \
+	{"targets", "GROUP|A,B", CLI_OPT_STRING, offsetof(cli_run_args, targets_spec), NULL,                  \
+	 "run against a group of the inventory, or these targets and groups: one run a target"},               \
+	{"matrix", "NAME=A,B", CLI_OPT_CALL, 0, cli_opt_matrix,                                              \
+	 "targets from every combination of these values (repeatable), instead of an inventory"},              \
+	{"jobs", "N", CLI_OPT_CALL, 0, cli_opt_jobs, "-j N: run at most N targets at a time (default 1)"},   \
+	{"canary", "K", CLI_OPT_CALL, 0, cli_opt_canary,                                                     \
+	 "run the first K targets alone; go on only when all succeeded (and, on a terminal, approved)"},       \
+	{"keep-going", NULL, CLI_OPT_FLAG, offsetof(cli_run_args, keep_going), NULL,                          \
+	 "go on dispatching targets after one failed"},                                                         \
+	{"max-failures", "N", CLI_OPT_CALL, 0, cli_opt_max_failures,                                         \
+	 "with --keep-going: stop dispatching after N targets failed"}
+
 /** The option table rows that select steps: run and plan list them. */
 #define CLI_RUN_SELECTION_OPTS                                                                               \
 	{"from", "ID", CLI_OPT_STRING, offsetof(cli_run_args, run.from), NULL,                                 \
@@ -85,6 +125,9 @@ int cli_opt_wait_lock(void *args, const char *command, char *value);
 	 "run only step ID (the guards before it are checked again)"},                                          \
 	{"skip-guards", NULL, CLI_OPT_FLAG, offsetof(cli_run_args, run.skip_guards), NULL,                     \
 	 "with --from/--only/--resume: do not check the gates and approvals before it again (asked, recorded)"}
+
+/** 1 when targets were asked for (--target, --targets, --matrix). */
+int cli_run_args_targets(const cli_run_args *a);
 
 /**
  * The checks on the options together: --db and --ephemeral-db exclude each

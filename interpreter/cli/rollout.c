@@ -1,0 +1,701 @@
+/*
+ * rollout.c - the fan-out of run over targets: child runs dispatched, their
+ * output relayed, signals passed on, the outcome tabled and recorded.
+ */
+#define _GNU_SOURCE
+#include "cli/rollout.h"
+#include "approve.h"
+#include "audit.h"
+#include "cli/cli.h"
+#include "json.h"
+#include "output.h"
+#include "process.h"
+#include "signals.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+extern char **environ;
+
+typedef enum {
+	T_WAITING = 0, /* not dispatched (yet, or ever: "not started") */
+	T_RUNNING,
+	T_OK,
+	T_FAILED,
+	T_LOCKED,      /* another run held the target's lock: nothing ran */
+	T_INTERRUPTED
+} tstate;
+
+static const char *state_word(tstate s)
+{
+	switch (s) {
+	case T_WAITING: return "not started";
+	case T_RUNNING: return "running";
+	case T_OK: return "succeeded";
+	case T_FAILED: return "failed";
+	case T_LOCKED: return "locked";
+	case T_INTERRUPTED: return "interrupted";
+	}
+	return "?";
+}
+
+/* One target's run. */
+typedef struct {
+	const rb_target *target;
+	tstate state;
+	rb_process *proc;
+	int fd[2];          /* its stdout and stderr (-1: closed) */
+	rb_buf line[2];     /* what came after the last newline */
+	int exit_code;
+	int64_t start_ms, end_ms;
+	int status;         /* the read end of its RUNBOOK_ROLLOUT_FD; -1: closed */
+	rb_buf said;        /* what came on it */
+	char *run_id;       /* from its status file; NULL: not recorded */
+	char *failed_step;
+} slot;
+
+typedef struct {
+	const rb_runbook *rb;
+	cli_run_args *a;
+	const cli_targets *t;
+	char *id;
+	slot *slots;
+	size_t count, next, running;
+	int jobs, canary;
+	size_t failures;
+	int stopped;        /* no more dispatching */
+	char *why_stopped;  /* the reason, for the table and the record; NULL: none */
+	int sig;            /* the first signal that interrupted the rollout; 0: none */
+	int approvals_yes;  /* the targets' runs get --yes (approved once for the rollout) */
+	char **argv;        /* the targets' command line, up to --target (NULL-terminated) */
+	size_t argc;
+	char **envp;        /* their environment */
+	size_t envc;
+} rollout;
+
+static void push_arg(char ***v, size_t *n, char *s)
+{
+	*v = rb_xrealloc(*v, (*n + 2) * sizeof **v);
+	(*v)[(*n)++] = s;
+	(*v)[*n] = NULL;
+}
+
+/* 1 when --name (len bytes) is an option of the rollout itself, not passed on to the targets' runs. */
+static int rollout_only(const char *name, size_t len)
+{
+	static const char *const own[] = {"target", "targets", "jobs", "canary", "keep-going",
+					  "max-failures", "rollout", "events", "events-output", "junit", "report",
+					  "github", "yes", "set", "color", "step", NULL};
+	for (size_t i = 0; own[i]; i++)
+		if (strlen(own[i]) == len && !strncmp(own[i], name, len))
+			return 1;
+	return 0;
+}
+
+/*
+ * The targets' command line: runbook run, the operand, every option of
+ * argv the rollout does not handle itself; --set K=V becomes --set-env K
+ * with K in their environment (a value never on a command line).
+ */
+static void child_command(rollout *r, int argc, char **argv)
+{
+	/* This very binary, by its path (what /proc/self/exe links to: also under valgrind, which runs it). */
+	char self[4096];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+	push_arg(&r->argv, &r->argc, n > 0 ? rb_xstrndup(self, (size_t)n) : rb_xstrdup(argv[0]));
+	push_arg(&r->argv, &r->argc, rb_xstrdup("run"));
+	for (char **e = environ; *e; e++)
+		push_arg(&r->envp, &r->envc, rb_xstrdup(*e));
+	for (size_t i = 0; i < r->a->nsets; i++) {
+		const char *eq = strchr(r->a->sets[i], '=');
+		push_arg(&r->envp, &r->envc, rb_xstrdup(r->a->sets[i]));
+		push_arg(&r->argv, &r->argc, rb_xstrdup("--set-env"));
+		push_arg(&r->argv, &r->argc, rb_xstrndup(r->a->sets[i], (size_t)(eq - r->a->sets[i])));
+	}
+	for (int i = 2; i < argc; i++) {
+		const char *arg = argv[i];
+		if (!strcmp(arg, "-j")) {
+			i++; /* -j N */
+			continue;
+		}
+		if (strncmp(arg, "--", 2) || !arg[2]) {
+			push_arg(&r->argv, &r->argc, rb_xstrdup(arg)); /* the operand */
+			continue;
+		}
+		const char *name = arg + 2, *eq = strchr(name, '=');
+		size_t len = eq ? (size_t)(eq - name) : strlen(name);
+		const cli_opt *o = NULL;
+		for (const cli_opt *p = cmd_run_spec.opts; p->name && !o; p++)
+			if (strlen(p->name) == len && !strncmp(p->name, name, len))
+				o = p;
+		int takes = o && o->arg && !eq;
+		if (!rollout_only(name, len)) {
+			push_arg(&r->argv, &r->argc, rb_xstrdup(arg));
+			if (takes && i + 1 < argc)
+				push_arg(&r->argv, &r->argc, rb_xstrdup(argv[i + 1]));
+		}
+		if (takes)
+			i++;
+	}
+	if (r->approvals_yes)
+		push_arg(&r->argv, &r->argc, rb_xstrdup("--yes"));
+	push_arg(&r->argv, &r->argc, rb_xstrdup("--rollout"));
+	push_arg(&r->argv, &r->argc, rb_xstrdup(r->id));
+}
+
+/* Starts slot s: 0, or -1 (it is then failed, its reason said). */
+static int dispatch(rollout *r, slot *s)
+{
+	size_t argc = r->argc, envc = r->envc;
+	char **argv = rb_xcalloc(argc + 3, sizeof *argv), **envp = rb_xcalloc(envc + 2, sizeof *envp);
+	rb_error err = RB_ERROR_INIT;
+	rb_process_opts o;
+	int rc = -1, status[2] = {-1, -1};
+	memcpy(argv, r->argv, argc * sizeof *argv);
+	argv[argc] = "--target";
+	argv[argc + 1] = s->target->name;
+	memcpy(envp, r->envp, envc * sizeof *envp);
+	envp[envc] = "RUNBOOK_ROLLOUT_FD=3";
+	memset(&o, 0, sizeof o);
+	o.argv = argv;
+	o.envp = envp;
+	o.new_pgroup = 1; /* the rollout passes signals on itself: a terminal's Ctrl-C reaches it alone */
+	o.in.kind = r->jobs == 1 ? RB_STDIO_INHERIT : RB_STDIO_NULL;
+	o.out.kind = RB_STDIO_PIPE;
+	o.err.kind = RB_STDIO_PIPE;
+	o.close_fds = 1;
+	o.keep_fd = -1;
+	s->start_ms = rb_now_ms();
+	if (pipe2(status, O_CLOEXEC) < 0) {
+		rb_error_set(&err, RB_EXIT_ENV, NULL, 0, 0, "pipe: %s", strerror(errno));
+	} else {
+		o.keep_fd = status[1];
+		if (rb_process_start(&o, &s->proc, &err) == 0)
+			rc = 0;
+	}
+	if (status[1] >= 0)
+		close(status[1]);
+	if (rc < 0) {
+		if (status[0] >= 0)
+			close(status[0]);
+		rb_out_err("[%s] runbook: cannot start the target's run: %s\n", s->target->name, err.message);
+		s->state = T_FAILED;
+		s->exit_code = RB_EXIT_ENV;
+		s->end_ms = rb_now_ms();
+		r->failures++;
+		r->stopped = 1;
+		r->why_stopped = r->why_stopped ? r->why_stopped : rb_xasprintf("target '%s' could not start", s->target->name);
+		goto done;
+	}
+	s->status = status[0];
+	fcntl(s->status, F_SETFL, fcntl(s->status, F_GETFL) | O_NONBLOCK);
+	for (int k = 0; k < 2; k++) {
+		s->fd[k] = rb_process_fd(s->proc, k + 1);
+		fcntl(s->fd[k], F_SETFL, fcntl(s->fd[k], F_GETFL) | O_NONBLOCK);
+	}
+	s->state = T_RUNNING;
+	r->running++;
+done:
+	rb_error_clear(&err);
+	free(argv);
+	free(envp);
+	return rc;
+}
+
+/* A failure stops the dispatching (--keep-going: when --max-failures are reached). */
+static void count_failure(rollout *r, const slot *s)
+{
+	r->failures++;
+	size_t limit = r->a->keep_going ? (size_t)r->a->max_failures : 1;
+	if (!r->stopped && limit && r->failures >= limit) {
+		r->stopped = 1;
+		free(r->why_stopped);
+		r->why_stopped = r->a->keep_going
+					 ? rb_xasprintf("%zu targets failed (--max-failures %d)", r->failures, r->a->max_failures)
+					 : rb_xasprintf("target '%s' failed", s->target->name);
+	}
+}
+
+/* Reads what a target's run says on its status pipe: "failed STEP" at once, "end ..." lines at its end. */
+static void hear(rollout *r, slot *s)
+{
+	char buf[1024];
+	ssize_t n;
+	while ((n = read(s->status, buf, sizeof buf)) > 0 || (n < 0 && errno == EINTR))
+		if (n > 0)
+			rb_buf_add(&s->said, buf, (size_t)n);
+	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) {
+		close(s->status);
+		s->status = -1;
+	}
+	/* The failure counts once, when first heard: the dispatching stops before the target's handler runs. */
+	if (!s->failed_step && strstr(rb_buf_cstr(&s->said), "failed ")) {
+		const char *f = strstr(rb_buf_cstr(&s->said), "failed ") + 7;
+		s->failed_step = rb_xstrndup(f, strcspn(f, "\n"));
+		count_failure(r, s);
+	}
+}
+
+/* The whole lines of what came from stream k of s, each prefixed with the target's name. */
+static void relay(slot *s, int k, const char *data, size_t n, int flush)
+{
+	rb_buf *b = &s->line[k];
+	rb_buf out = RB_BUF_INIT;
+	rb_buf_add(b, data, n);
+	size_t start = 0;
+	for (size_t i = 0; i < b->len; i++)
+		if (b->data[i] == '\n') {
+			rb_buf_printf(&out, "[%s] %.*s\n", s->target->name, (int)(i - start), b->data + start);
+			start = i + 1;
+		}
+	if (flush && start < b->len) {
+		rb_buf_printf(&out, "[%s] %.*s\n", s->target->name, (int)(b->len - start), b->data + start);
+		start = b->len;
+	}
+	memmove(b->data, b->data + start, b->len - start);
+	b->len -= start;
+	if (b->data)
+		b->data[b->len] = '\0';
+	if (out.len)
+		rb_out_write(k + 1, out.data, out.len);
+	rb_buf_free(&out);
+}
+
+/* Reads what stream k of s has now; closes it at its end. */
+static void drain(slot *s, int k)
+{
+	char buf[8192];
+	for (;;) {
+		ssize_t n = read(s->fd[k], buf, sizeof buf);
+		if (n > 0) {
+			relay(s, k, buf, (size_t)n, 0);
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK)) {
+			relay(s, k, "", 0, 1);
+			rb_process_close_fd(s->proc, k + 1);
+			s->fd[k] = -1;
+		}
+		break;
+	}
+}
+
+/* What the run said at its end (cli_rollout_report). */
+static void read_status(slot *s)
+{
+	for (const char *line = rb_buf_cstr(&s->said); line && *line;) {
+		size_t n = strcspn(line, "\n");
+		if (!strncmp(line, "run=", 4) && n > 4 && !s->run_id)
+			s->run_id = rb_xstrndup(line + 4, n - 4);
+		else if (!strncmp(line, "failed_step=", 12) && n > 12 && !s->failed_step)
+			s->failed_step = rb_xstrndup(line + 12, n - 12);
+		else if (!strncmp(line, "locked=1", 8))
+			s->state = T_LOCKED;
+		line += n + (line[n] ? 1 : 0);
+	}
+}
+
+/* s's run ended: its status, and what it means for the dispatching. */
+static void finished(rollout *r, slot *s)
+{
+	int st = 0;
+	for (int k = 0; k < 2; k++)
+		if (s->fd[k] >= 0)
+			drain(s, k);
+	rb_process_wait(s->proc, -1, &st);
+	if (s->status >= 0)
+		hear(r, s);
+	s->exit_code = rb_process_exit_code(st);
+	s->end_ms = rb_now_ms();
+	rb_process_free(s->proc);
+	s->proc = NULL;
+	r->running--;
+	read_status(s);
+	if (s->state == T_LOCKED)
+		return; /* not a failure of the runbook */
+	s->state = s->exit_code == 0 ? T_OK : s->exit_code >= 128 ? T_INTERRUPTED : T_FAILED;
+	if (s->state == T_FAILED && !s->failed_step)
+		count_failure(r, s); /* a run that failed before its main flow (its pre-flight check, say) */
+}
+
+/* Passes sig on to every running target's process group. */
+static void pass_on(rollout *r, int sig)
+{
+	for (size_t i = 0; i < r->count; i++)
+		if (r->slots[i].state == T_RUNNING && r->slots[i].proc)
+			rb_process_signal(r->slots[i].proc, sig, 1);
+}
+
+/* Waits for output, ends and signals for a while (ms), and handles what came. */
+static void step(rollout *r, int ms)
+{
+	size_t n = 0;
+	struct pollfd *pf = rb_xcalloc(3 * r->count + 1, sizeof *pf);
+	slot **who = rb_xcalloc(3 * r->count + 1, sizeof *who);
+	int *stream = rb_xcalloc(3 * r->count + 1, sizeof *stream);
+	for (size_t i = 0; i < r->count; i++)
+		for (int k = 0; k < 3; k++) {
+			int fd = k < 2 ? r->slots[i].fd[k] : r->slots[i].status;
+			if (r->slots[i].state == T_RUNNING && fd >= 0) {
+				pf[n].fd = fd;
+				pf[n].events = POLLIN;
+				who[n] = &r->slots[i];
+				stream[n++] = k;
+			}
+		}
+	pf[n].fd = rb_signals_fd();
+	pf[n].events = POLLIN;
+	if (poll(pf, n + 1, ms) > 0) {
+		for (size_t i = 0; i < n; i++) {
+			if (!pf[i].revents)
+				continue;
+			if (stream[i] == 2 && who[i]->status >= 0)
+				hear(r, who[i]);
+			else if (stream[i] < 2 && who[i]->fd[stream[i]] >= 0)
+				drain(who[i], stream[i]);
+		}
+		if (pf[n].revents)
+			rb_signals_drain();
+	}
+	/* A run whose output ended, or which exited (what it started may hold its output open). */
+	for (size_t i = 0; i < r->count; i++) {
+		slot *s = &r->slots[i];
+		if (s->state == T_RUNNING &&
+		    ((s->fd[0] < 0 && s->fd[1] < 0) || rb_process_wait(s->proc, 0, NULL) == 0))
+			finished(r, s);
+	}
+	free(pf);
+	free(who);
+	free(stream);
+}
+
+/* Handles a signal: the first stops the dispatching; each is passed on to the running targets. */
+static void signalled(rollout *r)
+{
+	int sig = rb_signals_interrupted();
+	if (!sig)
+		return;
+	rb_signals_reset(); /* so that the next one is seen: a second Ctrl-C stops the targets' handlers */
+	if (!r->sig) {
+		r->sig = sig;
+		r->stopped = 1;
+		free(r->why_stopped);
+		r->why_stopped = rb_xasprintf("interrupted (signal %d)", sig);
+		rb_out_err("runbook: rollout interrupted: no more targets start; the running ones were told (again "
+			   "to stop their failure handlers)\n");
+	}
+	pass_on(r, sig);
+}
+
+/* The canary succeeded: may the rollout go on? 1 or 0 (then why_stopped says why). */
+static int go_on_after_canary(rollout *r)
+{
+	rb_approver ap;
+	const char *how = NULL;
+	char *q = rb_xasprintf("The canary succeeded (%d target%s). Go on with the other %zu?", r->canary,
+			       r->canary == 1 ? "" : "s", r->count - (size_t)r->canary);
+	rb_approver_init(&ap, r->a->run.yes, NULL);
+	int ok = rb_approve_item(&ap, q, &how);
+	free(q);
+	rb_out_err("runbook: going on after the canary: %s (%s)\n", ok ? "approved" : "refused", how);
+	if (!ok) {
+		r->stopped = 1;
+		r->why_stopped = rb_xasprintf("going on after the canary was not approved (%s)", how);
+	}
+	return ok;
+}
+
+/* The table at the end, on stdout. */
+static void table(const rollout *r, int rc)
+{
+	size_t w = 6, ok = 0, failed = 0, locked = 0, waiting = 0, interrupted = 0;
+	rb_buf b = RB_BUF_INIT;
+	for (size_t i = 0; i < r->count; i++) {
+		size_t len = strlen(r->slots[i].target->name);
+		w = len > w ? len : w;
+		ok += r->slots[i].state == T_OK;
+		failed += r->slots[i].state == T_FAILED;
+		interrupted += r->slots[i].state == T_INTERRUPTED;
+		locked += r->slots[i].state == T_LOCKED;
+		waiting += r->slots[i].state == T_WAITING;
+	}
+	rb_buf_printf(&b, "\nRollout %s: %zu target%s, %zu succeeded, %zu failed, %zu interrupted, %zu locked, %zu not "
+		      "started (exit %d)\n", r->id, r->count, r->count == 1 ? "" : "s", ok, failed, interrupted, locked, waiting, rc);
+	if (r->why_stopped)
+		rb_buf_printf(&b, "Stopped dispatching: %s\n", r->why_stopped);
+	rb_buf_printf(&b, "  %-*s  %-11s  %9s  %-20s  %s\n", (int)w, "target", "status", "duration", "failed step", "run");
+	for (size_t i = 0; i < r->count; i++) {
+		const slot *s = &r->slots[i];
+		char d[32] = "-";
+		if (s->end_ms)
+			rb_format_duration(s->end_ms - s->start_ms, d, sizeof d);
+		rb_buf_printf(&b, "  %-*s  %-11s  %9s  %-20s  %s\n", (int)w, s->target->name, state_word(s->state), d,
+			      s->failed_step ? s->failed_step : "-", s->run_id ? s->run_id : "-");
+	}
+	rb_out_write(1, b.data, b.len);
+	rb_buf_free(&b);
+}
+
+/* The rollout's record: JSON and Markdown. */
+static void record_texts(const rollout *r, int rc, char **json, char **md)
+{
+	rb_buf jb = RB_BUF_INIT, mb = RB_BUF_INIT;
+	rb_json j;
+	rb_json_init(&j, &jb, 1);
+	rb_json_object_begin(&j);
+	rb_json_key(&j, "rollout");
+	rb_json_string(&j, r->id);
+	rb_json_key(&j, "runbook");
+	rb_json_string(&j, r->rb->path);
+	rb_json_key(&j, "title");
+	rb_json_string(&j, r->rb->title);
+	rb_json_key(&j, "inventory");
+	rb_json_string(&j, r->t->inv.path);
+	rb_json_key(&j, "inventory_hash");
+	rb_json_string(&j, r->t->inv.hash);
+	rb_json_key(&j, "selection");
+	rb_json_array_begin(&j);
+	for (size_t i = 0; i < r->a->ntarget_names; i++)
+		rb_json_string(&j, r->a->target_names[i]);
+	if (r->a->targets_spec)
+		rb_json_string(&j, r->a->targets_spec);
+	for (size_t i = 0; i < r->a->nmatrix; i++)
+		rb_json_string(&j, r->a->matrix[i]);
+	rb_json_end(&j, ']');
+	rb_json_key(&j, "jobs");
+	rb_json_int(&j, r->jobs);
+	rb_json_key(&j, "canary");
+	rb_json_int(&j, r->canary);
+	rb_json_key(&j, "keep_going");
+	rb_json_bool(&j, r->a->keep_going);
+	rb_json_key(&j, "max_failures");
+	rb_json_int(&j, r->a->max_failures);
+	rb_json_key(&j, "stopped");
+	rb_json_string(&j, r->why_stopped);
+	rb_json_key(&j, "exit_code");
+	rb_json_int(&j, rc);
+	rb_json_key(&j, "result");
+	rb_json_string(&j, rb_audit_result_word(rc));
+	rb_json_key(&j, "targets");
+	rb_json_array_begin(&j);
+	rb_buf_printf(&mb, "# Rollout %s\n\nRunbook: %s (%s)\nInventory: %s (%s)\nJobs: %d, canary: %d\nResult: %s "
+		      "(exit %d)%s%s\n\n| # | target | status | exit | failed step | run |\n|---|---|---|---|---|---|\n",
+		      r->id, r->rb->title, r->rb->path, r->t->inv.path ? r->t->inv.path : "--matrix", r->t->inv.hash,
+		      r->jobs, r->canary, rb_audit_result_word(rc), rc, r->why_stopped ? "\nStopped dispatching: " : "",
+		      r->why_stopped ? r->why_stopped : "");
+	for (size_t i = 0; i < r->count; i++) {
+		const slot *s = &r->slots[i];
+		rb_json_object_begin(&j);
+		rb_json_key(&j, "name");
+		rb_json_string(&j, s->target->name);
+		rb_json_key(&j, "status");
+		rb_json_string(&j, state_word(s->state));
+		rb_json_key(&j, "exit_code");
+		if (s->state == T_WAITING)
+			rb_json_null(&j);
+		else
+			rb_json_int(&j, s->exit_code);
+		rb_json_key(&j, "run");
+		rb_json_string(&j, s->run_id);
+		rb_json_key(&j, "failed_step");
+		rb_json_string(&j, s->failed_step);
+		rb_json_key(&j, "duration_ms");
+		rb_json_int(&j, s->end_ms ? s->end_ms - s->start_ms : 0);
+		rb_json_end(&j, '}');
+		rb_buf_printf(&mb, "| %zu | %s | %s | %d | %s | %s |\n", i + 1, s->target->name, state_word(s->state),
+			      s->exit_code, s->failed_step ? s->failed_step : "", s->run_id ? s->run_id : "");
+	}
+	rb_json_end(&j, ']');
+	rb_json_end(&j, '}');
+	rb_buf_putc(&jb, '\n');
+	*json = rb_buf_detach(&jb);
+	*md = rb_buf_detach(&mb);
+}
+
+/* 1 when a step of rb asks a person (a task list, a confirmation). */
+static int asks(const rb_runbook *rb)
+{
+	for (size_t i = 0; i < rb->nsteps; i++)
+		if (rb_step_runnable(&rb->steps[i]) && rb->steps[i].role != RB_ROLE_MANUAL &&
+		    (rb->steps[i].kind == RB_STEP_APPROVAL || rb_step_attr(&rb->steps[i], "confirm")))
+			return 1;
+	return 0;
+}
+
+int cli_rollout_run(const rb_runbook *rb, cli_run_args *a, const cli_targets *t, int argc, char **argv)
+{
+	int rc = RB_EXIT_USAGE;
+	rollout r;
+	rb_buf unset = RB_BUF_INIT;
+	char *json = NULL, *md = NULL;
+	rb_error err = RB_ERROR_INIT;
+	memset(&r, 0, sizeof r);
+	r.rb = rb;
+	r.a = a;
+	r.t = t;
+	r.count = t->count;
+	r.jobs = a->jobs ? a->jobs : 1;
+	r.canary = a->canary > (int)t->count ? (int)t->count : a->canary;
+	r.slots = rb_xcalloc(r.count + 1, sizeof *r.slots);
+	for (size_t i = 0; i < r.count; i++) {
+		r.slots[i].target = &t->inv.targets[t->sel[i]];
+		r.slots[i].fd[0] = r.slots[i].fd[1] = r.slots[i].status = -1;
+		char *u = rb_target_unset_refs(r.slots[i].target);
+		if (u)
+			rb_buf_printf(&unset, "  %s: %s\n", r.slots[i].target->name, u);
+		free(u);
+	}
+	if (a->run.step_mode || a->out.events || a->out.junit || a->out.report || a->resume || a->run.ephemeral_db) {
+		rb_out_err("runbook: a rollout over targets does not take --step, --events, --junit, --report, --resume "
+			   "or --ephemeral-db yet: run one target (--target NAME) for those\n");
+		goto done;
+	}
+	if (unset.len) {
+		rb_out_err("runbook: targets refer to variables not set in the environment: nothing was run\n%s",
+			   rb_buf_cstr(&unset));
+		goto done;
+	}
+	if (asks(rb) && !a->run.yes) {
+		rb_approver ap;
+		const char *how = NULL;
+		char *q = rb_xasprintf("%s asks for approvals: approve them once for all %zu targets of this rollout?",
+				       rb->path, r.count);
+		rb_approver_init(&ap, 0, NULL);
+		int ok = rb_approve_item(&ap, q, &how);
+		free(q);
+		if (!ok) {
+			rb_out_err("runbook: the runbook's approvals were not given for the rollout (%s): nothing was run "
+				   "(--yes approves them)\n", how);
+			rc = RB_EXIT_GATE;
+			goto done;
+		}
+	}
+	r.approvals_yes = a->run.yes || asks(rb);
+	r.id = rb_audit_rollout_id(rb);
+	child_command(&r, argc, argv);
+	rb_signals_install();
+	rb_out("Rollout %s: %s over %zu target%s, %d at a time%s\n", r.id, rb->title, r.count, r.count == 1 ? "" : "s",
+	       r.jobs, r.canary ? ", canary first" : "");
+	int canary_phase = r.canary > 0;
+	for (;;) {
+		size_t limit = canary_phase ? (size_t)r.canary : r.count;
+		while (!r.stopped && r.running < (size_t)r.jobs && r.next < limit)
+			dispatch(&r, &r.slots[r.next++]);
+		if (r.running == 0) {
+			if (canary_phase && !r.stopped && r.next == (size_t)r.canary && r.next < r.count) {
+				canary_phase = 0;
+				if (r.failures == 0 && go_on_after_canary(&r))
+					continue;
+				if (r.failures && !r.why_stopped)
+					r.why_stopped = rb_xstrdup("the canary failed");
+				r.stopped = 1;
+			}
+			if (r.stopped || r.next >= r.count)
+				break;
+			if (r.failures && !r.a->keep_going)
+				break;
+			continue;
+		}
+		step(&r, 200);
+		signalled(&r);
+	}
+	size_t failed = 0, locked = 0, interrupted = 0;
+	for (size_t i = 0; i < r.count; i++) {
+		failed += r.slots[i].state == T_FAILED;
+		locked += r.slots[i].state == T_LOCKED;
+		interrupted += r.slots[i].state == T_INTERRUPTED;
+	}
+	rc = r.sig ? 128 + r.sig
+		   : failed || interrupted ? RB_EXIT_STEP
+		   : r.why_stopped && strstr(r.why_stopped, "not approved") ? RB_EXIT_GATE
+		   : locked ? RB_EXIT_ENV : RB_EXIT_OK;
+	table(&r, rc);
+	if (!a->no_audit) {
+		char oid[41] = "";
+		record_texts(&r, rc, &json, &md);
+		if (rb_audit_commit_rollout(rb, a->audit_repo, r.id, json, md, rb_audit_result_word(rc), oid, &err) < 0) {
+			rb_out_err("runbook: the rollout's record could not be committed: %s\n", err.message);
+			if (rc == RB_EXIT_OK)
+				rc = RB_EXIT_ENV;
+		} else {
+			rb_out("Rollout record: %.7s (runbook log --rollout %s)\n", oid, r.id);
+		}
+	}
+done:
+	for (size_t i = 0; i < r.count; i++) {
+		slot *s = &r.slots[i];
+		if (s->proc) {
+			rb_process_stop(s->proc, 2000, NULL);
+			rb_process_free(s->proc);
+		}
+		for (int k = 0; k < 2; k++)
+			rb_buf_free(&s->line[k]);
+		if (s->status >= 0)
+			close(s->status);
+		rb_buf_free(&s->said);
+		free(s->run_id);
+		free(s->failed_step);
+	}
+	for (size_t i = 0; i < r.argc; i++)
+		free(r.argv[i]);
+	free(r.argv);
+	for (size_t i = 0; i < r.envc; i++)
+		free(r.envp[i]);
+	free(r.envp);
+	free(r.slots);
+	free(r.id);
+	free(r.why_stopped);
+	free(json);
+	free(md);
+	rb_buf_free(&unset);
+	rb_error_clear(&err);
+	return rc;
+}
+
+/* The descriptor RUNBOOK_ROLLOUT_FD names; -1: none. */
+static int rollout_fd(void)
+{
+	const char *v = getenv("RUNBOOK_ROLLOUT_FD");
+	return v && *v ? atoi(v) : -1;
+}
+
+static void say_to_rollout(const char *text)
+{
+	int fd = rollout_fd();
+	if (fd > 2) {
+		ssize_t w = write(fd, text, strlen(text));
+		(void)w; /* the rollout gone: nobody to tell */
+	}
+}
+
+static void failed_now(void *ctx, const char *step)
+{
+	(void)ctx;
+	char *line = rb_xasprintf("failed %s\n", step && *step ? step : "?");
+	say_to_rollout(line);
+	free(line);
+}
+
+void cli_rollout_watch(rb_run_outcome *outcome)
+{
+	if (rollout_fd() > 2) {
+		outcome->on_failure = failed_now;
+		outcome->ctx = NULL;
+	}
+}
+
+void cli_rollout_report(int exit_code, const char *run_id, const rb_run_outcome *outcome)
+{
+	char *line = rb_xasprintf("end exit=%d\nrun=%s\nfailed_step=%s\nlocked=%d\n", exit_code, run_id ? run_id : "",
+				  outcome ? outcome->failed_step : "", outcome ? outcome->locked : 0);
+	say_to_rollout(line);
+	free(line);
+}

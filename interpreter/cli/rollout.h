@@ -1,0 +1,50 @@
+/*
+ * rollout.h - one runbook, many targets: the fan-out of `run --targets`.
+ *
+ * Each selected target runs as a child `runbook run FILE --target NAME
+ * --rollout ID` (every guarantee of a single run: its pre-flight, gates,
+ * lock, record), at most -j at a time, in dispatch order. --canary K runs
+ * the first K alone and goes on only when all succeeded and the rest was
+ * approved (a terminal, or --yes). A failed target stops the dispatching
+ * (--keep-going: up to --max-failures); running targets finish. A target
+ * whose run lock is held by another run is "locked", not failed. Ctrl-C
+ * (SIGINT, SIGTERM, SIGHUP) is passed to every running target, which runs
+ * its undo and failure handler; a second one is passed on again, which
+ * stops those.
+ *
+ * Output: each line of a target's output prefixed "[NAME] "; at the end a
+ * table (target, status, duration, failed step, run) and the rollout's
+ * record, committed on the audit ref (audit.h) unless --no-audit.
+ *
+ * Exit: 0 every target succeeded; 1 a target failed (the canary
+ * included); 3 going on after the canary was not approved; 5 a target was
+ * locked by another run and none failed; 128 + the signal when
+ * interrupted; 2 before anything ran (a target's reference unset, an
+ * approval that cannot be asked).
+ *
+ * The child's environment carries RUNBOOK_ROLLOUT_FD=3, a pipe on which it
+ * says at once when its main flow failed (so that no target is dispatched
+ * after a failure, however long its undo and handler take) and, at its
+ * end, how it ended (cli_rollout_watch, cli_rollout_report); and the
+ * values of --set as variables it takes with --set-env (no value on a
+ * command line).
+ */
+#ifndef RB_CLI_ROLLOUT_H
+#define RB_CLI_ROLLOUT_H
+
+#include "cli/runargs.h"
+#include "cli/targets.h"
+
+/** The rollout of rb over t's targets. argv: the command line (its options are passed on). Returns the exit code. */
+int cli_rollout_run(const rb_runbook *rb, cli_run_args *a, const cli_targets *t, int argc, char **argv);
+
+/**
+ * In a target's run (--rollout, RUNBOOK_ROLLOUT_FD set): makes outcome say
+ * a failure of the main flow to the rollout as it happens.
+ */
+void cli_rollout_watch(rb_run_outcome *outcome);
+
+/** In a target's run: says to the rollout how the run ended (exit code, run id, failed step, locked). */
+void cli_rollout_report(int exit_code, const char *run_id, const rb_run_outcome *outcome);
+
+#endif

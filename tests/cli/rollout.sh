@@ -1,0 +1,182 @@
+#!/usr/bin/env bash
+# One runbook, many targets (run --targets; docs/format.md "Targets"):
+# 6 targets with -j 3 never overlap more than 3, each its own record with
+# Target: and Rollout: trailers, one rollout record, the summary table; a
+# failing canary starts nothing else; target 4 of 6 failing stops the
+# dispatching (running ones finish); Ctrl-C runs every running target's
+# failure handler and leaves no process; two rollouts over a shared target
+# never run it twice at once (the other reports it locked); one --target
+# runs here with the target's variables; --matrix names its targets; plan
+# lists the targets; unset references and literal passwords are refused
+# before anything runs; log --rollout lists the rollout's runs.
+set -euo pipefail
+bin=$(realpath "$1")
+dir=$(mktemp -d)
+trap 'pkill -f "$dir/" 2>/dev/null || true; rm -rf "$dir"' EXIT
+fail() { echo "rollout: $*"; exit 1; }
+cd "$dir"
+export TMPDIR=$dir/tmp
+mkdir "$TMPDIR"
+git init -q audit
+
+cat > targets.yaml <<'EOF'
+targets:
+  t1: {N: "1"}
+  t2: {N: "2"}
+  t3: {N: "3"}
+  t4: {N: "4"}
+  t5: {N: "5"}
+  t6: {N: "6"}
+  vault: {db: "host=/nonexistent dbname=app password=${VAULT_PASS}"}
+groups:
+  all: [t1, t2, t3, t4, t5, t6]
+EOF
+# Each target's step logs its start and end; FAIL_N makes target N fail at once; SLEEP how long the others work.
+cat > fan.md <<EOF
+---
+on_failure: Clean up
+---
+# Fan
+
+\`\`\`bash {name=work}
+echo "start \$RUNBOOK_TARGET \$(date +%s%N)" >> $dir/times
+[ "\$N" != "\${FAIL_N:-none}" ] || { echo "end \$RUNBOOK_TARGET \$(date +%s%N)" >> $dir/times; echo "failing on purpose"; exit 3; }
+sleep \${SLEEP:-1}
+echo "end \$RUNBOOK_TARGET \$(date +%s%N)" >> $dir/times
+\`\`\`
+
+## Clean up
+
+\`\`\`bash {name=cleanup}
+echo "handler \$RUNBOOK_TARGET" >> $dir/handlers
+\`\`\`
+EOF
+
+# most_at_once: the largest number of targets between their start and end lines at one time.
+most_at_once() {
+  awk '{ print $3, ($1 == "start" ? 1 : -1) }' times | sort -n -k1,1 -k2,2 |
+    awk '{ n += $2; if (n > m) m = n } END { print m + 0 }'
+}
+# started: the targets that started, sorted, on one line.
+started() { awk '$1 == "start" { print $2 }' times | sort | tr '\n' ' '; }
+rollout_of() { sed -n 's/^Rollout \([^:]*\): .* target.*/\1/p' "$1" | head -1; }
+# The audit ref's messages into $dir/messages (a file: grep -q on a pipe from git would end git early).
+messages() { git -C audit log --format=%B runbook-audit > "$dir/messages"; }
+runs_of() { messages; grep -c "^Rollout: $1\$" "$dir/messages" || true; }
+
+# 1. Six targets, three at a time.
+rm -f times
+"$bin" run fan.md --targets all -j 3 --audit-repo audit > one.out 2>&1 || { cat one.out; fail "6 targets -j 3 failed"; }
+[ "$(most_at_once)" = 3 ] || { cat times; fail "not 3 at once at most and at least: $(most_at_once)"; }
+[ "$(started)" = "t1 t2 t3 t4 t5 t6 " ] || fail "not every target started: $(started)"
+id=$(rollout_of one.out)
+[ -n "$id" ] || { cat one.out; fail "no rollout id said"; }
+# Six run records (each with its target) and the rollout's own record, the last commit.
+[ "$(runs_of "$id")" = 7 ] || { cat messages; fail "not 6 runs and 1 rollout record"; }
+for t in t1 t2 t3 t4 t5 t6; do
+  grep -q "^Target: $t\$" messages || fail "no record says Target: $t"
+done
+[ "$(git -C audit log -1 --format=%B runbook-audit | sed -n 's/^Rollout: //p')" = "$id" ] || fail "the last commit is not the rollout's"
+[ -n "$(git -C audit show --name-only --format= runbook-audit | grep "rollouts/.*/rollout.json")" ] || fail "no rollout.json"
+json=$(git -C audit show "runbook-audit:$(git -C audit show --name-only --format= runbook-audit | grep rollout.json)")
+grep -q '"inventory_hash": "'"$(git hash-object targets.yaml)"'"' <<< "$json" || { echo "$json"; fail "the rollout record lacks the inventory's hash"; }
+grep -q "^  t6  *succeeded " one.out && grep -q "6 succeeded, 0 failed" one.out || { cat one.out; fail "no summary table"; }
+grep -q '^\[t4\] \[1/1\] ok' one.out || { cat one.out; fail "a target's lines are not prefixed with its name"; }
+"$bin" log --rollout "$id" --audit-repo audit > log.out
+[ "$(grep -c "\[t[1-6]\]" log.out)" = 6 ] || { cat log.out; fail "log --rollout does not list the 6 runs"; }
+
+# 2. The canary fails: no other target starts; exit 1; the record says why.
+rm -f times
+rc=0; FAIL_N=1 "$bin" run fan.md --targets all -j 3 --canary 1 --audit-repo audit > canary.out 2>&1 || rc=$?
+[ "$rc" = 1 ] || { cat canary.out; fail "a failed canary: exit $rc"; }
+[ "$(started)" = "t1 " ] || fail "targets started after the canary failed: $(started)"
+git -C audit show "runbook-audit:$(git -C audit show --name-only --format= runbook-audit | grep rollout.json)" > record.json
+grep -q '"stopped": "target '"'"'t1'"'"' failed"' record.json || { cat record.json; fail "the rollout record does not say why it stopped"; }
+# A canary that succeeds goes on only when approved: not without a terminal or --yes (exit 3) ...
+rm -f times
+rc=0; "$bin" run fan.md --targets all -j 2 --canary 2 --audit-repo audit < /dev/null > canary2.out 2>&1 || rc=$?
+[ "$rc" = 3 ] && [ "$(started)" = "t1 t2 " ] || { cat canary2.out; fail "an unapproved canary: exit $rc, started $(started)"; }
+# ... and with --yes, recorded.
+rm -f times
+"$bin" run fan.md --targets all -j 3 --canary 1 --yes --audit-repo audit > canary3.out 2>&1 || { cat canary3.out; fail "--canary 1 --yes"; }
+[ "$(started)" = "t1 t2 t3 t4 t5 t6 " ] && grep -q 'going on after the canary: approved (--yes)' canary3.out ||
+  { cat canary3.out; fail "--canary --yes did not go on"; }
+[ "$(awk '$1 == "start" { print $2; exit }' times)" = t1 ] || fail "the canary did not start first"
+
+# 3. Target 4 of 6 fails (two at a time): nothing is dispatched after, t3 (running) finishes.
+rm -f times handlers
+rc=0; FAIL_N=4 "$bin" run fan.md --targets all -j 2 --audit-repo audit > four.out 2>&1 || rc=$?
+[ "$rc" = 1 ] || { cat four.out; fail "target 4 failing: exit $rc"; }
+[ "$(started)" = "t1 t2 t3 t4 " ] || { cat four.out; fail "targets after the failure started: $(started)"; }
+grep -q "^end t3 " times || fail "t3, running when t4 failed, did not finish"
+grep -q "^  t5  *not started" four.out && grep -q "^  t4  *failed  .* work  " four.out || { cat four.out; fail "the table"; }
+[ "$(cat handlers)" = "handler t4" ] || fail "the failure handler ran for: $(cat handlers)"
+# --keep-going goes on; --max-failures 2 bounds it.
+rm -f times
+rc=0; FAIL_N=2 "$bin" run fan.md --targets all -j 2 --keep-going --audit-repo audit > keep.out 2>&1 || rc=$?
+[ "$rc" = 1 ] && [ "$(started)" = "t1 t2 t3 t4 t5 t6 " ] || { cat keep.out; fail "--keep-going: exit $rc, started $(started)"; }
+
+# 4. Ctrl-C during the fan-out: every running target's handler runs, nothing survives, every record is complete.
+rm -f times handlers
+SLEEP=30 "$bin" run fan.md --targets all -j 3 --audit-repo audit > int.out 2>&1 &
+pid=$!
+for _ in $(seq 100); do [ "$(cat times 2>/dev/null | wc -l)" -ge 3 ] && break; sleep 0.1; done
+kill -INT "$pid"
+rc=0; wait "$pid" || rc=$?
+[ "$rc" = 130 ] || { cat int.out; fail "Ctrl-C: exit $rc"; }
+[ "$(sort handlers | tr '\n' ' ')" = "handler t1 handler t2 handler t3 " ] || { cat int.out; fail "handlers: $(cat handlers)"; }
+! pgrep -f "sleep 30" > /dev/null || fail "a target's process survived"
+id=$(rollout_of int.out)
+git -C audit log --format='%(trailers:key=Rollout,valueonly,separator=)|%(trailers:key=Result,valueonly,separator=)' \
+  runbook-audit > results
+[ "$(grep -c "^$id|interrupted\$" results)" = 4 ] || { cat results; fail "not 3 interrupted runs and the rollout recorded"; }
+[ -z "$(ls "$dir/audit/.git/runbook/journal" 2>/dev/null)" ] || fail "a journal was left uncommitted"
+
+# 5. Two rollouts at once over a shared target: it never runs twice at the same time.
+rm -f times
+SLEEP=2 "$bin" run fan.md --targets t1,t3 -j 2 --audit-repo audit > a.out 2>&1 & a=$!
+SLEEP=2 "$bin" run fan.md --targets t3,t4 -j 2 --audit-repo audit > b.out 2>&1 & b=$!
+wait "$a" || true
+wait "$b" || true
+# t3's runs, as start/end pairs, never overlap.
+awk '$2 == "t3" { print $3, ($1 == "start" ? 1 : -1) }' times | sort -n |
+  awk '{ n += $2; if (n > 1) bad = 1 } END { exit bad }' || { cat times a.out b.out; fail "t3 ran twice at once"; }
+if [ "$(grep -c '^start t3' times)" = 1 ]; then
+  cat a.out b.out > ab.out
+  grep -q "^  t3  *locked " ab.out || { cat ab.out; fail "the rollout that did not run t3 does not say it was locked"; }
+fi
+
+# 6. One --target: run here as that target, recorded with Target: and no rollout.
+printf '# One\n\n```bash {name=show}\necho "target=$RUNBOOK_TARGET n=$N"\n```\n' > one.md
+"$bin" run one.md --inventory targets.yaml --target t5 --audit-repo audit > single.out 2>&1 || { cat single.out; fail "--target t5"; }
+grep -q "target=t5 n=5" single.out || { cat single.out; fail "the target's variables were not set"; }
+! grep -q "^Rollout" single.out || fail "one --target made a rollout"
+[ "$(git -C audit log -1 --format=%B runbook-audit | sed -n 's/^Target: //p')" = t5 ] || fail "no Target: trailer"
+# --set wins over the target's variables.
+"$bin" run one.md --inventory targets.yaml --target t5 --set N=9 --no-audit > set.out 2>&1
+grep -q "n=9" set.out || { cat set.out; fail "--set did not win"; }
+
+# 7. --matrix: every combination, named by its values.
+"$bin" run one.md --matrix REGION=eu,us --matrix TIER=a,b -j 4 --no-audit > matrix.out 2>&1 || { cat matrix.out; fail "--matrix"; }
+for t in eu-a eu-b us-a us-b; do grep -q "^\[$t\] target=$t " matrix.out || { cat matrix.out; fail "no target $t"; }; done
+
+# 8. plan lists the targets in dispatch order, the canary and -j.
+"$bin" plan fan.md --targets all -j 2 --canary 1 > plan.out
+grep -q "^Targets: 6 from .*targets.yaml (inventory $(git hash-object targets.yaml)), 2 at a time (-j 2); canary" plan.out &&
+  grep -q "^  1\. t1 (canary)  N=1$" plan.out && grep -q "^  6\. t6  N=6$" plan.out || { cat plan.out; fail "plan --targets"; }
+"$bin" plan fan.md --target vault --json > plan.json
+grep -q '"db": "host=/nonexistent dbname=app password=\*\*\*' plan.json || { cat plan.json; fail "plan --json does not hide the db's password"; }
+
+# 9. Refused before anything runs: a reference not set, an unknown target, a literal password.
+rm -f times
+rc=0; env -u VAULT_PASS "$bin" run fan.md --target vault --audit-repo audit > unset.out 2>&1 || rc=$?
+[ "$rc" = 2 ] && grep -q "target 'vault' refers to VAULT_PASS, not set in the environment" unset.out ||
+  { cat unset.out; fail "an unset reference: exit $rc"; }
+rc=0; "$bin" run fan.md --targets t1,nope > unknown.out 2>&1 || rc=$?
+[ "$rc" = 2 ] && grep -q "no such target or group in .*targets.yaml: 'nope'" unknown.out || { cat unknown.out; fail "unknown target: exit $rc"; }
+[ ! -e times ] || fail "something ran"
+mkdir leak && cp fan.md leak/ && printf 'targets:\n  p: {db: "host=h password=hunter2"}\n' > leak/targets.yaml
+rc=0; "$bin" check leak/fan.md > check.out 2>&1 || rc=$?
+[ "$rc" = 2 ] && grep -q "targets.yaml:2:11: error: target 'p': the db holds a password" check.out && ! grep -q hunter2 check.out ||
+  { cat check.out; fail "check did not refuse a literal password: exit $rc"; }
+echo "rollout ok"
