@@ -465,8 +465,8 @@ char *rb_audit_rollout_id(const rb_runbook *rb)
 	return id;
 }
 
-int rb_audit_commit_rollout(const rb_runbook *rb, const char *repo, const char *id, const char *json,
-			    const char *md, const char *result, char oid[41], rb_error *err)
+int rb_audit_commit_rollout(const rb_runbook *rb, const char *repo, const char *id, const char *resumes,
+			    const char *json, const char *md, const char *result, char oid[41], rb_error *err)
 {
 	int rc = -1;
 	repo_choice c;
@@ -492,8 +492,9 @@ int rb_audit_commit_rollout(const rb_runbook *rb, const char *repo, const char *
 	p_md = rb_xasprintf("%s/rollout.md", where);
 	free(where);
 	char *title = rb_record_one_line(rb->title, TRAILER_MAX), *runbook = rb_record_one_line(abs ? abs : rb->path, TRAILER_MAX);
-	message = rb_xasprintf("Rollout of %s: %s\n\nRollout: %s\nRunbook: %s\nResult: %s\n", title, result, id, runbook,
-			       result);
+	message = rb_xasprintf("Rollout of %s: %s\n\nRollout: %s\nRunbook: %s\nResult: %s\n%s%s%s", title, result, id,
+			       runbook, result, resumes && valid_run_id(resumes) ? "Resumes: " : "",
+			       resumes && valid_run_id(resumes) ? resumes : "", resumes && valid_run_id(resumes) ? "\n" : "");
 	free(title);
 	free(runbook);
 	rb_gitstore_file files[2] = {{p_json, json, strlen(json)}, {p_md, md, strlen(md)}};
@@ -878,6 +879,7 @@ typedef struct {
 	char *runbook;     /* Runbook, in the trailer's form; NULL: none */
 	char *resumes;     /* Resumes: the run it continues, as its trailer says; NULL: none */
 	char *reverts;     /* Reverts: the run it undid; NULL: none */
+	char *target;      /* Target: the inventory target it ran for; NULL: none */
 	char *commit;      /* NULL: pending */
 	char *journal;     /* pending: the journal file */
 	long long time;    /* the commit's time */
@@ -899,6 +901,8 @@ typedef struct {
 	rb_gitstore_walk *walk;   /* the commits not read yet; NULL: none left */
 	run_entry *items;         /* newest first */
 	size_t count, cap;
+	int by_target;            /* only the runs for target count (--resume of a target's run) */
+	const char *target;       /* with by_target: the target; NULL: runs for no target */
 } run_list;
 
 static void run_list_open(run_list *l, rb_gitstore *g, const char *ref)
@@ -939,7 +943,8 @@ static int run_list_more(run_list *l)
 		e->runbook = r.runbook;
 		e->resumes = r.resumes;
 		e->reverts = r.reverts;
-		r.runbook = r.resumes = r.reverts = NULL;
+		e->target = r.target;
+		r.runbook = r.resumes = r.reverts = r.target = NULL;
 		run_info_free(&r);
 		return 1;
 	}
@@ -964,10 +969,16 @@ static int run_entry_believed(run_list *l, run_entry *e)
 	return e->checked > 0;
 }
 
-/* 1 when e is a run of runbook (its Runbook trailer; NULL: of any). */
-static int run_entry_of(const run_entry *e, const char *runbook)
+/* 1 when target names the same target as the list's (both none, or equal). */
+static int same_target(const run_list *l, const char *target)
 {
-	return !runbook || (e->runbook && !strcmp(e->runbook, runbook));
+	return !l->by_target || (!l->target && !target) || (l->target && target && !strcmp(l->target, target));
+}
+
+/* 1 when e is a run of runbook (its Runbook trailer; NULL: of any), and of the list's target when it has one. */
+static int run_entry_of(const run_list *l, const run_entry *e, const char *runbook)
+{
+	return (!runbook || (e->runbook && !strcmp(e->runbook, runbook))) && same_target(l, e->target);
 }
 
 /*
@@ -979,7 +990,7 @@ static long run_list_next(run_list *l, size_t from, const char *runbook, const c
 {
 	run_entry *e;
 	for (size_t i = from; (e = run_list_at(l, i)) != NULL; i++)
-		if (run_entry_of(e, runbook) && (!id || !strcmp(e->id, id)) && run_entry_believed(l, e))
+		if (run_entry_of(l, e, runbook) && (!id || !strcmp(e->id, id)) && run_entry_believed(l, e))
 			return (long)i;
 	return -1;
 }
@@ -991,6 +1002,7 @@ static void run_list_free(run_list *l)
 		free(l->items[i].runbook);
 		free(l->items[i].resumes);
 		free(l->items[i].reverts);
+		free(l->items[i].target);
 		free(l->items[i].commit);
 		free(l->items[i].journal);
 		rb_record_close(&l->items[i].rec);
@@ -1133,7 +1145,8 @@ static void add_journals(run_list *l, const char *runbook, const char *ref, int 
 			const char *id = rb_record_get(&rec, "run", NULL, "id");
 			const char *abs = rb_record_get(&rec, "run", NULL, "runbook_abs");
 			char *mine = abs ? rb_record_one_line(abs, TRAILER_MAX) : NULL;
-			if (id && valid_run_id(id) && mine && !strcmp(mine, runbook)) {
+			if (id && valid_run_id(id) && mine && !strcmp(mine, runbook) &&
+			    same_target(l, rb_record_get(&rec, "run", NULL, "target"))) {
 				char *run_dir = run_path_of(id);
 				char *record = rb_xasprintf("%s/record.json", run_dir);
 				if (rb_record_journal_busy(path)) {
@@ -1142,6 +1155,8 @@ static void add_journals(run_list *l, const char *runbook, const char *ref, int 
 				} else if (pending && !rb_gitstore_exists(l->g, ref, record)) {
 					run_entry *e = run_list_add(&found, id, NULL, path);
 					e->runbook = rb_xstrdup(runbook);
+					const char *t = rb_record_get(&rec, "run", NULL, "target");
+					e->target = t ? rb_xstrdup(t) : NULL;
 					e->checked = 1;
 				}
 				free(run_dir);
@@ -1620,6 +1635,8 @@ int rb_audit_resume_point(const rb_runbook *rb, const rb_resume_opts *o, rb_resu
 	}
 	/* The ref is read from its tip back to the chain's first run, no further. */
 	run_list_open(&l, g, ref);
+	l.by_target = 1; /* a target's runs resume that target's; a run for no target, such a run */
+	l.target = o->target;
 	add_journals(&l, runbook, ref, o->preview, &running);
 	if (running) {
 		rb_error_set(err, RB_EXIT_ENV, rb->path, 0, 0, "--resume: run %s of this runbook is still going (its "
@@ -1852,7 +1869,7 @@ static char *chain_section(run_list *l, size_t me)
 		/* newer runs, oldest first: those continuing the chain's last run extend it */
 		run_entry *e = &l->items[i];
 		const char *last = l->items[chain[n - 1]].id;
-		if (!run_entry_of(e, runbook))
+		if (!run_entry_of(l, e, runbook))
 			continue;
 		int named = e->resumes ? !strcmp(e->resumes, last) : next;
 		if (!named)
@@ -1965,4 +1982,61 @@ void rb_audit_loaded_free(rb_audit_loaded *l)
 		free(l->reverted_by[i]);
 	free(l->reverted_by);
 	memset(l, 0, sizeof *l);
+}
+
+int rb_audit_rollout_load(const rb_runbook *rb, const char *repo, const char *id, char **json, rb_error *err)
+{
+	int rc = -1;
+	rb_gitstore *g = NULL;
+	rb_gitstore_walk *w = NULL;
+	rb_gitstore_commit_info c;
+	char *where = NULL, *trailer = NULL, *path = NULL, *resumed = NULL;
+	size_t len = 0;
+	struct tm tm;
+	*json = NULL;
+	memset(&tm, 0, sizeof tm);
+	if (!valid_run_id(id) || !strptime(id, "%Y%m%dT%H%M%SZ", &tm)) {
+		rb_error_set(err, RB_EXIT_USAGE, NULL, 0, 0, "'%s' is not a rollout id (as the rollout printed it)", id);
+		goto done;
+	}
+	long long since = (long long)timegm(&tm) - 60;
+	int found = open_for_reading(rb, repo, &g, &where, err);
+	if (found) {
+		if (found > 0)
+			rb_error_set(err, RB_EXIT_USAGE, NULL, 0, 0, "no rollout %s: no audit repository at %s", id, where);
+		goto done;
+	}
+	trailer = rb_xasprintf("\nRollout: %s\n", id);
+	resumed = rb_xasprintf("\nResumes: %s\n", id);
+	path = rb_xasprintf("rollouts/%.4s/%.2s/%.2s/%s/rollout.json", id, id + 4, id + 6, id + 9);
+	rb_gitstore_walk_start(g, ref_of(rb, NULL), &w);
+	while (w && rb_gitstore_walk_next(w, &c) && c.time >= since) {
+		/* The rollout's own commit: its trailer, no Run: (the runs of the rollout have both). */
+		if (strncmp(c.message, "Rollout of ", 11) || strstr(c.message, "\nRun: "))
+			continue;
+		const char *later = strstr(c.message, resumed) ? strstr(c.message, "\nRollout: ") : NULL;
+		if (later) {
+			char *newer = rb_xstrndup(later + 10, strcspn(later + 10, "\n"));
+			rb_error_set(err, RB_EXIT_USAGE, NULL, 0, 0, "rollout %s was resumed already, by rollout %s: resume "
+				     "that one", id, newer);
+			free(newer);
+			goto done;
+		}
+		if (!strstr(c.message, trailer))
+			continue;
+		if (rb_gitstore_read(g, c.id, path, json, &len) == 0) {
+			rc = 0;
+			goto done;
+		}
+	}
+	rb_error_set(err, RB_EXIT_USAGE, NULL, 0, 0, "no rollout %s on %s (runbook log --rollout ID lists a rollout's runs)",
+		     id, ref_of(rb, NULL));
+done:
+	free(resumed);
+	rb_gitstore_walk_free(w);
+	rb_gitstore_free(g);
+	free(where);
+	free(trailer);
+	free(path);
+	return rc;
 }

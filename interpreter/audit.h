@@ -129,12 +129,23 @@ char *rb_audit_rollout_id(const rb_runbook *rb);
  * Commits a rollout's own record on rb's audit ref (the repository a run
  * of rb uses; repo: --audit-repo or NULL): rollouts/YYYY/MM/DD/<id>/ with
  * rollout.json and rollout.md, the message's trailers "Rollout: ID",
- * "Runbook: PATH", "Result: WORD" (no Run: `log` and `show` list runs,
+ * "Runbook: PATH", "Result: WORD" and, for a rollout that resumes another,
+ * "Resumes: ID" (no Run: `log` and `show` list runs,
  * not rollouts). The caller hides secrets in json and md. Returns 0 and
  * the commit in oid, or -1 with err (RB_EXIT_ENV).
  */
-int rb_audit_commit_rollout(const rb_runbook *rb, const char *repo, const char *id, const char *json,
-			    const char *md, const char *result, char oid[41], rb_error *err);
+int rb_audit_commit_rollout(const rb_runbook *rb, const char *repo, const char *id, const char *resumes,
+			    const char *json, const char *md, const char *result, char oid[41], rb_error *err);
+
+/**
+ * The record of rollout id on rb's audit ref (repo: --audit-repo or NULL):
+ * its rollout.json, as committed, into *json (caller frees). The walk of
+ * the ref stops at commits older than the rollout's start (its id's
+ * stamp). Returns 0, or -1 with err: RB_EXIT_USAGE when there is no such
+ * rollout, or a later rollout resumed it already (err names that one),
+ * RB_EXIT_ENV when the repository cannot be read.
+ */
+int rb_audit_rollout_load(const rb_runbook *rb, const char *repo, const char *id, char **json, rb_error *err);
 
 /** Frees a (without committing). */
 void rb_audit_free(rb_audit *a);
@@ -305,6 +316,7 @@ typedef struct {
 	int preview;           /* plan: touch nothing; journals of killed runs are read, not committed */
 	const char *db_url;    /* --db of the new run, or NULL */
 	int ephemeral_db;      /* --ephemeral-db: the new run gets a new, empty database */
+	const char *target;    /* --target: resume that target's last run; NULL: a run for no target */
 } rb_resume_opts;
 
 /**

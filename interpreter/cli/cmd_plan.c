@@ -47,7 +47,7 @@ static int resume_preview(const rb_runbook *rb, const cli_run_args *a, rb_resume
 {
 	int rc = 0;
 	rb_error err = RB_ERROR_INIT;
-	rb_resume_opts ro = {a->audit_repo, a->force, 1, a->run.db_url, a->run.ephemeral_db};
+	rb_resume_opts ro = {a->audit_repo, a->force, 1, a->run.db_url, a->run.ephemeral_db, a->run.target};
 	if (rb_audit_resume_point(rb, &ro, rp, &err) < 0) {
 		rb_out_error("", &err);
 		rc = err.code ? err.code : RB_EXIT_USAGE;

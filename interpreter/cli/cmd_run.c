@@ -202,7 +202,7 @@ static int find_resume(const rb_runbook *rb, cli_run_args *a, rb_resume_point *r
 {
 	int rc = 0;
 	rb_error err = RB_ERROR_INIT;
-	rb_resume_opts ro = {a->audit_repo, a->force, 0, a->run.db_url, a->run.ephemeral_db};
+	rb_resume_opts ro = {a->audit_repo, a->force, 0, a->run.db_url, a->run.ephemeral_db, a->run.target};
 	if (rb_audit_resume_point(rb, &ro, rp, &err) < 0) {
 		rb_out_error("", &err);
 		rc = err.code ? err.code : RB_EXIT_USAGE;
@@ -335,6 +335,10 @@ int cli_run_execute(const rb_runbook *rb, cli_run_args *a, int argc, char **argv
 	rb_pgserver_job *pg = NULL;
 	cli_targets targets;
 	memset(&targets, 0, sizeof targets);
+	if (a->resume && a->run.rollout && !a->ntarget_names) {
+		rc = cli_rollout_resume(rb, a, argc, argv);
+		goto done;
+	}
 	if (cli_run_args_targets(a)) {
 		if ((rc = cli_targets_load(rb, a, &targets)) != 0)
 			goto done;

@@ -20,6 +20,7 @@
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <yaml.h>
 
 extern char **environ;
 
@@ -48,6 +49,7 @@ static const char *state_word(tstate s)
 /* One target's run. */
 typedef struct {
 	const rb_target *target;
+	int resume;         /* its run continues the target's last run (--resume): it failed or was interrupted */
 	tstate state;
 	rb_process *proc;
 	int fd[2];          /* its stdout and stderr (-1: closed) */
@@ -72,6 +74,7 @@ typedef struct {
 	int stopped;        /* no more dispatching */
 	char *why_stopped;  /* the reason, for the table and the record; NULL: none */
 	int sig;            /* the first signal that interrupted the rollout; 0: none */
+	const char *resumes; /* the rollout this one resumes; NULL: none */
 	int approvals_yes;  /* the targets' runs get --yes (approved once for the rollout) */
 	char **argv;        /* the targets' command line, up to --target (NULL-terminated) */
 	size_t argc;
@@ -89,7 +92,7 @@ static void push_arg(char ***v, size_t *n, char *s)
 /* 1 when --name (len bytes) is an option of the rollout itself, not passed on to the targets' runs. */
 static int rollout_only(const char *name, size_t len)
 {
-	static const char *const own[] = {"target", "targets", "jobs", "canary", "keep-going",
+	static const char *const own[] = {"target", "targets", "jobs", "canary", "keep-going", "resume", "force",
 					  "max-failures", "rollout", "events", "events-output", "junit", "report",
 					  "github", "yes", "set", "color", "step", NULL};
 	for (size_t i = 0; own[i]; i++)
@@ -153,13 +156,17 @@ static void child_command(rollout *r, int argc, char **argv)
 static int dispatch(rollout *r, slot *s)
 {
 	size_t argc = r->argc, envc = r->envc;
-	char **argv = rb_xcalloc(argc + 3, sizeof *argv), **envp = rb_xcalloc(envc + 2, sizeof *envp);
+	char **argv = rb_xcalloc(argc + 5, sizeof *argv), **envp = rb_xcalloc(envc + 2, sizeof *envp);
 	rb_error err = RB_ERROR_INIT;
 	rb_process_opts o;
 	int rc = -1, status[2] = {-1, -1};
 	memcpy(argv, r->argv, argc * sizeof *argv);
 	argv[argc] = "--target";
 	argv[argc + 1] = s->target->name;
+	if (s->resume) {
+		argv[argc + 2] = "--resume";
+		argv[argc + 3] = r->a->force ? "--force" : NULL;
+	}
 	memcpy(envp, r->envp, envc * sizeof *envp);
 	envp[envc] = "RUNBOOK_ROLLOUT_FD=3";
 	memset(&o, 0, sizeof o);
@@ -478,6 +485,8 @@ static void record_texts(const rollout *r, int rc, char **json, char **md)
 	rb_json_bool(&j, r->a->keep_going);
 	rb_json_key(&j, "max_failures");
 	rb_json_int(&j, r->a->max_failures);
+	rb_json_key(&j, "resumes");
+	rb_json_string(&j, r->resumes);
 	rb_json_key(&j, "stopped");
 	rb_json_string(&j, r->why_stopped);
 	rb_json_key(&j, "exit_code");
@@ -530,7 +539,9 @@ static int asks(const rb_runbook *rb)
 	return 0;
 }
 
-int cli_rollout_run(const rb_runbook *rb, cli_run_args *a, const cli_targets *t, int argc, char **argv)
+/* The rollout of t's targets; resume[i]: target i continues its last run; resumes: the rollout continued. */
+static int run_rollout(const rb_runbook *rb, cli_run_args *a, const cli_targets *t, int argc, char **argv,
+		       const int *resume, const char *resumes)
 {
 	int rc = RB_EXIT_USAGE;
 	rollout r;
@@ -548,14 +559,17 @@ int cli_rollout_run(const rb_runbook *rb, cli_run_args *a, const cli_targets *t,
 	for (size_t i = 0; i < r.count; i++) {
 		r.slots[i].target = &t->inv.targets[t->sel[i]];
 		r.slots[i].fd[0] = r.slots[i].fd[1] = r.slots[i].status = -1;
+		r.slots[i].resume = resume ? resume[i] : 0;
 		char *u = rb_target_unset_refs(r.slots[i].target);
 		if (u)
 			rb_buf_printf(&unset, "  %s: %s\n", r.slots[i].target->name, u);
 		free(u);
 	}
-	if (a->run.step_mode || a->out.events || a->out.junit || a->out.report || a->resume || a->run.ephemeral_db) {
-		rb_out_err("runbook: a rollout over targets does not take --step, --events, --junit, --report, --resume "
-			   "or --ephemeral-db yet: run one target (--target NAME) for those\n");
+	r.resumes = resumes;
+	if (a->run.step_mode || a->out.events || a->out.junit || a->out.report || (a->resume && !resumes) ||
+	    a->run.ephemeral_db) {
+		rb_out_err("runbook: a rollout over targets does not take --step, --events, --junit, --report or "
+			   "--ephemeral-db (run one target, --target NAME, for those); --resume takes --rollout ID\n");
 		goto done;
 	}
 	if (unset.len) {
@@ -582,8 +596,8 @@ int cli_rollout_run(const rb_runbook *rb, cli_run_args *a, const cli_targets *t,
 	r.id = rb_audit_rollout_id(rb);
 	child_command(&r, argc, argv);
 	rb_signals_install();
-	rb_out("Rollout %s: %s over %zu target%s, %d at a time%s\n", r.id, rb->title, r.count, r.count == 1 ? "" : "s",
-	       r.jobs, r.canary ? ", canary first" : "");
+	rb_out("Rollout %s: %s over %zu target%s, %d at a time%s%s%s\n", r.id, rb->title, r.count, r.count == 1 ? "" : "s",
+	       r.jobs, r.canary ? ", canary first" : "", resumes ? "; resumes rollout " : "", resumes ? resumes : "");
 	int canary_phase = r.canary > 0;
 	for (;;) {
 		size_t limit = canary_phase ? (size_t)r.canary : r.count;
@@ -621,7 +635,7 @@ int cli_rollout_run(const rb_runbook *rb, cli_run_args *a, const cli_targets *t,
 	if (!a->no_audit) {
 		char oid[41] = "";
 		record_texts(&r, rc, &json, &md);
-		if (rb_audit_commit_rollout(rb, a->audit_repo, r.id, json, md, rb_audit_result_word(rc), oid, &err) < 0) {
+		if (rb_audit_commit_rollout(rb, a->audit_repo, r.id, r.resumes, json, md, rb_audit_result_word(rc), oid, &err) < 0) {
 			rb_out_err("runbook: the rollout's record could not be committed: %s\n", err.message);
 			if (rc == RB_EXIT_OK)
 				rc = RB_EXIT_ENV;
@@ -656,6 +670,181 @@ done:
 	free(json);
 	free(md);
 	rb_buf_free(&unset);
+	rb_error_clear(&err);
+	return rc;
+}
+
+int cli_rollout_run(const rb_runbook *rb, cli_run_args *a, const cli_targets *t, int argc, char **argv)
+{
+	return run_rollout(rb, a, t, argc, argv, NULL, NULL);
+}
+
+/* What a rollout's record says: its inventory (path, hash), its matrix axes, each target's name and status. */
+typedef struct {
+	char *inventory, *hash;
+	char **axes;
+	size_t naxes;
+	char **names, **states;
+	size_t count;
+} earlier;
+
+static void earlier_free(earlier *e)
+{
+	free(e->inventory);
+	free(e->hash);
+	for (size_t i = 0; i < e->naxes; i++)
+		free(e->axes[i]);
+	free(e->axes);
+	for (size_t i = 0; i < e->count; i++) {
+		free(e->names[i]);
+		free(e->states[i]);
+	}
+	free(e->names);
+	free(e->states);
+}
+
+static char *yscalar(yaml_document_t *d, yaml_node_t *map, const char *key)
+{
+	for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
+		yaml_node_t *k = yaml_document_get_node(d, p->key), *v = yaml_document_get_node(d, p->value);
+		if (k->type == YAML_SCALAR_NODE && !strcmp((const char *)k->data.scalar.value, key))
+			return v->type == YAML_SCALAR_NODE && v->data.scalar.style != YAML_PLAIN_SCALAR_STYLE
+				       ? rb_xstrdup((const char *)v->data.scalar.value) : NULL;
+	}
+	return NULL;
+}
+
+static yaml_node_t *ynode(yaml_document_t *d, yaml_node_t *map, const char *key, yaml_node_type_t type)
+{
+	for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
+		yaml_node_t *k = yaml_document_get_node(d, p->key), *v = yaml_document_get_node(d, p->value);
+		if (k->type == YAML_SCALAR_NODE && !strcmp((const char *)k->data.scalar.value, key) && v->type == type)
+			return v;
+	}
+	return NULL;
+}
+
+/* Reads rollout.json (JSON is YAML: libyaml reads it). 0, or -1 when it is not a rollout's record. */
+static int read_earlier(const char *json, earlier *e)
+{
+	yaml_parser_t parser;
+	yaml_document_t doc;
+	int rc = -1;
+	memset(e, 0, sizeof *e);
+	if (!yaml_parser_initialize(&parser))
+		return -1;
+	yaml_parser_set_input_string(&parser, (const unsigned char *)json, strlen(json));
+	if (!yaml_parser_load(&parser, &doc)) {
+		yaml_parser_delete(&parser);
+		return -1;
+	}
+	yaml_node_t *root = yaml_document_get_root_node(&doc), *targets = NULL, *sel = NULL;
+	if (root && root->type == YAML_MAPPING_NODE && (targets = ynode(&doc, root, "targets", YAML_SEQUENCE_NODE))) {
+		e->inventory = yscalar(&doc, root, "inventory");
+		e->hash = yscalar(&doc, root, "inventory_hash");
+		if (!e->inventory && (sel = ynode(&doc, root, "selection", YAML_SEQUENCE_NODE)))
+			for (yaml_node_item_t *i = sel->data.sequence.items.start; i < sel->data.sequence.items.top; i++) {
+				yaml_node_t *v = yaml_document_get_node(&doc, *i);
+				if (v->type == YAML_SCALAR_NODE && strchr((const char *)v->data.scalar.value, '=')) {
+					e->axes = rb_xrealloc(e->axes, (e->naxes + 1) * sizeof *e->axes);
+					e->axes[e->naxes++] = rb_xstrdup((const char *)v->data.scalar.value);
+				}
+			}
+		rc = 0;
+		for (yaml_node_item_t *i = targets->data.sequence.items.start; i < targets->data.sequence.items.top; i++) {
+			yaml_node_t *t = yaml_document_get_node(&doc, *i);
+			char *name = t->type == YAML_MAPPING_NODE ? yscalar(&doc, t, "name") : NULL;
+			char *state = t->type == YAML_MAPPING_NODE ? yscalar(&doc, t, "status") : NULL;
+			if (!name || !state) {
+				free(name);
+				free(state);
+				rc = -1;
+				break;
+			}
+			e->names = rb_xrealloc(e->names, (e->count + 1) * sizeof *e->names);
+			e->states = rb_xrealloc(e->states, (e->count + 1) * sizeof *e->states);
+			e->names[e->count] = name;
+			e->states[e->count++] = state;
+		}
+	}
+	yaml_document_delete(&doc);
+	yaml_parser_delete(&parser);
+	return rc;
+}
+
+int cli_rollout_resume(const rb_runbook *rb, cli_run_args *a, int argc, char **argv)
+{
+	int rc = RB_EXIT_USAGE;
+	char *json = NULL;
+	earlier e;
+	cli_targets t;
+	rb_error err = RB_ERROR_INIT;
+	rb_diags d = RB_DIAGS_INIT;
+	int *resume = NULL;
+	char *id = rb_xstrdup(a->run.rollout);
+	memset(&e, 0, sizeof e);
+	memset(&t, 0, sizeof t);
+	if (rb_audit_rollout_load(rb, a->audit_repo, id, &json, &err) < 0) {
+		rb_out_err("runbook: --resume --rollout %s: %s\n", id, err.message);
+		rc = err.code;
+		goto done;
+	}
+	if (read_earlier(json, &e) < 0) {
+		rb_out_err("runbook: --resume --rollout %s: its record cannot be read\n", id);
+		rc = RB_EXIT_ENV;
+		goto done;
+	}
+	if (e.inventory) {
+		if (rb_inventory_load(e.inventory, &t.inv, &d) < 0) {
+			rb_buf b = RB_BUF_INIT;
+			rb_diags_render(&d, &b);
+			rb_out_err("runbook: --resume --rollout %s: its inventory %s:\n%s", id, e.inventory, rb_buf_cstr(&b));
+			rb_buf_free(&b);
+			goto done;
+		}
+		if (e.hash && strcmp(e.hash, t.inv.hash) && !a->force) {
+			rb_out_err("runbook: --resume --rollout %s: the inventory %s changed since (%.12s then, %.12s now): "
+				   "check it, then --force to resume with it as it is\n", id, e.inventory, e.hash, t.inv.hash);
+			goto done;
+		}
+	} else if (rb_inventory_matrix(e.axes, e.naxes, &t.inv, &err) < 0) {
+		rb_out_err("runbook: --resume --rollout %s: %s\n", id, err.message);
+		goto done;
+	}
+	t.sel = rb_xcalloc(e.count + 1, sizeof *t.sel);
+	resume = rb_xcalloc(e.count + 1, sizeof *resume);
+	rb_buf gone = RB_BUF_INIT;
+	for (size_t i = 0; i < e.count; i++) {
+		const rb_target *tg = rb_inventory_find(&t.inv, e.names[i]);
+		if (!tg) {
+			rb_buf_printf(&gone, "%s%s", gone.len ? ", " : "", e.names[i]);
+			continue;
+		}
+		if (!strcmp(e.states[i], "succeeded"))
+			continue; /* done: not run again */
+		resume[t.count] = !strcmp(e.states[i], "failed") || !strcmp(e.states[i], "interrupted");
+		t.sel[t.count++] = (size_t)(tg - t.inv.targets);
+	}
+	if (gone.len) {
+		rb_out_err("runbook: --resume --rollout %s: targets no longer in the inventory: %s\n", id, rb_buf_cstr(&gone));
+		rb_buf_free(&gone);
+		goto done;
+	}
+	rb_buf_free(&gone);
+	if (!t.count) {
+		rb_out_err("runbook: --resume --rollout %s: every target succeeded: nothing to resume\n", id);
+		goto done;
+	}
+	t.rollout = 1;
+	a->run.rollout = NULL; /* the targets' runs belong to the new rollout */
+	rc = run_rollout(rb, a, &t, argc, argv, resume, id);
+done:
+	free(id);
+	free(json);
+	free(resume);
+	earlier_free(&e);
+	cli_targets_free(&t);
+	rb_diags_free(&d);
 	rb_error_clear(&err);
 	return rc;
 }

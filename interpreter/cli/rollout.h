@@ -39,6 +39,16 @@
 int cli_rollout_run(const rb_runbook *rb, cli_run_args *a, const cli_targets *t, int argc, char **argv);
 
 /**
+ * `run FILE --resume --rollout ID`: a new rollout over the targets of
+ * rollout ID that did not succeed, in its order: a failed or interrupted
+ * one continues its last run (its own --resume, from its failed step), one
+ * not started or locked runs afresh; one that succeeded is not run. The
+ * inventory must be as it was (its hash; --force takes it as it is now).
+ * Returns the exit code.
+ */
+int cli_rollout_resume(const rb_runbook *rb, cli_run_args *a, int argc, char **argv);
+
+/**
  * In a target's run (--rollout, RUNBOOK_ROLLOUT_FD set): makes outcome say
  * a failure of the main flow to the rollout as it happens.
  */

@@ -178,9 +178,10 @@ int cli_run_args_check(const cli_run_args *a, const char *command)
 		rb_out_err("runbook %s: --resume picks the steps itself: no --from or --only with it\n", command);
 	else if (a->nmatrix && a->inventory)
 		rb_out_err("runbook %s: --matrix makes the targets: no --inventory with it\n", command);
-	else if ((a->jobs || a->canary || a->keep_going || a->max_failures) && !cli_run_args_targets(a))
-		rb_out_err("runbook %s: -j, --canary, --keep-going and --max-failures go with --targets (or --matrix)\n",
-			   command);
+	else if ((a->jobs || a->canary || a->keep_going || a->max_failures) && !cli_run_args_targets(a) &&
+		 !(a->resume && a->run.rollout))
+		rb_out_err("runbook %s: -j, --canary, --keep-going and --max-failures go with --targets (or --matrix, or "
+			   "--resume --rollout ID)\n", command);
 	else if (a->max_failures && !a->keep_going)
 		rb_out_err("runbook %s: --max-failures goes with --keep-going (without it the first failure stops)\n",
 			   command);

@@ -3,7 +3,8 @@
 # 6 targets with -j 3 never overlap more than 3, each its own record with
 # Target: and Rollout: trailers, one rollout record, the summary table; a
 # failing canary starts nothing else; target 4 of 6 failing stops the
-# dispatching (running ones finish); Ctrl-C runs every running target's
+# dispatching (running ones finish) and --resume --rollout runs it from its
+# failed step with the targets never started, nothing else; Ctrl-C runs every running target's
 # failure handler and leaves no process; two rollouts over a shared target
 # never run it twice at once (the other reports it locked); one --target
 # runs here with the target's variables; --matrix names its targets; plan
@@ -115,6 +116,35 @@ grep -q "^  t5  *not started" four.out && grep -q "^  t4  *failed  .* work  " fo
 rm -f times
 rc=0; FAIL_N=2 "$bin" run fan.md --targets all -j 2 --keep-going --audit-repo audit > keep.out 2>&1 || rc=$?
 [ "$rc" = 1 ] && [ "$(started)" = "t1 t2 t3 t4 t5 t6 " ] || { cat keep.out; fail "--keep-going: exit $rc, started $(started)"; }
+
+# 3b. --resume --rollout ID: target 4 from its failed step, the never-started ones afresh, nothing else;
+# resumed again: nothing left; the first one again: refused, naming the rollout that resumed it.
+cat > two.md <<EOF
+# Two
+
+\`\`\`bash {name=prep}
+echo "prep \$RUNBOOK_TARGET" >> $dir/two.log
+\`\`\`
+
+\`\`\`bash {name=work}
+[ "\$N" != "\${FAIL_N:-none}" ] || { echo "failing on purpose"; exit 3; }
+echo "work \$RUNBOOK_TARGET" >> $dir/two.log
+\`\`\`
+EOF
+rc=0; FAIL_N=4 "$bin" run two.md --targets all -j 2 --audit-repo audit > r1.out 2>&1 || rc=$?
+[ "$rc" = 1 ] || { cat r1.out; fail "two.md, target 4 failing: exit $rc"; }
+first=$(rollout_of r1.out)
+rm -f two.log
+"$bin" run two.md --resume --rollout "$first" -j 2 --audit-repo audit > r2.out 2>&1 || { cat r2.out; fail "--resume --rollout"; }
+[ "$(sort two.log | tr '\n' ' ')" = "prep t5 prep t6 work t4 work t5 work t6 " ] || { cat r2.out; fail "the resume ran: $(cat two.log)"; }
+grep -q "^\[t4\] Resuming run .* at step 'work'" r2.out || { cat r2.out; fail "t4 did not resume at its failed step"; }
+second=$(rollout_of r2.out)
+git -C audit log -1 --format=%B runbook-audit > last.msg
+grep -q "^Resumes: $first\$" last.msg || { cat last.msg; fail "the resumed rollout does not say which it resumes"; }
+rc=0; "$bin" run two.md --resume --rollout "$second" --audit-repo audit > r3.out 2>&1 || rc=$?
+[ "$rc" = 2 ] && grep -q "every target succeeded: nothing to resume" r3.out || { cat r3.out; fail "a second resume: exit $rc"; }
+rc=0; "$bin" run two.md --resume --rollout "$first" --audit-repo audit > r4.out 2>&1 || rc=$?
+[ "$rc" = 2 ] && grep -q "was resumed already, by rollout $second" r4.out || { cat r4.out; fail "resuming the first again: exit $rc"; }
 
 # 4. Ctrl-C during the fan-out: every running target's handler runs, nothing survives, every record is complete.
 rm -f times handlers
