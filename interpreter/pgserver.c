@@ -602,8 +602,15 @@ static int start_postgres(rb_pgserver *s, const char *bindir, char **env, rb_err
 /* postgresql://USER@/postgres?host=DIR&port=PORT. Caller frees. */
 static char *server_url(const rb_pgserver *s)
 {
+	return rb_pgserver_url_of(s, "postgres");
+}
+
+char *rb_pgserver_url_of(const rb_pgserver *s, const char *dbname)
+{
 	rb_buf url = RB_BUF_INIT;
-	rb_buf_printf(&url, "postgresql://%s@/postgres?host=", s->user);
+	rb_buf_printf(&url, "postgresql://%s@/", s->user);
+	percent_encode(&url, dbname);
+	rb_buf_puts(&url, "?host=");
 	percent_encode(&url, s->dir);
 	rb_buf_printf(&url, "&port=%d", s->port);
 	return rb_buf_detach(&url);

@@ -148,6 +148,9 @@ const char *rb_pgserver_user(const rb_pgserver *s);
 const char *rb_pgserver_dbname(const rb_pgserver *s);
 /** A libpq URL for it: postgresql://USER@/postgres?host=...&port=... Owned by the server. */
 const char *rb_pgserver_url(const rb_pgserver *s);
+/** A libpq URL for database dbname of the server (as rb_pgserver_url's). Caller frees. */
+char *rb_pgserver_url_of(const rb_pgserver *s, const char *dbname);
+
 /** The data directory. Owned by the server. */
 const char *rb_pgserver_datadir(const rb_pgserver *s);
 

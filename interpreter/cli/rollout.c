@@ -9,11 +9,13 @@
 #include "cli/cli.h"
 #include "json.h"
 #include "output.h"
+#include "pgserver.h"
 #include "process.h"
 #include "signals.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <libpq-fe.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -75,6 +77,7 @@ typedef struct {
 	char *why_stopped;  /* the reason, for the table and the record; NULL: none */
 	int sig;            /* the first signal that interrupted the rollout; 0: none */
 	const char *resumes; /* the rollout this one resumes; NULL: none */
+	rb_pgserver *pg;    /* --ephemeral-db: the rollout's throwaway server, a database a target */
 	int approvals_yes;  /* the targets' runs get --yes (approved once for the rollout) */
 	char **argv;        /* the targets' command line, up to --target (NULL-terminated) */
 	size_t argc;
@@ -93,6 +96,7 @@ static void push_arg(char ***v, size_t *n, char *s)
 static int rollout_only(const char *name, size_t len)
 {
 	static const char *const own[] = {"target", "targets", "jobs", "canary", "keep-going", "resume", "force",
+					  "ephemeral-db", "keep-db", "no-cache",
 					  "max-failures", "rollout", "events", "events-output", "junit", "report",
 					  "github", "yes", "set", "color", "step", NULL};
 	for (size_t i = 0; own[i]; i++)
@@ -167,8 +171,21 @@ static int dispatch(rollout *r, slot *s)
 		argv[argc + 2] = "--resume";
 		argv[argc + 3] = r->a->force ? "--force" : NULL;
 	}
-	memcpy(envp, r->envp, envc * sizeof *envp);
-	envp[envc] = "RUNBOOK_ROLLOUT_FD=3";
+	char *db_url = NULL, *db_env[3] = {NULL, NULL, NULL};
+	size_t ne = 0;
+	for (size_t i = 0; i < envc; i++)
+		if (!r->pg || (strncmp(r->envp[i], "PGDATABASE=", 11) && strncmp(r->envp[i], "DATABASE_URL=", 13)))
+			envp[ne++] = r->envp[i];
+	if (r->pg) {
+		/* Its own database of the throwaway server: its SQL steps' and its psql's. */
+		envp = rb_xrealloc(envp, (ne + 6) * sizeof *envp);
+		db_url = rb_pgserver_url_of(r->pg, s->target->name);
+		envp[ne++] = db_env[0] = rb_xasprintf("PGDATABASE=%s", s->target->name);
+		envp[ne++] = db_env[1] = rb_xasprintf("DATABASE_URL=%s", db_url);
+		envp[ne++] = db_env[2] = rb_xasprintf("RUNBOOK_ROLLOUT_DB=%s", db_url);
+	}
+	envp[ne] = "RUNBOOK_ROLLOUT_FD=3";
+	envp[ne + 1] = NULL;
 	memset(&o, 0, sizeof o);
 	o.argv = argv;
 	o.envp = envp;
@@ -212,6 +229,9 @@ done:
 	rb_error_clear(&err);
 	free(argv);
 	free(envp);
+	free(db_url);
+	for (int i = 0; i < 3; i++)
+		free(db_env[i]);
 	return rc;
 }
 
@@ -539,6 +559,57 @@ static int asks(const rb_runbook *rb)
 	return 0;
 }
 
+static void say_out(void *ctx, const char *text)
+{
+	(void)ctx;
+	rb_out("%s", text);
+}
+
+/*
+ * --ephemeral-db: one throwaway server for the rollout and a database on it
+ * for each target, named as the target. 0, or the exit code after saying why.
+ */
+static int throwaway(rollout *r)
+{
+	int rc = RB_EXIT_ENV;
+	rb_error err = RB_ERROR_INIT;
+	rb_pgserver_opts po;
+	PGconn *conn = NULL;
+	memset(&po, 0, sizeof po);
+	po.keep = r->a->run.keep_db;
+	po.no_cache = r->a->run.no_db_cache;
+	po.say = say_out;
+	if (rb_pgserver_start(&po, &r->pg, &err) < 0) {
+		rb_out_err("runbook: --ephemeral-db: %s\n", err.message);
+		goto done;
+	}
+	rb_pgserver_export_env(r->pg);
+	conn = PQconnectdb(rb_pgserver_url(r->pg));
+	if (PQstatus(conn) != CONNECTION_OK) {
+		rb_out_err("runbook: --ephemeral-db: %s", PQerrorMessage(conn));
+		goto done;
+	}
+	for (size_t i = 0; i < r->count; i++) {
+		char *name = PQescapeIdentifier(conn, r->slots[i].target->name, strlen(r->slots[i].target->name));
+		char *sql = rb_xasprintf("CREATE DATABASE %s", name ? name : "\"?\"");
+		PGresult *res = PQexec(conn, sql);
+		int ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+		if (!ok)
+			rb_out_err("runbook: --ephemeral-db: the database of target '%s': %s", r->slots[i].target->name,
+				   PQresultErrorMessage(res));
+		PQclear(res);
+		PQfreemem(name);
+		free(sql);
+		if (!ok)
+			goto done;
+	}
+	rc = 0;
+done:
+	PQfinish(conn);
+	rb_error_clear(&err);
+	return rc;
+}
+
 /* The rollout of t's targets; resume[i]: target i continues its last run; resumes: the rollout continued. */
 static int run_rollout(const rb_runbook *rb, cli_run_args *a, const cli_targets *t, int argc, char **argv,
 		       const int *resume, const char *resumes)
@@ -566,10 +637,9 @@ static int run_rollout(const rb_runbook *rb, cli_run_args *a, const cli_targets 
 		free(u);
 	}
 	r.resumes = resumes;
-	if (a->run.step_mode || a->out.events || a->out.junit || a->out.report || (a->resume && !resumes) ||
-	    a->run.ephemeral_db) {
-		rb_out_err("runbook: a rollout over targets does not take --step, --events, --junit, --report or "
-			   "--ephemeral-db (run one target, --target NAME, for those); --resume takes --rollout ID\n");
+	if (a->run.step_mode || a->out.events || a->out.junit || a->out.report || (a->resume && !resumes)) {
+		rb_out_err("runbook: a rollout over targets does not take --step, --events, --junit or --report (run "
+			   "one target, --target NAME, for those); --resume takes --rollout ID\n");
 		goto done;
 	}
 	if (unset.len) {
@@ -594,6 +664,8 @@ static int run_rollout(const rb_runbook *rb, cli_run_args *a, const cli_targets 
 	}
 	r.approvals_yes = a->run.yes || asks(rb);
 	r.id = rb_audit_rollout_id(rb);
+	if (a->run.ephemeral_db && (rc = throwaway(&r)) != 0)
+		goto done;
 	child_command(&r, argc, argv);
 	rb_signals_install();
 	rb_out("Rollout %s: %s over %zu target%s, %d at a time%s%s%s\n", r.id, rb->title, r.count, r.count == 1 ? "" : "s",
@@ -664,6 +736,8 @@ done:
 	for (size_t i = 0; i < r.envc; i++)
 		free(r.envp[i]);
 	free(r.envp);
+	if (r.pg)
+		rb_pgserver_stop(r.pg);
 	free(r.slots);
 	free(r.id);
 	free(r.why_stopped);

@@ -102,7 +102,13 @@ int cli_target_apply(const rb_target *target, cli_run_args *a)
 	}
 	a->run.target_vars = a->target_vars;
 	a->run.ntarget_vars = a->ntarget_vars;
-	if (target->db) {
+	const char *throwaway = a->run.rollout ? getenv("RUNBOOK_ROLLOUT_DB") : NULL;
+	if (throwaway && *throwaway) {
+		/* A rollout's --ephemeral-db: this target's own database of the rollout's throwaway server. */
+		free(a->target_db);
+		a->target_db = rb_xstrdup(throwaway);
+		a->run.db_url = a->target_db;
+	} else if (target->db) {
 		/* Unexpanded: the run expands ${NAME} as in any connection string, and hides the password it finds. */
 		free(a->target_db);
 		a->target_db = rb_xstrdup(target->db);

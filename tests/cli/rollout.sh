@@ -16,8 +16,9 @@ dir=$(mktemp -d)
 trap 'pkill -f "$dir/" 2>/dev/null || true; rm -rf "$dir"' EXIT
 fail() { echo "rollout: $*"; exit 1; }
 cd "$dir"
+chmod 755 "$dir" # as root, the throwaway server runs as postgres, in $TMPDIR
 export TMPDIR=$dir/tmp
-mkdir "$TMPDIR"
+mkdir -m 755 "$TMPDIR"
 git init -q audit
 
 cat > targets.yaml <<'EOF'
@@ -128,6 +129,7 @@ echo "prep \$RUNBOOK_TARGET" >> $dir/two.log
 
 \`\`\`bash {name=work}
 [ "\$N" != "\${FAIL_N:-none}" ] || { echo "failing on purpose"; exit 3; }
+[ -z "\${FAIL_N:-}" ] || sleep 1 # the others still run when target FAIL_N fails
 echo "work \$RUNBOOK_TARGET" >> $dir/two.log
 \`\`\`
 EOF
@@ -196,6 +198,29 @@ grep -q "^Targets: 6 from .*targets.yaml (inventory $(git hash-object targets.ya
   grep -q "^  1\. t1 (canary)  N=1$" plan.out && grep -q "^  6\. t6  N=6$" plan.out || { cat plan.out; fail "plan --targets"; }
 "$bin" plan fan.md --target vault --json > plan.json
 grep -q '"db": "host=/nonexistent dbname=app password=\*\*\*' plan.json || { cat plan.json; fail "plan --json does not hide the db's password"; }
+
+# 8b. --ephemeral-db: one throwaway server, a database a target; each target's SQL steps and psql reach its own.
+if [ -n "${RUNBOOK_PG_BINDIR:-}" ] || command -v pg_config > /dev/null || ls /usr/lib/postgresql/*/bin/initdb > /dev/null 2>&1; then
+  cat > db.md <<'EOF'
+# Per target
+
+```sql {name=mine}
+CREATE TABLE mine (t text);
+INSERT INTO mine VALUES (current_database());
+SELECT pg_sleep(0.3);
+```
+
+```bash {name=check}
+got=$(psql -XAtc "select string_agg(t, ',') from mine")
+echo "db=$PGDATABASE got=$got"
+[ "$got" = "$RUNBOOK_TARGET" ]
+```
+EOF
+  "$bin" run db.md --targets all -j 3 --ephemeral-db --no-audit > db.out 2>&1 || { cat db.out; fail "--ephemeral-db rollout"; }
+  for t in t1 t2 t3 t4 t5 t6; do grep -q "^\[$t\] db=$t got=$t\$" db.out || { cat db.out; fail "$t did not have its own database"; }; done
+  [ "$(grep -c 'throwaway PostgreSQL ready' db.out)" = 1 ] || { cat db.out; fail "not one server for the rollout"; }
+  [ -z "$(ls "$TMPDIR" | grep runbook-pg-)" ] || fail "the rollout's server was left"
+fi
 
 # 9. Refused before anything runs: a reference not set, an unknown target, a literal password.
 rm -f times
