@@ -69,6 +69,8 @@ typedef struct {
 	int64_t time_ms;            /* wall clock, ms since the epoch (set by the emitter) */
 	const rb_runbook *runbook;
 	const char *run_id;         /* NULL: the run is not recorded (--no-audit) */
+	const char *target;         /* the inventory target the run is for (--target); NULL: none */
+	const char *rollout;        /* the rollout it belongs to; NULL: none */
 	const rb_step *step;        /* NULL: the run itself */
 	const char *counter;        /* "[3/12]", "[on failure 1/2]", "[undo 2/3]" */
 	rb_status status;

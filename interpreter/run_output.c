@@ -37,6 +37,8 @@ void rb_run_emit(rb_run *r, const rb_ev *given)
 	ev->time_ms = rb_wall_ms();
 	ev->runbook = r->rb;
 	ev->run_id = r->run_id;
+	ev->target = r->opts->target;
+	ev->rollout = r->opts->rollout;
 	if (ev->step && !ev->counter)
 		ev->counter = rb_run_counter(r, ev->step, n, sizeof n);
 	if (ev->type != RB_EV_STEP_OUTPUT) {

@@ -150,6 +150,11 @@ static void begin(json_sink *k, const rb_ev *ev, rb_ev_type type)
 	kstr(k, "time", t);
 	rb_json_key(&k->j, "run_id");
 	jstr(k, ev->run_id);
+	if (ev->target) {
+		kstr(k, "target", ev->target);
+		if (ev->rollout)
+			kstr(k, "rollout", ev->rollout);
+	}
 }
 
 /* "step": {id, number, kind, line, section: [titles], role, undoes}, and the counter. */

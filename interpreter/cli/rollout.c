@@ -78,6 +78,7 @@ typedef struct {
 	int sig;            /* the first signal that interrupted the rollout; 0: none */
 	const char *resumes; /* the rollout this one resumes; NULL: none */
 	rb_pgserver *pg;    /* --ephemeral-db: the rollout's throwaway server, a database a target */
+	int json;           /* --report json: stdout carries the summary as JSON alone; the rest goes to stderr */
 	int approvals_yes;  /* the targets' runs get --yes (approved once for the rollout) */
 	char **argv;        /* the targets' command line, up to --target (NULL-terminated) */
 	size_t argc;
@@ -270,7 +271,7 @@ static void hear(rollout *r, slot *s)
 }
 
 /* The whole lines of what came from stream k of s, each prefixed with the target's name. */
-static void relay(slot *s, int k, const char *data, size_t n, int flush)
+static void relay(slot *s, int k, int to, const char *data, size_t n, int flush)
 {
 	rb_buf *b = &s->line[k];
 	rb_buf out = RB_BUF_INIT;
@@ -290,24 +291,30 @@ static void relay(slot *s, int k, const char *data, size_t n, int flush)
 	if (b->data)
 		b->data[b->len] = '\0';
 	if (out.len)
-		rb_out_write(k + 1, out.data, out.len);
+		rb_out_write(to, out.data, out.len);
 	rb_buf_free(&out);
 }
 
+/* Where the rollout's own lines and its targets' stdout go: stderr when stdout carries the JSON summary. */
+static int out_stream(const rollout *r)
+{
+	return r->json ? 2 : 1;
+}
+
 /* Reads what stream k of s has now; closes it at its end. */
-static void drain(slot *s, int k)
+static void drain(slot *s, int k, int to)
 {
 	char buf[8192];
 	for (;;) {
 		ssize_t n = read(s->fd[k], buf, sizeof buf);
 		if (n > 0) {
-			relay(s, k, buf, (size_t)n, 0);
+			relay(s, k, to, buf, (size_t)n, 0);
 			continue;
 		}
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK)) {
-			relay(s, k, "", 0, 1);
+			relay(s, k, to, "", 0, 1);
 			rb_process_close_fd(s->proc, k + 1);
 			s->fd[k] = -1;
 		}
@@ -336,7 +343,7 @@ static void finished(rollout *r, slot *s)
 	int st = 0;
 	for (int k = 0; k < 2; k++)
 		if (s->fd[k] >= 0)
-			drain(s, k);
+			drain(s, k, k == 0 ? out_stream(r) : 2);
 	rb_process_wait(s->proc, -1, &st);
 	if (s->status >= 0)
 		hear(r, s);
@@ -387,7 +394,7 @@ static void step(rollout *r, int ms)
 			if (stream[i] == 2 && who[i]->status >= 0)
 				hear(r, who[i]);
 			else if (stream[i] < 2 && who[i]->fd[stream[i]] >= 0)
-				drain(who[i], stream[i]);
+				drain(who[i], stream[i], stream[i] == 0 ? out_stream(r) : 2);
 		}
 		if (pf[n].revents)
 			rb_signals_drain();
@@ -467,7 +474,7 @@ static void table(const rollout *r, int rc)
 		rb_buf_printf(&b, "  %-*s  %-11s  %9s  %-20s  %s\n", (int)w, s->target->name, state_word(s->state), d,
 			      s->failed_step ? s->failed_step : "-", s->run_id ? s->run_id : "-");
 	}
-	rb_out_write(1, b.data, b.len);
+	rb_out_write(out_stream(r), b.data, b.len);
 	rb_buf_free(&b);
 }
 
@@ -561,8 +568,7 @@ static int asks(const rb_runbook *rb)
 
 static void say_out(void *ctx, const char *text)
 {
-	(void)ctx;
-	rb_out("%s", text);
+	rb_out_write(out_stream(ctx), text, strlen(text));
 }
 
 /*
@@ -579,6 +585,7 @@ static int throwaway(rollout *r)
 	po.keep = r->a->run.keep_db;
 	po.no_cache = r->a->run.no_db_cache;
 	po.say = say_out;
+	po.say_ctx = r;
 	if (rb_pgserver_start(&po, &r->pg, &err) < 0) {
 		rb_out_err("runbook: --ephemeral-db: %s\n", err.message);
 		goto done;
@@ -637,9 +644,11 @@ static int run_rollout(const rb_runbook *rb, cli_run_args *a, const cli_targets 
 		free(u);
 	}
 	r.resumes = resumes;
-	if (a->run.step_mode || a->out.events || a->out.junit || a->out.report || (a->resume && !resumes)) {
-		rb_out_err("runbook: a rollout over targets does not take --step, --events, --junit or --report (run "
-			   "one target, --target NAME, for those); --resume takes --rollout ID\n");
+	r.json = a->out.report && !strcmp(a->out.report, "json");
+	if (a->run.step_mode || a->out.events || a->out.junit || (a->out.report && !r.json) || (a->resume && !resumes)) {
+		rb_out_err("runbook: a rollout over targets does not take --step, --events, --junit or --report FILE (run "
+			   "one target, --target NAME, for those; --report json prints the rollout's summary); --resume "
+			   "takes --rollout ID\n");
 		goto done;
 	}
 	if (unset.len) {
@@ -668,8 +677,11 @@ static int run_rollout(const rb_runbook *rb, cli_run_args *a, const cli_targets 
 		goto done;
 	child_command(&r, argc, argv);
 	rb_signals_install();
-	rb_out("Rollout %s: %s over %zu target%s, %d at a time%s%s%s\n", r.id, rb->title, r.count, r.count == 1 ? "" : "s",
-	       r.jobs, r.canary ? ", canary first" : "", resumes ? "; resumes rollout " : "", resumes ? resumes : "");
+	char *head = rb_xasprintf("Rollout %s: %s over %zu target%s, %d at a time%s%s%s\n", r.id, rb->title, r.count,
+				  r.count == 1 ? "" : "s", r.jobs, r.canary ? ", canary first" : "",
+				  resumes ? "; resumes rollout " : "", resumes ? resumes : "");
+	rb_out_write(out_stream(&r), head, strlen(head));
+	free(head);
 	int canary_phase = r.canary > 0;
 	for (;;) {
 		size_t limit = canary_phase ? (size_t)r.canary : r.count;
@@ -704,15 +716,19 @@ static int run_rollout(const rb_runbook *rb, cli_run_args *a, const cli_targets 
 		   : r.why_stopped && strstr(r.why_stopped, "not approved") ? RB_EXIT_GATE
 		   : locked ? RB_EXIT_ENV : RB_EXIT_OK;
 	table(&r, rc);
+	record_texts(&r, rc, &json, &md);
+	if (r.json)
+		rb_out_write(1, json, strlen(json));
 	if (!a->no_audit) {
 		char oid[41] = "";
-		record_texts(&r, rc, &json, &md);
 		if (rb_audit_commit_rollout(rb, a->audit_repo, r.id, r.resumes, json, md, rb_audit_result_word(rc), oid, &err) < 0) {
 			rb_out_err("runbook: the rollout's record could not be committed: %s\n", err.message);
 			if (rc == RB_EXIT_OK)
 				rc = RB_EXIT_ENV;
 		} else {
-			rb_out("Rollout record: %.7s (runbook log --rollout %s)\n", oid, r.id);
+			char *line = rb_xasprintf("Rollout record: %.7s (runbook log --rollout %s)\n", oid, r.id);
+			rb_out_write(out_stream(&r), line, strlen(line));
+			free(line);
 		}
 	}
 done:

@@ -192,6 +192,17 @@ grep -q "n=9" set.out || { cat set.out; fail "--set did not win"; }
 "$bin" run one.md --matrix REGION=eu,us --matrix TIER=a,b -j 4 --no-audit > matrix.out 2>&1 || { cat matrix.out; fail "--matrix"; }
 for t in eu-a eu-b us-a us-b; do grep -q "^\[$t\] target=$t " matrix.out || { cat matrix.out; fail "no target $t"; }; done
 
+# 7b. --report json: stdout is the summary alone, JSON; the targets' lines go to stderr.
+rm -f times
+FAIL_N=2 "$bin" run fan.md --targets t1,t2,t3 -j 3 --keep-going --report json --no-audit > summary.json 2> summary.err || true
+jq -e '.targets | map(.name + "=" + .status) == ["t1=succeeded", "t2=failed", "t3=succeeded"]' summary.json > /dev/null &&
+  jq -e '.exit_code == 1 and .result == "failed" and .jobs == 3' summary.json > /dev/null ||
+  { cat summary.json summary.err; fail "--report json"; }
+grep -q '^\[t2\] failing on purpose' summary.err || { cat summary.err; fail "--report json: the targets' lines are not on stderr"; }
+# The events of a target's run carry it.
+"$bin" run one.md --inventory targets.yaml --target t3 --no-audit --events ev.jsonl > /dev/null 2>&1 || fail "--target --events"
+[ "$(jq -r .target ev.jsonl | sort -u)" = t3 ] || { cat ev.jsonl; fail "not every event carries the target"; }
+
 # 8. plan lists the targets in dispatch order, the canary and -j.
 "$bin" plan fan.md --targets all -j 2 --canary 1 > plan.out
 grep -q "^Targets: 6 from .*targets.yaml (inventory $(git hash-object targets.yaml)), 2 at a time (-j 2); canary" plan.out &&
