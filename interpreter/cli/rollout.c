@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <yaml.h>
@@ -60,6 +61,7 @@ typedef struct {
 	int64_t start_ms, end_ms;
 	int status;         /* the read end of its RUNBOOK_ROLLOUT_FD; -1: closed */
 	rb_buf said;        /* what came on it */
+	char *last;         /* live: the last line of its stdout */
 	char *run_id;       /* from its status file; NULL: not recorded */
 	char *failed_step;
 } slot;
@@ -79,6 +81,10 @@ typedef struct {
 	const char *resumes; /* the rollout this one resumes; NULL: none */
 	rb_pgserver *pg;    /* --ephemeral-db: the rollout's throwaway server, a database a target */
 	int json;           /* --report json: stdout carries the summary as JSON alone; the rest goes to stderr */
+	int live;           /* stdout is a terminal: a live line per running target, redrawn in place */
+	int drawn;          /* how many live lines are on the screen now */
+	int dirty;          /* a running target said something since they were drawn */
+	int64_t drawn_at;
 	int approvals_yes;  /* the targets' runs get --yes (approved once for the rollout) */
 	char **argv;        /* the targets' command line, up to --target (NULL-terminated) */
 	size_t argc;
@@ -157,6 +163,65 @@ static void child_command(rollout *r, int argc, char **argv)
 	push_arg(&r->argv, &r->argc, rb_xstrdup(r->id));
 }
 
+/* Where the rollout's own lines and its targets' stdout go: stderr when stdout carries the JSON summary. */
+static int out_stream(const rollout *r)
+{
+	return r->json ? 2 : 1;
+}
+
+/* The live lines off the screen. */
+static void erase(rollout *r)
+{
+	if (r->live && r->drawn) {
+		char seq[32];
+		int n = snprintf(seq, sizeof seq, "\033[%dF\033[J", r->drawn);
+		rb_out_write(1, seq, (size_t)n);
+		r->drawn = 0;
+	}
+}
+
+/* One live line a running target: its name and the last line it printed, cut to the terminal's width. */
+static void draw(rollout *r)
+{
+	rb_buf b = RB_BUF_INIT;
+	struct winsize ws;
+	size_t cols = ioctl(1, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 20 ? ws.ws_col : 80;
+	if (!r->live)
+		return;
+	erase(r);
+	for (size_t i = 0; i < r->count; i++) {
+		const slot *s = &r->slots[i];
+		if (s->state != T_RUNNING)
+			continue;
+		char d[32];
+		rb_format_duration(rb_now_ms() - s->start_ms, d, sizeof d);
+		size_t at = b.len;
+		rb_buf_printf(&b, "  [%s] %s  %s", s->target->name, d, s->last ? s->last : "starting");
+		/* One screen line each: cut at the width (a byte short of it), not inside a UTF-8 character. */
+		size_t len = b.len - at;
+		if (len > cols - 1) {
+			size_t cut = at + cols - 1;
+			while (cut > at && ((unsigned char)b.data[cut] & 0xC0) == 0x80)
+				cut--;
+			b.len = cut;
+		}
+		rb_buf_putc(&b, '\n');
+		r->drawn++;
+	}
+	rb_out_write(1, b.data, b.len);
+	rb_buf_free(&b);
+	r->dirty = 0;
+	r->drawn_at = rb_now_ms();
+}
+
+/* A line that stays (a target's stderr, the rollout's own words): above the live lines, which are drawn again. */
+static void say(rollout *r, int to, const char *text, size_t n)
+{
+	erase(r);
+	rb_out_write(to, text, n);
+	draw(r);
+}
+
 /* Starts slot s: 0, or -1 (it is then failed, its reason said). */
 static int dispatch(rollout *r, slot *s)
 {
@@ -209,7 +274,9 @@ static int dispatch(rollout *r, slot *s)
 	if (rc < 0) {
 		if (status[0] >= 0)
 			close(status[0]);
-		rb_out_err("[%s] runbook: cannot start the target's run: %s\n", s->target->name, err.message);
+		char *m = rb_xasprintf("[%s] runbook: cannot start the target's run: %s\n", s->target->name, err.message);
+		say(r, 2, m, strlen(m));
+		free(m);
 		s->state = T_FAILED;
 		s->exit_code = RB_EXIT_ENV;
 		s->end_ms = rb_now_ms();
@@ -270,51 +337,65 @@ static void hear(rollout *r, slot *s)
 	}
 }
 
-/* The whole lines of what came from stream k of s, each prefixed with the target's name. */
-static void relay(slot *s, int k, int to, const char *data, size_t n, int flush)
+/* Printable: the control characters of a target's line (but tab) shown as '?', for the live line. */
+static char *printable(const char *p, size_t n)
+{
+	char *c = rb_xstrndup(p, n);
+	for (char *q = c; *q; q++)
+		if (((unsigned char)*q < 0x20 && *q != '\t') || *q == 0x7f)
+			*q = '?';
+	return c;
+}
+
+/*
+ * The whole lines of what came from stream k of s: each prefixed with the
+ * target's name; live, a stdout line becomes the target's live line
+ * instead (its run's record keeps them all).
+ */
+static void relay(rollout *r, slot *s, int k, const char *data, size_t n, int flush)
 {
 	rb_buf *b = &s->line[k];
 	rb_buf out = RB_BUF_INIT;
+	int to = k == 0 ? out_stream(r) : 2;
 	rb_buf_add(b, data, n);
-	size_t start = 0;
-	for (size_t i = 0; i < b->len; i++)
-		if (b->data[i] == '\n') {
+	size_t start = 0, end = b->len;
+	for (size_t i = 0; i <= end; i++) {
+		int whole = i < end && b->data[i] == '\n';
+		if (!whole && !(i == end && flush && start < end))
+			continue;
+		if (r->live && k == 0) {
+			free(s->last);
+			s->last = printable(b->data + start, i - start);
+			r->dirty = 1;
+		} else {
 			rb_buf_printf(&out, "[%s] %.*s\n", s->target->name, (int)(i - start), b->data + start);
-			start = i + 1;
 		}
-	if (flush && start < b->len) {
-		rb_buf_printf(&out, "[%s] %.*s\n", s->target->name, (int)(b->len - start), b->data + start);
-		start = b->len;
+		start = i + 1;
 	}
-	memmove(b->data, b->data + start, b->len - start);
-	b->len -= start;
+	start = start > end ? end : start;
+	memmove(b->data, b->data + start, end - start);
+	b->len = end - start;
 	if (b->data)
 		b->data[b->len] = '\0';
 	if (out.len)
-		rb_out_write(to, out.data, out.len);
+		say(r, to, out.data, out.len);
 	rb_buf_free(&out);
 }
 
-/* Where the rollout's own lines and its targets' stdout go: stderr when stdout carries the JSON summary. */
-static int out_stream(const rollout *r)
-{
-	return r->json ? 2 : 1;
-}
-
 /* Reads what stream k of s has now; closes it at its end. */
-static void drain(slot *s, int k, int to)
+static void drain(rollout *r, slot *s, int k)
 {
 	char buf[8192];
 	for (;;) {
 		ssize_t n = read(s->fd[k], buf, sizeof buf);
 		if (n > 0) {
-			relay(s, k, to, buf, (size_t)n, 0);
+			relay(r, s, k, buf, (size_t)n, 0);
 			continue;
 		}
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK)) {
-			relay(s, k, to, "", 0, 1);
+			relay(r, s, k, "", 0, 1);
 			rb_process_close_fd(s->proc, k + 1);
 			s->fd[k] = -1;
 		}
@@ -343,7 +424,7 @@ static void finished(rollout *r, slot *s)
 	int st = 0;
 	for (int k = 0; k < 2; k++)
 		if (s->fd[k] >= 0)
-			drain(s, k, k == 0 ? out_stream(r) : 2);
+			drain(r, s, k);
 	rb_process_wait(s->proc, -1, &st);
 	if (s->status >= 0)
 		hear(r, s);
@@ -352,12 +433,22 @@ static void finished(rollout *r, slot *s)
 	rb_process_free(s->proc);
 	s->proc = NULL;
 	r->running--;
-	read_status(s);
-	if (s->state == T_LOCKED)
-		return; /* not a failure of the runbook */
-	s->state = s->exit_code == 0 ? T_OK : s->exit_code >= 128 ? T_INTERRUPTED : T_FAILED;
+	read_status(s); /* a lock held by another run is not a failure of the runbook */
+	if (s->state != T_LOCKED)
+		s->state = s->exit_code == 0 ? T_OK : s->exit_code >= 128 ? T_INTERRUPTED : T_FAILED;
 	if (s->state == T_FAILED && !s->failed_step)
 		count_failure(r, s); /* a run that failed before its main flow (its pre-flight check, say) */
+	if (r->live) {
+		/* Live, its stdout was its live line only: one line says how it ended. */
+		char d[32];
+		rb_format_duration(s->end_ms - s->start_ms, d, sizeof d);
+		char *line = rb_xasprintf("[%s] %s%s%s in %s%s%s\n", s->target->name, state_word(s->state),
+					  s->state == T_FAILED && s->failed_step ? " at " : "",
+					  s->state == T_FAILED && s->failed_step ? s->failed_step : "", d, s->run_id ? ", run " : "",
+					  s->run_id ? s->run_id : "");
+		say(r, 1, line, strlen(line));
+		free(line);
+	}
 }
 
 /* Passes sig on to every running target's process group. */
@@ -394,7 +485,7 @@ static void step(rollout *r, int ms)
 			if (stream[i] == 2 && who[i]->status >= 0)
 				hear(r, who[i]);
 			else if (stream[i] < 2 && who[i]->fd[stream[i]] >= 0)
-				drain(who[i], stream[i], stream[i] == 0 ? out_stream(r) : 2);
+				drain(r, who[i], stream[i]);
 		}
 		if (pf[n].revents)
 			rb_signals_drain();
@@ -406,6 +497,8 @@ static void step(rollout *r, int ms)
 		    ((s->fd[0] < 0 && s->fd[1] < 0) || rb_process_wait(s->proc, 0, NULL) == 0))
 			finished(r, s);
 	}
+	if (r->live && (r->dirty ? rb_now_ms() - r->drawn_at >= 100 : rb_now_ms() - r->drawn_at >= 1000))
+		draw(r);
 	free(pf);
 	free(who);
 	free(stream);
@@ -423,8 +516,9 @@ static void signalled(rollout *r)
 		r->stopped = 1;
 		free(r->why_stopped);
 		r->why_stopped = rb_xasprintf("interrupted (signal %d)", sig);
-		rb_out_err("runbook: rollout interrupted: no more targets start; the running ones were told (again "
-			   "to stop their failure handlers)\n");
+		const char *m = "runbook: rollout interrupted: no more targets start; the running ones were told (again "
+				"to stop their failure handlers)\n";
+		say(r, 2, m, strlen(m));
 	}
 	pass_on(r, sig);
 }
@@ -448,7 +542,7 @@ static int go_on_after_canary(rollout *r)
 }
 
 /* The table at the end, on stdout. */
-static void table(const rollout *r, int rc)
+static void table(rollout *r, int rc)
 {
 	size_t w = 6, ok = 0, failed = 0, locked = 0, waiting = 0, interrupted = 0;
 	rb_buf b = RB_BUF_INIT;
@@ -461,6 +555,8 @@ static void table(const rollout *r, int rc)
 		locked += r->slots[i].state == T_LOCKED;
 		waiting += r->slots[i].state == T_WAITING;
 	}
+	erase(r);
+	r->live = 0;
 	rb_buf_printf(&b, "\nRollout %s: %zu target%s, %zu succeeded, %zu failed, %zu interrupted, %zu locked, %zu not "
 		      "started (exit %d)\n", r->id, r->count, r->count == 1 ? "" : "s", ok, failed, interrupted, locked, waiting, rc);
 	if (r->why_stopped)
@@ -645,6 +741,8 @@ static int run_rollout(const rb_runbook *rb, cli_run_args *a, const cli_targets 
 	}
 	r.resumes = resumes;
 	r.json = a->out.report && !strcmp(a->out.report, "json");
+	const char *term = getenv("TERM");
+	r.live = !r.json && isatty(1) && term && *term && strcmp(term, "dumb");
 	if (a->run.step_mode || a->out.events || a->out.junit || (a->out.report && !r.json) || (a->resume && !resumes)) {
 		rb_out_err("runbook: a rollout over targets does not take --step, --events, --junit or --report FILE (run "
 			   "one target, --target NAME, for those; --report json prints the rollout's summary); --resume "
@@ -743,6 +841,7 @@ done:
 		if (s->status >= 0)
 			close(s->status);
 		rb_buf_free(&s->said);
+		free(s->last);
 		free(s->run_id);
 		free(s->failed_step);
 	}

@@ -12,9 +12,12 @@
  * its undo and failure handler; a second one is passed on again, which
  * stops those.
  *
- * Output: each line of a target's output prefixed "[NAME] "; at the end a
+ * Output: on a terminal (stdout), a live line per running target redrawn
+ * in place (its stdout's last line), a line as each ends, its stderr kept;
+ * else each line of a target's output prefixed "[NAME] ". At the end a
  * table (target, status, duration, failed step, run) and the rollout's
- * record, committed on the audit ref (audit.h) unless --no-audit.
+ * record, committed on the audit ref (audit.h) unless --no-audit;
+ * --report json: the record's JSON alone on stdout, the rest on stderr.
  *
  * Exit: 0 every target succeeded; 1 a target failed (the canary
  * included); 3 going on after the canary was not approved; 5 a target was

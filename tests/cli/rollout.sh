@@ -192,6 +192,20 @@ grep -q "n=9" set.out || { cat set.out; fail "--set did not win"; }
 "$bin" run one.md --matrix REGION=eu,us --matrix TIER=a,b -j 4 --no-audit > matrix.out 2>&1 || { cat matrix.out; fail "--matrix"; }
 for t in eu-a eu-b us-a us-b; do grep -q "^\[$t\] target=$t " matrix.out || { cat matrix.out; fail "no target $t"; }; done
 
+# 7a. On a terminal: a live line per running target, redrawn in place; a line each as it ends; its stderr stays.
+if command -v script > /dev/null; then
+  rm -f times
+  FAIL_N=2 TERM=xterm script -qfec "'$bin' run fan.md --targets t1,t2,t3 -j 3 --keep-going --no-audit" /dev/null \
+    > live.txt 2>&1 || true
+  tr -d '\r' < live.txt > live.clean
+  grep -q $'\033\\[[0-9]*F\033\\[J' live.clean || { cat -v live.clean; fail "no live lines redrawn on a terminal"; }
+  grep -q '^  \[t1\] [0-9.]*s  ' live.clean || { cat -v live.clean; fail "no live line for t1"; }
+  grep -q '\[t1\] succeeded in ' live.clean && grep -q '\[t2\] failed at work in ' live.clean ||
+    { cat -v live.clean; fail "no line saying how each target ended"; }
+  grep -q '\[t2\] .*failed with exit code 3' live.clean || { cat -v live.clean; fail "a target's stderr did not stay"; }
+  ! grep -q '^\[t1\] \[1/1\]' live.clean || { cat -v live.clean; fail "live, a target's stdout was printed line by line"; }
+fi
+
 # 7b. --report json: stdout is the summary alone, JSON; the targets' lines go to stderr.
 rm -f times
 FAIL_N=2 "$bin" run fan.md --targets t1,t2,t3 -j 3 --keep-going --report json --no-audit > summary.json 2> summary.err || true
