@@ -4,10 +4,10 @@
  */
 #include "inventory.h"
 #include "db.h"
+#include "gitstore.h"
 #include "redact.h"
 #include "vars.h"
 
-#include <git2.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -185,12 +185,8 @@ static void read_group(inv_ctx *c, rb_inventory *inv, yaml_node_t *k, yaml_node_
 /* The git blob id of data: what `git hash-object FILE` says. Caller frees. */
 static char *blob_id(const char *data, size_t len)
 {
-	git_oid oid;
-	char hex[GIT_OID_HEXSZ + 1] = "";
-	git_libgit2_init();
-	if (git_odb_hash(&oid, data, len, GIT_OBJECT_BLOB) == 0)
-		git_oid_tostr(hex, sizeof hex, &oid);
-	git_libgit2_shutdown();
+	char hex[41];
+	rb_gitstore_hash(data, len, hex);
 	return rb_xstrdup(hex);
 }
 

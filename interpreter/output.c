@@ -184,3 +184,12 @@ void rb_out_oom(size_t n)
 	if (k > 0)
 		(void)rb_write_all(2, m, (size_t)k < sizeof m ? (size_t)k : sizeof m - 1, NULL);
 }
+
+void rb_out_forget(void)
+{
+	redactor = NULL;
+	status_fd = -1;
+	at_line_start[0] = at_line_start[1] = at_line_start[2] = 1;
+	same_terminal = -1;
+	message_stream = 1;
+}

@@ -82,4 +82,11 @@ void rb_out_line_ended(void);
 /** "runbook: out of memory (allocating N bytes)" on stderr, allocating nothing (util.h's rb_oom_report). */
 void rb_out_oom(size_t n);
 
+/**
+ * In a child forked without exec that will run as a runbook of its own:
+ * forgets what the parent's output knew (its terminal, its status line,
+ * its redactor, where messages go).
+ */
+void rb_out_forget(void);
+
 #endif

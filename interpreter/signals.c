@@ -74,6 +74,14 @@ void rb_signals_reset(void)
 	interrupted = 0;
 }
 
+void rb_signals_forget(void)
+{
+	/* The descriptors are not closed here: a forked child's set-up closed them, or they are the parent's. */
+	pipe_fds[0] = pipe_fds[1] = -1;
+	interrupted = 0;
+	rb_signals_child_defaults();
+}
+
 void rb_signals_child_defaults(void)
 {
 	signal(SIGINT, SIG_DFL);

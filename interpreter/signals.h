@@ -26,4 +26,12 @@ void rb_signals_reset(void);
 /** Restores default dispositions: for a child between fork and exec. */
 void rb_signals_child_defaults(void);
 
+/**
+ * In a child forked without exec that will run as a runbook of its own
+ * (a rollout's target): forgets the parent's self-pipe (so that
+ * rb_signals_install makes the child's), the signal seen, and puts the
+ * dispositions and the mask back to their defaults.
+ */
+void rb_signals_forget(void);
+
 #endif

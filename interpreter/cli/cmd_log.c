@@ -60,13 +60,14 @@ static void print_run(const rb_audit_run *r)
 	strftime(when, sizeof when, "%Y-%m-%d %H:%M:%SZ", &tm);
 	char *subject = rb_record_one_line(r->subject, RB_SUMMARY_MAX + 3);
 	char *author = rb_record_one_line(r->author, AUTHOR_MAX);
-	char *target = r->target ? rb_record_one_line(r->target, RB_SUMMARY_MAX) : NULL;
+	/* A target's run: "[NAME]  " before its summary. */
+	char *one = r->target ? rb_record_one_line(r->target, RB_SUMMARY_MAX) : NULL;
+	char *target = one ? rb_xasprintf("[%s]  ", one) : rb_xstrdup("");
 	if (r->resumes)
-		rb_out("%s  %s  %s%s%s  %s  (%s)  resumes %s\n", when, r->id, target ? "[" : "", target ? target : "",
-		       target ? "]" : "", subject, author, r->resumes);
+		rb_out("%s  %s  %s%s  (%s)  resumes %s\n", when, r->id, target, subject, author, r->resumes);
 	else
-		rb_out("%s  %s  %s%s%s%s  (%s)\n", when, r->id, target ? "[" : "", target ? target : "", target ? "]  " : "",
-		       subject, author);
+		rb_out("%s  %s  %s%s  (%s)\n", when, r->id, target, subject, author);
+	free(one);
 	free(target);
 	free(subject);
 	free(author);

@@ -1,9 +1,11 @@
 /*
  * rollout.h - one runbook, many targets: the fan-out of `run --targets`.
  *
- * Each selected target runs as a child `runbook run FILE --target NAME
- * --rollout ID` (every guarantee of a single run: its pre-flight, gates,
- * lock, record), at most -j at a time, in dispatch order. --canary K runs
+ * Each selected target runs in a child forked from the rollout (not
+ * exec'd: the libraries are loaded and set up once) that runs the command
+ * line `runbook run FILE --target NAME --rollout ID` (cmd_run: every
+ * guarantee of a single run, its pre-flight, gates, lock, record), at most
+ * -j at a time, in dispatch order. --canary K runs
  * the first K alone and goes on only when all succeeded and the rest was
  * approved (a terminal, or --yes). A failed target stops the dispatching
  * (--keep-going: up to --max-failures); running targets finish. A target

@@ -89,7 +89,10 @@ reader=$(pid_of reader)
 t=$(run 1 "A" "$url" "$src/runbooks/ehg-production-promotion.md" "${promo_set[@]}")
 grep -q "step 'eng-migrations': ERROR 55P03: canceling statement due to lock timeout; blocked by pid $reader (application_name 'locktest-reader'" \
   "$dir/out" || fail "A: the migrations step did not give up on its lock"
-grep -q '^\[[0-9]*/[0-9]*\] failed: SQLSTATE 55P03 in 1[0-1]\.[0-9]*s$' "$dir/out" || fail "A: not a 10 s lock timeout"
+# "About 10 s": the server times the wait with the wall clock, runbook the step with the monotonic one, and on a
+# loaded virtual machine the two drift apart by a few milliseconds in 10 s (9.985 s was seen).
+ten_s='(9\.9[0-9]*|1[0-1]\.[0-9]*)s'
+grep -Eq '^\[[0-9]*/[0-9]*\] failed: SQLSTATE 55P03 in '"$ten_s"'$' "$dir/out" || fail "A: not a 10 s lock timeout"
 [ "$t" -lt 40 ] || fail "A: the run took ${t}s"
 grep -qx 'undone, newest first: nothing; the verified backup stays at .*' "$dir/out" || fail "A: something was undone"
 [ "$(q "select count(*) from pg_stat_activity where pid = $reader")" = 1 ] || fail "A: the reader was disturbed"
@@ -109,7 +112,7 @@ reader=$(pid_of view-reader)
 [ -n "$reader" ] || fail "A2: the reader is gone"
 grep -q "step 'eng-views-and-policies': ERROR 55P03: canceling statement due to lock timeout; blocked by pid $reader (application_name 'locktest-view-reader'" \
   "$dir/out" || fail "A2: the view/policy step did not give up on its lock"
-grep -q '^\[[0-9]*/[0-9]*\] failed: SQLSTATE 55P03 in 1[0-1]\.[0-9]*s$' "$dir/out" || fail "A2: not a 10 s lock timeout"
+grep -Eq '^\[[0-9]*/[0-9]*\] failed: SQLSTATE 55P03 in '"$ten_s"'$' "$dir/out" || fail "A2: not a 10 s lock timeout"
 [ "$t" -lt 40 ] || fail "A2: the run took ${t}s"
 grep -qx 'Undone: eng-migrations' "$dir/out" || fail "A2: not the undo of eng-migrations"
 release
@@ -145,7 +148,7 @@ t=$(run 6 "C" "$url" "$dir/runbooks/ehg-production-promotion.md" "${promo_set[@]
 grep -q "step 'rls-fail-closed': gate closed: row-level security is off (or not forced) on eng.sensitive_credentials_registry" \
   "$dir/out" || fail "C: the RLS gate did not close"
 grep -q '^psql:<stdin>:[0-9]*: ERROR:  canceling statement due to lock timeout$' "$dir/out" || fail "C: the undo did not give up on its lock"
-grep -q '^\[undo 3/4\] failed: exit 3 in 1[0-1]\.[0-9]*s$' "$dir/out" || fail "C: the undo of the view/policy step did not fail after 10 s"
+grep -Eq '^\[undo 3/4\] failed: exit 3 in '"$ten_s"'$' "$dir/out" || fail "C: the undo of the view/policy step did not fail after 10 s"
 grep -qx 'The undo is incomplete: the undo of eng-views-and-policies failed' "$dir/out" || fail "C: not the undo of eng-views-and-policies"
 grep -qx 'undone, newest first: vh-views-and-policies vh-migrations eng-migrations; the verified backup stays at .*' "$dir/out" \
   || fail "C: the other undos did not run"
