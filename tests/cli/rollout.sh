@@ -12,6 +12,7 @@
 # before anything runs; log --rollout lists the rollout's runs.
 set -euo pipefail
 bin=$(realpath "$1")
+here=$(cd "$(dirname "$0")" && pwd)
 dir=$(mktemp -d)
 trap 'pkill -f "$dir/" 2>/dev/null || true; rm -rf "$dir"' EXIT
 fail() { echo "rollout: $*"; exit 1; }
@@ -150,14 +151,14 @@ rc=0; "$bin" run two.md --resume --rollout "$first" --audit-repo audit > r4.out 
 
 # 4. Ctrl-C during the fan-out: every running target's handler runs, nothing survives, every record is complete.
 rm -f times handlers
-SLEEP=30 "$bin" run fan.md --targets all -j 3 --audit-repo audit > int.out 2>&1 &
+SLEEP=31.7 "$bin" run fan.md --targets all -j 3 --audit-repo audit > int.out 2>&1 &
 pid=$!
 for _ in $(seq 100); do [ "$(cat times 2>/dev/null | wc -l)" -ge 3 ] && break; sleep 0.1; done
 kill -INT "$pid"
 rc=0; wait "$pid" || rc=$?
 [ "$rc" = 130 ] || { cat int.out; fail "Ctrl-C: exit $rc"; }
 [ "$(sort handlers | tr '\n' ' ')" = "handler t1 handler t2 handler t3 " ] || { cat int.out; fail "handlers: $(cat handlers)"; }
-! pgrep -f "sleep 30" > /dev/null || fail "a target's process survived"
+! pgrep -f "sleep 31.7" > /dev/null || fail "a target's process survived"
 id=$(rollout_of int.out)
 git -C audit log --format='%(trailers:key=Rollout,valueonly,separator=)|%(trailers:key=Result,valueonly,separator=)' \
   runbook-audit > results
@@ -245,6 +246,23 @@ EOF
   for t in t1 t2 t3 t4 t5 t6; do grep -q "^\[$t\] db=$t got=$t\$" db.out || { cat db.out; fail "$t did not have its own database"; }; done
   [ "$(grep -c 'throwaway PostgreSQL ready' db.out)" = 1 ] || { cat db.out; fail "not one server for the rollout"; }
   [ -z "$(ls "$TMPDIR" | grep runbook-pg-)" ] || fail "the rollout's server was left"
+  # Ctrl-C while every target waits in a statement: no statement survives, no transaction stays open.
+  printf '# Long\n\n```sql {name=long}\nSELECT pg_sleep(31.3);\n```\n' > long.md
+  "$bin" run long.md --targets t1,t2,t3 -j 3 --ephemeral-db --keep-db --no-audit > long.out 2>&1 &
+  lpid=$!
+  for _ in $(seq 150); do [ "$(grep -c '\] \[1/1\] Long' long.out)" = 3 ] && break; sleep 0.1; done
+  sleep 0.5
+  kill -INT "$lpid"
+  rc=0; wait "$lpid" || rc=$?
+  . "$here/lib/kept.sh"
+  kept_server long.out || { cat long.out; fail "the kept server of the interrupted rollout"; }
+  left=$(psql -XAtq "$url" -c "select count(*) from pg_stat_activity where pid <> pg_backend_pid() and
+    (query like '%pg_sleep(31.3)%' or state like 'idle in transaction%')")
+  kill "$pid" 2>/dev/null || true
+  for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+  rm -rf "$srv"
+  [ "$rc" = 130 ] || { cat long.out; fail "Ctrl-C of an SQL rollout: exit $rc"; }
+  [ "$left" = 0 ] || { cat long.out; fail "$left statements survived Ctrl-C"; }
 fi
 
 # 9. Refused before anything runs: a reference not set, an unknown target, a literal password.
