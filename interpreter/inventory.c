@@ -2,6 +2,7 @@
  * inventory.c - targets from an inventory file (libyaml) or a matrix, and
  * their selection.
  */
+#define _GNU_SOURCE
 #include "inventory.h"
 #include "db.h"
 #include "gitstore.h"
@@ -199,7 +200,9 @@ int rb_inventory_load(const char *path, rb_inventory *inv, rb_diags *d)
 	yaml_parser_t parser;
 	yaml_document_t doc;
 	inv_ctx c = {&doc, path, d, 0};
+	char *abs = realpath(path, NULL);
 	inv->path = rb_xstrdup(path);
+	inv->abs_path = abs ? abs : rb_xstrdup(path);
 	if (rb_read_file(path, &src, &len, &err) < 0) {
 		rb_diags_add(d, RB_DIAG_ERROR, path, 0, 0, "cannot read the inventory: %s", err.message);
 		goto done;
@@ -271,6 +274,11 @@ int rb_inventory_matrix(char *const *axes, size_t naxes, rb_inventory *inv, rb_e
 		names[a] = eq ? rb_xstrndup(axes[a], (size_t)(eq - axes[a])) : NULL;
 		if (!eq || !rb_var_name_valid(names[a]) || !eq[1]) {
 			rb_error_set(err, RB_EXIT_USAGE, NULL, 0, 0, "--matrix %s: expected NAME=value,value,...", axes[a]);
+			goto done;
+		}
+		if (rb_redact_name_is_secret(names[a])) {
+			rb_error_set(err, RB_EXIT_USAGE, NULL, 0, 0, "--matrix %s: looks like a secret; a matrix's values name "
+				     "targets and are recorded: give secrets in the environment", names[a]);
 			goto done;
 		}
 		for (size_t b = 0; b < a; b++)
@@ -451,6 +459,7 @@ void rb_inventory_free(rb_inventory *inv)
 	}
 	free(inv->groups);
 	free(inv->path);
+	free(inv->abs_path);
 	free(inv->hash);
 	memset(inv, 0, sizeof *inv);
 }

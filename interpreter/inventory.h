@@ -45,7 +45,8 @@ typedef struct {
 } rb_target_group;
 
 typedef struct {
-	char *path;           /* the inventory file; NULL for a matrix */
+	char *path;           /* the inventory file, as given; NULL for a matrix */
+	char *abs_path;       /* the same, absolute (what a rollout's record keeps); NULL for a matrix */
 	char *hash;           /* SHA-256 of the file's bytes, hex ("matrix" for a matrix) */
 	rb_target *targets;
 	size_t count;
@@ -53,7 +54,7 @@ typedef struct {
 	size_t ngroups;
 } rb_inventory;
 
-#define RB_INVENTORY_INIT {NULL, NULL, NULL, 0, NULL, 0}
+#define RB_INVENTORY_INIT {NULL, NULL, NULL, NULL, 0, NULL, 0}
 
 /**
  * Loads the inventory at path into inv. Problems go to d with file:line:col

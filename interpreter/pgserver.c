@@ -415,8 +415,9 @@ int rb_pgserver_reap_orphans(const char *tmpdir, rb_pgserver_say_fn say_fn, void
 		base = "/tmp";
 	uid_t server_uid = geteuid();
 	if (geteuid() == 0) {
-		struct passwd *pw = getpwnam("postgres");
-		if (pw)
+		struct passwd pwd, *pw = NULL;
+		char buf[4096];
+		if (getpwnam_r("postgres", &pwd, buf, sizeof buf, &pw) == 0 && pw)
 			server_uid = pw->pw_uid;
 	}
 	int count = 0;
@@ -445,8 +446,12 @@ int rb_pgserver_reap_orphans(const char *tmpdir, rb_pgserver_say_fn say_fn, void
 static int server_user(rb_pgserver *s, rb_error *err)
 {
 	int rc = 0;
+	/* The reentrant lookups: the start may run in a thread of its own (rb_pgserver_start_async). */
+	struct passwd pwd, *pw = NULL;
+	char buf[4096];
 	if (geteuid() == 0) {
-		struct passwd *pw = getpwnam("postgres");
+		if (getpwnam_r("postgres", &pwd, buf, sizeof buf, &pw) != 0)
+			pw = NULL;
 		if (!pw) {
 			rb_error_set(err, RB_EXIT_ENV, NULL, 0, 0,
 				     "running as root, the server must run as the 'postgres' user, which does not exist; "
@@ -459,7 +464,8 @@ static int server_user(rb_pgserver *s, rb_error *err)
 			s->user = rb_xstrdup("postgres");
 		}
 	} else {
-		struct passwd *pw = getpwuid(geteuid());
+		if (getpwuid_r(geteuid(), &pwd, buf, sizeof buf, &pw) != 0)
+			pw = NULL;
 		s->user = rb_xstrdup(pw && pw->pw_name ? pw->pw_name : "postgres");
 	}
 	return rc;

@@ -11,6 +11,7 @@
 #include "visible.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <signal.h>
 #include <fcntl.h>
 #include <assert.h>
@@ -71,15 +72,31 @@ int rb_record_open(rb_record *rec, const char *journal_path, const rb_redactor *
 	if (!journal_path)
 		return 0;
 	mkdirs(journal_path);
-	rec->fd = open(journal_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-	if (rec->fd < 0)
-		return rb_error_set(err, RB_EXIT_ENV, journal_path, 0, 0, "cannot create the run journal: %s",
-				    strerror(errno));
-	if (flock(rec->fd, LOCK_EX | LOCK_NB) < 0) {
+	rec->fd = open(journal_path, O_WRONLY | O_APPEND | O_CLOEXEC);
+	if (rec->fd < 0 && errno == ENOENT) {
+		/*
+		 * A new journal appears locked: made and locked under another name, then
+		 * renamed, so that another runbook recovering the interrupted runs of the
+		 * same repository never finds it unlocked and empty, and takes it.
+		 */
+		char *tmp = rb_xasprintf("%s.XXXXXX", journal_path);
+		rec->fd = mkostemp(tmp, O_APPEND | O_CLOEXEC);
+		if (rec->fd >= 0 && (flock(rec->fd, LOCK_EX | LOCK_NB) < 0 || rename(tmp, journal_path) < 0)) {
+			int e = errno;
+			close(rec->fd);
+			unlink(tmp);
+			rec->fd = -1;
+			errno = e;
+		}
+		free(tmp);
+	} else if (rec->fd >= 0 && flock(rec->fd, LOCK_EX | LOCK_NB) < 0) {
 		close(rec->fd);
 		rec->fd = -1;
 		return rb_error_set(err, RB_EXIT_ENV, journal_path, 0, 0, "the run journal is in use");
 	}
+	if (rec->fd < 0)
+		return rb_error_set(err, RB_EXIT_ENV, journal_path, 0, 0, "cannot create the run journal: %s",
+				    strerror(errno));
 	rec->journal_path = rb_xstrdup(journal_path);
 	struct stat st;
 	if (fstat(rec->fd, &st) == 0)

@@ -335,6 +335,7 @@ int cli_run_execute(const rb_runbook *rb, cli_run_args *a, int argc, char **argv
 	rb_pgserver_job *pg = NULL;
 	cli_targets targets;
 	memset(&targets, 0, sizeof targets);
+	scrub_secret_sets(rb, argc, argv); /* first: a rollout's targets' runs share this command line */
 	if (a->resume && a->run.rollout && !a->ntarget_names) {
 		rc = cli_rollout_resume(rb, a, argc, argv);
 		goto done;
@@ -349,7 +350,6 @@ int cli_run_execute(const rb_runbook *rb, cli_run_args *a, int argc, char **argv
 		if ((rc = cli_target_apply(&targets.inv.targets[targets.sel[0]], a)) != 0)
 			goto done;
 	}
-	scrub_secret_sets(rb, argc, argv);
 	reap_orphans();
 	if (a->run.ephemeral_db) {
 		/*

@@ -53,6 +53,7 @@ static const char *state_word(tstate s)
 typedef struct {
 	const rb_target *target;
 	int resume;         /* its run continues the target's last run (--resume): it failed or was interrupted */
+	int counted;        /* its failure counted (r->failures) */
 	tstate state;
 	rb_process *proc;
 	int fd[2];          /* its stdout and stderr (-1: closed) */
@@ -103,6 +104,7 @@ static void push_arg(char ***v, size_t *n, char *s)
 static int rollout_only(const char *name, size_t len)
 {
 	static const char *const own[] = {"target", "targets", "jobs", "canary", "keep-going", "resume", "force",
+					  "inventory", "matrix",
 					  "ephemeral-db", "keep-db", "no-cache",
 					  "max-failures", "rollout", "events", "events-output", "junit", "report",
 					  "github", "yes", "set", "color", "step", NULL};
@@ -258,7 +260,8 @@ static int dispatch(rollout *r, slot *s)
 	char *db_url = NULL, *db_env[3] = {NULL, NULL, NULL};
 	size_t ne = 0;
 	for (size_t i = 0; i < envc; i++)
-		if (!r->pg || (strncmp(r->envp[i], "PGDATABASE=", 11) && strncmp(r->envp[i], "DATABASE_URL=", 13)))
+		if ((!r->pg || (strncmp(r->envp[i], "PGDATABASE=", 11) && strncmp(r->envp[i], "DATABASE_URL=", 13))) &&
+		    strncmp(r->envp[i], "RUNBOOK_ROLLOUT_", 16))
 			envp[ne++] = r->envp[i];
 	if (r->pg) {
 		/* Its own database of the throwaway server: its SQL steps' and its psql's. */
@@ -274,7 +277,9 @@ static int dispatch(rollout *r, slot *s)
 	o.argv = argv;
 	o.envp = envp;
 	o.new_pgroup = 1; /* the rollout passes signals on itself: a terminal's Ctrl-C reaches it alone */
-	o.in.kind = r->jobs == 1 ? RB_STDIO_INHERIT : RB_STDIO_NULL;
+	/* No terminal: a target's run asks nothing (its inputs come with --set or the environment), nor can a
+	   background process group read one. */
+	o.in.kind = RB_STDIO_NULL;
 	o.out.kind = RB_STDIO_PIPE;
 	o.err.kind = RB_STDIO_PIPE;
 	o.close_fds = 1;
@@ -331,8 +336,9 @@ done:
 }
 
 /* A failure stops the dispatching (--keep-going: when --max-failures are reached). */
-static void count_failure(rollout *r, const slot *s)
+static void count_failure(rollout *r, slot *s)
 {
+	s->counted = 1;
 	r->failures++;
 	size_t limit = r->a->keep_going ? (size_t)r->a->max_failures : 1;
 	if (!r->stopped && limit && r->failures >= limit) {
@@ -463,8 +469,10 @@ static void finished(rollout *r, slot *s)
 	read_status(s); /* a lock held by another run is not a failure of the runbook */
 	if (s->state != T_LOCKED)
 		s->state = s->exit_code == 0 ? T_OK : s->exit_code >= 128 ? T_INTERRUPTED : T_FAILED;
-	if (s->state == T_FAILED && !s->failed_step)
-		count_failure(r, s); /* a run that failed before its main flow (its pre-flight check, say) */
+	/* A failure heard at once counted already; else: one before its main flow (its pre-flight check),
+	   or an end by a signal the rollout did not pass on (killed, out of memory). */
+	if ((s->state == T_FAILED || (s->state == T_INTERRUPTED && !r->sig)) && !s->counted)
+		count_failure(r, s);
 	if (r->live) {
 		/* Live, its stdout was its live line only: one line says how it ended. */
 		char d[32];
@@ -482,8 +490,10 @@ static void finished(rollout *r, slot *s)
 static void pass_on(rollout *r, int sig)
 {
 	for (size_t i = 0; i < r->count; i++)
-		if (r->slots[i].state == T_RUNNING && r->slots[i].proc)
+		if (r->slots[i].state == T_RUNNING && r->slots[i].proc) {
 			rb_process_signal(r->slots[i].proc, sig, 1);
+			rb_process_signal(r->slots[i].proc, SIGCONT, 1); /* a stopped one too */
+		}
 }
 
 /* Waits for output, ends and signals for a while (ms), and handles what came. */
@@ -615,7 +625,7 @@ static void record_texts(const rollout *r, int rc, char **json, char **md)
 	rb_json_key(&j, "title");
 	rb_json_string(&j, r->rb->title);
 	rb_json_key(&j, "inventory");
-	rb_json_string(&j, r->t->inv.path);
+	rb_json_string(&j, r->t->inv.abs_path);
 	rb_json_key(&j, "inventory_hash");
 	rb_json_string(&j, r->t->inv.hash);
 	rb_json_key(&j, "selection");
@@ -742,7 +752,7 @@ done:
 
 /* The rollout of t's targets; resume[i]: target i continues its last run; resumes: the rollout continued. */
 static int run_rollout(const rb_runbook *rb, cli_run_args *a, const cli_targets *t, int argc, char **argv,
-		       const int *resume, const char *resumes)
+		       const int *resume, const char *resumes, char *const *extra, size_t nextra)
 {
 	int rc = RB_EXIT_USAGE;
 	rollout r;
@@ -801,6 +811,18 @@ static int run_rollout(const rb_runbook *rb, cli_run_args *a, const cli_targets 
 	if (a->run.ephemeral_db && (rc = throwaway(&r)) != 0)
 		goto done;
 	child_command(&r, argc, argv);
+	/* The targets' runs read the same inventory (by its absolute path) or matrix; a resumed rollout's, from
+	   its record. */
+	for (size_t i = 0; i < nextra; i++)
+		push_arg(&r.argv, &r.argc, rb_xstrdup(extra[i]));
+	if (!nextra && t->inv.abs_path) {
+		push_arg(&r.argv, &r.argc, rb_xstrdup("--inventory"));
+		push_arg(&r.argv, &r.argc, rb_xstrdup(t->inv.abs_path));
+	}
+	for (size_t i = 0; !nextra && i < a->nmatrix; i++) {
+		push_arg(&r.argv, &r.argc, rb_xstrdup("--matrix"));
+		push_arg(&r.argv, &r.argc, rb_xstrdup(a->matrix[i]));
+	}
 	rb_signals_install();
 	char *head = rb_xasprintf("Rollout %s: %s over %zu target%s, %d at a time%s%s%s\n", r.id, rb->title, r.count,
 				  r.count == 1 ? "" : "s", r.jobs, r.canary ? ", canary first" : "",
@@ -815,10 +837,14 @@ static int run_rollout(const rb_runbook *rb, cli_run_args *a, const cli_targets 
 		if (r.running == 0) {
 			if (canary_phase && !r.stopped && r.next == (size_t)r.canary && r.next < r.count) {
 				canary_phase = 0;
-				if (r.failures == 0 && go_on_after_canary(&r))
+				int all_ok = 1;
+				for (int i = 0; i < r.canary; i++)
+					all_ok = all_ok && r.slots[i].state == T_OK;
+				if (all_ok && go_on_after_canary(&r) && !rb_signals_interrupted())
 					continue;
-				if (r.failures && !r.why_stopped)
-					r.why_stopped = rb_xstrdup("the canary failed");
+				signalled(&r); /* Ctrl-C at the question */
+				if (!all_ok && !r.why_stopped)
+					r.why_stopped = rb_xstrdup("the canary did not succeed");
 				r.stopped = 1;
 			}
 			if (r.stopped || r.next >= r.count)
@@ -842,8 +868,6 @@ static int run_rollout(const rb_runbook *rb, cli_run_args *a, const cli_targets 
 		   : locked ? RB_EXIT_ENV : RB_EXIT_OK;
 	table(&r, rc);
 	record_texts(&r, rc, &json, &md);
-	if (r.json)
-		rb_out_write(1, json, strlen(json));
 	if (!a->no_audit) {
 		char oid[41] = "";
 		if (rb_audit_commit_rollout(rb, a->audit_repo, r.id, r.resumes, json, md, rb_audit_result_word(rc), oid, &err) < 0) {
@@ -855,6 +879,13 @@ static int run_rollout(const rb_runbook *rb, cli_run_args *a, const cli_targets 
 			rb_out_write(out_stream(&r), line, strlen(line));
 			free(line);
 		}
+	}
+	if (r.json) {
+		/* Printed last, with the exit code as it ends up (a record that could not be committed changes it). */
+		free(json);
+		free(md);
+		record_texts(&r, rc, &json, &md);
+		rb_out_write(1, json, strlen(json));
 	}
 done:
 	for (size_t i = 0; i < r.count; i++) {
@@ -892,7 +923,7 @@ done:
 
 int cli_rollout_run(const rb_runbook *rb, cli_run_args *a, const cli_targets *t, int argc, char **argv)
 {
-	return run_rollout(rb, a, t, argc, argv, NULL, NULL);
+	return run_rollout(rb, a, t, argc, argv, NULL, NULL, NULL, 0);
 }
 
 /* What a rollout's record says: its inventory (path, hash), its matrix axes, each target's name and status. */
@@ -901,6 +932,7 @@ typedef struct {
 	char **axes;
 	size_t naxes;
 	char **names, **states;
+	int *recorded;       /* the target's run has a record (its "run" is not null) */
 	size_t count;
 } earlier;
 
@@ -917,6 +949,7 @@ static void earlier_free(earlier *e)
 	}
 	free(e->names);
 	free(e->states);
+	free(e->recorded);
 }
 
 static char *yscalar(yaml_document_t *d, yaml_node_t *map, const char *key)
@@ -977,8 +1010,12 @@ static int read_earlier(const char *json, earlier *e)
 				rc = -1;
 				break;
 			}
+			char *run = yscalar(&doc, t, "run");
 			e->names = rb_xrealloc(e->names, (e->count + 1) * sizeof *e->names);
 			e->states = rb_xrealloc(e->states, (e->count + 1) * sizeof *e->states);
+			e->recorded = rb_xrealloc(e->recorded, (e->count + 1) * sizeof *e->recorded);
+			e->recorded[e->count] = run != NULL;
+			free(run);
 			e->names[e->count] = name;
 			e->states[e->count++] = state;
 		}
@@ -1038,7 +1075,9 @@ int cli_rollout_resume(const rb_runbook *rb, cli_run_args *a, int argc, char **a
 		}
 		if (!strcmp(e.states[i], "succeeded"))
 			continue; /* done: not run again */
-		resume[t.count] = !strcmp(e.states[i], "failed") || !strcmp(e.states[i], "interrupted");
+		/* A failed or interrupted run with a record continues; one without (it failed before it began) runs
+		   afresh, not some older run of the target's. */
+		resume[t.count] = e.recorded[i] && (!strcmp(e.states[i], "failed") || !strcmp(e.states[i], "interrupted"));
 		t.sel[t.count++] = (size_t)(tg - t.inv.targets);
 	}
 	if (gone.len) {
@@ -1053,7 +1092,18 @@ int cli_rollout_resume(const rb_runbook *rb, cli_run_args *a, int argc, char **a
 	}
 	t.rollout = 1;
 	a->run.rollout = NULL; /* the targets' runs belong to the new rollout */
-	rc = run_rollout(rb, a, &t, argc, argv, resume, id);
+	char **extra = rb_xcalloc(2 * e.naxes + 3, sizeof *extra);
+	size_t nextra = 0;
+	if (e.inventory) {
+		extra[nextra++] = "--inventory";
+		extra[nextra++] = e.inventory;
+	}
+	for (size_t i = 0; i < e.naxes; i++) {
+		extra[nextra++] = "--matrix";
+		extra[nextra++] = e.axes[i];
+	}
+	rc = run_rollout(rb, a, &t, argc, argv, resume, id, extra, nextra);
+	free(extra);
 done:
 	free(id);
 	free(json);
@@ -1065,11 +1115,22 @@ done:
 	return rc;
 }
 
-/* The descriptor RUNBOOK_ROLLOUT_FD names; -1: none. */
+/*
+ * The descriptor RUNBOOK_ROLLOUT_FD names (-1: none), read once: then the
+ * variable is gone from the environment and the descriptor closes on exec,
+ * so that no step inherits either.
+ */
 static int rollout_fd(void)
 {
-	const char *v = getenv("RUNBOOK_ROLLOUT_FD");
-	return v && *v ? atoi(v) : -1;
+	static int fd = -2;
+	if (fd == -2) {
+		const char *v = getenv("RUNBOOK_ROLLOUT_FD");
+		fd = v && *v ? atoi(v) : -1;
+		if (fd > 2)
+			fcntl(fd, F_SETFD, FD_CLOEXEC);
+		unsetenv("RUNBOOK_ROLLOUT_FD");
+	}
+	return fd;
 }
 
 static void say_to_rollout(const char *text)

@@ -22,10 +22,11 @@
  * --report json: the record's JSON alone on stdout, the rest on stderr.
  *
  * Exit: 0 every target succeeded; 1 a target failed (the canary
- * included); 3 going on after the canary was not approved; 5 a target was
- * locked by another run and none failed; 128 + the signal when
- * interrupted; 2 before anything ran (a target's reference unset, an
- * approval that cannot be asked).
+ * included) or ended by a signal the rollout did not send; 3 the
+ * runbook's approvals, or going on after the canary, not approved; 5 a
+ * target was locked by another run and none failed; 128 + the signal when
+ * interrupted; 2 before anything ran (a target's reference unset).
+ * The targets' runs have no terminal: stdin is /dev/null.
  *
  * The child's environment carries RUNBOOK_ROLLOUT_FD=3, a pipe on which it
  * says at once when its main flow failed (so that no target is dispatched

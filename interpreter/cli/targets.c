@@ -1,6 +1,7 @@
 /*
  * targets.c - the targets of run and plan: loaded, selected, applied.
  */
+#define _GNU_SOURCE
 #include "cli/targets.h"
 #include "output.h"
 
@@ -102,18 +103,23 @@ int cli_target_apply(const rb_target *target, cli_run_args *a)
 	}
 	a->run.target_vars = a->target_vars;
 	a->run.ntarget_vars = a->ntarget_vars;
-	const char *throwaway = a->run.rollout ? getenv("RUNBOOK_ROLLOUT_DB") : NULL;
+	char *throwaway = a->run.rollout && getenv("RUNBOOK_ROLLOUT_DB") ? rb_xstrdup(getenv("RUNBOOK_ROLLOUT_DB")) : NULL;
+	unsetenv("RUNBOOK_ROLLOUT_DB"); /* the steps see PGDATABASE and DATABASE_URL */
 	if (throwaway && *throwaway) {
 		/* A rollout's --ephemeral-db: this target's own database of the rollout's throwaway server. */
 		free(a->target_db);
-		a->target_db = rb_xstrdup(throwaway);
+		a->target_db = throwaway;
+		throwaway = NULL;
 		a->run.db_url = a->target_db;
+	} else if (a->run.ephemeral_db) {
+		/* --ephemeral-db: the throwaway server, never the target's own database. */
 	} else if (target->db) {
 		/* Unexpanded: the run expands ${NAME} as in any connection string, and hides the password it finds. */
 		free(a->target_db);
 		a->target_db = rb_xstrdup(target->db);
 		a->run.db_url = a->target_db;
 	}
+	free(throwaway);
 	return 0;
 }
 

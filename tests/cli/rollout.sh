@@ -265,6 +265,51 @@ EOF
   [ "$left" = 0 ] || { cat long.out; fail "$left statements survived Ctrl-C"; }
 fi
 
+# 8c. What a target's run does not get: a terminal (an input without a value fails at once, no hang), the
+# rollout's status pipe or variables (in its steps), a secret --set on the command line (ps shows none).
+printf -- '---\ninputs:\n  TICKET: {}\n---\n# Asks\n\n```bash\necho "$TICKET"\n```\n' > asks.md
+if command -v script > /dev/null; then
+  rc=0; timeout 60 script -qfec "'$bin' run asks.md --targets t1,t2 -j 1 --no-audit" /dev/null > asks.out 2>&1 || rc=$?
+  [ "$rc" != 124 ] || { cat asks.out; fail "a target's input hung the rollout"; }
+  grep -q "failed" asks.out || { cat asks.out; fail "a target's input without a value did not fail"; }
+fi
+cat > env.md <<'EOF'
+# Env
+
+```bash {name=look}
+[ ! -e /proc/self/fd/3 ] || { echo "fd 3 inherited"; exit 1; }
+[ -z "${RUNBOOK_ROLLOUT_FD:-}${RUNBOOK_ROLLOUT_DB:-}" ] || { echo "rollout variables inherited"; exit 1; }
+[ "$DB_PASSWORD" = hunter2-secret ] || { echo "the --set value did not arrive"; exit 1; }
+sleep 1
+```
+EOF
+"$bin" run env.md --targets t1,t2 -j 2 --set DB_PASSWORD=hunter2-secret --no-audit > env.out 2>&1 &
+epid=$!
+sleep 0.5
+cmdlines=$(cat /proc/"$epid"/cmdline /proc/"$epid"/task/*/children 2>/dev/null | tr '\0' ' ')
+for c in $(cat /proc/"$epid"/task/*/children 2>/dev/null); do cmdlines="$cmdlines $(tr '\0' ' ' < /proc/"$c"/cmdline 2>/dev/null)"; done
+rc=0; wait "$epid" || rc=$?
+[ "$rc" = 0 ] || { cat env.out; fail "what a target's steps inherit"; }
+! grep -q hunter2 <<< "$cmdlines" || fail "a secret --set was on a command line: $cmdlines"
+# A canary killed by a signal the rollout did not send is not a success: nothing else starts.
+printf '# Killed\n\n```bash\necho "start $RUNBOOK_TARGET" >> %s/killed\nkill -KILL $PPID\n```\n' "$dir" > killed.md
+rc=0; "$bin" run killed.md --targets all -j 2 --canary 1 --yes --no-audit > killed.out 2>&1 || rc=$?
+[ "$rc" = 1 ] && [ "$(cat killed)" = "start t1" ] || { cat killed.out; fail "a killed canary: exit $rc, $(cat killed)"; }
+# --target with --ephemeral-db: the throwaway server, not the target's own database.
+if [ -n "${RUNBOOK_PG_BINDIR:-}" ] || command -v pg_config > /dev/null || ls /usr/lib/postgresql/*/bin/initdb > /dev/null 2>&1; then
+  printf '# Where\n\n```sql {name=where capture=DBNAME}\nSELECT current_database();\n```\n' > where.md
+  VAULT_PASS=x "$bin" run where.md --target vault --ephemeral-db --no-audit > where.out 2>&1 ||
+    { cat where.out; fail "--target vault --ephemeral-db did not run on the throwaway server"; }
+fi
+# A resumed rollout's targets read the inventory the rollout read (not targets.yaml here).
+printf 'targets:\n  t1: {N: "1"}\n  extra: {N: "7"}\n' > other.yaml
+printf '# Other\n\n```bash {name=o}\n[ "$RUNBOOK_TARGET" != extra ] || [ -e %s/extra-ok ]\n```\n' "$dir" > other.md
+rc=0; "$bin" run other.md --inventory other.yaml --targets extra,t1 --audit-repo audit > o1.out 2>&1 || rc=$?
+[ "$rc" = 1 ] || { cat o1.out; fail "other.yaml: exit $rc"; }
+touch extra-ok
+"$bin" run other.md --resume --rollout "$(rollout_of o1.out)" --audit-repo audit > o2.out 2>&1 ||
+  { cat o2.out; fail "a rollout of another inventory did not resume"; }
+
 # 9. Refused before anything runs: a reference not set, an unknown target, a literal password.
 rm -f times
 rc=0; env -u VAULT_PASS "$bin" run fan.md --target vault --audit-repo audit > unset.out 2>&1 || rc=$?
