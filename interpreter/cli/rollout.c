@@ -80,6 +80,8 @@ typedef struct {
 	char *why_stopped;  /* the reason, for the table and the record; NULL: none */
 	int sig;            /* the first signal that interrupted the rollout; 0: none */
 	const char *resumes; /* the rollout this one resumes; NULL: none */
+	char *const *axes;  /* the --matrix the targets came from (recorded, for a resume); NULL: an inventory */
+	size_t naxes;
 	rb_pgserver *pg;    /* --ephemeral-db: the rollout's throwaway server, a database a target */
 	int json;           /* --report json: stdout carries the summary as JSON alone; the rest goes to stderr */
 	int live;           /* stdout is a terminal: a live line per running target, redrawn in place */
@@ -634,8 +636,11 @@ static void record_texts(const rollout *r, int rc, char **json, char **md)
 		rb_json_string(&j, r->a->target_names[i]);
 	if (r->a->targets_spec)
 		rb_json_string(&j, r->a->targets_spec);
-	for (size_t i = 0; i < r->a->nmatrix; i++)
-		rb_json_string(&j, r->a->matrix[i]);
+	rb_json_end(&j, ']');
+	rb_json_key(&j, "matrix");
+	rb_json_array_begin(&j);
+	for (size_t i = 0; i < r->naxes; i++)
+		rb_json_string(&j, r->axes[i]);
 	rb_json_end(&j, ']');
 	rb_json_key(&j, "jobs");
 	rb_json_int(&j, r->jobs);
@@ -752,7 +757,7 @@ done:
 
 /* The rollout of t's targets; resume[i]: target i continues its last run; resumes: the rollout continued. */
 static int run_rollout(const rb_runbook *rb, cli_run_args *a, const cli_targets *t, int argc, char **argv,
-		       const int *resume, const char *resumes, char *const *extra, size_t nextra)
+		       const int *resume, const char *resumes, char *const *axes, size_t naxes)
 {
 	int rc = RB_EXIT_USAGE;
 	rollout r;
@@ -767,6 +772,8 @@ static int run_rollout(const rb_runbook *rb, cli_run_args *a, const cli_targets 
 	r.jobs = a->jobs ? a->jobs : 1;
 	r.canary = a->canary > (int)t->count ? (int)t->count : a->canary;
 	r.slots = rb_xcalloc(r.count + 1, sizeof *r.slots);
+	r.axes = axes;
+	r.naxes = naxes;
 	for (size_t i = 0; i < r.count; i++) {
 		r.slots[i].target = &t->inv.targets[t->sel[i]];
 		r.slots[i].fd[0] = r.slots[i].fd[1] = r.slots[i].status = -1;
@@ -811,17 +818,15 @@ static int run_rollout(const rb_runbook *rb, cli_run_args *a, const cli_targets 
 	if (a->run.ephemeral_db && (rc = throwaway(&r)) != 0)
 		goto done;
 	child_command(&r, argc, argv);
-	/* The targets' runs read the same inventory (by its absolute path) or matrix; a resumed rollout's, from
-	   its record. */
-	for (size_t i = 0; i < nextra; i++)
-		push_arg(&r.argv, &r.argc, rb_xstrdup(extra[i]));
-	if (!nextra && t->inv.abs_path) {
+	/* The targets' runs read the same inventory (by its absolute path) or matrix; a resumed rollout's, those
+	   of its record. */
+	if (t->inv.abs_path) {
 		push_arg(&r.argv, &r.argc, rb_xstrdup("--inventory"));
 		push_arg(&r.argv, &r.argc, rb_xstrdup(t->inv.abs_path));
 	}
-	for (size_t i = 0; !nextra && i < a->nmatrix; i++) {
+	for (size_t i = 0; i < r.naxes; i++) {
 		push_arg(&r.argv, &r.argc, rb_xstrdup("--matrix"));
-		push_arg(&r.argv, &r.argc, rb_xstrdup(a->matrix[i]));
+		push_arg(&r.argv, &r.argc, rb_xstrdup(r.axes[i]));
 	}
 	rb_signals_install();
 	char *head = rb_xasprintf("Rollout %s: %s over %zu target%s, %d at a time%s%s%s\n", r.id, rb->title, r.count,
@@ -923,7 +928,7 @@ done:
 
 int cli_rollout_run(const rb_runbook *rb, cli_run_args *a, const cli_targets *t, int argc, char **argv)
 {
-	return run_rollout(rb, a, t, argc, argv, NULL, NULL, NULL, 0);
+	return run_rollout(rb, a, t, argc, argv, NULL, NULL, a->matrix, a->nmatrix);
 }
 
 /* What a rollout's record says: its inventory (path, hash), its matrix axes, each target's name and status. */
@@ -952,17 +957,7 @@ static void earlier_free(earlier *e)
 	free(e->recorded);
 }
 
-static char *yscalar(yaml_document_t *d, yaml_node_t *map, const char *key)
-{
-	for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
-		yaml_node_t *k = yaml_document_get_node(d, p->key), *v = yaml_document_get_node(d, p->value);
-		if (k->type == YAML_SCALAR_NODE && !strcmp((const char *)k->data.scalar.value, key))
-			return v->type == YAML_SCALAR_NODE && v->data.scalar.style != YAML_PLAIN_SCALAR_STYLE
-				       ? rb_xstrdup((const char *)v->data.scalar.value) : NULL;
-	}
-	return NULL;
-}
-
+/* The value of key in the mapping map, when it is of type; NULL: none. */
 static yaml_node_t *ynode(yaml_document_t *d, yaml_node_t *map, const char *key, yaml_node_type_t type)
 {
 	for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
@@ -971,6 +966,14 @@ static yaml_node_t *ynode(yaml_document_t *d, yaml_node_t *map, const char *key,
 			return v;
 	}
 	return NULL;
+}
+
+/* A JSON string's value at key (caller frees); NULL when absent, null or not a string. */
+static char *yscalar(yaml_document_t *d, yaml_node_t *map, const char *key)
+{
+	yaml_node_t *v = ynode(d, map, key, YAML_SCALAR_NODE);
+	return v && v->data.scalar.style != YAML_PLAIN_SCALAR_STYLE ? rb_xstrdup((const char *)v->data.scalar.value)
+								     : NULL;
 }
 
 /* Reads rollout.json (JSON is YAML: libyaml reads it). 0, or -1 when it is not a rollout's record. */
@@ -991,7 +994,7 @@ static int read_earlier(const char *json, earlier *e)
 	if (root && root->type == YAML_MAPPING_NODE && (targets = ynode(&doc, root, "targets", YAML_SEQUENCE_NODE))) {
 		e->inventory = yscalar(&doc, root, "inventory");
 		e->hash = yscalar(&doc, root, "inventory_hash");
-		if (!e->inventory && (sel = ynode(&doc, root, "selection", YAML_SEQUENCE_NODE)))
+		if (!e->inventory && (sel = ynode(&doc, root, "matrix", YAML_SEQUENCE_NODE)))
 			for (yaml_node_item_t *i = sel->data.sequence.items.start; i < sel->data.sequence.items.top; i++) {
 				yaml_node_t *v = yaml_document_get_node(&doc, *i);
 				if (v->type == YAML_SCALAR_NODE && strchr((const char *)v->data.scalar.value, '=')) {
@@ -1092,18 +1095,8 @@ int cli_rollout_resume(const rb_runbook *rb, cli_run_args *a, int argc, char **a
 	}
 	t.rollout = 1;
 	a->run.rollout = NULL; /* the targets' runs belong to the new rollout */
-	char **extra = rb_xcalloc(2 * e.naxes + 3, sizeof *extra);
-	size_t nextra = 0;
-	if (e.inventory) {
-		extra[nextra++] = "--inventory";
-		extra[nextra++] = e.inventory;
-	}
-	for (size_t i = 0; i < e.naxes; i++) {
-		extra[nextra++] = "--matrix";
-		extra[nextra++] = e.axes[i];
-	}
-	rc = run_rollout(rb, a, &t, argc, argv, resume, id, extra, nextra);
-	free(extra);
+	/* The targets' runs read the inventory the record names (t.inv.abs_path), or its matrix. */
+	rc = run_rollout(rb, a, &t, argc, argv, resume, id, e.axes, e.naxes);
 done:
 	free(id);
 	free(json);

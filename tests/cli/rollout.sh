@@ -310,6 +310,14 @@ touch extra-ok
 "$bin" run other.md --resume --rollout "$(rollout_of o1.out)" --audit-repo audit > o2.out 2>&1 ||
   { cat o2.out; fail "a rollout of another inventory did not resume"; }
 
+# A matrix rollout resumes from its record too (its axes recorded).
+printf '# Mx\n\n```bash {name=m}\n[ "$R" != b ] || [ -e %s/b-ok ]\n```\n' "$dir" > mx.md
+rc=0; "$bin" run mx.md --matrix R=a,b --keep-going --audit-repo audit > m1.out 2>&1 || rc=$?
+[ "$rc" = 1 ] || { cat m1.out; fail "matrix with b failing: exit $rc"; }
+touch b-ok
+"$bin" run mx.md --resume --rollout "$(rollout_of m1.out)" --audit-repo audit > m2.out 2>&1 || { cat m2.out; fail "a matrix rollout did not resume"; }
+grep -q "^  b  *succeeded " m2.out && ! grep -q "^  a  " m2.out || { cat m2.out; fail "the matrix resume ran: $(grep '^  [ab] ' m2.out)"; }
+
 # 9. Refused before anything runs: a reference not set, an unknown target, a literal password.
 rm -f times
 rc=0; env -u VAULT_PASS "$bin" run fan.md --target vault --audit-repo audit > unset.out 2>&1 || rc=$?
