@@ -168,10 +168,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		 * or of a step the input's size picks, with the other options. */
 		const char *id = rb->nsteps ? rb->steps[size % rb->nsteps].id : NULL;
 		rb_plan_opts opts[] = {
-			{0, 0, NULL, NULL, NULL, 0, NULL, NULL},
-			{1, 0, NULL, NULL, NULL, 0, NULL, NULL},
-			{0, (int)(size % 8) + 1, "audit.git", id, NULL, (int)(size & 1), "run 1\x1b[2J", id},
-			{1, 0, "audit.git", NULL, id, (int)(size & 1), "run 1", "no-such-step"},
+			{0, 0, NULL, NULL, NULL, 0, NULL, NULL, NULL},
+			{1, 0, NULL, NULL, NULL, 0, NULL, NULL, NULL},
+			{0, (int)(size % 8) + 1, "audit.git", id, NULL, (int)(size & 1), "run 1\x1b[2J", id, NULL},
+			{1, 0, "audit.git", NULL, id, (int)(size & 1), "run 1", "no-such-step", NULL},
 		};
 		for (size_t k = 0; k < sizeof opts / sizeof opts[0]; k++)
 			check_plan(rb, &opts[k]);
