@@ -421,10 +421,11 @@ static void unset_refs(const char *s, rb_buf *b)
 	}
 }
 
-char *rb_target_unset_refs(const rb_target *t)
+char *rb_target_unset_refs(const rb_target *t, int with_db)
 {
 	rb_buf b = RB_BUF_INIT;
-	unset_refs(t->db, &b);
+	if (with_db)
+		unset_refs(t->db, &b);
 	for (size_t i = 0; i < t->nvars; i++)
 		unset_refs(t->vars[i].value, &b);
 	return b.len ? rb_buf_detach(&b) : (rb_buf_free(&b), NULL);

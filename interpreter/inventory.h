@@ -89,10 +89,11 @@ const rb_target *rb_inventory_find(const rb_inventory *inv, const char *name);
 
 /**
  * The names of the environment variables a target refers to (${NAME} in
- * its db and variables) that are not set: "A, B", or NULL when all are.
+ * its variables, and in its db when with_db: a run on a throwaway server
+ * does not use it) that are not set: "A, B", or NULL when all are.
  * Caller frees.
  */
-char *rb_target_unset_refs(const rb_target *t);
+char *rb_target_unset_refs(const rb_target *t, int with_db);
 
 /**
  * Where a runbook's inventory is: opt (--inventory) when given, else the

@@ -778,7 +778,7 @@ static int run_rollout(const rb_runbook *rb, cli_run_args *a, const cli_targets 
 		r.slots[i].target = &t->inv.targets[t->sel[i]];
 		r.slots[i].fd[0] = r.slots[i].fd[1] = r.slots[i].status = -1;
 		r.slots[i].resume = resume ? resume[i] : 0;
-		char *u = rb_target_unset_refs(r.slots[i].target);
+		char *u = rb_target_unset_refs(r.slots[i].target, !a->run.ephemeral_db);
 		if (u)
 			rb_buf_printf(&unset, "  %s: %s\n", r.slots[i].target->name, u);
 		free(u);

@@ -87,7 +87,8 @@ static char *expand_env(const char *value)
 
 int cli_target_apply(const rb_target *target, cli_run_args *a)
 {
-	char *unset = rb_target_unset_refs(target);
+	/* The db's references do not count on a throwaway server: a rehearsal needs no production password. */
+	char *unset = rb_target_unset_refs(target, !a->run.ephemeral_db && !(a->run.rollout && getenv("RUNBOOK_ROLLOUT_DB")));
 	if (unset) {
 		rb_out_err("runbook: target '%s' refers to %s, not set in the environment: nothing was run\n",
 			   target->name, unset);

@@ -94,11 +94,12 @@ static void test_targets_groups_and_order(void **state)
 	rb_error_clear(&err);
 	/* References: the unset ones are named. */
 	unsetenv("US1_PASS");
-	char *u = rb_target_unset_refs(&inv.targets[0]);
+	char *u = rb_target_unset_refs(&inv.targets[0], 1);
 	assert_string_equal(u, "US1_PASS");
 	free(u);
+	assert_null(rb_target_unset_refs(&inv.targets[0], 0)); /* a throwaway server: the db is not used */
 	setenv("US1_PASS", "x", 1);
-	assert_null(rb_target_unset_refs(&inv.targets[0]));
+	assert_null(rb_target_unset_refs(&inv.targets[0], 1));
 	unsetenv("US1_PASS");
 	rb_inventory_free(&inv);
 	free(said);
