@@ -465,7 +465,7 @@ static void render_targets(const rb_plan_targets *t, rb_buf *out)
 	}
 }
 
-static void json_targets(rb_json *j, const rb_plan_targets *t, const rb_redactor *red)
+static void json_targets(rb_json *j, const rb_runbook *rb, const rb_plan_targets *t, const rb_redactor *red)
 {
 	rb_json_key(j, "targets");
 	rb_json_object_begin(j);
@@ -481,23 +481,15 @@ static void json_targets(rb_json *j, const rb_plan_targets *t, const rb_redactor
 	rb_json_array_begin(j);
 	for (size_t i = 0; i < t->count; i++) {
 		const rb_target *tg = &t->inv->targets[t->sel[i]];
-		char *dsn = tg->db ? rb_dsn_redact(tg->db) : NULL;
 		rb_json_object_begin(j);
 		rb_json_key(j, "name");
 		jstr(j, red, tg->name);
 		rb_json_key(j, "canary");
 		rb_json_bool(j, (int)i < t->canary);
 		rb_json_key(j, "db");
-		jstr(j, red, dsn);
-		rb_json_key(j, "vars");
-		rb_json_object_begin(j);
-		for (size_t v = 0; v < tg->nvars; v++) {
-			rb_json_key(j, tg->vars[v].key);
-			jstr(j, red, tg->vars[v].value);
-		}
+		jdsn(j, red, tg->db);
+		kv_object(j, rb, red, "vars", tg->vars, tg->nvars, 0);
 		rb_json_end(j, '}');
-		rb_json_end(j, '}');
-		free(dsn);
 	}
 	rb_json_end(j, ']');
 	rb_json_end(j, '}');
@@ -537,7 +529,7 @@ static void render_json(const rb_runbook *rb, const rb_plan_opts *opts, const rb
 		jstr(&j, red, opts->audit);
 	}
 	if (opts->targets)
-		json_targets(&j, opts->targets, red);
+		json_targets(&j, rb, opts->targets, red);
 	json_manual(&j, rb, red);
 	rb_json_end(&j, '}');
 	rb_buf_putc(out, '\n');
