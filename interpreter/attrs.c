@@ -53,7 +53,9 @@ static void set_confirm(rb_step *s, const rb_attr *a, const rb_attr_value *v)
 	int b = rb_parse_flag(v->text);
 	s->confirm = b != 0;
 	free(s->confirm_phrase);
-	s->confirm_phrase = b < 0 ? rb_xstrdup(v->text) : NULL;
+	/* confirm=each: a plain confirmation, which a rollout asks for each target (not once for all). */
+	s->confirm_each = b < 0 && !strcmp(v->text, "each");
+	s->confirm_phrase = b < 0 && !s->confirm_each ? rb_xstrdup(v->text) : NULL;
 }
 
 static void set_db(rb_step *s, const rb_attr *a, const rb_attr_value *v)

@@ -75,6 +75,10 @@ typedef struct rb_run_outcome {
 	/** Called as soon as the main flow failed (not when interrupted), before its undo and failure
 	    handler run; NULL: none. */
 	void (*on_failure)(void *ctx, const char *step);
+	/** A confirm=each step in a rollout's target: asks the rollout (which asks its operator, or answers
+	    for --yes) whether the step may run here. Returns 1 or 0 and sets *how (static, for the record);
+	    NULL: the step asks as a plain confirm does. */
+	int (*confirm_each)(void *ctx, const char *step, const char **how);
 	void *ctx;
 } rb_run_outcome;
 

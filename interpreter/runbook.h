@@ -104,6 +104,7 @@ typedef struct {
 	rb_pos_str capture;
 	int confirm;            /* confirm or confirm="PHRASE" */
 	char *confirm_phrase;   /* NULL for a plain yes/no confirmation */
+	int confirm_each;       /* confirm=each: a plain confirmation asked of each target of a rollout */
 	int continue_on_error;
 	int skip;
 	int interactive;

@@ -73,12 +73,18 @@ int rb_run_confirmed(rb_run *r, const rb_step *s)
 	const char *how = NULL;
 	int ok;
 	char *q = rb_xasprintf("run step '%s' (%s:%d)?", s->id, r->rb->path, s->line);
+	const rb_run_outcome *oc = r->opts->outcome;
 	if (s->confirm_phrase)
 		ok = rb_approve_phrase(&r->approver, q, s->confirm_phrase, &how);
-	else
+	else if (s->confirm_each && oc && oc->confirm_each) {
+		ok = oc->confirm_each(oc->ctx, s->id, &how); /* a rollout's target: its operator is the rollout's */
+		if (ok)
+			rb_run_say(r, "  confirmed for target '%s' (%s): run step '%s'\n", r->opts->target ? r->opts->target : "?",
+				   how, s->id);
+	} else
 		ok = rb_approve_item(&r->approver, q, &how);
 	rb_run_record_approval(r, s, s->confirm_phrase ? s->confirm_phrase : "run this step", ok, how);
-	if (ok && r->approver.yes && !s->confirm_phrase)
+	if (ok && r->approver.yes && !s->confirm_phrase && !(s->confirm_each && oc && oc->confirm_each))
 		rb_run_say(r, "  confirmed by --yes: run step '%s'\n", s->id);
 	if (!ok)
 		rb_run_step_error(r, s, "not confirmed (%s)%s", how,

@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <yaml.h>
@@ -62,6 +63,7 @@ typedef struct {
 	int64_t start_ms, end_ms;
 	int status;         /* the read end of its RUNBOOK_ROLLOUT_FD; -1: closed */
 	rb_buf said;        /* what came on it */
+	size_t asked;       /* how much of said was looked at for "ask STEP" lines */
 	char *last;         /* live: the last line of its stdout */
 	char *run_id;       /* from its status file; NULL: not recorded */
 	char *failed_step;
@@ -287,8 +289,9 @@ static int dispatch(rollout *r, slot *s)
 	o.close_fds = 1;
 	o.keep_fd = -1;
 	s->start_ms = rb_now_ms();
-	if (pipe2(status, O_CLOEXEC) < 0) {
-		rb_error_set(&err, RB_EXIT_ENV, NULL, 0, 0, "pipe: %s", strerror(errno));
+	/* A socket, not a pipe: a confirm=each step's question goes up it and its answer comes back. */
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, status) < 0) {
+		rb_error_set(&err, RB_EXIT_ENV, NULL, 0, 0, "socketpair: %s", strerror(errno));
 	} else {
 		o.keep_fd = status[1];
 		/*
@@ -352,6 +355,39 @@ static void count_failure(rollout *r, slot *s)
 	}
 }
 
+/*
+ * A confirm=each step of s's run asks whether it may run on this target:
+ * the rollout's operator answers on its terminal (the live lines put
+ * aside meanwhile), or --yes does. The answer goes back on the status
+ * socket (ask_rollout). While the question waits, the other targets' output
+ * waits too.
+ */
+static void answer_each(rollout *r, slot *s, const char *step)
+{
+	const char *answer = "interrupted";
+	if (r->a->run.yes) {
+		answer = "--yes";
+	} else if (!r->sig) {
+		rb_approver ap;
+		const char *how = NULL;
+		int line = 0;
+		for (size_t i = 0; i < r->rb->nsteps; i++)
+			if (r->rb->steps[i].id && !strcmp(r->rb->steps[i].id, step))
+				line = r->rb->steps[i].line;
+		char *q = rb_xasprintf("target '%s': run step '%s' (%s:%d)?", s->target->name, step, r->rb->path, line);
+		erase(r);
+		rb_approver_init(&ap, 0, NULL);
+		int ok = rb_approve_item(&ap, q, &how);
+		free(q);
+		answer = ok ? "terminal" : rb_signals_interrupted() ? "interrupted" : "refused";
+		r->dirty = 1;
+	}
+	char *a = rb_xasprintf("%s\n", answer);
+	ssize_t w = write(s->status, a, strlen(a));
+	(void)w; /* the target gone: nobody to answer */
+	free(a);
+}
+
 /* Reads what a target's run says on its status pipe: "failed STEP" at once, "end ..." lines at its end. */
 static void hear(rollout *r, slot *s)
 {
@@ -363,6 +399,16 @@ static void hear(rollout *r, slot *s)
 	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) {
 		close(s->status);
 		s->status = -1;
+	}
+	/* A confirm=each step of the target asks: "ask STEP" (whole lines only, each answered once). */
+	for (char *nl; (nl = memchr(s->said.data + s->asked, '\n', s->said.len - s->asked)) != NULL;) {
+		const char *line = s->said.data + s->asked;
+		if (!strncmp(line, "ask ", 4)) {
+			char *step = rb_xstrndup(line + 4, (size_t)(nl - line) - 4);
+			answer_each(r, s, step);
+			free(step);
+		}
+		s->asked = (size_t)(nl - s->said.data) + 1;
 	}
 	/* The failure counts once, when first heard: the dispatching stops before the target's handler runs. */
 	if (!s->failed_step && strstr(rb_buf_cstr(&s->said), "failed ")) {
@@ -694,14 +740,20 @@ static void record_texts(const rollout *r, int rc, char **json, char **md)
 	*md = rb_buf_detach(&mb);
 }
 
-/* 1 when a step of rb asks a person (a task list, a confirmation). */
-static int asks(const rb_runbook *rb)
+/*
+ * The first step of rb that asks a person once for the rollout (a task
+ * list, a confirmation), or with each set, the first that asks of each
+ * target (confirm=each); NULL: none.
+ */
+static const rb_step *asks(const rb_runbook *rb, int each)
 {
-	for (size_t i = 0; i < rb->nsteps; i++)
-		if (rb_step_runnable(&rb->steps[i]) && rb->steps[i].role != RB_ROLE_MANUAL &&
-		    (rb->steps[i].kind == RB_STEP_APPROVAL || rb_step_attr(&rb->steps[i], "confirm")))
-			return 1;
-	return 0;
+	for (size_t i = 0; i < rb->nsteps; i++) {
+		const rb_step *st = &rb->steps[i];
+		if (rb_step_runnable(st) && st->role != RB_ROLE_MANUAL &&
+		    (each ? st->confirm_each : st->kind == RB_STEP_APPROVAL || (st->confirm && !st->confirm_each)))
+			return st;
+	}
+	return NULL;
 }
 
 static void say_out(void *ctx, const char *text)
@@ -798,7 +850,14 @@ static int run_rollout(const rb_runbook *rb, cli_run_args *a, const cli_targets 
 			   rb_buf_cstr(&unset));
 		goto done;
 	}
-	if (asks(rb) && !a->run.yes) {
+	const rb_step *each = asks(rb, 1);
+	if (each && !a->run.yes && !isatty(STDIN_FILENO)) {
+		rb_out_err("runbook: step '%s' (%s:%d) asks for each target (confirm=each) and there is no terminal to "
+			   "ask: nothing was run (--yes approves it)\n", each->id, rb->path, each->line);
+		rc = RB_EXIT_GATE;
+		goto done;
+	}
+	if (asks(rb, 0) && !a->run.yes) {
 		rb_approver ap;
 		const char *how = NULL;
 		char *q = rb_xasprintf("%s asks for approvals: approve them once for all %zu targets of this rollout?",
@@ -813,7 +872,7 @@ static int run_rollout(const rb_runbook *rb, cli_run_args *a, const cli_targets 
 			goto done;
 		}
 	}
-	r.approvals_yes = a->run.yes || asks(rb);
+	r.approvals_yes = a->run.yes || asks(rb, 0);
 	r.id = rb_audit_rollout_id(rb);
 	if (a->run.ephemeral_db && (rc = throwaway(&r)) != 0)
 		goto done;
@@ -1143,10 +1202,56 @@ static void failed_now(void *ctx, const char *step)
 	free(line);
 }
 
+/* The answers a rollout gives to "ask STEP" (answer_each), and what the target's record says of each. */
+static const char *const answers[][2] = {
+	{"terminal", "at the rollout's terminal"},
+	{"--yes", "--yes (the rollout's)"},
+	{"refused", "refused at the rollout's terminal"},
+	{"interrupted", "interrupted at the rollout's prompt"},
+};
+
+/* confirm=each in a target's run: asks the rollout on its descriptor and waits for the answer (or a signal). */
+static int ask_rollout(void *ctx, const char *step, const char **how)
+{
+	(void)ctx;
+	int fd = rollout_fd(), ok = 0;
+	char line[64];
+	size_t got = 0;
+	*how = "the rollout did not answer";
+	char *q = rb_xasprintf("ask %s\n", step);
+	say_to_rollout(q);
+	free(q);
+	while (got < sizeof line - 1 && !rb_signals_interrupted()) {
+		struct pollfd pf[2] = {{.fd = fd, .events = POLLIN}, {.fd = rb_signals_fd(), .events = POLLIN}};
+		if (poll(pf, 2, -1) < 0 && errno != EINTR)
+			break;
+		if (pf[1].revents)
+			rb_signals_drain();
+		if (!pf[0].revents)
+			continue;
+		ssize_t n = read(fd, line + got, 1); /* byte by byte: nothing after the answer's newline is taken */
+		if (n <= 0 && !(n < 0 && errno == EINTR))
+			break;
+		if (n == 1 && line[got++] == '\n') {
+			line[got - 1] = '\0';
+			for (size_t i = 0; i < sizeof answers / sizeof *answers; i++)
+				if (!strcmp(line, answers[i][0])) {
+					*how = answers[i][1];
+					ok = i < 2;
+				}
+			break;
+		}
+	}
+	if (rb_signals_interrupted())
+		*how = "interrupted while the rollout was asked";
+	return ok;
+}
+
 void cli_rollout_watch(rb_run_outcome *outcome)
 {
 	if (rollout_fd() > 2) {
 		outcome->on_failure = failed_now;
+		outcome->confirm_each = ask_rollout;
 		outcome->ctx = NULL;
 	}
 }

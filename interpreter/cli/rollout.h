@@ -31,7 +31,9 @@
  * The child's environment carries RUNBOOK_ROLLOUT_FD=3, a pipe on which it
  * says at once when its main flow failed (so that no target is dispatched
  * after a failure, however long its undo and handler take) and, at its
- * end, how it ended (cli_rollout_watch, cli_rollout_report); and the
+ * end, how it ended (cli_rollout_watch, cli_rollout_report); a socket,
+ * on which a confirm=each step also asks ("ask STEP") and waits for the
+ * rollout's answer (its terminal, or --yes); and the
  * values of --set as variables it takes with --set-env (no value on a
  * command line).
  */

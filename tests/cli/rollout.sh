@@ -9,7 +9,8 @@
 # never run it twice at once (the other reports it locked); one --target
 # runs here with the target's variables; --matrix names its targets; plan
 # lists the targets; unset references and literal passwords are refused
-# before anything runs; log --rollout lists the rollout's runs.
+# before anything runs; log --rollout lists the rollout's runs; confirm=each
+# asks the rollout's operator for each target.
 set -euo pipefail
 bin=$(realpath "$1")
 here=$(cd "$(dirname "$0")" && pwd)
@@ -331,4 +332,51 @@ mkdir leak && cp fan.md leak/ && printf 'targets:\n  p: {db: "host=h password=hu
 rc=0; "$bin" check leak/fan.md > check.out 2>&1 || rc=$?
 [ "$rc" = 2 ] && grep -q "targets.yaml:2:11: error: target 'p': the db holds a password" check.out && ! grep -q hunter2 check.out ||
   { cat check.out; fail "check did not refuse a literal password: exit $rc"; }
+
+# 10. confirm=each: asked of the rollout's operator for each target (a task list once for all); refused on one
+# target, that target fails at the step; --yes answers it for each, recorded so; no terminal, no --yes: nothing
+# runs (exit 3); with --only the step is still asked; Ctrl-C at the question stops the rollout.
+cat > each.md <<EOF
+# Each
+
+- [ ] the change window is open
+
+\`\`\`bash {name=prep}
+echo "prep \$RUNBOOK_TARGET" >> $dir/each.log
+\`\`\`
+
+\`\`\`bash {name=change confirm=each}
+echo "change \$RUNBOOK_TARGET" >> $dir/each.log
+\`\`\`
+EOF
+drive() { python3 "$here/lib/ptydrive.py" '[y/N]' "$1" each.out -- "$bin" run each.md "${@:2}"; }
+rm -f each.log; git init -q each-audit
+rc=0; drive y,y,n,y --targets t1,t2,t3 -j 2 --keep-going --audit-repo each-audit || rc=$?
+[ "$rc" = 1 ] || { cat each.out; fail "confirm=each refused on one target: exit $rc"; }
+[ "$(grep -c 'approve them once for all 3 targets' each.out)" = 1 ] || { cat each.out; fail "the task list was not asked once"; }
+[ "$(grep -c "target 't[123]': run step 'change' (each.md:9)?" each.out)" = 3 ] || { cat each.out; fail "change not asked for each target"; }
+[ "$(grep -c '^prep ' each.log)" = 3 ] && [ "$(grep -c '^change ' each.log)" = 2 ] || { cat each.log; fail "what ran: $(tr '\n' ' ' < each.log)"; }
+refused=$(grep "run step 'change'.* n" each.out | sed "s/.*target '\([^']*\)'.*/\1/" | tr -d '\r')
+! grep -q "^change $refused\$" each.log || fail "the refused target $refused changed"
+git -C each-audit grep -l "refused at the rollout's terminal" runbook-audit -- 'runs/*record.md' > each.rec || true
+[ "$(grep -c . each.rec)" = 1 ] || fail "records of the refusal: $(cat each.rec)"
+[ "$(git -C each-audit grep -l "at the rollout's terminal" runbook-audit -- 'runs/*record.md' | grep -c .)" = 3 ] ||
+  fail "not every target's record says who answered"
+# --yes answers for each target, recorded so; --only asks it too.
+rm -f each.log
+"$bin" run each.md --targets t1,t2 --yes --no-audit > each-yes.out 2>&1 < /dev/null || { cat each-yes.out; fail "confirm=each with --yes"; }
+[ "$(grep -c "confirmed for target 't[12]' (--yes (the rollout's)): run step 'change'" each-yes.out)" = 2 ] ||
+  { cat each-yes.out; fail "--yes did not confirm for each target"; }
+rm -f each.log
+rc=0; "$bin" run each.md --targets t1,t2 --no-audit > each-no.out 2>&1 < /dev/null || rc=$?
+[ "$rc" = 3 ] && grep -q "step 'change' (each.md:9) asks for each target (confirm=each) and there is no terminal" each-no.out &&
+  [ ! -e each.log ] || { cat each-no.out; fail "confirm=each without a terminal: exit $rc"; }
+rc=0; drive y,y,n --targets t1,t2 --only change --no-audit || rc=$?
+[ "$rc" = 1 ] && [ "$(tr -d '\r' < each.log)" = "change t1" ] || { cat each.out; fail "--only change: exit $rc, ran $(cat each.log)"; }
+# Ctrl-C at a target's question: nothing more is changed, the rollout is interrupted (130).
+rm -f each.log
+rc=0; drive y,^C --targets t1,t2,t3 --no-audit || rc=$?
+[ "$rc" = 130 ] && ! grep -q '^change' each.log || { cat each.out; fail "Ctrl-C at the question: exit $rc, $(cat each.log)"; }
+pgrep -f "$dir/each" > /dev/null && fail "a target's run survived"
+
 echo "rollout ok"

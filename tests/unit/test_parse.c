@@ -578,6 +578,14 @@ static void test_typed_attributes_are_applied(void **state)
 	assert_string_equal(q->expect_error.value, "42501");
 	assert_true(q->confirm);
 	assert_string_equal(q->confirm_phrase, "PROMOTE");
+	assert_false(s->confirm_each);
+	assert_false(q->confirm_each);
+	done(rb);
+	/* confirm=each: a plain confirmation (no phrase "each"), asked of each target of a rollout. */
+	rb = parse_clean("# T\n\n```bash {confirm=each}\nx\n```\n");
+	assert_true(rb->steps[0].confirm);
+	assert_true(rb->steps[0].confirm_each);
+	assert_null(rb->steps[0].confirm_phrase);
 	done(rb);
 }
 
