@@ -131,7 +131,8 @@ char *rb_audit_rollout_id(const rb_runbook *rb);
  * rollout.json and rollout.md, the message's trailers "Rollout: ID",
  * "Runbook: PATH", "Result: WORD" and, for a rollout that resumes another,
  * "Resumes: ID" (no Run: `log` and `show` list runs,
- * not rollouts). The caller hides secrets in json and md. Returns 0 and
+ * not rollouts). A rollout commits one at its start (result "running")
+ * and one at its end. The caller hides secrets in json and md. Returns 0 and
  * the commit in oid, or -1 with err (RB_EXIT_ENV).
  */
 int rb_audit_commit_rollout(const rb_runbook *rb, const char *repo, const char *id, const char *resumes,
@@ -139,7 +140,10 @@ int rb_audit_commit_rollout(const rb_runbook *rb, const char *repo, const char *
 
 /**
  * The record of rollout id on rb's audit ref (repo: --audit-repo or NULL):
- * its rollout.json, as committed, into *json (caller frees). The walk of
+ * its rollout.json, as committed, into *json (caller frees); the newest,
+ * which is the record of its start (result "running") when the rollout
+ * never ended: the journals of interrupted runs are committed then (as a
+ * run's start does), so that its targets' runs are on the ref. The walk of
  * the ref stops at commits older than the rollout's start (its id's
  * stamp). Returns 0, or -1 with err: RB_EXIT_USAGE when there is no such
  * rollout, or a later rollout resumed it already (err names that one),

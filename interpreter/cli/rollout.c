@@ -23,6 +23,7 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 #include <yaml.h>
 
@@ -659,9 +660,15 @@ static void table(rollout *r, int rc)
 	rb_buf_free(&b);
 }
 
-/* The rollout's record: JSON and Markdown. */
+/*
+ * The rollout's record: JSON and Markdown. rc < 0: the record of its start
+ * (result "running", every target not started), committed before the
+ * first target starts, so that a rollout killed before its end has one
+ * (a resume then reads its targets' runs).
+ */
 static void record_texts(const rollout *r, int rc, char **json, char **md)
 {
+	const char *result = rc < 0 ? "running" : rb_audit_result_word(rc);
 	rb_buf jb = RB_BUF_INIT, mb = RB_BUF_INIT;
 	rb_json j;
 	rb_json_init(&j, &jb, 1);
@@ -701,15 +708,18 @@ static void record_texts(const rollout *r, int rc, char **json, char **md)
 	rb_json_key(&j, "stopped");
 	rb_json_string(&j, r->why_stopped);
 	rb_json_key(&j, "exit_code");
-	rb_json_int(&j, rc);
+	if (rc < 0)
+		rb_json_null(&j);
+	else
+		rb_json_int(&j, rc);
 	rb_json_key(&j, "result");
-	rb_json_string(&j, rb_audit_result_word(rc));
+	rb_json_string(&j, result);
 	rb_json_key(&j, "targets");
 	rb_json_array_begin(&j);
 	rb_buf_printf(&mb, "# Rollout %s\n\nRunbook: %s (%s)\nInventory: %s (%s)\nJobs: %d, canary: %d\nResult: %s "
 		      "(exit %d)%s%s\n\n| # | target | status | exit | failed step | run |\n|---|---|---|---|---|---|\n",
 		      r->id, r->rb->title, r->rb->path, r->t->inv.path ? r->t->inv.path : "--matrix", r->t->inv.hash,
-		      r->jobs, r->canary, rb_audit_result_word(rc), rc, r->why_stopped ? "\nStopped dispatching: " : "",
+		      r->jobs, r->canary, result, rc, r->why_stopped ? "\nStopped dispatching: " : "",
 		      r->why_stopped ? r->why_stopped : "");
 	for (size_t i = 0; i < r->count; i++) {
 		const slot *s = &r->slots[i];
@@ -887,6 +897,18 @@ static int run_rollout(const rb_runbook *rb, cli_run_args *a, const cli_targets 
 		push_arg(&r.argv, &r.argc, rb_xstrdup("--matrix"));
 		push_arg(&r.argv, &r.argc, rb_xstrdup(r.axes[i]));
 	}
+	if (!a->no_audit) {
+		char oid[41] = "";
+		record_texts(&r, -1, &json, &md);
+		if (rb_audit_commit_rollout(rb, a->audit_repo, r.id, r.resumes, json, md, "running", oid, &err) < 0) {
+			rb_out_err("runbook: the rollout's record could not be started: %s: nothing was run\n", err.message);
+			rc = RB_EXIT_ENV;
+			goto done;
+		}
+		free(json);
+		free(md);
+		json = md = NULL;
+	}
 	rb_signals_install();
 	char *head = rb_xasprintf("Rollout %s: %s over %zu target%s, %d at a time%s%s%s\n", r.id, rb->title, r.count,
 				  r.count == 1 ? "" : "s", r.jobs, r.canary ? ", canary first" : "",
@@ -998,6 +1020,7 @@ typedef struct {
 	char **names, **states;
 	int *recorded;       /* the target's run has a record (its "run" is not null) */
 	size_t count;
+	int running;         /* the record of its start alone: the rollout never ended (killed) */
 } earlier;
 
 static void earlier_free(earlier *e)
@@ -1051,6 +1074,9 @@ static int read_earlier(const char *json, earlier *e)
 	}
 	yaml_node_t *root = yaml_document_get_root_node(&doc), *targets = NULL, *sel = NULL;
 	if (root && root->type == YAML_MAPPING_NODE && (targets = ynode(&doc, root, "targets", YAML_SEQUENCE_NODE))) {
+		char *result = yscalar(&doc, root, "result");
+		e->running = result && !strcmp(result, "running");
+		free(result);
 		e->inventory = yscalar(&doc, root, "inventory");
 		e->hash = yscalar(&doc, root, "inventory_hash");
 		if (!e->inventory && (sel = ynode(&doc, root, "matrix", YAML_SEQUENCE_NODE)))
@@ -1087,6 +1113,50 @@ static int read_earlier(const char *json, earlier *e)
 	return rc;
 }
 
+typedef struct {
+	earlier *e;
+	const char *id;
+	long long since;
+} runs_of;
+
+/* A run of the rollout (newest first): the first one of each target says how that target ended. */
+static int run_of_rollout(void *ctx, const rb_audit_run *run)
+{
+	runs_of *o = ctx;
+	if (run->time < o->since)
+		return 1; /* older than the rollout: none of its runs is further down */
+	if (!run->rollout || strcmp(run->rollout, o->id) || !run->target)
+		return 0;
+	for (size_t i = 0; i < o->e->count; i++)
+		if (!strcmp(o->e->names[i], run->target) && !o->e->recorded[i]) {
+			o->e->recorded[i] = 1;
+			free(o->e->states[i]);
+			o->e->states[i] = rb_xstrdup(run->result && !strcmp(run->result, "succeeded") ? "succeeded"
+						     : run->result && !strcmp(run->result, "interrupted") ? "interrupted"
+						     : "failed");
+		}
+	return 0;
+}
+
+/*
+ * A rollout killed before its end has only the record of its start (every
+ * target "not started"): what each target did is in the runs recorded with
+ * its id. Their runs may have outlived it; a run still going has no record
+ * yet, and its target's run lock keeps the resume from running it twice.
+ */
+static int states_from_runs(const rb_runbook *rb, const char *repo, const char *id, earlier *e, rb_error *err)
+{
+	struct tm tm;
+	rb_audit_runs out;
+	memset(&tm, 0, sizeof tm);
+	memset(&out, 0, sizeof out);
+	strptime(id, "%Y%m%dT%H%M%SZ", &tm);
+	runs_of o = {e, id, (long long)timegm(&tm) - 60};
+	int rc = rb_audit_runs_walk(repo, rb, NULL, &out, run_of_rollout, &o, err);
+	rb_audit_runs_free(&out);
+	return rc;
+}
+
 int cli_rollout_resume(const rb_runbook *rb, cli_run_args *a, int argc, char **argv)
 {
 	int rc = RB_EXIT_USAGE;
@@ -1108,6 +1178,15 @@ int cli_rollout_resume(const rb_runbook *rb, cli_run_args *a, int argc, char **a
 		rb_out_err("runbook: --resume --rollout %s: its record cannot be read\n", id);
 		rc = RB_EXIT_ENV;
 		goto done;
+	}
+	if (e.running) {
+		if (states_from_runs(rb, a->audit_repo, id, &e, &err) < 0) {
+			rb_out_err("runbook: --resume --rollout %s: %s\n", id, err.message);
+			rc = err.code;
+			goto done;
+		}
+		rb_out_err("runbook: rollout %s never ended (its record is of its start): its targets' runs say how "
+			   "each ended\n", id);
 	}
 	if (e.inventory) {
 		if (rb_inventory_load(e.inventory, &t.inv, &d) < 0) {

@@ -18,7 +18,9 @@
  * in place (its stdout's last line), a line as each ends, its stderr kept;
  * else each line of a target's output prefixed "[NAME] ". At the end a
  * table (target, status, duration, failed step, run) and the rollout's
- * record, committed on the audit ref (audit.h) unless --no-audit;
+ * record, committed on the audit ref (audit.h) unless --no-audit: at the
+ * start (result "running": a rollout killed before its end still has one,
+ * and its resume reads its targets' runs) and at the end;
  * --report json: the record's JSON alone on stdout, the rest on stderr.
  *
  * Exit: 0 every target succeeded; 1 a target failed (the canary

@@ -75,8 +75,10 @@ rm -f times
 [ "$(started)" = "t1 t2 t3 t4 t5 t6 " ] || fail "not every target started: $(started)"
 id=$(rollout_of one.out)
 [ -n "$id" ] || { cat one.out; fail "no rollout id said"; }
-# Six run records (each with its target) and the rollout's own record, the last commit.
-[ "$(runs_of "$id")" = 7 ] || { cat messages; fail "not 6 runs and 1 rollout record"; }
+# Six run records (each with its target) and the rollout's own record, the first commit (its start) and the
+# last (its end).
+[ "$(runs_of "$id")" = 8 ] || { cat messages; fail "not 6 runs and the rollout's 2 records"; }
+[ "$(grep -c "^Rollout of Fan: running" messages)" = 1 ] || { cat messages; fail "no record of the rollout's start"; }
 for t in t1 t2 t3 t4 t5 t6; do
   grep -q "^Target: $t\$" messages || fail "no record says Target: $t"
 done
@@ -165,6 +167,48 @@ git -C audit log --format='%(trailers:key=Rollout,valueonly,separator=)|%(traile
   runbook-audit > results
 [ "$(grep -c "^$id|interrupted\$" results)" = 4 ] || { cat results; fail "not 3 interrupted runs and the rollout recorded"; }
 [ -z "$(ls "$dir/audit/.git/runbook/journal" 2>/dev/null)" ] || fail "a journal was left uncommitted"
+
+# 4b. kill -9 of the rollout alone, mid-fan-out: nothing more starts; the running targets finish their
+# runs, each recorded; the rollout's record of its start is there; its resume reads the targets' runs and
+# runs the two never started, nothing else. Then kill -9 of the rollout and its targets at once: their
+# journals are committed as interrupted runs by the resume, which runs those targets again from their step.
+rm -f times handlers
+SLEEP=1.7 "$bin" run fan.md --targets t1,t2,t3,t4 -j 2 --audit-repo audit > k9.out 2>&1 &
+pid=$!
+for _ in $(seq 100); do [ "$(cat times 2>/dev/null | grep -c '^start')" -ge 2 ] && break; sleep 0.1; done
+kill -9 "$pid"; wait "$pid" 2>/dev/null || true
+for _ in $(seq 100); do pgrep -f "sleep 1.7" > /dev/null || break; sleep 0.1; done
+sleep 0.5 # their records
+[ "$(started)" = "t1 t2 " ] && [ "$(grep -c '^end' times)" = 2 ] || { cat times; fail "after kill -9 of the rollout: $(started)"; }
+k9=$(rollout_of k9.out)
+messages
+[ "$(grep -c "^Rollout: $k9\$" messages)" = 3 ] && grep -q "^Rollout of Fan: running" messages ||
+  { cat messages; fail "after kill -9: not two runs and the rollout's start recorded"; }
+[ -z "$(ls "$dir/audit/.git/runbook/journal" 2>/dev/null)" ] || fail "a journal was left uncommitted"
+rm -f times
+SLEEP=0.1 "$bin" run fan.md --resume --rollout "$k9" -j 2 --audit-repo audit > k9r.out 2>&1 || { cat k9r.out; fail "resuming a killed rollout"; }
+[ "$(started)" = "t3 t4 " ] && grep -q "never ended (its record is of its start)" k9r.out || { cat k9r.out; fail "the killed rollout's resume ran: $(started)"; }
+rc=0; "$bin" run fan.md --resume --rollout "$k9" --audit-repo audit > k9rr.out 2>&1 || rc=$?
+[ "$rc" = 2 ] && grep -q "was resumed already" k9rr.out || { cat k9rr.out; fail "the killed rollout resumed twice: exit $rc"; }
+rm -f times
+SLEEP=1.9 "$bin" run fan.md --targets t1,t2,t3 -j 2 --audit-repo audit > k9b.out 2>&1 &
+pid=$!
+for _ in $(seq 100); do [ "$(cat times 2>/dev/null | grep -c '^start')" -ge 2 ] && break; sleep 0.1; done
+pkill -9 -f "targets t1,t2,t3 -j 2 --audit-repo"; wait "$pid" 2>/dev/null || true
+pkill -9 -f "sleep 1.9" || true
+k9b=$(rollout_of k9b.out)
+rm -f times
+SLEEP=0.1 "$bin" run fan.md --resume --rollout "$k9b" -j 2 --audit-repo audit > k9br.out 2>&1 || { cat k9br.out; fail "resuming a rollout killed with its targets"; }
+[ "$(started)" = "t1 t2 t3 " ] && [ "$(grep -c 'committed the interrupted run' k9br.out)" = 2 ] &&
+  [ "$(grep -c "Resuming run .* at step 'work'" k9br.out)" = 2 ] || { cat k9br.out; fail "the resume after kill -9 of all: $(started)"; }
+
+# 4c. --from and --only are passed on to every target's run.
+rm -f two.log
+"$bin" run two.md --targets t1,t2 --from work --no-audit > from.out 2>&1 || { cat from.out; fail "--from with a rollout"; }
+[ "$(sort two.log | tr '\n' ' ')" = "work t1 work t2 " ] || fail "--from work ran: $(cat two.log)"
+rm -f two.log
+"$bin" run two.md --targets t1,t2 --only prep --no-audit > only.out 2>&1 || { cat only.out; fail "--only with a rollout"; }
+[ "$(sort two.log | tr '\n' ' ')" = "prep t1 prep t2 " ] || fail "--only prep ran: $(cat two.log)"
 
 # 5. Two rollouts at once over a shared target: it never runs twice at the same time.
 rm -f times
