@@ -383,6 +383,26 @@ done:
 	return committed;
 }
 
+/*
+ * A journal is made under a name of its own (JOURNAL.log.XXXXXX) and
+ * renamed once locked (record.c): one left so, by a runbook killed in
+ * between, is empty and its own creator's alone. Removed when nobody holds
+ * it and it is a minute old (its creator may be between making and locking
+ * it now).
+ */
+static void forget_unborn(const char *dir, const char *name)
+{
+	char *path = rb_xasprintf("%s/%s", dir, name);
+	struct stat st;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size == 0 &&
+	    st.st_mtime < time(NULL) - 60 && flock(fd, LOCK_EX | LOCK_NB) == 0)
+		unlink(path);
+	if (fd >= 0)
+		close(fd);
+	free(path);
+}
+
 static int recover_in(rb_gitstore *g, rb_error *err)
 {
 	char *dir = journal_dir(g);
@@ -392,6 +412,10 @@ static int recover_in(rb_gitstore *g, rb_error *err)
 	(void)err;
 	while (d && (e = readdir(d)) != NULL) {
 		size_t n = strlen(e->d_name);
+		if (n > 11 && !strncmp(e->d_name + n - 11, ".log.", 5)) {
+			forget_unborn(dir, e->d_name);
+			continue;
+		}
 		if (n < 5 || strcmp(e->d_name + n - 4, ".log"))
 			continue;
 		char *path = rb_xasprintf("%s/%s", dir, e->d_name);

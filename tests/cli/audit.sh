@@ -170,4 +170,14 @@ before=$(git rev-list --count refs/heads/runbook-audit)
 rc=0; "$bin" run --audit-repo /dev/null/audit slow.md > out 2>&1 || rc=$?
 [ "$rc" = 5 ] && grep -q 'cannot record this run' out && ! grep -q 'Running' out || { echo "unwritable audit repo: rc=$rc"; cat out; exit 1; }
 grep -q "^Audit record: refs/heads/runbook-audit of .*/repo/.git/" <<< "$("$bin" plan slow.md)"
+
+# A journal made and never renamed (its runbook killed between the two) is removed by the next run once a
+# minute old; a young one may be its creator's, between making and locking it, and stays.
+mkdir -p .git/runbook/journal
+: > .git/runbook/journal/20260101T000000Z-old-1.log.Ab12Cd
+touch -d '-2 minutes' .git/runbook/journal/20260101T000000Z-old-1.log.Ab12Cd
+: > .git/runbook/journal/20260101T000000Z-young-2.log.Ef34Gh
+"$bin" run slow.md > /dev/null
+[ ! -e .git/runbook/journal/20260101T000000Z-old-1.log.Ab12Cd ] || { echo "an unborn journal was left"; exit 1; }
+[ -e .git/runbook/journal/20260101T000000Z-young-2.log.Ef34Gh ] || { echo "a young unborn journal was removed"; exit 1; }
 echo "audit ok"
