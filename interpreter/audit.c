@@ -9,6 +9,7 @@
  */
 #define _GNU_SOURCE
 #include "audit.h"
+#include "auditsync.h"
 #include "inventory.h"
 #include "content.h"
 #include "output.h"
@@ -47,6 +48,9 @@ struct rb_audit {
 	const rb_runbook *rb;            /* its text goes into the record (runbook.md) and the report */
 	const rb_redactor *redactor;
 	char oid[41];                    /* the commit, once made */
+	char *sign_key;                  /* the key each commit is signed with (auditsync.h); NULL: none */
+	const char *remote;              /* where the ref is pushed after the commit; NULL: nowhere */
+	int in_rollout;                  /* a rollout's target: the rollout pushes, once, at its end */
 };
 
 typedef struct {
@@ -489,12 +493,14 @@ char *rb_audit_rollout_id(const rb_runbook *rb)
 	return id;
 }
 
-int rb_audit_commit_rollout(const rb_runbook *rb, const char *repo, const char *id, const char *resumes,
-			    const char *json, const char *md, const char *result, char oid[41], rb_error *err)
+int rb_audit_commit_rollout(const rb_runbook *rb, const char *repo, const char *remote, const char *id,
+			    const char *resumes, const char *json, const char *md, const char *result, char oid[41],
+			    rb_error *err)
 {
 	int rc = -1;
 	repo_choice c;
 	rb_gitstore *g = NULL;
+	char *key = NULL;
 	char *abs = realpath(rb->path, NULL);
 	char *p_json = NULL, *p_md = NULL, *message = NULL;
 	choose_repo(rb, repo, &c);
@@ -509,7 +515,8 @@ int rb_audit_commit_rollout(const rb_runbook *rb, const char *repo, const char *
 		goto done;
 	}
 	const char *ref = ref_of(rb, NULL);
-	if (rb_gitstore_check_ref_lock(g, ref, RB_AUDIT_LOCK_STALE_S, RB_AUDIT_LOCK_WAIT_MS, err) < 0)
+	if (rb_gitstore_check_ref_lock(g, ref, RB_AUDIT_LOCK_STALE_S, RB_AUDIT_LOCK_WAIT_MS, err) < 0 ||
+	    rb_auditsync_sign_setup(rb, g, &key, err) < 0)
 		goto done;
 	char *where = rb_xasprintf("rollouts/%.4s/%.2s/%.2s/%s", id, id + 4, id + 6, id + 9);
 	p_json = rb_xasprintf("%s/rollout.json", where);
@@ -524,9 +531,14 @@ int rb_audit_commit_rollout(const rb_runbook *rb, const char *repo, const char *
 	rb_gitstore_file files[2] = {{p_json, json, strlen(json)}, {p_md, md, strlen(md)}};
 	if (rb_gitstore_commit(g, ref, files, 2, message, NULL, NULL, oid, err) < 0)
 		goto done;
+	/* The targets' records and the rollout's go to the remote together, at its end. */
+	const char *to = rb_auditsync_remote(rb, remote);
+	if (to && strcmp(result, "running"))
+		rb_auditsync_push(g, to, ref, 0);
 	rc = 0;
 done:
 	rb_gitstore_free(g);
+	free(key);
 	free(c.dir);
 	free(abs);
 	free(p_json);
@@ -557,6 +569,11 @@ int rb_audit_begin(const rb_runbook *rb, const rb_audit_opts *opts, rb_audit **o
 	if (check_space(a->git, err) < 0 ||
 	    rb_gitstore_check_ref_lock(a->git, a->ref, RB_AUDIT_LOCK_STALE_S, RB_AUDIT_LOCK_WAIT_MS, err) < 0)
 		goto done;
+	/* Signed records: the key is checked now; the journals recovered below are signed too. */
+	if (rb_auditsync_sign_setup(rb, a->git, &a->sign_key, err) < 0)
+		goto done;
+	a->remote = rb_auditsync_remote(rb, opts->remote);
+	a->in_rollout = opts->rollout != NULL;
 	recover_in(a->git, err);
 	rb_error_clear(err);
 	if (rb_gitstore_check_writable(a->git, err) < 0)
@@ -675,6 +692,9 @@ int rb_audit_finish(rb_audit *a, int exit_code, rb_error *err)
 	rb_out("Audit: %s %.7s in %s (%s/record.md), committed in %.1f ms\n", a->ref, oid,
 	       rb_gitstore_gitdir(a->git), a->path,
 	       (double)(c1.tv_sec - c0.tv_sec) * 1e3 + (double)(c1.tv_nsec - c0.tv_nsec) / 1e6);
+	/* Shared: a push that fails leaves the record here, the exit code as it is, and a warning. */
+	if (a->remote && !a->in_rollout)
+		rb_auditsync_push(a->git, a->remote, a->ref, 0);
 	return 0;
 }
 
@@ -684,6 +704,7 @@ void rb_audit_free(rb_audit *a)
 		return;
 	rb_record_close(&a->rec);
 	rb_gitstore_free(a->git);
+	free(a->sign_key);
 	free(a->ref);
 	free(a->id);
 	free(a->path);
@@ -728,6 +749,16 @@ static int open_for_reading(const rb_runbook *rb, const char *repo_opt, rb_gitst
 	if (r < 0)
 		free(c.dir);
 	return r;
+}
+
+int rb_audit_store(const rb_runbook *rb, const char *repo_opt, rb_gitstore **g, char **where, rb_error *err)
+{
+	return open_for_reading(rb, repo_opt, g, where, err);
+}
+
+const char *rb_audit_ref(const rb_runbook *rb)
+{
+	return ref_of(rb, NULL);
 }
 
 /* What a commit of the audit ref says about its run (parse_run). */

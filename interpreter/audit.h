@@ -76,7 +76,9 @@ typedef struct {
 	const char *chain;     /* --resume: the chain's first run (rb_resume_point.first), or NULL */
 	const char *reverts;   /* revert: the run whose undo this one runs (a Reverts: trailer), or NULL */
 	const char *target;    /* --target: the inventory target (a Target: trailer), or NULL */
-	const char *rollout;   /* the rollout the target's run belongs to (a Rollout: trailer), or NULL */
+	const char *rollout;   /* the rollout the target's run belongs to (a Rollout: trailer), or NULL: the
+				* rollout, not the target's run, pushes its records */
+	const char *remote;    /* --audit-remote (auditsync.h), or NULL */
 } rb_audit_opts;
 
 /**
@@ -132,11 +134,13 @@ char *rb_audit_rollout_id(const rb_runbook *rb);
  * "Runbook: PATH", "Result: WORD" and, for a rollout that resumes another,
  * "Resumes: ID" (no Run: `log` and `show` list runs,
  * not rollouts). A rollout commits one at its start (result "running")
- * and one at its end. The caller hides secrets in json and md. Returns 0 and
+ * and one at its end, which is then pushed to remote (NULL: none) with
+ * its targets' records (auditsync.h). Signed as a run's commits are. The caller hides secrets in json and md. Returns 0 and
  * the commit in oid, or -1 with err (RB_EXIT_ENV).
  */
-int rb_audit_commit_rollout(const rb_runbook *rb, const char *repo, const char *id, const char *resumes,
-			    const char *json, const char *md, const char *result, char oid[41], rb_error *err);
+int rb_audit_commit_rollout(const rb_runbook *rb, const char *repo, const char *remote, const char *id,
+			    const char *resumes, const char *json, const char *md, const char *result, char oid[41],
+			    rb_error *err);
 
 /**
  * The record of rollout id on rb's audit ref (repo: --audit-repo or NULL):
@@ -150,6 +154,18 @@ int rb_audit_commit_rollout(const rb_runbook *rb, const char *repo, const char *
  * RB_EXIT_ENV when the repository cannot be read.
  */
 int rb_audit_rollout_load(const rb_runbook *rb, const char *repo, const char *id, char **json, rb_error *err);
+
+/**
+ * The audit repository of rb as `log` reads it (repo_opt: --audit-repo),
+ * opened into *g (caller frees), *where its directory (caller frees).
+ * Returns 0; 1 when it is a .runbook-audit/ not made yet (*where says
+ * where); -1 with err (RB_EXIT_ENV).
+ */
+struct rb_gitstore;
+int rb_audit_store(const rb_runbook *rb, const char *repo_opt, struct rb_gitstore **g, char **where, rb_error *err);
+
+/** rb's audit ref: its front matter's audit.ref, else refs/heads/runbook-audit. */
+const char *rb_audit_ref(const rb_runbook *rb);
 
 /** Frees a (without committing). */
 void rb_audit_free(rb_audit *a);

@@ -349,18 +349,24 @@ static void read_key(fm_ctx *c, rb_front_matter *fm, const char *key, yaml_node_
 		read_list(c, v, key, &fm->manual, &fm->nmanual);
 	} else if (!strcmp(key, "audit")) {
 		if (v->type != YAML_MAPPING_NODE) {
-			fm_error(c, v, "front matter '%s' must be a mapping (repo, ref)", key);
+			fm_error(c, v, "front matter '%s' must be a mapping (repo, ref, remote, sign, key)", key);
 			return;
 		}
 		for (yaml_node_pair_t *p = v->data.mapping.pairs.start; p < v->data.mapping.pairs.top; p++) {
 			yaml_node_t *ak = yaml_document_get_node(c->doc, p->key);
 			yaml_node_t *av = yaml_document_get_node(c->doc, p->value);
 			const char *an = ak->type == YAML_SCALAR_NODE ? (const char *)ak->data.scalar.value : "";
-			if (av->type != YAML_SCALAR_NODE || (strcmp(an, "repo") && strcmp(an, "ref"))) {
-				fm_error(c, ak, "front matter '%s' takes only repo: and ref: values", key);
+			char **dst = !strcmp(an, "repo") ? &fm->audit_repo : !strcmp(an, "ref") ? &fm->audit_ref
+				     : !strcmp(an, "remote") ? &fm->audit_remote : !strcmp(an, "sign") ? &fm->audit_sign
+				     : !strcmp(an, "key") ? &fm->audit_key : NULL;
+			if (av->type != YAML_SCALAR_NODE || !dst) {
+				fm_error(c, ak, "front matter '%s' takes only repo:, ref:, remote:, sign: and key: values", key);
 				continue;
 			}
-			char **dst = !strcmp(an, "repo") ? &fm->audit_repo : &fm->audit_ref;
+			if (dst == &fm->audit_sign && strcmp((const char *)av->data.scalar.value, "ssh")) {
+				fm_error(c, av, "front matter %s.sign: 'ssh' is the one way of signing (git's SSH signatures)", key);
+				continue;
+			}
 			free(*dst);
 			*dst = scalar(av);
 		}
@@ -485,6 +491,9 @@ void rb_frontmatter_free(rb_front_matter *fm)
 	free_list(fm->manual, fm->nmanual);
 	free(fm->audit_repo);
 	free(fm->audit_ref);
+	free(fm->audit_remote);
+	free(fm->audit_sign);
+	free(fm->audit_key);
 	free(fm->lock);
 	free(fm->inventory.value);
 	free_kvs(fm->unknown, fm->nunknown);

@@ -5,10 +5,12 @@
 #include "gitstore.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <git2.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <time.h>
@@ -20,6 +22,9 @@ struct rb_gitstore {
 	git_repository *repo;
 	char *gitdir;
 	char *workdir;
+	rb_gitstore_signer sign;  /* signs each commit written; NULL: none */
+	void *sign_ctx;
+	rb_error sign_err;        /* why the last signing failed */
 };
 
 /*
@@ -131,6 +136,79 @@ char *rb_gitstore_config(rb_gitstore *g, const char *key)
 	return v;
 }
 
+struct git_repository *rb_gitstore_repo(rb_gitstore *g)
+{
+	return g->repo;
+}
+
+void rb_gitstore_set_signer(rb_gitstore *g, rb_gitstore_signer fn, void *ctx)
+{
+	g->sign = fn;
+	g->sign_ctx = ctx;
+}
+
+const rb_error *rb_gitstore_sign_error(const rb_gitstore *g)
+{
+	return &g->sign_err;
+}
+
+int rb_gitstore_write_commit(rb_gitstore *g, const git_signature *author, const git_signature *committer,
+			     const char *message, const git_tree *tree, size_t nparents, const git_commit **parents,
+			     git_oid *out)
+{
+	if (!g->sign)
+		return git_commit_create(out, g->repo, NULL, author, committer, "UTF-8", message, tree, nparents,
+					 parents);
+	git_buf buf = {0};
+	char *signature = NULL;
+	int r = git_commit_create_buffer(&buf, g->repo, author, committer, "UTF-8", message, tree, nparents, parents);
+	if (r == 0) {
+		rb_error_clear(&g->sign_err);
+		if (g->sign(g->sign_ctx, buf.ptr, &signature, &g->sign_err) < 0) {
+			git_error_set_str(GIT_ERROR_INVALID, g->sign_err.message ? g->sign_err.message : "cannot sign");
+			r = GIT_EUSER;
+		} else {
+			r = git_commit_create_with_signature(out, g->repo, buf.ptr, signature, "gpgsig");
+		}
+	}
+	free(signature);
+	git_buf_dispose(&buf);
+	return r;
+}
+
+/*
+ * Makes ref point at id when it does not exist yet. libgit2 looks for the
+ * ref before it takes the ref's lock, so two processes making the first
+ * commit at once could both "create" it, the second overwriting the first:
+ * the creation is done under a lock of the repository's own (its git
+ * directory's runbook/create.lock), the ref looked for again under it.
+ * GIT_EEXISTS when it exists now (the caller builds on it instead).
+ */
+static int create_ref(rb_gitstore *g, const char *ref, const git_oid *id, const char *message)
+{
+	char *dir = rb_xasprintf("%s/runbook", g->gitdir), *path = rb_xasprintf("%s/create.lock", dir);
+	git_reference *newref = NULL;
+	git_oid now;
+	int r, fd;
+	mkdir(dir, 0775);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0664);
+	if (fd >= 0)
+		while (flock(fd, LOCK_EX) < 0 && errno == EINTR)
+			;
+	if (git_reference_name_to_id(&now, g->repo, ref) == 0) {
+		r = GIT_EEXISTS;
+	} else {
+		git_error_clear();
+		r = git_reference_create(&newref, g->repo, ref, id, 0, message);
+	}
+	git_reference_free(newref);
+	if (fd >= 0)
+		close(fd);
+	free(path);
+	free(dir);
+	return r;
+}
+
 /* One attempt: a commit on the ref's current tip; GIT_EMODIFIED/GIT_EEXISTS when it moved. */
 static int try_commit(rb_gitstore *g, const char *ref, const git_tree_update *updates, size_t n,
 		      const char *message, const git_signature *sig, git_oid *out)
@@ -152,13 +230,12 @@ static int try_commit(rb_gitstore *g, const char *ref, const git_tree_update *up
 	    (r = git_tree_lookup(&tree, g->repo, &tree_id)) < 0)
 		goto done;
 	const git_commit *parents[1] = {parent};
-	if ((r = git_commit_create(out, g->repo, NULL, sig, sig, "UTF-8", message, tree,
-				   have_parent ? 1 : 0, parents)) < 0)
+	if ((r = rb_gitstore_write_commit(g, sig, sig, message, tree, have_parent ? 1 : 0, parents, out)) < 0)
 		goto done;
 	if (have_parent)
 		r = git_reference_create_matching(&newref, g->repo, ref, out, 1, &parent_id, message);
 	else
-		r = git_reference_create(&newref, g->repo, ref, out, 0, message);
+		r = create_ref(g, ref, out, message);
 done:
 	git_reference_free(newref);
 	git_tree_free(tree);
@@ -695,6 +772,7 @@ void rb_gitstore_free(rb_gitstore *g)
 	if (!g)
 		return;
 	git_repository_free(g->repo);
+	rb_error_clear(&g->sign_err);
 	free(g->gitdir);
 	free(g->workdir);
 	free(g);

@@ -141,6 +141,32 @@ void rb_gitstore_hash(const char *data, size_t len, char out[41]);
 /** The blob id of the file at path, read in pieces (never whole). 0, or -1 when it cannot be read. */
 int rb_gitstore_hash_file(const char *path, char out[41]);
 
+/**
+ * Signs every commit the store writes from now on: fn gets the commit as it
+ * would be written and returns 0 and the armored signature (caller of fn
+ * frees), stored in the commit's "gpgsig" header; or -1 with err, and the
+ * commit is not made (rb_gitstore_sign_error says why).
+ */
+typedef int (*rb_gitstore_signer)(void *ctx, const char *payload, char **signature, rb_error *err);
+void rb_gitstore_set_signer(rb_gitstore *g, rb_gitstore_signer fn, void *ctx);
+/** Why the signer last failed (code 0: it did not). Owned by the store. */
+const rb_error *rb_gitstore_sign_error(const rb_gitstore *g);
+
+/*
+ * For gitsync.c, the store's other half (a remote): libgit2's repository
+ * and the one way commits are written (signed when a signer is set).
+ */
+struct git_repository;
+struct git_signature;
+struct git_tree;
+struct git_commit;
+struct git_oid;
+struct git_repository *rb_gitstore_repo(rb_gitstore *g);
+/** Writes a commit object (no ref moves). libgit2's return code. */
+int rb_gitstore_write_commit(rb_gitstore *g, const struct git_signature *author, const struct git_signature *committer,
+			     const char *message, const struct git_tree *tree, size_t nparents,
+			     const struct git_commit **parents, struct git_oid *out);
+
 void rb_gitstore_free(rb_gitstore *g);
 
 #endif

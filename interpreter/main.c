@@ -33,6 +33,7 @@ static const command commands[] = {
 	{&cmd_log_spec, cmd_log},
 	{&cmd_show_spec, cmd_show},
 	{&cmd_revert_spec, cmd_revert},
+	{&cmd_audit_spec, cmd_audit},
 	{NULL, NULL}
 };
 

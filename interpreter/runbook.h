@@ -181,6 +181,9 @@ typedef struct {
 	size_t nmanual;
 	char *audit_repo;
 	char *audit_ref;
+	char *audit_remote;   /* audit.remote: where the audit ref is pushed (auditsync.h); NULL: nowhere */
+	char *audit_sign;     /* audit.sign: "ssh" signs each audit commit; NULL: unsigned */
+	char *audit_key;      /* audit.key: the signing key's file (relative to the runbook; ~ is the home) */
 	rb_pos_str inventory; /* the targets' inventory file (inventory.h), relative to the runbook; value NULL: none */
 	int undo_required;    /* undo: required -- check wants an undo for every step that changes things */
 	rb_kv *unknown;       /* keys this version does not know: warnings in run, errors in check */

@@ -50,6 +50,10 @@ int cmd_log(int argc, char **argv);
 extern const cli_spec cmd_show_spec;
 int cmd_show(int argc, char **argv);
 
+/** audit push|verify [FILE]: the audit trail shared and checked (auditsync.h). */
+extern const cli_spec cmd_audit_spec;
+int cmd_audit(int argc, char **argv);
+
 /* cmd_revert.c */
 extern const cli_spec cmd_revert_spec;
 int cmd_revert(int argc, char **argv);

@@ -16,6 +16,8 @@
 #include <time.h>
 
 #include "audit.h"
+#include "auditsync.h"
+#include "gitsync.h"
 #include "cli/cli.h"
 #include "cli/common.h"
 #include "json.h"
@@ -32,6 +34,8 @@ typedef struct {
 	const char *max_count;   /* -n N: the N newest runs only */
 	int json;
 	const char *rollout;     /* --rollout ID: the runs of that rollout only */
+	int remote;              /* --remote: the audit remote's records (fetched first) */
+	const char *audit_remote; /* --audit-remote REMOTE */
 } log_args;
 
 static const cli_opt log_opts[] = {
@@ -43,11 +47,15 @@ static const cli_opt log_opts[] = {
 	 "target, rollout"},
 	{"rollout", "ID", CLI_OPT_STRING, offsetof(log_args, rollout), NULL,
 	 "the runs of that rollout only (run --targets), one a target"},
+	{"remote", NULL, CLI_OPT_FLAG, offsetof(log_args, remote), NULL,
+	 "fetch the audit remote's records and list those (every machine's)"},
+	{"audit-remote", "REMOTE", CLI_OPT_STRING, offsetof(log_args, audit_remote), NULL,
+	 "with --remote: the remote (else audit.remote, RUNBOOK_AUDIT_REMOTE)"},
 	{NULL, NULL, CLI_OPT_FLAG, 0, NULL, NULL}
 };
 
 const cli_spec cmd_log_spec = {
-	"log", "runbook log [FILE] [-n N] [--json] [--rollout ID] [--audit-repo DIR]",
+	"log", "runbook log [FILE] [-n N] [--json] [--rollout ID] [--remote] [--audit-repo DIR]",
 	"list past runs from the audit ref, newest first (of FILE only, when given)", CLI_OPERAND_OPTIONAL, log_opts
 };
 
@@ -140,9 +148,34 @@ static int print_one(void *ctx, const rb_audit_run *r)
 	return ++o->shown >= o->max;
 }
 
+/* --remote: fetches the audit remote's ref; *tracking the local ref that now holds it. 0, or -1 after saying why. */
+static int remote_ref(const log_args *a, const rb_runbook *rb, char **tracking)
+{
+	const char *remote = rb_auditsync_remote(rb, a->audit_remote);
+	rb_gitstore *g = NULL;
+	char *where = NULL;
+	rb_error err = RB_ERROR_INIT;
+	int rc = -1, r;
+	if (!remote)
+		rb_out_err("runbook log --remote: no audit remote: --audit-remote, the front matter's audit.remote, or "
+			   "RUNBOOK_AUDIT_REMOTE\n");
+	else if ((r = rb_audit_store(rb, a->audit_repo, &g, &where, &err)) != 0)
+		rb_out_err("runbook log --remote: %s\n", r < 0 ? err.message : "no audit repository here to fetch into "
+			   "(use --audit-repo DIR)");
+	else if (rb_gitsync_fetch(g, remote, rb_audit_ref(rb), tracking, &err) < 0)
+		rb_out_err("runbook log --remote: %s\n", err.message);
+	else
+		rc = 0;
+	rb_gitstore_free(g);
+	free(where);
+	rb_error_clear(&err);
+	return rc;
+}
+
 /* The n newest runs of rb (NULL: of every runbook), printed as they are read. Returns the exit code. */
 static int print_log(const log_args *a, const rb_runbook *rb, size_t n)
 {
+	char *tracking = NULL;
 	rb_audit_runs runs;
 	rb_error err = RB_ERROR_INIT;
 	int rc = RB_EXIT_OK;
@@ -163,11 +196,15 @@ static int print_log(const log_args *a, const rb_runbook *rb, size_t n)
 	 * EPIPE into SIGPIPE.
 	 */
 	signal(SIGPIPE, SIG_DFL);
+	if (a->remote && remote_ref(a, rb, &tracking) < 0) {
+		rc = RB_EXIT_ENV;
+		goto done;
+	}
 	if (a->json) {
 		rb_json_init(&o.j, &o.buf, 1);
 		rb_json_array_begin(&o.j);
 	}
-	if (rb_audit_runs_walk(a->audit_repo, rb, NULL, &runs, print_one, &o, &err) < 0) {
+	if (rb_audit_runs_walk(a->audit_repo, rb, tracking, &runs, print_one, &o, &err) < 0) {
 		rb_out_err("runbook log: %s\n", err.message);
 		rc = err.code;
 		goto done;
@@ -184,6 +221,7 @@ static int print_log(const log_args *a, const rb_runbook *rb, size_t n)
 	rb_audit_runs_free(&runs);
 done:
 	rb_buf_free(&o.buf);
+	free(tracking);
 	rb_error_clear(&err);
 	return rc;
 }
@@ -220,7 +258,7 @@ static int count_of(const char *s, size_t *n)
 int cmd_log(int argc, char **argv)
 {
 	int rc = RB_EXIT_USAGE;
-	log_args a = {NULL, NULL, 0, NULL};
+	log_args a = {NULL, NULL, 0, NULL, 0, NULL};
 	cli_parsed p;
 	rb_runbook *rb = NULL;
 	size_t n;

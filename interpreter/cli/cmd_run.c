@@ -55,6 +55,8 @@ static const cli_opt run_opts[] = {
 	{"no-cache", NULL, CLI_OPT_FLAG, ARG(run.no_db_cache), NULL,
 	 "with --ephemeral-db: initdb afresh instead of copying the cached template (the cache is not touched)"},
 	{"audit-repo", "DIR", CLI_OPT_STRING, ARG(audit_repo), NULL, "the git repository of audit records"},
+	{"audit-remote", "REMOTE", CLI_OPT_STRING, ARG(audit_remote), NULL,
+	 "push the audit ref there after the run's commit: a remote's name, a path or a URL"},
 	{"no-audit", NULL, CLI_OPT_FLAG, ARG(no_audit), NULL, "do not record the run"},
 	{"resume", NULL, CLI_OPT_FLAG, ARG(resume), NULL,
 	 "continue the last failed or interrupted run after its last successful step"},
@@ -385,7 +387,8 @@ int cli_run_execute(const rb_runbook *rb, cli_run_args *a, int argc, char **argv
 	}
 	if (!a->no_audit) {
 		rb_audit_opts ao = {a->audit_repo, argc, argv, &redactor, a->resume ? rp.run : NULL,
-				    a->resume ? rp.first : NULL, a->run.reverts, a->run.target, a->run.rollout};
+				    a->resume ? rp.first : NULL, a->run.reverts, a->run.target, a->run.rollout,
+				    a->audit_remote};
 		if (rb_audit_begin(rb, &ao, &audit, &err) < 0) {
 			rb_out_err("runbook: cannot record this run: %s\n", err.message);
 			rc = RB_EXIT_ENV;

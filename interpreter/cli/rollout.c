@@ -900,7 +900,7 @@ static int run_rollout(const rb_runbook *rb, cli_run_args *a, const cli_targets 
 	if (!a->no_audit) {
 		char oid[41] = "";
 		record_texts(&r, -1, &json, &md);
-		if (rb_audit_commit_rollout(rb, a->audit_repo, r.id, r.resumes, json, md, "running", oid, &err) < 0) {
+		if (rb_audit_commit_rollout(rb, a->audit_repo, a->audit_remote, r.id, r.resumes, json, md, "running", oid, &err) < 0) {
 			rb_out_err("runbook: the rollout's record could not be started: %s: nothing was run\n", err.message);
 			rc = RB_EXIT_ENV;
 			goto done;
@@ -956,7 +956,7 @@ static int run_rollout(const rb_runbook *rb, cli_run_args *a, const cli_targets 
 	record_texts(&r, rc, &json, &md);
 	if (!a->no_audit) {
 		char oid[41] = "";
-		if (rb_audit_commit_rollout(rb, a->audit_repo, r.id, r.resumes, json, md, rb_audit_result_word(rc), oid, &err) < 0) {
+		if (rb_audit_commit_rollout(rb, a->audit_repo, a->audit_remote, r.id, r.resumes, json, md, rb_audit_result_word(rc), oid, &err) < 0) {
 			rb_out_err("runbook: the rollout's record could not be committed: %s\n", err.message);
 			if (rc == RB_EXIT_OK)
 				rc = RB_EXIT_ENV;

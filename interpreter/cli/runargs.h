@@ -23,6 +23,7 @@ typedef struct {
 	int no_audit;
 	int no_preflight;
 	const char *audit_repo;
+	const char *audit_remote; /* --audit-remote NAME|URL (auditsync.h) */
 	const char *fail_at;     /* plan --fail-at ID */
 	int allow_changed;        /* revert --allow-changed */
 	const char *revert;       /* plan --revert RUN (taken before parsing: cmd_plan.c) */
