@@ -12,7 +12,7 @@ export BENCH_TABLE
 trap 'rm -f "$BENCH_TABLE"' EXIT
 failed=
 for b in shell-steps sql-blocks sql-rows ephemeral plan-scale audit-scale sql-steps print audit-commit preflight \
-         watchdog copy rollout; do
+         watchdog copy rollout audit-push; do
   echo "== $b"
   "$here/$b.sh" "$1" || failed="$failed $b"
   echo
