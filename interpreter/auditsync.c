@@ -7,13 +7,19 @@
 #include "gitsync.h"
 #include "output.h"
 #include "process.h"
+#include "signals.h"
 #include "sshsig.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <git2.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 const char *rb_auditsync_remote(const rb_runbook *rb, const char *remote_opt)
@@ -82,11 +88,103 @@ int rb_auditsync_sign_setup(const rb_runbook *rb, rb_gitstore *g, char **key, rb
 	return *key ? 0 : -1;
 }
 
+/* How long a push may take (RUNBOOK_AUDIT_PUSH_TIMEOUT, seconds; default 60). */
+static int64_t push_timeout_ms(void)
+{
+	const char *v = getenv("RUNBOOK_AUDIT_PUSH_TIMEOUT");
+	long s = v && *v ? strtol(v, NULL, 10) : 0;
+	return (s > 0 ? s : 60) * 1000;
+}
+
+/* What the pushing child says. */
+typedef struct {
+	rb_gitsync_result res;
+	int rc;
+	char message[1024];
+} push_report;
+
+/*
+ * rb_gitsync_push in a child, waited for with a deadline and with Ctrl-C
+ * heard: libgit2 cannot be told to give up a connection that hangs (a VPN
+ * gone, a host that never answers), and a run's end must not hang on its
+ * push. The child is killed then; its locks go with it, and what it did
+ * was compare-and-swap (the records wait here, whole).
+ */
+static int push_bounded(rb_gitstore *g, const char *remote, const char *ref, rb_gitsync_result *res, rb_error *err)
+{
+	int fds[2], rc = -1;
+	push_report rep;
+	memset(&rep, 0, sizeof rep);
+	memset(res, 0, sizeof *res);
+	if (pipe2(fds, O_CLOEXEC) < 0)
+		return rb_gitsync_push(g, remote, ref, res, err);
+	pid_t pid = fork();
+	if (pid == 0) {
+		rb_error e = RB_ERROR_INIT;
+		close(fds[0]);
+		rb_signals_child_defaults(); /* Ctrl-C on the terminal ends the push too */
+		signal(SIGPIPE, SIG_IGN);    /* a connection the remote closed is an error, not a death */
+		rep.rc = rb_gitsync_push(g, remote, ref, &rep.res, &e);
+		snprintf(rep.message, sizeof rep.message, "%s", e.message ? e.message : "");
+		ssize_t w = write(fds[1], &rep, sizeof rep);
+		_exit(w == (ssize_t)sizeof rep ? 0 : 1);
+	}
+	close(fds[1]);
+	if (pid < 0) {
+		close(fds[0]);
+		return rb_gitsync_push(g, remote, ref, res, err);
+	}
+	int64_t deadline = rb_now_ms() + push_timeout_ms();
+	size_t got = 0;
+	const char *why = NULL;
+	for (;;) {
+		int64_t left = deadline - rb_now_ms();
+		struct pollfd pf[2] = {{.fd = fds[0], .events = POLLIN}, {.fd = rb_signals_fd(), .events = POLLIN}};
+		if (left <= 0) {
+			why = "it did not finish in time (RUNBOOK_AUDIT_PUSH_TIMEOUT)";
+			break;
+		}
+		if (poll(pf, 2, (int)(left > 1000 ? 1000 : left)) < 0 && errno != EINTR)
+			break;
+		if (pf[1].revents)
+			rb_signals_drain();
+		if (rb_signals_interrupted()) {
+			why = "it was interrupted";
+			break;
+		}
+		if (pf[0].revents) {
+			ssize_t n = read(fds[0], (char *)&rep + got, sizeof rep - got);
+			if (n > 0 && (got += (size_t)n) < sizeof rep)
+				continue;
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (got < sizeof rep)
+				why = "it ended without a word";
+			break;
+		}
+	}
+	close(fds[0]);
+	if (why || got < sizeof rep)
+		kill(pid, SIGKILL);
+	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+		;
+	if (got == sizeof rep && !why) {
+		*res = rep.res;
+		rc = rep.rc;
+		if (rc < 0)
+			rb_error_set(err, RB_EXIT_ENV, NULL, 0, 0, "%s", rep.message);
+	} else {
+		rb_error_set(err, RB_EXIT_ENV, NULL, 0, 0, "the push was stopped: %s", why ? why : "it failed");
+		res->waiting = rb_gitsync_waiting(g, remote, ref);
+	}
+	return rc;
+}
+
 int rb_auditsync_push(rb_gitstore *g, const char *remote, const char *ref, int quiet)
 {
 	rb_gitsync_result res;
 	rb_error err = RB_ERROR_INIT;
-	int rc = rb_gitsync_push(g, remote, ref, &res, &err);
+	int rc = push_bounded(g, remote, ref, &res, &err);
 	if (rc < 0)
 		rb_out_err("runbook: warning: the audit record is committed here but not pushed to %s: %s; %zu record%s "
 			   "wait%s here (pushed with the next run's, or by `runbook audit push`)\n", remote, err.message,

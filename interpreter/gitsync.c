@@ -70,8 +70,11 @@ static int credentials(git_credential **out, const char *url, const char *user_f
 		       void *payload)
 {
 	sync_ctx *c = payload;
-	if (c->cred_tries++ >= 2)
+	if (c->cred_tries++ >= 2) {
+		git_error_set_str(GIT_ERROR_NET, "the remote refused the credentials given (RUNBOOK_AUDIT_TOKEN, git's "
+				  "credential helper, the ssh agent's keys)");
 		return GIT_EAUTH;
+	}
 	if (allowed & GIT_CREDENTIAL_SSH_KEY)
 		return git_credential_ssh_key_from_agent(out, user_from_url ? user_from_url : "git");
 	if (allowed & GIT_CREDENTIAL_USERPASS_PLAINTEXT) {
@@ -88,9 +91,15 @@ static int credentials(git_credential **out, const char *url, const char *user_f
 			explicit_bzero(pass, strlen(pass));
 		free(user);
 		free(pass);
+		if (r == GIT_PASSTHROUGH) {
+			git_error_set_str(GIT_ERROR_NET, "the remote asks for a user and password: set RUNBOOK_AUDIT_TOKEN, or "
+					  "a git credential helper that knows it");
+			r = GIT_EAUTH;
+		}
 		return r;
 	}
-	return GIT_PASSTHROUGH;
+	git_error_set_str(GIT_ERROR_NET, "the remote asks for credentials of a kind runbook does not give");
+	return GIT_EAUTH;
 }
 
 static int update_reference(const char *refname, const char *status, void *payload)

@@ -8,9 +8,12 @@
 # `audit push`) pushes it; `audit verify` reports a commit that rewrote an
 # earlier record and one pushed unsigned by hand (exit 1); a secret never
 # reaches the remote; log --remote lists every machine's runs; a failing
-# run's record, a killed run's and a rollout's are pushed too.
+# run's record, a killed run's and a rollout's are pushed too; over HTTP
+# (on 127.0.0.1) with a token or git's credential helper; a remote that
+# never answers is given up at a deadline or Ctrl-C; signed by the agent.
 set -euo pipefail
 bin=$(realpath "$1")
+here=$(cd "$(dirname "$0")" && pwd)
 unset RUNBOOK_AUDIT_REPO RUNBOOK_AUDIT_REMOTE RUNBOOK_AUDIT_SIGN RUNBOOK_AUDIT_SIGNING_KEY
 dir=$(mktemp -d)
 trap 'chattr -R -i "$dir" 2>/dev/null || true; chmod -R u+w "$dir" 2>/dev/null || true; rm -rf "$dir"' EXIT
@@ -156,4 +159,62 @@ grep -q '^a|Book 1' roll.subjects && grep -q '^b|Book 1' roll.subjects && grep -
 rc=0; RUNBOOK_AUDIT_SIGNING_KEY=$dir/missing-key "$bin" run book1.md --audit-repo solo > nokey.out 2>&1 || rc=$?
 [ "$rc" = 5 ] && grep -q 'the signing key .*missing-key is not a readable file' nokey.out && ! grep -q 'book 1 on' nokey.out ||
   { cat nokey.out; fail "a missing signing key: exit $rc"; }
+# 9. Over HTTP (git http-backend behind Basic authentication, on 127.0.0.1): a token from RUNBOOK_AUDIT_TOKEN,
+# else git's credential helper; a wrong token or none warns, at once; the token is never shown.
+git init -q --bare http-root/audit.git
+python3 "$here/lib/git-http.py" port http-root x-access-token:tok-7f3e9a alice:pw-c41d > /dev/null 2>&1 &
+servers=$!
+python3 "$here/lib/git-http.py" silent-port --silent > /dev/null 2>&1 &
+servers="$servers $!"
+trap 'kill $servers 2>/dev/null || true; chattr -R -i "$dir" 2>/dev/null || true; rm -rf "$dir"' EXIT
+for _ in $(seq 50); do [ -s port ] && [ -s silent-port ] && break; sleep 0.1; done
+url=http://127.0.0.1:$(cat port)/audit.git
+git init -q web
+export GIT_CONFIG_GLOBAL=$dir/gitconfig
+: > gitconfig
+RUNBOOK_AUDIT_TOKEN=tok-7f3e9a "$bin" run book1.md --audit-repo web --audit-remote "$url" > h1.out 2>&1 || { cat h1.out; fail "push over http"; }
+grep -q "^Audit remote: 1 commit pushed to $url\$" h1.out || { cat h1.out; fail "not pushed with the token"; }
+rc=0; RUNBOOK_AUDIT_TOKEN=not-the-token timeout 30 "$bin" run book2.md --audit-repo web --audit-remote "$url" > h2.out 2>&1 || rc=$?
+[ "$rc" = 0 ] && grep -q 'the remote refused the credentials given' h2.out || { cat h2.out; fail "a wrong token: exit $rc"; }
+rc=0; timeout 30 "$bin" run book3.md --audit-repo web --audit-remote "$url" > h3.out 2>&1 || rc=$?
+[ "$rc" = 0 ] && grep -q 'the remote asks for a user and password' h3.out || { cat h3.out; fail "no credentials: exit $rc"; }
+printf 'http://alice:pw-c41d@127.0.0.1:%s\n' "$(cat port)" > creds
+printf '[credential]\n\thelper = store --file %s/creds\n' "$dir" > gitconfig
+"$bin" audit push --audit-repo web --audit-remote "$url" > h4.out 2>&1 || { cat h4.out; fail "audit push with git's credential helper"; }
+grep -q "^Audit remote: 2 commits pushed to $url\$" h4.out || { cat h4.out; fail "the credential helper's push"; }
+ids http-root/audit.git http.ids
+[ "$(wc -l < http.ids)" = 3 ] || fail "the http remote has $(wc -l < http.ids) runs, not 3"
+! grep -q -e tok-7f3e9a -e pw-c41d h*.out || fail "a credential was shown"
+: > gitconfig
+
+# 10. A remote that accepts and never answers: the push gives up at RUNBOOK_AUDIT_PUSH_TIMEOUT, or at Ctrl-C;
+# the run's exit code is its own, the record waits here, no process is left.
+silent=http://127.0.0.1:$(cat silent-port)/audit.git
+t0=$(date +%s)
+rc=0; RUNBOOK_AUDIT_PUSH_TIMEOUT=2 "$bin" run book4.md --audit-repo web --audit-remote "$silent" > hang.out 2>&1 || rc=$?
+t1=$(date +%s)
+[ "$rc" = 0 ] && grep -q 'the push was stopped: it did not finish in time' hang.out && [ $((t1 - t0)) -lt 10 ] ||
+  { cat hang.out; fail "a remote that never answers: exit $rc after $((t1 - t0)) s"; }
+"$bin" run book5.md --audit-repo web --audit-remote "$silent" > hang2.out 2>&1 &
+pid=$!
+for _ in $(seq 100); do grep -q '^Audit: ' hang2.out 2>/dev/null && break; sleep 0.1; done
+sleep 0.5
+kill -INT "$pid"
+rc=0; wait "$pid" || rc=$?
+grep -q 'the push was stopped: it was interrupted' hang2.out || { cat hang2.out; fail "Ctrl-C during a push: exit $rc"; }
+! pgrep -f "book5.md --audit-repo web" > /dev/null || fail "a push outlived its run"
+RUNBOOK_AUDIT_TOKEN=tok-7f3e9a "$bin" audit push --audit-repo web --audit-remote "$url" > h5.out 2>&1 || { cat h5.out; fail "the backlog over http"; }
+ids http-root/audit.git http.ids
+[ "$(wc -l < http.ids)" = 5 ] || fail "after the hangs, the http remote has $(wc -l < http.ids) runs, not 5"
+
+# 11. Signed with a key the ssh agent holds (the key named by its public half).
+if command -v ssh-agent > /dev/null; then
+  eval "$(ssh-agent -s)" > /dev/null
+  ssh-add -q key 2> /dev/null
+  git init -q agent
+  mkdir agentkey && cp key.pub agentkey/
+  RUNBOOK_AUDIT_SIGNING_KEY=$dir/agentkey/key.pub "$bin" run book1.md --audit-repo agent > ag.out 2>&1 || { cat ag.out; fail "signing through the agent"; }
+  ssh-agent -k > /dev/null
+  "$bin" audit verify --audit-repo agent --allowed-signers allowed > ag-verify.out || { cat ag-verify.out; fail "the agent's signature"; }
+fi
 echo "audit-remote ok"
