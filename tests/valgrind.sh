@@ -4,7 +4,7 @@
 set -euo pipefail
 bin=$(realpath "${RUNBOOK:-build/runbook}")
 vg=(valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect --error-exitcode=99
-    --trace-children=no)
+    --trace-children=no --suppressions="$(dirname "$0")/valgrind.supp")
 work=$(mktemp -d)
 chmod 755 "$work"
 trap 'rm -rf "$work"' EXIT
@@ -63,6 +63,21 @@ P=x check 1 "$bin" run "$work/fan/fan.md" --targets g -j 2 --keep-going --audit-
 check 0 "$bin" run "$work/fan/fan.md" --target a --no-audit
 check 0 "$bin" plan --json "$work/fan/fan.md" --matrix R=eu,us --matrix T=a,b --canary 1
 check 0 "$bin" check "$work/fan/fan.md"
+# The audit trail shared and signed: a push to a bare remote (the second run's made again on the first's
+# tip), a push that cannot reach its remote, audit push, log --remote, audit verify.
+git init -q --bare "$work/remote.git"
+git init -q "$work/clone1"
+git init -q "$work/clone2"
+ssh-keygen -q -t ed25519 -N '' -C vg -f "$work/sign-key"
+echo "vg $(cat "$work/sign-key.pub")" > "$work/allowed"
+export RUNBOOK_AUDIT_SIGN=ssh RUNBOOK_AUDIT_SIGNING_KEY=$work/sign-key
+check 0 "$bin" run examples/hello.md --audit-repo "$work/clone1" --audit-remote "$work/remote.git"
+check 0 "$bin" run examples/hello.md --audit-repo "$work/clone2" --audit-remote "$work/remote.git"
+check 0 "$bin" run examples/hello.md --audit-repo "$work/clone2" --audit-remote "$work/nowhere.git"
+check 0 "$bin" audit push --audit-repo "$work/clone2" --audit-remote "$work/remote.git"
+check 0 "$bin" log --remote --audit-repo "$work/clone1" --audit-remote "$work/remote.git"
+check 0 "$bin" audit verify --audit-repo "$work/remote.git" --allowed-signers "$work/allowed"
+unset RUNBOOK_AUDIT_SIGN RUNBOOK_AUDIT_SIGNING_KEY
 # The throwaway server's template made (an empty cache), then copied; a start given up (the check refuses).
 RUNBOOK_PG_CACHE=$work/pg-cache check 0 "$bin" run --no-audit --ephemeral-db examples/hello.md
 RUNBOOK_PG_CACHE=$work/pg-cache check 0 "$bin" run --no-audit --ephemeral-db examples/hello.md
