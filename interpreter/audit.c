@@ -49,7 +49,7 @@ struct rb_audit {
 	const rb_redactor *redactor;
 	char oid[41];                    /* the commit, once made */
 	char *sign_key;                  /* the key each commit is signed with (auditsync.h); NULL: none */
-	const char *remote;              /* where the ref is pushed after the commit; NULL: nowhere */
+	char *remote;                    /* where the ref is pushed after the commit; NULL: nowhere */
 	int in_rollout;                  /* a rollout's target: the rollout pushes, once, at its end */
 };
 
@@ -532,9 +532,10 @@ int rb_audit_commit_rollout(const rb_runbook *rb, const char *repo, const char *
 	if (rb_gitstore_commit(g, ref, files, 2, message, NULL, NULL, oid, err) < 0)
 		goto done;
 	/* The targets' records and the rollout's go to the remote together, at its end. */
-	const char *to = rb_auditsync_remote(rb, remote);
+	char *to = rb_auditsync_remote(rb, remote);
 	if (to && strcmp(result, "running"))
 		rb_auditsync_push(g, to, ref, 0);
+	free(to);
 	rc = 0;
 done:
 	rb_gitstore_free(g);
@@ -705,6 +706,7 @@ void rb_audit_free(rb_audit *a)
 	rb_record_close(&a->rec);
 	rb_gitstore_free(a->git);
 	free(a->sign_key);
+	free(a->remote);
 	free(a->ref);
 	free(a->id);
 	free(a->path);

@@ -22,14 +22,44 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-const char *rb_auditsync_remote(const rb_runbook *rb, const char *remote_opt)
+char *rb_auditsync_remote(const rb_runbook *rb, const char *remote_opt)
 {
-	const char *env = getenv("RUNBOOK_AUDIT_REMOTE");
+	const char *env = getenv("RUNBOOK_AUDIT_REMOTE"), *fm = rb ? rb->fm.audit_remote : NULL;
 	if (remote_opt && *remote_opt)
-		return remote_opt;
-	if (rb && rb->fm.audit_remote && *rb->fm.audit_remote)
-		return rb->fm.audit_remote;
-	return env && *env ? env : NULL;
+		return rb_xstrdup(remote_opt);
+	if (fm && *fm)
+		/* A relative path in the runbook is relative to the runbook, as audit.repo is. */
+		return (!strncmp(fm, "./", 2) || !strncmp(fm, "../", 3)) ? rb_xasprintf("%s/%s", rb->dir, fm) : rb_xstrdup(fm);
+	return env && *env ? rb_xstrdup(env) : NULL;
+}
+
+/*
+ * text with the password of remote's URL (scheme://user:PASSWORD@host/...)
+ * hidden wherever it appears, for the terminal (caller frees).
+ */
+static char *hide_password(const char *text, const char *remote)
+{
+	const char *scheme = strstr(remote, "://");
+	rb_buf b = RB_BUF_INIT;
+	if (scheme) {
+		const char *user = scheme + 3, *end = user + strcspn(user, "/@");
+		const char *colon = memchr(user, ':', (size_t)(end - user));
+		if (*end == '@' && colon && end > colon + 1) {
+			size_t n = (size_t)(end - colon - 1);
+			for (const char *p = text;;) {
+				const char *hit = memmem(p, strlen(p), colon + 1, n);
+				if (!hit) {
+					rb_buf_puts(&b, p);
+					break;
+				}
+				rb_buf_add(&b, p, (size_t)(hit - p));
+				rb_buf_puts(&b, "***");
+				p = hit + n;
+			}
+			return rb_buf_detach(&b);
+		}
+	}
+	return rb_xstrdup(text);
 }
 
 static int sign_with(void *ctx, const char *payload, char **signature, rb_error *err)
@@ -185,13 +215,16 @@ int rb_auditsync_push(rb_gitstore *g, const char *remote, const char *ref, int q
 	rb_gitsync_result res;
 	rb_error err = RB_ERROR_INIT;
 	int rc = push_bounded(g, remote, ref, &res, &err);
+	char *to = hide_password(remote, remote), *why = hide_password(err.message ? err.message : "", remote);
 	if (rc < 0)
 		rb_out_err("runbook: warning: the audit record is committed here but not pushed to %s: %s; %zu record%s "
-			   "wait%s here (pushed with the next run's, or by `runbook audit push`)\n", remote, err.message,
+			   "wait%s here (pushed with the next run's, or by `runbook audit push`)\n", to, why,
 			   res.waiting, res.waiting == 1 ? "" : "s", res.waiting == 1 ? "s" : "");
 	else if (!quiet)
-		rb_out("Audit remote: %zu commit%s pushed to %s%s\n", res.pushed, res.pushed == 1 ? "" : "s", remote,
+		rb_out("Audit remote: %zu commit%s pushed to %s%s\n", res.pushed, res.pushed == 1 ? "" : "s", to,
 		       res.rebuilt ? " (made again on the remote's tip, which had moved)" : "");
+	free(to);
+	free(why);
 	rb_error_clear(&err);
 	return rc;
 }

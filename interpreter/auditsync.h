@@ -16,8 +16,12 @@
 #include "runbook.h"
 #include "util.h"
 
-/** The audit remote for rb (remote_opt: --audit-remote, or NULL); NULL: none. Borrowed. */
-const char *rb_auditsync_remote(const rb_runbook *rb, const char *remote_opt);
+/**
+ * The audit remote for rb (remote_opt: --audit-remote, or NULL; a relative
+ * path in the front matter, ./ or ../, is relative to the runbook); NULL:
+ * none. Caller frees.
+ */
+char *rb_auditsync_remote(const rb_runbook *rb, const char *remote_opt);
 
 /**
  * When rb (or the environment) asks for signed records: finds the key and
@@ -29,7 +33,8 @@ const char *rb_auditsync_remote(const rb_runbook *rb, const char *remote_opt);
 int rb_auditsync_sign_setup(const rb_runbook *rb, rb_gitstore *g, char **key, rb_error *err);
 
 /**
- * Pushes the audit ref to remote after a commit, and says so: one line
+ * Pushes the audit ref to remote after a commit, and says so (a password
+ * in the remote's URL shown as ***): one line
  * ("Audit remote: N records pushed to R"), or, when it failed, a warning
  * naming the remote, why, and how many records wait here (they go with the
  * next run's, or with `runbook audit push`). quiet: nothing when all went

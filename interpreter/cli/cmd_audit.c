@@ -78,7 +78,7 @@ static int audit_push(const audit_args *a, const rb_runbook *rb)
 	rb_gitstore *g = NULL;
 	char *key = NULL;
 	rb_error err = RB_ERROR_INIT;
-	const char *remote = rb_auditsync_remote(rb, a->audit_remote);
+	char *remote = rb_auditsync_remote(rb, a->audit_remote);
 	int rc = RB_EXIT_USAGE;
 	if (!remote) {
 		rb_out_err("runbook audit push: no audit remote: --audit-remote, the front matter's audit.remote, or "
@@ -97,6 +97,7 @@ static int audit_push(const audit_args *a, const rb_runbook *rb)
 done:
 	rb_gitstore_free(g);
 	free(key);
+	free(remote);
 	rb_error_clear(&err);
 	return rc;
 }

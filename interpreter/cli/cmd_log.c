@@ -151,7 +151,7 @@ static int print_one(void *ctx, const rb_audit_run *r)
 /* --remote: fetches the audit remote's ref; *tracking the local ref that now holds it. 0, or -1 after saying why. */
 static int remote_ref(const log_args *a, const rb_runbook *rb, char **tracking)
 {
-	const char *remote = rb_auditsync_remote(rb, a->audit_remote);
+	char *remote = rb_auditsync_remote(rb, a->audit_remote);
 	rb_gitstore *g = NULL;
 	char *where = NULL;
 	rb_error err = RB_ERROR_INIT;
@@ -168,6 +168,7 @@ static int remote_ref(const log_args *a, const rb_runbook *rb, char **tracking)
 		rc = 0;
 	rb_gitstore_free(g);
 	free(where);
+	free(remote);
 	rb_error_clear(&err);
 	return rc;
 }

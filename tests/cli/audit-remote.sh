@@ -184,6 +184,10 @@ printf '[credential]\n\thelper = store --file %s/creds\n' "$dir" > gitconfig
 grep -q "^Audit remote: 2 commits pushed to $url\$" h4.out || { cat h4.out; fail "the credential helper's push"; }
 ids http-root/audit.git http.ids
 [ "$(wc -l < http.ids)" = 3 ] || fail "the http remote has $(wc -l < http.ids) runs, not 3"
+# A password in the remote's URL: used, and shown as ***.
+"$bin" run book2.md --audit-repo web --audit-remote "http://alice:pw-c41d@127.0.0.1:$(cat port)/audit.git" > h6.out 2>&1 ||
+  { cat h6.out; fail "a URL with its password"; }
+grep -q "^Audit remote: 1 commit pushed to http://alice:\*\*\*@127.0.0.1:" h6.out || { cat h6.out; fail "the URL's password"; }
 ! grep -q -e tok-7f3e9a -e pw-c41d h*.out || fail "a credential was shown"
 : > gitconfig
 
@@ -205,7 +209,7 @@ grep -q 'the push was stopped: it was interrupted' hang2.out || { cat hang2.out;
 ! pgrep -f "book5.md --audit-repo web" > /dev/null || fail "a push outlived its run"
 RUNBOOK_AUDIT_TOKEN=tok-7f3e9a "$bin" audit push --audit-repo web --audit-remote "$url" > h5.out 2>&1 || { cat h5.out; fail "the backlog over http"; }
 ids http-root/audit.git http.ids
-[ "$(wc -l < http.ids)" = 5 ] || fail "after the hangs, the http remote has $(wc -l < http.ids) runs, not 5"
+[ "$(wc -l < http.ids)" = 6 ] || fail "after the hangs, the http remote has $(wc -l < http.ids) runs, not 6"
 
 # 11. Signed with a key the ssh agent holds (the key named by its public half).
 if command -v ssh-agent > /dev/null; then
