@@ -718,8 +718,13 @@ char *rb_audit_describe(const rb_runbook *rb, const char *repo_opt)
 {
 	repo_choice c;
 	choose_repo(rb, repo_opt, &c);
-	char *d = rb_xasprintf("%s of %s%s, under runs/YYYY/MM/DD/", ref_of(rb, NULL), c.dir,
-			       c.create ? " (created if missing)" : "");
+	char *remote = rb_auditsync_remote(rb, NULL), *shown = remote ? rb_auditsync_shown(remote) : NULL;
+	const char *sign = getenv("RUNBOOK_AUDIT_SIGN");
+	char *d = rb_xasprintf("%s of %s%s, under runs/YYYY/MM/DD/%s%s%s", ref_of(rb, NULL), c.dir,
+			       c.create ? " (created if missing)" : "", shown ? ", pushed to " : "", shown ? shown : "",
+			       (rb && rb->fm.audit_sign) || (sign && !strcmp(sign, "ssh")) ? ", signed (ssh)" : "");
+	free(remote);
+	free(shown);
 	free(c.dir);
 	return d;
 }

@@ -210,6 +210,11 @@ static int push_bounded(rb_gitstore *g, const char *remote, const char *ref, rb_
 	return rc;
 }
 
+char *rb_auditsync_shown(const char *remote)
+{
+	return hide_password(remote, remote);
+}
+
 int rb_auditsync_push(rb_gitstore *g, const char *remote, const char *ref, int quiet)
 {
 	rb_gitsync_result res;

@@ -23,6 +23,9 @@
  */
 char *rb_auditsync_remote(const rb_runbook *rb, const char *remote_opt);
 
+/** remote as it may be shown: a password in its URL as *** (caller frees). */
+char *rb_auditsync_shown(const char *remote);
+
 /**
  * When rb (or the environment) asks for signed records: finds the key and
  * has g sign every commit with it (sshsig.h). *key gets the key's path

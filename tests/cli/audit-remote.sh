@@ -184,6 +184,10 @@ printf '[credential]\n\thelper = store --file %s/creds\n' "$dir" > gitconfig
 grep -q "^Audit remote: 2 commits pushed to $url\$" h4.out || { cat h4.out; fail "the credential helper's push"; }
 ids http-root/audit.git http.ids
 [ "$(wc -l < http.ids)" = 3 ] || fail "the http remote has $(wc -l < http.ids) runs, not 3"
+# plan says where the record goes, signed, the URL's password hidden.
+RUNBOOK_AUDIT_REMOTE="http://alice:pw-c41d@127.0.0.1:$(cat port)/audit.git" "$bin" plan book1.md --audit-repo web > plan.out
+grep -q "^Audit record: refs/heads/runbook-audit of .*/web/.git/, under runs/YYYY/MM/DD/, pushed to http://alice:\*\*\*@127.0.0.1:[0-9]*/audit.git, signed (ssh)\$" plan.out ||
+  { cat plan.out; fail "plan does not say where the record is pushed"; }
 # A password in the remote's URL: used, and shown as ***.
 "$bin" run book2.md --audit-repo web --audit-remote "http://alice:pw-c41d@127.0.0.1:$(cat port)/audit.git" > h6.out 2>&1 ||
   { cat h6.out; fail "a URL with its password"; }
