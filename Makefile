@@ -10,7 +10,7 @@
 
 DEB_PACKAGES := build-essential cmake pkg-config libcmark-dev libpq-dev liblua5.4-dev \
                 libgit2-dev libyaml-dev libcmocka-dev libpg-query-dev libprotobuf-c-dev postgresql git procps python3 bc time util-linux jq curl python3-yaml zsh libxml2-utils \
-                clang libclang-rt-14-dev openssh-client e2fsprogs
+                clang libclang-rt-14-dev openssh-client openssh-server e2fsprogs
 # The browser tests' (tests/cli/report-browser.sh): installed when it can be; without it they say so and are skipped.
 BROWSER_PACKAGES := chromium
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)

@@ -10,7 +10,8 @@
 # reaches the remote; log --remote lists every machine's runs; a failing
 # run's record, a killed run's and a rollout's are pushed too; over HTTP
 # (on 127.0.0.1) with a token or git's credential helper; a remote that
-# never answers is given up at a deadline or Ctrl-C; signed by the agent.
+# never answers is given up at a deadline or Ctrl-C; signed by the agent;
+# over ssh (an sshd on 127.0.0.1) with the agent's key.
 set -euo pipefail
 bin=$(realpath "$1")
 here=$(cd "$(dirname "$0")" && pwd)
@@ -186,7 +187,7 @@ ids http-root/audit.git http.ids
 [ "$(wc -l < http.ids)" = 3 ] || fail "the http remote has $(wc -l < http.ids) runs, not 3"
 # plan says where the record goes, signed, the URL's password hidden.
 RUNBOOK_AUDIT_REMOTE="http://alice:pw-c41d@127.0.0.1:$(cat port)/audit.git" "$bin" plan book1.md --audit-repo web > plan.out
-grep -q "^Audit record: refs/heads/runbook-audit of .*/web/.git/, under runs/YYYY/MM/DD/, pushed to http://alice:\*\*\*@127.0.0.1:[0-9]*/audit.git, signed (ssh)\$" plan.out ||
+grep -q "^Audit record: refs/heads/runbook-audit of web.*, under runs/YYYY/MM/DD/, pushed to http://alice:\*\*\*@127.0.0.1:[0-9]*/audit.git, signed (ssh)\$" plan.out ||
   { cat plan.out; fail "plan does not say where the record is pushed"; }
 # A password in the remote's URL: used, and shown as ***.
 "$bin" run book2.md --audit-repo web --audit-remote "http://alice:pw-c41d@127.0.0.1:$(cat port)/audit.git" > h6.out 2>&1 ||
@@ -224,5 +225,36 @@ if command -v ssh-agent > /dev/null; then
   RUNBOOK_AUDIT_SIGNING_KEY=$dir/agentkey/key.pub "$bin" run book1.md --audit-repo agent > ag.out 2>&1 || { cat ag.out; fail "signing through the agent"; }
   ssh-agent -k > /dev/null
   "$bin" audit verify --audit-repo agent --allowed-signers allowed > ag-verify.out || { cat ag-verify.out; fail "the agent's signature"; }
+fi
+# 12. Over ssh (an sshd of the test's own on 127.0.0.1, its host key in known_hosts): the agent's key pushes;
+# an unknown host key and no agent are refused, with a warning.
+if [ -x /usr/sbin/sshd ] && [ "$(id -u)" = 0 ]; then
+  mkdir -p /run/sshd ssh-home/.ssh
+  ssh-keygen -q -t ed25519 -N '' -f hostkey
+  ssh-keygen -q -t ed25519 -N '' -f userkey
+  cp userkey.pub authorized_keys
+  sport=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  printf 'Port %s\nListenAddress 127.0.0.1\nHostKey %s/hostkey\nAuthorizedKeysFile %s/authorized_keys\nPasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\nPidFile %s/sshd.pid\nPermitRootLogin prohibit-password\n' \
+    "$sport" "$dir" "$dir" "$dir" > sshd_config
+  /usr/sbin/sshd -f "$dir/sshd_config" -D -e 2> sshd.log &
+  servers="$servers $!"
+  for _ in $(seq 50); do grep -q 'Server listening' sshd.log && break; sleep 0.1; done
+  git init -q --bare ssh-remote.git
+  git init -q via-ssh
+  surl=ssh://$(id -un)@127.0.0.1:$sport$dir/ssh-remote.git
+  eval "$(ssh-agent -s)" > /dev/null
+  ssh-add -q userkey 2> /dev/null
+  rc=0; HOME=$dir/ssh-home "$bin" run book1.md --audit-repo via-ssh --audit-remote "$surl" > s1.out 2>&1 || rc=$?
+  [ "$rc" = 0 ] && grep -q 'invalid or unknown remote ssh hostkey' s1.out || { cat s1.out; fail "an unknown host key: exit $rc"; }
+  echo "[127.0.0.1]:$sport $(cut -d' ' -f1,2 hostkey.pub)" > ssh-home/.ssh/known_hosts
+  HOME=$dir/ssh-home "$bin" run book2.md --audit-repo via-ssh --audit-remote "$surl" > s2.out 2>&1 || { cat s2.out; fail "push over ssh"; }
+  grep -q "^Audit remote: 2 commits pushed to $surl\$" s2.out || { cat s2.out; fail "not pushed over ssh"; }
+  ssh-agent -k > /dev/null
+  rc=0; HOME=$dir/ssh-home env -u SSH_AUTH_SOCK "$bin" run book3.md --audit-repo via-ssh --audit-remote "$surl" > s3.out 2>&1 || rc=$?
+  [ "$rc" = 0 ] && grep -q 'not pushed to' s3.out || { cat s3.out; fail "no agent: exit $rc"; }
+  ids ssh-remote.git ssh.ids
+  [ "$(wc -l < ssh.ids)" = 2 ] || fail "the ssh remote has $(wc -l < ssh.ids) runs, not 2"
+else
+  echo "(no sshd, or not root: the ssh case skipped)"
 fi
 echo "audit-remote ok"
