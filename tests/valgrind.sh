@@ -96,6 +96,7 @@ rm -rf "$work/case" && cp -R tests/e2e/sql-gate-and-rollback "$work/case"
 run=$(git -C "$work/audit" log -1 --format=%s refs/heads/runbook-audit > /dev/null &&
       git -C "$work/audit" show "runbook-audit:$(git -C "$work/audit" log -1 --name-only --format= refs/heads/runbook-audit |
         grep journal.log)" | sed -n 's/^run\tid=\([^\t]*\).*/\1/p')
+[ -n "$run" ] || { echo "no run id in the newest commit of $work/audit:"; git -C "$work/audit" log -3 --stat refs/heads/runbook-audit; }
 check 0 "$bin" show "$run" --html --audit-repo "$work/audit" -o "$work/shown.html"
 for u in build/tests/test_*; do [ -x "$u" ] && RB_NO_TIMING=1 RB_TEST_DATA=$PWD/tests check 0 "$u"; done
 exit "$fail"

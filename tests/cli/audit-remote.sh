@@ -226,6 +226,23 @@ if command -v ssh-agent > /dev/null; then
   ssh-agent -k > /dev/null
   "$bin" audit verify --audit-repo agent --allowed-signers allowed > ag-verify.out || { cat ag-verify.out; fail "the agent's signature"; }
 fi
+# 13. A record the remote already holds with other content (two runs with one id): nothing is overwritten;
+# the push is refused with a warning naming the file, and the records wait.
+git init -q dup
+git init -q --bare dup-remote.git
+"$bin" run book1.md --audit-repo dup > dup1.out 2>&1
+path=$(git -C dup log -1 --name-only --format= runbook-audit | grep record.md)
+git init -q dup-work
+mkdir -p "dup-work/$(dirname "$path")"
+echo "another machine's record" > "dup-work/$path"
+git -C dup-work add -A
+git -C dup-work -c user.name=Other -c user.email=o@example.com commit -qm "Book 1: succeeded"
+git -C dup-work push -q "$dir/dup-remote.git" HEAD:refs/heads/runbook-audit
+rc=0; "$bin" run book2.md --audit-repo dup --audit-remote "$dir/dup-remote.git" > dup2.out 2>&1 || rc=$?
+[ "$rc" = 0 ] && grep -q "the audit remote already holds $path, with other content" dup2.out &&
+  grep -q '2 records wait here' dup2.out || { cat dup2.out; fail "a clash on the remote: exit $rc"; }
+[ "$(git -C dup-remote.git show "runbook-audit:$path")" = "another machine's record" ] || fail "the remote's record was overwritten"
+
 # 12. Over ssh (an sshd of the test's own on 127.0.0.1, its host key in known_hosts): the agent's key pushes;
 # an unknown host key and no agent are refused, with a warning.
 if [ -x /usr/sbin/sshd ] && [ "$(id -u)" = 0 ]; then
