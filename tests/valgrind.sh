@@ -4,7 +4,7 @@
 set -euo pipefail
 bin=$(realpath "${RUNBOOK:-build/runbook}")
 vg=(valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect --error-exitcode=99
-    --trace-children=no --suppressions="$(dirname "$0")/valgrind.supp")
+    --trace-children=no --suppressions="$(cd "$(dirname "$0")" && pwd)/valgrind.supp")
 work=$(mktemp -d)
 chmod 755 "$work"
 trap 'rm -rf "$work"' EXIT
@@ -12,7 +12,8 @@ fail=0
 check() { # check EXPECTED_EXIT CMD...
   local want=$1 rc=0; shift
   "${vg[@]}" "$@" > "$work/out" 2> "$work/err" || rc=$?
-  if [ "$rc" = 99 ] || { [ "$want" != any ] && [ "$rc" != "$want" ]; }; then
+  # valgrind's own failure (a suppressions file not found, say) is no exit code "any" may accept.
+  if [ "$rc" = 99 ] || grep -q '^==[0-9]*== FATAL' "$work/err" || { [ "$want" != any ] && [ "$rc" != "$want" ]; }; then
     echo "FAIL ($rc): $*"; cat "$work/err"; fail=1
   else
     echo "ok: $*"
@@ -96,7 +97,8 @@ rm -rf "$work/case" && cp -R tests/e2e/sql-gate-and-rollback "$work/case"
 run=$(git -C "$work/audit" log -1 --format=%s refs/heads/runbook-audit > /dev/null &&
       git -C "$work/audit" show "runbook-audit:$(git -C "$work/audit" log -1 --name-only --format= refs/heads/runbook-audit |
         grep journal.log)" | sed -n 's/^run\tid=\([^\t]*\).*/\1/p')
-[ -n "$run" ] || { echo "no run id in the newest commit of $work/audit:"; git -C "$work/audit" log -3 --stat refs/heads/runbook-audit; }
+[ -n "$run" ] || { echo "no run id in the newest commit of $work/audit:"; git -C "$work/audit" log --format='%h %ci %s' refs/heads/runbook-audit | head -20;
+  tail -n 30 "$work/out" "$work/err"; }
 check 0 "$bin" show "$run" --html --audit-repo "$work/audit" -o "$work/shown.html"
 for u in build/tests/test_*; do [ -x "$u" ] && RB_NO_TIMING=1 RB_TEST_DATA=$PWD/tests check 0 "$u"; done
 exit "$fail"
