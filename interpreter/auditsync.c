@@ -126,6 +126,20 @@ static int64_t push_timeout_ms(void)
 	return (s > 0 ? s : 60) * 1000;
 }
 
+/* The push, or the fetch alone (into the tracking ref), here. */
+static int sync_now(rb_gitstore *g, const char *remote, const char *ref, int fetch_only, rb_gitsync_result *res,
+		    rb_error *err)
+{
+	char *tracking = NULL;
+	int rc;
+	if (!fetch_only)
+		return rb_gitsync_push(g, remote, ref, res, err);
+	memset(res, 0, sizeof *res);
+	rc = rb_gitsync_fetch(g, remote, ref, &tracking, err);
+	free(tracking);
+	return rc;
+}
+
 /* What the pushing child says. */
 typedef struct {
 	rb_gitsync_result res;
@@ -134,27 +148,28 @@ typedef struct {
 } push_report;
 
 /*
- * rb_gitsync_push in a child, waited for with a deadline and with Ctrl-C
+ * rb_gitsync_push (or the fetch) in a child, waited for with a deadline and with Ctrl-C
  * heard: libgit2 cannot be told to give up a connection that hangs (a VPN
  * gone, a host that never answers), and a run's end must not hang on its
  * push. The child is killed then; its locks go with it, and what it did
  * was compare-and-swap (the records wait here, whole).
  */
-static int push_bounded(rb_gitstore *g, const char *remote, const char *ref, rb_gitsync_result *res, rb_error *err)
+static int bounded(rb_gitstore *g, const char *remote, const char *ref, int fetch_only, rb_gitsync_result *res,
+		   rb_error *err)
 {
 	int fds[2], rc = -1;
 	push_report rep;
 	memset(&rep, 0, sizeof rep);
 	memset(res, 0, sizeof *res);
 	if (pipe2(fds, O_CLOEXEC) < 0)
-		return rb_gitsync_push(g, remote, ref, res, err);
+		return sync_now(g, remote, ref, fetch_only, res, err);
 	pid_t pid = fork();
 	if (pid == 0) {
 		rb_error e = RB_ERROR_INIT;
 		close(fds[0]);
 		rb_signals_child_defaults(); /* Ctrl-C on the terminal ends the push too */
 		signal(SIGPIPE, SIG_IGN);    /* a connection the remote closed is an error, not a death */
-		rep.rc = rb_gitsync_push(g, remote, ref, &rep.res, &e);
+		rep.rc = sync_now(g, remote, ref, fetch_only, &rep.res, &e);
 		snprintf(rep.message, sizeof rep.message, "%s", e.message ? e.message : "");
 		ssize_t w = write(fds[1], &rep, sizeof rep);
 		_exit(w == (ssize_t)sizeof rep ? 0 : 1);
@@ -162,7 +177,7 @@ static int push_bounded(rb_gitstore *g, const char *remote, const char *ref, rb_
 	close(fds[1]);
 	if (pid < 0) {
 		close(fds[0]);
-		return rb_gitsync_push(g, remote, ref, res, err);
+		return sync_now(g, remote, ref, fetch_only, res, err);
 	}
 	int64_t deadline = rb_now_ms() + push_timeout_ms();
 	size_t got = 0;
@@ -204,8 +219,22 @@ static int push_bounded(rb_gitstore *g, const char *remote, const char *ref, rb_
 		if (rc < 0)
 			rb_error_set(err, RB_EXIT_ENV, NULL, 0, 0, "%s", rep.message);
 	} else {
-		rb_error_set(err, RB_EXIT_ENV, NULL, 0, 0, "the push was stopped: %s", why ? why : "it failed");
+		rb_error_set(err, RB_EXIT_ENV, NULL, 0, 0, "the %s was stopped: %s", fetch_only ? "fetch" : "push",
+			     why ? why : "it failed");
 		res->waiting = rb_gitsync_waiting(g, remote, ref);
+	}
+	return rc;
+}
+
+int rb_auditsync_fetch(rb_gitstore *g, const char *remote, const char *ref, char **tracking, rb_error *err)
+{
+	rb_gitsync_result res;
+	*tracking = rb_gitsync_tracking(remote, ref);
+	int rc = bounded(g, remote, ref, 1, &res, err);
+	if (rc < 0 && err->message) {
+		char *shown = hide_password(err->message, remote);
+		rb_error_set(err, err->code ? err->code : RB_EXIT_ENV, NULL, 0, 0, "%s", shown);
+		free(shown);
 	}
 	return rc;
 }
@@ -219,7 +248,7 @@ int rb_auditsync_push(rb_gitstore *g, const char *remote, const char *ref, int q
 {
 	rb_gitsync_result res;
 	rb_error err = RB_ERROR_INIT;
-	int rc = push_bounded(g, remote, ref, &res, &err);
+	int rc = bounded(g, remote, ref, 0, &res, &err);
 	char *to = hide_password(remote, remote), *why = hide_password(err.message ? err.message : "", remote);
 	if (rc < 0)
 		rb_out_err("runbook: warning: the audit record is committed here but not pushed to %s: %s; %zu record%s "

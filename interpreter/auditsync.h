@@ -46,6 +46,13 @@ int rb_auditsync_sign_setup(const rb_runbook *rb, rb_gitstore *g, char **key, rb
 int rb_auditsync_push(rb_gitstore *g, const char *remote, const char *ref, int quiet);
 
 /**
+ * Fetches remote's audit ref (`log --remote`), in a process of its own as
+ * a push is (a deadline, Ctrl-C): *tracking gets the local ref that holds
+ * it (caller frees). Returns 0, or -1 with err (a URL's password hidden).
+ */
+int rb_auditsync_fetch(rb_gitstore *g, const char *remote, const char *ref, char **tracking, rb_error *err);
+
+/**
  * `runbook audit verify`: walks the ref (first parents, newest first) and
  * prints a line a commit: its record, its signature (signed by whom, by a
  * key allowed_signers does not list, a bad one, or none) and every file it

@@ -34,8 +34,7 @@ static int fail(rb_error *err, const char *what, const char *remote)
 			    e && e->message && *e->message ? e->message : "libgit2 gave no reason");
 }
 
-/* The ref that keeps what remote holds of ref (caller frees). */
-static char *tracking_of(const char *remote, const char *ref)
+char *rb_gitsync_tracking(const char *remote, const char *ref)
 {
 	char hash[41];
 	rb_gitstore_hash(remote, strlen(remote), hash);
@@ -333,7 +332,7 @@ int rb_gitsync_push(rb_gitstore *g, const char *remote, const char *ref, rb_gits
 {
 	git_repository *repo = rb_gitstore_repo(g);
 	git_remote *r = NULL;
-	char *tracking = tracking_of(remote, ref), *lock_path = NULL, *rdir = NULL, *rlock_path = NULL;
+	char *tracking = rb_gitsync_tracking(remote, ref), *lock_path = NULL, *rdir = NULL, *rlock_path = NULL;
 	int rc = -1, lock = -1, rlock = -1;
 	char *ref_spec = rb_xasprintf("%s:%s", ref, ref);
 	char *specs[] = {ref_spec};
@@ -438,7 +437,7 @@ int rb_gitsync_fetch(rb_gitstore *g, const char *remote, const char *ref, char *
 	git_remote *r = NULL;
 	git_oid tip;
 	int exists = 0, rc = -1;
-	*tracking = tracking_of(remote, ref);
+	*tracking = rb_gitsync_tracking(remote, ref);
 	if (open_remote(rb_gitstore_repo(g), remote, &r, err) == 0)
 		rc = fetch_tip(rb_gitstore_repo(g), r, remote, ref, *tracking, &exists, &tip, err);
 	git_remote_free(r);
@@ -448,7 +447,7 @@ int rb_gitsync_fetch(rb_gitstore *g, const char *remote, const char *ref, char *
 size_t rb_gitsync_waiting(rb_gitstore *g, const char *remote, const char *ref)
 {
 	git_repository *repo = rb_gitstore_repo(g);
-	char *tracking = tracking_of(remote, ref);
+	char *tracking = rb_gitsync_tracking(remote, ref);
 	git_oid local, tip;
 	size_t n = 0;
 	if (git_reference_name_to_id(&local, repo, ref) == 0)

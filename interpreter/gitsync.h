@@ -49,6 +49,9 @@ int rb_gitsync_push(rb_gitstore *g, const char *remote, const char *ref, rb_gits
  */
 int rb_gitsync_fetch(rb_gitstore *g, const char *remote, const char *ref, char **tracking, rb_error *err);
 
+/** The tracking ref of remote's ref (caller frees). */
+char *rb_gitsync_tracking(const char *remote, const char *ref);
+
 /** How many commits of ref are not on remote, as last seen (its tracking ref). */
 size_t rb_gitsync_waiting(rb_gitstore *g, const char *remote, const char *ref);
 

@@ -17,7 +17,6 @@
 
 #include "audit.h"
 #include "auditsync.h"
-#include "gitsync.h"
 #include "cli/cli.h"
 #include "cli/common.h"
 #include "json.h"
@@ -162,7 +161,7 @@ static int remote_ref(const log_args *a, const rb_runbook *rb, char **tracking)
 	else if ((r = rb_audit_store(rb, a->audit_repo, &g, &where, &err)) != 0)
 		rb_out_err("runbook log --remote: %s\n", r < 0 ? err.message : "no audit repository here to fetch into "
 			   "(use --audit-repo DIR)");
-	else if (rb_gitsync_fetch(g, remote, rb_audit_ref(rb), tracking, &err) < 0)
+	else if (rb_auditsync_fetch(g, remote, rb_audit_ref(rb), tracking, &err) < 0)
 		rb_out_err("runbook log --remote: %s\n", err.message);
 	else
 		rc = 0;
