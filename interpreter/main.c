@@ -12,37 +12,19 @@
 #include "cli/cli.h"
 #include "frontmatter.h"
 #include "output.h"
+#include "versions.h"
 #include "util.h"
 
 #ifndef RB_VERSION
 #define RB_VERSION "0.0.0"
 #endif
 
-typedef struct {
-	const cli_spec *spec;
-	int (*fn)(int argc, char **argv);
-} command;
-
-/* In the order of the top-level help. */
-static const command commands[] = {
-	{&cmd_run_spec, cmd_run},
-	{&cmd_plan_spec, cmd_plan},
-	{&cmd_check_spec, cmd_check},
-	{&cmd_new_spec, cmd_new},
-	{&cmd_list_spec, cmd_list},
-	{&cmd_log_spec, cmd_log},
-	{&cmd_show_spec, cmd_show},
-	{&cmd_revert_spec, cmd_revert},
-	{&cmd_audit_spec, cmd_audit},
-	{NULL, NULL}
-};
-
 /* The top-level help, on stream 1 (--help) or 2 (no command). */
 static void usage_all(int stream)
 {
 	rb_buf b = RB_BUF_INIT;
 	rb_buf_printf(&b, "runbook %s - execute Markdown runbooks\n\nUsage:\n", RB_VERSION);
-	for (const command *c = commands; c->spec; c++)
+	for (const cli_command *c = cli_commands; c->spec; c++)
 		rb_buf_printf(&b, "  %-44s %s\n", c->spec->usage, c->spec->summary);
 	rb_buf_puts(&b, "  runbook --help | --version\n\n"
 			"`runbook COMMAND --help` lists a command's options.\n\nExit codes:\n");
@@ -66,7 +48,7 @@ static void list_keys(void)
 int main(int argc, char **argv)
 {
 	int rc = RB_EXIT_USAGE;
-	const command *c = commands;
+	const cli_command *c = cli_commands;
 	rb_oom_report = rb_out_oom;
 	if (argc < 2) {
 		usage_all(2);
@@ -77,7 +59,10 @@ int main(int argc, char **argv)
 		list_keys();
 		rc = RB_EXIT_OK;
 	} else if (!strcmp(argv[1], "--version")) {
-		rb_out("runbook %s\n", RB_VERSION);
+		rb_buf b = RB_BUF_INIT;
+		rb_versions_text(&b); /* its own, and the libraries' it runs with */
+		rb_out("%s", rb_buf_cstr(&b));
+		rb_buf_free(&b);
 		rc = RB_EXIT_OK;
 	} else {
 		while (c->spec && strcmp(argv[1], c->spec->name))

@@ -8,7 +8,8 @@
  * through output.h.
  *
  * To add a command: cmd_NAME.c with its spec and function, declared here,
- * and a line in main.c's table. To add an option: a line in the command's
+ * and a line in commands.c's table (which also drives --help and the shell
+ * completions). To add an option: a line in the command's
  * option table, and the field it sets in the command's args struct.
  */
 #ifndef RB_CLI_H
@@ -21,6 +22,15 @@
  * argv[1] the command's name, the options and operands follow. run records
  * it as it is (secrets scrubbed) in the audit record.
  */
+
+/** A command: its spec (usage, options) and what runs it. */
+typedef struct {
+	const cli_spec *spec;
+	int (*fn)(int argc, char **argv);
+} cli_command;
+
+/** Every command, in the order of the top-level help; ends with {NULL, NULL} (commands.c). */
+extern const cli_command cli_commands[];
 
 /** run FILE: run a runbook (run --dry-run is plan). */
 extern const cli_spec cmd_run_spec;
@@ -53,6 +63,10 @@ int cmd_show(int argc, char **argv);
 /** audit push|verify [FILE]: the audit trail shared and checked (auditsync.h). */
 extern const cli_spec cmd_audit_spec;
 int cmd_audit(int argc, char **argv);
+
+/** completion bash|zsh|fish: the shell's completion script, from the commands' option tables. */
+extern const cli_spec cmd_completion_spec;
+int cmd_completion(int argc, char **argv);
 
 /* cmd_revert.c */
 extern const cli_spec cmd_revert_spec;

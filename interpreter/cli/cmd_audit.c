@@ -49,10 +49,19 @@ static const cli_spec verify_spec = {
 	"check every record's signature, and that no commit changed another record", CLI_OPERAND_OPTIONAL, verify_opts
 };
 
+/* Every option of the subcommands: for the top-level help and the shell completions. */
+static const cli_opt all_opts[] = {
+	{"audit-repo", "DIR", CLI_OPT_STRING, offsetof(audit_args, audit_repo), NULL, "the git repository of audit records"},
+	{"audit-remote", "REMOTE", CLI_OPT_STRING, offsetof(audit_args, audit_remote), NULL, "push: where to push"},
+	{"allowed-signers", "FILE", CLI_OPT_STRING, offsetof(audit_args, allowed_signers), NULL,
+	 "verify: the keys allowed to sign"},
+	{NULL, NULL, CLI_OPT_FLAG, 0, NULL, NULL}
+};
+
 const cli_spec cmd_audit_spec = {
 	"audit", "runbook audit push|verify [FILE] ...",
 	"the audit trail: push the records that wait (push), check signatures and history (verify)",
-	CLI_OPERAND_OPTIONAL, push_opts
+	CLI_OPERAND_OPTIONAL, all_opts
 };
 
 /* The audit repository (of FILE's runbook when given) into *g; 0, or the exit code after saying why. */
