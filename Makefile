@@ -1,7 +1,8 @@
 # A thin wrapper: installs the Debian packages runbook needs, then drives CMake.
 #   make deps   install missing build and test dependencies (apt-get)
 #   make        release build in build/
-#   make test   sanitized build (ASan + UBSan) in build-asan/, then the whole suite,
+#   make package  the Debian package, build-package/runbook_VERSION_ARCH.deb (CPack)
+#   make test   the package, then a sanitized build (ASan + UBSan) in build-asan/, then the whole suite,
 #               then a few seconds of each fuzz harness (build-fuzz/)
 #   make demo   EHG staging then production promotion on a throwaway PostgreSQL, audited
 #   make bench  the benchmarks under tests/bench/, then one table: figure, runbook, baseline, ratio (not part of make test)
@@ -10,7 +11,7 @@
 
 DEB_PACKAGES := build-essential cmake pkg-config libcmark-dev libpq-dev liblua5.4-dev \
                 libgit2-dev libyaml-dev libcmocka-dev libpg-query-dev libprotobuf-c-dev postgresql git procps python3 bc time util-linux jq curl python3-yaml zsh libxml2-utils \
-                clang libclang-rt-14-dev openssh-client openssh-server e2fsprogs
+                clang libclang-rt-14-dev openssh-client openssh-server e2fsprogs dpkg-dev
 # The browser tests' (tests/cli/report-browser.sh): installed when it can be; without it they say so and are skipped.
 BROWSER_PACKAGES := chromium
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
@@ -18,7 +19,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 FUZZ_SECONDS ?= 600
 FUZZ_JOBS ?= 2
 
-.PHONY: all deps build test demo bench valgrind fuzz fuzz-build clean
+.PHONY: all deps build package test demo bench valgrind fuzz fuzz-build clean
 
 all: build
 
@@ -43,7 +44,14 @@ build: deps
 	cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 	cmake --build build -j $(JOBS)
 
-test: deps
+# The Debian package (build-package/runbook_VERSION_ARCH.deb): installed under /usr, no fallback to this tree.
+package: deps
+	cmake -S . -B build-package -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRB_PACKAGE=ON -DRB_TESTS=OFF \
+	  -DCMAKE_INSTALL_PREFIX=/usr >/dev/null
+	cmake --build build-package -j $(JOBS)
+	cd build-package && cpack -G DEB >/dev/null && ls -1 $$PWD/*.deb
+
+test: deps package
 	cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DRB_SANITIZE=ON >/dev/null
 	cmake --build build-asan -j $(JOBS)
 	cd build-asan && ctest --output-on-failure -j $(JOBS)
@@ -71,4 +79,4 @@ fuzz: fuzz-build
 	FUZZ_JOBS=$(FUZZ_JOBS) tests/fuzz/run.sh build-fuzz/tests/fuzz $(FUZZ_SECONDS)
 
 clean:
-	rm -rf build build-asan build-fuzz
+	rm -rf build build-asan build-fuzz build-package
