@@ -157,6 +157,62 @@ static void read_map(fm_ctx *c, yaml_node_t *n, const char *key, rb_kv **out, si
 	}
 }
 
+static void read_list(fm_ctx *c, yaml_node_t *n, const char *key, rb_pos_str **out, size_t *count);
+
+/* NAME: {command|file|env: VALUE} (or NAME alone: null) of secrets:, a name and its source. */
+static void read_secret(fm_ctx *c, yaml_node_t *k, yaml_node_t *v, rb_front_matter *fm)
+{
+	if (k->type != YAML_SCALAR_NODE) {
+		fm_error(c, k, "front matter '%s' names must be single values", "secrets");
+		return;
+	}
+	fm->secrets = rb_xrealloc(fm->secrets, (fm->nsecrets + 1) * sizeof *fm->secrets);
+	set_pos(&fm->secrets[fm->nsecrets++], k);
+	if (v->type == YAML_SCALAR_NODE && (!v->data.scalar.length || !strcmp((const char *)v->data.scalar.value, "null") ||
+					    !strcmp((const char *)v->data.scalar.value, "~")))
+		return; /* a name only */
+	yaml_node_pair_t *p = v->type == YAML_MAPPING_NODE ? v->data.mapping.pairs.start : NULL;
+	yaml_node_t *sk = p ? yaml_document_get_node(c->doc, p->key) : NULL, *sv = p ? yaml_document_get_node(c->doc, p->value) : NULL;
+	const char *kind = sk && sk->type == YAML_SCALAR_NODE ? (const char *)sk->data.scalar.value : "";
+	if (!p || v->data.mapping.pairs.top - p != 1 || sv->type != YAML_SCALAR_NODE || !sv->data.scalar.length ||
+	    (strcmp(kind, "command") && strcmp(kind, "file") && strcmp(kind, "env"))) {
+		fm_error(c, v, "front matter '%s': a secret's source is one of {command: CMD}, {file: PATH}, {env: NAME}",
+			 "secrets");
+		return;
+	}
+	fm->secret_sources = rb_xrealloc(fm->secret_sources, (fm->nsecret_sources + 1) * sizeof *fm->secret_sources);
+	rb_secret_source *s = &fm->secret_sources[fm->nsecret_sources++];
+	s->name = scalar(k);
+	s->kind = !strcmp(kind, "command") ? RB_SECRET_COMMAND : !strcmp(kind, "file") ? RB_SECRET_FILE : RB_SECRET_ENV;
+	s->from = scalar(sv);
+	s->line = node_line(sv);
+	s->col = node_col(sv);
+}
+
+/* secrets: a list of names (or of NAME: SOURCE mappings), one name, or a mapping of names to sources. */
+static void read_secrets(fm_ctx *c, yaml_node_t *n, rb_front_matter *fm)
+{
+	if (n->type == YAML_MAPPING_NODE) {
+		for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++)
+			read_secret(c, yaml_document_get_node(c->doc, p->key), yaml_document_get_node(c->doc, p->value), fm);
+		return;
+	}
+	if (n->type == YAML_SEQUENCE_NODE)
+		for (yaml_node_item_t *i = n->data.sequence.items.start; i < n->data.sequence.items.top; i++) {
+			yaml_node_t *v = yaml_document_get_node(c->doc, *i);
+			if (v->type == YAML_MAPPING_NODE) {
+				read_secrets(c, v, fm);
+			} else if (v->type == YAML_SCALAR_NODE) {
+				fm->secrets = rb_xrealloc(fm->secrets, (fm->nsecrets + 1) * sizeof *fm->secrets);
+				set_pos(&fm->secrets[fm->nsecrets++], v);
+			} else {
+				fm_error(c, v, "front matter '%s' items must be names or NAME: SOURCE", "secrets");
+			}
+		}
+	else
+		read_list(c, n, "secrets", &fm->secrets, &fm->nsecrets);
+}
+
 /* A list of scalars, or one scalar (secrets, manual). */
 static void read_list(fm_ctx *c, yaml_node_t *n, const char *key, rb_pos_str **out, size_t *count)
 {
@@ -302,7 +358,7 @@ static void read_key(fm_ctx *c, rb_front_matter *fm, const char *key, yaml_node_
 	} else if (!strcmp(key, "env")) {
 		read_map(c, v, key, &fm->env, &fm->nenv);
 	} else if (!strcmp(key, "secrets")) {
-		read_list(c, v, key, &fm->secrets, &fm->nsecrets);
+		read_secrets(c, v, fm);
 	} else if (!strcmp(key, "not_secret")) {
 		read_list(c, v, key, &fm->not_secret, &fm->nnot_secret);
 	} else if (!strcmp(key, "timeout")) {
@@ -486,6 +542,11 @@ void rb_frontmatter_free(rb_front_matter *fm)
 	free(fm->shell);
 	free_kvs(fm->env, fm->nenv);
 	free_list(fm->secrets, fm->nsecrets);
+	for (size_t i = 0; i < fm->nsecret_sources; i++) {
+		free(fm->secret_sources[i].name);
+		free(fm->secret_sources[i].from);
+	}
+	free(fm->secret_sources);
 	free_list(fm->not_secret, fm->nnot_secret);
 	free(fm->on_failure.value);
 	free_list(fm->manual, fm->nmanual);

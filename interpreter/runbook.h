@@ -40,6 +40,16 @@ typedef struct {
 	int col;
 } rb_pos_str;
 
+/** Where a secret of the front matter's secrets: comes from (secretsrc.h resolves it). */
+typedef enum { RB_SECRET_COMMAND, RB_SECRET_FILE, RB_SECRET_ENV } rb_secret_kind;
+
+typedef struct {
+	char *name;             /* the variable */
+	rb_secret_kind kind;
+	char *from;             /* the command line, the file's path (relative to the runbook), the variable */
+	int line, col;          /* of the source in the front matter */
+} rb_secret_source;
+
 /** One attribute of a step, as written in the fence's info string. */
 typedef struct {
 	char *key;
@@ -169,6 +179,8 @@ typedef struct {
 	size_t nenv;
 	rb_pos_str *secrets;
 	size_t nsecrets;
+	rb_secret_source *secret_sources; /* secrets: with a source (secretsrc.h), in order */
+	size_t nsecret_sources;
 	rb_pos_str *not_secret; /* names that look secret and hold none (secrets: wins) */
 	size_t nnot_secret;
 	int64_t timeout_ms;   /* -1 when absent */

@@ -27,6 +27,7 @@
 #include "output.h"
 #include "pgserver.h"
 #include "preflight.h"
+#include "secretsrc.h"
 #include "record.h"
 #include "signals.h"
 #include "util.h"
@@ -284,6 +285,31 @@ done:
 	return rc;
 }
 
+static int given_ctx(void *ctx, const char *name)
+{
+	return given(ctx, name);
+}
+
+/*
+ * The front matter's secrets with a source (secretsrc.h), resolved before
+ * any step: their values join the redactor and the run's variables (as
+ * --set-env would give them; one the operator gave already is not asked
+ * for). 0, or exit 5 after saying which and why: nothing was run.
+ */
+static int secret_sources(const rb_runbook *rb, cli_run_args *a, rb_redactor *redactor)
+{
+	rb_error err = RB_ERROR_INIT;
+	int rc = 0;
+	if (rb_secret_sources_resolve(rb, given_ctx, a, redactor, &a->sets, &a->nsets, &err) < 0) {
+		rb_out_err("%s:%d:%d: %s: nothing was run\n", err.file ? err.file : rb->path, err.line, err.col, err.message);
+		rc = RB_EXIT_ENV;
+	}
+	a->run.sets = a->sets;
+	a->run.nsets = a->nsets;
+	rb_error_clear(&err);
+	return rc;
+}
+
 /* The run's secrets, --secrets-file's values among them, into redactor; warns about short ones. */
 static void collect_secrets(const rb_runbook *rb, const cli_run_args *a, rb_redactor *redactor)
 {
@@ -367,6 +393,8 @@ int cli_run_execute(const rb_runbook *rb, cli_run_args *a, int argc, char **argv
 	if (a->resume && (rc = find_resume(rb, a, &rp)) != 0)
 		goto done;
 	if ((rc = preflight(rb, a)) != 0)
+		goto done;
+	if ((rc = secret_sources(rb, a, &redactor)) != 0)
 		goto done;
 	collect_secrets(rb, a, &redactor);
 	a->run.redactor = &redactor;

@@ -90,30 +90,29 @@ int cli_opt_set_env(void *args, const char *command, char *value)
 	return rc;
 }
 
-/* Opens path for --secrets-file when it is a regular file no one else can read; NULL after saying why. */
-static FILE *open_secrets(const char *path)
+/* Opens path for --secrets-file (--env-file) when it is a regular file no one else can read; NULL after saying why. */
+static FILE *open_secrets(const char *option, const char *path)
 {
 	struct stat st;
 	FILE *f = NULL;
 	if (stat(path, &st) < 0 || !S_ISREG(st.st_mode))
-		rb_out_err("runbook: --secrets-file %s: not a readable file\n", path);
+		rb_out_err("runbook: --%s %s: not a readable file\n", option, path);
 	else if (st.st_mode & 077)
-		rb_out_err("runbook: --secrets-file %s: readable by others (mode %03o): chmod 600 %s\n", path,
+		rb_out_err("runbook: --%s %s: readable by others (mode %03o): chmod 600 %s\n", option, path,
 			   (unsigned)(st.st_mode & 0777), path);
 	else if (!(f = fopen(path, "r")))
-		rb_out_err("runbook: --secrets-file %s: cannot open it\n", path);
+		rb_out_err("runbook: --%s %s: cannot open it\n", option, path);
 	return f;
 }
 
-int cli_opt_secrets_file(void *args, const char *command, char *value)
+/* NAME=VALUE lines of value (a file) into the run's variables; each value a secret when all_secret. */
+static int read_kv_file(cli_run_args *a, const char *option, char *value, int all_secret)
 {
-	cli_run_args *a = args;
 	int rc = -1;
-	FILE *f = open_secrets(value);
+	FILE *f = open_secrets(option, value);
 	char *line = NULL;
 	size_t cap = 0;
 	int lineno = 0;
-	(void)command;
 	if (!f)
 		goto done;
 	while (getline(&line, &cap, f) >= 0) {
@@ -130,7 +129,8 @@ int cli_opt_secrets_file(void *args, const char *command, char *value)
 		}
 		free(name);
 		add_set(a, rb_xstrdup(t));
-		rb_redactor_add(&a->file_secrets, secret);
+		if (all_secret)
+			rb_redactor_add(&a->file_secrets, secret);
 	}
 	rc = 0;
 done:
@@ -138,6 +138,19 @@ done:
 		fclose(f);
 	free(line);
 	return rc;
+}
+
+int cli_opt_secrets_file(void *args, const char *command, char *value)
+{
+	(void)command;
+	return read_kv_file(args, "secrets-file", value, 1);
+}
+
+int cli_opt_env_file(void *args, const char *command, char *value)
+{
+	(void)command;
+	/* A value is secret when its name is (secrets:, or a secret-looking name): the run's redactor knows. */
+	return read_kv_file(args, "env-file", value, 0);
 }
 
 int cli_opt_db(void *args, const char *command, char *value)

@@ -58,6 +58,8 @@ int cli_opt_set(void *args, const char *command, char *value);
 int cli_opt_set_env(void *args, const char *command, char *value);
 /** --secrets-file FILE: NAME=VALUE lines (# comments, blank lines); mode 0600 or stricter. */
 int cli_opt_secrets_file(void *args, const char *command, char *value);
+/** --env-file FILE: NAME=VALUE lines as --secrets-file's (same mode rule), secret only when their names are. */
+int cli_opt_env_file(void *args, const char *command, char *value);
 /** --db URL: copied, then scrubbed in argv (cli_scrub_db_arg). */
 int cli_opt_db(void *args, const char *command, char *value);
 /** --target NAME (repeatable). */
@@ -78,7 +80,9 @@ int cli_opt_wait_lock(void *args, const char *command, char *value);
 	{"set-env", "NAME", CLI_OPT_CALL, 0, cli_opt_set_env,                                                   \
 	 "set variable NAME from runbook's own environment (a secret stays out of ps)"},                        \
 	{"secrets-file", "FILE", CLI_OPT_CALL, 0, cli_opt_secrets_file,                                         \
-	 "NAME=VALUE lines, each a secret (the file must not be readable by others: chmod 600)"}
+	 "NAME=VALUE lines, each a secret (the file must not be readable by others: chmod 600)"},               \
+	{"env-file", "FILE", CLI_OPT_CALL, 0, cli_opt_env_file,                                                 \
+	 "NAME=VALUE lines, secret when their names are (the file must not be readable by others: chmod 600)"}
 
 /** The option table rows that say how a run is shown and reported: run and revert list them. */
 #define CLI_RUN_OUTPUT_OPTS                                                                                  \
