@@ -30,8 +30,8 @@ size_t rb_versions(rb_version *out, size_t max)
 		if (L)
 			lua_close(L);
 		out[n].name = "Lua";
-		snprintf(out[n++].version, sizeof out->version, "%d.%d (built with %s)", (int)v / 100, (int)v % 100,
-			 LUA_RELEASE + 4);
+		snprintf(out[n++].version, sizeof out->version, "%d.%d (built with %s.%s.%s)", (int)v / 100, (int)v % 100,
+			 LUA_VERSION_MAJOR, LUA_VERSION_MINOR, LUA_VERSION_RELEASE);
 	}
 	if (n < max) {
 		git_libgit2_version(&major, &minor, &rev);
