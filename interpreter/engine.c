@@ -598,6 +598,8 @@ int rb_engine_run(const rb_runbook *rb, const rb_run_opts *opts)
 	}
 
 	rc = rb_run_take_lock(&r);
+	if (rc == RB_EXIT_OK)
+		rc = rb_run_requirements(&r);
 	if (rc != RB_EXIT_OK)
 		goto done;
 	size_t total = rb_runbook_count(rb, RB_ROLE_MAIN);

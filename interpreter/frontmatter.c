@@ -5,6 +5,7 @@
  * the line after the opening `---`; positions are shifted to runbook lines.
  */
 #include "frontmatter.h"
+#include "requires.h"
 #include "attrs.h"
 #include "inputs.h"
 #include "interp.h"
@@ -18,7 +19,7 @@
 const char *const rb_frontmatter_keys[] = {
 	"title", "database", "databases", "shell", "env", "secrets", "not_secret", "timeout",
 	"on_failure", "manual", "audit", "connect_timeout", "lock_timeout", "lock", "undo", "console",
-	"inputs", "runme", "inventory", NULL
+	"inputs", "runme", "inventory", "requires", NULL
 };
 
 /* Keys other tools write in the same front matter: runbook ignores them. */
@@ -359,6 +360,27 @@ static void read_key(fm_ctx *c, rb_front_matter *fm, const char *key, yaml_node_
 		read_map(c, v, key, &fm->env, &fm->nenv);
 	} else if (!strcmp(key, "secrets")) {
 		read_secrets(c, v, fm);
+	} else if (!strcmp(key, "requires")) {
+		if (v->type != YAML_MAPPING_NODE) {
+			fm_error(c, v, "front matter '%s' must be a mapping (tools, env, postgres)", key);
+			return;
+		}
+		for (yaml_node_pair_t *p = v->data.mapping.pairs.start; p < v->data.mapping.pairs.top; p++) {
+			yaml_node_t *rk = yaml_document_get_node(c->doc, p->key), *rv = yaml_document_get_node(c->doc, p->value);
+			const char *rn = rk->type == YAML_SCALAR_NODE ? (const char *)rk->data.scalar.value : "";
+			if (!strcmp(rn, "tools")) {
+				read_list(c, rv, "requires.tools", &fm->req_tools, &fm->nreq_tools);
+			} else if (!strcmp(rn, "env")) {
+				read_list(c, rv, "requires.env", &fm->req_env, &fm->nreq_env);
+			} else if (!strcmp(rn, "postgres") && rv->type == YAML_SCALAR_NODE) {
+				free(fm->req_postgres.value);
+				set_pos(&fm->req_postgres, rv);
+				if (rb_pg_version_requirement(fm->req_postgres.value, NULL, NULL) < 0)
+					fm_error(c, rv, "front matter '%s.postgres' must be a version, \">= 14\" or \"15\"", key);
+			} else {
+				fm_error(c, rk, "front matter '%s' takes tools:, env: and postgres:", key);
+			}
+		}
 	} else if (!strcmp(key, "not_secret")) {
 		read_list(c, v, key, &fm->not_secret, &fm->nnot_secret);
 	} else if (!strcmp(key, "timeout")) {
@@ -542,6 +564,9 @@ void rb_frontmatter_free(rb_front_matter *fm)
 	free(fm->shell);
 	free_kvs(fm->env, fm->nenv);
 	free_list(fm->secrets, fm->nsecrets);
+	free_list(fm->req_tools, fm->nreq_tools);
+	free_list(fm->req_env, fm->nreq_env);
+	free(fm->req_postgres.value);
 	for (size_t i = 0; i < fm->nsecret_sources; i++) {
 		free(fm->secret_sources[i].name);
 		free(fm->secret_sources[i].from);

@@ -279,6 +279,9 @@ void rb_run_record_approval(rb_run *r, const rb_step *s, const char *item, int a
  * answered).
  */
 char rb_run_step_choice(rb_run *r, const rb_step *s);
+/** The front matter's requires: (tools, variables, PostgreSQL version), all checked before step 1 (run_requires.c). An RB_EXIT_* code. */
+int rb_run_requirements(rb_run *r);
+
 /** confirm / confirm="PHRASE" before a step. Returns 1 when it may run. */
 int rb_run_confirmed(rb_run *r, const rb_step *s);
 

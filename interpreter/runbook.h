@@ -181,6 +181,11 @@ typedef struct {
 	size_t nsecrets;
 	rb_secret_source *secret_sources; /* secrets: with a source (secretsrc.h), in order */
 	size_t nsecret_sources;
+	rb_pos_str *req_tools;  /* requires.tools: commands that must be on PATH */
+	size_t nreq_tools;
+	rb_pos_str *req_env;    /* requires.env: variables that must be set */
+	size_t nreq_env;
+	rb_pos_str req_postgres; /* requires.postgres: ">= 14", "15"; value NULL: none */
 	rb_pos_str *not_secret; /* names that look secret and hold none (secrets: wins) */
 	size_t nnot_secret;
 	int64_t timeout_ms;   /* -1 when absent */
