@@ -64,6 +64,10 @@ int cmd_show(int argc, char **argv);
 extern const cli_spec cmd_audit_spec;
 int cmd_audit(int argc, char **argv);
 
+/** doctor [FILE]: this machine's set-up checked, one line each with a fix. */
+extern const cli_spec cmd_doctor_spec;
+int cmd_doctor(int argc, char **argv);
+
 /** completion bash|zsh|fish: the shell's completion script, from the commands' option tables. */
 extern const cli_spec cmd_completion_spec;
 int cmd_completion(int argc, char **argv);

@@ -15,6 +15,7 @@ const cli_command cli_commands[] = {
 	{&cmd_show_spec, cmd_show},
 	{&cmd_revert_spec, cmd_revert},
 	{&cmd_audit_spec, cmd_audit},
+	{&cmd_doctor_spec, cmd_doctor},
 	{&cmd_completion_spec, cmd_completion},
 	{NULL, NULL}
 };
