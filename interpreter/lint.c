@@ -33,6 +33,8 @@ const rb_lint_rule rb_lint_rules[] = {
 	{"destructive-command", RB_DIAG_WARNING, 1,
 	 "rm -rf, dropdb, DROP/TRUNCATE on a psql line... in a main-flow shell step without confirm"},
 	{"undefined-shell-variable", RB_DIAG_WARNING, 1, "a $VAR a shell step uses that nothing defines"},
+	{"undeclared-tool", RB_DIAG_WARNING, 1,
+	 "under requires:, a shell step's command that is no builtin, no standard utility and not in requires.tools"},
 	{"doc-language", RB_DIAG_WARNING, 0, "a documentation block whose language looks executable (postgres, shellscript)"},
 	{"unknown-front-matter-key", RB_DIAG_WARNING, 0, "a front matter key of another tool, or unknown: ignored"},
 	{"shellcheck-not-run", RB_DIAG_WARNING, 0, "shellcheck is installed but could not check a block"},
@@ -664,6 +666,19 @@ static void shell_vars(lint_ctx *c, const rb_step *s)
 		err_at(c, "placeholder", s->body_line + sc.placeholders[k].line - 1, s->col + sc.placeholders[k].col - 1,
 		       "placeholder '%s' left in a command: write the value, or declare an input (front matter "
 		       "inputs:) and use its variable", sc.placeholders[k].text);
+	/* A runbook that declares what it requires declares its tools too. */
+	const rb_front_matter *fm = &c->rb->fm;
+	for (size_t k = 0; (fm->nreq_tools || fm->nreq_env || fm->req_postgres.value) && k < sc.ncommands; k++) {
+		const char *cmd = sc.commands[k].text;
+		int listed = rb_shell_command_standard(cmd);
+		for (size_t t = 0; !listed && t < fm->nreq_tools; t++)
+			listed = !strcmp(fm->req_tools[t].value, cmd);
+		if (listed || !rb_strset_add(&warned, cmd, 1))
+			continue;
+		warn_step(c, s, "undeclared-tool", s->body_line + sc.commands[k].line - 1, s->col + sc.commands[k].col - 1,
+			  "'%s' is neither a shell builtin, a standard utility nor in requires.tools: add it there, so that "
+			  "a machine without it is refused before step 1", cmd);
+	}
 	for (size_t k = 0; k < sc.nuses; k++) {
 		const char *name = sc.uses[k].text;
 		if (known_lookup(c, name) || rb_shell_scan_assigns(&sc, name) || rb_shell_var_standard(name) ||

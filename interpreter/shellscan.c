@@ -15,6 +15,9 @@
 typedef struct {
 	char *text;
 	size_t cmd;              /* index of the simple command it belongs to */
+	int line, col;           /* where it starts */
+	int plain;               /* no quote, expansion or escape in it */
+	size_t end;              /* the offset just after it */
 } word;
 
 typedef struct {
@@ -30,6 +33,8 @@ typedef struct {
 	size_t cmd;
 	rb_buf cur;              /* the word being read */
 	int in_word;
+	int wline, wcol;         /* where it started */
+	int wplain;              /* nothing but plain characters in it so far */
 	rb_shell_scan *out;
 } lexer;
 
@@ -50,6 +55,10 @@ static void end_word(lexer *x)
 		return;
 	x->words = rb_xrealloc(x->words, (x->nwords + 1) * sizeof *x->words);
 	x->words[x->nwords].text = rb_buf_detach(&x->cur);
+	x->words[x->nwords].line = x->wline;
+	x->words[x->nwords].col = x->wcol;
+	x->words[x->nwords].plain = x->wplain;
+	x->words[x->nwords].end = x->i;
 	x->words[x->nwords++].cmd = x->cmd;
 	x->in_word = 0;
 }
@@ -187,6 +196,7 @@ static void step(lexer *x)
 {
 	char c = x->s[x->i];
 	size_t k = 0;
+	int was = x->in_word, line = x->line, col = x->col, quoted = x->quote != 0;
 	if (x->quote == '\'') {
 		x->quote = c == '\'' ? 0 : x->quote;
 		k = x->quote ? placeholder(x, 1) : 0;
@@ -223,12 +233,19 @@ static void step(lexer *x)
 		x->in_word = 1;
 	} else if (isspace((unsigned char)c) || strchr(";&|()<>{}`", c)) {
 		end_word(x);
-		if (c != ' ' && c != '\t')
+		if (c != ' ' && c != '\t' && c != '<' && c != '>') /* a redirection's target is its command's word */
 			x->cmd++;
 	} else {
 		rb_buf_putc(&x->cur, c);
 		x->in_word = 1;
 	}
+	if (!was && x->in_word) {
+		x->wline = line;
+		x->wcol = col;
+		x->wplain = 1;
+	}
+	if (x->in_word && (quoted || x->quote || c == '\\' || c == '$' || c == '`'))
+		x->wplain = 0;
 	int newline = x->s[x->i] == '\n' && !x->quote;
 	advance(x, k ? k : 1);
 	if (newline && x->ndocs)
@@ -271,6 +288,75 @@ static void assignments(lexer *x)
 	}
 }
 
+/* 1 when the script defines a function called name (name() or function name). */
+static int defines(const char *script, const char *name)
+{
+	size_t n = strlen(name);
+	for (const char *p = strstr(script, name); p; p = strstr(p + 1, name)) {
+		int start = p == script || !is_name((unsigned char)p[-1]);
+		const char *q = p + n;
+		while (*q == ' ' || *q == '\t')
+			q++;
+		if (start && *q == '(' && q[1] == ')')
+			return 1;
+		if (start && p - script >= 9 && !strncmp(p - 9, "function ", 9))
+			return 1;
+	}
+	return 0;
+}
+
+/* 1 when the word ending at end is a case pattern: a|b) or a) follows it. */
+static int pattern(const char *script, size_t end)
+{
+	const char *p = script + end;
+	for (;;) {
+		p += strspn(p, " \t");
+		if (*p == ')')
+			return 1;
+		if (*p != '|' || p[1] == '|')
+			return 0;
+		p++;
+		p += strspn(p, " \t");
+		p += strcspn(p, " \t\n;&|()");
+	}
+}
+
+/* The command word of each simple command: past its assignments and the reserved words before it. */
+static void commands(lexer *x, const char *script)
+{
+	static const char *const lead[] = {"then", "else", "elif", "do", "!", "{", "time", "if", "while", "until",
+					   "}", "exec", "command", "nohup", "sudo", "env", NULL};
+	static const char *const skip[] = {"for", "select", "case", "function", "in", "esac", "fi", "done", "[[", "]]",
+					   "((", NULL};
+	for (size_t i = 0; i < x->nwords;) {
+		size_t cmd = x->words[i].cmd, k = i;
+		int reserved = 1;
+		while (k < x->nwords && x->words[k].cmd == cmd && reserved) {
+			const char *w = x->words[k].text;
+			size_t n = 0;
+			while (is_name((unsigned char)w[n]))
+				n++;
+			int assignment = n && is_name_start((unsigned char)w[0]) && (w[n] == '=' || (w[n] == '+' && w[n + 1] == '='));
+			reserved = assignment;
+			for (const char *const *l = lead; !reserved && *l; l++)
+				reserved = !strcmp(w, *l);
+			if (reserved)
+				k++;
+		}
+		if (k < x->nwords && x->words[k].cmd == cmd) {
+			const word *w = &x->words[k];
+			int skipped = !w->plain || !*w->text || strchr(w->text, '/') || strchr(w->text, '=') ||
+				      w->text[0] == '-' || isdigit((unsigned char)w->text[0]);
+			for (const char *const *sk = skip; !skipped && *sk; sk++)
+				skipped = !strcmp(w->text, *sk);
+			if (!skipped && !pattern(script, w->end) && !defines(script, w->text))
+				add_ref(&x->out->commands, &x->out->ncommands, w->text, strlen(w->text), w->line, w->col);
+		}
+		while (i < x->nwords && x->words[i].cmd == cmd)
+			i++;
+	}
+}
+
 void rb_shell_scan_text(const char *script, rb_shell_scan *out)
 {
 	lexer x;
@@ -284,6 +370,7 @@ void rb_shell_scan_text(const char *script, rb_shell_scan *out)
 		step(&x);
 	end_word(&x);
 	assignments(&x);
+	commands(&x, script);
 	for (size_t i = 0; i < x.nwords; i++)
 		free(x.words[i].text);
 	for (size_t d = 0; d < x.ndocs; d++)
@@ -298,6 +385,32 @@ int rb_shell_scan_assigns(const rb_shell_scan *s, const char *name)
 {
 	for (size_t i = 0; i < s->nassigned; i++)
 		if (!strcmp(s->assigned[i], name))
+			return 1;
+	return 0;
+}
+
+int rb_shell_command_standard(const char *name)
+{
+	/* bash's builtins and keywords-as-commands, then POSIX's utilities and what every Debian system has. */
+	static const char *const known[] = {
+		":", ".", "[", "alias", "bg", "bind", "break", "builtin", "caller", "cd", "command", "compgen",
+		"complete", "continue", "declare", "dirs", "disown", "echo", "enable", "eval", "exec", "exit",
+		"export", "false", "fc", "fg", "getopts", "hash", "help", "history", "jobs", "kill", "let", "local",
+		"logout", "mapfile", "popd", "printf", "pushd", "pwd", "read", "readarray", "readonly", "return",
+		"set", "shift", "shopt", "source", "suspend", "test", "times", "trap", "true", "type", "typeset",
+		"ulimit", "umask", "unalias", "unset", "wait",
+		"awk", "basename", "bash", "bc", "cat", "chgrp", "chmod", "chown", "cksum", "cmp", "comm", "cp",
+		"csplit", "cut", "date", "dd", "df", "diff", "dirname", "du", "env", "expand", "expr", "file",
+		"find", "fold", "getconf", "grep", "egrep", "fgrep", "gunzip", "gzip", "head", "hostname", "iconv",
+		"id", "install", "join", "ln", "logger", "logname", "ls", "md5sum", "mkdir", "mkfifo", "mktemp",
+		"mv", "nice", "nl", "nohup", "nproc", "od", "paste", "patch", "pgrep", "pkill", "printenv", "ps",
+		"readlink", "realpath", "rm", "rmdir", "sed", "seq", "sh", "dash", "sha1sum", "sha256sum",
+		"sha512sum", "base64", "shuf", "sleep", "sort", "split", "stat", "stty", "sum", "sync", "tac",
+		"tail", "tar", "tee", "timeout", "touch", "tr", "truncate", "tsort", "tty", "uname", "unexpand",
+		"uniq", "wc", "which", "whoami", "xargs", "yes", "zcat", "flock", "getent", "groups", "users",
+		"uptime", "free", "sh", NULL};
+	for (const char *const *k = known; *k; k++)
+		if (!strcmp(name, *k))
 			return 1;
 	return 0;
 }
@@ -320,6 +433,9 @@ int rb_shell_var_standard(const char *name)
 
 void rb_shell_scan_free(rb_shell_scan *s)
 {
+	for (size_t i = 0; i < s->ncommands; i++)
+		free(s->commands[i].text);
+	free(s->commands);
 	for (size_t i = 0; i < s->nuses; i++)
 		free(s->uses[i].text);
 	for (size_t i = 0; i < s->nplaceholders; i++)

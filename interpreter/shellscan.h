@@ -23,6 +23,10 @@ typedef struct {
 	size_t nassigned;
 	rb_shell_ref *placeholders;
 	size_t nplaceholders;
+	rb_shell_ref *commands;  /* the command word of each simple command, as written plain: not an
+				  * assignment, a reserved word, an expansion ($x), a path (a/b) or a function
+				  * the script defines */
+	size_t ncommands;
 } rb_shell_scan;
 
 /** Reads script into out (overwritten); release with rb_shell_scan_free. */
@@ -30,6 +34,9 @@ void rb_shell_scan_text(const char *script, rb_shell_scan *out);
 
 /** 1 when name is assigned somewhere in the scanned script. */
 int rb_shell_scan_assigns(const rb_shell_scan *s, const char *name);
+
+/** 1 for a command every shell has (a builtin) or every system has (a POSIX utility, coreutils' and the like). */
+int rb_shell_command_standard(const char *name);
 
 /** 1 for variables every shell or runbook's environment has (HOME, PATH, PG*, DATABASE_URL, ...). */
 int rb_shell_var_standard(const char *name);

@@ -3,7 +3,7 @@
 # unset variable fail the run before step 1, both named at their lines,
 # exit 5, nothing run; a PostgreSQL older than asked for (a throwaway
 # server) is named with its version; all there, the run goes on; check
-# refuses a version it cannot read.
+# refuses a version it cannot read, and warns about undeclared tools.
 set -euo pipefail
 bin=$(realpath "$1")
 dir=$(mktemp -d)
@@ -54,4 +54,25 @@ sed -i 's/>= 99/>= 12/' pg.md
 sed -i 's/>= 12/newest/' pg.md
 rc=0; "$bin" check pg.md > c.out 2>&1 || rc=$?
 [ "$rc" = 2 ] && grep -q "pg.md:3:13: error: front matter 'requires.postgres' must be a version" c.out || { cat c.out; fail "check of a bad version: exit $rc"; }
+# check, under requires:, warns about a shell step's command that is no builtin, no standard utility and not
+# declared (each once, at its place); declared, or standard, it is quiet.
+cat > tools.md <<'MD'
+---
+requires: {tools: [jq]}
+---
+# Tools
+
+```bash {name=a}
+kubectl get pods -o json | jq .items | wc -l
+if helm status x; then echo deployed; fi
+kubectl rollout status deploy/x
+```
+MD
+"$bin" check tools.md > t.out 2>&1 || true
+grep -q "tools.md:7:1: warning: 'kubectl' is neither a shell builtin, a standard utility nor in requires.tools" t.out &&
+  grep -q "tools.md:8:4: warning: 'helm' is neither" t.out || { cat t.out; fail "undeclared tools not warned about"; }
+[ "$(grep -c "'kubectl' is neither" t.out)" = 1 ] && ! grep -q -e "'jq' is" -e "'wc' is" -e "'echo' is" t.out ||
+  { cat t.out; fail "warned about a declared or standard command, or twice"; }
+sed -i 's/tools: \[jq\]/tools: [jq, kubectl, helm]/' tools.md
+"$bin" check --strict tools.md > t2.out 2>&1 || { cat t2.out; fail "declared tools still warned about"; }
 echo "requires ok"
