@@ -66,6 +66,9 @@ typedef struct {
 	struct rb_run_outcome *outcome; /* filled at the end when not NULL (a rollout's target reports it) */
 	char *const *target_vars; /* the target's variables, "K=V" (references expanded), set before sets (which win) */
 	size_t ntarget_vars;
+	char *const *secret_vars; /* "K=V" resolved from the front matter's secrets' sources (secretsrc.h), recorded
+				   * as from their source, never their value */
+	size_t nsecret_vars;
 } rb_run_opts;
 
 /** What rb_engine_run leaves in opts->outcome, besides its exit code. */

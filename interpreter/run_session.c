@@ -4,6 +4,7 @@
  */
 #define _GNU_SOURCE
 #include "run.h"
+#include "secretsrc.h"
 #include "output.h"
 #include "parse.h"
 #include "preflight.h"
@@ -89,6 +90,7 @@ static void load_vars(const rb_runbook *rb, const rb_run_opts *o, rb_vars *v)
 	for (size_t i = 0; i < rb->fm.nenv; i++)
 		rb_vars_set(v, rb->fm.env[i].key, rb->fm.env[i].value, RB_VAR_DEFAULT);
 	set_pairs(v, o->target_vars, o->ntarget_vars, RB_VAR_SET);
+	set_pairs(v, o->secret_vars, o->nsecret_vars, RB_VAR_SET);
 	set_pairs(v, o->sets, o->nsets, RB_VAR_SET);
 	set_pairs(v, o->restores, o->nrestores, RB_VAR_CAPTURE);
 }
@@ -195,6 +197,20 @@ int rb_run_setup(rb_run *r)
 		const char *f[] = {"source", "target", "target", o->target, NULL};
 		rb_ev ev = {.type = RB_EV_VAR, .name = name, .value = eq + 1, .fields = f, .exit_code = -1};
 		rb_run_emit(r, &ev);
+		free(name);
+	}
+	for (size_t i = 0; i < o->nsecret_vars; i++) {
+		const char *eq = strchr(o->secret_vars[i], '=');
+		char *name = rb_xstrndup(o->secret_vars[i], (size_t)(eq - o->secret_vars[i])), *from = NULL;
+		for (size_t k = 0; k < rb->fm.nsecret_sources && !from; k++)
+			if (!strcmp(rb->fm.secret_sources[k].name, name))
+				from = rb_secret_describe(rb, &rb->fm.secret_sources[k]);
+		char *source = rb_xasprintf("secrets: %s", from ? from : "?");
+		const char *f[] = {"source", source, NULL};
+		rb_ev ev = {.type = RB_EV_VAR, .name = name, .value = eq + 1, .fields = f, .exit_code = -1};
+		rb_run_emit(r, &ev);
+		free(source);
+		free(from);
 		free(name);
 	}
 	for (size_t i = 0; i < o->nsets; i++) {

@@ -233,6 +233,11 @@ void cli_run_args_free(cli_run_args *a)
 	for (size_t i = 0; i < a->nsets; i++)
 		free(a->sets[i]);
 	free(a->sets);
+	for (size_t i = 0; i < a->nsecret_sets; i++) {
+		explicit_bzero(a->secret_sets[i], strlen(a->secret_sets[i]));
+		free(a->secret_sets[i]);
+	}
+	free(a->secret_sets);
 	free(a->db_url);
 	free(a->lua_dir);
 	rb_redactor_free(&a->file_secrets);

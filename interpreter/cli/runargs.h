@@ -29,6 +29,8 @@ typedef struct {
 	const char *revert;       /* plan --revert RUN (taken before parsing: cmd_plan.c) */
 	char **sets;              /* "NAME=value", owned: --set, --set-env, --secrets-file, in order */
 	size_t nsets;
+	char **secret_sets;       /* "NAME=value", owned: the front matter's secrets' sources, resolved */
+	size_t nsecret_sets;
 	char *db_url;             /* owned copy of --db (argv's is scrubbed) */
 	rb_redactor file_secrets; /* values from --secrets-file: secret whatever their names */
 	char *lua_dir;            /* owned (cli_lua_dir) */

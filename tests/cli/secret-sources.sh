@@ -44,7 +44,12 @@ grep -q 'pass=\*\*\* key=\*\*\* token=\*\*\*' ok.out || { cat ok.out; fail "the 
 ! grep -q s3cr3t journal-copy || fail "a secret reached the journal"
 git -C audit cat-file --batch-all-objects --batch > objects.txt
 ! grep -a -q s3cr3t objects.txt || fail "a secret reached an object of the audit ref"
-grep -a -q 'vault prod/db' objects.txt || fail "the record does not show the sources as written"
+rec=$(git -C audit log -1 --name-only --format= runbook-audit | grep record.md)
+git -C audit show "runbook-audit:$rec" > record.md
+grep -q '^| `DB_PASS` | \*\*\* | secrets: command `vault prod/db` |' record.md &&
+  grep -q '^| `API_KEY` | \*\*\* | secrets: file .*key.txt |' record.md &&
+  grep -q '^| `TOKEN` | \*\*\* | secrets: environment variable CI_TOKEN |' record.md ||
+  { grep -A6 -i variables record.md; fail "the record does not name each secret's source"; }
 
 # A file others can read: refused before step 1, exit 5.
 chmod 644 run/key.txt
