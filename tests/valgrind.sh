@@ -79,6 +79,17 @@ check 0 "$bin" audit push --audit-repo "$work/clone2" --audit-remote "$work/remo
 check 0 "$bin" log --remote --audit-repo "$work/clone1" --audit-remote "$work/remote.git"
 check 0 "$bin" audit verify --audit-repo "$work/remote.git" --allowed-signers "$work/allowed"
 unset RUNBOOK_AUDIT_SIGN RUNBOOK_AUDIT_SIGNING_KEY
+# On an operator's machine: --version, the completions, doctor, secrets from a command and a file, requires:.
+check 0 "$bin" --version
+for sh in bash zsh fish; do check 0 "$bin" completion "$sh"; done
+printf 'vg-secret-file\n' > "$work/key" && chmod 600 "$work/key"
+printf -- '---\nsecrets:\n  A: {command: "echo vg-secret-cmd"}\n  B: {file: key}\nrequires: {tools: [bash], env: [HOME]}\n---\n# Src\n\n```bash\necho "$A $B"\n```\n' \
+  > "$work/src.md"
+check 0 "$bin" run --audit-repo "$work/clone1" "$work/src.md"
+check 0 "$bin" doctor "$work/src.md" --audit-repo "$work/clone1" --json
+printf -- '---\nrequires: {tools: [no-such-tool-vg]}\n---\n# Req\n\n```bash\nkubectl x\n```\n' > "$work/req.md"
+check 5 "$bin" run --no-audit "$work/req.md"
+check 0 "$bin" check "$work/req.md"
 # The throwaway server's template made (an empty cache), then copied; a start given up (the check refuses).
 RUNBOOK_PG_CACHE=$work/pg-cache check 0 "$bin" run --no-audit --ephemeral-db examples/hello.md
 RUNBOOK_PG_CACHE=$work/pg-cache check 0 "$bin" run --no-audit --ephemeral-db examples/hello.md
