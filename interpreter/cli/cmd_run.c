@@ -300,9 +300,11 @@ static int secret_sources(const rb_runbook *rb, cli_run_args *a, rb_redactor *re
 {
 	rb_error err = RB_ERROR_INIT;
 	int rc = 0;
+	if (rb->fm.nsecret_sources)
+		rb_signals_install(); /* Ctrl-C while a source's command runs stops it, and the run */
 	if (rb_secret_sources_resolve(rb, given_ctx, a, redactor, &a->secret_sets, &a->nsecret_sets, &err) < 0) {
 		rb_out_err("%s:%d:%d: %s: nothing was run\n", err.file ? err.file : rb->path, err.line, err.col, err.message);
-		rc = RB_EXIT_ENV;
+		rc = rb_signals_interrupted() ? 128 + rb_signals_interrupted() : RB_EXIT_ENV;
 	}
 	a->run.secret_vars = a->secret_sets;
 	a->run.nsecret_vars = a->nsecret_sets;

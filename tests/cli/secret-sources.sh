@@ -65,6 +65,17 @@ rc=0; CI_TOKEN=env-s3cr3t-13 "$bin" run run/s.md --no-audit > cmd.out 2>&1 || rc
 # The operator's value wins: the command is not run.
 rc=0; DB_PASS=cmd-s3cr3t-42 CI_TOKEN=env-s3cr3t-13 "$bin" run run/s.md --no-audit --set-env DB_PASS > given.out 2>&1 || rc=$?
 [ "$rc" = 0 ] || { cat given.out; fail "a value given with --set-env: exit $rc"; }
+# Ctrl-C while a source's command runs: it is stopped (its process group), the run ends 130, nothing ran.
+printf -- '---\nsecrets:\n  SLOW: {command: "sleep 37.5; echo late"}\n---\n# Slow\n\n```bash\ntouch ran\n```\n' > slow.md
+"$bin" run slow.md --no-audit > slow.out 2>&1 &
+pid=$!
+for _ in $(seq 50); do pgrep -f 'sleep 37.5' > /dev/null && break; sleep 0.1; done
+kill -INT "$pid"
+rc=0; wait "$pid" || rc=$?
+[ "$rc" = 130 ] && grep -q 'secret SLOW from command `sleep 37.5; echo late`: interrupted' slow.out && [ ! -e ran ] ||
+  { cat slow.out; fail "Ctrl-C during a source: exit $rc"; }
+sleep 0.2
+! pgrep -f 'sleep 37.5' > /dev/null || fail "the source's command survived"
 # An environment source not set.
 rc=0; env -u CI_TOKEN DB_PASS=x "$bin" run run/s.md --no-audit --set-env DB_PASS > env.out 2>&1 || rc=$?
 [ "$rc" = 5 ] && grep -q 'secret TOKEN from environment variable CI_TOKEN: not set' env.out || { cat env.out; fail "an unset source: exit $rc"; }
