@@ -142,10 +142,12 @@ rb_sink *rb_sink_journal_new(rb_record *rec);
 
 /**
  * JSON lines (sink_json.c, docs/events.md): one object an event, to path
- * ("-": stdout, through output.c); with_output: step output chunks too.
+ * ("-": stdout, through output.c); with_output: step output chunks too;
+ * append: added to the end of path, not truncated (a rollout's targets
+ * share one file: each line goes in one write, which O_APPEND keeps whole).
  * NULL with err (RB_EXIT_ENV) when path cannot be created.
  */
-rb_sink *rb_sink_json_new(const char *path, int with_output, rb_error *err);
+rb_sink *rb_sink_json_new(const char *path, int with_output, int append, rb_error *err);
 
 /**
  * JUnit XML (sink_junit.c): one testsuite for the run, one testcase a step,

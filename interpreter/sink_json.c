@@ -448,12 +448,12 @@ static int json_close(rb_sink *self, rb_error *err)
 	return rc;
 }
 
-rb_sink *rb_sink_json_new(const char *path, int with_output, rb_error *err)
+rb_sink *rb_sink_json_new(const char *path, int with_output, int append, rb_error *err)
 {
 	json_sink *k = NULL;
 	int fd = -1;
 	if (strcmp(path, "-") != 0) {
-		fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		fd = open(path, O_WRONLY | O_CREAT | (append ? O_APPEND : O_TRUNC) | O_CLOEXEC, 0644);
 		if (fd < 0) {
 			rb_error_set(err, RB_EXIT_ENV, NULL, 0, 0, "cannot create %s: %s", path, strerror(errno));
 			goto done;

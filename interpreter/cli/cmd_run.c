@@ -402,6 +402,7 @@ int cli_run_execute(const rb_runbook *rb, cli_run_args *a, int argc, char **argv
 	a->run.redactor = &redactor;
 	/* The outputs before the record: a report that cannot be written leaves no run behind. */
 	int code;
+	a->out.events_append = a->run.rollout != NULL; /* the rollout's one file, made empty by the rollout */
 	if (cli_sinks_open(&sinks, &a->out, &redactor, &code) < 0) {
 		rc = code;
 		goto done;

@@ -849,10 +849,11 @@ static int run_rollout(const rb_runbook *rb, cli_run_args *a, const cli_targets 
 	r.json = a->out.report && !strcmp(a->out.report, "json");
 	const char *term = getenv("TERM");
 	r.live = !r.json && isatty(1) && term && *term && strcmp(term, "dumb");
-	if (a->run.step_mode || a->out.events || a->out.junit || (a->out.report && !r.json) || (a->resume && !resumes)) {
-		rb_out_err("runbook: a rollout over targets does not take --step, --events, --junit or --report FILE (run "
-			   "one target, --target NAME, for those; --report json prints the rollout's summary); --resume "
-			   "takes --rollout ID\n");
+	if (a->run.step_mode || (a->out.events && !strcmp(a->out.events, "-")) || a->out.junit ||
+	    (a->out.report && !r.json) || (a->resume && !resumes)) {
+		rb_out_err("runbook: a rollout over targets does not take --step, --events - (stdout carries the targets' "
+			   "lines: --events FILE), --junit or --report FILE (run one target, --target NAME, for those; "
+			   "--report json prints the rollout's summary); --resume takes --rollout ID\n");
 		goto done;
 	}
 	if (unset.len) {
@@ -896,6 +897,23 @@ static int run_rollout(const rb_runbook *rb, cli_run_args *a, const cli_targets 
 	for (size_t i = 0; i < r.naxes; i++) {
 		push_arg(&r.argv, &r.argc, rb_xstrdup("--matrix"));
 		push_arg(&r.argv, &r.argc, rb_xstrdup(r.axes[i]));
+	}
+	/* --events FILE: one stream for the rollout, made empty here; each target's run adds its events, a line in
+	   one write (O_APPEND keeps the lines whole), each carrying its target and the rollout. */
+	if (a->out.events) {
+		int fd = open(a->out.events, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		char *abs = fd >= 0 ? realpath(a->out.events, NULL) : NULL;
+		if (fd >= 0)
+			close(fd);
+		if (!abs) {
+			rb_out_err("runbook: --events %s: cannot create it: %s\n", a->out.events, strerror(errno));
+			rc = RB_EXIT_ENV;
+			goto done;
+		}
+		push_arg(&r.argv, &r.argc, rb_xstrdup("--events"));
+		push_arg(&r.argv, &r.argc, abs);
+		if (a->out.events_output)
+			push_arg(&r.argv, &r.argc, rb_xstrdup("--events-output"));
 	}
 	if (!a->no_audit) {
 		char oid[41] = "";

@@ -21,7 +21,8 @@
  * record, committed on the audit ref (audit.h) unless --no-audit: at the
  * start (result "running": a rollout killed before its end still has one,
  * and its resume reads its targets' runs) and at the end;
- * --report json: the record's JSON alone on stdout, the rest on stderr.
+ * --report json: the record's JSON alone on stdout, the rest on stderr;
+ * --events FILE: emptied, then every target's run appends its events.
  *
  * Exit: 0 every target succeeded; 1 a target failed (the canary
  * included) or ended by a signal the rollout did not send; 3 the

@@ -73,7 +73,7 @@ int cli_sinks_open(cli_sinks *s, const cli_output_opts *o, const rb_redactor *re
 		t.plain = 1;
 	}
 	if (o->events) {
-		rb_sink *k = rb_sink_json_new(o->events, o->events_output, &err);
+		rb_sink *k = rb_sink_json_new(o->events, o->events_output, o->events_append, &err);
 		if (!k) {
 			rb_out_err("runbook run: --events %s: %s\n", o->events, err.message);
 			goto done;

@@ -20,6 +20,7 @@ typedef struct {
 	int verbose;
 	const char *events;      /* --events FILE, "-": stdout */
 	int events_output;       /* --events-output: step output chunks in the events */
+	int events_append;       /* a rollout's target: its events go to the end of the rollout's file */
 	const char *junit;       /* --junit FILE */
 	int github;              /* --github */
 	const char *report;      /* --report FILE: the HTML report, written when the run ends (cli/report.h) */

@@ -262,6 +262,18 @@ grep -q '^\[t2\] failing on purpose' summary.err || { cat summary.err; fail "--r
 # The events of a target's run carry it.
 "$bin" run one.md --inventory targets.yaml --target t3 --no-audit --events ev.jsonl > /dev/null 2>&1 || fail "--target --events"
 [ "$(jq -r .target ev.jsonl | sort -u)" = t3 ] || { cat ev.jsonl; fail "not every event carries the target"; }
+# A rollout's --events FILE: one stream of every target's events (emptied first), whole lines, each with its
+# target and the rollout; --events - (stdout carries the targets' lines) is refused.
+echo stale > rev.jsonl
+SLEEP=0.2 "$bin" run fan.md --targets all -j 3 --no-audit --events rev.jsonl --events-output > rev.out 2>&1 ||
+  { cat rev.out; fail "a rollout with --events"; }
+jq -c . rev.jsonl > /dev/null || fail "the rollout's events are not whole JSON lines"
+[ "$(jq -r 'select(.event == "run_start") | .target' rev.jsonl | sort | tr '\n' ' ')" = "t1 t2 t3 t4 t5 t6 " ] ||
+  fail "not one run_start a target: $(jq -r 'select(.event == "run_start") | .target' rev.jsonl | tr '\n' ' ')"
+[ "$(jq -r '.rollout' rev.jsonl | sort -u)" = "$(rollout_of rev.out)" ] || fail "not every event carries the rollout"
+! grep -q stale rev.jsonl || fail "the file was not emptied first"
+rc=0; "$bin" run fan.md --targets t1,t2 --no-audit --events - > revd.out 2>&1 || rc=$?
+[ "$rc" = 2 ] && grep -q 'does not take --step, --events -' revd.out || { cat revd.out; fail "--events - with a rollout: exit $rc"; }
 
 # 8. plan lists the targets in dispatch order, the canary and -j.
 "$bin" plan fan.md --targets all -j 2 --canary 1 > plan.out
