@@ -16,6 +16,7 @@
 #include "gitstore.h"
 #include "parse.h"
 #include "report.h"
+#include "signals.h"
 #include "visible.h"
 
 #include <ctype.h>
@@ -501,6 +502,7 @@ int rb_audit_commit_rollout(const rb_runbook *rb, const char *repo, const char *
 	repo_choice c;
 	rb_gitstore *g = NULL;
 	char *key = NULL;
+	int earlier = -1;
 	char *abs = realpath(rb->path, NULL);
 	char *p_json = NULL, *p_md = NULL, *message = NULL;
 	choose_repo(rb, repo, &c);
@@ -529,6 +531,9 @@ int rb_audit_commit_rollout(const rb_runbook *rb, const char *repo, const char *
 	free(title);
 	free(runbook);
 	rb_gitstore_file files[2] = {{p_json, json, strlen(json)}, {p_md, md, strlen(md)}};
+	/* A rollout Ctrl-C ended is recorded (signed, pushed) all the same; a new Ctrl-C stops that. */
+	earlier = rb_signals_interrupted();
+	rb_signals_reset();
 	if (rb_gitstore_commit(g, ref, files, 2, message, NULL, NULL, oid, err) < 0)
 		goto done;
 	/* The targets' records and the rollout's go to the remote together, at its end. */
@@ -538,6 +543,8 @@ int rb_audit_commit_rollout(const rb_runbook *rb, const char *repo, const char *
 	free(to);
 	rc = 0;
 done:
+	if (earlier >= 0)
+		rb_signals_restore(earlier);
 	rb_gitstore_free(g);
 	free(key);
 	free(c.dir);
@@ -675,10 +682,14 @@ int rb_audit_finish(rb_audit *a, int exit_code, rb_error *err)
 	free(end);
 	struct timespec c0, c1;
 	clock_gettime(CLOCK_MONOTONIC, &c0);
+	/* The Ctrl-C that ended the run does not stop its record (a signature's ssh-keygen, the push): a new one does. */
+	int earlier = rb_signals_interrupted();
+	rb_signals_reset();
 	if (commit_record(a->git, &a->rec, a->rb->source, a->redactor, oid, err) < 0) {
 		rb_out_err("runbook: THE AUDIT RECORD COULD NOT BE COMMITTED: %s\n"
 			   "runbook: the journal %s is kept%s; the next run on this repository commits it\n",
 			   err->message, a->journal, rb_record_failed(&a->rec) ? " (cut short: see above)" : "");
+		rb_signals_restore(earlier);
 		return -1;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &c1);
@@ -696,6 +707,7 @@ int rb_audit_finish(rb_audit *a, int exit_code, rb_error *err)
 	/* Shared: a push that fails leaves the record here, the exit code as it is, and a warning. */
 	if (a->remote && !a->in_rollout)
 		rb_auditsync_push(a->git, a->remote, a->ref, 0);
+	rb_signals_restore(earlier);
 	return 0;
 }
 

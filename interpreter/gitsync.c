@@ -69,6 +69,9 @@ static int credentials(git_credential **out, const char *url, const char *user_f
 		       void *payload)
 {
 	sync_ctx *c = payload;
+	/* ssh://host/path without a user: libgit2 asks for the user first; "git", as git hosts expect. */
+	if (allowed & GIT_CREDENTIAL_USERNAME)
+		return git_credential_username_new(out, user_from_url ? user_from_url : "git");
 	if (c->cred_tries++ >= 2) {
 		git_error_set_str(GIT_ERROR_NET, "the remote refused the credentials given (RUNBOOK_AUDIT_TOKEN, git's "
 				  "credential helper, the ssh agent's keys)");
@@ -351,8 +354,14 @@ int rb_gitsync_push(rb_gitstore *g, const char *remote, const char *ref, rb_gits
 	/* libgit2 moves a local remote's ref without looking at what it was: pushers take turns. */
 	if ((rdir = local_dir(git_remote_url(r))) != NULL) {
 		rlock_path = rb_xasprintf("%s/runbook-push.lock", rdir);
-		rlock = lock_file(rlock_path); /* a read-only remote has none: its push fails below */
+		/* Without it another pusher could overwrite the ref; only a read-only remote (whose push fails
+		   below, harmlessly) goes on without it. */
+		if ((rlock = lock_file(rlock_path)) < 0 && errno != EROFS) {
+			rb_error_set(err, RB_EXIT_ENV, NULL, 0, 0, "cannot take %s: %s", rlock_path, strerror(errno));
+			goto done;
+		}
 	}
+	srand((unsigned)getpid() ^ (unsigned)time(NULL)); /* pushers pause for different times */
 	for (int attempt = 0; attempt < PUSH_ATTEMPTS; attempt++) {
 		int exists = 0;
 		git_oid tip, local, to_push;
@@ -381,6 +390,9 @@ int rb_gitsync_push(rb_gitstore *g, const char *remote, const char *ref, rb_gits
 			if (git_reference_create_matching(&moved, repo, ref, &to_push, 1, &local,
 							  "runbook: rebuilt on the audit remote's tip") < 0) {
 				git_reference_free(moved);
+				if (attempt == PUSH_ATTEMPTS - 1)
+					rb_error_set(err, RB_EXIT_ENV, NULL, 0, 0, "the local audit ref kept moving (runs here "
+						     "committing) while its records were made again on %s's tip", remote);
 				continue; /* a run here committed meanwhile: again, with it */
 			}
 			git_reference_free(moved);

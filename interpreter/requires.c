@@ -4,6 +4,7 @@
 #include "requires.h"
 
 #include <ctype.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -30,9 +31,17 @@ int rb_pg_version_requirement(const char *spec, int *min, const char **text)
 		end++;
 	if (*end || major < 9 || major > 999 || minor > 9999)
 		return -1;
-	if (min)
-		*min = (int)(major * 10000 + minor);
+	if (min) /* server_version_num: 90605 for 9.6.5, 140002 for 14.2 */
+		*min = (int)(major < 10 ? major * 10000 + minor * 100 : major * 10000 + minor);
 	if (text)
 		*text = p;
 	return 0;
+}
+
+void rb_pg_version_text(int v, char *buf, size_t size)
+{
+	if (v >= 100000)
+		snprintf(buf, size, "%d.%d", v / 10000, v % 10000);
+	else
+		snprintf(buf, size, "%d.%d.%d", v / 10000, v / 100 % 100, v % 100);
 }

@@ -68,10 +68,11 @@ int rb_run_requirements(rb_run *r)
 					      r->rb->path, fm->req_postgres.line, fm->req_postgres.col, which, err.message);
 				count++;
 			} else if (PQserverVersion(conn) < min) {
-				int v = PQserverVersion(conn);
-				rb_buf_printf(&missing, "  %s:%d:%d: connection %s: PostgreSQL %d.%d, the runbook requires %s\n",
-					      r->rb->path, fm->req_postgres.line, fm->req_postgres.col, which, v / 10000,
-					      v % 10000, fm->req_postgres.value);
+				char v[32];
+				rb_pg_version_text(PQserverVersion(conn), v, sizeof v);
+				rb_buf_printf(&missing, "  %s:%d:%d: connection %s: PostgreSQL %s, the runbook requires %s\n",
+					      r->rb->path, fm->req_postgres.line, fm->req_postgres.col, which, v,
+					      fm->req_postgres.value);
 				count++;
 			}
 			free(which);

@@ -17,7 +17,8 @@ typedef struct {
 	size_t cmd;              /* index of the simple command it belongs to */
 	int line, col;           /* where it starts */
 	int plain;               /* no quote, expansion or escape in it */
-	size_t end;              /* the offset just after it */
+	int redir;               /* the target of a redirection (> file, 2>&1's 1), not an argument */
+	size_t start, end;       /* its offset, and the offset just after it */
 } word;
 
 typedef struct {
@@ -35,6 +36,9 @@ typedef struct {
 	int in_word;
 	int wline, wcol;         /* where it started */
 	int wplain;              /* nothing but plain characters in it so far */
+	int wredir;              /* it follows a redirection operator */
+	size_t wstart;
+	int after_redir;         /* the last token was <, > or >& / &>: the next word is its target */
 	rb_shell_scan *out;
 } lexer;
 
@@ -58,6 +62,8 @@ static void end_word(lexer *x)
 	x->words[x->nwords].line = x->wline;
 	x->words[x->nwords].col = x->wcol;
 	x->words[x->nwords].plain = x->wplain;
+	x->words[x->nwords].redir = x->wredir;
+	x->words[x->nwords].start = x->wstart;
 	x->words[x->nwords].end = x->i;
 	x->words[x->nwords++].cmd = x->cmd;
 	x->in_word = 0;
@@ -231,9 +237,19 @@ static void step(lexer *x)
 		k = heredoc(x);
 	} else if ((k = placeholder(x, 0)) != 0) {
 		x->in_word = 1;
+	} else if (c == '(' && x->in_word && x->cur.len && x->cur.data[x->cur.len - 1] == '=') {
+		/* NAME=(a b c): an array assigned, its elements part of the word. */
+		k = strcspn(x->s + x->i, ")");
+		k += x->s[x->i + k] == ')';
+		rb_buf_add(&x->cur, x->s + x->i, k);
+		x->wplain = 0;
 	} else if (isspace((unsigned char)c) || strchr(";&|()<>{}`", c)) {
+		int redirect = c == '<' || c == '>' ||
+			       (c == '&' && ((x->i && x->s[x->i - 1] == '>') || x->s[x->i + 1] == '>'));
 		end_word(x);
-		if (c != ' ' && c != '\t' && c != '<' && c != '>') /* a redirection's target is its command's word */
+		if (redirect)
+			x->after_redir = 1; /* its target belongs to its command: no new command */
+		else if (c != ' ' && c != '\t')
 			x->cmd++;
 	} else {
 		rb_buf_putc(&x->cur, c);
@@ -243,6 +259,9 @@ static void step(lexer *x)
 		x->wline = line;
 		x->wcol = col;
 		x->wplain = 1;
+		x->wredir = x->after_redir;
+		x->after_redir = 0;
+		x->wstart = x->i;
 	}
 	if (x->in_word && (quoted || x->quote || c == '\\' || c == '$' || c == '`'))
 		x->wplain = 0;
@@ -305,14 +324,23 @@ static int defines(const char *script, const char *name)
 	return 0;
 }
 
-/* 1 when the word ending at end is a case pattern: a|b) or a) follows it. */
-static int pattern(const char *script, size_t end)
+/*
+ * When the word at start..end is a case pattern (a|b) or a) follows it, and
+ * it does not follow &&, ||, | or (: then it ends a subshell, (cd x && make)),
+ * the offset just past the pattern's ')'; else 0.
+ */
+static size_t pattern(const char *script, size_t start, size_t end)
 {
+	size_t b = start;
+	while (b > 0 && (script[b - 1] == ' ' || script[b - 1] == '\t'))
+		b--;
+	if (b > 0 && (strchr("&|(", script[b - 1]) || (script[b - 1] == ';' && (b < 2 || script[b - 2] != ';'))))
+		return 0;
 	const char *p = script + end;
 	for (;;) {
 		p += strspn(p, " \t");
 		if (*p == ')')
-			return 1;
+			return (size_t)(p - script) + 1;
 		if (*p != '|' || p[1] == '|')
 			return 0;
 		p++;
@@ -328,6 +356,7 @@ static void commands(lexer *x, const char *script)
 					   "}", "exec", "command", "nohup", "sudo", "env", NULL};
 	static const char *const skip[] = {"for", "select", "case", "function", "in", "esac", "fi", "done", "[[", "]]",
 					   "((", NULL};
+	size_t pattern_end = 0; /* the words before it are a case pattern's alternatives (a|b|c) */
 	for (size_t i = 0; i < x->nwords;) {
 		size_t cmd = x->words[i].cmd, k = i;
 		int reserved = 1;
@@ -343,13 +372,18 @@ static void commands(lexer *x, const char *script)
 			if (reserved)
 				k++;
 		}
+		while (k < x->nwords && x->words[k].cmd == cmd && x->words[k].redir)
+			k++; /* > out.log cmd: the redirection may come first */
 		if (k < x->nwords && x->words[k].cmd == cmd) {
 			const word *w = &x->words[k];
 			int skipped = !w->plain || !*w->text || strchr(w->text, '/') || strchr(w->text, '=') ||
 				      w->text[0] == '-' || isdigit((unsigned char)w->text[0]);
 			for (const char *const *sk = skip; !skipped && *sk; sk++)
 				skipped = !strcmp(w->text, *sk);
-			if (!skipped && !pattern(script, w->end) && !defines(script, w->text))
+			size_t pe = skipped || w->start < pattern_end ? 0 : pattern(script, w->start, w->end);
+			if (pe)
+				pattern_end = pe;
+			if (!skipped && w->start >= pattern_end && !defines(script, w->text))
 				add_ref(&x->out->commands, &x->out->ncommands, w->text, strlen(w->text), w->line, w->col);
 		}
 		while (i < x->nwords && x->words[i].cmd == cmd)

@@ -74,6 +74,12 @@ void rb_signals_reset(void)
 	interrupted = 0;
 }
 
+void rb_signals_restore(int sig)
+{
+	if (!interrupted)
+		interrupted = sig;
+}
+
 void rb_signals_forget(void)
 {
 	/* The descriptors are not closed here: a forked child's set-up closed them, or they are the parent's. */

@@ -20,8 +20,16 @@ void rb_signals_drain(void);
 /** The first SIGINT/SIGTERM/SIGHUP received, or 0. Sticky until reset. */
 int rb_signals_interrupted(void);
 
-/** Forgets a recorded interrupt (tests). */
+/** Forgets a recorded interrupt (tests; and around work that must be done whatever came before). */
 void rb_signals_reset(void);
+
+/**
+ * Puts back an interrupt that rb_signals_interrupted() returned before a
+ * rb_signals_reset(), unless a new one came since: recording a run that a
+ * Ctrl-C ended (its commit, its signature, its push) is not itself
+ * interrupted by that Ctrl-C, only by a new one.
+ */
+void rb_signals_restore(int sig);
 
 /** Restores default dispositions: for a child between fork and exec. */
 void rb_signals_child_defaults(void);

@@ -15,26 +15,52 @@
 /* ssh-keygen answers at once; a key behind an agent that went away should not hold a run's end. */
 #define SSHSIG_TIMEOUT_MS 20000
 
-/* Writes data to a new 0600 file in TMPDIR; its path (caller frees and unlinks), or NULL with err. */
-static char *temp_with(const char *data, rb_error *err)
+/*
+ * Writes data to NAME in a new private directory (0700, in TMPDIR): its
+ * path (caller frees; remove it with cleanup), or NULL with err. ssh-keygen
+ * writes NAME.sig beside it, where nobody else can place a file first.
+ */
+static char *temp_with(const char *name, const char *data, rb_error *err)
 {
-	const char *dir = getenv("TMPDIR");
-	char *path = rb_xasprintf("%s/runbook-sig-XXXXXX", dir && *dir ? dir : "/tmp");
-	int fd = mkostemp(path, O_CLOEXEC);
-	size_t len = strlen(data);
-	int e = fd < 0 ? errno : rb_write_all(fd, data, len, NULL);
-	if (e) {
-		rb_error_set(err, RB_EXIT_ENV, NULL, 0, 0, "cannot write a temporary file for ssh-keygen (%s): %s", path,
-			     strerror(e));
-		if (fd >= 0) {
+	const char *tmp = getenv("TMPDIR");
+	char *dir = rb_xasprintf("%s/runbook-sig-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+	char *path = NULL;
+	int fd = -1, e = 0;
+	if (!mkdtemp(dir)) {
+		e = errno;
+	} else {
+		path = rb_xasprintf("%s/%s", dir, name);
+		fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		e = fd < 0 ? errno : rb_write_all(fd, data, strlen(data), NULL);
+		if (fd >= 0)
 			close(fd);
-			unlink(path);
-		}
-		free(path);
-		return NULL;
 	}
-	close(fd);
+	if (e) {
+		rb_error_set(err, RB_EXIT_ENV, NULL, 0, 0, "cannot write a temporary file for ssh-keygen in %s: %s", dir,
+			     strerror(e));
+		if (path)
+			unlink(path);
+		rmdir(dir);
+		free(path);
+		path = NULL;
+	}
+	free(dir);
 	return path;
+}
+
+/* Removes the file at path, its .sig, and their private directory. */
+static void cleanup(char *path)
+{
+	char *sig = rb_xasprintf("%s.sig", path);
+	unlink(path);
+	unlink(sig);
+	free(sig);
+	char *slash = strrchr(path, '/');
+	if (slash) {
+		*slash = '\0';
+		rmdir(path);
+	}
+	free(path);
 }
 
 /* The first line of text, without its newline (caller frees). */
@@ -49,7 +75,7 @@ int rb_sshsig_sign(const char *key, const char *payload, char **signature, rb_er
 	char *out = NULL, *sigpath = NULL;
 	size_t len = 0;
 	*signature = NULL;
-	char *data = temp_with(payload, err);
+	char *data = temp_with("commit", payload, err);
 	if (!data)
 		return -1;
 	sigpath = rb_xasprintf("%s.sig", data);
@@ -69,9 +95,7 @@ int rb_sshsig_sign(const char *key, const char *payload, char **signature, rb_er
 	}
 	rc = 0;
 done:
-	unlink(data);
-	unlink(sigpath);
-	free(data);
+	cleanup(data);
 	free(sigpath);
 	free(out);
 	return rc;
@@ -83,7 +107,7 @@ int rb_sshsig_verify(const char *allowed_signers, const char *payload, const cha
 	int rc = -1, status = 0;
 	char *out = NULL, *principal = NULL;
 	*who = NULL;
-	char *sig = temp_with(signature, err);
+	char *sig = temp_with("signature", signature, err);
 	if (!sig)
 		return -1;
 	if (allowed_signers) {
@@ -122,8 +146,7 @@ int rb_sshsig_verify(const char *allowed_signers, const char *payload, const cha
 		rc = RB_SSHSIG_BAD;
 	}
 done:
-	unlink(sig);
-	free(sig);
+	cleanup(sig);
 	free(out);
 	free(principal);
 	return rc;

@@ -7,8 +7,9 @@
  *
  * The key is a private key file, or a public key file whose private half
  * the ssh agent (SSH_AUTH_SOCK) holds. The signed data goes to ssh-keygen
- * through a temporary file (made 0600 in TMPDIR, removed at once); it is
- * the commit as written, which holds nothing the record does not.
+ * through a file in a private temporary directory (0700 in TMPDIR,
+ * removed at once); it is the commit as written, which holds nothing the
+ * record does not.
  */
 #ifndef RB_SSHSIG_H
 #define RB_SSHSIG_H

@@ -28,6 +28,8 @@
 #include "output.h"
 #include "process.h"
 #include "redact.h"
+#include "requires.h"
+#include "signals.h"
 #include "secretsrc.h"
 #include "util.h"
 #include "vars.h"
@@ -178,8 +180,9 @@ static void connection(report *r, const char *name, const char *dsn, const rb_va
 			int seen = PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 &&
 				   !strcmp(PQgetvalue(res, 0, 0), "runbook-doctor");
 			PQclear(res);
-			int v = PQserverVersion(c);
-			char *d = rb_xasprintf("%s: PostgreSQL %d.%d, application_name %s", shown, v / 10000, v % 10000,
+			char v[32];
+			rb_pg_version_text(PQserverVersion(c), v, sizeof v);
+			char *d = rb_xasprintf("%s: PostgreSQL %s, application_name %s", shown, v,
 					       seen ? "visible in pg_stat_activity" : "not visible in pg_stat_activity");
 			line(r, check, seen, d, "grant pg_read_all_stats or run as the connection's own role");
 			free(d);
@@ -217,6 +220,8 @@ static void runbook_needs(report *r, const doctor_args *a, const rb_runbook *rb)
 		     "export it, or give it to the run with --set / --set-env");
 		free(check);
 	}
+	if (rb->fm.nsecret_sources)
+		rb_signals_install(); /* Ctrl-C stops a source's command (in a process group of its own) */
 	for (size_t i = 0; i < rb->fm.nsecret_sources; i++) {
 		/* Resolved as a run would, one at a time, the value thrown away unseen. */
 		rb_runbook one = *rb;

@@ -56,7 +56,7 @@ static const cli_opt run_opts[] = {
 	{"no-cache", NULL, CLI_OPT_FLAG, ARG(run.no_db_cache), NULL,
 	 "with --ephemeral-db: initdb afresh instead of copying the cached template (the cache is not touched)"},
 	{"audit-repo", "DIR", CLI_OPT_STRING, ARG(audit_repo), NULL, "the git repository of audit records"},
-	{"audit-remote", "REMOTE", CLI_OPT_STRING, ARG(audit_remote), NULL,
+	{"audit-remote", "REMOTE", CLI_OPT_CALL, 0, cli_opt_audit_remote,
 	 "push the audit ref there after the run's commit: a remote's name, a path or a URL"},
 	{"no-audit", NULL, CLI_OPT_FLAG, ARG(no_audit), NULL, "do not record the run"},
 	{"resume", NULL, CLI_OPT_FLAG, ARG(resume), NULL,

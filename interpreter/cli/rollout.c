@@ -1134,15 +1134,14 @@ static int read_earlier(const char *json, earlier *e)
 typedef struct {
 	earlier *e;
 	const char *id;
-	long long since;
 } runs_of;
 
 /* A run of the rollout (newest first): the first one of each target says how that target ended. */
 static int run_of_rollout(void *ctx, const rb_audit_run *run)
 {
 	runs_of *o = ctx;
-	if (run->time < o->since)
-		return 1; /* older than the rollout: none of its runs is further down */
+	/* The whole ref: commit times need not be in order (records made again on a remote's tip keep theirs,
+	   and machines' clocks differ), so an older run above this rollout's proves nothing. */
 	if (!run->rollout || strcmp(run->rollout, o->id) || !run->target)
 		return 0;
 	for (size_t i = 0; i < o->e->count; i++)
@@ -1164,12 +1163,9 @@ static int run_of_rollout(void *ctx, const rb_audit_run *run)
  */
 static int states_from_runs(const rb_runbook *rb, const char *repo, const char *id, earlier *e, rb_error *err)
 {
-	struct tm tm;
 	rb_audit_runs out;
-	memset(&tm, 0, sizeof tm);
 	memset(&out, 0, sizeof out);
-	strptime(id, "%Y%m%dT%H%M%SZ", &tm);
-	runs_of o = {e, id, (long long)timegm(&tm) - 60};
+	runs_of o = {e, id};
 	int rc = rb_audit_runs_walk(repo, rb, NULL, &out, run_of_rollout, &o, err);
 	rb_audit_runs_free(&out);
 	return rc;

@@ -140,6 +140,27 @@ done:
 	return rc;
 }
 
+int cli_opt_audit_remote(void *args, const char *command, char *value)
+{
+	cli_run_args *a = args;
+	(void)command;
+	free(a->audit_remote);
+	a->audit_remote = rb_xstrdup(value);
+	/* scheme://user:PASSWORD@host/...: the password is a secret, and out of ps as soon as read. */
+	char *scheme = strstr(value, "://");
+	if (scheme) {
+		char *user = scheme + 3, *end = user + strcspn(user, "/@");
+		char *colon = memchr(user, ':', (size_t)(end - user));
+		if (*end == '@' && colon && end > colon + 1) {
+			char *pw = rb_xstrndup(colon + 1, (size_t)(end - colon - 1));
+			rb_redactor_add(&a->file_secrets, pw);
+			free(pw);
+			memset(colon + 1, '*', (size_t)(end - colon - 1));
+		}
+	}
+	return 0;
+}
+
 int cli_opt_secrets_file(void *args, const char *command, char *value)
 {
 	(void)command;
@@ -238,6 +259,7 @@ void cli_run_args_free(cli_run_args *a)
 		free(a->secret_sets[i]);
 	}
 	free(a->secret_sets);
+	free(a->audit_remote);
 	free(a->db_url);
 	free(a->lua_dir);
 	rb_redactor_free(&a->file_secrets);

@@ -23,7 +23,7 @@ typedef struct {
 	int no_audit;
 	int no_preflight;
 	const char *audit_repo;
-	const char *audit_remote; /* --audit-remote NAME|URL (auditsync.h) */
+	char *audit_remote;       /* --audit-remote NAME|URL (auditsync.h): an owned copy (argv's password is scrubbed) */
 	const char *fail_at;     /* plan --fail-at ID */
 	int allow_changed;        /* revert --allow-changed */
 	const char *revert;       /* plan --revert RUN (taken before parsing: cmd_plan.c) */
@@ -60,6 +60,8 @@ int cli_opt_set(void *args, const char *command, char *value);
 int cli_opt_set_env(void *args, const char *command, char *value);
 /** --secrets-file FILE: NAME=VALUE lines (# comments, blank lines); mode 0600 or stricter. */
 int cli_opt_secrets_file(void *args, const char *command, char *value);
+/** --audit-remote REMOTE: copied; a password in its URL joins the secrets and is overwritten in argv. */
+int cli_opt_audit_remote(void *args, const char *command, char *value);
 /** --env-file FILE: NAME=VALUE lines as --secrets-file's (same mode rule), secret only when their names are. */
 int cli_opt_env_file(void *args, const char *command, char *value);
 /** --db URL: copied, then scrubbed in argv (cli_scrub_db_arg). */

@@ -111,6 +111,18 @@ pkill -f 'sleep 30' || true
 git -C "$dir/k.git" log --format=%s runbook-audit > k.subjects
 grep -q '^Slow: interrupted' k.subjects && grep -q '^Book 5: succeeded' k.subjects || { cat k.subjects; fail "the killed run was not pushed"; }
 
+# 4b. Ctrl-C ends a run: its record is committed, signed and pushed all the same (the Ctrl-C that ended the run
+# does not stop its recording).
+git init -q --bare c.git
+"$bin" run slow.md --audit-repo solo --audit-remote "$dir/c.git" > c1.out 2>&1 &
+pid=$!
+for _ in $(seq 100); do grep -q 'Slow › wait' c1.out 2>/dev/null && break; sleep 0.1; done
+kill -INT "$pid"
+rc=0; wait "$pid" || rc=$?
+[ "$rc" = 130 ] && grep -q '^Audit remote: .* pushed to' c1.out || { cat c1.out; fail "a Ctrl-C'd run: exit $rc, not pushed"; }
+git -C c.git log -1 --format=%s runbook-audit | grep -q '^Slow: interrupted' || fail "the interrupted run is not the remote's newest"
+git -C c.git -c gpg.ssh.allowedSignersFile="$dir/allowed" verify-commit runbook-audit 2> /dev/null || fail "the interrupted run's record is not signed"
+
 # 5. Tampering: a commit that rewrites an earlier record, and one pushed unsigned by hand, are reported (exit 1).
 git clone -q --branch runbook-audit "$remote" work 2> /dev/null
 rec=$(git -C work ls-files | grep 'record.md$' | head -1)

@@ -61,6 +61,10 @@ static void test_what_is_not_a_command_word(void **state)
 	expect("deploy() { helm upgrade x; }\ndeploy\nfunction check { true; }\ncheck\n", "helm@1:12 true@3:18");
 	expect("# kubectl in a comment\necho 'kubectl in quotes'\n", "echo@2:1");
 	expect("cat <<EOF\nkubectl in a here-document\nEOF\nwc -l\n", "cat@1:1 wc@4:1");
+	/* Redirection targets, however written, and an array's elements. */
+	expect("echo hi &> out.log\necho hi >& b.log\n", "echo@1:1 echo@2:1");
+	expect("{ a1; } > result.txt\n( cd x && make ) > build.log\n", "a1@1:3 cd@2:3 make@2:11");
+	expect("exec > run.log 2>&1\n> empty.txt\narr=(a b c)\nterraform x 2> err.log < in.txt\n", "terraform@4:1");
 }
 
 static void test_standard_commands(void **state)
