@@ -237,7 +237,7 @@ static void step(lexer *x)
 		k = heredoc(x);
 	} else if ((k = placeholder(x, 0)) != 0) {
 		x->in_word = 1;
-	} else if (c == '(' && x->in_word && x->cur.len && x->cur.data[x->cur.len - 1] == '=') {
+	} else if (c == '(' && x->in_word && x->i && x->s[x->i - 1] == '=') {
 		/* NAME=(a b c): an array assigned, its elements part of the word. */
 		k = strcspn(x->s + x->i, ")");
 		k += x->s[x->i + k] == ')';

@@ -65,6 +65,8 @@ static void test_what_is_not_a_command_word(void **state)
 	expect("echo hi &> out.log\necho hi >& b.log\n", "echo@1:1 echo@2:1");
 	expect("{ a1; } > result.txt\n( cd x && make ) > build.log\n", "a1@1:3 cd@2:3 make@2:11");
 	expect("exec > run.log 2>&1\n> empty.txt\narr=(a b c)\nterraform x 2> err.log < in.txt\n", "terraform@4:1");
+	/* A command substitution assigned is no array: what follows is read as ever. */
+	expect("s=$(jq -r '.a // \"(none)\"' f)\nkubectl x\n", "jq@1:5 kubectl@2:1");
 }
 
 static void test_standard_commands(void **state)
