@@ -33,33 +33,26 @@ char *rb_auditsync_remote(const rb_runbook *rb, const char *remote_opt)
 	return env && *env ? rb_xstrdup(env) : NULL;
 }
 
-/*
- * text with the password of remote's URL (scheme://user:PASSWORD@host/...)
- * hidden wherever it appears, for the terminal (caller frees).
- */
-static char *hide_password(const char *text, const char *remote)
+char *rb_auditsync_url_password(const char *remote)
 {
 	const char *scheme = strstr(remote, "://");
-	rb_buf b = RB_BUF_INIT;
-	if (scheme) {
-		const char *user = scheme + 3, *end = user + strcspn(user, "/@");
-		const char *colon = memchr(user, ':', (size_t)(end - user));
-		if (*end == '@' && colon && end > colon + 1) {
-			size_t n = (size_t)(end - colon - 1);
-			for (const char *p = text;;) {
-				const char *hit = memmem(p, strlen(p), colon + 1, n);
-				if (!hit) {
-					rb_buf_puts(&b, p);
-					break;
-				}
-				rb_buf_add(&b, p, (size_t)(hit - p));
-				rb_buf_puts(&b, "***");
-				p = hit + n;
-			}
-			return rb_buf_detach(&b);
-		}
-	}
-	return rb_xstrdup(text);
+	if (!scheme)
+		return NULL;
+	const char *user = scheme + 3, *end = user + strcspn(user, "/@");
+	const char *colon = memchr(user, ':', (size_t)(end - user));
+	return *end == '@' && colon && end > colon + 1 ? rb_xstrndup(colon + 1, (size_t)(end - colon - 1)) : NULL;
+}
+
+/* text with the password of remote's URL hidden wherever it appears, for the terminal (caller frees). */
+static char *hide_password(const char *text, const char *remote)
+{
+	rb_redactor r = RB_REDACTOR_INIT;
+	char *pw = rb_auditsync_url_password(remote);
+	rb_redactor_add(&r, pw);
+	char *shown = rb_redact(&r, text);
+	rb_redactor_free(&r);
+	free(pw);
+	return shown;
 }
 
 static int sign_with(void *ctx, const char *payload, char **signature, rb_error *err)

@@ -23,6 +23,9 @@
  */
 char *rb_auditsync_remote(const rb_runbook *rb, const char *remote_opt);
 
+/** The password of remote's URL (scheme://user:PASSWORD@host/...), or NULL; caller frees. */
+char *rb_auditsync_url_password(const char *remote);
+
 /** remote as it may be shown: a password in its URL as *** (caller frees). */
 char *rb_auditsync_shown(const char *remote);
 

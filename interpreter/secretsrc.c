@@ -104,8 +104,7 @@ done:
 	return rc;
 }
 
-/* The value of one source into value; 0, or -1 with err saying why (not yet redacted). */
-static int resolve_one(const rb_runbook *rb, const rb_secret_source *s, rb_buf *value, rb_error *err)
+int rb_secret_source_value(const rb_runbook *rb, const rb_secret_source *s, rb_buf *value, rb_error *err)
 {
 	rb_buf why = RB_BUF_INIT;
 	char *path = NULL;
@@ -168,7 +167,7 @@ int rb_secret_sources_resolve(const rb_runbook *rb, int (*skip)(void *ctx, const
 		rb_error why = RB_ERROR_INIT;
 		if (skip && skip(ctx, s->name))
 			continue;
-		int r = resolve_one(rb, s, &value, &why);
+		int r = rb_secret_source_value(rb, s, &value, &why);
 		if (value.len)
 			rb_redactor_add(red, rb_buf_cstr(&value)); /* before anything could print it */
 		if (r < 0) {

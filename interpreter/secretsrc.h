@@ -28,6 +28,13 @@
 char *rb_secret_describe(const rb_runbook *rb, const rb_secret_source *s);
 
 /**
+ * The value of one source into value (appended); 0, or -1 with err saying
+ * why, not redacted: the caller adds value to its redactor before showing
+ * err (`doctor` resolves each source this way, showing none).
+ */
+int rb_secret_source_value(const rb_runbook *rb, const rb_secret_source *s, rb_buf *value, rb_error *err);
+
+/**
  * Resolves every source of rb's secrets: whose name skip(ctx, name) does
  * not say is given already (the operator's --set-env, say; skip NULL:
  * none is). Each value is added to red, and "NAME=value" appended to

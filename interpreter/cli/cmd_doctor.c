@@ -223,25 +223,21 @@ static void runbook_needs(report *r, const doctor_args *a, const rb_runbook *rb)
 	if (rb->fm.nsecret_sources)
 		rb_signals_install(); /* Ctrl-C stops a source's command (in a process group of its own) */
 	for (size_t i = 0; i < rb->fm.nsecret_sources; i++) {
-		/* Resolved as a run would, one at a time, the value thrown away unseen. */
-		rb_runbook one = *rb;
-		rb_redactor red;
-		char **sets = NULL;
-		size_t n = 0;
+		/* Resolved as a run would, the value thrown away unseen (and hidden in what the source said). */
+		const rb_secret_source *src = &rb->fm.secret_sources[i];
+		rb_redactor red = RB_REDACTOR_INIT;
+		rb_buf value = RB_BUF_INIT;
 		rb_error err = RB_ERROR_INIT;
-		memset(&red, 0, sizeof red);
-		one.fm.secret_sources = &rb->fm.secret_sources[i];
-		one.fm.nsecret_sources = 1;
-		int ok = rb_secret_sources_resolve(&one, NULL, NULL, &red, &sets, &n, &err) == 0;
-		char *desc = rb_secret_describe(rb, &rb->fm.secret_sources[i]);
-		char *check = rb_xasprintf("secret %s", rb->fm.secret_sources[i].name);
-		char *d = rb_xasprintf("from %s: %s", desc, ok ? "resolves" : err.message);
+		int ok = rb_secret_source_value(rb, src, &value, &err) == 0;
+		rb_redactor_add(&red, rb_buf_cstr(&value));
+		char *why = ok ? NULL : rb_redact(&red, err.message ? err.message : "");
+		char *desc = rb_secret_describe(rb, src), *check = rb_xasprintf("secret %s", src->name);
+		char *d = rb_xasprintf("from %s: %s", desc, ok ? "resolves" : why);
 		line(r, check, ok, d, "see that the source works for this user (its command, file mode 600, variable)");
-		for (size_t k = 0; k < n; k++) {
-			explicit_bzero(sets[k], strlen(sets[k]));
-			free(sets[k]);
-		}
-		free(sets);
+		if (value.data)
+			explicit_bzero(value.data, value.len);
+		rb_buf_free(&value);
+		free(why);
 		free(d);
 		free(check);
 		free(desc);

@@ -371,11 +371,9 @@ static void answer_each(rollout *r, slot *s, const char *step)
 	} else if (!r->sig) {
 		rb_approver ap;
 		const char *how = NULL;
-		int line = 0;
-		for (size_t i = 0; i < r->rb->nsteps; i++)
-			if (r->rb->steps[i].id && !strcmp(r->rb->steps[i].id, step))
-				line = r->rb->steps[i].line;
-		char *q = rb_xasprintf("target '%s': run step '%s' (%s:%d)?", s->target->name, step, r->rb->path, line);
+		const rb_step *st = rb_runbook_find_step(r->rb, step);
+		char *q = rb_xasprintf("target '%s': run step '%s' (%s:%d)?", s->target->name, step, r->rb->path,
+				       st ? st->line : 0);
 		erase(r);
 		rb_approver_init(&ap, 0, NULL);
 		int ok = rb_approve_item(&ap, q, &how);

@@ -12,6 +12,7 @@
 #include "cli/common.h"
 #include "output.h"
 #include "util.h"
+#include "auditsync.h"
 #include "vars.h"
 
 static void add_set(cli_run_args *a, char *owned)
@@ -147,16 +148,11 @@ int cli_opt_audit_remote(void *args, const char *command, char *value)
 	free(a->audit_remote);
 	a->audit_remote = rb_xstrdup(value);
 	/* scheme://user:PASSWORD@host/...: the password is a secret, and out of ps as soon as read. */
-	char *scheme = strstr(value, "://");
-	if (scheme) {
-		char *user = scheme + 3, *end = user + strcspn(user, "/@");
-		char *colon = memchr(user, ':', (size_t)(end - user));
-		if (*end == '@' && colon && end > colon + 1) {
-			char *pw = rb_xstrndup(colon + 1, (size_t)(end - colon - 1));
-			rb_redactor_add(&a->file_secrets, pw);
-			free(pw);
-			memset(colon + 1, '*', (size_t)(end - colon - 1));
-		}
+	char *pw = rb_auditsync_url_password(value);
+	if (pw) {
+		rb_redactor_add(&a->file_secrets, pw);
+		memset(strchr(strstr(value, "://") + 3, ':') + 1, '*', strlen(pw));
+		free(pw);
 	}
 	return 0;
 }
